@@ -1,0 +1,41 @@
+# keras_waveglow: `make test` installs and runs everything; `make demo` runs the main job.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install test test-tf test-jax lint format demo clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU build of torch from the local wheel store first, so the torch extra resolves to it.
+	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q "torch>=2.1" --index-url https://download.pytorch.org/whl/cpu
+	$(BIN)/pip install -q -e ".[jax,tfp,torch,eval,dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test-tf: $(STAMP)
+	KERAS_BACKEND=tensorflow $(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(BIN)/pytest -q -m "not slow and not tensorflow_only" $(PYTEST_ARGS)
+
+test: lint test-tf test-jax
+
+demo: $(STAMP)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m keras_waveglow.demo --out demo_out
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

@@ -1,0 +1,829 @@
+"""The WaveGlow flow: audio <-> Gaussian noise, conditioned on a mel spectrogram.
+
+WaveGlow (Prenger et al., 2018) squeezes audio into groups of `n_group` samples and pushes them
+through `n_flows` steps of [ActNorm] -> invertible 1x1 convolution -> affine coupling. Every few
+steps `n_early_size` channels leave the flow early. Everything here is channels-last and written
+with `keras.ops` only, so it runs on TensorFlow and JAX alike.
+
+Shapes carried in names: `B` batch, `T` audio samples, `T_g = T // n_group` grouped time steps,
+`F` mel frames. Log-determinants are always float32, also under mixed precision.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import scipy.linalg
+from keras import initializers, layers, ops, random, saving
+
+from keras_waveglow.presets import get_preset
+
+_PACKAGE = "keras_waveglow"
+_LOG_DET_DTYPE = "float32"
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks
+# --------------------------------------------------------------------------------------------
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class Conv1D(layers.Layer):
+    """A 1-D convolution with "same" padding, dilation and optional weight normalisation.
+
+    Kernel size 1 runs as a matmul. With `weight_norm=True` the kernel is `g * v / ||v||`, the
+    norm taken per output channel (as `torch.nn.utils.weight_norm` does for Conv1d), which lets
+    NVIDIA checkpoints that still carry `weight_g`/`weight_v` load exactly.
+
+    Args:
+        filters: int, output channels.
+        kernel_size: int, taps. Default 1.
+        dilation_rate: int, dilation. Default 1.
+        weight_norm: bool, weight-normalised kernel. Default False.
+        kernel_initializer: initializer for the kernel (or `v`). Default "glorot_uniform".
+        bias_initializer: initializer for the bias. Default "zeros".
+
+    Call arguments:
+        x: (B, T, channels_in) tensor.
+
+    Returns:
+        (B, T, filters) tensor.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 1,
+        dilation_rate: int = 1,
+        weight_norm: bool = False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.dilation_rate = int(dilation_rate)
+        self.weight_norm = bool(weight_norm)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        shape = (self.kernel_size, int(input_shape[-1]), self.filters)
+        if self.weight_norm:
+            self.kernel_v = self.add_weight(shape, self.kernel_initializer, name="kernel_v")
+            self.kernel_g = self.add_weight((self.filters,), "ones", name="kernel_g")
+        else:
+            self.kernel = self.add_weight(shape, self.kernel_initializer, name="kernel")
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias")
+        if self.weight_norm:
+            # g = ||v|| makes the effective kernel start equal to v's initial value.
+            norm = ops.sqrt(ops.sum(ops.square(self.kernel_v), axis=(0, 1)))
+            self.kernel_g.assign(norm)
+
+    def effective_kernel(self):
+        """The kernel actually applied, (kernel_size, channels_in, filters)."""
+        if not self.weight_norm:
+            return self.kernel
+        norm = ops.sqrt(ops.sum(ops.square(self.kernel_v), axis=(0, 1), keepdims=True))
+        return self.kernel_v * (self.kernel_g / norm)
+
+    def call(self, x):
+        kernel = ops.cast(self.effective_kernel(), x.dtype)
+        if self.kernel_size == 1:
+            y = ops.matmul(x, kernel[0])
+        else:
+            y = ops.conv(x, kernel, strides=1, padding="same", dilation_rate=self.dilation_rate)
+        return y + ops.cast(self.bias, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "dilation_rate": self.dilation_rate,
+            "weight_norm": self.weight_norm,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class ActNorm(layers.Layer):
+    """Glow's activation normalisation: a per-channel affine map with data-dependent init.
+
+    `y = (x + bias) * exp(log_scale)`. The first forward call sets the initial bias and
+    log-scale so that that batch leaves with zero mean and unit variance per channel. The initial
+    values live in non-trainable variables (updated statelessly under JAX jit, too) and the
+    trainable parameters are offsets from them starting at zero.
+
+    Call arguments:
+        x: (B, T_g, channels) tensor.
+
+    Returns:
+        `(y, log_det_per_step)`: y like x, and the float32 scalar `sum(log|scale|)`; the
+        log-determinant for a sequence is `T_g` times that.
+    """
+
+    def __init__(self, epsilon: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        channels = (int(input_shape[-1]),)
+        self.bias = self.add_weight(channels, "zeros", name="bias")
+        self.log_scale = self.add_weight(channels, "zeros", name="log_scale")
+        self.initial_bias = self.add_weight(channels, "zeros", name="initial_bias", trainable=False)
+        self.initial_log_scale = self.add_weight(
+            channels, "zeros", name="initial_log_scale", trainable=False
+        )
+        self.initialized = self.add_weight((), "zeros", name="initialized", trainable=False)
+
+    def _parameters(self):
+        bias = self.initial_bias + self.bias
+        log_scale = self.initial_log_scale + self.log_scale
+        return bias, log_scale
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        mean = ops.mean(x32, axis=(0, 1))
+        std = ops.std(x32, axis=(0, 1))
+        done = self.initialized.value > 0.5
+        self.initial_bias.assign(ops.where(done, self.initial_bias.value, ops.stop_gradient(-mean)))
+        self.initial_log_scale.assign(
+            ops.where(
+                done,
+                self.initial_log_scale.value,
+                ops.stop_gradient(-ops.log(std + self.epsilon)),
+            )
+        )
+        self.initialized.assign(1.0)
+        bias, log_scale = self._parameters()
+        y = (x + ops.cast(bias, x.dtype)) * ops.cast(ops.exp(log_scale), x.dtype)
+        return y, ops.sum(ops.cast(log_scale, _LOG_DET_DTYPE))
+
+    def inverse(self, y):
+        bias, log_scale = self._parameters()
+        return y * ops.cast(ops.exp(-log_scale), y.dtype) - ops.cast(bias, y.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+def _random_rotation(channels: int, rng: np.random.Generator) -> np.ndarray:
+    """A random orthogonal matrix with determinant +1."""
+    q, _ = np.linalg.qr(rng.standard_normal((channels, channels)))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q.astype("float32")
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class Invertible1x1Conv(layers.Layer):
+    """Mixes the channels of each group with an invertible matrix `W` (out, in).
+
+    `y_t = W x_t` at every time step, so the log-determinant per step is `log|det W|`, computed
+    with `slogdet` in float32 (finite for either sign of det). Initialised as a random rotation
+    (det +1), as in WaveGlow. The inverse is recomputed from the current weights on every call,
+    never cached, so it cannot go stale after an update.
+
+    With `lu_decomposed=True`, `W = P (L + I) (U + diag(sign * exp(log_s)))` (Glow): the
+    log-determinant is `sum(log_s)` and the inverse takes two triangular solves.
+
+    Args:
+        lu_decomposed: bool, use the LU parametrisation. Default False.
+        seed: int or None, seed for the random rotation. Default None.
+
+    Call arguments:
+        x: (B, T_g, channels) tensor.
+
+    Returns:
+        `(y, log_det_per_step)`: y like x, and a float32 scalar.
+    """
+
+    def __init__(self, lu_decomposed: bool = False, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.lu_decomposed = bool(lu_decomposed)
+        self.seed = seed
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        seed = self.seed
+        if seed is None:  # draw from NumPy's global state, which keras.utils.set_random_seed sets
+            seed = np.random.randint(2**31)  # noqa: NPY002
+        rotation = _random_rotation(channels, np.random.default_rng(seed))
+        const = initializers.Constant
+        if not self.lu_decomposed:
+            self.weight = self.add_weight((channels, channels), const(rotation), name="weight")
+            return
+        permutation, lower, upper = scipy.linalg.lu(rotation)
+        diag = np.diag(upper)
+        self.permutation = self.add_weight(
+            (channels, channels), const(permutation), name="permutation", trainable=False
+        )
+        self.sign_s = self.add_weight(
+            (channels,), const(np.sign(diag)), name="sign_s", trainable=False
+        )
+        self.lower = self.add_weight((channels, channels), const(np.tril(lower, -1)), name="lower")
+        self.upper = self.add_weight((channels, channels), const(np.triu(upper, 1)), name="upper")
+        self.log_s = self.add_weight((channels,), const(np.log(np.abs(diag))), name="log_s")
+        self._lower_mask = np.tril(np.ones((channels, channels), "float32"), -1)
+        self._eye = np.eye(channels, dtype="float32")
+
+    def _lu_factors(self):
+        lower = self.lower * self._lower_mask + self._eye
+        upper = self.upper * self._lower_mask.T + ops.diag(self.sign_s * ops.exp(self.log_s))
+        return lower, upper
+
+    def matrix(self):
+        """The float32 matrix `W` (out, in)."""
+        if not self.lu_decomposed:
+            return ops.cast(self.weight, "float32")
+        lower, upper = self._lu_factors()
+        return ops.matmul(self.permutation, ops.matmul(lower, upper))
+
+    def inverse_matrix(self):
+        """`W^-1` in float32, from the current weights."""
+        if not self.lu_decomposed:
+            return ops.inv(self.matrix())
+        lower, upper = self._lu_factors()
+        # W^-1 = U^-1 L^-1 P^T: two triangular solves instead of a general inverse.
+        eye = ops.convert_to_tensor(self._eye)
+        lower_inv = ops.solve_triangular(lower, eye, lower=True)
+        return ops.matmul(
+            ops.solve_triangular(upper, lower_inv, lower=False), ops.transpose(self.permutation)
+        )
+
+    def log_det_per_step(self):
+        """`log|det W|`, a float32 scalar."""
+        if self.lu_decomposed:
+            return ops.sum(ops.cast(self.log_s, _LOG_DET_DTYPE))
+        return ops.slogdet(self.matrix())[1]
+
+    def call(self, x):
+        y = ops.matmul(x, ops.cast(ops.transpose(self.matrix()), x.dtype))
+        return y, self.log_det_per_step()
+
+    def inverse(self, y, inverse_matrix=None):
+        """Undoes `call`; `inverse_matrix` may be passed in when already computed."""
+        if inverse_matrix is None:
+            inverse_matrix = self.inverse_matrix()
+        return ops.matmul(y, ops.cast(ops.transpose(inverse_matrix), y.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "lu_decomposed": self.lu_decomposed, "seed": self.seed}
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class WN(layers.Layer):
+    """The non-causal WaveNet-like network inside each affine coupling.
+
+    start 1x1 conv -> `n_layers` gated dilated convolutions (dilation 2^i) conditioned on the
+    mel, each with a residual and a skip 1x1 conv (the last layer has a skip only) -> end 1x1
+    conv. The end conv is zero-initialised, so every coupling starts as the identity, which
+    keeps early training stable. The mel conditioning of all layers is one matmul per call.
+
+    Args:
+        n_out_channels: int, channels of the output (log_s and b together).
+        n_layers: int, dilated layers. Default 8.
+        n_channels: int, residual channels. Default 256.
+        kernel_size: int, odd kernel size of the dilated convs. Default 3.
+        weight_norm: bool, weight-normalised convs (as trained by NVIDIA). Default False.
+
+    Call arguments:
+        x: (B, T_g, n_half) first half of the grouped audio.
+        cond: (B, T_g, n_group * n_mel) upsampled, grouped mel.
+
+    Returns:
+        (B, T_g, n_out_channels) tensor.
+    """
+
+    def __init__(
+        self,
+        n_out_channels: int,
+        n_layers: int = 8,
+        n_channels: int = 256,
+        kernel_size: int = 3,
+        weight_norm: bool = False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if kernel_size % 2 != 1:
+            raise ValueError(f"WN kernel_size must be odd, got {kernel_size}.")
+        self.n_out_channels = int(n_out_channels)
+        self.n_layers = int(n_layers)
+        self.n_channels = int(n_channels)
+        self.kernel_size = int(kernel_size)
+        self.weight_norm = bool(weight_norm)
+        wn = {"weight_norm": weight_norm, "dtype": self.dtype_policy}
+        self.start = Conv1D(n_channels, name="start", **wn)
+        self.cond_layer = Conv1D(2 * n_channels * n_layers, name="cond", **wn)
+        self.in_layers = [
+            Conv1D(2 * n_channels, kernel_size, dilation_rate=2**i, name=f"in_{i}", **wn)
+            for i in range(n_layers)
+        ]
+        self.res_skip_layers = [
+            Conv1D(2 * n_channels if i < n_layers - 1 else n_channels, name=f"res_skip_{i}", **wn)
+            for i in range(n_layers)
+        ]
+        self.end = Conv1D(
+            n_out_channels,
+            kernel_initializer="zeros",
+            bias_initializer="zeros",
+            name="end",
+            dtype=self.dtype_policy,
+        )
+
+    def build(self, input_shape, cond_shape=None):
+        x_shape = tuple(input_shape)
+        self.start.build(x_shape)
+        if cond_shape is not None:
+            self.cond_layer.build(tuple(cond_shape))
+        hidden = (*x_shape[:-1], self.n_channels)
+        for in_layer, res_skip in zip(self.in_layers, self.res_skip_layers, strict=True):
+            in_layer.build(hidden)
+            res_skip.build(hidden)
+        self.end.build(hidden)
+        self.built = True
+
+    def call(self, x, cond):
+        n = self.n_channels
+        h = self.start(x)
+        cond = self.cond_layer(cond)
+        skip = None
+        for i, (in_layer, res_skip) in enumerate(
+            zip(self.in_layers, self.res_skip_layers, strict=True)
+        ):
+            pre = in_layer(h) + cond[..., 2 * n * i : 2 * n * (i + 1)]
+            acts = ops.tanh(pre[..., :n]) * ops.sigmoid(pre[..., n:])
+            res = res_skip(acts)
+            if i < self.n_layers - 1:
+                h = h + res[..., :n]
+                res = res[..., n:]
+            skip = res if skip is None else skip + res
+        return self.end(skip)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "n_out_channels": self.n_out_channels,
+            "n_layers": self.n_layers,
+            "n_channels": self.n_channels,
+            "kernel_size": self.kernel_size,
+            "weight_norm": self.weight_norm,
+        }
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class AffineCoupling(layers.Layer):
+    """Affine coupling: the second half of the channels is scaled and shifted by the first.
+
+    `(b, log_s) = WN(x_a, mel)`; forward `y_b = exp(log_s) * x_b + b`, inverse
+    `x_b = (y_b - b) * exp(-log_s)`; `x_a` passes through unchanged. The log-determinant is
+    `sum(log_s)` over time and channels.
+
+    Args:
+        wn_layers, wn_channels, wn_kernel_size, weight_norm: the `WN` configuration.
+
+    Call arguments:
+        x: (B, T_g, channels) tensor, channels even.
+        cond: (B, T_g, n_group * n_mel) upsampled, grouped mel.
+
+    Returns:
+        `(y, log_det)`: y like x, and the float32 log-determinant per example, shape (B,).
+    """
+
+    def __init__(
+        self,
+        wn_layers: int = 8,
+        wn_channels: int = 256,
+        wn_kernel_size: int = 3,
+        weight_norm: bool = False,
+        n_channels: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.wn_layers = int(wn_layers)
+        self.wn_channels = int(wn_channels)
+        self.wn_kernel_size = int(wn_kernel_size)
+        self.weight_norm = bool(weight_norm)
+        if n_channels is None or n_channels % 2:
+            raise ValueError(f"AffineCoupling needs an even n_channels, got {n_channels}.")
+        self.n_channels = int(n_channels)
+        self.n_half = self.n_channels // 2
+        self.wn = WN(
+            2 * self.n_half,
+            wn_layers,
+            wn_channels,
+            wn_kernel_size,
+            weight_norm=weight_norm,
+            name="wn",
+            dtype=self.dtype_policy,
+        )
+
+    def build(self, input_shape, cond_shape=None):
+        self.wn.build((*tuple(input_shape)[:-1], self.n_half), cond_shape)
+        self.built = True
+
+    def _scale_shift(self, x_a, cond):
+        out = self.wn(x_a, cond)
+        return out[..., self.n_half :], out[..., : self.n_half]  # log_s, b (NVIDIA's order)
+
+    def call(self, x, cond):
+        x_a, x_b = x[..., : self.n_half], x[..., self.n_half :]
+        log_s, b = self._scale_shift(x_a, cond)
+        y_b = ops.exp(log_s) * x_b + b
+        log_det = ops.sum(ops.cast(log_s, _LOG_DET_DTYPE), axis=(1, 2))
+        return ops.concatenate([x_a, y_b], axis=-1), log_det
+
+    def inverse(self, y, cond):
+        y_a, y_b = y[..., : self.n_half], y[..., self.n_half :]
+        log_s, b = self._scale_shift(y_a, cond)
+        x_b = (y_b - b) * ops.exp(-log_s)
+        return ops.concatenate([y_a, x_b], axis=-1)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "wn_layers": self.wn_layers,
+            "wn_channels": self.wn_channels,
+            "wn_kernel_size": self.wn_kernel_size,
+            "weight_norm": self.weight_norm,
+            "n_channels": self.n_channels,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class WaveGlow(keras.Model):
+    """WaveGlow: a normalising flow from audio to Gaussian noise, conditioned on a mel.
+
+    The mel (B, F, n_mel) is upsampled by a transposed conv (kernel `4 * hop_length`, stride
+    `hop_length`) to one vector per sample; audio (B, T) is squeezed into (B, T / n_group,
+    n_group) and the conditioning likewise into (B, T / n_group, n_group * n_mel). Each of the
+    `n_flows` steps is [ActNorm] -> `Invertible1x1Conv` -> `AffineCoupling`; every
+    `n_early_every` steps `n_early_size` channels are emitted early. The defaults are NVIDIA's
+    published model.
+
+    Args:
+        n_mel_channels: int, mel bands. Default 80.
+        n_flows: int, flow steps. Default 12.
+        n_group: int, audio samples per group (flow channels). Default 8.
+        n_early_every: int, emit early outputs every this many flows. Default 4.
+        n_early_size: int, channels emitted each time. Default 2.
+        wn_layers: int, layers per coupling network. Default 8.
+        wn_channels: int, residual channels per coupling network. Default 256.
+        wn_kernel_size: int, dilated conv kernel size. Default 3.
+        hop_length: int, audio samples per mel frame; a multiple of `n_group`. Default 256.
+        use_actnorm: bool, ActNorm before each 1x1 conv. Default False.
+        lu_decomposed: bool, LU-parametrised 1x1 convs. Default False.
+        weight_norm: bool, weight-normalised WN convs. Default False.
+        sample_rate, n_fft, win_length, fmin, fmax: the mel front end this model expects
+            (see `keras_waveglow.mel_spectrogram`). Defaults: 22050, 1024, 1024, 0.0, 8000.0.
+        train_sigma: float, sigma of the Gaussian prior in the training loss. Default 1.0.
+        seed: int or None, seed for the random rotations and the noise. Default None.
+
+    Call arguments:
+        mel: (B, F, n_mel) tensor. In inference `model(mel)` is `model.inverse(mel)` at
+            sigma 0.6 (so `predict` vocodes); with `training=True` it returns the upsampled
+            conditioning that `compute_loss` continues from, which lets plain
+            `compile()`/`fit()` on (mel, audio) pairs train the flow's likelihood.
+
+    Example:
+        >>> model = WaveGlow.from_preset("tiny")
+        >>> mel = keras.random.normal((1, 10, 80))
+        >>> audio = model.inverse(mel, sigma=0.6, seed=0)  # (1, 2560)
+        >>> z, log_det = model.forward(audio, mel)
+    """
+
+    def __init__(
+        self,
+        n_mel_channels: int = 80,
+        n_flows: int = 12,
+        n_group: int = 8,
+        n_early_every: int = 4,
+        n_early_size: int = 2,
+        wn_layers: int = 8,
+        wn_channels: int = 256,
+        wn_kernel_size: int = 3,
+        hop_length: int = 256,
+        use_actnorm: bool = False,
+        lu_decomposed: bool = False,
+        weight_norm: bool = False,
+        sample_rate: int = 22050,
+        n_fft: int = 1024,
+        win_length: int = 1024,
+        fmin: float = 0.0,
+        fmax: float | None = 8000.0,
+        train_sigma: float = 1.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if n_group % 2 or n_group < 2:
+            raise ValueError(f"n_group must be even and >= 2, got {n_group}.")
+        if hop_length % n_group:
+            raise ValueError(
+                f"hop_length ({hop_length}) must be a multiple of n_group ({n_group})."
+            )
+        self.n_mel_channels = int(n_mel_channels)
+        self.n_flows = int(n_flows)
+        self.n_group = int(n_group)
+        self.n_early_every = int(n_early_every)
+        self.n_early_size = int(n_early_size)
+        self.wn_layers = int(wn_layers)
+        self.wn_channels = int(wn_channels)
+        self.wn_kernel_size = int(wn_kernel_size)
+        self.hop_length = int(hop_length)
+        self.use_actnorm = bool(use_actnorm)
+        self.lu_decomposed = bool(lu_decomposed)
+        self.weight_norm = bool(weight_norm)
+        self.sample_rate = int(sample_rate)
+        self.n_fft = int(n_fft)
+        self.win_length = int(win_length)
+        self.fmin = float(fmin)
+        self.fmax = None if fmax is None else float(fmax)
+        self.train_sigma = float(train_sigma)
+        self.seed = seed
+        self.seed_generator = random.SeedGenerator(seed, name="noise_seed")
+
+        self.upsample = layers.Conv1DTranspose(
+            n_mel_channels,
+            4 * hop_length,
+            strides=hop_length,
+            padding="valid",
+            name="upsample",
+            dtype=self.dtype_policy,
+        )
+        self.flow_channels = []  # channels entering each flow step
+        remaining = n_group
+        for k in range(n_flows):
+            if self._emits_early(k):
+                remaining -= n_early_size
+            if remaining < 2 or remaining % 2:
+                raise ValueError(
+                    f"flow {k} would have {remaining} channels: n_group={n_group}, "
+                    f"n_early_every={n_early_every}, n_early_size={n_early_size} do not fit."
+                )
+            self.flow_channels.append(remaining)
+        self.n_remaining_channels = remaining
+        rng = np.random.default_rng(seed)
+        self.actnorms = (
+            [ActNorm(name=f"actnorm_{k}", dtype=self.dtype_policy) for k in range(n_flows)]
+            if use_actnorm
+            else []
+        )
+        self.convinvs = [
+            Invertible1x1Conv(
+                lu_decomposed,
+                seed=None if seed is None else int(rng.integers(2**31)),
+                name=f"convinv_{k}",
+                dtype=self.dtype_policy,
+            )
+            for k in range(n_flows)
+        ]
+        self.couplings = [
+            AffineCoupling(
+                wn_layers,
+                wn_channels,
+                wn_kernel_size,
+                weight_norm=weight_norm,
+                n_channels=self.flow_channels[k],
+                name=f"coupling_{k}",
+                dtype=self.dtype_policy,
+            )
+            for k in range(n_flows)
+        ]
+        self.build((None, None, n_mel_channels))
+
+    def _emits_early(self, k: int) -> bool:
+        return k > 0 and k % self.n_early_every == 0
+
+    def build(self, input_shape=None):
+        self.upsample.build((None, None, self.n_mel_channels))
+        cond_shape = (None, None, self.n_group * self.n_mel_channels)
+        for k in range(self.n_flows):
+            shape = (None, None, self.flow_channels[k])
+            if self.use_actnorm:
+                self.actnorms[k].build(shape)
+            self.convinvs[k].build(shape)
+            self.couplings[k].build(shape, cond_shape)
+        self.built = True
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> WaveGlow:
+        """Builds a model from a preset ("nvidia_22k", "arctic_16k", "small", "tiny").
+
+        Args:
+            name: preset name, see `keras_waveglow.presets.PRESETS`.
+            **overrides: constructor arguments that replace the preset's.
+
+        Returns:
+            A freshly initialised `WaveGlow`.
+
+        Example:
+            >>> model = WaveGlow.from_preset("arctic_16k", use_actnorm=True)
+        """
+        return cls(**{**get_preset(name), **overrides})
+
+    @property
+    def mel_config(self) -> dict:
+        """The mel front end this model expects, as `mel_spectrogram` keyword arguments."""
+        return {
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "hop_length": self.hop_length,
+            "win_length": self.win_length,
+            "n_mels": self.n_mel_channels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+        }
+
+    # ----------------------------------------------------------------------------------------
+    # Input checks (static shapes only, so they cost nothing under jit)
+    # ----------------------------------------------------------------------------------------
+
+    def _check_mel(self, mel):
+        if len(mel.shape) != 3:
+            raise ValueError(
+                f"mel must have rank 3 (batch, frames, {self.n_mel_channels}); "
+                f"got shape {tuple(mel.shape)}."
+            )
+        if mel.shape[-1] is not None and mel.shape[-1] != self.n_mel_channels:
+            raise ValueError(
+                f"mel must have {self.n_mel_channels} channels on its last axis "
+                f"(batch, frames, n_mels); got shape {tuple(mel.shape)}."
+            )
+
+    def _check_audio(self, audio, mel):
+        if len(audio.shape) != 2:
+            raise ValueError(f"audio must have rank 2 (batch, samples); got {tuple(audio.shape)}.")
+        self._check_mel(mel)
+        length, frames = audio.shape[1], mel.shape[1]
+        if length is not None and length % self.n_group:
+            raise ValueError(
+                f"audio length must be a multiple of n_group={self.n_group}; got {length} samples."
+            )
+        if length is not None and frames is not None and frames * self.hop_length < length:
+            raise ValueError(
+                f"mel too short for the audio: {frames} frames x hop {self.hop_length} = "
+                f"{frames * self.hop_length} samples < {length} audio samples."
+            )
+        if audio.shape[0] is not None and mel.shape[0] is not None:
+            if audio.shape[0] != mel.shape[0]:
+                raise ValueError(
+                    f"audio and mel batch sizes differ: {audio.shape[0]} vs {mel.shape[0]}."
+                )
+
+    # ----------------------------------------------------------------------------------------
+    # Conditioning
+    # ----------------------------------------------------------------------------------------
+
+    def upsample_mel(self, mel):
+        """Transposed-conv upsampling: (B, F, n_mel) -> (B, (F + 3) * hop, n_mel)."""
+        return self.upsample(ops.cast(mel, self.compute_dtype))
+
+    def _group_condition(self, upsampled, length):
+        """Crops the upsampled mel to `length` samples and squeezes it into groups.
+
+        The grouped channel index is `g * n_mel + m` (group position major); NVIDIA's is
+        `m * n_group + g`, which `keras_waveglow.convert` accounts for when importing.
+        """
+        cond = upsampled[:, :length]
+        return ops.reshape(cond, (ops.shape(cond)[0], -1, self.n_group * self.n_mel_channels))
+
+    # ----------------------------------------------------------------------------------------
+    # Forward (audio -> z) and inverse (z -> audio), side by side
+    # ----------------------------------------------------------------------------------------
+
+    def forward(self, audio, mel):
+        """Maps audio to latent noise.
+
+        Args:
+            audio: (B, T) float tensor, T a multiple of `n_group` and at most F * hop_length.
+            mel: (B, F, n_mel) tensor.
+
+        Returns:
+            `(z, log_det)`: z of shape (B, T // n_group, n_group) with the early outputs first
+            along the last axis (NVIDIA's order), and the float32 total log|det Jacobian| of
+            audio -> z per example, shape (B,).
+        """
+        self._check_audio(audio, mel)
+        return self._forward_from_upsampled(audio, self.upsample_mel(mel))
+
+    def _forward_from_upsampled(self, audio, upsampled):
+        length = audio.shape[1] if audio.shape[1] is not None else ops.shape(audio)[1]
+        cond = self._group_condition(upsampled, length)
+        x = ops.reshape(
+            ops.cast(audio, self.compute_dtype), (ops.shape(audio)[0], -1, self.n_group)
+        )
+        steps = ops.cast(ops.shape(x)[1], _LOG_DET_DTYPE)
+        log_det = ops.zeros((ops.shape(x)[0],), _LOG_DET_DTYPE)
+        early = []
+        for k in range(self.n_flows):
+            if self._emits_early(k):
+                early.append(x[..., : self.n_early_size])
+                x = x[..., self.n_early_size :]
+            if self.use_actnorm:
+                x, step_log_det = self.actnorms[k](x)
+                log_det = log_det + steps * step_log_det
+            x, step_log_det = self.convinvs[k](x)
+            log_det = log_det + steps * step_log_det
+            x, coupling_log_det = self.couplings[k](x, cond)
+            log_det = log_det + coupling_log_det
+        z = ops.concatenate([*early, x], axis=-1)
+        return z, log_det
+
+    def inverse(self, mel, sigma: float = 0.6, seed=None, z=None):
+        """Maps latent noise back to audio: vocoding.
+
+        Args:
+            mel: (B, F, n_mel) tensor.
+            sigma: float, standard deviation of the sampled z. Default 0.6.
+            seed: int, `keras.random.SeedGenerator` or None (the model's own generator).
+            z: optional (B, F * hop_length // n_group, n_group) latent; sampled when None.
+
+        Returns:
+            (B, F * hop_length) float32 audio.
+        """
+        self._check_mel(mel)
+        upsampled = self.upsample_mel(mel)
+        # The transposed conv's tail (kernel - stride samples) has no matching audio.
+        length = ops.shape(upsampled)[1] - 3 * self.hop_length
+        cond = self._group_condition(upsampled, length)
+        steps = ops.shape(cond)[1]
+        if z is None:
+            seed = self.seed_generator if seed is None else seed
+            z = random.normal((ops.shape(cond)[0], steps, self.n_group), seed=seed) * sigma
+        elif len(z.shape) != 3 or z.shape[-1] != self.n_group:
+            raise ValueError(
+                f"z must have shape (batch, frames * hop_length // n_group, {self.n_group}); "
+                f"got {tuple(z.shape)}."
+            )
+        z = ops.cast(z, self.compute_dtype)
+        n_early = sum(self.n_early_size for k in range(self.n_flows) if self._emits_early(k))
+        early, x = z[..., :n_early], z[..., n_early:]
+        for k in reversed(range(self.n_flows)):
+            x = self.couplings[k].inverse(x, cond)
+            x = self.convinvs[k].inverse(x)
+            if self.use_actnorm:
+                x = self.actnorms[k].inverse(x)
+            if self._emits_early(k):
+                x = ops.concatenate([early[..., -self.n_early_size :], x], axis=-1)
+                early = early[..., : -self.n_early_size]
+        return ops.cast(ops.reshape(x, (ops.shape(x)[0], -1)), "float32")
+
+    # ----------------------------------------------------------------------------------------
+    # Keras integration: model(mel) vocodes; fit() on (mel, audio) trains the likelihood
+    # ----------------------------------------------------------------------------------------
+
+    def call(self, mel, training=None):
+        self._check_mel(mel)
+        if training:
+            return self.upsample_mel(mel)
+        return self.inverse(mel)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        from keras_waveglow.losses import waveglow_nll
+
+        if y is None:
+            raise ValueError("WaveGlow.fit expects (mel, audio) pairs; got no audio targets.")
+        self._check_audio(y, x)
+        if not training or y_pred is None or len(y_pred.shape) != 3:
+            y_pred = self.upsample_mel(x)
+        z, log_det = self._forward_from_upsampled(y, y_pred)
+        loss = waveglow_nll(z, log_det, sigma=self.train_sigma)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "n_mel_channels": self.n_mel_channels,
+            "n_flows": self.n_flows,
+            "n_group": self.n_group,
+            "n_early_every": self.n_early_every,
+            "n_early_size": self.n_early_size,
+            "wn_layers": self.wn_layers,
+            "wn_channels": self.wn_channels,
+            "wn_kernel_size": self.wn_kernel_size,
+            "hop_length": self.hop_length,
+            "use_actnorm": self.use_actnorm,
+            "lu_decomposed": self.lu_decomposed,
+            "weight_norm": self.weight_norm,
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "win_length": self.win_length,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+            "train_sigma": self.train_sigma,
+            "seed": self.seed,
+        }

@@ -1,0 +1,298 @@
+"""Core flow: invertibility, exact log-determinants, serialization, fit, mixed precision."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_waveglow import WN, ActNorm, AffineCoupling, Conv1D, Invertible1x1Conv, WaveGlow
+from keras_waveglow.losses import nll_to_log_likelihood, waveglow_nll
+from tests.helpers import (
+    assert_config_round_trip,
+    assert_model_saving_round_trip,
+    assert_serialization_round_trip,
+    perturb_weights,
+)
+
+BACKEND = keras.backend.backend()
+VARIANTS = {
+    "plain": {},
+    "actnorm": {"use_actnorm": True},
+    "lu": {"lu_decomposed": True},
+    "weight_norm": {"weight_norm": True},
+}
+
+
+def _inputs(model, batch=2, frames=8, seed=0):
+    rng = np.random.default_rng(seed)
+    mel = rng.standard_normal((batch, frames, model.n_mel_channels)).astype("float32")
+    audio = (0.5 * rng.uniform(-1, 1, (batch, frames * model.hop_length))).astype("float32")
+    return mel, audio
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_inverse_undoes_forward_with_perturbed_weights(variant):
+    model = WaveGlow.from_preset("tiny", **VARIANTS[variant])
+    perturb_weights(model, scale=0.05)
+    mel, audio = _inputs(model)
+    z, log_det = model.forward(audio, mel)
+    assert tuple(z.shape) == (2, audio.shape[1] // 8, 8)
+    assert tuple(log_det.shape) == (2,)
+    # The couplings really act: z is not a rotation of the audio.
+    assert abs(float(ops.sum(log_det))) > 1e-2
+    rebuilt = ops.convert_to_numpy(model.inverse(mel, z=z))
+    # float32 through 4 flows of 2-layer WNs: a few ulps of |audio| per op, bound 1e-5 relative.
+    np.testing.assert_allclose(rebuilt, audio, rtol=0, atol=1e-5 * np.abs(audio).max())
+
+
+def _jacobian(fn, x):
+    if BACKEND == "jax":
+        import jax
+
+        return np.asarray(jax.jacfwd(fn)(x))
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = fn(x)
+        return tape.jacobian(y, x, experimental_use_pfor=False).numpy()
+    pytest.fail(f"no Jacobian helper for backend {BACKEND}")
+
+
+@pytest.mark.parametrize("variant", ["plain", "actnorm", "lu"])
+def test_log_det_equals_slogdet_of_autodiff_jacobian(variant):
+    import contextlib
+
+    x64 = contextlib.nullcontext()
+    if BACKEND == "jax":
+        import jax
+
+        x64 = jax.enable_x64(True)
+    with x64:
+        model = WaveGlow(
+            n_mel_channels=3,
+            n_flows=4,
+            n_group=4,
+            n_early_every=2,
+            n_early_size=2,
+            wn_layers=2,
+            wn_channels=8,
+            hop_length=4,
+            dtype="float64",
+            seed=3,
+            **VARIANTS[variant],
+        )
+        perturb_weights(model, scale=0.3, seed=1)
+        rng = np.random.default_rng(5)
+        mel = rng.standard_normal((1, 4, 3))
+        audio = rng.standard_normal((1, 16))
+        if variant == "actnorm":
+            model.forward(audio, mel)  # data-dependent init happens once, then parameters fixed
+            perturb_weights(model, scale=0.3, seed=2)
+
+        def to_z(flat):
+            z, _ = model.forward(ops.reshape(flat, (1, 16)), mel)
+            return ops.reshape(z, (16,))
+
+        jacobian = _jacobian(to_z, audio[0])
+        _, expected = np.linalg.slogdet(jacobian)
+        _, log_det = model.forward(audio, mel)
+        assert abs(expected) > 0.1  # non-trivial
+        # log_det is float32 by design: 1e-4 absolute covers its rounding of |log_det| ~ 1-10.
+        np.testing.assert_allclose(float(ops.convert_to_numpy(log_det)[0]), expected, atol=1e-4)
+
+
+def test_invertible_conv_log_det_finite_for_negative_determinant():
+    layer = Invertible1x1Conv()
+    layer.build((None, None, 4))
+    weight = np.diag([-2.0, 1.0, 1.0, 1.0]).astype("float32")
+    layer.weight.assign(weight)
+    y, log_det = layer(np.ones((1, 3, 4), "float32"))
+    assert np.isfinite(float(log_det))
+    np.testing.assert_allclose(float(log_det), np.log(2.0), rtol=1e-6)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer.inverse(y)), np.ones((1, 3, 4)))
+
+
+def test_invertible_conv_inverse_tracks_weight_updates():
+    layer = Invertible1x1Conv(seed=0)
+    layer.build((None, None, 4))
+    x = np.random.default_rng(0).standard_normal((1, 5, 4)).astype("float32")
+    layer.inverse(x)  # would populate a cache, if there were one
+    layer.weight.assign(ops.convert_to_numpy(layer.weight) * 1.5 + 0.1 * np.eye(4))
+    y, _ = layer(x)
+    np.testing.assert_allclose(ops.convert_to_numpy(layer.inverse(y)), x, atol=1e-5)
+
+
+def test_invertible_conv_initialised_as_rotation():
+    for lu in (False, True):
+        layer = Invertible1x1Conv(lu_decomposed=lu, seed=7)
+        layer.build((None, None, 6))
+        w = ops.convert_to_numpy(layer.matrix())
+        np.testing.assert_allclose(w @ w.T, np.eye(6), atol=1e-5)
+        np.testing.assert_allclose(np.linalg.det(w), 1.0, atol=1e-5)
+
+
+def test_actnorm_data_dependent_init_normalises_first_batch():
+    layer = ActNorm()
+    layer.build((None, None, 3))
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((4, 100, 3)) * [1.0, 5.0, 0.1] + [3.0, -2.0, 0.5]).astype("float32")
+    y, log_det = layer(x)
+    y = ops.convert_to_numpy(y)
+    np.testing.assert_allclose(y.mean(axis=(0, 1)), 0.0, atol=1e-4)
+    np.testing.assert_allclose(y.std(axis=(0, 1)), 1.0, atol=1e-4)
+    np.testing.assert_allclose(float(log_det), -np.log(x.std(axis=(0, 1))).sum(), rtol=1e-4)
+    # Second batch: parameters are now fixed, not re-estimated.
+    y2, _ = layer(2 * x)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(y2),
+        2 * y
+        + ops.convert_to_numpy(ops.exp(layer.initial_log_scale))
+        * ops.convert_to_numpy(-layer.initial_bias),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    np.testing.assert_allclose(ops.convert_to_numpy(layer.inverse(y2)), 2 * x, atol=1e-4)
+
+
+def test_coupling_starts_as_identity():
+    layer = AffineCoupling(wn_layers=2, wn_channels=8, n_channels=4)
+    layer.build((None, None, 4), (None, None, 6))
+    x = np.random.default_rng(0).standard_normal((2, 5, 4)).astype("float32")
+    cond = np.random.default_rng(1).standard_normal((2, 5, 6)).astype("float32")
+    y, log_det = layer(x, cond)
+    np.testing.assert_array_equal(ops.convert_to_numpy(y), x)
+    np.testing.assert_array_equal(ops.convert_to_numpy(log_det), np.zeros(2))
+
+
+def test_waveglow_nll_matches_numpy():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((3, 50, 8)).astype("float32")
+    log_det = rng.standard_normal(3).astype("float32")
+    for sigma in (1.0, 0.6):
+        expected = ((z.astype("float64") ** 2).sum() / (2 * sigma**2) - log_det.sum()) / z.size
+        np.testing.assert_allclose(float(waveglow_nll(z, log_det, sigma)), expected, rtol=1e-6)
+
+
+def test_waveglow_nll_analytic_at_identity_init():
+    model = WaveGlow.from_preset("tiny")
+    rng = np.random.default_rng(0)
+    mel = rng.standard_normal((2, 8, 80)).astype("float32")
+    audio = rng.standard_normal((2, 2048)).astype("float32")
+    z, log_det = model.forward(audio, mel)
+    np.testing.assert_allclose(ops.convert_to_numpy(log_det), 0.0, atol=1e-4)
+    loss = float(waveglow_nll(z, log_det, sigma=1.0))
+    # Rotations preserve the norm and couplings are the identity: NLL = mean(x^2) / 2.
+    np.testing.assert_allclose(loss, (audio.astype("float64") ** 2).mean() / 2, rtol=1e-5)
+    ll = nll_to_log_likelihood(loss, sigma=1.0)
+    # Standard Gaussian data: log-likelihood about -0.5 log(2 pi e) = -1.4189 nats per sample.
+    assert abs(ll["nats_per_sample"] + 1.4189) < 0.05
+    np.testing.assert_allclose(ll["bits_per_sample"], ll["nats_per_sample"] / np.log(2))
+
+
+def test_layer_configs_and_serialization():
+    layers = [
+        Conv1D(8, 3, dilation_rate=2, weight_norm=True, name="c"),
+        ActNorm(epsilon=1e-5),
+        Invertible1x1Conv(lu_decomposed=True, seed=1),
+        WN(4, n_layers=3, n_channels=8, kernel_size=5, weight_norm=True),
+        AffineCoupling(wn_layers=2, wn_channels=8, n_channels=6),
+    ]
+    for layer in layers:
+        assert_config_round_trip(layer)
+        assert_serialization_round_trip(layer)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_keras_round_trip(variant, tmp_path):
+    model = WaveGlow.from_preset("tiny", **VARIANTS[variant])
+    perturb_weights(model)
+    mel, audio = _inputs(model, batch=1)
+    model.forward(audio, mel)  # actnorm initialises here
+    z = np.random.default_rng(3).standard_normal((1, audio.shape[1] // 8, 8)).astype("float32")
+
+    def outputs(m):
+        return (*m.forward(audio, mel), m.inverse(mel, z=z))
+
+    reloaded = assert_model_saving_round_trip(model, outputs, tmp_path)
+    assert reloaded.mel_config == model.mel_config
+
+
+def test_fit_lowers_loss():
+    model = WaveGlow.from_preset("tiny")
+    rng = np.random.default_rng(0)
+    n, frames = 8, 8
+    mel = rng.standard_normal((n, frames, 80)).astype("float32")
+    t = np.arange(frames * 256) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * rng.uniform(100, 400, (n, 1)) * t)).astype("float32")
+    audio += 0.01 * rng.standard_normal(audio.shape).astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(mel, audio, batch_size=4, epochs=10, shuffle=False, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 10 and np.all(np.isfinite(losses))
+    assert losses[-1] < losses[0] - 0.5, losses
+
+
+def test_mixed_precision_keeps_log_det_float32():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = WaveGlow.from_preset("tiny", use_actnorm=True)
+    perturb_weights(model)
+    mel, audio = _inputs(model)
+    z, log_det = model.forward(audio, mel)
+    assert keras.backend.standardize_dtype(log_det.dtype) == "float32"
+    assert keras.backend.standardize_dtype(z.dtype) == "bfloat16"
+    assert np.all(np.isfinite(ops.convert_to_numpy(ops.cast(z, "float32"))))
+    assert np.all(np.isfinite(ops.convert_to_numpy(log_det)))
+    audio_out = model.inverse(mel, sigma=0.6, seed=0)
+    assert keras.backend.standardize_dtype(audio_out.dtype) == "float32"
+    assert np.all(np.isfinite(ops.convert_to_numpy(audio_out)))
+    assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in model.weights)
+
+
+def test_inverse_output_length_and_seeded_sampling():
+    model = WaveGlow.from_preset("tiny")
+    mel, _ = _inputs(model, batch=2, frames=5)
+    a = ops.convert_to_numpy(model.inverse(mel, sigma=0.6, seed=42))
+    b = ops.convert_to_numpy(model.inverse(mel, sigma=0.6, seed=42))
+    c = ops.convert_to_numpy(model.inverse(mel, sigma=0.6, seed=43))
+    assert a.shape == (2, 5 * 256) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+    # At identity init, audio is a rotation of z: its std follows sigma.
+    np.testing.assert_allclose(a.std(), 0.6, rtol=0.1)
+
+
+@pytest.mark.parametrize(
+    "audio_shape, mel_shape, message",
+    [
+        ((1, 2052), (1, 9, 80), "multiple of n_group"),
+        ((1, 2048), (1, 8, 40), "80 channels"),
+        ((1, 2048), (1, 4, 80), "mel too short"),
+        ((2048,), (1, 8, 80), "rank 2"),
+        ((1, 2048), (8, 80), "rank 3"),
+        ((2, 2048), (1, 8, 80), "batch sizes differ"),
+    ],
+)
+def test_bad_input_raises_clear_value_error(audio_shape, mel_shape, message):
+    model = WaveGlow.from_preset("tiny")
+    with pytest.raises(ValueError, match=message):
+        model.forward(np.zeros(audio_shape, "float32"), np.zeros(mel_shape, "float32"))
+
+
+def test_bad_inverse_inputs_raise():
+    model = WaveGlow.from_preset("tiny")
+    with pytest.raises(ValueError, match="80 channels"):
+        model.inverse(np.zeros((1, 4, 81), "float32"))
+    with pytest.raises(ValueError, match="z must have shape"):
+        model.inverse(np.zeros((1, 4, 80), "float32"), z=np.zeros((1, 128, 4), "float32"))
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="multiple of n_group"):
+        WaveGlow(hop_length=100, n_group=8)
+    with pytest.raises(ValueError, match="do not fit"):
+        WaveGlow(n_group=4, n_early_every=1, n_early_size=2, n_flows=4)
