@@ -8,6 +8,7 @@ import pytest
 from keras import ops
 
 from keras_waveglow import WN, ActNorm, AffineCoupling, Conv1D, Invertible1x1Conv, WaveGlow
+from keras_waveglow.flow import MelUpsampler
 from keras_waveglow.losses import nll_to_log_likelihood, waveglow_nll
 from tests.helpers import (
     assert_config_round_trip,
@@ -159,6 +160,26 @@ def test_actnorm_data_dependent_init_normalises_first_batch():
     np.testing.assert_allclose(ops.convert_to_numpy(layer.inverse(y2)), 2 * x, atol=1e-4)
 
 
+def test_mel_upsampler_equals_keras_conv1d_transpose():
+    rng = np.random.default_rng(0)
+    mel = rng.standard_normal((2, 5, 6)).astype("float32")
+    ours = MelUpsampler(4, hop_length=8)
+    reference = keras.layers.Conv1DTranspose(4, 32, strides=8, padding="valid")
+    ours.build(mel.shape)
+    reference.build(mel.shape)
+    kernel = rng.standard_normal((32, 4, 6)).astype("float32")
+    bias = rng.standard_normal(4).astype("float32")
+    assert tuple(reference.kernel.shape) == kernel.shape  # same weight layout
+    for layer in (ours, reference):
+        layer.kernel.assign(kernel)
+        layer.bias.assign(bias)
+    expected = ops.convert_to_numpy(reference(mel))
+    actual = ops.convert_to_numpy(ours(mel))
+    assert actual.shape == expected.shape == (2, (5 - 1) * 8 + 32, 4)
+    # Same sums in another order: float32 rounding of values of size ~10.
+    np.testing.assert_allclose(actual, expected, atol=1e-4)
+
+
 def test_coupling_starts_as_identity():
     layer = AffineCoupling(wn_layers=2, wn_channels=8, n_channels=4)
     layer.build((None, None, 4), (None, None, 6))
@@ -197,6 +218,7 @@ def test_waveglow_nll_analytic_at_identity_init():
 def test_layer_configs_and_serialization():
     layers = [
         Conv1D(8, 3, dilation_rate=2, weight_norm=True, name="c"),
+        MelUpsampler(8, hop_length=4, kernel_size=8),
         ActNorm(epsilon=1e-5),
         Invertible1x1Conv(lu_decomposed=True, seed=1),
         WN(4, n_layers=3, n_channels=8, kernel_size=5, weight_norm=True),
