@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-tf test-jax lint format demo clean
+.PHONY: install test test-tf test-jax test-notebooks lint format demo clean
 
 install: $(STAMP)
 
@@ -13,9 +13,11 @@ $(STAMP): setup.py pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# CPU build of torch from the local wheel store first, so the torch extra resolves to it.
-	$(BIN)/pip install -q "torch==2.13.0" || $(BIN)/pip install -q "torch>=2.1" --index-url https://download.pytorch.org/whl/cpu
-	$(BIN)/pip install -q -e ".[jax,tfp,torch,eval,dev]"
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[jax,tfp,torch,onnx,eval,dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	# Headless Chromium for the evaluation report's browser test (Debian's package).
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -32,10 +34,14 @@ test-tf: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/pytest -q -m "not slow and not tensorflow_only" $(PYTEST_ARGS)
 
-test: lint test-tf test-jax
+# The notebooks run end to end (FAST parameters) on TensorFlow, each ending in assertions.
+test-notebooks: $(STAMP)
+	KERAS_BACKEND=tensorflow KERAS_WAVEGLOW_FAST=1 $(BIN)/pytest -q --nbmake notebooks/
+
+test: lint test-tf test-jax test-notebooks
 
 demo: $(STAMP)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m keras_waveglow.demo --out demo_out
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) demo_out .pytest_cache notebooks/outputs

@@ -18,6 +18,7 @@ setup(
     install_requires=[
         "keras>=3.15",
         "tensorflow>=2.20",
+        "tensorboard>=2.20",  # training logs (tf.summary needs it)
         "numpy>=1.26",
         "scipy>=1.11",
         "librosa>=0.10.2",
@@ -29,6 +30,7 @@ setup(
         "jax": ["jax>=0.4.30"],
         "tfp": ["tensorflow-probability[tf]>=0.25"],
         "torch": ["torch>=2.1"],
+        "onnx": ["tf2onnx>=1.16", "onnx>=1.16", "onnxruntime>=1.17"],
         "eval": [
             "pesq>=0.0.4",
             "pystoi>=0.4",

@@ -196,13 +196,24 @@ def _torch_reference_bench(args):
     import torch
 
     from keras_waveglow.presets import get_preset
-    from tests.torch_waveglow import TorchWaveGlow
+    from tests.torch_waveglow import WaveGlow as TorchWaveGlow
 
     if args.threads:
         torch.set_num_threads(args.threads)
     config = get_preset(args.preset)
     torch.manual_seed(0)
-    model = TorchWaveGlow.from_config(config).eval()
+    shape_keys = (
+        "n_mel_channels",
+        "n_flows",
+        "n_group",
+        "n_early_every",
+        "n_early_size",
+        "wn_layers",
+        "wn_channels",
+        "wn_kernel_size",
+        "hop_length",
+    )
+    model = TorchWaveGlow(**{k: config[k] for k in shape_keys}, weight_norm=False).eval()
     hop = config["hop_length"]
     frames = round(args.seconds * config["sample_rate"] / hop)
     mel = torch.randn(args.batch_size, config["n_mel_channels"], frames)

@@ -7,23 +7,248 @@ import sys
 
 
 def _add_download(subparsers) -> None:
-    # download: filled in by audio-data (keras_waveglow.data.arctic).
-    pass
+    p = subparsers.add_parser(
+        "download",
+        help="download a corpus (CMU ARCTIC) in its festvox layout",
+        description="Download CMU ARCTIC speakers (resumable, verified, extracted safely).",
+    )
+    p.add_argument("corpus", choices=["arctic"], help="the corpus to fetch")
+    p.add_argument(
+        "--speakers",
+        default="slt",
+        help="comma-separated speakers (awb,bdl,clb,jmk,ksp,rms,slt) or 'all' (default: slt)",
+    )
+    p.add_argument("--dest", default="data", help="data root for the speaker folders")
+    p.add_argument("--base-url", default=None, help="mirror of festvox's packed/ folder")
+    p.add_argument(
+        "--sha256",
+        action="append",
+        default=[],
+        metavar="SPEAKER=HEX",
+        help="expected archive checksum (repeatable)",
+    )
+    p.add_argument("--splits", default=None, help="also write train/dev/eval file lists here")
+    p.add_argument("--keep-archive", action="store_true", help="keep the .tar.bz2 files")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run_download)
+
+
+def _run_download(args) -> int:
+    from keras_waveglow.data import arctic
+
+    checksums = {}
+    for item in args.sha256:
+        speaker, sep, digest = item.partition("=")
+        if not sep or not digest:
+            print(f"--sha256 expects SPEAKER=HEX, got {item!r}", file=sys.stderr)
+            return 2
+        checksums[speaker] = digest
+    try:
+        folders = arctic.download_arctic(
+            args.speakers,
+            args.dest,
+            base_url=args.base_url,
+            sha256=checksums,
+            progress=not args.no_progress,
+            keep_archive=args.keep_archive,
+        )
+        if args.splits:
+            speakers = arctic.parse_speakers(args.speakers)
+            splits = arctic.split_corpus(arctic.load_corpus(args.dest, speakers))
+            arctic.write_file_lists(splits, args.splits, overwrite=True)
+    except (OSError, ValueError) as error:
+        print(f"download failed: {error}", file=sys.stderr)
+        return 1
+    for folder in folders:
+        print(folder)
+    return 0
 
 
 def _add_train(subparsers) -> None:
-    # train: filled in by training (keras_waveglow.training).
-    pass
+    p = subparsers.add_parser(
+        "train",
+        help="train (or resume, or fine-tune) a WaveGlow on a folder of audio",
+        description=(
+            "Train a WaveGlow with model.fit: flow likelihood, log-mel MAE and, with --gan, "
+            "adversarial terms. Writes atomic checkpoints (last/best), waveglow.keras (loadable "
+            "by `vocode`), log.csv and TensorBoard logs to --out."
+        ),
+    )
+    p.add_argument("--data", required=True, help="ARCTIC root, audio folder or file list")
+    p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
+    p.add_argument("--preset", default="arctic_16k", help="WaveGlow preset (default arctic_16k)")
+    p.add_argument("--steps", type=int, default=1000, help="total training steps")
+    p.add_argument("--batch-size", type=int, default=12, help="examples per step (default 12)")
+    p.add_argument("--segment-length", type=int, default=16000, help="samples per example")
+    p.add_argument("--split", default="train", help="data split: train, dev, eval or all")
+    p.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
+    p.add_argument("--discriminator-width", type=float, default=1.0, help="channel multiplier")
+    p.add_argument("--discriminator-start", type=int, default=0, help="step the GAN starts at")
+    p.add_argument("--mae-weight", type=float, default=45.0, help="log-mel MAE weight")
+    p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
+    p.add_argument("--learning-rate", type=float, default=1e-4)
+    p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
+    p.add_argument("--save-every", type=int, default=500, help="steps per checkpoint")
+    p.add_argument("--sample-every", type=int, default=1000, help="steps per audio sample")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--init-from", default=None, help=".keras, .weights.h5 or NVIDIA checkpoint")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args) -> int:
+    from keras_waveglow.training import train
+
+    try:
+        summary = train(
+            args.data,
+            args.out,
+            preset=args.preset,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            segment_length=args.segment_length,
+            split=args.split,
+            gan=args.gan,
+            discriminator_width=args.discriminator_width,
+            discriminator_start_step=args.discriminator_start,
+            mae_weight=args.mae_weight,
+            mixed_precision=args.mixed_precision,
+            learning_rate=args.learning_rate,
+            clipnorm=args.clipnorm or None,
+            save_every=args.save_every,
+            sample_every=args.sample_every,
+            resume=args.resume,
+            init_from=args.init_from,
+            seed=args.seed,
+        )
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        print(f"keras-waveglow train: error: {error}", file=sys.stderr)
+        return 2
+    losses = " ".join(f"{k}={v:.4g}" for k, v in sorted(summary["logs"].items()))
+    print(
+        f"trained {summary['steps']} steps ({summary['skipped_steps']} skipped): {losses}; "
+        f"checkpoint {summary['checkpoint']}, generator {summary['generator']}"
+    )
+    return 0
 
 
 def _add_vocode(subparsers) -> None:
-    # vocode: filled in by vocode-interop (keras_waveglow.inference).
-    pass
+    p = subparsers.add_parser(
+        "vocode",
+        help="mel files (.npy/.pt) or audio files (copy-synthesis) -> wav, in batches",
+        description=(
+            "Vocode mel spectrograms (.npy, .pt) and copy-synthesise audio files (wav, flac, "
+            "ogg: audio -> mel -> audio). Directories are searched recursively. A bad input is "
+            "reported and skipped; the exit code is 1 if any input failed."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="mel/audio files or directories")
+    p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output directory")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a .keras file, an NVIDIA checkpoint or a preset name with --weights "
+        "(default: $KERAS_WAVEGLOW_MODEL)",
+    )
+    p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
+    p.add_argument("--sigma", type=float, default=0.6, help="latent noise scale (default 0.6)")
+    p.add_argument(
+        "--denoise",
+        type=float,
+        default=0.0,
+        metavar="STRENGTH",
+        help="denoiser strength, e.g. 0.01-0.1 (default 0: off)",
+    )
+    p.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
+    p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible output")
+    p.add_argument("--normalize", action="store_true", help="peak-normalise each output to 0.9")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_vocode)
+
+
+def _run_vocode(args) -> int:
+    from keras_waveglow.inference import vocode_files
+
+    try:
+        result = vocode_files(
+            args.inputs,
+            args.out,
+            args.model,
+            weights=args.weights,
+            sigma=args.sigma,
+            denoiser_strength=args.denoise,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            normalize=args.normalize or None,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except (OSError, ValueError, RuntimeError, ImportError) as error:
+        print(f"vocode failed: {error}", file=sys.stderr)
+        return 2
+    for _, message in result["failed"]:
+        print(f"FAILED {message}", file=sys.stderr)
+    print(
+        f"wrote {len(result['written'])} file(s) to {args.out}; {len(result['failed'])} failed",
+        file=sys.stderr,
+    )
+    return 1 if result["failed"] else 0
 
 
 def _add_evaluate(subparsers) -> None:
-    # evaluate: filled in by vocode-interop (keras_waveglow.evaluation).
-    pass
+    p = subparsers.add_parser(
+        "evaluate",
+        help="copy-synthesis metrics vs Griffin-Lim and ground truth, with an HTML report",
+        description=(
+            "Copy-synthesise each utterance with WaveGlow and Griffin-Lim (32 iterations, "
+            "seeded) from the same mel, score both against the ground truth (PESQ, "
+            "multi-resolution STFT, log-mel L1, MCD, F0 RMSE, GPE, V/UV F1, DNSMOS if "
+            "installed, real-time factor) and write report.json and index.html."
+        ),
+    )
+    p.add_argument("--model", default=None, help="a .keras file, NVIDIA checkpoint or preset")
+    p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
+    p.add_argument(
+        "--data", nargs="+", required=True, metavar="DIR|FILE", help="audio files or directories"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="report directory")
+    p.add_argument("--sigma", type=float, default=0.6, help="latent noise scale (default 0.6)")
+    p.add_argument("--denoise", type=float, default=0.0, help="denoiser strength (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for WaveGlow and Griffin-Lim")
+    p.add_argument("--griffin-lim-iters", type=int, default=32, help="default 32")
+    p.add_argument("--max-files", type=int, default=None, help="evaluate at most this many")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from keras_waveglow.evaluation import evaluate
+
+    try:
+        report = evaluate(
+            args.model,
+            args.data,
+            args.out,
+            weights=args.weights,
+            sigma=args.sigma,
+            denoiser_strength=args.denoise,
+            seed=args.seed,
+            griffin_lim_iters=args.griffin_lim_iters,
+            max_files=args.max_files,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except (OSError, ValueError, RuntimeError, ImportError) as error:
+        print(f"evaluate failed: {error}", file=sys.stderr)
+        return 1
+    for name, reason in report["skipped_metrics"].items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    for path, reason in report["failed_files"]:
+        print(f"FAILED {path}: {reason}", file=sys.stderr)
+    print(f"wrote {report['paths']['json']} and {report['paths']['html']}", file=sys.stderr)
+    return 1 if report["failed_files"] else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

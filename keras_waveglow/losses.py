@@ -1,4 +1,4 @@
-"""Losses: the flow's negative log-likelihood (and, with training, MAE and GAN terms)."""
+"""Losses: the flow's negative log-likelihood, the log-mel MAE, and least-squares GAN terms."""
 
 from __future__ import annotations
 
@@ -48,3 +48,125 @@ def nll_to_log_likelihood(loss, sigma: float = 1.0) -> dict:
     """
     nats = -float(loss) - 0.5 * math.log(2.0 * math.pi * sigma * sigma)
     return {"nats_per_sample": nats, "bits_per_sample": nats / math.log(2.0)}
+
+
+# --------------------------------------------------------------------------------------------
+# Training terms beside the likelihood: MAE on log-mels and least-squares GAN losses
+# --------------------------------------------------------------------------------------------
+
+
+def _float32_list(tensors):
+    return [ops.cast(t, "float32") for t in tensors]
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """Least-squares GAN loss of the discriminators: real -> 1, fake -> 0.
+
+    `sum_k mean((1 - D_k(real))^2) + mean(D_k(fake)^2)` over the sub-discriminators k.
+
+    Args:
+        real_logits: list of logit tensors on real audio, one per sub-discriminator.
+        fake_logits: the matching list on generated audio.
+
+    Returns:
+        `(total, real_parts, fake_parts)`: the float32 scalar sum and the per-discriminator
+        float32 scalars, for logging.
+
+    Example:
+        >>> total, real_parts, fake_parts = discriminator_loss(d(real)[0], d(fake)[0])
+    """
+    if len(real_logits) != len(fake_logits):
+        raise ValueError(
+            f"real and fake logits differ in number: {len(real_logits)} vs {len(fake_logits)}."
+        )
+    real_parts = [ops.mean(ops.square(1.0 - r)) for r in _float32_list(real_logits)]
+    fake_parts = [ops.mean(ops.square(f)) for f in _float32_list(fake_logits)]
+    total = ops.sum(ops.stack(real_parts)) + ops.sum(ops.stack(fake_parts))
+    return total, real_parts, fake_parts
+
+
+def generator_adversarial_loss(fake_logits):
+    """Least-squares GAN loss of the generator: fake -> 1.
+
+    Args:
+        fake_logits: list of logit tensors on generated audio, one per sub-discriminator.
+
+    Returns:
+        `(total, parts)`: the float32 scalar `sum_k mean((1 - D_k(fake))^2)` and its parts.
+
+    Example:
+        >>> adv, parts = generator_adversarial_loss(d(fake)[0])
+    """
+    parts = [ops.mean(ops.square(1.0 - f)) for f in _float32_list(fake_logits)]
+    return ops.sum(ops.stack(parts)), parts
+
+
+def feature_matching_loss(real_features, fake_features):
+    """L1 distance between the discriminators' feature maps of real and generated audio.
+
+    `sum_k sum_l mean(|F_kl(real) - F_kl(fake)|)` (HiFi-GAN's feature-matching term before
+    its weight). Gradients are meant for the generator: pass `stop_gradient` real features.
+
+    Args:
+        real_features: list (per sub-discriminator) of lists of feature maps on real audio.
+        fake_features: the matching nested list on generated audio.
+
+    Returns:
+        A float32 scalar.
+
+    Example:
+        >>> fm = feature_matching_loss(d(real)[1], d(fake)[1])
+    """
+    terms = []
+    for real_maps, fake_maps in zip(real_features, fake_features, strict=True):
+        for real_map, fake_map in zip(real_maps, fake_maps, strict=True):
+            diff = ops.cast(real_map, "float32") - ops.cast(fake_map, "float32")
+            terms.append(ops.mean(ops.abs(diff)))
+    if not terms:
+        raise ValueError("feature_matching_loss got no feature maps.")
+    return ops.sum(ops.stack(terms))
+
+
+def mel_mae_loss(real_audio, fake_audio, mel_config: dict):
+    """Mean absolute error between the log-mels of real and generated audio.
+
+    Both log-mels come from `keras_waveglow.audio.mel_spectrogram` with `mel_config` (use
+    `WaveGlow.mel_config`): the one mel definition of the project.
+
+    Args:
+        real_audio: (B, T) float tensor.
+        fake_audio: (B, T) float tensor (e.g. `WaveGlow.inverse` cropped to T).
+        mel_config: dict of `mel_spectrogram` keyword arguments.
+
+    Returns:
+        A float32 scalar, `mean(|logmel(real) - logmel(fake)|)`.
+
+    Example:
+        >>> mae = mel_mae_loss(audio, model.inverse(mel)[:, :16000], model.mel_config)
+    """
+    from keras_waveglow.audio import mel_spectrogram
+
+    if tuple(real_audio.shape) != tuple(fake_audio.shape):
+        raise ValueError(
+            f"real and generated audio shapes differ: {tuple(real_audio.shape)} vs "
+            f"{tuple(fake_audio.shape)}."
+        )
+    real_mel = mel_spectrogram(ops.cast(real_audio, "float32"), **mel_config)
+    fake_mel = mel_spectrogram(ops.cast(fake_audio, "float32"), **mel_config)
+    return ops.mean(ops.abs(real_mel - fake_mel))
+
+
+def waveform_mae_loss(real_audio, fake_audio):
+    """Mean absolute error between two waveforms, in float32.
+
+    Args:
+        real_audio: (B, T) float tensor.
+        fake_audio: (B, T) float tensor.
+
+    Returns:
+        A float32 scalar.
+
+    Example:
+        >>> loss = waveform_mae_loss(audio, generated)
+    """
+    return ops.mean(ops.abs(ops.cast(real_audio, "float32") - ops.cast(fake_audio, "float32")))

@@ -1,0 +1,791 @@
+"""NVIDIA's WaveGlow checkpoints in, shippable models out.
+
+`from_nvidia(path)` reads a PyTorch WaveGlow checkpoint and returns a `keras_waveglow.WaveGlow`
+that computes the same function. Three layouts are understood:
+
+- NVIDIA/waveglow `train.py` checkpoints: a dict whose `"model"` is the whole pickled module
+  (classes `glow.WaveGlow`, `glow.WN`, `glow.Invertible1x1Conv`), with weight norm still
+  attached (`weight_g`/`weight_v`) or removed (`weight`), and either one `cond_layer` per
+  coupling (current code) or one `cond_layers.<i>` per WN layer (older checkpoints).
+- DeepLearningExamples / torch.hub checkpoints: `{"state_dict": ..., "config": ...}`, keys with
+  or without the `module.` prefix of `DistributedDataParallel`, per-layer cond layers.
+- Plain state_dict files (`torch.save(model.state_dict())`).
+
+Nothing in the file is executed. Pickles are read with a restricted unpickler that resolves only
+the tensor-rebuild functions, storage classes, `OrderedDict`/`set`, and a short list of module
+class names (the three `glow` classes and torch's `Conv1d`, `ConvTranspose1d`, `ModuleList`,
+`WeightNorm`), which are mapped to inert stand-ins that only hold the pickled attributes; any
+other global (`os.system`, `builtins.eval`, ...) is refused with `UnsafeCheckpointError`.
+TorchScript archives are refused as well.
+
+Weight norm is folded: `weight = g * v / ||v||` (norm per output channel) is computed in
+float64 and loaded into a plain `weight_norm=False` model, the fastest for inference. Pass
+`weight_norm=True` to keep `g` and `v` as separate variables instead (for fine-tuning as NVIDIA
+trained); both give the same outputs.
+
+Layout changes (PyTorch channels-first -> Keras channels-last): Conv1d weights (out, in, k)
+become kernels (k, in, out); ConvTranspose1d (in, out, k) becomes Keras' (k, out, in); the 1x1
+convs' (c, c, 1) become the (out, in) matrix `W`; and the conditioning convs' input channels are
+permuted from NVIDIA's grouped order `m * n_group + g` to this package's `g * n_mel + m`.
+
+Not supported: the very first WaveGlow release (`glow_old.py`, `waveglow_old.pt`) alternated
+which half of the channels each coupling transforms; its weights have the same names as the
+per-layer-cond layout, so they would load but not compute the same function.
+
+Exports: `export_keras` (`.keras`), `export_savedmodel` (TF SavedModel with `vocode` and
+`vocode_from_noise` serving signatures), `export_tflite` (float16 TFLite), `export_onnx`
+(via Keras' exporter and tf2onnx). Every writer refuses to overwrite an existing output unless
+`overwrite=True`, and writes to a temporary sibling first, then renames.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import re
+import shutil
+import tempfile
+import types
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_waveglow.flow import WaveGlow
+from keras_waveglow.presets import get_preset
+
+_TORCH_HINT = "pip install keras-waveglow[torch]"
+_ONNX_HINT = "pip install keras-waveglow[onnx]"
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint's pickle references a global outside the allowlist; nothing was run."""
+
+
+# --------------------------------------------------------------------------------------------
+# The restricted unpickler
+# --------------------------------------------------------------------------------------------
+
+
+class _ModuleState:
+    """An inert stand-in for a pickled `torch.nn.Module`: it only keeps the pickled attributes.
+
+    `pickle` creates it with `object.__new__` and hands it the module's `__dict__` (its
+    `_parameters`, `_buffers`, `_modules` and plain attributes such as `stride`).
+    """
+
+    torch_class = "?"
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) == 2:  # (dict, slot state)
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if not isinstance(state, dict):
+            raise UnsafeCheckpointError(f"unexpected state for {self.torch_class}: {type(state)}")
+        self.__dict__.update(state)
+
+    def __repr__(self):
+        return f"<pickled {self.torch_class}>"
+
+
+_GLOW_MODULES = ("glow", "waveglow.glow")
+_GLOW_CLASSES = ("WaveGlow", "WN", "Invertible1x1Conv")
+_TORCH_MODULE_CLASSES = {
+    ("torch.nn.modules.conv", "Conv1d"),
+    ("torch.nn.modules.conv", "ConvTranspose1d"),
+    ("torch.nn.modules.container", "ModuleList"),
+    ("torch.nn.modules.container", "ParameterList"),
+    ("torch.nn.modules.container", "Sequential"),
+    ("torch.nn.utils.weight_norm", "WeightNorm"),  # the hook object weight_norm attaches
+}
+_REAL_GLOBALS = {
+    ("torch._utils", "_rebuild_tensor"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch.nn.parameter", "Parameter"),  # how PyTorch 0.4 pickled parameters
+    ("collections", "OrderedDict"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+}
+_stand_ins: dict[str, type] = {}
+
+
+def _stand_in(qualified: str) -> type:
+    if qualified not in _stand_ins:
+        name = qualified.rsplit(".", 1)[-1]
+        _stand_ins[qualified] = type(name, (_ModuleState,), {"torch_class": qualified})
+    return _stand_ins[qualified]
+
+
+def _no_backend():
+    """Stands in for `torch.nn.backends.thnn._get_thnn_function_backend` (PyTorch 0.4 pickles)."""
+    return None
+
+
+def _resolve_global(module: str, name: str) -> Any:
+    """The allowlist: what a pickle may reference, and what it gets instead.
+
+    Storage classes (`torch.FloatStorage`, ...) never get here: `torch.load` maps them to
+    dtype tags itself before asking the pickle module.
+    """
+    if module == "__builtin__":  # protocol-2 pickles spell builtins this way
+        module = "builtins"
+    if (module, name) in _REAL_GLOBALS:
+        return getattr(importlib.import_module(module), name)
+    if module in _GLOW_MODULES and name in _GLOW_CLASSES:
+        return _stand_in(f"{module}.{name}")
+    if (module, name) in _TORCH_MODULE_CLASSES:
+        return _stand_in(f"{module}.{name}")
+    if (module, name) == ("torch.nn.backends.thnn", "_get_thnn_function_backend"):
+        return _no_backend
+    raise UnsafeCheckpointError(
+        f"refused to load {module}.{name}: only tensors and WaveGlow module classes may be "
+        "unpickled, and this global could run code from the file."
+    )
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        return _resolve_global(module, name)
+
+
+def _restricted_load(file, **kwargs):
+    return _RestrictedUnpickler(file, **kwargs).load()
+
+
+# What `torch.load(pickle_module=...)` needs: `Unpickler`, `load` and a `__name__`.
+restricted_pickle = types.ModuleType("keras_waveglow_restricted_pickle")
+restricted_pickle.Unpickler = _RestrictedUnpickler
+restricted_pickle.load = _restricted_load
+restricted_pickle.UnpicklingError = pickle.UnpicklingError
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError as error:
+        raise ImportError(
+            f"Reading PyTorch checkpoints needs torch, an optional dependency: {_TORCH_HINT}"
+        ) from error
+    return torch
+
+
+def load_torch_checkpoint(path: str | os.PathLike) -> Any:
+    """Reads a PyTorch checkpoint without executing code from it.
+
+    Args:
+        path: a file written by `torch.save` (zip or legacy format).
+
+    Returns:
+        The unpickled object: dicts, lists, numbers, strings, CPU `torch.Tensor`s, and inert
+        stand-ins (with the pickled attributes) for the allowlisted module classes.
+
+    Raises:
+        UnsafeCheckpointError: the pickle references any other global.
+        ValueError: the file is missing, a TorchScript archive, or not a PyTorch checkpoint.
+        ImportError: torch is not installed.
+
+    Example:
+        >>> checkpoint = load_torch_checkpoint("waveglow_256channels.pt")
+        >>> sorted(checkpoint)
+        ['iteration', 'learning_rate', 'model', 'optimizer']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint file.")
+    torch = _import_torch()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if any(n.endswith("constants.pkl") for n in archive.namelist()):
+                raise ValueError(
+                    f"{path}: a TorchScript archive; export the model's state_dict with "
+                    "torch.save(model.state_dict(), ...) and load that instead."
+                )
+    try:
+        with warnings.catch_warnings():
+            # Legacy-format pickles name module classes; torch would compare their source
+            # with the stand-ins' and warn. There is nothing to compare: no code runs.
+            warnings.filterwarnings("ignore", message="Couldn't retrieve source code")
+            return torch.load(
+                path, map_location="cpu", pickle_module=restricted_pickle, weights_only=False
+            )
+    except UnsafeCheckpointError as error:
+        raise UnsafeCheckpointError(f"{path}: {error}") from None
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({error}).") from error
+
+
+# --------------------------------------------------------------------------------------------
+# From a checkpoint object to a flat state dict and config hints
+# --------------------------------------------------------------------------------------------
+
+
+def _flatten_module(stand_in: _ModuleState, prefix: str, out: dict) -> None:
+    attrs = stand_in.__dict__
+    for group in ("_parameters", "_buffers"):
+        for name, tensor in (attrs.get(group) or {}).items():
+            if tensor is not None:
+                out[prefix + name] = tensor
+    for name, child in (attrs.get("_modules") or {}).items():
+        if isinstance(child, _ModuleState):
+            _flatten_module(child, f"{prefix}{name}.", out)
+
+
+def _hints_from_module(root: _ModuleState) -> dict:
+    hints = {}
+    for key in ("n_flows", "n_group", "n_early_every", "n_early_size"):
+        if isinstance(root.__dict__.get(key), int):
+            hints[key] = root.__dict__[key]
+    upsample = (root.__dict__.get("_modules") or {}).get("upsample")
+    if isinstance(upsample, _ModuleState):
+        stride = upsample.__dict__.get("stride")
+        if isinstance(stride, tuple | list) and stride:
+            hints["hop_length"] = int(stride[0])
+    return hints
+
+
+def _hints_from_config(config: Mapping) -> dict:
+    keys = ("n_flows", "n_group", "n_early_every", "n_early_size")
+    return {k: int(config[k]) for k in keys if isinstance(config.get(k), int)}
+
+
+def _is_tensor(value) -> bool:
+    return hasattr(value, "detach") and hasattr(value, "shape")
+
+
+def _extract_state(obj: Any, path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Finds the WaveGlow weights in a loaded checkpoint; returns (state, config hints)."""
+    hints: dict = {}
+    if isinstance(obj, Mapping) and isinstance(obj.get("config"), Mapping):
+        hints.update(_hints_from_config(obj["config"]))
+    if isinstance(obj, Mapping) and "model" in obj:
+        obj = obj["model"]
+    elif isinstance(obj, Mapping) and "state_dict" in obj:
+        obj = obj["state_dict"]
+    if isinstance(obj, _ModuleState):
+        if obj.torch_class.rsplit(".", 1)[-1] != "WaveGlow":
+            raise ValueError(f"{path}: the pickled model is a {obj.torch_class}, not a WaveGlow.")
+        hints.update(_hints_from_module(obj))
+        flat: dict = {}
+        _flatten_module(obj, "", flat)
+        obj = flat
+    if not isinstance(obj, Mapping) or not any(_is_tensor(v) for v in obj.values()):
+        keys = sorted(obj)[:8] if isinstance(obj, Mapping) else type(obj).__name__
+        raise ValueError(
+            f"{path}: no WaveGlow weights found (expected a state_dict, or a dict with "
+            f"'model' or 'state_dict'); got {keys}."
+        )
+    state = {}
+    for key, value in obj.items():
+        if _is_tensor(value):
+            key = key[len("module.") :] if key.startswith("module.") else key
+            state[key] = value.detach().cpu().float().numpy()
+    return state, hints
+
+
+# --------------------------------------------------------------------------------------------
+# Config inference and weight conversion
+# --------------------------------------------------------------------------------------------
+
+
+def _count(state: Mapping, pattern: str, path: Path) -> int:
+    regex = re.compile(pattern)
+    indices = {int(m.group(1)) for key in state if (m := regex.fullmatch(key))}
+    if indices != set(range(len(indices))):
+        raise ValueError(f"{path}: layers missing, {pattern} has indices {sorted(indices)}.")
+    return len(indices)
+
+
+def _conv_shape(state: Mapping, prefix: str, path: Path) -> tuple:
+    for suffix in ("weight", "weight_v"):
+        if prefix + suffix in state:
+            return state[prefix + suffix].shape
+    raise ValueError(f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v).")
+
+
+def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) -> dict:
+    """Reads the WaveGlow shape off a (channels-first) NVIDIA state dict.
+
+    Args:
+        state: parameter name -> array, without any `module.` prefix.
+        hints: values stored beside the weights (the pickled module's attributes, the
+            DeepLearningExamples config, the upsampler stride as `hop_length`); used where the
+            weights do not determine a value, and checked against them otherwise.
+
+    Returns:
+        `WaveGlow` constructor arguments: n_mel_channels, n_flows, n_group, n_early_every,
+        n_early_size, wn_layers, wn_channels, wn_kernel_size, hop_length.
+
+    Example:
+        >>> infer_config(state)["n_flows"]
+        12
+    """
+    hints = dict(hints or {})
+    path = Path(hints.pop("path", "<state_dict>"))
+    n_flows = _count(state, r"convinv\.(\d+)\.conv\.weight", path)
+    if n_flows == 0 or "upsample.weight" not in state:
+        raise ValueError(
+            f"{path}: not a WaveGlow state dict (no 'upsample.weight' / 'convinv.0.conv.weight'); "
+            f"first keys: {sorted(state)[:6]}."
+        )
+    channels = [state[f"convinv.{k}.conv.weight"].shape[0] for k in range(n_flows)]
+    drops = [(k, channels[k - 1] - channels[k]) for k in range(1, n_flows)]
+    drops = [(k, d) for k, d in drops if d]
+    if drops:
+        n_early_every, n_early_size = drops[0]
+    else:  # nothing leaves early: any period >= n_flows is the same model
+        n_early_every = max(hints.get("n_early_every", n_flows), n_flows)
+        n_early_size = hints.get("n_early_size", 2)
+    upsample = state["upsample.weight"]  # (in, out, kernel)
+    kernel = upsample.shape[2]
+    hop_length = hints.get("hop_length", kernel // 4)
+    if kernel != 4 * hop_length:
+        raise ValueError(
+            f"{path}: upsampler kernel {kernel} with stride {hop_length}; only kernel = "
+            "4 x stride (NVIDIA's 1024/256) is supported."
+        )
+    wn_layers = _count(state, r"WN\.0\.in_layers\.(\d+)\.(?:weight|weight_v)", path)
+    config = {
+        "n_mel_channels": int(upsample.shape[0]),
+        "n_flows": n_flows,
+        "n_group": int(channels[0]),
+        "n_early_every": int(n_early_every),
+        "n_early_size": int(n_early_size),
+        "wn_layers": wn_layers,
+        "wn_channels": int(_conv_shape(state, "WN.0.start.", path)[0]),
+        "wn_kernel_size": int(_conv_shape(state, "WN.0.in_layers.0.", path)[2]),
+        "hop_length": int(hop_length),
+    }
+    for key in ("n_flows", "n_group", "n_early_every", "n_early_size"):
+        if drops or key not in ("n_early_every", "n_early_size"):
+            if key in hints and hints[key] != config[key]:
+                raise ValueError(
+                    f"{path}: the checkpoint says {key}={hints[key]} but its weights imply "
+                    f"{config[key]}."
+                )
+    return config
+
+
+def _torch_conv(state: Mapping, prefix: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(v, g) of a Conv1d, channels-first; g = ||v|| per output channel when no weight norm."""
+    if prefix + "weight_v" in state:
+        v = state[prefix + "weight_v"]
+        g = state.get(prefix + "weight_g")
+        if g is None:
+            raise ValueError(f"{path}: {prefix}weight_v without {prefix}weight_g.")
+        return v, g.reshape(-1)
+    if prefix + "weight" not in state:
+        raise ValueError(f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v).")
+    weight = state[prefix + "weight"]
+    return weight, np.sqrt(np.sum(np.square(weight, dtype=np.float64), axis=(1, 2)))
+
+
+def _bias(state: Mapping, prefix: str, path: Path) -> np.ndarray:
+    if prefix + "bias" not in state:
+        raise ValueError(f"{path}: missing weights {prefix}bias.")
+    return state[prefix + "bias"]
+
+
+def _conv_parts(state: Mapping, prefix: str, path: Path) -> tuple[np.ndarray, ...]:
+    """(v, g, bias) of a channels-first Conv1d."""
+    return (*_torch_conv(state, prefix, path), _bias(state, prefix, path))
+
+
+def _assign(variable, value: np.ndarray, key: str, path: Path) -> None:
+    if tuple(variable.shape) != tuple(value.shape):
+        raise ValueError(
+            f"{path}: {key} converts to shape {tuple(value.shape)}, but the model expects "
+            f"{tuple(variable.shape)}."
+        )
+    variable.assign(value.astype(variable.dtype))
+
+
+def _load_conv(layer, parts, key: str, path: Path, in_order=None) -> None:
+    """Loads a channels-first conv's (v, g, bias) into a `keras_waveglow.flow.Conv1D`."""
+    v, g, bias = parts
+    # The weight-norm fold runs in float64, so it adds no rounding of its own.
+    v, g, bias = (np.asarray(a, np.float64) for a in (v, g, bias))
+    kernel_v = np.transpose(v, (2, 1, 0))  # (out, in, k) -> (k, in, out)
+    if in_order is not None:
+        kernel_v = kernel_v[:, in_order, :]
+    if layer.weight_norm:
+        _assign(layer.kernel_v, kernel_v, key + "weight_v", path)
+        _assign(layer.kernel_g, g, key + "weight_g", path)
+    else:
+        norm = np.sqrt(np.sum(np.square(kernel_v), axis=(0, 1), keepdims=True))
+        _assign(layer.kernel, kernel_v * (g / np.maximum(norm, 1e-300)), key + "weight", path)
+    _assign(layer.bias, bias, key + "bias", path)
+
+
+def _grouped_order(n_mel: int, n_group: int) -> np.ndarray:
+    """Our conditioning channel `g * n_mel + m` is NVIDIA's `m * n_group + g`."""
+    g, m = np.meshgrid(np.arange(n_group), np.arange(n_mel), indexing="ij")
+    return (m * n_group + g).reshape(-1)
+
+
+def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="<state_dict>"):
+    """Copies a channels-first NVIDIA state dict into a built `WaveGlow` (in place).
+
+    Args:
+        model: a `WaveGlow` whose shape matches the checkpoint (see `infer_config`).
+        state: parameter name -> array (no `module.` prefix); weight-normed convs as
+            `weight_g`/`weight_v`, plain ones as `weight`; conditioning as one `cond_layer` or
+            per-layer `cond_layers.<i>`.
+        path: where the weights came from, for error messages.
+
+    Returns:
+        The model.
+
+    Example:
+        >>> model = load_nvidia_weights(WaveGlow(**infer_config(state)), state)
+    """
+    path = Path(path)
+    if model.use_actnorm or model.lu_decomposed:
+        raise ValueError("NVIDIA checkpoints need use_actnorm=False and lu_decomposed=False.")
+    order = _grouped_order(model.n_mel_channels, model.n_group)
+    upsample = state["upsample.weight"]  # (in, out, k) -> Keras (k, out, in)
+    _assign(model.upsample.kernel, np.transpose(upsample, (2, 1, 0)), "upsample.weight", path)
+    _assign(model.upsample.bias, _bias(state, "upsample.", path), "upsample.bias", path)
+    for k in range(model.n_flows):
+        key = f"convinv.{k}.conv.weight"
+        _assign(model.convinvs[k].weight, state[key][:, :, 0], key, path)
+        wn = model.couplings[k].wn
+        prefix = f"WN.{k}."
+        for name in ("start", "end"):
+            layer_prefix = f"{prefix}{name}."
+            _load_conv(
+                getattr(wn, name), _conv_parts(state, layer_prefix, path), layer_prefix, path
+            )
+        if any(key.startswith(prefix + "cond_layers.") for key in state):
+            # Per-layer conditioning convs stacked along their outputs are the single conv.
+            parts = [
+                _conv_parts(state, f"{prefix}cond_layers.{i}.", path)
+                for i in range(model.wn_layers)
+            ]
+            cond = tuple(np.concatenate(items, axis=0) for items in zip(*parts, strict=True))
+        else:
+            cond = _conv_parts(state, prefix + "cond_layer.", path)
+        _load_conv(wn.cond_layer, cond, prefix + "cond_layer.", path, in_order=order)
+        for i in range(model.wn_layers):
+            for name, layer in (
+                ("in_layers", wn.in_layers[i]),
+                ("res_skip_layers", wn.res_skip_layers[i]),
+            ):
+                layer_prefix = f"{prefix}{name}.{i}."
+                _load_conv(layer, _conv_parts(state, layer_prefix, path), layer_prefix, path)
+    return model
+
+
+_INFERRED = (
+    "n_mel_channels",
+    "n_flows",
+    "n_group",
+    "n_early_every",
+    "n_early_size",
+    "wn_layers",
+    "wn_channels",
+    "wn_kernel_size",
+    "hop_length",
+)
+
+
+def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
+    """Imports an NVIDIA WaveGlow checkpoint as a Keras `WaveGlow` with the same behaviour.
+
+    The flow's shape is read off the weights; the mel front end (which the weights cannot
+    tell) defaults to NVIDIA's: 22050 Hz, n_fft 1024, window 1024, fmin 0, fmax 8000.
+    Weight norm is folded into plain kernels unless `weight_norm=True` is passed.
+
+    Args:
+        path: NVIDIA/waveglow `train.py` checkpoint, DeepLearningExamples / torch.hub
+            checkpoint, or a plain state_dict file.
+        **overrides: `WaveGlow` arguments, e.g. `sample_rate=16000`, `weight_norm=True`,
+            `seed=0`. Values the weights determine (n_flows, n_group, ...) may be given only
+            if they agree.
+
+    Returns:
+        A `WaveGlow` (float32 variables under the default dtype policy).
+
+    Raises:
+        UnsafeCheckpointError: the file's pickle references code outside the allowlist.
+        ValueError: the file is not a WaveGlow checkpoint, or an override contradicts it.
+        ImportError: torch is missing (`pip install keras-waveglow[torch]`).
+
+    Example:
+        >>> model = keras_waveglow.from_nvidia("waveglow_256channels_universal_v5.pt")
+        >>> audio = model.inverse(mel, sigma=0.6)
+    """
+    path = Path(path)
+    state, hints = _extract_state(load_torch_checkpoint(path), path)
+    config = infer_config(state, {**hints, "path": path})
+    for key in _INFERRED:
+        if key in overrides and overrides[key] != config[key]:
+            raise ValueError(
+                f"{path}: {key}={overrides[key]} given, but the checkpoint's weights have "
+                f"{key}={config[key]}."
+            )
+    for key in ("use_actnorm", "lu_decomposed"):
+        if overrides.get(key):
+            raise ValueError(f"{path}: NVIDIA's WaveGlow has no {key}; it cannot be set here.")
+    model = WaveGlow(**{**get_preset("nvidia_22k"), **config, **overrides})
+    return load_nvidia_weights(model, state, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Exports
+# --------------------------------------------------------------------------------------------
+
+
+def _prepare_output(path: str | os.PathLike, overwrite: bool) -> Path:
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    """Moves a finished temporary output into place (atomic for files and absent dirs)."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None], suffix: str = "") -> Path:
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tmp = tmp_dir / f"out{suffix}"
+        write(tmp)
+        _commit(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return path
+
+
+def export_keras(model: WaveGlow, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Saves the model as a `.keras` archive (reload with `keras.saving.load_model`).
+
+    Args:
+        model: the model.
+        path: output file, ending in `.keras`.
+        overwrite: replace an existing file. Default False.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> export_keras(model, "waveglow.keras")
+    """
+    path = _prepare_output(path, overwrite)
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: a Keras archive must end in .keras.")
+    return _write_atomically(path, model.save, suffix=".keras")
+
+
+def _require_tensorflow(what: str) -> None:
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"{what} traces the model with TensorFlow: run with KERAS_BACKEND=tensorflow "
+            f"(the current backend is {keras.backend.backend()!r})."
+        )
+
+
+def _mel_spec(model: WaveGlow):
+    return keras.InputSpec(shape=(None, None, model.n_mel_channels), dtype="float32")
+
+
+def _noise_spec(model: WaveGlow):
+    return keras.InputSpec(shape=(None, None, model.n_group), dtype="float32")
+
+
+def _export_archive(model: WaveGlow, sigma: float, with_sampling: bool = True):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if with_sampling:
+        archive.add_endpoint(
+            name="vocode",
+            fn=lambda mel: model.inverse(mel, sigma=sigma),
+            input_signature=[_mel_spec(model)],
+        )
+    archive.add_endpoint(
+        name="vocode_from_noise",
+        fn=lambda mel, z: model.inverse(mel, z=z),
+        input_signature=[_mel_spec(model), _noise_spec(model)],
+    )
+    return archive
+
+
+def export_savedmodel(
+    model: WaveGlow, path: str | os.PathLike, sigma: float = 0.6, overwrite: bool = False
+) -> Path:
+    """Exports a TensorFlow SavedModel for TF Serving and `tf.saved_model.load`.
+
+    Two serving signatures: `vocode(mel)` with mel (batch, frames, n_mels) float32 returns
+    audio (batch, frames * hop_length), sampling z at `sigma` (the default signature); and
+    `vocode_from_noise(mel, z)` with z (batch, frames * hop_length // n_group, n_group), for
+    deterministic output. TensorFlow backend only.
+
+    Args:
+        model: the model.
+        path: output directory.
+        sigma: noise scale baked into `vocode`. Default 0.6.
+        overwrite: replace an existing directory. Default False.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> export_savedmodel(model, "waveglow_savedmodel")
+        >>> vocode = tf.saved_model.load("waveglow_savedmodel").signatures["vocode"]
+        >>> audio = vocode(mel=mel)["output_0"]
+    """
+    _require_tensorflow("SavedModel export")
+    path = _prepare_output(path, overwrite)
+    archive = _export_archive(model, float(sigma))
+    return _write_atomically(path, lambda tmp: archive.write_out(str(tmp), verbose=False))
+
+
+def export_tflite(
+    model: WaveGlow, path: str | os.PathLike, float16: bool = True, overwrite: bool = False
+) -> Path:
+    """Exports a TFLite flatbuffer with one signature, `vocode_from_noise(mel, z)`.
+
+    TFLite has no stateful random numbers, so the caller draws `z = sigma * N(0, 1)` of shape
+    (batch, frames * hop_length // n_group, n_group). With `float16=True` the weights are
+    stored in float16 (half the size; computation stays float32 on CPU). Frames may vary:
+    the signature runner resizes its inputs. TensorFlow backend only.
+
+    Args:
+        model: the model.
+        path: output file (`.tflite`).
+        float16: float16 weight quantisation. Default True.
+        overwrite: replace an existing file. Default False.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> export_tflite(model, "waveglow.tflite")
+        >>> runner = tf.lite.Interpreter("waveglow.tflite").get_signature_runner()
+        >>> audio = runner(mel=mel, z=z)["output_0"]
+    """
+    _require_tensorflow("TFLite export")
+    import tensorflow as tf
+
+    path = _prepare_output(path, overwrite)
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = os.path.join(tmp, "savedmodel")
+        _export_archive(model, 0.0, with_sampling=False).write_out(saved, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            saved, signature_keys=["vocode_from_noise"]
+        )
+        if float16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        flatbuffer = converter.convert()
+    return _write_atomically(path, lambda tmp: Path(tmp).write_bytes(flatbuffer))
+
+
+def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Exports `vocode_from_noise(mel, z) -> audio` as ONNX via Keras' exporter (tf2onnx).
+
+    The graph's inputs are named `mel` (batch, frames, n_mels) and `z` (batch,
+    frames * hop_length // n_group, n_group), both float32 with dynamic batch and frames;
+    draw `z = sigma * N(0, 1)` yourself. TensorFlow backend only.
+
+    Args:
+        model: the model.
+        path: output file (`.onnx`).
+        overwrite: replace an existing file. Default False.
+
+    Returns:
+        The path written.
+
+    Example:
+        >>> export_onnx(model, "waveglow.onnx")
+        >>> session = onnxruntime.InferenceSession("waveglow.onnx")
+        >>> (audio,) = session.run(None, {"mel": mel, "z": z})
+    """
+    _require_tensorflow("ONNX export")
+    try:
+        import onnx  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError as error:
+        raise ImportError(f"ONNX export needs tf2onnx and onnx: {_ONNX_HINT}") from error
+    import tensorflow as tf
+
+    path = _prepare_output(path, overwrite)
+    wrapper = VocodeFromNoise(model, name="vocode_from_noise")
+    # Named TensorSpecs give the ONNX graph the inputs "mel" and "z".
+    signature = [
+        [
+            tf.TensorSpec((None, None, model.n_mel_channels), tf.float32, name="mel"),
+            tf.TensorSpec((None, None, model.n_group), tf.float32, name="z"),
+        ]
+    ]
+    return _write_atomically(
+        path,
+        lambda tmp: wrapper.export(
+            str(tmp), format="onnx", input_signature=signature, verbose=False
+        ),
+        suffix=".onnx",
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_waveglow")
+class VocodeFromNoise(keras.Model):
+    """`[mel, z] -> waveglow.inverse(mel, z=z)`: the deterministic vocoder as a Keras model.
+
+    Keras' exporters trace a model's `call`; this wrapper gives them the (mel, z) signature.
+
+    Args:
+        waveglow: a `WaveGlow`.
+
+    Call arguments:
+        inputs: `[mel (B, F, n_mel), z (B, F * hop // n_group, n_group)]`.
+
+    Returns:
+        (B, F * hop_length) float32 audio.
+
+    Example:
+        >>> audio = VocodeFromNoise(model)([mel, z])
+    """
+
+    def __init__(self, waveglow: WaveGlow, **kwargs):
+        super().__init__(**kwargs)
+        self.waveglow = waveglow
+        self.built = True
+
+    def call(self, inputs):
+        mel, z = inputs
+        return self.waveglow.inverse(mel, z=z)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "waveglow": keras.saving.serialize_keras_object(self.waveglow),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["waveglow"] = keras.saving.deserialize_keras_object(config["waveglow"])
+        return cls(**config)
+
+
+__all__ = [
+    "UnsafeCheckpointError",
+    "VocodeFromNoise",
+    "export_keras",
+    "export_onnx",
+    "export_savedmodel",
+    "export_tflite",
+    "from_nvidia",
+    "infer_config",
+    "load_nvidia_weights",
+    "load_torch_checkpoint",
+]

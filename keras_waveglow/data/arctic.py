@@ -1,0 +1,525 @@
+"""CMU ARCTIC: the festvox corpus layout, a safe resumable download, and deterministic splits.
+
+Layout (one folder per speaker, as festvox ships it)::
+
+    <root>/cmu_us_<speaker>_arctic/wav/arctic_a0001.wav ... arctic_b0539.wav
+    <root>/cmu_us_<speaker>_arctic/etc/txt.done.data   ( arctic_a0001 "Author of the ..." )
+
+Speakers: awb, bdl, clb, jmk, ksp, rms, slt. Splits follow ParallelWaveGAN's ARCTIC recipe: per
+speaker, in utterance order, the last 100 utterances are the evaluation set, the 100 before them
+the development set, and the rest the training set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.client
+import logging
+import os
+import re
+import tarfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+SPEAKERS = ("awb", "bdl", "clb", "jmk", "ksp", "rms", "slt")
+BASE_URL = "http://festvox.org/cmu_arctic/cmu_arctic/packed"
+ARCHIVE_TEMPLATE = "cmu_us_{speaker}_arctic-0.95-release.tar.bz2"
+URL_TEMPLATE = BASE_URL + "/" + ARCHIVE_TEMPLATE
+SPLITS = ("train", "dev", "eval")
+_COMPLETE_MARKER = ".download_complete"
+_WAV_NAME = re.compile(r"^arctic_([ab])(\d{4})\.wav$")
+_TRANSCRIPT_LINE = re.compile(r'^\(\s*(\S+)\s+"(.*)"\s*\)$')
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member would land outside the destination (absolute, `..`, or a link out)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+    """One ARCTIC recording.
+
+    Args:
+        speaker: str, the speaker code ("slt").
+        utterance_id: str, e.g. "arctic_a0001".
+        path: Path, the wav file.
+        text: str or None, the transcript (None when etc/txt.done.data has no entry).
+    """
+
+    speaker: str
+    utterance_id: str
+    path: Path
+    text: str | None
+
+
+def speaker_dir(root: str | os.PathLike, speaker: str) -> Path:
+    """The festvox folder of a speaker: `<root>/cmu_us_<speaker>_arctic`."""
+    _check_speakers([speaker])
+    return Path(root) / f"cmu_us_{speaker}_arctic"
+
+
+def _check_speakers(speakers: Iterable[str]) -> list[str]:
+    speakers = list(speakers)
+    unknown = [s for s in speakers if s not in SPEAKERS]
+    if unknown:
+        raise ValueError(f"Unknown CMU ARCTIC speaker(s) {unknown}; expected some of {SPEAKERS}.")
+    if not speakers:
+        raise ValueError(f"No speakers given; expected some of {SPEAKERS}.")
+    return list(dict.fromkeys(speakers))
+
+
+def parse_speakers(text: str | Sequence[str]) -> list[str]:
+    """Parses "slt,bdl" (or a list) into checked speaker codes; "all" means every speaker."""
+    if isinstance(text, str):
+        text = [s.strip() for s in text.split(",") if s.strip()]
+    if list(text) == ["all"]:
+        return list(SPEAKERS)
+    return _check_speakers(text)
+
+
+def find_speakers(root: str | os.PathLike) -> list[str]:
+    """The speakers whose festvox folder (with a `wav/` folder) exists under `root`.
+
+    Example:
+        >>> find_speakers("data")
+        ['awb', 'slt']
+    """
+    return [s for s in SPEAKERS if (Path(root) / f"cmu_us_{s}_arctic" / "wav").is_dir()]
+
+
+def parse_transcripts(path: str | os.PathLike) -> dict[str, str]:
+    """Reads festvox `etc/txt.done.data` lines `( arctic_a0001 "text" )` into {id: text}.
+
+    Raises:
+        ValueError: a line that is not in that form (the message names file and line).
+    """
+    path = Path(path)
+    transcripts = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines()):
+        line = line.strip()
+        if not line:
+            continue
+        match = _TRANSCRIPT_LINE.match(line)
+        if match is None:
+            raise ValueError(f"{path}:{number + 1}: not a festvox transcript line: {line[:80]!r}")
+        transcripts[match.group(1)] = match.group(2)
+    return transcripts
+
+
+def _utterance_order(utterance_id: str) -> tuple[str, int]:
+    match = re.match(r"^arctic_([ab])(\d+)$", utterance_id)
+    return (match.group(1), int(match.group(2))) if match else ("z", 0)
+
+
+def load_corpus(
+    root: str | os.PathLike, speakers: str | Sequence[str] | None = None
+) -> list[Utterance]:
+    """Lists the utterances of one or several speakers in the festvox layout.
+
+    Utterances are ordered by speaker (in the order given) then by id (a0001..a0593,
+    b0001..b0539), the order the splits use.
+
+    Args:
+        root: str or path-like, the folder holding `cmu_us_<speaker>_arctic/` folders.
+        speakers: "slt,bdl", a list of codes, "all", or None (every speaker found under root).
+
+    Returns:
+        A list of `Utterance`.
+
+    Raises:
+        FileNotFoundError: a requested speaker's folder (or its `wav/`) is missing, or no
+            speaker is found under root.
+        ValueError: unknown speaker code or malformed transcript file.
+
+    Example:
+        >>> [u.utterance_id for u in load_corpus("data", "slt")]
+        ['arctic_a0009']
+    """
+    root = Path(root)
+    if speakers is None:
+        speakers = find_speakers(root)
+        if not speakers:
+            raise FileNotFoundError(
+                f"{root}: no CMU ARCTIC speaker folder (cmu_us_<speaker>_arctic/wav) found; "
+                "download one with `keras-waveglow download arctic --speakers slt`."
+            )
+    else:
+        speakers = parse_speakers(speakers)
+    utterances = []
+    for speaker in speakers:
+        folder = speaker_dir(root, speaker)
+        wav_dir = folder / "wav"
+        if not wav_dir.is_dir():
+            raise FileNotFoundError(
+                f"{wav_dir}: missing; download the speaker with "
+                f"`keras-waveglow download arctic --speakers {speaker} --dest {root}`."
+            )
+        transcript_file = folder / "etc" / "txt.done.data"
+        transcripts = parse_transcripts(transcript_file) if transcript_file.is_file() else {}
+        if not transcript_file.is_file():
+            logger.warning("%s: missing; utterances of %s have no text.", transcript_file, speaker)
+        names = sorted(
+            (p for p in wav_dir.iterdir() if _WAV_NAME.match(p.name)),
+            key=lambda p: _utterance_order(p.stem),
+        )
+        untranscribed = sum(p.stem not in transcripts for p in names)
+        if transcripts and untranscribed:
+            logger.warning("%s: %d wav files without a transcript.", folder, untranscribed)
+        utterances.extend(Utterance(speaker, p.stem, p, transcripts.get(p.stem)) for p in names)
+    return utterances
+
+
+def split_corpus(
+    utterances: Sequence[Utterance], n_eval: int = 100, n_dev: int = 100
+) -> dict[str, list[Utterance]]:
+    """ParallelWaveGAN's ARCTIC split, per speaker: last `n_eval` eval, `n_dev` before dev.
+
+    Deterministic: it only depends on the utterance order (see `load_corpus`). A speaker with
+    fewer than `n_eval + n_dev + 1` utterances gets its last ones in eval first, then dev, and
+    whatever remains in train (possibly nothing; logged).
+
+    Args:
+        utterances: the corpus, as `load_corpus` returns it.
+        n_eval: int, evaluation utterances per speaker. Default 100.
+        n_dev: int, development utterances per speaker. Default 100.
+
+    Returns:
+        {"train": [...], "dev": [...], "eval": [...]}.
+
+    Example:
+        >>> splits = split_corpus(load_corpus("data/full_arctic", "slt"))
+        >>> [len(splits[k]) for k in ("train", "dev", "eval")]
+        [932, 100, 100]
+    """
+    if n_eval < 0 or n_dev < 0:
+        raise ValueError(f"n_eval and n_dev must be >= 0; got {n_eval}, {n_dev}.")
+    by_speaker: dict[str, list[Utterance]] = {}
+    for utterance in utterances:
+        by_speaker.setdefault(utterance.speaker, []).append(utterance)
+    splits: dict[str, list[Utterance]] = {name: [] for name in SPLITS}
+    for speaker, items in by_speaker.items():
+        items = sorted(items, key=lambda u: _utterance_order(u.utterance_id))
+        n = len(items)
+        eval_start = max(n - n_eval, 0)
+        dev_start = max(eval_start - n_dev, 0)
+        splits["train"].extend(items[:dev_start])
+        splits["dev"].extend(items[dev_start:eval_start])
+        splits["eval"].extend(items[eval_start:])
+        if dev_start == 0:
+            logger.warning(
+                "speaker %s has %d utterances (< %d): its training split is empty.",
+                speaker,
+                n,
+                n_eval + n_dev + 1,
+            )
+    return splits
+
+
+def write_file_lists(
+    splits: dict[str, Sequence[Utterance]], out_dir: str | os.PathLike, overwrite: bool = False
+) -> dict[str, Path]:
+    """Writes `<out_dir>/<split>.txt`, one wav path per line, relative to `out_dir`.
+
+    Args:
+        splits: the output of `split_corpus`.
+        out_dir: str or path-like, the folder for the lists.
+        overwrite: bool, replace existing lists. Default False.
+
+    Returns:
+        {split: path of its list}.
+
+    Raises:
+        FileExistsError: a list exists and `overwrite` is False.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, items in splits.items():
+        path = out_dir / f"{name}.txt"
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+        lines = [os.path.relpath(Path(u.path).resolve(), out_dir.resolve()) for u in items]
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        os.replace(tmp, path)
+        written[name] = path
+    return written
+
+
+def read_file_list(path: str | os.PathLike) -> list[Path]:
+    """Reads a list written by `write_file_lists` (relative paths resolve against its folder)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file list.")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return [
+        (path.parent / line) if not os.path.isabs(line) else Path(line) for line in lines if line
+    ]
+
+
+# ------------------------------------------------------------------------------------------------
+# Download
+# ------------------------------------------------------------------------------------------------
+
+
+def archive_url(speaker: str, base_url: str | None = None) -> str:
+    """The festvox URL of a speaker's archive (or the same file name under `base_url`).
+
+    Example:
+        >>> archive_url("slt")
+        'http://festvox.org/cmu_arctic/cmu_arctic/packed/cmu_us_slt_arctic-0.95-release.tar.bz2'
+    """
+    _check_speakers([speaker])
+    base = (base_url or BASE_URL).rstrip("/")
+    return f"{base}/{ARCHIVE_TEMPLATE.format(speaker=speaker)}"
+
+
+def _total_size(response) -> int | None:
+    content_range = response.headers.get("Content-Range")
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1].strip()
+        return int(total) if total.isdigit() else None
+    length = response.headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else None
+
+
+def _download_once(url: str, part: Path, progress: bool, timeout: float) -> int | None:
+    """One HTTP request, resuming `part` with a Range header; returns the total size."""
+    from tqdm.auto import tqdm
+
+    offset = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "keras-waveglow"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and offset:
+            # Nothing left to send: the part file already holds the whole archive.
+            total = _total_size(error)
+            return total if total is not None else offset
+        raise
+    with response:
+        if offset and response.status != 206:
+            logger.info("%s: server ignored the Range request; downloading from scratch.", url)
+            offset = 0
+        total = _total_size(response)
+        mode = "ab" if offset else "wb"
+        with (
+            open(part, mode) as out,
+            tqdm(
+                total=total,
+                initial=offset,
+                unit="B",
+                unit_scale=True,
+                desc=part.name.removesuffix(".part"),
+                disable=not progress,
+            ) as bar,
+        ):
+            while True:
+                chunk = response.read(1 << 16)
+                if not chunk:
+                    break
+                out.write(chunk)
+                bar.update(len(chunk))
+    return total
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_file(
+    url: str,
+    path: str | os.PathLike,
+    sha256: str | None = None,
+    progress: bool = True,
+    retries: int = 3,
+    timeout: float = 60.0,
+) -> Path:
+    """Downloads `url` to `path`, resuming interrupted transfers with HTTP Range.
+
+    Bytes go to `<path>.part`; an interrupted transfer is resumed (within this call up to
+    `retries` times, and by a later call from the part file left behind). The size must equal
+    the server's Content-Length (or Content-Range total) and, when given, the sha256; only then
+    is the part file renamed to `path`.
+
+    Args:
+        url: str, http(s) URL.
+        path: str or path-like, where the file goes.
+        sha256: str or None, the expected hex digest.
+        progress: bool, show a tqdm progress bar. Default True.
+        retries: int, extra attempts after an interrupted transfer. Default 3.
+        timeout: float, socket timeout in seconds. Default 60.
+
+    Returns:
+        The `Path` of the complete file.
+
+    Raises:
+        OSError: the transfer stayed incomplete after all retries (the part file is kept).
+        ValueError: size or checksum mismatch (the part file is deleted).
+    """
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    for attempt in range(retries + 1):
+        try:
+            total = _download_once(url, part, progress, timeout)
+            problem = None
+        except urllib.error.HTTPError as error:
+            raise OSError(f"{url}: HTTP error {error.code} {error.reason}.") from error
+        except (http.client.HTTPException, OSError) as error:
+            # A dropped connection (IncompleteRead, reset, timeout): keep the bytes, resume.
+            total, problem = None, error
+        size = part.stat().st_size if part.exists() else 0
+        if total is not None and size > total:
+            part.unlink()
+            raise OSError(f"{url}: got {size} bytes, more than the announced {total}.")
+        if problem is None and (total is None or size == total):
+            break
+        problem = problem or f"connection closed at {size} of {total} bytes"
+        if attempt == retries:
+            raise OSError(
+                f"{url}: download interrupted at {size} bytes after {retries + 1} attempts "
+                f"({problem}); run again to resume from {part}."
+            ) from (problem if isinstance(problem, BaseException) else None)
+        logger.warning("%s: interrupted at %d bytes (%s); resuming.", url, size, problem)
+    if sha256 is not None:
+        digest = _sha256(part)
+        if digest.lower() != sha256.lower():
+            part.unlink()
+            raise ValueError(f"{url}: sha256 mismatch: expected {sha256}, got {digest}.")
+    os.replace(part, path)
+    return path
+
+
+def _is_within(dest: Path, target: Path) -> bool:
+    try:
+        target.resolve().relative_to(dest.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def check_archive_members(archive: tarfile.TarFile, dest: Path, name: str) -> None:
+    """Refuses absolute paths, `..` components, and links that point out of `dest`."""
+    for member in archive.getmembers():
+        member_path = Path(member.name)
+        if member_path.is_absolute() or member.name.startswith(("/", "\\")):
+            raise UnsafeArchiveError(f"{name}: member {member.name!r} has an absolute path.")
+        if ".." in member_path.parts:
+            raise UnsafeArchiveError(f"{name}: member {member.name!r} contains '..'.")
+        if not _is_within(dest, dest / member_path):
+            raise UnsafeArchiveError(f"{name}: member {member.name!r} would land outside {dest}.")
+        if member.issym() or member.islnk():
+            base = dest / member_path.parent if member.issym() else dest
+            if os.path.isabs(member.linkname) or not _is_within(dest, base / member.linkname):
+                raise UnsafeArchiveError(
+                    f"{name}: link {member.name!r} -> {member.linkname!r} points outside {dest}."
+                )
+        if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+            raise UnsafeArchiveError(f"{name}: member {member.name!r} is a device or fifo.")
+
+
+def extract_archive(archive_path: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Extracts a tarball safely into `dest`.
+
+    Every member is checked first (nothing is written when one is unsafe), then extraction
+    runs with tarfile's "data" filter as a second line of defence.
+
+    Raises:
+        UnsafeArchiveError: a member is absolute, contains `..`, or links outside `dest`.
+        ValueError: the file is not a readable tar archive.
+    """
+    archive_path, dest = Path(archive_path), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = tarfile.open(archive_path, "r:*")
+    except tarfile.TarError as error:
+        raise ValueError(f"{archive_path}: not a readable tar archive ({error}).") from error
+    with archive:
+        check_archive_members(archive, dest, str(archive_path))
+        try:
+            archive.extractall(dest, filter="data")
+        except tarfile.FilterError as error:
+            raise UnsafeArchiveError(
+                f"{archive_path}: refused by the data filter: {error}"
+            ) from error
+
+
+def download_arctic(
+    speakers: str | Sequence[str],
+    dest: str | os.PathLike,
+    base_url: str | None = None,
+    sha256: dict[str, str] | None = None,
+    progress: bool = True,
+    keep_archive: bool = False,
+    retries: int = 3,
+    timeout: float = 60.0,
+) -> list[Path]:
+    """Downloads and extracts CMU ARCTIC speakers into `dest` (festvox layout); idempotent.
+
+    A speaker whose folder already carries the completion marker is skipped without any network
+    access. Otherwise its archive is fetched from `archive_url(speaker, base_url)` (resuming a
+    `.part` file left by an interrupted run), its size (and sha256 when given) verified,
+    extracted safely, and the archive deleted unless `keep_archive`.
+
+    Args:
+        speakers: "slt,bdl", a list of codes, or "all".
+        dest: str or path-like, the data root (speaker folders go directly under it).
+        base_url: str or None, a mirror holding the festvox file names (default festvox.org).
+        sha256: optional {speaker: hex digest} of the archives.
+        progress: bool, show progress bars. Default True.
+        keep_archive: bool, keep the .tar.bz2 after extraction. Default False.
+        retries: int, resume attempts within one call. Default 3.
+        timeout: float, socket timeout in seconds. Default 60.
+
+    Returns:
+        The speaker folders, in the order given.
+
+    Raises:
+        OSError: download failed or stayed incomplete (rerun to resume).
+        ValueError: size/checksum mismatch, unknown speaker, or an archive without the speaker
+            folder.
+        UnsafeArchiveError: the archive would write outside `dest`.
+
+    Example:
+        >>> download_arctic("slt,bdl", "data/")
+        [PosixPath('data/cmu_us_slt_arctic'), PosixPath('data/cmu_us_bdl_arctic')]
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    folders = []
+    for speaker in parse_speakers(speakers):
+        folder = speaker_dir(dest, speaker)
+        folders.append(folder)
+        if (folder / _COMPLETE_MARKER).is_file():
+            logger.info("%s: already downloaded; skipping.", folder)
+            continue
+        archive = dest / ARCHIVE_TEMPLATE.format(speaker=speaker)
+        if not archive.is_file():
+            download_file(
+                archive_url(speaker, base_url),
+                archive,
+                sha256=(sha256 or {}).get(speaker),
+                progress=progress,
+                retries=retries,
+                timeout=timeout,
+            )
+        extract_archive(archive, dest)
+        if not (folder / "wav").is_dir():
+            raise ValueError(
+                f"{archive}: holds no {folder.name}/wav folder; not an ARCTIC archive."
+            )
+        (folder / _COMPLETE_MARKER).write_text(archive_url(speaker, base_url) + "\n")
+        if not keep_archive:
+            archive.unlink()
+    return folders

@@ -1,0 +1,521 @@
+"""The training data pipeline: audio files -> (mel, audio) batches for `WaveGlow.fit`.
+
+Every example is a pure function of `(seed, epoch, slot)`: the epoch's file order (shuffled with
+a generator seeded by `[seed, epoch]`), the random segment start and the augmentations (seeded by
+`[seed, epoch, slot]`). Files are decoded in Python with `keras_waveglow.audio.load_audio`, so a
+bad file is caught per file: it is skipped with a logged warning and a count, and its slot is
+filled by the next usable file of the order (so the number of batches is known up front and
+never changes). Two engines share that function and give the same batches:
+
+- "tf.data" (default when TensorFlow imports): batch indices -> `tf.numpy_function` building
+  the batch's audio -> `tf_mel_spectrogram` on the batch (parallel over batches, order kept)
+  -> prefetch.
+- "pydataset": a `keras.utils.PyDataset` computing the mel with `mel_spectrogram` (keras.ops),
+  for machines without TensorFlow (e.g. a JAX-only GPU machine).
+
+The audio is read once per epoch per example (streaming; nothing is held in memory unless
+`cache=True`, which keeps the decoded, resampled, trimmed audio of every file in memory).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_waveglow import audio as audio_lib
+from keras_waveglow.data import arctic
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("auto", "tf.data", "pydataset")
+SPLITS = ("train", "dev", "eval", "all")
+
+
+# ------------------------------------------------------------------------------------------------
+# Inputs: files, file lists, corpora
+# ------------------------------------------------------------------------------------------------
+
+
+def resolve_files(
+    files_or_corpus, split: str = "train", n_eval: int = 100, n_dev: int = 100
+) -> list[Path]:
+    """The audio files a pipeline reads.
+
+    Args:
+        files_or_corpus: one of
+            - a folder holding CMU ARCTIC speaker folders (`cmu_us_<spk>_arctic/`): the corpus,
+              split with `arctic.split_corpus` and `split` taken;
+            - any other folder: every .wav/.flac/.ogg under it, sorted (`split` ignored);
+            - a `.txt` file list (one path per line, relative to the list's folder);
+            - one audio file, or a sequence of paths or `arctic.Utterance`s (`split` ignored).
+        split: "train", "dev", "eval" or "all" (for corpora). Default "train".
+        n_eval: int, eval utterances per speaker for corpus splits. Default 100.
+        n_dev: int, dev utterances per speaker for corpus splits. Default 100.
+
+    Returns:
+        A list of `Path`.
+
+    Raises:
+        ValueError: unknown split, or nothing to read.
+        FileNotFoundError: a path that does not exist.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}.")
+    if isinstance(files_or_corpus, (str, os.PathLike)):
+        source = Path(files_or_corpus)
+        if not source.exists():
+            raise FileNotFoundError(f"{source}: no such file or folder.")
+        if source.is_dir() and arctic.find_speakers(source):
+            utterances = arctic.load_corpus(source)
+            if split != "all":
+                utterances = arctic.split_corpus(utterances, n_eval=n_eval, n_dev=n_dev)[split]
+            files = [u.path for u in utterances]
+        elif source.is_dir():
+            files = sorted(
+                p for p in source.rglob("*") if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS
+            )
+        elif source.suffix.lower() == ".txt":
+            files = arctic.read_file_list(source)
+        else:
+            files = [source]
+    else:
+        files = [Path(getattr(item, "path", item)) for item in files_or_corpus]
+    if not files:
+        raise ValueError(f"{files_or_corpus}: no audio files to read (split {split!r}).")
+    return files
+
+
+def _settings(config) -> tuple[dict, int]:
+    """Mel settings and n_group of a WaveGlow, preset name or config dict."""
+    from keras_waveglow.presets import get_preset
+
+    source = get_preset(config) if isinstance(config, str) else config
+    n_group = getattr(source, "n_group", None)
+    if n_group is None and isinstance(source, dict):
+        n_group = source.get("n_group", 1)
+    return audio_lib.mel_settings(source), int(n_group or 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# The examples: one Python definition shared by both engines
+# ------------------------------------------------------------------------------------------------
+
+
+def _augment_options(augment) -> dict:
+    if augment is False or augment is None:
+        return {}
+    if augment is True:
+        return {"dequantize": True}
+    options = dict(augment)
+    unknown = set(options) - {"dequantize", "snr_db", "gain_db"}
+    if unknown:
+        raise ValueError(
+            f"unknown augment options {sorted(unknown)}; expected dequantize, snr_db, gain_db."
+        )
+    return options
+
+
+class ExampleSource:
+    """Maps `(epoch, slot)` to one example; holds the file list, checks and skip counts.
+
+    Not usually built directly: `make_dataset` builds one and both engines call it.
+
+    Args:
+        files: list of audio paths.
+        mel_settings: `mel_spectrogram` keyword arguments (the rate is the model's).
+        segment_length: int or None, samples per training example; None: whole utterances
+            (padded to a multiple of hop_length).
+        batch_size: int, examples per batch.
+        seed: int, the seed of every random choice.
+        shuffle: bool, shuffle the file order each epoch.
+        augment: bool or dict (`dequantize`: bool, `snr_db`: float or (low, high),
+            `gain_db`: (min_db, max_db)).
+        trim_db: float or None, trim leading/trailing silence quieter than this (dB below peak).
+        peak: float or None, peak-normalise each file to this value.
+        cache: bool, keep decoded files in memory.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        mel_settings: dict,
+        segment_length: int | None,
+        batch_size: int,
+        seed: int,
+        shuffle: bool,
+        augment=False,
+        trim_db: float | None = None,
+        peak: float | None = None,
+        cache: bool = False,
+    ):
+        self.mel_settings = dict(mel_settings)
+        self.sample_rate = int(self.mel_settings["sample_rate"])
+        self.hop_length = int(self.mel_settings["hop_length"])
+        self.segment_length = segment_length
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.shuffle = bool(shuffle)
+        self.augment = _augment_options(augment)
+        self.trim_db = trim_db
+        self.peak = peak
+        self.cache = {} if cache else None
+        self.skipped: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.files = self._check_headers(list(files))
+        # Whole utterances must survive the reflect padding of the STFT (> n_fft // 2 samples).
+        n_fft = int(self.mel_settings["n_fft"])
+        self.min_length = (n_fft // 2 // self.hop_length + 1) * self.hop_length
+
+    # -- file checks ------------------------------------------------------------------------
+
+    def _skip(self, path: Path, reason: str) -> None:
+        with self._lock:
+            if str(path) in self.skipped:
+                return
+            self.skipped[str(path)] = reason
+            count = len(self.skipped)
+        logger.warning("skipping %s (%s); %d file(s) skipped so far.", path, reason, count)
+
+    def _check_headers(self, files: list[Path]) -> list[Path]:
+        """Drops files whose header says they are unusable (cheap: no decoding)."""
+        import soundfile as sf
+
+        usable = []
+        for path in files:
+            try:
+                if not path.is_file():
+                    raise FileNotFoundError("no such file")
+                if path.stat().st_size == 0:
+                    raise audio_lib.AudioFileError("empty file (0 bytes)")
+                try:
+                    info = sf.info(str(path))
+                except (sf.LibsndfileError, RuntimeError) as error:
+                    raise audio_lib.unreadable_audio_error(path, error) from error
+                frames = info.frames * self.sample_rate / info.samplerate
+                if frames < self.hop_length:
+                    raise audio_lib.AudioFileError(
+                        f"{info.frames} samples at {info.samplerate} Hz, shorter than one hop "
+                        f"({self.hop_length} samples at {self.sample_rate} Hz)"
+                    )
+            except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
+                reason = str(error).replace(str(path), "").strip(": ") or type(error).__name__
+                self._skip(path, reason)
+                continue
+            usable.append(path)
+        if self.skipped:
+            logger.warning(
+                "%d of %d files skipped by the header check: %s",
+                len(self.skipped),
+                len(files),
+                "; ".join(f"{p}: {r}" for p, r in self.skipped.items()),
+            )
+        if not usable:
+            raise ValueError(
+                f"no usable audio among {len(files)} file(s); skipped: "
+                + "; ".join(f"{p}: {r}" for p, r in self.skipped.items())
+            )
+        return usable
+
+    # -- epoch layout -------------------------------------------------------------------------
+
+    @property
+    def whole_utterances(self) -> bool:
+        return self.segment_length is None
+
+    def num_slots(self) -> int:
+        """Examples per epoch: whole batches in training, every file in evaluation."""
+        n = len(self.files)
+        if self.whole_utterances:
+            return n
+        return max(1, n // self.batch_size) * self.batch_size
+
+    def num_batches(self) -> int:
+        return math.ceil(self.num_slots() / self.batch_size)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The file indices of an epoch (a seeded permutation when shuffling)."""
+        n = len(self.files)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, int(epoch)]).permutation(n)
+
+    # -- examples -----------------------------------------------------------------------------
+
+    def decode(self, index: int) -> np.ndarray | None:
+        """The processed audio of one file, or None (logged, counted) when it is unusable."""
+        path = self.files[index]
+        if str(path) in self.skipped:
+            return None
+        if self.cache is not None and index in self.cache:
+            return self.cache[index]
+        try:
+            audio, _ = audio_lib.load_audio(path, self.sample_rate)
+            if self.trim_db is not None:
+                audio = audio_lib.trim_silence(audio, top_db=self.trim_db)
+            if len(audio) < self.hop_length:
+                raise audio_lib.AudioFileError(
+                    f"{len(audio)} samples after trimming, shorter than one hop ({self.hop_length})"
+                )
+            if self.peak is not None:
+                audio = audio_lib.peak_normalize(audio, self.peak)
+        except (audio_lib.AudioFileError, OSError, ValueError, RuntimeError) as error:
+            self._skip(path, str(error).replace(str(path), "").strip(": "))
+            return None
+        if self.cache is not None:
+            self.cache[index] = audio
+        return audio
+
+    def example(self, epoch: int, slot: int) -> np.ndarray:
+        """The float32 audio of slot `slot` of epoch `epoch` (segment or padded utterance)."""
+        order = self.order(epoch)
+        n = len(order)
+        for step in range(n):
+            audio = self.decode(int(order[(slot + step) % n]))
+            if audio is not None:
+                break
+        else:
+            raise RuntimeError(
+                f"every one of the {n} audio files failed to decode; skipped: {self.skipped}"
+            )
+        rng = np.random.default_rng([self.seed, int(epoch), int(slot)])
+        if self.whole_utterances:
+            length = max(math.ceil(len(audio) / self.hop_length) * self.hop_length, self.min_length)
+            segment = np.pad(audio, (0, length - len(audio)))
+        elif len(audio) >= self.segment_length:
+            start = int(rng.integers(0, len(audio) - self.segment_length + 1))
+            segment = audio[start : start + self.segment_length]
+        else:
+            segment = np.pad(audio, (0, self.segment_length - len(audio)))
+        return self._augmented(segment, rng)
+
+    def _augmented(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        options = self.augment
+        if options.get("gain_db") is not None:
+            low, high = options["gain_db"]
+            segment = audio_lib.random_gain(segment, low, high, seed=rng)
+        if options.get("snr_db") is not None:
+            snr = options["snr_db"]
+            if isinstance(snr, (tuple, list)):
+                snr = rng.uniform(*snr)
+            segment = audio_lib.add_noise(segment, float(snr), seed=rng)
+        if options.get("dequantize"):
+            segment = audio_lib.dequantize(segment, seed=rng)
+        return np.ascontiguousarray(segment, dtype=np.float32)
+
+    def batch_audio(self, epoch: int, batch_index: int) -> np.ndarray:
+        """(B, T) audio of one batch; whole utterances are zero-padded to the longest."""
+        slots = range(
+            batch_index * self.batch_size,
+            min((batch_index + 1) * self.batch_size, self.num_slots()),
+        )
+        examples = [self.example(epoch, slot) for slot in slots]
+        length = max(len(x) for x in examples)
+        return np.stack([np.pad(x, (0, length - len(x))) for x in examples])
+
+    def report(self) -> str:
+        """A one-line summary of the skipped files."""
+        return f"{len(self.skipped)} file(s) skipped: " + "; ".join(
+            f"{p}: {r}" for p, r in self.skipped.items()
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Engines
+# ------------------------------------------------------------------------------------------------
+
+
+class AudioPyDataset(keras.utils.PyDataset):
+    """The pipeline as a `keras.utils.PyDataset` (no TensorFlow needed).
+
+    Batches are those of the tf.data engine for the same arguments: the audio is identical
+    and the mel is computed with `mel_spectrogram` (keras.ops) instead of `tf_mel_spectrogram`
+    (they agree to about 1e-6; see `keras_waveglow.audio`).
+
+    Args:
+        source: an `ExampleSource`.
+        **kwargs: `keras.utils.PyDataset` arguments (workers, use_multiprocessing,
+            max_queue_size).
+    """
+
+    def __init__(self, source: ExampleSource, **kwargs):
+        super().__init__(**kwargs)
+        self.source = source
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.source.num_batches()
+
+    def __getitem__(self, index: int):
+        if index >= len(self):
+            raise IndexError(f"batch {index} out of range ({len(self)} batches).")
+        batch = self.source.batch_audio(self.epoch, index)
+        mel = audio_lib.mel_spectrogram(batch, **self.source.mel_settings)
+        return keras.ops.convert_to_numpy(mel), batch
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch):
+    import tensorflow as tf
+
+    epochs = {"next": 0}
+    num_batches = source.num_batches()
+
+    def batch_indices():
+        epoch = epochs["next"]
+        epochs["next"] += 1
+        for index in range(num_batches):
+            yield epoch, index
+
+    def load(epoch, index):
+        return source.batch_audio(int(epoch), int(index))
+
+    def load_with_mel(epoch, index):
+        audio = tf.numpy_function(load, [epoch, index], tf.float32, stateful=False)
+        batch = None if source.whole_utterances else source.batch_size
+        audio = tf.ensure_shape(audio, [batch, source.segment_length])
+        return audio_lib.tf_mel_spectrogram(audio, **source.mel_settings), audio
+
+    dataset = tf.data.Dataset.from_generator(
+        batch_indices,
+        output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)),
+    )
+    dataset = dataset.map(load_with_mel, num_parallel_calls=num_parallel_calls, deterministic=True)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    return dataset.prefetch(prefetch)
+
+
+def tensorflow_available() -> bool:
+    """Whether TensorFlow imports (the tf.data engine needs it)."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_dataset(
+    files_or_corpus,
+    config,
+    split: str = "train",
+    batch_size: int = 12,
+    segment_length: int | None = 16000,
+    seed: int = 0,
+    shuffle: bool | None = None,
+    cache: bool = False,
+    num_parallel_calls: int | None = None,
+    augment=False,
+    trim_db: float | None = None,
+    peak: float | None = None,
+    whole_utterances: bool | None = None,
+    engine: str = "auto",
+    n_eval: int = 100,
+    n_dev: int = 100,
+    prefetch: int | None = None,
+):
+    """(mel, audio) batches for `WaveGlow.fit` / `evaluate`, from files or a corpus.
+
+    Per example: decode (`load_audio`: mono, float32, resampled to the model's rate), optional
+    silence trim and peak normalisation, a random `segment_length` slice (zero-padded when the
+    file is shorter), optional seeded augmentation; then per batch the log-mel
+    (`tf_mel_spectrogram`, the library's one mel definition). Deterministic given `seed`:
+    two datasets built alike yield the same batches, and each pass over a dataset is a new
+    epoch (new order, new segments). Unusable files are skipped with a logged warning and a
+    running count (never an error inside TensorFlow); `dataset.source.report()` summarises them.
+
+    Training mode yields `(mel (B, 1 + segment_length // hop, n_mels), audio (B,
+    segment_length))` float32 with static shapes, `max(1, n_files // batch_size)` batches per
+    epoch (files are cycled when there are fewer than a batch). Whole-utterance mode (the
+    default for "dev"/"eval") yields every file once, in order, zero-padded to a multiple of
+    hop_length (and to the longest in the batch when `batch_size > 1`; use `batch_size=1` for
+    exact lengths).
+
+    Args:
+        files_or_corpus: an ARCTIC root folder, a folder of audio, a `.txt` file list, an audio
+            file, or a sequence of paths / `arctic.Utterance`s (see `resolve_files`).
+        config: a `WaveGlow`, a preset name, or a config dict (gives the mel settings and
+            n_group).
+        split: "train", "dev", "eval" or "all" (for corpora). Default "train".
+        batch_size: int. Default 12.
+        segment_length: int, samples per training example, a multiple of the model's n_group.
+            Default 16000.
+        seed: int. Default 0.
+        shuffle: bool or None; None shuffles in training mode only.
+        cache: bool, keep decoded audio in memory (small corpora). Default False (streaming).
+        num_parallel_calls: int or None (tf.data.AUTOTUNE) for the decode and mel maps.
+        augment: False, True (dequantisation noise) or a dict with `dequantize` (bool),
+            `snr_db` (float or (low, high)) and `gain_db` ((min_db, max_db)).
+        trim_db: float or None, trim silence quieter than this many dB below the peak.
+        peak: float or None, peak-normalise each file (e.g. 0.9).
+        whole_utterances: bool or None; None: True for "dev"/"eval", else False.
+        engine: "auto" (tf.data when TensorFlow imports, else PyDataset), "tf.data" or
+            "pydataset".
+        n_eval: int, eval utterances per speaker for corpus splits. Default 100.
+        n_dev: int, dev utterances per speaker for corpus splits. Default 100.
+        prefetch: int or None (AUTOTUNE), batches to prefetch (tf.data).
+
+    Returns:
+        A `tf.data.Dataset` (with a `.source` attribute, the `ExampleSource`) or an
+        `AudioPyDataset`.
+
+    Raises:
+        ValueError: bad arguments (segment length not a multiple of n_group, unknown split or
+            engine) or no usable file at all.
+
+    Example:
+        >>> ds = make_dataset("data", "tiny", split="all", batch_size=2, segment_length=8000)
+        >>> mel, audio = next(iter(ds))
+        >>> tuple(mel.shape), tuple(audio.shape)
+        ((2, 32, 80), (2, 8000))
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    settings, n_group = _settings(config)
+    if whole_utterances is None:
+        whole_utterances = split in ("dev", "eval")
+    if whole_utterances:
+        segment_length = None
+    elif segment_length is None or segment_length <= 0 or segment_length % n_group:
+        raise ValueError(
+            f"segment_length must be a positive multiple of n_group={n_group}; "
+            f"got {segment_length}."
+        )
+    if shuffle is None:
+        shuffle = not whole_utterances
+    files = resolve_files(files_or_corpus, split, n_eval=n_eval, n_dev=n_dev)
+    source = ExampleSource(
+        files,
+        settings,
+        segment_length,
+        batch_size,
+        seed,
+        shuffle,
+        augment=augment,
+        trim_db=trim_db,
+        peak=peak,
+        cache=cache,
+    )
+    if engine == "auto":
+        engine = "tf.data" if tensorflow_available() else "pydataset"
+    if engine == "pydataset":
+        return AudioPyDataset(source)
+    import tensorflow as tf
+
+    autotune = tf.data.AUTOTUNE
+    dataset = _tf_dataset(
+        source,
+        num_parallel_calls if num_parallel_calls is not None else autotune,
+        prefetch if prefetch is not None else autotune,
+    )
+    dataset.source = source
+    return dataset

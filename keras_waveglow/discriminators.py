@@ -1,0 +1,389 @@
+"""HiFi-GAN style waveform discriminators: multi-period, multi-scale, and both together.
+
+Each sub-discriminator maps audio (B, T) to a map of real/fake logits plus the feature maps
+of every layer (for the feature-matching loss). Leaky ReLU slope 0.1 throughout, as in HiFi-GAN
+(Kong et al., 2020). Convolutions are dense (no groups) so the same code runs on every Keras
+backend and device; `width` scales all channel counts, so tests can use tiny discriminators.
+
+Shapes: `B` batch, `T` audio samples. Everything is channels-last and `keras.ops` only.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops, saving
+
+_PACKAGE = "keras_waveglow"
+_LEAKY_SLOPE = 0.1
+
+# HiFi-GAN's channel progressions (before `width` scaling).
+PERIOD_CHANNELS = (32, 128, 512, 1024, 1024)
+SCALE_CHANNELS = (128, 128, 256, 512, 1024, 1024, 1024)
+
+
+def _scaled(channels, width: float) -> list[int]:
+    return [max(1, round(c * width)) for c in channels]
+
+
+def _check_audio(audio, who: str) -> None:
+    if len(audio.shape) != 2:
+        raise ValueError(
+            f"{who} expects audio of shape (batch, samples); got {tuple(audio.shape)}."
+        )
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class PeriodDiscriminator(layers.Layer):
+    """Looks at every `period`-th sample: audio (B, T) -> (B, T / p, p, 1) -> 2-D convs.
+
+    The audio is padded at the end to a multiple of `period` (reflect padding, zero padding
+    when the audio is too short to reflect), folded into a 2-D map whose columns are the
+    `period` phases, and passed through convolutions with kernel (5, 1) and stride (3, 1), so
+    each phase is judged on its own. A final (3, 1) conv gives one logit per position.
+
+    Args:
+        period: int >= 1, the fold period.
+        channels: sequence of int, output channels of the strided convs (the last one has
+            stride 1, as in HiFi-GAN). Default `PERIOD_CHANNELS` scaled by `width`.
+        width: float, multiplier on the default channels. Default 1.0.
+        kernel_size: int, taps along time. Default 5.
+        stride: int, stride along time of all but the last conv. Default 3.
+
+    Call arguments:
+        audio: (B, T) float tensor.
+
+    Returns:
+        `(logits, features)`: logits (B, T', p) float, and the list of every conv's
+        activation (B, T_i, p, C_i), the logits map last.
+
+    Example:
+        >>> d = PeriodDiscriminator(3, width=0.125)
+        >>> logits, features = d(keras.random.normal((2, 4000)))
+    """
+
+    def __init__(
+        self,
+        period: int,
+        channels=None,
+        width: float = 1.0,
+        kernel_size: int = 5,
+        stride: int = 3,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(period) < 1:
+            raise ValueError(f"period must be >= 1, got {period}.")
+        self.period = int(period)
+        self.width = float(width)
+        self.channels = list(channels) if channels is not None else None
+        self.kernel_size = int(kernel_size)
+        self.stride = int(stride)
+        widths = self.channels if self.channels is not None else _scaled(PERIOD_CHANNELS, width)
+        n = len(widths)
+        self.convs = [
+            layers.Conv2D(
+                c,
+                (self.kernel_size, 1),
+                strides=(self.stride if i < n - 1 else 1, 1),
+                padding="same",
+                name=f"conv_{i}",
+                dtype=self.dtype_policy,
+            )
+            for i, c in enumerate(widths)
+        ]
+        self.post = layers.Conv2D(1, (3, 1), padding="same", name="post", dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        shape = (None, None, self.period, 1)
+        for conv in self.convs:
+            if not conv.built:
+                conv.build(shape)
+            shape = (None, None, self.period, conv.filters)
+        if not self.post.built:
+            self.post.build(shape)
+        self.built = True
+
+    def _fold(self, audio):
+        length = audio.shape[1] if audio.shape[1] is not None else ops.shape(audio)[1]
+        remainder = (-length) % self.period
+        if isinstance(remainder, int) and remainder == 0:
+            folded = audio
+        elif isinstance(length, int) and length > remainder:
+            folded = ops.pad(audio, [[0, 0], [0, remainder]], mode="reflect")
+        else:
+            folded = ops.pad(audio, [[0, 0], [0, remainder]])
+        return ops.reshape(folded, (ops.shape(audio)[0], -1, self.period, 1))
+
+    def call(self, audio):
+        _check_audio(audio, "PeriodDiscriminator")
+        x = self._fold(ops.cast(audio, self.compute_dtype))
+        features = []
+        for conv in self.convs:
+            x = ops.leaky_relu(conv(x), _LEAKY_SLOPE)
+            features.append(x)
+        x = self.post(x)
+        features.append(x)
+        return ops.reshape(x, (ops.shape(x)[0], -1)), features
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "period": self.period,
+            "channels": self.channels,
+            "width": self.width,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+        }
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class ScaleDiscriminator(layers.Layer):
+    """Judges the raw waveform with a stack of wide, strided 1-D convolutions.
+
+    HiFi-GAN's layout: kernel 15 stride 1, then kernel 41 with strides (2, 2, 4, 4, 1), a
+    kernel-5 conv, and a kernel-3 conv to one logit channel.
+
+    Args:
+        channels: sequence of int, output channels of the convs (7 in HiFi-GAN). Default
+            `SCALE_CHANNELS` scaled by `width`.
+        width: float, multiplier on the default channels. Default 1.0.
+
+    Call arguments:
+        audio: (B, T) float tensor.
+
+    Returns:
+        `(logits, features)`: logits (B, T'), and the list of every conv's activation
+        (B, T_i, C_i), the logits map last.
+
+    Example:
+        >>> d = ScaleDiscriminator(width=0.125)
+        >>> logits, features = d(keras.random.normal((2, 4000)))
+    """
+
+    _KERNELS = (15, 41, 41, 41, 41, 41, 5)
+    _STRIDES = (1, 2, 2, 4, 4, 1, 1)
+
+    def __init__(self, channels=None, width: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.width = float(width)
+        self.channels = list(channels) if channels is not None else None
+        widths = self.channels if self.channels is not None else _scaled(SCALE_CHANNELS, width)
+        if len(widths) != len(self._KERNELS):
+            raise ValueError(
+                f"ScaleDiscriminator needs {len(self._KERNELS)} channel counts, got {widths}."
+            )
+        self.convs = [
+            layers.Conv1D(
+                c, k, strides=s, padding="same", name=f"conv_{i}", dtype=self.dtype_policy
+            )
+            for i, (c, k, s) in enumerate(zip(widths, self._KERNELS, self._STRIDES, strict=True))
+        ]
+        self.post = layers.Conv1D(1, 3, padding="same", name="post", dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        shape = (None, None, 1)
+        for conv in self.convs:
+            if not conv.built:
+                conv.build(shape)
+            shape = (None, None, conv.filters)
+        if not self.post.built:
+            self.post.build(shape)
+        self.built = True
+
+    def call(self, audio):
+        _check_audio(audio, "ScaleDiscriminator")
+        x = ops.expand_dims(ops.cast(audio, self.compute_dtype), -1)
+        features = []
+        for conv in self.convs:
+            x = ops.leaky_relu(conv(x), _LEAKY_SLOPE)
+            features.append(x)
+        x = self.post(x)
+        features.append(x)
+        return ops.reshape(x, (ops.shape(x)[0], -1)), features
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "width": self.width}
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class MultiPeriodDiscriminator(keras.Model):
+    """One `PeriodDiscriminator` per period (HiFi-GAN: 2, 3, 5, 7, 11).
+
+    Args:
+        periods: sequence of int. Default (2, 3, 5, 7, 11).
+        width: float, channel multiplier for every sub-discriminator. Default 1.0.
+
+    Call arguments:
+        audio: (B, T) float tensor.
+
+    Returns:
+        `(logits, features)`: a list of logits, one per period, and a list of feature lists.
+
+    Example:
+        >>> mpd = MultiPeriodDiscriminator(periods=(2, 3), width=0.125)
+        >>> logits, features = mpd(keras.random.normal((2, 4000)))
+    """
+
+    def __init__(self, periods=(2, 3, 5, 7, 11), width: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.periods = [int(p) for p in periods]
+        if not self.periods:
+            raise ValueError("MultiPeriodDiscriminator needs at least one period.")
+        self.width = float(width)
+        self.discriminators = [
+            PeriodDiscriminator(p, width=width, name=f"period_{p}", dtype=self.dtype_policy)
+            for p in self.periods
+        ]
+        self.build((None, None))
+
+    def build(self, input_shape=None):
+        for d in self.discriminators:
+            if not d.built:
+                d.build((None, None))
+        self.built = True
+
+    def call(self, audio):
+        logits, features = [], []
+        for d in self.discriminators:
+            logit, feature = d(audio)
+            logits.append(logit)
+            features.append(feature)
+        return logits, features
+
+    def get_config(self):
+        return {**super().get_config(), "periods": self.periods, "width": self.width}
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class MultiScaleDiscriminator(keras.Model):
+    """`ScaleDiscriminator`s on the raw audio and on 2x, 4x, ... average-pooled audio.
+
+    Between scales the audio is smoothed and halved by average pooling (window 4, stride 2,
+    "same" padding), as in HiFi-GAN.
+
+    Args:
+        n_scales: int >= 1. Default 3.
+        width: float, channel multiplier for every sub-discriminator. Default 1.0.
+
+    Call arguments:
+        audio: (B, T) float tensor.
+
+    Returns:
+        `(logits, features)`: a list of logits, one per scale, and a list of feature lists.
+
+    Example:
+        >>> msd = MultiScaleDiscriminator(n_scales=3, width=0.125)
+        >>> logits, features = msd(keras.random.normal((2, 4000)))
+    """
+
+    def __init__(self, n_scales: int = 3, width: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        if int(n_scales) < 1:
+            raise ValueError(f"n_scales must be >= 1, got {n_scales}.")
+        self.n_scales = int(n_scales)
+        self.width = float(width)
+        self.discriminators = [
+            ScaleDiscriminator(width=width, name=f"scale_{i}", dtype=self.dtype_policy)
+            for i in range(self.n_scales)
+        ]
+        self.pools = [
+            layers.AveragePooling1D(4, strides=2, padding="same", name=f"pool_{i}")
+            for i in range(self.n_scales - 1)
+        ]
+        self.build((None, None))
+
+    def build(self, input_shape=None):
+        for d in self.discriminators:
+            if not d.built:
+                d.build((None, None))
+        self.built = True
+
+    def call(self, audio):
+        _check_audio(audio, "MultiScaleDiscriminator")
+        logits, features = [], []
+        x = audio
+        for i, d in enumerate(self.discriminators):
+            if i > 0:
+                x = ops.squeeze(self.pools[i - 1](ops.expand_dims(x, -1)), -1)
+            logit, feature = d(x)
+            logits.append(logit)
+            features.append(feature)
+        return logits, features
+
+    def get_config(self):
+        return {**super().get_config(), "n_scales": self.n_scales, "width": self.width}
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class WaveDiscriminator(keras.Model):
+    """HiFi-GAN's discriminator pair: multi-period plus multi-scale, outputs concatenated.
+
+    Args:
+        periods: sequence of int, periods of the multi-period part; empty for none.
+            Default (2, 3, 5, 7, 11).
+        n_scales: int, scales of the multi-scale part; 0 for none. Default 3.
+        width: float, channel multiplier (1.0 is HiFi-GAN's size; 1/16 is quick on a CPU).
+            Default 1.0.
+
+    Call arguments:
+        audio: (B, T) float tensor.
+
+    Returns:
+        `(logits, features)`: the list of logits of every sub-discriminator (periods first,
+        then scales) and the matching list of feature-map lists.
+
+    Example:
+        >>> disc = WaveDiscriminator(width=1 / 16)
+        >>> logits, features = disc(keras.random.normal((2, 8000)))
+        >>> len(logits)
+        8
+    """
+
+    def __init__(self, periods=(2, 3, 5, 7, 11), n_scales: int = 3, width: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.periods = [int(p) for p in periods]
+        self.n_scales = int(n_scales)
+        self.width = float(width)
+        if not self.periods and self.n_scales < 1:
+            raise ValueError("WaveDiscriminator needs at least one period or one scale.")
+        self.period_discriminator = (
+            MultiPeriodDiscriminator(
+                self.periods, width=width, name="multi_period", dtype=self.dtype_policy
+            )
+            if self.periods
+            else None
+        )
+        self.scale_discriminator = (
+            MultiScaleDiscriminator(
+                self.n_scales, width=width, name="multi_scale", dtype=self.dtype_policy
+            )
+            if self.n_scales
+            else None
+        )
+        self.build((None, None))
+
+    def _parts(self):
+        return [d for d in (self.period_discriminator, self.scale_discriminator) if d is not None]
+
+    def build(self, input_shape=None):
+        for d in self._parts():
+            if not d.built:
+                d.build((None, None))
+        self.built = True
+
+    def call(self, audio):
+        _check_audio(audio, "WaveDiscriminator")
+        logits, features = [], []
+        for d in self._parts():
+            part_logits, part_features = d(audio)
+            logits.extend(part_logits)
+            features.extend(part_features)
+        return logits, features
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "periods": self.periods,
+            "n_scales": self.n_scales,
+            "width": self.width,
+        }

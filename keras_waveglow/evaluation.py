@@ -1,0 +1,1053 @@
+"""Evaluation: copy-synthesis metrics against Griffin-Lim and the ground truth, and a report.
+
+For each utterance the model's mel (`keras_waveglow.mel_spectrogram` with the model's
+`mel_config`) is turned back into audio twice: by WaveGlow (`vocode`) and by Griffin-Lim
+(`librosa`: the mel inverted to a linear magnitude by non-negative least squares, then 32
+seeded iterations). Both are scored against the ground truth:
+
+===================  ====  ==========================================================  =======
+metric               best  definition                                                  needs
+===================  ====  ==========================================================  =======
+``pesq_wb``          high  ITU-T P.862.2 wideband PESQ at 16 kHz (resampled if needed)  pesq
+``mr_stft``          low   multi-resolution STFT distance: spectral convergence plus   -
+                           log-magnitude L1, averaged over (1024, 120, 600),
+                           (2048, 240, 1200), (512, 50, 240) (n_fft, hop, window)
+``log_mel_l1``       low   mean |log-mel difference|, the model's own mel              -
+``mcd_db``           low   mel-cepstral distortion in dB, 24 coefficients without c0,  pysptk
+                           WORLD envelopes (`pyworld`, else STFT power), DTW-aligned
+``f0_rmse_cents``    low   F0 RMSE in cents over frames voiced in both                 pyworld
+``gpe``              low   gross pitch error: share of frames voiced in both whose F0
+                           is off by more than 20 %
+``vuv_f1``           high  F1 of the voiced/unvoiced decision, ground truth positive
+``dnsmos_*``         high  DNSMOS P.835 (sig, bak, ovrl), no reference needed           speechmos
+``rtf``              low   synthesis seconds per second of audio (compiled calls)      -
+===================  ====  ==========================================================  =======
+
+F0 comes from `pyworld` (DIO + StoneMask, 5 ms frames), or `librosa.pyin` without it. A
+missing optional package skips its metric with a message (in the report and the log); it never
+stops the evaluation. Each system gets the mean and a 95 % Student-t interval over utterances.
+
+The report is `report.json` and a static `index.html` (a metrics table; per utterance the
+ground truth, Griffin-Lim and WaveGlow side by side as audio players under mel-spectrogram
+images) in the output directory, with `audio/` and `img/` beside them.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SYSTEMS = ("ground_truth", "griffin_lim", "waveglow")
+SYSTEM_LABELS = {
+    "ground_truth": "Ground truth",
+    "griffin_lim": "Griffin-Lim",
+    "waveglow": "WaveGlow",
+}
+# name -> (label, higher is better)
+METRICS = {
+    "pesq_wb": ("PESQ (wb)", True),
+    "mr_stft": ("MR-STFT", False),
+    "log_mel_l1": ("log-mel L1", False),
+    "mcd_db": ("MCD (dB)", False),
+    "f0_rmse_cents": ("F0 RMSE (cents)", False),
+    "gpe": ("GPE", False),
+    "vuv_f1": ("V/UV F1", True),
+    "dnsmos_sig": ("DNSMOS SIG", True),
+    "dnsmos_bak": ("DNSMOS BAK", True),
+    "dnsmos_ovrl": ("DNSMOS OVRL", True),
+    "rtf": ("RTF", False),
+}
+MR_STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+F0_FRAME_PERIOD_MS = 5.0
+F0_RANGE_HZ = (60.0, 500.0)
+MCD_ORDER = 24
+_EVAL_EXTRA = "pip install 'keras-waveglow[eval]'"
+
+
+# --------------------------------------------------------------------------------------------
+# Optional dependencies
+# --------------------------------------------------------------------------------------------
+
+
+def _try_import(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # also a module set to None in sys.modules
+        return None
+
+
+def available_metrics() -> tuple[list[str], dict[str, str]]:
+    """Which metrics can run here: `(names, {skipped name: reason})`.
+
+    Returns:
+        The computable metric names, and for each metric whose package is missing the reason
+        it is skipped (naming the package to install).
+
+    Example:
+        >>> names, skipped = available_metrics()
+    """
+    skipped = {}
+    if _try_import("pesq") is None:
+        skipped["pesq_wb"] = f"the 'pesq' package is not installed ({_EVAL_EXTRA})"
+    if _try_import("pysptk") is None:
+        skipped["mcd_db"] = f"the 'pysptk' package is not installed ({_EVAL_EXTRA})"
+    if _try_import("speechmos") is None or _try_import("onnxruntime") is None:
+        reason = (
+            "'speechmos' and 'onnxruntime' are not installed (pip install 'keras-waveglow[dnsmos]')"
+        )
+        for name in ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"):
+            skipped[name] = reason
+    names = [name for name in METRICS if name not in skipped]
+    return names, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics (NumPy in, floats out)
+# --------------------------------------------------------------------------------------------
+
+
+def _pair(reference, degraded) -> tuple[np.ndarray, np.ndarray]:
+    reference = np.asarray(reference, dtype=np.float32).reshape(-1)
+    degraded = np.asarray(degraded, dtype=np.float32).reshape(-1)
+    length = min(len(reference), len(degraded))
+    if length == 0:
+        raise ValueError("cannot compare empty audio.")
+    return reference[:length], degraded[:length]
+
+
+def _resample(audio: np.ndarray, sample_rate: int, target: int) -> np.ndarray:
+    if sample_rate == target:
+        return audio
+    import soxr
+
+    return soxr.resample(audio, sample_rate, target, quality="HQ").astype(np.float32)
+
+
+def pesq_wb(reference, degraded, sample_rate: int) -> float:
+    """Wideband PESQ (ITU-T P.862.2) of `degraded` against `reference`.
+
+    Args:
+        reference: (T,) float audio, the ground truth.
+        degraded: (T,) float audio to score; cropped to the common length.
+        sample_rate: int, rate of both; resampled to 16 kHz with soxr when different.
+
+    Returns:
+        MOS-LQO between about 1.0 and 4.64.
+
+    Example:
+        >>> pesq_wb(clean, clean, 16000)  # about 4.64
+    """
+    from pesq import pesq
+
+    reference, degraded = _pair(reference, degraded)
+    reference = _resample(reference, sample_rate, 16000)
+    degraded = _resample(degraded, sample_rate, 16000)
+    return float(pesq(16000, reference.astype(np.float64), degraded.astype(np.float64), "wb"))
+
+
+def multi_resolution_stft_distance(
+    reference, degraded, resolutions: Sequence[tuple[int, int, int]] = MR_STFT_RESOLUTIONS
+) -> float:
+    """Spectral convergence plus log-magnitude L1, averaged over STFT resolutions.
+
+    Per resolution: `||S_r - S_d||_F / ||S_r||_F + mean|log S_r - log S_d|` with magnitudes
+    clamped at 1e-7 (Hann window, centred frames).
+
+    Args:
+        reference: (T,) float audio.
+        degraded: (T,) float audio; cropped to the common length.
+        resolutions: (n_fft, hop, window) triples. Default `MR_STFT_RESOLUTIONS`.
+
+    Returns:
+        The distance (0 for identical audio).
+
+    Example:
+        >>> multi_resolution_stft_distance(x, x)
+        0.0
+    """
+    import librosa
+
+    reference, degraded = _pair(reference, degraded)
+    total = 0.0
+    for n_fft, hop, window in resolutions:
+        spec = {}
+        for name, audio in (("r", reference), ("d", degraded)):
+            stft = librosa.stft(audio, n_fft=n_fft, hop_length=hop, win_length=window)
+            spec[name] = np.maximum(np.abs(stft), 1e-7)
+        convergence = np.linalg.norm(spec["r"] - spec["d"]) / max(np.linalg.norm(spec["r"]), 1e-7)
+        log_l1 = np.mean(np.abs(np.log(spec["r"]) - np.log(spec["d"])))
+        total += float(convergence + log_l1)
+    return total / len(resolutions)
+
+
+def log_mel_l1(reference, degraded, mel_config: dict) -> float:
+    """Mean absolute difference of log-mels made with the shared front end.
+
+    Args:
+        reference: (T,) float audio.
+        degraded: (T,) float audio; cropped to the common length.
+        mel_config: `keras_waveglow.mel_spectrogram` keyword arguments (a model's
+            `mel_config`).
+
+    Returns:
+        The mean |log-mel difference| in nepers (0 for identical audio).
+
+    Example:
+        >>> log_mel_l1(x, 2 * x, model.mel_config)  # log(2) where above the floor
+    """
+    from keras import ops
+
+    from keras_waveglow.audio import mel_spectrogram
+
+    reference, degraded = _pair(reference, degraded)
+    mels = ops.convert_to_numpy(mel_spectrogram(np.stack([reference, degraded]), **mel_config))
+    return float(np.mean(np.abs(mels[0] - mels[1])))
+
+
+def _world_analysis(audio: np.ndarray, sample_rate: int):
+    import pyworld
+
+    x = audio.astype(np.float64)
+    f0, times = pyworld.dio(
+        x,
+        sample_rate,
+        f0_floor=F0_RANGE_HZ[0],
+        f0_ceil=F0_RANGE_HZ[1],
+        frame_period=F0_FRAME_PERIOD_MS,
+    )
+    f0 = pyworld.stonemask(x, f0, times, sample_rate)
+    return pyworld, x, f0, times
+
+
+def _mel_cepstra(audio: np.ndarray, sample_rate: int, order: int) -> np.ndarray:
+    """(frames, order + 1) mel-cepstra every 5 ms, all-pass constant for `sample_rate`."""
+    import pysptk
+
+    alpha = pysptk.util.mcepalpha(sample_rate)
+    if _try_import("pyworld") is not None:
+        pyworld, x, f0, times = _world_analysis(audio, sample_rate)
+        envelope = pyworld.cheaptrick(x, f0, times, sample_rate)
+    else:  # a plain windowed power spectrum, 25 ms rounded up to a power of two
+        import librosa
+
+        n_fft = 1 << math.ceil(math.log2(0.025 * sample_rate))
+        hop = int(sample_rate * F0_FRAME_PERIOD_MS / 1000)
+        stft = librosa.stft(audio, n_fft=n_fft, hop_length=hop, window="blackman")
+        envelope = np.square(np.abs(stft)).T.astype(np.float64)
+    return pysptk.sp2mc(np.maximum(envelope, 1e-16), order, alpha)
+
+
+def mel_cepstral_distortion(
+    reference, degraded, sample_rate: int, order: int = MCD_ORDER, align: bool = True
+) -> float:
+    """Mel-cepstral distortion in dB, c0 excluded, frames aligned by dynamic time warping.
+
+    `MCD = 10 / ln 10 * sqrt(2 * sum_{d=1..order} (c_d - c'_d)^2)`, averaged over the DTW path
+    (Euclidean cost on the same cepstra) or over frames when `align` is False.
+
+    Args:
+        reference: (T,) float audio.
+        degraded: (T,) float audio.
+        sample_rate: int, rate of both.
+        order: int, mel-cepstral order. Default 24.
+        align: bool, align frames with DTW. Default True.
+
+    Returns:
+        MCD in dB (0 for identical audio; a pure gain change, which only moves c0, gives ~0).
+
+    Example:
+        >>> mel_cepstral_distortion(x, x, 16000)
+        0.0
+    """
+    reference = np.asarray(reference, np.float32).reshape(-1)
+    degraded = np.asarray(degraded, np.float32).reshape(-1)
+    ref = _mel_cepstra(reference, sample_rate, order)[:, 1:]
+    deg = _mel_cepstra(degraded, sample_rate, order)[:, 1:]
+    if align:
+        import librosa
+
+        _, path = librosa.sequence.dtw(ref.T, deg.T, metric="euclidean")
+        ref, deg = ref[path[:, 0]], deg[path[:, 1]]
+    else:
+        frames = min(len(ref), len(deg))
+        ref, deg = ref[:frames], deg[:frames]
+    distance = np.sqrt(2.0 * np.sum(np.square(ref - deg), axis=1))
+    return float(10.0 / np.log(10.0) * np.mean(distance))
+
+
+def f0_contour(audio, sample_rate: int) -> np.ndarray:
+    """F0 in Hz every 5 ms, 0 where unvoiced (pyworld DIO + StoneMask, else librosa.pyin)."""
+    audio = np.asarray(audio, np.float32).reshape(-1)
+    if _try_import("pyworld") is not None:
+        return _world_analysis(audio, sample_rate)[2]
+    import librosa
+
+    hop = int(sample_rate * F0_FRAME_PERIOD_MS / 1000)
+    f0, voiced, _ = librosa.pyin(
+        audio,
+        fmin=F0_RANGE_HZ[0],
+        fmax=F0_RANGE_HZ[1],
+        sr=sample_rate,
+        frame_length=4 * (1 << math.ceil(math.log2(0.025 * sample_rate))),
+        hop_length=hop,
+    )
+    return np.where(voiced, np.nan_to_num(f0), 0.0)
+
+
+def f0_metrics(reference, degraded, sample_rate: int) -> dict[str, float | None]:
+    """F0 RMSE in cents, gross pitch error and voicing F1 of `degraded` against `reference`.
+
+    Args:
+        reference: (T,) float audio, the ground truth.
+        degraded: (T,) float audio; cropped to the common length.
+        sample_rate: int, rate of both.
+
+    Returns:
+        `{"f0_rmse_cents", "gpe", "vuv_f1"}`: RMSE of `1200 log2(f_d / f_r)` and the share of
+        frames off by more than 20 %, both over frames voiced in both (None when there are
+        none), and the F1 score of the voiced decision with the reference as truth (None when
+        neither signal has voiced frames).
+
+    Example:
+        >>> f0_metrics(tone_200hz, tone_210hz, 16000)["f0_rmse_cents"]  # about 84.5
+    """
+    reference, degraded = _pair(reference, degraded)
+    f_ref, f_deg = f0_contour(reference, sample_rate), f0_contour(degraded, sample_rate)
+    frames = min(len(f_ref), len(f_deg))
+    f_ref, f_deg = f_ref[:frames], f_deg[:frames]
+    v_ref, v_deg = f_ref > 0, f_deg > 0
+    both = v_ref & v_deg
+    result: dict[str, float | None] = {"f0_rmse_cents": None, "gpe": None, "vuv_f1": None}
+    if both.any():
+        cents = 1200.0 * np.log2(f_deg[both] / f_ref[both])
+        result["f0_rmse_cents"] = float(np.sqrt(np.mean(np.square(cents))))
+        result["gpe"] = float(np.mean(np.abs(f_deg[both] / f_ref[both] - 1.0) > 0.2))
+    true_positive = int(both.sum())
+    predicted, actual = int(v_deg.sum()), int(v_ref.sum())
+    if predicted + actual > 0:
+        result["vuv_f1"] = 2.0 * true_positive / (predicted + actual)
+    return result
+
+
+def dnsmos(audio, sample_rate: int) -> dict[str, float]:
+    """DNSMOS P.835 scores from the `speechmos` package (its ONNX models, offline).
+
+    Args:
+        audio: (T,) float audio.
+        sample_rate: int; resampled to 16 kHz when different.
+
+    Returns:
+        `{"dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"}`.
+    """
+    from speechmos import dnsmos as speechmos_dnsmos
+
+    audio = np.clip(_resample(np.asarray(audio, np.float32), sample_rate, 16000), -1.0, 1.0)
+    scores = speechmos_dnsmos.run(audio, sr=16000)
+    return {
+        "dnsmos_sig": float(scores["sig_mos"]),
+        "dnsmos_bak": float(scores["bak_mos"]),
+        "dnsmos_ovrl": float(scores["ovrl_mos"]),
+    }
+
+
+def confidence_interval(values, level: float = 0.95) -> dict[str, float | int | None]:
+    """Mean and Student-t confidence interval of the finite values.
+
+    Args:
+        values: numbers; None and NaN are left out.
+        level: float, confidence level. Default 0.95.
+
+    Returns:
+        `{"mean", "low", "high", "n"}`; low/high are None with fewer than two values, all but n
+        are None with none.
+
+    Example:
+        >>> confidence_interval([1, 2, 3, 4, 5])["high"]  # 3 + 2.776 * sqrt(2.5 / 5)
+        4.963...
+    """
+    from scipy import stats
+
+    data = np.asarray([v for v in values if v is not None and np.isfinite(v)], np.float64)
+    n = len(data)
+    if n == 0:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    mean = float(data.mean())
+    if n < 2:
+        return {"mean": mean, "low": None, "high": None, "n": 1}
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * data.std(ddof=1) / math.sqrt(n))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+# --------------------------------------------------------------------------------------------
+# The Griffin-Lim baseline
+# --------------------------------------------------------------------------------------------
+
+
+def griffin_lim(mel, mel_config: dict, n_iter: int = 32, seed: int = 0, length=None) -> np.ndarray:
+    """Audio from a log-mel with Griffin-Lim: the baseline every vocoder should beat.
+
+    The log-mel is exponentiated, mapped back to a linear magnitude by non-negative least
+    squares on the same Slaney filterbank (`librosa.feature.inverse.mel_to_stft`), and its
+    phase estimated by `n_iter` iterations of `librosa.griffinlim` from a seeded random phase.
+
+    Args:
+        mel: (frames, n_mels) log-mel, as `keras_waveglow.mel_spectrogram` makes.
+        mel_config: the `mel_spectrogram` settings it was made with.
+        n_iter: int, iterations. Default 32.
+        seed: int, seed of the initial phase. Default 0.
+        length: int or None, samples to return. Default None ((frames - 1) * hop).
+
+    Returns:
+        float32 audio (length,).
+
+    Example:
+        >>> audio = griffin_lim(mel, model.mel_config, n_iter=32, seed=0)
+    """
+    import librosa
+
+    mel = np.asarray(mel, np.float64)
+    if mel.ndim != 2 or mel.shape[1] != mel_config["n_mels"]:
+        raise ValueError(f"mel must have shape (frames, {mel_config['n_mels']}); got {mel.shape}.")
+    magnitude = librosa.feature.inverse.mel_to_stft(
+        np.exp(mel.T),
+        sr=mel_config["sample_rate"],
+        n_fft=mel_config["n_fft"],
+        power=1.0,
+        fmin=mel_config["fmin"],
+        fmax=mel_config["fmax"],
+        htk=False,
+        norm="slaney",
+    )
+    audio = librosa.griffinlim(
+        magnitude,
+        n_iter=n_iter,
+        hop_length=mel_config["hop_length"],
+        win_length=mel_config["win_length"],
+        n_fft=mel_config["n_fft"],
+        window="hann",
+        center=True,
+        length=length,
+        init="random",
+        random_state=np.random.RandomState(seed),
+    )
+    return audio.astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# evaluate
+# --------------------------------------------------------------------------------------------
+
+
+def _find_audio(data) -> list[Path]:
+    from keras_waveglow.audio import AUDIO_EXTENSIONS
+
+    if isinstance(data, str | os.PathLike):
+        data = [data]
+    files = []
+    for entry in data:
+        entry = Path(entry)
+        if entry.is_dir():
+            files.extend(
+                sorted(
+                    p
+                    for p in entry.rglob("*")
+                    if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                )
+            )
+        elif entry.is_file():
+            files.append(entry)
+        else:
+            raise FileNotFoundError(f"{entry}: no such audio file or directory.")
+    return files
+
+
+def _display_path(path: Path) -> str:
+    """The path relative to the working directory when it is inside it (shorter, portable)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _save_mel_image(mel: np.ndarray, path: Path, title: str, limits: tuple[float, float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.0, 1.8), dpi=80)
+    axes = figure.add_subplot()
+    axes.imshow(mel.T, origin="lower", aspect="auto", vmin=limits[0], vmax=limits[1], cmap="magma")
+    axes.set_title(title, fontsize=9)
+    axes.set_xlabel("frame", fontsize=7)
+    axes.set_ylabel("mel band", fontsize=7)
+    axes.tick_params(labelsize=6)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def score_against_reference(
+    reference, degraded, sample_rate: int, mel_config: dict, names: Sequence[str] | None = None
+) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Every reference-based metric of `degraded` against `reference`.
+
+    Args:
+        reference: (T,) float audio, the ground truth.
+        degraded: (T,) float audio.
+        sample_rate: int, rate of both.
+        mel_config: `mel_spectrogram` settings for the log-mel distance.
+        names: metrics to compute; None computes every available one.
+
+    Returns:
+        `(scores, failures)`: metric name -> value, and metric -> error message for metrics
+        whose library failed on this input (they are left out of `scores`).
+    """
+    if names is None:
+        names = available_metrics()[0]
+    tasks = {
+        "pesq_wb": lambda: {"pesq_wb": pesq_wb(reference, degraded, sample_rate)},
+        "mr_stft": lambda: {"mr_stft": multi_resolution_stft_distance(reference, degraded)},
+        "log_mel_l1": lambda: {"log_mel_l1": log_mel_l1(reference, degraded, mel_config)},
+        "mcd_db": lambda: {"mcd_db": mel_cepstral_distortion(reference, degraded, sample_rate)},
+        "f0_rmse_cents": lambda: f0_metrics(reference, degraded, sample_rate),
+    }
+    scores, failures = {}, {}
+    for key, task in tasks.items():
+        if key not in names:
+            continue
+        try:
+            scores.update(task())
+        except Exception as error:  # a metric library failing on one file must not stop the run
+            failures[key] = f"{type(error).__name__}: {error}"
+    return scores, failures
+
+
+def evaluate(
+    model,
+    files,
+    out_dir: str | os.PathLike,
+    *,
+    weights=None,
+    sigma: float = 0.6,
+    denoiser_strength: float = 0.0,
+    seed: int = 0,
+    griffin_lim_iters: int = 32,
+    max_files: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Copy-synthesis evaluation of a WaveGlow against Griffin-Lim and the ground truth.
+
+    Every file is loaded at the model's sample rate, turned into the model's mel, and vocoded
+    by WaveGlow and by Griffin-Lim; both are scored against the original with the metrics of
+    this module (those whose packages are missing are skipped with a message). Writes
+    `report.json`, `index.html`, `audio/*.wav` and `img/*.png` into `out_dir`.
+
+    Args:
+        model: anything `keras_waveglow.vocode` accepts as a model (a `WaveGlow`, a `.keras`
+            path, a preset name with `weights`, an NVIDIA checkpoint, None for the default).
+        files: an audio file, a directory (searched recursively for wav/flac/ogg), or a list of
+            them.
+        out_dir: str or path-like, the report directory.
+        weights: `.weights.h5` for a preset-name model. Default None.
+        sigma: float, WaveGlow's noise scale. Default 0.6.
+        denoiser_strength: float, WaveGlow denoiser strength. Default 0.0.
+        seed: int, seed of WaveGlow's noise and Griffin-Lim's initial phase. Default 0.
+        griffin_lim_iters: int, Griffin-Lim iterations. Default 32.
+        max_files: int or None, evaluate only the first this many files. Default None.
+        overwrite: bool, replace an existing report in `out_dir`. Default False.
+        progress: bool, show a tqdm progress bar. Default True.
+
+    Returns:
+        The report dict (as written to `report.json`): `systems` (per system and metric the
+        mean, 95 % interval and count), `utterances`, `skipped_metrics`, `failed_files`,
+        `settings` and `paths`.
+
+    Raises:
+        FileExistsError: `out_dir` holds a report and `overwrite` is False.
+        FileNotFoundError: an input path does not exist.
+        ValueError: no audio files were found.
+
+    Example:
+        >>> report = evaluate("waveglow.keras", "data/cmu_us_slt_arctic/wav", "report/")
+        >>> report["systems"]["waveglow"]["pesq_wb"]["mean"]
+    """
+    from keras import ops
+
+    from keras_waveglow.audio import load_audio, mel_spectrogram, save_audio
+    from keras_waveglow.inference import load_vocoder, runner_for, vocode
+
+    waveglow = load_vocoder(model, weights)
+    paths = _find_audio(files)
+    if max_files is not None:
+        paths = paths[:max_files]
+    if not paths:
+        raise ValueError(f"no audio files (wav, flac, ogg) found in {files}.")
+    out_dir = Path(out_dir)
+    json_path, html_path = out_dir / "report.json", out_dir / "index.html"
+    existing = [p for p in (json_path, html_path, out_dir / "audio", out_dir / "img") if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds a report ({existing[0].name}); pass overwrite=True "
+            "(--overwrite) to replace it."
+        )
+    for sub in ("audio", "img"):
+        if (out_dir / sub).exists():
+            shutil.rmtree(out_dir / sub)
+        (out_dir / sub).mkdir(parents=True)
+
+    names, skipped = available_metrics()
+    for name, reason in skipped.items():
+        logger.warning("metric %s skipped: %s", name, reason)
+    mel_config = dict(waveglow.mel_config)
+    sample_rate = waveglow.sample_rate
+    runner = runner_for(waveglow)
+
+    iterator = list(enumerate(paths))
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc="evaluate", unit="file")
+    utterances, failed, used_ids = [], [], set()
+    for number, path in iterator:
+        try:
+            reference, _ = load_audio(path, sample_rate=sample_rate)
+            if len(reference) <= mel_config["n_fft"] // 2:
+                raise ValueError(f"{path}: too short ({len(reference)} samples).")
+        except (OSError, ValueError) as error:
+            failed.append((str(path), str(error)))
+            logger.warning("skipping %s: %s", path, error)
+            continue
+        utt_id = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+        while utt_id in used_ids:
+            utt_id += "_"
+        used_ids.add(utt_id)
+        mel = ops.convert_to_numpy(mel_spectrogram(reference, **mel_config))
+        duration = len(reference) / sample_rate
+
+        def synthesize(mel=mel, number=number):
+            return vocode(
+                mel,
+                waveglow,
+                sigma=sigma,
+                denoiser_strength=denoiser_strength,
+                seed=[seed, number],
+                return_sample_rate=False,
+            )
+
+        traces = runner.trace_count
+        start = time.perf_counter()
+        generated = synthesize()
+        elapsed = time.perf_counter() - start
+        if runner.trace_count != traces:  # that call compiled: time a compiled one
+            start = time.perf_counter()
+            generated = synthesize()
+            elapsed = time.perf_counter() - start
+        audio = {"ground_truth": reference, "waveglow": generated[: len(reference)]}
+        rtf = {"waveglow": elapsed / duration}
+        if not utterances:  # librosa's first call sets up caches: keep it out of the timing
+            griffin_lim(mel[:16], mel_config, n_iter=1, seed=seed)
+        start = time.perf_counter()
+        audio["griffin_lim"] = griffin_lim(
+            mel, mel_config, n_iter=griffin_lim_iters, seed=seed + number, length=len(reference)
+        )
+        rtf["griffin_lim"] = (time.perf_counter() - start) / duration
+
+        metrics = {system: {} for system in SYSTEMS}
+        errors = {}
+        for system in ("griffin_lim", "waveglow"):
+            values = metrics[system]
+            values["rtf"] = rtf[system]
+            scores, failures = score_against_reference(
+                reference, audio[system], sample_rate, mel_config, names
+            )
+            values.update(scores)
+            for key, message in failures.items():
+                errors[f"{system}/{key}"] = message
+                logger.warning("%s: %s/%s failed: %s", path, system, key, message)
+        if "dnsmos_ovrl" in names:
+            for system in SYSTEMS:
+                try:
+                    metrics[system].update(dnsmos(audio[system], sample_rate))
+                except Exception as error:  # as above: report, keep going
+                    errors[f"{system}/dnsmos"] = f"{type(error).__name__}: {error}"
+
+        files_out = {}
+        mels = {
+            system: ops.convert_to_numpy(mel_spectrogram(audio[system], **mel_config))
+            for system in SYSTEMS
+        }
+        limits = (float(np.log(1e-5)), float(max(m.max() for m in mels.values())))
+        for system in SYSTEMS:
+            wav = Path("audio") / f"{utt_id}_{system}.wav"
+            png = Path("img") / f"{utt_id}_{system}.png"
+            clipped = np.clip(audio[system], -1.0, 1.0)
+            save_audio(out_dir / wav, clipped, sample_rate, overwrite=True)
+            _save_mel_image(mels[system], out_dir / png, SYSTEM_LABELS[system], limits)
+            files_out[system] = {"audio": wav.as_posix(), "mel_image": png.as_posix()}
+        utterances.append(
+            {
+                "id": utt_id,
+                "source": _display_path(path),
+                "duration_s": duration,
+                "metrics": metrics,
+                "errors": errors,
+                "files": files_out,
+            }
+        )
+
+    systems = {}
+    for system in SYSTEMS:
+        summary = {}
+        for name in METRICS:
+            values = [u["metrics"][system].get(name) for u in utterances]
+            if any(v is not None for v in values):
+                summary[name] = confidence_interval(values)
+        systems[system] = summary
+    report = {
+        "model": {
+            "class": type(waveglow).__name__,
+            "source": str(model) if not hasattr(model, "get_config") else "WaveGlow object",
+            "sample_rate": sample_rate,
+            "parameters": int(waveglow.count_params()),
+        },
+        "settings": {
+            "sigma": sigma,
+            "denoiser_strength": denoiser_strength,
+            "seed": seed,
+            "griffin_lim_iters": griffin_lim_iters,
+            "mel_config": mel_config,
+            "mr_stft_resolutions": [list(r) for r in MR_STFT_RESOLUTIONS],
+            "mcd_order": MCD_ORDER,
+            "f0_frame_period_ms": F0_FRAME_PERIOD_MS,
+            "f0_extractor": "pyworld" if _try_import("pyworld") is not None else "librosa.pyin",
+        },
+        "metrics": {
+            name: {"label": label, "higher_is_better": up} for name, (label, up) in METRICS.items()
+        },
+        "systems": systems,
+        "utterances": utterances,
+        "skipped_metrics": skipped,
+        "failed_files": failed,
+        "paths": {"json": str(json_path), "html": str(html_path)},
+    }
+    report = _json_safe(report)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_text_atomic(json_path, json.dumps(report, indent=2))
+    _write_text_atomic(html_path, report_html(report))
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# The HTML page
+# --------------------------------------------------------------------------------------------
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1400px; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
+table.metrics { border-collapse: collapse; margin: 8px 0 16px; }
+table.metrics th, table.metrics td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+table.metrics th:first-child, table.metrics td:first-child { text-align: left; }
+table.metrics thead th { background: #f0f0f0; }
+td.best { font-weight: bold; background: #e8f5e9; }
+.ci { color: #777; font-size: 0.85em; }
+.utterance { border-top: 1px solid #ddd; padding-top: 8px; }
+.systems { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; }
+figure { margin: 0; } figure img { width: 100%; display: block; }
+figure audio { width: 100%; margin-top: 4px; }
+figcaption { font-weight: bold; margin-bottom: 4px; }
+.note { color: #555; font-size: 0.9em; }
+.media-error { color: #b00020; font-weight: bold; }
+"""
+
+# Marks any image or audio file that does not load (e.g. a report moved without its folders);
+# the result also lands in <body data-media-status>, which the browser test reads.
+_MEDIA_CHECK = """
+window.addEventListener("load", function () {
+  setTimeout(function () {
+    var problems = [];
+    document.querySelectorAll("img").forEach(function (img) {
+      if (!(img.complete && img.naturalWidth > 0)) { problems.push(img.getAttribute("src")); }
+    });
+    document.querySelectorAll("audio").forEach(function (player) {
+      if (player.error || !(player.duration > 0)) { problems.push(player.getAttribute("src")); }
+    });
+    problems.forEach(function (src) {
+      var note = document.createElement("p");
+      note.className = "media-error";
+      note.textContent = "missing or unreadable: " + src;
+      document.body.insertBefore(note, document.body.firstChild);
+    });
+    document.body.dataset.mediaStatus = problems.length ? "problems:" + problems.join(",") : "ok";
+  }, 300);
+});
+"""
+
+
+def _format_cell(summary: dict | None) -> str:
+    if not summary or summary.get("mean") is None:
+        return "&ndash;"
+    text = f"{summary['mean']:.3f}"
+    if summary.get("low") is not None:
+        half = (summary["high"] - summary["low"]) / 2
+        text += f' <span class="ci">&plusmn;&thinsp;{half:.3f}</span>'
+    return text
+
+
+def report_html(report: dict) -> str:
+    """The static HTML page of a report dict (as `evaluate` returns).
+
+    Args:
+        report: the report dict.
+
+    Returns:
+        A self-contained HTML document (links `audio/` and `img/` relative to itself).
+    """
+    esc = html.escape
+    metric_names = [
+        name
+        for name in METRICS
+        if any(name in report["systems"].get(system, {}) for system in SYSTEMS)
+    ]
+    rows = []
+    best = {}
+    for name in metric_names:
+        means = {
+            system: report["systems"][system][name]["mean"]
+            for system in ("griffin_lim", "waveglow")
+            if name in report["systems"][system]
+            and report["systems"][system][name]["mean"] is not None
+        }
+        if len(means) == 2:
+            pick = max if report["metrics"][name]["higher_is_better"] else min
+            best[name] = pick(means, key=means.get)
+    for system in SYSTEMS:
+        cells = [f"<td>{esc(SYSTEM_LABELS[system])}</td>"]
+        for name in metric_names:
+            cls = ' class="best"' if best.get(name) == system else ""
+            cells.append(f"<td{cls}>{_format_cell(report['systems'][system].get(name))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    header_cells = []
+    for name in metric_names:
+        up = report["metrics"][name]["higher_is_better"]
+        header_cells.append(
+            f'<th title="{"higher" if up else "lower"} is better">'
+            f"{esc(report['metrics'][name]['label'])} {'&uarr;' if up else '&darr;'}</th>"
+        )
+    header = "".join(header_cells)
+    n_utts = len(report["utterances"])
+    notes = []
+    for name, reason in report["skipped_metrics"].items():
+        notes.append(f"<li>{esc(name)} skipped: {esc(reason)}</li>")
+    for path, reason in report["failed_files"]:
+        notes.append(f"<li>{esc(path)} failed: {esc(reason)}</li>")
+    sections = []
+    for utt in report["utterances"]:
+        figures = []
+        for system in SYSTEMS:
+            files = utt["files"][system]
+            figures.append(
+                "<figure>"
+                f"<figcaption>{esc(SYSTEM_LABELS[system])}</figcaption>"
+                f'<img src="{esc(files["mel_image"])}" alt="mel spectrogram, '
+                f'{esc(SYSTEM_LABELS[system])}, {esc(utt["id"])}">'
+                f'<audio controls preload="metadata" src="{esc(files["audio"])}"></audio>'
+                "</figure>"
+            )
+        scores = []
+        for system in ("griffin_lim", "waveglow"):
+            values = utt["metrics"][system]
+            parts = [
+                f"{esc(report['metrics'][n]['label'])} {values[n]:.3f}"
+                for n in metric_names
+                if values.get(n) is not None
+            ]
+            scores.append(f"<b>{esc(SYSTEM_LABELS[system])}</b>: " + ", ".join(parts))
+        sections.append(
+            f'<section class="utterance" id="utt-{esc(utt["id"])}">'
+            f'<h3>{esc(utt["id"])} <span class="note">({utt["duration_s"]:.2f} s, '
+            f"{esc(utt['source'])})</span></h3>"
+            f'<div class="systems">{"".join(figures)}</div>'
+            f'<p class="note">{"<br>".join(scores)}</p></section>'
+        )
+    settings = report["settings"]
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>WaveGlow copy-synthesis report</title>
+<link rel="icon" href="data:,">
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>WaveGlow copy-synthesis report</h1>
+<p class="note">{n_utts} utterance(s) at {report["model"]["sample_rate"]} Hz; WaveGlow sigma
+{settings["sigma"]}, denoiser {settings["denoiser_strength"]}; Griffin-Lim
+{settings["griffin_lim_iters"]} iterations (seeded); mean &plusmn; 95 % interval (Student t).
+Best of Griffin-Lim and WaveGlow in bold.</p>
+<table class="metrics" id="metrics">
+<thead><tr><th>System</th>{header}</tr></thead>
+<tbody>
+{"".join(rows)}
+</tbody>
+</table>
+{"<ul class='note'>" + "".join(notes) + "</ul>" if notes else ""}
+<h2>Utterances</h2>
+{"".join(sections)}
+<script>{_MEDIA_CHECK}</script>
+</body>
+</html>
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Looking at the page in a headless browser
+# --------------------------------------------------------------------------------------------
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> str | None:
+    """The path of a Chromium/Chrome executable, or None."""
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def render_report(
+    html_path: str | os.PathLike,
+    screenshot: str | os.PathLike | None = None,
+    chromium: str | None = None,
+    window_size: tuple[int, int] = (1280, 1400),
+    timeout: float = 120.0,
+) -> dict:
+    """Opens a report page in headless Chromium: final DOM, console messages, screenshot.
+
+    Args:
+        html_path: the page.
+        screenshot: optional PNG path for a screenshot of the page.
+        chromium: the browser executable; None looks for one (`find_chromium`).
+        window_size: (width, height) of the window in pixels. Default (1280, 1400).
+        timeout: float, seconds allowed per browser run. Default 120.
+
+    Returns:
+        `{"dom": str, "console": [str], "media_status": str or None}`: the DOM after the page's
+        scripts ran, every console message the page produced (the report page itself logs
+        none), and the page's own media check ("ok" or "problems:...").
+
+    Raises:
+        FileNotFoundError: no browser found (install Debian's `chromium`).
+        RuntimeError: the browser failed.
+    """
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise FileNotFoundError(
+            "No Chromium found: install it (Debian: apt-get install -y chromium), "
+            "or pass chromium=/path/to/browser."
+        )
+    url = Path(html_path).resolve().as_uri()
+    with tempfile.TemporaryDirectory(prefix="kwg-chromium-") as profile:
+        base = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--mute-audio",
+            "--allow-file-access-from-files",
+            f"--user-data-dir={profile}",
+            f"--window-size={window_size[0]},{window_size[1]}",
+            "--virtual-time-budget=5000",
+            "--enable-logging=stderr",
+            "--v=0",
+        ]
+        result = subprocess.run(
+            [*base, "--dump-dom", url], capture_output=True, text=True, timeout=timeout
+        )
+        if result.returncode != 0 or "<html" not in result.stdout:
+            raise RuntimeError(f"{chromium} failed ({result.returncode}): {result.stderr[-2000:]}")
+        console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+        if screenshot is not None:
+            screenshot = Path(screenshot).resolve()
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            shot = subprocess.run(
+                [*base, f"--screenshot={screenshot}", url],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+            if shot.returncode != 0 or not screenshot.exists():
+                raise RuntimeError(f"{chromium} screenshot failed: {shot.stderr[-2000:]}")
+            console += [line for line in shot.stderr.splitlines() if ":CONSOLE" in line]
+    match = re.search(r'data-media-status="([^"]*)"', result.stdout)
+    return {
+        "dom": result.stdout,
+        "console": console,
+        "media_status": match.group(1) if match else None,
+    }
+
+
+__all__ = [
+    "METRICS",
+    "available_metrics",
+    "confidence_interval",
+    "dnsmos",
+    "evaluate",
+    "f0_contour",
+    "f0_metrics",
+    "find_chromium",
+    "griffin_lim",
+    "log_mel_l1",
+    "mel_cepstral_distortion",
+    "multi_resolution_stft_distance",
+    "pesq_wb",
+    "render_report",
+    "report_html",
+]

@@ -1,0 +1,1103 @@
+"""Training: flow likelihood + log-mel MAE + adversarial terms in one `model.fit` step.
+
+`WaveGlowGAN` wraps a `WaveGlow` (the generator) and, optionally, a `WaveDiscriminator`.
+Each training step
+
+1. runs the flow forward on the real audio and takes WaveGlow's negative log-likelihood;
+2. samples audio through the flow's inverse at `train_sigma` (z drawn with the flow's own
+   `SeedGenerator`, so the step is reproducible and the inverse is differentiated through);
+3. adds the L1 distance between the log-mels of sampled and real audio (the project's one mel
+   definition), and, once the discriminator has started, HiFi-GAN's least-squares adversarial
+   and feature-matching terms;
+4. updates the discriminator with its own optimizer on real vs. (detached) sampled audio.
+
+Both optimizers live in one `keras.optimizers.MultiOptimizer` (routed by variable path), so
+Keras' JAX trainer carries and checkpoints both states. The update itself is one pure function
+of (weights, optimizer state, gradients) on every backend: a non-finite loss or gradient keeps
+every weight and optimizer slot as it was (the step is skipped and counted), and before
+`discriminator_start_step` the discriminator and its optimizer slots are held with a tensor
+condition on the step counter (never a Python `if` frozen at trace time).
+
+Only the gradient computation differs per backend: `tf.GradientTape` under TensorFlow,
+`jax.value_and_grad` over a `keras.StatelessScope` under JAX.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+from keras import ops, saving
+
+from keras_waveglow.flow import WaveGlow
+from keras_waveglow.losses import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+    mel_mae_loss,
+    waveform_mae_loss,
+    waveglow_nll,
+)
+
+_PACKAGE = "keras_waveglow"
+_LOG_NAMES = (
+    "loss",
+    "nll",
+    "mel_mae",
+    "wave_mae",
+    "generator_adversarial",
+    "feature_matching",
+    "discriminator_loss",
+)
+
+
+def _is_finite(x):
+    return ops.all(ops.isfinite(ops.cast(x, "float32")))
+
+
+def _all_finite(tensors):
+    finite = ops.convert_to_tensor(True)
+    for tensor in tensors:
+        finite = ops.logical_and(finite, _is_finite(tensor))
+    return finite
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class WaveGlowGAN(keras.Model):
+    """WaveGlow trained on likelihood, log-mel MAE and (optionally) adversarial terms.
+
+    Generator objective: `nll_weight * NLL + mae_weight * MAE_mel + waveform_mae_weight *
+    MAE_wave + active * (adv_weight * LSGAN_G + fm_weight * FM)`, with `active` = 1 from
+    step `discriminator_start_step` on. Discriminator objective: `active * LSGAN_D`.
+
+    Args:
+        waveglow: the `WaveGlow` to train.
+        discriminator: a `WaveDiscriminator` (or any Keras model mapping (B, T) audio to
+            `(logits_list, features_list)`), or None for likelihood (+ MAE) training only.
+        nll_weight: float, weight of the flow NLL. Default 1.0.
+        mae_weight: float, weight of the log-mel L1 of sampled vs. real audio; 0 skips the
+            inverse pass when there is no discriminator. Default 45.0 (HiFi-GAN's).
+        adv_weight: float, weight of the least-squares generator loss. Default 1.0.
+        fm_weight: float, weight of the feature-matching loss. Default 2.0.
+        waveform_mae_weight: float, weight of the sample-wise L1. Default 0.0.
+        discriminator_start_step: int, training step from which the discriminator trains and
+            the adversarial terms count. Default 0.
+        train_sigma: float, standard deviation of z when sampling audio for the MAE and
+            adversarial terms. Default 0.6 (the usual inference sigma).
+
+    Call arguments:
+        mel: (B, F, n_mel) tensor; `model(mel)` vocodes with the wrapped WaveGlow.
+
+    Example:
+        >>> gan = WaveGlowGAN(WaveGlow.from_preset("tiny"), WaveDiscriminator(width=1 / 16))
+        >>> gan.compile(optimizer=keras.optimizers.Adam(1e-4),
+        ...             discriminator_optimizer=keras.optimizers.Adam(2e-4))
+        >>> gan.fit(dataset_of_mel_audio_pairs, epochs=1, steps_per_epoch=100)
+    """
+
+    def __init__(
+        self,
+        waveglow: WaveGlow,
+        discriminator: keras.Model | None = None,
+        nll_weight: float = 1.0,
+        mae_weight: float = 45.0,
+        adv_weight: float = 1.0,
+        fm_weight: float = 2.0,
+        waveform_mae_weight: float = 0.0,
+        discriminator_start_step: int = 0,
+        train_sigma: float = 0.6,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(waveglow, WaveGlow):
+            raise TypeError(f"waveglow must be a keras_waveglow.WaveGlow, got {type(waveglow)}.")
+        for name, value in (
+            ("nll_weight", nll_weight),
+            ("mae_weight", mae_weight),
+            ("adv_weight", adv_weight),
+            ("fm_weight", fm_weight),
+            ("waveform_mae_weight", waveform_mae_weight),
+            ("discriminator_start_step", discriminator_start_step),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}.")
+        if train_sigma <= 0:
+            raise ValueError(f"train_sigma must be > 0, got {train_sigma}.")
+        self.waveglow = waveglow
+        self.discriminator = discriminator
+        self.nll_weight = float(nll_weight)
+        self.mae_weight = float(mae_weight)
+        self.adv_weight = float(adv_weight)
+        self.fm_weight = float(fm_weight)
+        self.waveform_mae_weight = float(waveform_mae_weight)
+        self.discriminator_start_step = int(discriminator_start_step)
+        self.train_sigma = float(train_sigma)
+        self.log_names = [
+            n
+            for n in _LOG_NAMES
+            if (n != "wave_mae" or self.waveform_mae_weight > 0)
+            and (
+                discriminator is not None
+                or n not in ("generator_adversarial", "feature_matching", "discriminator_loss")
+            )
+        ]
+        self.trackers = [keras.metrics.Mean(name=n) for n in self.log_names]
+        if discriminator is not None:
+            self._check_discriminator_paths()
+        self.build()
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        counter = {"shape": (), "initializer": "zeros", "dtype": "int32", "trainable": False}
+        counter["aggregation"] = "only_first_replica"
+        self.step_counter = self.add_weight(name="step_counter", **counter)
+        self.skipped_steps = self.add_weight(name="skipped_steps", **counter)
+        self.consecutive_skipped = self.add_weight(name="consecutive_skipped", **counter)
+        self.built = True
+
+    # ----------------------------------------------------------------------------------------
+    # Optimizers
+    # ----------------------------------------------------------------------------------------
+
+    def _check_discriminator_paths(self):
+        g_paths = [v.path for v in self.waveglow.variables]
+        d_paths = [v.path for v in self.discriminator.variables]
+        if not d_paths:
+            raise ValueError("the discriminator has no weights; build it before wrapping it.")
+        prefixes = sorted({p.split("/")[0] for p in d_paths})
+        clash = [p for p in g_paths if p.split("/")[0] in prefixes]
+        if clash:
+            raise ValueError(
+                f"generator and discriminator weights share path prefixes {prefixes} "
+                f"(e.g. {clash[0]!r}); name the discriminator's sublayers differently."
+            )
+        self._discriminator_pattern = "^(?:" + "|".join(re.escape(p) for p in prefixes) + ")/.*"
+
+    def compile(self, optimizer="adam", discriminator_optimizer=None, **kwargs):
+        """Configures training with one optimizer for the flow and one for the discriminator.
+
+        Args:
+            optimizer: optimizer (or name) for the WaveGlow, e.g.
+                `keras.optimizers.Adam(1e-4, global_clipnorm=1.0)` for gradient clipping by
+                global norm; a ready `keras.optimizers.MultiOptimizer` is used as is.
+            discriminator_optimizer: optimizer (or name) for the discriminator. Default:
+                `Adam(2e-4, beta_1=0.8, beta_2=0.99)` (HiFi-GAN's).
+            **kwargs: passed to `keras.Model.compile` (`jit_compile`, `steps_per_execution`,
+                ...). `loss` and `metrics` are not used: the objective is fixed.
+
+        Example:
+            >>> gan.compile(keras.optimizers.Adam(1e-4, global_clipnorm=1.0))
+        """
+        kwargs.pop("loss", None)
+        optimizer = keras.optimizers.get(optimizer)
+        base = getattr(optimizer, "inner_optimizer", optimizer)
+        if self.discriminator is not None and not isinstance(base, keras.optimizers.MultiOptimizer):
+            if discriminator_optimizer is None:
+                discriminator_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.8, beta_2=0.99)
+            discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
+            if discriminator_optimizer is base:
+                raise ValueError("the discriminator needs its own optimizer instance.")
+            routes = keras.optimizers.OptimizerMap(
+                default_optimizer=base,
+                optimizer_map={self._discriminator_pattern: discriminator_optimizer},
+            )
+            multi = keras.optimizers.MultiOptimizer(routes, name="gan_optimizer")
+            if base is not optimizer:  # keep a user's LossScaleOptimizer around both
+                optimizer = keras.optimizers.LossScaleOptimizer(
+                    multi,
+                    initial_scale=optimizer.initial_scale,
+                    dynamic_growth_steps=optimizer.dynamic_growth_steps,
+                )
+            else:
+                optimizer = multi
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+        self._index_variables()
+
+    def compile_from_config(self, config):
+        # compile() is overridden, so Keras would skip it on load; the saved config holds the
+        # ready MultiOptimizer, which compile() takes as is.
+        config = saving.deserialize_keras_object(config)
+        self.compile(**config)
+
+    @property
+    def uses_loss_scaling(self) -> bool:
+        """True when the optimizer is a `LossScaleOptimizer` (float16 training)."""
+        return isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+
+    @property
+    def generator_optimizer(self):
+        """The optimizer updating the WaveGlow's weights."""
+        base = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        if isinstance(base, keras.optimizers.MultiOptimizer):
+            return base._optimizer_map(self.waveglow.trainable_variables[0])
+        return base
+
+    @property
+    def discriminator_optimizer(self):
+        """The optimizer updating the discriminator's weights (None without one)."""
+        if self.discriminator is None:
+            return None
+        base = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        return base._optimizer_map(self.discriminator.trainable_variables[0])
+
+    def _index_variables(self):
+        position = {id(v): i for i, v in enumerate(self.trainable_variables)}
+        self._g_indices = [position[id(v)] for v in self.waveglow.trainable_variables]
+        self._d_indices = (
+            [position[id(v)] for v in self.discriminator.trainable_variables]
+            if self.discriminator is not None
+            else []
+        )
+        d_opt = self.discriminator_optimizer
+        d_ids = {id(v) for v in d_opt.variables} if d_opt is not None else set()
+        self._d_opt_indices = {i for i, v in enumerate(self.optimizer.variables) if id(v) in d_ids}
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    # ----------------------------------------------------------------------------------------
+    # The objective, shared by every backend
+    # ----------------------------------------------------------------------------------------
+
+    def call(self, mel, training=None):
+        return self.waveglow(mel, training=False)
+
+    def _unpack(self, data):
+        mel, audio, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if audio is None:
+            raise ValueError("WaveGlowGAN trains on (mel, audio) pairs; got no audio.")
+        return mel, audio
+
+    def discriminator_active(self):
+        """A boolean tensor: has the step counter reached `discriminator_start_step`?"""
+        return ops.greater_equal(self.step_counter.value, self.discriminator_start_step)
+
+    def _sample_like(self, mel, audio, z=None):
+        length = audio.shape[1] if audio.shape[1] is not None else ops.shape(audio)[1]
+        return self.waveglow.inverse(mel, sigma=self.train_sigma, z=z)[:, :length]
+
+    def _objective(self, mel, audio, frozen_discriminator=None, noise=None):
+        """Computes every term; returns `(terms, generator_total, discriminator_total)`.
+
+        `frozen_discriminator(audio)` must run the discriminator with weights that receive no
+        gradient (JAX); under TensorFlow the tape tells the two objectives apart instead.
+        `noise`: the scaled z for the inverse pass (None: drawn from the flow's generator).
+        """
+        z, log_det = self.waveglow.forward(audio, mel)
+        nll = waveglow_nll(z, log_det, sigma=self.waveglow.train_sigma)
+        terms = {"nll": nll}
+        generator_total = self.nll_weight * nll
+        discriminator_total = ops.zeros((), "float32")
+        has_gan = self.discriminator is not None
+        if not (has_gan or self.mae_weight > 0 or self.waveform_mae_weight > 0):
+            return terms, generator_total, discriminator_total
+        fake = self._sample_like(mel, audio, noise)
+        terms["mel_mae"] = mel_mae_loss(audio, fake, self.waveglow.mel_config)
+        generator_total = generator_total + self.mae_weight * terms["mel_mae"]
+        if self.waveform_mae_weight > 0:
+            terms["wave_mae"] = waveform_mae_loss(audio, fake)
+            generator_total = generator_total + self.waveform_mae_weight * terms["wave_mae"]
+        if not has_gan:
+            return terms, generator_total, discriminator_total
+        active = ops.cast(self.discriminator_active(), "float32")
+        frozen = frozen_discriminator or self.discriminator
+        real_logits, real_features = self.discriminator(audio)
+        fake_logits, _ = self.discriminator(ops.stop_gradient(fake))
+        d_loss, _, _ = discriminator_loss(real_logits, fake_logits)
+        gen_logits, gen_features = frozen(fake)
+        adv, _ = generator_adversarial_loss(gen_logits)
+        real_features = keras.tree.map_structure(ops.stop_gradient, real_features)
+        fm = feature_matching_loss(real_features, gen_features)
+        terms.update(generator_adversarial=adv, feature_matching=fm, discriminator_loss=d_loss)
+        generator_total = generator_total + active * (self.adv_weight * adv + self.fm_weight * fm)
+        discriminator_total = active * d_loss
+        return terms, generator_total, discriminator_total
+
+    def _step_masks(self, grads, totals, grads_finite=None):
+        """Decides what this step may change; returns `(finite, discriminator_ok, grads)`.
+
+        `finite`: losses (and, without loss scaling, gradients) are finite, so the step is
+        applied. `discriminator_ok`: also the discriminator has started. Non-finite gradients
+        are replaced by zeros so the optimizer's arithmetic stays finite either way.
+        """
+        finite = ops.logical_and(_is_finite(totals[0]), _is_finite(totals[1]))
+        if not self.uses_loss_scaling:  # a LossScaleOptimizer handles overflowing gradients
+            if grads_finite is None:
+                grads_finite = _all_finite(grads)
+            finite = ops.logical_and(finite, grads_finite)
+        grads = [ops.where(finite, g, ops.zeros_like(g)) for g in grads]
+        d_ok = finite
+        if self.discriminator is not None:
+            d_ok = ops.logical_and(finite, self.discriminator_active())
+        return finite, d_ok, grads
+
+    def _hold(self, new_values, old_values, discriminator_indices, finite, d_ok):
+        """Keeps the old value wherever the step must not apply."""
+        return [
+            ops.where(d_ok if i in discriminator_indices else finite, new, old)
+            for i, (new, old) in enumerate(zip(new_values, old_values, strict=True))
+        ]
+
+    def _count_and_log(self, terms, generator_total, discriminator_total, finite):
+        """Advances the counters and the loss trackers (stateful; wrap in a scope on JAX)."""
+        bad = ops.cast(ops.logical_not(finite), "int32")
+        self.step_counter.assign(self.step_counter.value + 1)
+        self.skipped_steps.assign(self.skipped_steps.value + bad)
+        self.consecutive_skipped.assign((self.consecutive_skipped.value + bad) * bad)
+        values = {"loss": generator_total, **terms}
+        logs = {}
+        for tracker in self.trackers:
+            if tracker.name not in values:  # e.g. mel_mae in pure likelihood training
+                continue
+            # A skipped step leaves the running means alone (NaN would poison them).
+            weight = ops.cast(finite, "float32")
+            tracker.update_state(ops.where(finite, values[tracker.name], 0.0), sample_weight=weight)
+            logs[tracker.name] = tracker.result()
+        logs["skipped_steps"] = self.skipped_steps.value
+        logs["consecutive_skipped"] = self.consecutive_skipped.value
+        return logs
+
+    # ----------------------------------------------------------------------------------------
+    # train_step / test_step per backend
+    # ----------------------------------------------------------------------------------------
+
+    def train_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_train_step(*args)
+        if keras.backend.backend() == "tensorflow":
+            return self._tf_train_step(*args)
+        raise NotImplementedError(
+            f"WaveGlowGAN.train_step supports TensorFlow and JAX, not {keras.backend.backend()}."
+        )
+
+    def _tf_train_step(self, data):
+        import tensorflow as tf
+
+        mel, audio = self._unpack(data)
+        g_vars = self.waveglow.trainable_variables
+        d_vars = self.discriminator.trainable_variables if self.discriminator is not None else []
+        noise = None
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            noise = self._replica_noise(mel, replica)
+        with tf.GradientTape(persistent=True) as tape:
+            terms, g_total, d_total = self._objective(mel, audio, noise=noise)
+            g_scaled = self.optimizer.scale_loss(g_total)
+            d_scaled = self.optimizer.scale_loss(d_total)
+        # One gradient call per sub-model (TF 2.21 cannot zero-fill unconnected Keras variables).
+        g_grads = tape.gradient(g_scaled, g_vars)
+        d_grads = tape.gradient(d_scaled, d_vars) if d_vars else []
+        del tape
+        grads = [None] * len(self.trainable_variables)
+        for i, g in zip(self._g_indices, g_grads, strict=True):
+            grads[i] = g
+        for i, g in zip(self._d_indices, d_grads, strict=True):
+            grads[i] = g
+        grads = [
+            ops.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+            for g, v in zip(grads, self.trainable_variables, strict=True)
+        ]
+        grads_finite = None
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            # Keras' TF optimizer sums gradients over replicas: scale the local-batch means so
+            # the sum is the global-batch mean, and let every replica take the same decision.
+            n = replica.num_replicas_in_sync
+            grads = [g / n for g in grads]
+            local_bad = 1.0 - ops.cast(_all_finite(grads), "float32")
+            grads_finite = replica.all_reduce("SUM", local_bad) < 0.5
+            g_total, d_total = replica.all_reduce("MEAN", [g_total, d_total])
+            terms = dict(zip(terms, replica.all_reduce("MEAN", list(terms.values())), strict=True))
+        finite, d_ok, grads = self._step_masks(grads, (g_total, d_total), grads_finite)
+        # TensorFlow has no stateless_apply (tf.distribute): apply, then restore what is held.
+        trainable_before = [tf.identity(v.value) for v in self.trainable_variables]
+        optimizer_before = [tf.identity(v.value) for v in self.optimizer.variables]
+        self.optimizer.apply(grads, self.trainable_variables)
+        for variables, before, d_indices in (
+            (self.trainable_variables, trainable_before, set(self._d_indices)),
+            (self.optimizer.variables, optimizer_before, self._d_opt_indices),
+        ):
+            after = [v.value for v in variables]
+            held = self._hold(after, before, d_indices, finite, d_ok)
+            for variable, value in zip(variables, held, strict=True):
+                variable.assign(value)
+        return self._count_and_log(terms, g_total, d_total, finite)
+
+    def _replica_noise(self, mel, replica):
+        """This replica's slice of the noise a single device would draw for the global batch.
+
+        Every replica draws the global batch's z from the same generator state and keeps its
+        own rows, so a MirroredStrategy step equals the single-device step.
+        """
+        waveglow = self.waveglow
+        n = replica.num_replicas_in_sync
+        batch = ops.shape(mel)[0]
+        steps = ops.shape(mel)[1] * waveglow.hop_length // waveglow.n_group
+        z = keras.random.normal((batch * n, steps, waveglow.n_group), seed=waveglow.seed_generator)
+        start = replica.replica_id_in_sync_group * batch
+        return ops.slice(z, (start, 0, 0), (batch, steps, waveglow.n_group)) * self.train_sigma
+
+    def _jax_train_step(self, state, data):
+        import jax
+
+        trainable_values, non_trainable_values, optimizer_values, metrics_values = state
+        mel, audio = self._unpack(data)
+        trainable = self.trainable_variables
+        non_trainable = self.non_trainable_variables
+        optimizer_variables = self.optimizer.variables
+
+        def objective(trainable_values, non_trainable_values):
+            mapping = [
+                *zip(trainable, trainable_values, strict=True),
+                *zip(non_trainable, non_trainable_values, strict=True),
+                *zip(optimizer_variables, optimizer_values, strict=True),
+            ]
+            frozen = None
+            if self.discriminator is not None:
+                d_values = [jax.lax.stop_gradient(trainable_values[i]) for i in self._d_indices]
+
+                def frozen(audio):
+                    return self.discriminator.stateless_call(d_values, [], audio)[0]
+
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                terms, g_total, d_total = self._objective(mel, audio, frozen)
+                scaled = self.optimizer.scale_loss(g_total + d_total)
+            new_non_trainable = [scope.get_current_value(v) for v in non_trainable]
+            return scaled, (terms, g_total, d_total, new_non_trainable)
+
+        grad_fn = jax.value_and_grad(objective, has_aux=True)
+        (_, aux), grads = grad_fn(trainable_values, non_trainable_values)
+        terms, g_total, d_total, non_trainable_values = aux
+        mapping = [
+            *zip(trainable, trainable_values, strict=True),
+            *zip(non_trainable, non_trainable_values, strict=True),
+        ]
+        with keras.StatelessScope(state_mapping=mapping):
+            finite, d_ok, grads = self._step_masks(grads, (g_total, d_total))
+        new_trainable, new_optimizer = self.optimizer.stateless_apply(
+            optimizer_values, grads, trainable_values
+        )
+        trainable_values = self._hold(
+            new_trainable, trainable_values, set(self._d_indices), finite, d_ok
+        )
+        optimizer_values = self._hold(
+            new_optimizer, optimizer_values, self._d_opt_indices, finite, d_ok
+        )
+        mapping = [
+            *zip(non_trainable, non_trainable_values, strict=True),
+            *zip(self.metrics_variables, metrics_values, strict=True),
+        ]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._count_and_log(terms, g_total, d_total, finite)
+        non_trainable_values = [scope.get_current_value(v) for v in non_trainable]
+        metrics_values = [scope.get_current_value(v) for v in self.metrics_variables]
+        return logs, (trainable_values, non_trainable_values, optimizer_values, metrics_values)
+
+    def _evaluate_terms(self, mel, audio):
+        z, log_det = self.waveglow.forward(audio, mel)
+        nll = waveglow_nll(z, log_det, sigma=self.waveglow.train_sigma)
+        mae = mel_mae_loss(audio, self._sample_like(mel, audio), self.waveglow.mel_config)
+        values = {"loss": self.nll_weight * nll + self.mae_weight * mae, "nll": nll}
+        values["mel_mae"] = mae
+        for tracker in self.trackers:
+            if tracker.name in values:
+                tracker.update_state(values[tracker.name])
+        return {t.name: t.result() for t in self.trackers if t.name in values}
+
+    def test_step(self, *args):
+        if keras.backend.backend() != "jax":
+            mel, audio = self._unpack(args[0])
+            return self._evaluate_terms(mel, audio)
+        state, data = args
+        trainable_values, non_trainable_values, metrics_values = state
+        mel, audio = self._unpack(data)
+        mapping = [
+            *zip(self.trainable_variables, trainable_values, strict=True),
+            *zip(self.non_trainable_variables, non_trainable_values, strict=True),
+            *zip(self.metrics_variables, metrics_values, strict=True),
+        ]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._evaluate_terms(mel, audio)
+        non_trainable_values = [scope.get_current_value(v) for v in self.non_trainable_variables]
+        metrics_values = [scope.get_current_value(v) for v in self.metrics_variables]
+        return logs, (trainable_values, non_trainable_values, metrics_values)
+
+    # ----------------------------------------------------------------------------------------
+    # Serialization
+    # ----------------------------------------------------------------------------------------
+
+    def _seed_states(self):
+        """The state variables of every `SeedGenerator` below this model, in a fixed order."""
+        return [
+            generator.state
+            for layer in self._flatten_layers(include_self=True)
+            for generator in layer._seed_generators
+        ]
+
+    def save_own_variables(self, store):
+        # Keras does not save SeedGenerator states; exact resume needs the noise state too.
+        super().save_own_variables(store)
+        for i, state in enumerate(self._seed_states()):
+            store[f"seed_state_{i}"] = state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        own = {k: store[k] for k in keys if not k.startswith("seed_state_")}
+        super().load_own_variables(own)
+        for i, state in enumerate(self._seed_states()):
+            if f"seed_state_{i}" in keys:
+                state.assign(store[f"seed_state_{i}"])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "waveglow": saving.serialize_keras_object(self.waveglow),
+            "discriminator": (
+                None
+                if self.discriminator is None
+                else saving.serialize_keras_object(self.discriminator)
+            ),
+            "nll_weight": self.nll_weight,
+            "mae_weight": self.mae_weight,
+            "adv_weight": self.adv_weight,
+            "fm_weight": self.fm_weight,
+            "waveform_mae_weight": self.waveform_mae_weight,
+            "discriminator_start_step": self.discriminator_start_step,
+            "train_sigma": self.train_sigma,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["waveglow"] = saving.deserialize_keras_object(config["waveglow"])
+        if config.get("discriminator") is not None:
+            config["discriminator"] = saving.deserialize_keras_object(config["discriminator"])
+        return cls(**config)
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints, resume, warm start
+# --------------------------------------------------------------------------------------------
+
+LAST_WEIGHTS = "last.weights.h5"
+BEST_WEIGHTS = "best.weights.h5"
+STATE_FILE = "training_state.json"
+GENERATOR_FILE = "waveglow.keras"
+BEST_GENERATOR_FILE = "waveglow_best.keras"
+
+
+def _atomic_write(path: Path, write) -> Path:
+    """Writes `path` through `write(tmp_path)` then `os.replace`: never half a file at `path`.
+
+    The temporary file sits beside the target (same file system, so the rename is atomic)
+    and keeps the target's suffixes (Keras checks `.weights.h5` / `.keras`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes)
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # Keras refuses to overwrite silently in some paths; let it create the file
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _write_json_atomically(path: Path, payload: dict) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
+
+    _atomic_write(path, write)
+
+
+def _clean_stale_temporaries(directory: Path) -> None:
+    """Removes temporaries of a run killed while saving (they never replaced anything)."""
+    for stale in directory.glob(".*.tmp-*"):
+        stale.unlink(missing_ok=True)
+
+
+def _ensure_optimizer_built(model: WaveGlowGAN) -> None:
+    if model.optimizer is None:
+        raise ValueError("compile() the model before saving or restoring its training state.")
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+
+
+class TrainingCheckpoint(keras.callbacks.Callback):
+    """Atomic checkpoints of the full training state: keeps the last and the best.
+
+    Every `save_freq` steps and at every epoch end it writes, each through a temporary file
+    and an atomic rename, `last.weights.h5` (both networks, both optimizers' slots, the step
+    and skip counters, the noise generator's state) and `training_state.json` (step, epoch,
+    best monitored value). When `monitor` improves, the same weights are copied to
+    `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`;
+    `waveglow.keras` (last) is written at the end of training. A step that was skipped as
+    non-finite never triggers a save, so the last checkpoint is always a good one.
+
+    Args:
+        directory: output folder (created).
+        save_freq: int, save every this many training steps; 0 saves at epoch ends only.
+            Default 100.
+        monitor: str, the log to rank checkpoints by. Default "loss".
+        mode: "min" or "max". Default "min".
+
+    Example:
+        >>> gan.fit(ds, epochs=10, callbacks=[TrainingCheckpoint("runs/x", save_freq=500)])
+    """
+
+    def __init__(self, directory, save_freq: int = 100, monitor: str = "loss", mode: str = "min"):
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+        self.directory = Path(directory)
+        self.save_freq = int(save_freq)
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+        self.last_saved_step = None
+        state_path = self.directory / STATE_FILE
+        if state_path.exists():
+            self.best = read_training_state(self.directory).get("best")
+
+    def on_train_begin(self, logs=None):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _clean_stale_temporaries(self.directory)
+
+    def _improved(self, value) -> bool:
+        if value is None:
+            return False
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq <= 0:
+            return
+        step = int(ops.convert_to_numpy(self.model.step_counter.value))
+        if step % self.save_freq == 0:
+            self.save(logs, epoch=None)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(logs, epoch=epoch)
+
+    def on_train_end(self, logs=None):
+        model = self.model
+        _atomic_write(self.directory / GENERATOR_FILE, model.waveglow.save)
+
+    def save(self, logs=None, epoch=None) -> bool:
+        """Saves now (unless the last step was skipped); returns whether it saved."""
+        model = self.model
+        logs = logs or {}
+        if int(ops.convert_to_numpy(model.consecutive_skipped.value)) > 0:
+            return False
+        _ensure_optimizer_built(model)
+        step = int(ops.convert_to_numpy(model.step_counter.value))
+        _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
+        value = logs.get(self.monitor)
+        value = None if value is None else float(value)
+        improved = self._improved(value)
+        if improved:
+            self.best = value
+            _atomic_write(
+                self.directory / BEST_WEIGHTS,
+                lambda tmp: shutil.copyfile(self.directory / LAST_WEIGHTS, tmp),
+            )
+            _atomic_write(self.directory / BEST_GENERATOR_FILE, model.waveglow.save)
+        previous = read_training_state(self.directory) if epoch is None else {}
+        _write_json_atomically(
+            self.directory / STATE_FILE,
+            {
+                "step": step,
+                "epoch": epoch if epoch is not None else previous.get("epoch"),
+                "best": self.best,
+                "monitor": self.monitor,
+                "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
+            },
+        )
+        self.last_saved_step = step
+        return True
+
+
+def read_training_state(directory) -> dict:
+    """Reads `training_state.json` of a run folder ({} when there is none).
+
+    Args:
+        directory: the run folder given to `TrainingCheckpoint`.
+
+    Returns:
+        A dict with "step", "epoch", "best", "monitor", "skipped_steps".
+    """
+    path = Path(directory) / STATE_FILE
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a valid training state file ({error}).") from error
+
+
+def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -> int:
+    """Loads a run's checkpoint into a compiled model; returns the step to resume from.
+
+    Restores both networks, both optimizers' slots, the step and skip counters and the noise
+    generator, so the next step is the one an uninterrupted run would have taken; the data
+    position is the returned step (skip that many batches of the same seeded dataset).
+
+    Args:
+        model: a compiled `WaveGlowGAN` built like the one that was saved.
+        directory: the run folder.
+        which: "last" or "best". Default "last".
+
+    Returns:
+        The number of training steps already taken.
+
+    Example:
+        >>> step = restore_training_state(gan, "runs/x")
+        >>> gan.fit(dataset.skip(step), ...)
+    """
+    directory = Path(directory)
+    path = directory / (LAST_WEIGHTS if which == "last" else BEST_WEIGHTS)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint to resume from.")
+    _ensure_optimizer_built(model)
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise ValueError(
+            f"{path}: checkpoint does not match this model (another preset or discriminator, "
+            f"or another optimizer?): {error}"
+        ) from error
+    return int(ops.convert_to_numpy(model.step_counter.value))
+
+
+def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
+    """Warm start: copies weights from a saved model or checkpoint into `waveglow`.
+
+    Accepts a `.keras` file (a `WaveGlow`, or a `WaveGlowGAN` whose generator is used), a
+    `.weights.h5` file of a `WaveGlow`, or an NVIDIA PyTorch checkpoint (anything else, read
+    with `keras_waveglow.convert.from_nvidia`).
+
+    Args:
+        waveglow: the model to initialise (same configuration as the source).
+        path: str or path-like.
+
+    Returns:
+        `waveglow`, with the weights loaded.
+
+    Example:
+        >>> model = load_initial_weights(WaveGlow.from_preset("arctic_16k"), "model.keras")
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file to initialise from.")
+    if path.name.endswith(".weights.h5"):
+        waveglow.load_weights(path)
+        return waveglow
+    if path.suffix == ".keras":
+        source = keras.saving.load_model(path, compile=False)
+        if isinstance(source, WaveGlowGAN):
+            source = source.waveglow
+        if not isinstance(source, WaveGlow):
+            raise ValueError(f"{path}: holds a {type(source).__name__}, not a WaveGlow.")
+    else:
+        from keras_waveglow.convert import from_nvidia
+
+        source = from_nvidia(path)
+    if source.get_config()["n_flows"] != waveglow.n_flows or len(source.weights) != len(
+        waveglow.weights
+    ):
+        raise ValueError(f"{path}: its WaveGlow configuration differs from the model's.")
+    for target, value in zip(waveglow.weights, source.weights, strict=True):
+        if tuple(target.shape) != tuple(value.shape):
+            raise ValueError(
+                f"{path}: weight {target.path} has shape {tuple(value.shape)} in the file, "
+                f"{tuple(target.shape)} in the model."
+            )
+        target.assign(value)
+    return waveglow
+
+
+class StopOnConsecutiveSkips(keras.callbacks.Callback):
+    """Stops training after `patience` non-finite (skipped) steps in a row.
+
+    Single bad batches are skipped by `WaveGlowGAN` and counted; only a run that keeps
+    producing NaN/inf stops, and then the last checkpoint (written before the bad streak,
+    since skipped steps never save) is the one to resume from.
+
+    Args:
+        patience: int >= 1. Default 10.
+    """
+
+    def __init__(self, patience: int = 10):
+        super().__init__()
+        if patience < 1:
+            raise ValueError(f"patience must be >= 1, got {patience}.")
+        self.patience = int(patience)
+        self.stopped_at_step = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        streak = (logs or {}).get("consecutive_skipped")
+        if streak is not None and int(float(streak)) >= self.patience:
+            self.stopped_at_step = batch
+            self.model.stop_training = True
+
+
+class AudioSamples(keras.callbacks.Callback):
+    """Writes generated audio and its log-mel image to TensorBoard every `every_n_steps`.
+
+    Sampling uses a fixed integer seed, never the model's noise generator, so logging does not
+    change the training run. Needs TensorFlow for `tf.summary`; without it the callback warns
+    once and does nothing.
+
+    Args:
+        log_dir: TensorBoard folder (a "samples" sub-folder is written).
+        mel: (B, F, n_mel) array of mels to vocode (a few short ones).
+        every_n_steps: int. Default 1000.
+        sigma: float, sampling sigma. Default 0.6.
+        seed: int, sampling seed. Default 0.
+    """
+
+    def __init__(self, log_dir, mel, every_n_steps: int = 1000, sigma: float = 0.6, seed: int = 0):
+        super().__init__()
+        self.log_dir = str(Path(log_dir) / "samples")
+        self.mel = mel
+        self.every_n_steps = int(every_n_steps)
+        self.sigma = float(sigma)
+        self.seed = int(seed)
+        self._writer = None
+        self.written_steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_n_steps <= 0:
+            return
+        step = int(ops.convert_to_numpy(self.model.step_counter.value))
+        if step % self.every_n_steps == 0:
+            self.write(step)
+
+    def write(self, step: int) -> bool:
+        """Writes the samples for `step`; returns False when TensorFlow is unavailable."""
+        try:
+            import tensorboard  # noqa: F401
+            import tensorflow as tf
+        except ImportError:
+            if self._writer is None:
+                import warnings
+
+                warnings.warn(
+                    "AudioSamples: TensorFlow not installed, no samples written.", stacklevel=2
+                )
+                self._writer = False
+            return False
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        from keras_waveglow.audio import mel_spectrogram
+
+        waveglow = self.model.waveglow
+        audio = waveglow.inverse(self.mel, sigma=self.sigma, seed=self.seed)
+        log_mel = ops.convert_to_numpy(mel_spectrogram(audio, **waveglow.mel_config))
+        audio = ops.convert_to_numpy(audio)
+        low, high = log_mel.min(), log_mel.max()
+        image = ((log_mel - low) / max(high - low, 1e-6)).transpose(0, 2, 1)[:, ::-1, :, None]
+        with self._writer.as_default():
+            tf.summary.audio(
+                "generated", audio[..., None].clip(-1, 1), waveglow.sample_rate, step=step
+            )
+            tf.summary.image("generated_log_mel", image, step=step)
+        self._writer.flush()
+        self.written_steps.append(step)
+        return True
+
+
+# --------------------------------------------------------------------------------------------
+# One call from data to a trained model (the CLI's `train`)
+# --------------------------------------------------------------------------------------------
+
+
+def build_gan(
+    preset: str = "tiny",
+    gan: bool = False,
+    discriminator_width: float = 1.0,
+    init_from=None,
+    seed: int | None = 0,
+    **gan_kwargs,
+) -> WaveGlowGAN:
+    """A `WaveGlowGAN` for a preset, with or without a `WaveDiscriminator`, warm-started.
+
+    Args:
+        preset: WaveGlow preset name. Default "tiny".
+        gan: bool, add a `WaveDiscriminator`. Default False.
+        discriminator_width: float, its channel multiplier. Default 1.0.
+        init_from: None or a path for `load_initial_weights`.
+        seed: int or None, seed of the flow's rotations and noise. Default 0.
+        **gan_kwargs: `WaveGlowGAN` arguments (weights, start step, train_sigma).
+
+    Returns:
+        An uncompiled `WaveGlowGAN`.
+    """
+    from keras_waveglow.discriminators import WaveDiscriminator
+
+    waveglow = WaveGlow.from_preset(preset, seed=seed)
+    if init_from is not None:
+        load_initial_weights(waveglow, init_from)
+    discriminator = WaveDiscriminator(width=discriminator_width) if gan else None
+    return WaveGlowGAN(waveglow, discriminator, **gan_kwargs)
+
+
+def train(
+    data,
+    out,
+    preset: str = "tiny",
+    steps: int = 1000,
+    batch_size: int = 12,
+    segment_length: int = 16000,
+    gan: bool = False,
+    mixed_precision: str | None = None,
+    resume: bool = False,
+    init_from=None,
+    learning_rate: float = 1e-4,
+    discriminator_learning_rate: float = 2e-4,
+    clipnorm: float | None = 1.0,
+    mae_weight: float = 45.0,
+    discriminator_start_step: int = 0,
+    discriminator_width: float = 1.0,
+    save_every: int = 500,
+    sample_every: int = 1000,
+    max_consecutive_skips: int = 10,
+    split: str = "train",
+    seed: int = 0,
+    verbose="auto",
+) -> dict:
+    """Trains (or resumes) a WaveGlow on a folder of audio; everything lands in `out`.
+
+    `out` receives `last.weights.h5`/`best.weights.h5` + `training_state.json` (full state,
+    atomic), `waveglow.keras` (the generator, loadable by `vocode`), `log.csv` and
+    TensorBoard logs (`tb/`). Training runs in epochs of `save_every` steps (a checkpoint at
+    each epoch end); resuming restores the full state and skips the batches already seen.
+
+    Args:
+        data: a folder of audio, an ARCTIC root, or a file list (see
+            `keras_waveglow.data.make_dataset`).
+        out: output folder; must be empty or absent unless `resume`.
+        preset: WaveGlow preset. Default "tiny".
+        steps: total training steps (rounded up to a multiple of `save_every`).
+        batch_size, segment_length: batch shape. Defaults 12 and 16000.
+        gan: add the discriminator and adversarial terms. Default False.
+        mixed_precision: None, "bf16" or "fp16" (loss scaling). Default None.
+        resume: continue the run in `out`. Default False.
+        init_from: warm start from a `.keras`, `.weights.h5` or NVIDIA checkpoint.
+        learning_rate, discriminator_learning_rate: Adam learning rates.
+        clipnorm: global-norm gradient clipping (None: off). Default 1.0.
+        mae_weight, discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
+        save_every: steps per epoch and checkpoint. Default 500.
+        sample_every: steps between TensorBoard audio samples (0: never). Default 1000.
+        max_consecutive_skips: stop after this many non-finite steps in a row. Default 10.
+        split: data split ("train", "all", ...). Default "train".
+        seed: data and model seed. Default 0.
+        verbose: Keras `fit` verbosity. Default "auto".
+
+    Returns:
+        A summary dict: steps, skipped_steps, last logs, output paths.
+
+    Example:
+        >>> train("data", "runs/tiny", preset="tiny", steps=50, batch_size=2,
+        ...       segment_length=4096)
+    """
+    import math
+
+    from keras_waveglow.data import make_dataset
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
+    if resume and not (out / LAST_WEIGHTS).exists():
+        raise FileNotFoundError(f"{out}: nothing to resume ({LAST_WEIGHTS} missing).")
+    policies = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16"}
+    policies["fp16"] = "mixed_float16"
+    if mixed_precision not in policies:
+        raise ValueError(
+            f"mixed_precision must be one of None, 'bf16', 'fp16'; got {mixed_precision!r}."
+        )
+    keras.config.set_dtype_policy(policies[mixed_precision])
+    keras.utils.set_random_seed(seed)
+    model = build_gan(
+        preset,
+        gan=gan,
+        discriminator_width=discriminator_width,
+        init_from=None if resume else init_from,
+        seed=seed,
+        mae_weight=mae_weight,
+        discriminator_start_step=discriminator_start_step,
+    )
+    clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, **clip),
+        discriminator_optimizer=keras.optimizers.Adam(
+            discriminator_learning_rate, beta_1=0.8, beta_2=0.99, **clip
+        ),
+    )
+    done = restore_training_state(model, out) if resume else 0
+    epoch_steps = max(1, min(save_every, steps))
+    epochs = math.ceil(steps / epoch_steps)
+    initial_epoch = done // epoch_steps
+
+    def new_dataset():
+        return make_dataset(
+            data,
+            model.waveglow,
+            split=split,
+            batch_size=batch_size,
+            segment_length=segment_length,
+            seed=seed,
+        )
+
+    dataset = new_dataset()
+    if hasattr(dataset, "repeat"):
+        dataset = dataset.repeat().skip(done)
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        TrainingCheckpoint(out, save_freq=0, monitor="loss"),
+        StopOnConsecutiveSkips(max_consecutive_skips),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume),
+    ]
+    try:  # TensorBoard needs TensorFlow and the tensorboard package; skip without them
+        import tensorboard  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        callbacks.append(keras.callbacks.TensorBoard(str(out / "tb"), update_freq=epoch_steps))
+        if sample_every > 0:
+            preview = new_dataset()  # its own copy: iterating must not move the data position
+            mel, _ = next(iter(preview)) if hasattr(preview, "take") else preview[0]
+            callbacks.append(AudioSamples(out / "tb", ops.convert_to_numpy(mel)[:2], sample_every))
+    except ImportError:
+        pass
+    history = {}
+    if initial_epoch < epochs:
+        history = model.fit(
+            dataset,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=epoch_steps,
+            callbacks=callbacks,
+            shuffle=False,  # the dataset is shuffled (seeded) already
+            verbose=verbose,
+        ).history
+    last = {k: float(v[-1]) for k, v in history.items()}
+    return {
+        "steps": int(ops.convert_to_numpy(model.step_counter.value)),
+        "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
+        "logs": last,
+        "checkpoint": str(out / LAST_WEIGHTS),
+        "generator": str(out / GENERATOR_FILE),
+    }

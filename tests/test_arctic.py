@@ -1,0 +1,363 @@
+"""CMU ARCTIC: layout, transcripts, splits, and the download against a local HTTP server."""
+
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_waveglow import cli
+from keras_waveglow.data import arctic
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+ARCHIVE = "cmu_us_{}_arctic-0.95-release.tar.bz2"
+
+
+def wav_bytes(seconds=0.1, rate=16000, seed=0):
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(seed).uniform(-0.3, 0.3, int(seconds * rate))
+    sf.write(buffer, noise, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def make_speaker(root, speaker, ids, with_transcripts=True):
+    folder = Path(root) / f"cmu_us_{speaker}_arctic"
+    (folder / "wav").mkdir(parents=True)
+    (folder / "etc").mkdir()
+    for i, utterance_id in enumerate(ids):
+        (folder / "wav" / f"{utterance_id}.wav").write_bytes(wav_bytes(seed=i))
+    if with_transcripts:
+        lines = [f'( {u} "Sentence {u} by {speaker}." )' for u in ids]
+        (folder / "etc" / "txt.done.data").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def add_bytes(archive, name, data=b"", **fields):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    for key, value in fields.items():
+        setattr(info, key, value)
+    archive.addfile(info, io.BytesIO(data))
+
+
+def speaker_tarball(speaker, ids=("arctic_a0001", "arctic_a0002", "arctic_b0001")):
+    """A .tar.bz2 in festvox's layout (cmu_us_<spk>_arctic/wav, etc/txt.done.data)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
+        top = f"cmu_us_{speaker}_arctic"
+        for i, utterance_id in enumerate(ids):
+            add_bytes(archive, f"{top}/wav/{utterance_id}.wav", wav_bytes(seed=i))
+        text = "".join(f'( {u} "Text of {u}." )\n' for u in ids).encode()
+        add_bytes(archive, f"{top}/etc/txt.done.data", text)
+    return buffer.getvalue()
+
+
+class ArchiveServer(http.server.ThreadingHTTPServer):
+    """Serves `files` on 127.0.0.1 with HTTP Range; can cut the first transfers short."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), ArchiveHandler)
+        self.files: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        self.bytes_sent = 0
+        self.cut_after: int | None = None  # bytes of body sent before dropping the connection
+        self.cuts_left = 0
+        self.support_range = True
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}/packed"
+
+
+class ArchiveHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        server = self.server
+        range_header = self.headers.get("Range")
+        server.requests.append((self.path, range_header))
+        name = self.path.rsplit("/", 1)[-1]
+        if not self.path.startswith("/packed/") or name not in server.files:
+            self.send_error(404)
+            return
+        data = server.files[name]
+        start = 0
+        if range_header and server.support_range:
+            start = int(range_header.removeprefix("bytes=").split("-")[0])
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if server.cuts_left > 0:
+            server.cuts_left -= 1
+            body = body[: server.cut_after]
+            self.close_connection = True
+        self.wfile.write(body)
+        server.bytes_sent += len(body)
+
+
+@pytest.fixture
+def server():
+    srv = ArchiveServer()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------------------------------------
+# Layout, transcripts, splits
+# ------------------------------------------------------------------------------------------------
+
+
+def test_layout_of_every_speaker_and_several_at_once(tmp_path):
+    for speaker in arctic.SPEAKERS:
+        make_speaker(tmp_path, speaker, ["arctic_b0001", "arctic_a0010", "arctic_a0002"])
+    (tmp_path / "cmu_us_xyz_arctic" / "wav").mkdir(parents=True)  # not an ARCTIC speaker
+    assert arctic.find_speakers(tmp_path) == list(arctic.SPEAKERS)
+    corpus = arctic.load_corpus(tmp_path, "slt,bdl")
+    assert [(u.speaker, u.utterance_id) for u in corpus] == [
+        ("slt", "arctic_a0002"),
+        ("slt", "arctic_a0010"),
+        ("slt", "arctic_b0001"),
+        ("bdl", "arctic_a0002"),
+        ("bdl", "arctic_a0010"),
+        ("bdl", "arctic_b0001"),
+    ]
+    assert corpus[0].text == "Sentence arctic_a0002 by slt."
+    assert corpus[0].path == tmp_path / "cmu_us_slt_arctic" / "wav" / "arctic_a0002.wav"
+    assert len(arctic.load_corpus(tmp_path)) == 3 * 7
+    assert len(arctic.load_corpus(tmp_path, "all")) == 3 * 7
+
+
+def test_bundled_sample_is_a_festvox_layout():
+    assert arctic.find_speakers(DATA) == ["awb", "slt"]
+    corpus = arctic.load_corpus(DATA)
+    assert [(u.speaker, u.utterance_id) for u in corpus] == [
+        ("awb", "arctic_a0007"),
+        ("slt", "arctic_a0009"),
+    ]
+    assert corpus[1].text == "He turned sharply, and faced Gregson across the table."
+
+
+def test_layout_errors_are_clear(tmp_path):
+    make_speaker(tmp_path, "slt", ["arctic_a0001"])
+    with pytest.raises(ValueError, match="Unknown CMU ARCTIC speaker"):
+        arctic.load_corpus(tmp_path, "slt,xyz")
+    with pytest.raises(FileNotFoundError, match=r"cmu_us_bdl_arctic.*download arctic"):
+        arctic.load_corpus(tmp_path, "bdl")
+    with pytest.raises(FileNotFoundError, match="no CMU ARCTIC speaker folder"):
+        arctic.load_corpus(tmp_path / "cmu_us_slt_arctic")
+    bad = tmp_path / "cmu_us_slt_arctic" / "etc" / "txt.done.data"
+    bad.write_text('( arctic_a0001 "fine" )\narctic_a0002 missing parentheses\n')
+    with pytest.raises(ValueError, match=r"txt\.done\.data:2: not a festvox transcript line"):
+        arctic.load_corpus(tmp_path, "slt")
+
+
+def test_missing_transcripts_leave_text_empty(tmp_path, caplog):
+    make_speaker(tmp_path, "clb", ["arctic_a0001"], with_transcripts=False)
+    corpus = arctic.load_corpus(tmp_path, "clb")
+    assert corpus[0].text is None
+    assert "txt.done.data: missing" in caplog.text
+
+
+def fake_corpus(counts):
+    utterances = []
+    for speaker, (n_a, n_b) in counts.items():
+        ids = [f"arctic_a{i:04d}" for i in range(1, n_a + 1)]
+        ids += [f"arctic_b{i:04d}" for i in range(1, n_b + 1)]
+        for utterance_id in ids:
+            path = Path(f"/corpus/cmu_us_{speaker}_arctic/wav/{utterance_id}.wav")
+            utterances.append(arctic.Utterance(speaker, utterance_id, path, None))
+    return utterances
+
+
+def test_splits_follow_parallel_wavegan_per_speaker():
+    corpus = fake_corpus({"slt": (593, 539), "bdl": (593, 539)})  # the real ARCTIC sizes
+    shuffled = list(np.random.default_rng(0).permutation(np.array(corpus, dtype=object)))
+    splits = arctic.split_corpus(shuffled)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 2 * 932, "dev": 200, "eval": 200}
+    for speaker in ("slt", "bdl"):
+        ids = {k: [u.utterance_id for u in v if u.speaker == speaker] for k, v in splits.items()}
+        # Utterance order a0001..a0593, b0001..b0539: eval = b0440..b0539, dev = b0340..b0439.
+        assert ids["eval"] == [f"arctic_b{i:04d}" for i in range(440, 540)]
+        assert ids["dev"] == [f"arctic_b{i:04d}" for i in range(340, 440)]
+        assert ids["train"][0] == "arctic_a0001" and ids["train"][-1] == "arctic_b0339"
+    assert arctic.split_corpus(shuffled) == splits  # deterministic
+    small = arctic.split_corpus(fake_corpus({"awb": (5, 0)}), n_eval=2, n_dev=1)
+    assert [u.utterance_id for u in small["train"]] == ["arctic_a0001", "arctic_a0002"]
+    assert [u.utterance_id for u in small["dev"]] == ["arctic_a0003"]
+    assert [u.utterance_id for u in small["eval"]] == ["arctic_a0004", "arctic_a0005"]
+
+
+def test_file_lists_round_trip_and_are_not_overwritten(tmp_path):
+    make_speaker(tmp_path / "corpus", "slt", [f"arctic_a{i:04d}" for i in range(1, 6)])
+    splits = arctic.split_corpus(arctic.load_corpus(tmp_path / "corpus"), n_eval=2, n_dev=1)
+    lists = arctic.write_file_lists(splits, tmp_path / "lists")
+    assert (tmp_path / "lists" / "eval.txt").read_text().splitlines() == [
+        "../corpus/cmu_us_slt_arctic/wav/arctic_a0004.wav",
+        "../corpus/cmu_us_slt_arctic/wav/arctic_a0005.wav",
+    ]
+    for name, path in lists.items():
+        read = [p.resolve() for p in arctic.read_file_list(path)]
+        assert read == [u.path.resolve() for u in splits[name]]
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        arctic.write_file_lists(splits, tmp_path / "lists")
+
+
+# ------------------------------------------------------------------------------------------------
+# Download (offline: a local server on 127.0.0.1)
+# ------------------------------------------------------------------------------------------------
+
+
+def test_url_template_is_festvox():
+    assert arctic.archive_url("bdl") == (
+        "http://festvox.org/cmu_arctic/cmu_arctic/packed/cmu_us_bdl_arctic-0.95-release.tar.bz2"
+    )
+    assert arctic.archive_url("slt", "http://mirror/x/") == (
+        "http://mirror/x/cmu_us_slt_arctic-0.95-release.tar.bz2"
+    )
+
+
+def test_download_two_speakers_verifies_and_is_idempotent(server, tmp_path):
+    tarballs = {s: speaker_tarball(s) for s in ("slt", "bdl")}
+    server.files = {ARCHIVE.format(s): data for s, data in tarballs.items()}
+    checksums = {s: hashlib.sha256(data).hexdigest() for s, data in tarballs.items()}
+    dest = tmp_path / "data"
+    folders = arctic.download_arctic(
+        "slt,bdl", dest, base_url=server.url, sha256=checksums, progress=False
+    )
+    assert folders == [dest / "cmu_us_slt_arctic", dest / "cmu_us_bdl_arctic"]
+    assert [p for p, _ in server.requests] == [
+        f"/packed/{ARCHIVE.format('slt')}",
+        f"/packed/{ARCHIVE.format('bdl')}",
+    ]
+    corpus = arctic.load_corpus(dest)
+    assert [(u.speaker, u.utterance_id) for u in corpus][:3] == [
+        ("bdl", "arctic_a0001"),
+        ("bdl", "arctic_a0002"),
+        ("bdl", "arctic_b0001"),
+    ]
+    assert corpus[0].path.read_bytes() == wav_bytes(seed=0)
+    assert not list(dest.glob("*.tar.bz2")) and not list(dest.glob("*.part"))
+
+    # Second run: nothing downloaded, nothing requested.
+    arctic.download_arctic("slt,bdl", dest, base_url=server.url, progress=False)
+    assert len(server.requests) == 2
+
+
+def test_interrupted_transfer_resumes_with_range(server, tmp_path):
+    data = speaker_tarball("slt", ids=[f"arctic_a{i:04d}" for i in range(1, 9)])
+    server.files = {ARCHIVE.format("slt"): data}
+    server.cut_after, server.cuts_left = len(data) // 3, 1
+    arctic.download_arctic("slt", tmp_path, base_url=server.url, progress=False)
+    assert server.requests[0][1] is None
+    assert server.requests[1][1] == f"bytes={len(data) // 3}-"
+    assert server.bytes_sent == len(data)  # nothing fetched twice
+    assert len(arctic.load_corpus(tmp_path, "slt")) == 8
+
+
+def test_partial_file_from_an_earlier_run_is_resumed(server, tmp_path):
+    data = speaker_tarball("awb")
+    server.files = {ARCHIVE.format("awb"): data}
+    (tmp_path / (ARCHIVE.format("awb") + ".part")).write_bytes(data[:1000])
+    arctic.download_arctic("awb", tmp_path, base_url=server.url, progress=False)
+    assert server.requests == [(f"/packed/{ARCHIVE.format('awb')}", "bytes=1000-")]
+    assert server.bytes_sent == len(data) - 1000
+    assert len(arctic.load_corpus(tmp_path, "awb")) == 3
+
+
+def test_server_without_range_support_restarts_cleanly(server, tmp_path):
+    data = speaker_tarball("rms")
+    server.files = {ARCHIVE.format("rms"): data}
+    server.support_range = False
+    (tmp_path / (ARCHIVE.format("rms") + ".part")).write_bytes(b"x" * 500)  # stale bytes
+    arctic.download_arctic("rms", tmp_path, base_url=server.url, progress=False)
+    assert len(arctic.load_corpus(tmp_path, "rms")) == 3
+
+
+def test_transfer_that_stays_incomplete_keeps_the_part_for_later(server, tmp_path):
+    data = speaker_tarball("ksp")
+    server.files = {ARCHIVE.format("ksp"): data}
+    server.cut_after, server.cuts_left = 700, 10
+    with pytest.raises(OSError, match=r"interrupted at \d+ bytes.*run again to resume"):
+        arctic.download_arctic("ksp", tmp_path, base_url=server.url, progress=False, retries=1)
+    part = tmp_path / (ARCHIVE.format("ksp") + ".part")
+    assert part.stat().st_size == 1400
+    assert not (tmp_path / "cmu_us_ksp_arctic").exists()
+    server.cuts_left = 0
+    arctic.download_arctic("ksp", tmp_path, base_url=server.url, progress=False)
+    assert server.requests[-1][1] == "bytes=1400-"
+
+
+def test_checksum_mismatch_and_http_errors_are_reported(server, tmp_path):
+    server.files = {ARCHIVE.format("jmk"): speaker_tarball("jmk")}
+    with pytest.raises(ValueError, match="sha256 mismatch"):
+        arctic.download_arctic(
+            "jmk", tmp_path, base_url=server.url, sha256={"jmk": "0" * 64}, progress=False
+        )
+    assert not list(tmp_path.iterdir())  # bad archive deleted, nothing extracted
+    with pytest.raises(OSError, match="HTTP error 404"):
+        arctic.download_arctic("clb", tmp_path, base_url=server.url, progress=False)
+
+
+def malicious_tarball(kind):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:bz2") as archive:
+        add_bytes(archive, "cmu_us_slt_arctic/wav/arctic_a0001.wav", wav_bytes())
+        if kind == "dotdot":
+            add_bytes(archive, "cmu_us_slt_arctic/../../evil.txt", b"pwned")
+        elif kind == "absolute":
+            add_bytes(archive, "/tmp/keras_waveglow_evil.txt", b"pwned")
+        elif kind == "symlink":
+            add_bytes(archive, "cmu_us_slt_arctic/link", type=tarfile.SYMTYPE, linkname="../../..")
+            add_bytes(archive, "cmu_us_slt_arctic/link/evil.txt", b"pwned")
+        elif kind == "hardlink":
+            add_bytes(archive, "cmu_us_slt_arctic/h", type=tarfile.LNKTYPE, linkname="/etc/passwd")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink", "hardlink"])
+def test_malicious_tarball_is_refused_and_writes_nothing_outside(server, tmp_path, kind):
+    server.files = {ARCHIVE.format("slt"): malicious_tarball(kind)}
+    dest = tmp_path / "a" / "b" / "dest"
+    before = {p for p in tmp_path.rglob("*")}
+    with pytest.raises(arctic.UnsafeArchiveError, match=r"absolute|'\.\.'|outside") as error:
+        arctic.download_arctic("slt", dest, base_url=server.url, progress=False)
+    assert "cmu_us_slt_arctic-0.95-release.tar.bz2" in str(error.value)
+    created = {p for p in tmp_path.rglob("*")} - before
+    # Only dest, the folders leading to it, and what is inside it may appear.
+    assert all(p == dest or p in dest.parents or dest in p.parents for p in created)
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "a" / "evil.txt").exists()
+    assert not Path("/tmp/keras_waveglow_evil.txt").exists()
+    assert not (dest / "cmu_us_slt_arctic").exists()  # checked before anything is extracted
+
+
+def test_cli_download_and_splits(server, tmp_path, capsys):
+    server.files = {ARCHIVE.format("slt"): speaker_tarball("slt")}
+    dest = tmp_path / "data"
+    argv = ["download", "arctic", "--speakers", "slt", "--dest", str(dest)]
+    argv += ["--base-url", server.url, "--no-progress", "--splits", str(tmp_path / "lists")]
+    assert cli.main(argv) == 0
+    assert str(dest / "cmu_us_slt_arctic") in capsys.readouterr().out
+    # Three utterances: all go to eval (the last 100), dev and train are empty.
+    assert len(arctic.read_file_list(tmp_path / "lists" / "eval.txt")) == 3
+    assert arctic.read_file_list(tmp_path / "lists" / "train.txt") == []
+    assert cli.main(["download", "arctic", "--speakers", "nobody", "--dest", str(dest)]) == 1
+    assert "Unknown CMU ARCTIC speaker" in capsys.readouterr().err

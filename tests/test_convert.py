@@ -1,0 +1,262 @@
+"""NVIDIA checkpoint import: parity with a PyTorch WaveGlow, formats, and the safe unpickler."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")  # the optional `torch` extra; installed by `make install`
+
+import keras_waveglow  # noqa: E402
+from keras_waveglow import convert  # noqa: E402
+from tests import torch_waveglow  # noqa: E402
+
+# Small but complete: early outputs, 2 dilated layers, n_mel != n_group so a wrong grouped
+# channel order or a transposed kernel cannot go unnoticed.
+TORCH_CONFIG = {
+    "n_mel_channels": 10,
+    "n_flows": 4,
+    "n_group": 8,
+    "n_early_every": 2,
+    "n_early_size": 2,
+    "wn_layers": 2,
+    "wn_channels": 16,
+    "wn_kernel_size": 3,
+    "hop_length": 16,
+}
+FRAMES = 6
+
+
+def _torch_model(per_layer_cond: bool, weight_norm: bool, seed: int = 0):
+    torch.manual_seed(seed)
+    model = torch_waveglow.WaveGlow(
+        **TORCH_CONFIG, per_layer_cond=per_layer_cond, weight_norm=weight_norm
+    )
+    # The `end` convs start at zero (identity couplings); noise makes every coupling act.
+    return torch_waveglow.randomize(model, scale=0.1, seed=seed).eval()
+
+
+def _save(model, path, layout: str):
+    """Writes `model` as one of the checkpoint layouts `from_nvidia` reads."""
+    if layout == "train_py":  # NVIDIA/waveglow train.py: the pickled module
+        with torch_waveglow.published_class_names():
+            torch.save(
+                {"model": model, "iteration": 7, "optimizer": {}, "learning_rate": 1e-4}, path
+            )
+    elif layout == "train_py_legacy":  # the same, in PyTorch's pre-1.6 (non-zip) format
+        with torch_waveglow.published_class_names():
+            torch.save({"model": model}, path, _use_new_zipfile_serialization=False)
+    elif layout == "hub":  # DeepLearningExamples / torch.hub: DDP prefix and a config
+        config = {k: TORCH_CONFIG[k] for k in ("n_flows", "n_group", "n_early_every")}
+        state = {f"module.{k}": v for k, v in model.state_dict().items()}
+        torch.save({"state_dict": state, "config": config, "epoch": 3}, path)
+    elif layout == "state_dict":
+        torch.save(model.state_dict(), path)
+    else:
+        raise AssertionError(layout)
+    return path
+
+
+def _reference(model, seed: int = 1):
+    """Forward and inverse of the PyTorch model on random inputs (channels-first)."""
+    generator = torch.Generator().manual_seed(seed)
+    mel = torch.randn(2, TORCH_CONFIG["n_mel_channels"], FRAMES, generator=generator)
+    audio = 0.3 * torch.randn(2, FRAMES * TORCH_CONFIG["hop_length"], generator=generator)
+    z_infer = 0.6 * torch.randn(
+        2, TORCH_CONFIG["n_group"], FRAMES * TORCH_CONFIG["hop_length"] // 8, generator=generator
+    )
+    with torch.no_grad():
+        z, log_det = model(mel, audio)
+        audio_out = model.infer(mel, z_infer)
+    return {
+        "mel": mel.numpy().transpose(0, 2, 1),  # -> (B, F, n_mel)
+        "audio": audio.numpy(),
+        "z": z.numpy().transpose(0, 2, 1),  # -> (B, T/g, g)
+        "log_det": log_det.numpy(),
+        "z_infer": z_infer.numpy().transpose(0, 2, 1),
+        "audio_out": audio_out.numpy(),
+    }
+
+
+def _relative_error(actual, expected) -> float:
+    return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+
+
+def _check_parity(keras_model, ref):
+    z, log_det = keras_model.forward(ref["audio"], ref["mel"])
+    audio_out = keras_model.inverse(ref["mel"], z=ref["z_infer"])
+    z, log_det, audio_out = (keras.ops.convert_to_numpy(t) for t in (z, log_det, audio_out))
+    # float32 on both sides, same operations in a different order: errors are a few ulps
+    # times the depth (~1e-7 measured); 1e-5 relative leaves room for other CPUs/BLAS.
+    assert _relative_error(z, ref["z"]) < 1e-5
+    assert np.all(np.abs(log_det - ref["log_det"]) <= 1e-5 * np.abs(ref["log_det"]))
+    # The inverse divides by exp(log_s) through every flow: 1e-4 (measured ~3e-7).
+    assert _relative_error(audio_out, ref["audio_out"]) < 1e-4
+
+
+@pytest.mark.parametrize(
+    "layout, per_layer_cond, weight_norm, keras_weight_norm",
+    [
+        ("train_py", False, True, False),  # current NVIDIA code, weight norm folded
+        ("train_py", True, True, True),  # older checkpoints' cond_layers, kept as g/v
+        ("train_py_legacy", True, False, False),  # weight norm removed before saving
+        ("hub", True, True, False),
+        ("state_dict", False, False, True),
+    ],
+)
+def test_from_nvidia_matches_pytorch(
+    tmp_path, layout, per_layer_cond, weight_norm, keras_weight_norm
+):
+    model = _torch_model(per_layer_cond, weight_norm)
+    # Non-trivial weights: every coupling moves the audio and the log-det is far from 0.
+    ref = _reference(model)
+    assert np.all(np.abs(ref["log_det"]) > 1.0)
+    path = _save(model, tmp_path / "waveglow.pt", layout)
+
+    imported = keras_waveglow.from_nvidia(path, weight_norm=keras_weight_norm, sample_rate=16000)
+
+    assert isinstance(imported, keras_waveglow.WaveGlow)
+    config = imported.get_config()
+    assert {k: config[k] for k in TORCH_CONFIG} == TORCH_CONFIG
+    assert config["weight_norm"] is keras_weight_norm
+    assert config["sample_rate"] == 16000 and config["fmax"] == 8000.0  # nvidia_22k mel
+    _check_parity(imported, ref)
+
+
+def test_weight_norm_removed_in_torch_matches_weight_norm_checkpoint(tmp_path):
+    """Folding g * v / ||v|| here equals PyTorch's own `remove_weight_norm`."""
+    model = _torch_model(per_layer_cond=False, weight_norm=True)
+    ref = _reference(model)
+    path = _save(model.remove_weight_norm(), tmp_path / "removed.pt", "train_py")
+    _check_parity(keras_waveglow.from_nvidia(path), ref)
+
+
+def test_reference_pytorch_model_is_a_bijection():
+    """The reference itself is sound: its inverse undoes its forward."""
+    model = _torch_model(per_layer_cond=True, weight_norm=True)
+    ref = _reference(model)
+    with torch.no_grad():
+        mel = torch.from_numpy(ref["mel"].transpose(0, 2, 1))
+        z = torch.from_numpy(ref["z"].transpose(0, 2, 1))
+        audio = model.infer(mel, z).numpy()
+    # float32 round trip through 4 flows (measured ~1e-7).
+    np.testing.assert_allclose(audio, ref["audio"], atol=1e-5)
+
+
+def test_weights_that_do_not_fit_the_model_are_named():
+    model = _torch_model(per_layer_cond=False, weight_norm=False)
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    wrong = keras_waveglow.WaveGlow(**{**TORCH_CONFIG, "wn_channels": 8})
+    expected = r"WN\.0\.start\.weight converts to shape \(1, 4, 16\), but the model expects"
+    with pytest.raises(ValueError, match=expected):
+        convert.load_nvidia_weights(wrong, state)
+
+
+def test_torchscript_archives_are_refused(tmp_path):
+    path = tmp_path / "scripted.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+    with pytest.raises(ValueError, match=r"scripted\.pt: a TorchScript archive"):
+        keras_waveglow.from_nvidia(path)
+
+
+def test_infer_config_reads_shape_from_weights():
+    model = _torch_model(per_layer_cond=True, weight_norm=True)
+    state = {k: v.numpy() for k, v in model.state_dict().items()}
+    assert convert.infer_config(state) == TORCH_CONFIG
+    # hop_length comes from the upsampler's stride where the checkpoint has it.
+    with pytest.raises(ValueError, match="kernel 64 with stride 32"):
+        convert.infer_config(state, {"hop_length": 32})
+
+
+def test_overrides_that_contradict_the_weights_are_refused(tmp_path):
+    path = _save(_torch_model(False, False), tmp_path / "sd.pt", "state_dict")
+    with pytest.raises(ValueError, match=r"sd\.pt: n_flows=12 given.*n_flows=4"):
+        keras_waveglow.from_nvidia(path, n_flows=12)
+    with pytest.raises(ValueError, match="no use_actnorm"):
+        keras_waveglow.from_nvidia(path, use_actnorm=True)
+
+
+def test_checkpoint_metadata_that_contradicts_the_weights_is_refused(tmp_path):
+    model = _torch_model(True, True)
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    path = tmp_path / "hub.pt"
+    torch.save({"state_dict": state, "config": {"n_flows": 5}}, path)
+    with pytest.raises(ValueError, match=r"hub\.pt: the checkpoint says n_flows=5"):
+        keras_waveglow.from_nvidia(path)
+
+
+def test_bad_files_get_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"missing\.pt: no such checkpoint"):
+        keras_waveglow.from_nvidia(tmp_path / "missing.pt")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"this is not a checkpoint\x00\x01")
+    with pytest.raises(ValueError, match=r"garbage\.pt: not a readable PyTorch checkpoint"):
+        keras_waveglow.from_nvidia(garbage)
+    other = tmp_path / "other.pt"
+    torch.save({"encoder.weight": torch.zeros(3, 3)}, other)
+    with pytest.raises(ValueError, match=r"other\.pt: not a WaveGlow state dict"):
+        keras_waveglow.from_nvidia(other)
+    partial = tmp_path / "partial.pt"
+    state = _torch_model(False, False).state_dict()
+    del state["WN.1.in_layers.0.bias"]
+    torch.save(state, partial)
+    with pytest.raises(ValueError, match=r"partial\.pt: missing weights WN\.1\.in_layers\.0\.bias"):
+        keras_waveglow.from_nvidia(partial)
+
+
+class _RunsCommand:
+    """Pickles as `os.system(command)`: what a malicious checkpoint does on `torch.load`."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_checkpoint_that_would_run_a_command_is_refused(tmp_path, zip_format):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    payload = {"model": _RunsCommand(f"touch {shlex.quote(str(marker))}"), "iteration": 1}
+    torch.save(payload, path, _use_new_zipfile_serialization=zip_format)
+
+    with pytest.raises(convert.UnsafeCheckpointError, match=r"evil\.pt: refused.*system"):
+        keras_waveglow.from_nvidia(path)
+    assert not marker.exists()
+
+    # The payload is live: an unrestricted load runs it (so the check above can fail).
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+
+
+def test_restricted_unpickler_refuses_unknown_classes_in_a_module_tree(tmp_path):
+    """Only the glow/torch module classes on the allowlist are rebuilt, as inert stand-ins."""
+    model = _torch_model(False, True)
+    model.extra = torch.nn.Linear(2, 2)  # a class that is not on the allowlist
+    path = tmp_path / "extra.pt"
+    with torch_waveglow.published_class_names():
+        torch.save({"model": model}, path)
+    with pytest.raises(convert.UnsafeCheckpointError, match=r"torch\.nn\.modules\.linear\.Linear"):
+        convert.load_torch_checkpoint(path)
+
+
+def test_missing_torch_says_how_to_install(tmp_path, monkeypatch):
+    path = _save(_torch_model(False, False), tmp_path / "sd.pt", "state_dict")
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    with pytest.raises(ImportError, match=r"pip install keras-waveglow\[torch\]"):
+        keras_waveglow.from_nvidia(path)
+
+
+def test_importing_the_package_does_not_import_torch():
+    code = "import sys, keras_waveglow; print('torch' in sys.modules, 'tf2onnx' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert result.stdout.split()[-2:] == ["False", "False"]

@@ -1,0 +1,306 @@
+"""Evaluation: metrics against reference values, Griffin-Lim, the report, the evaluate CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_waveglow import cli, evaluation
+from keras_waveglow.audio import load_audio, mel_spectrogram
+from keras_waveglow.evaluation import (
+    confidence_interval,
+    evaluate,
+    f0_metrics,
+    griffin_lim,
+    log_mel_l1,
+    mel_cepstral_distortion,
+    multi_resolution_stft_distance,
+    pesq_wb,
+    render_report,
+)
+from tests import vocode_helpers
+
+DATA = vocode_helpers.DATA
+SR = 16000
+MEL_CONFIG = {
+    "sample_rate": SR,
+    "n_fft": 1024,
+    "hop_length": 256,
+    "win_length": 1024,
+    "n_mels": 80,
+    "fmin": 0.0,
+    "fmax": 8000.0,
+}
+
+
+@pytest.fixture(scope="module")
+def speech():
+    """The first second of two bundled ARCTIC utterances (different speakers), 16 kHz."""
+    slt, _ = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    awb, _ = load_audio(DATA / "cmu_us_awb_arctic" / "wav" / "arctic_a0007.wav", SR)
+    return slt[:SR], awb[:SR]
+
+
+def _harmonic(f0: float, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(SR * seconds)) / SR
+    return sum(0.2 / k * np.sin(2 * np.pi * f0 * k * t) for k in range(1, 6)).astype("float32")
+
+
+def _noise(std: float, seed: int = 0) -> np.ndarray:
+    return (std * np.random.default_rng(seed).standard_normal(SR)).astype("float32")
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+
+
+def test_confidence_interval_is_student_t():
+    summary = confidence_interval([1, 2, 3, 4, None, 5, float("nan")])
+    # t(0.975, 4) = 2.7764451; s = sqrt(2.5); half-width = t * s / sqrt(5).
+    half = 2.7764451 * np.sqrt(2.5) / np.sqrt(5)
+    assert summary["n"] == 5 and summary["mean"] == pytest.approx(3.0)
+    assert summary["low"] == pytest.approx(3 - half, abs=1e-6)
+    assert summary["high"] == pytest.approx(3 + half, abs=1e-6)
+    assert confidence_interval([2.0]) == {"mean": 2.0, "low": None, "high": None, "n": 1}
+    assert confidence_interval([])["mean"] is None
+
+
+def test_spectral_distances_against_exact_values():
+    x = _noise(0.1)
+    assert multi_resolution_stft_distance(x, x) == 0.0
+    # Doubling: spectral convergence ||S - 2S|| / ||S|| = 1, log distance log 2 in every bin.
+    assert multi_resolution_stft_distance(x, 2 * x) == pytest.approx(1 + np.log(2), abs=1e-4)
+    assert log_mel_l1(x, x, MEL_CONFIG) == 0.0
+    mel = np.asarray(mel_spectrogram(x, **MEL_CONFIG))
+    assert mel.min() > np.log(1e-5) + 1.0  # every band above the floor, so no clamping
+    # The log-mel of 2x is log 2 above that of x; float32 logs: 1e-5.
+    assert log_mel_l1(x, 2 * x, MEL_CONFIG) == pytest.approx(np.log(2), abs=1e-5)
+
+
+def test_mel_cepstral_distortion(speech):
+    slt, awb = speech
+    assert mel_cepstral_distortion(slt, slt, SR) == 0.0
+    # c0 is excluded, so a pure gain change (which only moves c0) costs nothing.
+    assert mel_cepstral_distortion(slt, 0.5 * slt, SR) < 0.01
+    # A 10 ms delay: DTW alignment removes most of it, frame-by-frame comparison does not.
+    delayed = np.concatenate([np.zeros(160, "float32"), slt])[:SR]
+    aligned = mel_cepstral_distortion(slt, delayed, SR)
+    assert aligned < 1.0 < 3.0 < mel_cepstral_distortion(slt, delayed, SR, align=False)
+    assert mel_cepstral_distortion(slt, awb, SR) > 5.0  # another speaker and sentence
+
+
+def test_f0_metrics_on_harmonic_tones():
+    near = f0_metrics(_harmonic(200), _harmonic(210), SR)
+    # 1200 log2(210 / 200) = 84.47 cents; DIO/StoneMask is within a few cents on clean tones.
+    assert near["f0_rmse_cents"] == pytest.approx(84.47, abs=3.0)
+    assert near["gpe"] == 0.0 and near["vuv_f1"] > 0.95
+    far = f0_metrics(_harmonic(200), _harmonic(300), SR)
+    assert far["gpe"] > 0.95  # a fifth up: every frame is a gross error
+    unvoiced = f0_metrics(_harmonic(200), _noise(0.1), SR)
+    # DIO calls a few noise frames voiced; the voicing F1 still collapses.
+    assert unvoiced["vuv_f1"] < 0.5
+
+
+def test_pesq_wideband(speech):
+    slt, _ = speech
+    assert pesq_wb(slt, slt, SR) == pytest.approx(4.64, abs=0.01)  # P.862.2's ceiling
+    noisy = slt + _noise(0.02)
+    assert pesq_wb(slt, noisy, SR) < 2.0
+    # Another rate is resampled to 16 kHz first.
+    import soxr
+
+    slt_22k = soxr.resample(slt, SR, 22050).astype("float32")
+    assert pesq_wb(slt_22k, slt_22k, 22050) == pytest.approx(4.64, abs=0.01)
+
+
+def test_griffin_lim_baseline(speech):
+    slt, _ = speech
+    mel = np.asarray(mel_spectrogram(slt, **MEL_CONFIG))
+    first = griffin_lim(mel, MEL_CONFIG, seed=1, length=len(slt))
+    assert first.shape == slt.shape and first.dtype == np.float32
+    np.testing.assert_array_equal(first, griffin_lim(mel, MEL_CONFIG, seed=1, length=len(slt)))
+    assert np.abs(first - griffin_lim(mel, MEL_CONFIG, seed=2, length=len(slt))).max() > 1e-3
+    import inspect
+
+    assert inspect.signature(griffin_lim).parameters["n_iter"].default == 32
+    # It reproduces the mel far better than noise of the same loudness does.
+    noise = _noise(float(np.std(slt)))
+    assert log_mel_l1(slt, first, MEL_CONFIG) < 0.5 * log_mel_l1(slt, noise, MEL_CONFIG)
+    with pytest.raises(ValueError, match=r"\(frames, 80\)"):
+        griffin_lim(mel.T, MEL_CONFIG)
+
+
+def test_dnsmos_adapter(monkeypatch):
+    calls = []
+
+    def run(audio, sr):
+        calls.append((len(audio), sr, float(np.abs(audio).max())))
+        return {"sig_mos": 3.1, "bak_mos": 3.9, "ovrl_mos": 2.8, "p808_mos": 3.3}
+
+    package = types.ModuleType("speechmos")
+    package.dnsmos = types.SimpleNamespace(run=run)
+    monkeypatch.setitem(sys.modules, "speechmos", package)
+    monkeypatch.setitem(sys.modules, "onnxruntime", types.ModuleType("onnxruntime"))
+    names, skipped = evaluation.available_metrics()
+    assert "dnsmos_ovrl" in names and "dnsmos_ovrl" not in skipped
+    loud = 1.5 * np.sin(2 * np.pi * 200 * np.arange(22050) / 22050)  # 1 s at 22.05 kHz
+    scores = evaluation.dnsmos(loud.astype("float32"), 22050)
+    assert scores == {"dnsmos_sig": 3.1, "dnsmos_bak": 3.9, "dnsmos_ovrl": 2.8}
+    # DNSMOS runs at 16 kHz on audio within [-1, 1].
+    assert calls[0][0] == SR and calls[0][1] == SR and calls[0][2] <= 1.0
+
+
+def test_missing_metric_packages_are_skipped_not_fatal(tmp_path, monkeypatch, speech):
+    monkeypatch.setitem(sys.modules, "pesq", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "pysptk", None)
+    names, skipped = evaluation.available_metrics()
+    assert "pesq_wb" not in names and "'pesq'" in skipped["pesq_wb"]
+    assert "mcd_db" not in names and "'pysptk'" in skipped["mcd_db"]
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "utt.wav", speech[0], SR)
+    (data / "broken.wav").write_bytes(b"RIFF\x00\x00 not a wav file")
+    report = evaluate(
+        vocode_helpers.tiny_model(), data, tmp_path / "report", seed=0, progress=False
+    )
+    assert set(report["skipped_metrics"]) >= {"pesq_wb", "mcd_db"}
+    assert [Path(p).name for p, _ in report["failed_files"]] == ["broken.wav"]
+    waveglow = report["systems"]["waveglow"]
+    assert "pesq_wb" not in waveglow and "mcd_db" not in waveglow
+    assert waveglow["mr_stft"]["n"] == 1 and waveglow["mr_stft"]["mean"] > 0
+    saved = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert saved["skipped_metrics"]["pesq_wb"] == skipped["pesq_wb"]
+    assert "pesq_wb skipped" in (tmp_path / "report" / "index.html").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# keras-waveglow evaluate and the HTML page in a browser
+# --------------------------------------------------------------------------------------------
+
+
+def _require_chromium() -> str:
+    chromium = evaluation.find_chromium()
+    if chromium is None:  # `make install` installs Debian's chromium
+        pytest.skip("no Chromium installed (Debian: apt-get install -y chromium)")
+    return chromium
+
+
+def test_cli_evaluate_on_the_bundled_sample(tmp_path, capsys):
+    out = tmp_path / "report"
+    model = vocode_helpers.tiny_model_file()
+    argv = ["evaluate", "--model", str(model), "--data", str(DATA), "--out", str(out)]
+    assert cli.main([*argv, "--no-progress"]) == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert [u["id"] for u in report["utterances"]] == ["arctic_a0007", "arctic_a0009"]
+    names, _ = evaluation.available_metrics()
+    for system in ("griffin_lim", "waveglow"):
+        for name in names:
+            if name.startswith("dnsmos"):
+                continue
+            summary = report["systems"][system][name]
+            assert summary["n"] == 2 and summary["low"] <= summary["mean"] <= summary["high"]
+    # Griffin-Lim from the true mel beats a perturbed random model on every distance.
+    gl, wg = report["systems"]["griffin_lim"], report["systems"]["waveglow"]
+    assert gl["log_mel_l1"]["mean"] < wg["log_mel_l1"]["mean"]
+    assert gl["pesq_wb"]["mean"] > wg["pesq_wb"]["mean"]
+    for utt in report["utterances"]:
+        for system in ("ground_truth", "griffin_lim", "waveglow"):
+            audio, rate = sf.read(out / utt["files"][system]["audio"])
+            assert rate == SR and len(audio) == round(utt["duration_s"] * SR)
+            assert (out / utt["files"][system]["mel_image"]).stat().st_size > 1000
+
+    # No silent overwrite.
+    before = (out / "report.json").read_bytes()
+    assert cli.main([*argv, "--no-progress"]) == 1
+    assert "already holds a report" in capsys.readouterr().err
+    assert (out / "report.json").read_bytes() == before
+
+    # The page in headless Chromium: table and players render, media load, console is quiet.
+    chromium = _require_chromium()
+    shot = tmp_path / "report.png"
+    page = render_report(out / "index.html", screenshot=shot, chromium=chromium)
+    assert page["console"] == []
+    assert page["media_status"] == "ok"
+    dom = page["dom"]
+    assert dom.count("<audio") == 6 and dom.count("<img") == 6
+    assert 'id="metrics"' in dom and "PESQ (wb)" in dom and "Griffin-Lim" in dom
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(shot)
+    assert pixels.shape[:2] == (1400, 1280)
+    assert pixels[..., :3].std() > 0.05  # not a blank page
+    target = os.environ.get("KERAS_WAVEGLOW_REPORT_SCREENSHOT")
+    if target:  # e.g. docs/report_screenshot.png for the README
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+
+def test_browser_check_sees_missing_media_and_console_errors(tmp_path):
+    chromium = _require_chromium()
+    report = {
+        "model": {"sample_rate": SR},
+        "settings": {"sigma": 0.6, "denoiser_strength": 0.0, "griffin_lim_iters": 32},
+        "metrics": {
+            n: {"label": l, "higher_is_better": u} for n, (l, u) in evaluation.METRICS.items()
+        },
+        "systems": {"ground_truth": {}, "griffin_lim": {}, "waveglow": {}},
+        "utterances": [
+            {
+                "id": "u1",
+                "source": "u1.wav",
+                "duration_s": 1.0,
+                "metrics": {"ground_truth": {}, "griffin_lim": {}, "waveglow": {}},
+                "files": {
+                    s: {"audio": f"audio/u1_{s}.wav", "mel_image": f"img/u1_{s}.png"}
+                    for s in evaluation.SYSTEMS
+                },
+            }
+        ],
+        "skipped_metrics": {},
+        "failed_files": [],
+    }
+    page_html = evaluation.report_html(report)
+    (tmp_path / "index.html").write_text(page_html)
+    page = render_report(tmp_path / "index.html", chromium=chromium)
+    assert (
+        page["media_status"].startswith("problems:")
+        and "audio/u1_waveglow.wav" in page["media_status"]
+    )
+    broken = page_html.replace("</body>", "<script>undefinedFunction();</script></body>")
+    (tmp_path / "broken.html").write_text(broken)
+    page = render_report(tmp_path / "broken.html", chromium=chromium)
+    assert any("undefinedFunction" in line for line in page["console"])
+
+
+@pytest.mark.slow
+def test_cli_evaluate_with_a_briefly_trained_tiny_model(tmp_path, capsys):
+    """The acceptance run with a model fitted (a few NLL steps) on the bundled sample itself."""
+    import keras
+
+    from keras_waveglow.flow import WaveGlow
+
+    audio, _ = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    segments = np.stack([audio[i * 4096 : (i + 1) * 4096] for i in range(8)])
+    mels = np.asarray(mel_spectrogram(segments, **MEL_CONFIG))
+    model = WaveGlow.from_preset("tiny", seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(mels, segments, batch_size=4, epochs=3, verbose=0).history["loss"]
+    assert history[-1] < history[0]  # it did learn something
+    path = tmp_path / "trained_tiny.keras"
+    model.save(path)
+    out = tmp_path / "report"
+    argv = ["evaluate", "--model", str(path), "--data", str(DATA), "--out", str(out)]
+    assert cli.main([*argv, "--no-progress"]) == 0, capsys.readouterr().err
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["utterances"]) == 2
+    assert report["systems"]["waveglow"]["log_mel_l1"]["n"] == 2
+    assert "<table" in (out / "index.html").read_text()

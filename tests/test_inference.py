@@ -1,0 +1,383 @@
+"""vocode (shapes, noise, buckets, chunking, default model, model specs), Denoiser, CLI vocode."""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+from keras import ops
+
+from keras_waveglow import WaveGlow, cli, inference
+from keras_waveglow.audio import load_audio
+from keras_waveglow.inference import (
+    Denoiser,
+    bucket_frames,
+    load_vocoder,
+    receptive_field_frames,
+    runner_for,
+    set_default_model,
+    vocode,
+)
+from tests import vocode_helpers
+from tests.helpers import assert_config_round_trip
+
+SPEECH = vocode_helpers.SPEECH
+HOP = 256
+
+
+@pytest.fixture
+def model():
+    """The tiny preset with perturbed weights, shared (with its compiled functions) by tests."""
+    return vocode_helpers.tiny_model()
+
+
+@pytest.fixture
+def speech_mel():
+    """(194, 80) log-mel of a bundled ARCTIC utterance."""
+    return vocode_helpers.speech_mel()
+
+
+@pytest.fixture
+def model_file():
+    """`model` saved as .keras (one file per session, so `load_vocoder` caches it)."""
+    return vocode_helpers.tiny_model_file()
+
+
+@pytest.fixture(autouse=True)
+def _no_default_model(monkeypatch):
+    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
+    set_default_model(None)
+    yield
+    set_default_model(None)
+
+
+def _padded_inverse(model, mel, seed, sigma):
+    """The reference: the model's inverse on the mel padded to its bucket, with NumPy noise."""
+    frames = mel.shape[0]
+    bucket = bucket_frames(frames)
+    padded = np.full((1, bucket, 80), np.log(1e-5), "float32")
+    padded[0, :frames] = mel
+    z = np.zeros((1, bucket * HOP // 8, 8), "float32")
+    z[0, : frames * HOP // 8] = np.random.default_rng(seed).standard_normal(
+        (frames * HOP // 8, 8), dtype=np.float32
+    ) * np.float32(sigma)
+    audio = ops.convert_to_numpy(model.inverse(padded, z=z))[0]
+    return audio[: frames * HOP]
+
+
+# --------------------------------------------------------------------------------------------
+# vocode
+# --------------------------------------------------------------------------------------------
+
+
+def test_vocode_is_the_inverse_with_seeded_numpy_noise(model, speech_mel):
+    mel = speech_mel[:27]
+    audio = vocode(mel, model, sigma=0.6, seed=7)
+    expected = _padded_inverse(model, mel, seed=7, sigma=0.6)
+    assert audio.dtype == np.float32 and audio.shape == (27 * HOP,)
+    # Same graph, same inputs: only float32 reassociation differs (compiled vs eager).
+    np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    # The noise comes from NumPy, so a seed means the same audio on TensorFlow and JAX.
+    np.testing.assert_array_equal(audio, vocode(mel, model, sigma=0.6, seed=7))
+    assert np.abs(audio - vocode(mel, model, sigma=0.6, seed=8)).max() > 1e-3
+
+
+def test_vocode_shapes_batches_and_lists(model, speech_mel):
+    batch = np.stack([speech_mel[:20], speech_mel[20:40]])
+    audio = vocode(batch, model, sigma=0.0)
+    assert audio.shape == (2, 20 * HOP) and audio.dtype == np.float32
+    # A batch gives what each mel gives alone (padding rows and frames change nothing).
+    alone = vocode(speech_mel[20:40], model, sigma=0.0)
+    np.testing.assert_allclose(audio[1], alone, rtol=0, atol=1e-5 * np.abs(alone).max())
+    ragged = vocode([speech_mel[:20], speech_mel[:25]], model, sigma=0.0)
+    assert [a.shape for a in ragged] == [(20 * HOP,), (25 * HOP,)]
+    tensor = vocode(ops.convert_to_tensor(speech_mel[:20]), model, sigma=0.0)
+    np.testing.assert_allclose(tensor, audio[0], rtol=0, atol=1e-5 * np.abs(alone).max())
+
+
+def test_vocode_compiles_once_per_bucket(speech_mel):
+    # A model of its own: other tests may already have compiled the shared model's buckets.
+    model = WaveGlow.from_preset("tiny")
+    runner = runner_for(model)
+    vocode(speech_mel[:20], model, sigma=0.0)  # bucket 32, batch 1 (compiled at most once)
+    before = runner.trace_count
+    vocode(speech_mel[:27], model, sigma=0.0)
+    vocode(speech_mel[:32], model, sigma=0.0)
+    assert runner.trace_count == before, "a length inside the same bucket was traced again"
+    vocode(speech_mel[:40], model, sigma=0.0)  # bucket 64
+    assert runner.trace_count == before + 1
+    assert [bucket_frames(n) for n in (1, 32, 33, 64, 65, 500)] == [32, 32, 64, 64, 128, 512]
+
+
+def test_receptive_field_is_what_chunking_assumes(model, speech_mel):
+    run = runner_for(model).predict_on_batch  # the compiled model.inverse(mel, z=z)
+    mel = np.array(speech_mel[None, :64])
+    z = np.zeros((1, 64 * HOP // 8, 8), "float32")
+    base = run([mel, z])[0]
+    mel[0, 20] += 1.0
+    changed = run([mel, z])[0]
+    left, right = receptive_field_frames(model)
+    moved = np.nonzero(np.abs(changed - base) > 1e-6)[0]
+    # Frame 20 reaches the samples of frames 20..23 through the upsampler, then WN spreads them
+    # by less than one frame each way in the tiny preset: (left, right) = (3 + 1, 1).
+    assert (left, right) == (4, 1)
+    assert moved.min() >= (20 - right) * HOP
+    assert moved.max() < (20 + left + right) * HOP
+    assert moved.min() < 21 * HOP and moved.max() >= 23 * HOP  # the upsampler's 4 frames
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.6])
+def test_chunked_equals_whole(model, speech_mel, sigma, monkeypatch):
+    whole = vocode(speech_mel, model, sigma=sigma, seed=3, chunk_frames=1024)
+    runner = runner_for(model)
+    shapes = []
+    original = runner.predict_on_batch
+
+    def spy(inputs):
+        shapes.append(inputs[0].shape)
+        return original(inputs)
+
+    monkeypatch.setattr(runner, "predict_on_batch", spy)
+    chunked = vocode(
+        speech_mel, model, sigma=sigma, seed=3, chunk_frames=48, fade_frames=4, batch_size=2
+    )
+    # Bounded memory: 194 frames in windows of 48 + 2 * 7 context frames, two at a time.
+    assert {s[1:] for s in shapes} == {(62, 80)} and max(s[0] for s in shapes) <= 2
+    assert np.std(whole) > 0.1  # the perturbed model makes real signal, not silence
+    keep = np.ones(len(whole), bool)
+    for boundary in (48, 96, 144):  # the fades: 4 frames around each core boundary
+        keep[(boundary - 2) * HOP : (boundary + 2) * HOP] = False
+    error = np.abs(chunked - whole)[keep].max() / np.abs(whole).max()
+    # The default overlap covers the receptive field, so only float32 rounding differs.
+    assert error < 1e-3
+    assert np.abs(chunked - whole).max() / np.abs(whole).max() < 1e-3  # fades included
+
+
+def test_normalize_option(model, speech_mel):
+    audio = vocode(speech_mel[:20], model, sigma=0.0, normalize=True)
+    assert np.abs(audio).max() == pytest.approx(0.9, rel=1e-6)
+    audio = vocode(speech_mel[:20], model, sigma=0.0, normalize=0.5)
+    assert np.abs(audio).max() == pytest.approx(0.5, rel=1e-6)
+
+
+def test_bad_mels_are_refused_clearly(model, speech_mel):
+    with pytest.raises(ValueError, match=r"expects \(frames, 80\).*transposed"):
+        vocode(speech_mel[:90].T, model)
+    with pytest.raises(ValueError, match=r"expects \(frames, 80\)"):
+        vocode(np.zeros((10, 64), "float32"), model)
+    with pytest.raises(ValueError, match="NaN"):
+        vocode(np.full((10, 80), np.nan, "float32"), model)
+    with pytest.raises(ValueError, match="shape"):
+        vocode(np.zeros((80,), "float32"), model)
+    with pytest.raises(ValueError, match="sigma"):
+        vocode(speech_mel[:10], model, sigma=-1.0)
+    with pytest.raises(ValueError, match="half the fade"):
+        vocode(speech_mel, model, chunk_frames=32, overlap_frames=1, fade_frames=8)
+
+
+# --------------------------------------------------------------------------------------------
+# Which model: default model, paths, presets, NVIDIA checkpoints
+# --------------------------------------------------------------------------------------------
+
+
+def test_no_model_error_says_how_to_get_one():
+    with pytest.raises(RuntimeError) as info:
+        vocode(np.zeros((10, 80), "float32"))
+    message = str(info.value)
+    for hint in ("set_default_model", "KERAS_WAVEGLOW_MODEL", "train", "from_nvidia"):
+        assert hint in message
+
+
+def test_default_model_from_setter_and_environment(model, speech_mel, model_file, monkeypatch):
+    path = model_file
+    expected = vocode(speech_mel[:20], model, sigma=0.0)
+
+    monkeypatch.setenv(inference.MODEL_ENV_VAR, str(path))
+    audio, sample_rate = vocode(speech_mel[:20], sigma=0.0)  # a path gives the rate too
+    assert sample_rate == 16000
+    np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+    monkeypatch.delenv(inference.MODEL_ENV_VAR)
+    set_default_model(model)  # an object: audio only
+    audio = vocode(speech_mel[:20], sigma=0.0)
+    assert isinstance(audio, np.ndarray)
+    np.testing.assert_array_equal(audio, expected)
+
+    set_default_model(path)
+    audio, sample_rate = vocode(speech_mel[:20], sigma=0.0)
+    np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def test_model_specifications(model, tmp_path, monkeypatch):
+    weights = tmp_path / "tiny.weights.h5"
+    model.save_weights(weights)
+    loaded = load_vocoder("tiny", weights=weights)
+    for a, b in zip(loaded.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+    assert load_vocoder(("tiny", weights)) is loaded  # cached
+    with pytest.raises(ValueError, match="weights="):
+        load_vocoder("tiny")
+    with pytest.raises(ValueError, match="preset it belongs to"):
+        load_vocoder(weights)
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.keras"):
+        load_vocoder(tmp_path / "nowhere.keras")
+
+    # Any other file is an NVIDIA checkpoint, imported lazily with convert.from_nvidia.
+    from keras_waveglow import convert
+
+    seen = []
+    monkeypatch.setattr(convert, "from_nvidia", lambda path: seen.append(path) or model)
+    checkpoint = tmp_path / "waveglow_256channels.pt"
+    checkpoint.write_bytes(b"not read by the stub")
+    assert load_vocoder(checkpoint) is model and seen == [checkpoint]
+
+
+# --------------------------------------------------------------------------------------------
+# Denoiser
+# --------------------------------------------------------------------------------------------
+
+
+def _tones(*frequencies, sample_rate=16000, seconds=1.0):
+    t = np.arange(int(sample_rate * seconds)) / sample_rate
+    return sum(0.3 * np.sin(2 * np.pi * f * t) for f in frequencies).astype("float32")
+
+
+def _band_db(audio, frequency, sample_rate=16000):
+    spectrum = np.abs(librosa.stft(audio, n_fft=1024, hop_length=256))[:, 4:-4]
+    return 20 * np.log10(spectrum[round(frequency / sample_rate * 1024)].mean())
+
+
+def _reference_denoise(audio, bias, strength, n_fft=1024, hop=256):
+    """The algorithm in librosa/NumPy: |STFT| - strength * bias, clamped at 0, phase kept."""
+    stft = librosa.stft(audio, n_fft=n_fft, hop_length=hop, center=True, pad_mode="reflect")
+    magnitude = np.abs(stft)
+    cleaned = np.maximum(magnitude - strength * bias[:, None], 0.0)
+    return librosa.istft(cleaned * np.exp(1j * np.angle(stft)), hop_length=hop, length=len(audio))
+
+
+def test_denoiser_standalone_removes_the_given_spectrum():
+    mixture = _tones(1000, 3000)
+    tone = librosa.stft(_tones(1000), n_fft=1024, hop_length=256, pad_mode="reflect")
+    bias = np.abs(tone).mean(axis=1)
+    denoiser = Denoiser(n_fft=1024, bias_spectrum=bias)
+    # Strength 0 is an STFT round trip: identity up to float32 rounding.
+    identity = denoiser.denoise(mixture, strength=0.0)
+    np.testing.assert_allclose(identity, mixture, rtol=0, atol=1e-5)
+    cleaned = denoiser.denoise(mixture, strength=1.0)
+    assert _band_db(cleaned, 1000) - _band_db(mixture, 1000) < -30.0  # the biased tone goes
+    assert abs(_band_db(cleaned, 3000) - _band_db(mixture, 3000)) < 0.1  # the other stays
+    # Against an independent librosa implementation (float32 vs float64 FFTs: 1e-4). The layer
+    # reflect-pads n_fft // 2 more (TensorFlow's inverse STFT is wrong at the very edges), which
+    # only changes the first and last n_fft samples; with the same padding all of it matches.
+    reference = _reference_denoise(mixture, bias, strength=0.5)
+    actual = denoiser.denoise(np.stack([mixture, mixture]), strength=0.5)
+    assert actual.shape == (2, len(mixture))
+    np.testing.assert_allclose(actual[1, 1024:-1024], reference[1024:-1024], rtol=0, atol=1e-4)
+    padded = _reference_denoise(np.pad(mixture, 512, mode="reflect"), bias, strength=0.5)
+    np.testing.assert_allclose(actual[0], padded[512:-512], rtol=0, atol=1e-4)
+
+
+def test_denoiser_from_model_measures_the_zero_mel_output(model, speech_mel):
+    denoiser = Denoiser.from_model(model, strength=0.1)
+    # The model's output for an all-zero log-mel at sigma 0 (64 frames, a full bucket).
+    bias_audio = vocode(np.zeros((1, 64, 80), "float32"), model, sigma=0.0)
+    stft = librosa.stft(bias_audio[0], n_fft=1024, hop_length=256, pad_mode="reflect")
+    expected = np.abs(stft).mean(axis=1)
+    actual = ops.convert_to_numpy(denoiser.bias_spectrum)
+    np.testing.assert_allclose(actual, expected, rtol=1e-3, atol=1e-4 * expected.max())
+    # The model's own bias, denoised at strength 1, loses most of its energy.
+    cleaned = denoiser.denoise(bias_audio[0], strength=1.0)
+    assert np.sum(cleaned**2) < 0.1 * np.sum(bias_audio**2)
+    # vocode(..., denoiser_strength) applies the same denoiser to its output.
+    raw = vocode(speech_mel[:64], model, sigma=0.0)  # same length as bias_audio: one compile
+    denoised = vocode(speech_mel[:64], model, sigma=0.0, denoiser_strength=0.1)
+    expected = denoiser.denoise(raw, strength=0.1)
+    np.testing.assert_allclose(denoised, expected, rtol=0, atol=1e-5)
+    assert np.abs(denoised - raw).max() > 1e-3
+    assert_config_round_trip(denoiser)
+    with pytest.raises(ValueError, match="bias_spectrum must have shape"):
+        Denoiser(n_fft=512, bias_spectrum=np.zeros(513))
+    with pytest.raises(ValueError, match="too short"):
+        denoiser.denoise(np.zeros(100, "float32"))
+
+
+# --------------------------------------------------------------------------------------------
+# keras-waveglow vocode
+# --------------------------------------------------------------------------------------------
+
+
+def test_cli_vocode_directory_with_a_corrupt_file(model_file, speech_mel, tmp_path, capsys):
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    np.save(mels / "a.npy", speech_mel[:20])
+    np.save(mels / "b.npy", speech_mel[:27])
+    try:  # .pt (Tacotron 2's (n_mels, frames) tensors) needs the torch extra
+        import torch
+
+        torch.save(torch.from_numpy(np.array(speech_mel[:31].T)), mels / "c.pt")
+    except ImportError:
+        np.save(mels / "c.npy", speech_mel[:31])
+    (mels / "broken.npy").write_bytes(b"\x93NUMPY garbage, not an array")
+    out = tmp_path / "out"
+    argv = ["vocode", str(mels), "-o", str(out), "--model", str(model_file), "--seed", "0"]
+    code = cli.main([*argv, "--no-progress"])
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "b.wav", "c.wav"]
+    err = capsys.readouterr().err
+    assert "broken.npy" in err and "wrote 3 file(s)" in err and "1 failed" in err
+    for name, frames in (("a", 20), ("b", 27), ("c", 31)):
+        audio, rate = sf.read(out / f"{name}.wav")
+        assert rate == 16000 and audio.shape == (frames * HOP,) and np.std(audio) > 1e-3
+
+    # Existing outputs are kept unless --overwrite.
+    before = (out / "a.wav").read_bytes()
+    (mels / "broken.npy").unlink()
+    np.save(mels / "a.npy", speech_mel[40:60])
+    assert cli.main([*argv, "--no-progress"]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert (out / "a.wav").read_bytes() == before
+    assert cli.main([*argv, "--no-progress", "--overwrite"]) == 0
+    assert (out / "a.wav").read_bytes() != before
+
+
+def test_cli_vocode_copy_synthesis_of_audio(model_file, tmp_path, capsys):
+    audio, _ = load_audio(SPEECH, 16000)
+    source = tmp_path / "utt.wav"
+    sf.write(source, audio[:8000], 16000)  # 0.5 s
+    out = tmp_path / "out"
+    code = cli.main(
+        ["vocode", str(source), "-o", str(out), "--model", str(model_file), "--no-progress"]
+    )
+    assert code == 0, capsys.readouterr().err
+    result, rate = sf.read(out / "utt.wav")
+    assert rate == 16000 and result.shape == (8000,)  # cropped to the input's length
+    assert cli.main(["vocode", str(tmp_path / "missing.npy"), "-o", str(out), "--model",
+                     str(model_file), "--no-progress"]) == 1  # fmt: skip
+    assert "missing.npy" in capsys.readouterr().err
+
+
+def test_vocode_an_nvidia_checkpoint_matches_pytorch(tmp_path):
+    """A checkpoint path goes through convert.from_nvidia; the audio equals PyTorch's infer."""
+    torch = pytest.importorskip("torch")  # the optional torch extra (`make install` has it)
+    from tests import torch_waveglow
+
+    torch.manual_seed(0)
+    reference = torch_waveglow.WaveGlow(
+        n_mel_channels=10, n_flows=4, n_group=8, n_early_every=2, n_early_size=2,
+        wn_layers=2, wn_channels=16, hop_length=16, weight_norm=True,
+    )  # fmt: skip
+    reference = torch_waveglow.randomize(reference, scale=0.1, seed=0).eval()
+    path = tmp_path / "waveglow_tiny.pt"
+    torch.save(reference.state_dict(), path)
+    mel = np.random.default_rng(1).standard_normal((32, 10)).astype("float32")  # a full bucket
+
+    audio, sample_rate = vocode(mel, path, sigma=0.6, seed=5)
+    assert sample_rate == 22050  # NVIDIA's front end, the importer's default
+
+    z = np.random.default_rng(5).standard_normal((32 * 16 // 8, 8), dtype=np.float32) * 0.6
+    with torch.no_grad():
+        expected = reference.infer(torch.from_numpy(mel.T[None]), z=torch.from_numpy(z.T[None]))
+    expected = expected[0].numpy()
+    # The import's parity bound (inverse within 1e-4 relative to the signal's peak).
+    np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-4 * np.abs(expected).max())

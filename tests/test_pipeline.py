@@ -1,0 +1,252 @@
+"""The (mel, audio) pipeline: shapes, determinism, real slices, bad files, both engines, fit."""
+
+import logging
+import math
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_waveglow import WaveGlow
+from keras_waveglow.audio import load_audio, mel_spectrogram
+from keras_waveglow.data import AudioPyDataset, make_dataset
+from keras_waveglow.data import pipeline as pipeline_lib
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+AWB = DATA / "cmu_us_awb_arctic" / "wav" / "arctic_a0007.wav"
+SLT = DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav"
+
+
+def batches(dataset, count=None):
+    """Batches as NumPy pairs, from either engine."""
+    if isinstance(dataset, AudioPyDataset):
+        indices = range(len(dataset) if count is None else count)
+        return [tuple(np.asarray(x) for x in dataset[i]) for i in indices]
+    out = []
+    for mel, audio in dataset:
+        out.append((mel.numpy(), audio.numpy()))
+        if count is not None and len(out) == count:
+            break
+    return out
+
+
+@pytest.fixture(scope="module")
+def speech_5s(tmp_path_factory):
+    """A 5-second 16 kHz speech file (the two bundled utterances joined), 16-bit PCM."""
+    awb, _ = load_audio(AWB)
+    slt, _ = load_audio(SLT)
+    audio = np.concatenate([awb, slt])[: 5 * 16000]
+    path = tmp_path_factory.mktemp("speech") / "speech_5s.wav"
+    sf.write(path, audio, 16000, subtype="PCM_16")
+    return path, load_audio(path)[0]
+
+
+def test_shapes_dtypes_and_model_constraints(speech_5s):
+    path, _ = speech_5s
+    dataset = make_dataset([path, AWB, SLT], "tiny", batch_size=3, segment_length=8000, seed=1)
+    assert dataset.cardinality().numpy() == 1
+    ((mel, audio),) = batches(dataset)
+    assert mel.shape == (3, 1 + 8000 // 256, 80) and audio.shape == (3, 8000)
+    assert mel.dtype == np.float32 and audio.dtype == np.float32
+    assert mel.shape[1] * 256 >= audio.shape[1]  # WaveGlow's mel-covers-audio constraint
+    spec = dataset.element_spec
+    assert tuple(spec[0].shape) == (3, 32, 80) and tuple(spec[1].shape) == (3, 8000)
+    # The mel is the library's mel of exactly this audio (float64 paths agree to ~1e-6).
+    expected = keras.ops.convert_to_numpy(mel_spectrogram(audio, 16000))
+    np.testing.assert_allclose(mel, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of n_group=8"):
+        make_dataset([path], "tiny", segment_length=8001)
+    with pytest.raises(ValueError, match="split must be one of"):
+        make_dataset(DATA, "tiny", split="test")
+
+
+def test_segments_are_real_slices_of_a_5_second_file(speech_5s):
+    path, audio = speech_5s
+    assert len(audio) == 80000
+    dataset = make_dataset([path] * 6, "tiny", batch_size=6, segment_length=16000, seed=3)
+    ((_, segments),) = batches(dataset)
+    heads = np.lib.stride_tricks.sliding_window_view(audio, 64)
+    starts = []
+    for segment in segments:
+        candidates = np.flatnonzero((heads == segment[:64]).all(axis=1))
+        # A bit-exact slice of the file (no augmentation asked): some start matches it all.
+        matches = [s for s in candidates if np.array_equal(audio[s : s + 16000], segment)]
+        assert len(matches) >= 1
+        starts.append(int(matches[0]))
+    assert len(set(starts)) > 1  # random offsets, not always the start
+
+
+def test_same_seed_same_batches_and_epochs_differ():
+    def build(seed, **kwargs):
+        return make_dataset(
+            [AWB, SLT, AWB, SLT], "tiny", batch_size=2, segment_length=4096, seed=seed, **kwargs
+        )
+
+    first, second = batches(build(7)), batches(build(7))
+    for (m1, a1), (m2, a2) in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a1, a2)
+        np.testing.assert_array_equal(m1, m2)
+    other = batches(build(8))
+    assert not all(np.array_equal(a, b) for (_, a), (_, b) in zip(first, other, strict=True))
+    dataset = build(7)
+    epoch_0, epoch_1 = batches(dataset), batches(dataset)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(first, epoch_0, strict=True))
+    assert not all(np.array_equal(a, b) for (_, a), (_, b) in zip(epoch_0, epoch_1, strict=True))
+    cached = batches(build(7, cache=True, num_parallel_calls=1))
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(first, cached, strict=True))
+
+
+def test_short_files_are_zero_padded(tmp_path):
+    short = tmp_path / "short.wav"
+    audio = np.random.default_rng(0).uniform(-0.5, 0.5, 3000).astype("float32")
+    sf.write(short, audio, 16000, subtype="FLOAT")
+    ((_, segment),) = batches(make_dataset([short], "tiny", batch_size=1, segment_length=4096))
+    np.testing.assert_array_equal(segment[0, :3000], audio)
+    np.testing.assert_array_equal(segment[0, 3000:], 0.0)
+
+
+def test_augmentation_is_seeded_and_small():
+    kwargs = {"batch_size": 2, "segment_length": 4096, "seed": 5, "shuffle": False}
+    plain = batches(make_dataset([AWB, SLT], "tiny", **kwargs))[0][1]
+    augmented = batches(make_dataset([AWB, SLT], "tiny", augment=True, **kwargs))[0][1]
+    again = batches(make_dataset([AWB, SLT], "tiny", augment=True, **kwargs))[0][1]
+    np.testing.assert_array_equal(augmented, again)
+    difference = np.abs(augmented - plain)
+    assert 0 < difference.max() <= 0.5 / 32768  # dequantisation: at most half an LSB
+    strong = {"dequantize": True, "snr_db": (10.0, 20.0), "gain_db": (-6.0, -3.0)}
+    louder = batches(make_dataset([AWB, SLT], "tiny", augment=strong, **kwargs))[0][1]
+    assert np.abs(louder - plain).max() > 1e-3
+    with pytest.raises(ValueError, match="unknown augment options"):
+        make_dataset([AWB], "tiny", augment={"reverb": True})
+
+
+def test_bad_files_are_skipped_with_a_count(tmp_path, caplog):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good, _ = load_audio(SLT)
+    sf.write(folder / "good.wav", good, 16000)
+    stereo = np.stack([good, 0.5 * good], axis=1)
+    sf.write(folder / "stereo.flac", stereo, 16000)
+    sf.write(folder / "rate_22k.wav", good[:20000], 22050)
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "text.wav").write_text("not audio\n" * 50)
+    wav = SLT.read_bytes()
+    (folder / "corrupt.wav").write_bytes(wav[:4] + b"\xff" * 40 + wav[44:2000])
+    sf.write(folder / "tiny.wav", good[:100], 16000)  # shorter than one hop (256)
+    nan = good.copy()
+    nan[500] = np.nan
+    sf.write(folder / "nan.wav", nan, 16000, subtype="FLOAT")
+    with caplog.at_level(logging.INFO):
+        dataset = make_dataset(folder, "tiny", batch_size=2, segment_length=4096, seed=0)
+        out = batches(dataset)
+    source = dataset.source
+    # Header check drops empty/text/corrupt/tiny; NaN is found when decoding, then skipped.
+    assert sorted(Path(p).name for p in source.skipped) == [
+        "corrupt.wav",
+        "empty.wav",
+        "nan.wav",
+        "text.wav",
+        "tiny.wav",
+    ]
+    assert "shorter than one hop" in source.skipped[str(folder / "tiny.wav")]
+    assert "NaN/inf" in source.skipped[str(folder / "nan.wav")]
+    assert "5 file(s) skipped" in caplog.text and "5 file(s) skipped" in source.report()
+    assert "22050 Hz -> 16000 Hz" in caplog.text  # wrong rate: resampled and reported
+    assert len(out) == 2  # 4 files pass the header check: 2 batches of 2
+    for mel, audio in out:
+        assert np.all(np.isfinite(audio)) and np.all(np.isfinite(mel))
+        assert audio.shape == (2, 4096)
+    with pytest.raises(ValueError, match=r"no usable audio.*empty\.wav: empty file"):
+        make_dataset([folder / "empty.wav", folder / "text.wav"], "tiny")
+
+
+def test_pydataset_gives_the_same_batches_as_tf_data():
+    kwargs = {"batch_size": 2, "segment_length": 4096, "seed": 11, "augment": True}
+    files = [AWB, SLT, SLT, AWB]
+    tf_batches = batches(make_dataset(files, "tiny", engine="tf.data", **kwargs))
+    py_dataset = make_dataset(files, "tiny", engine="pydataset", **kwargs)
+    assert isinstance(py_dataset, keras.utils.PyDataset) and len(py_dataset) == 2
+    py_batches = batches(py_dataset)
+    for (tf_mel, tf_audio), (py_mel, py_audio) in zip(tf_batches, py_batches, strict=True):
+        np.testing.assert_array_equal(tf_audio, py_audio)  # identical audio, bit for bit
+        # Mel: tf.signal vs keras.ops, both float64 inside; measured <= 1e-6 apart.
+        np.testing.assert_allclose(tf_mel, py_mel, atol=1e-5)
+    py_dataset.on_epoch_end()
+    second_epoch = batches(py_dataset)
+    assert not np.array_equal(second_epoch[0][1], py_batches[0][1])
+
+
+def test_without_tensorflow_the_pydataset_engine_is_used(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now fails
+    assert not pipeline_lib.tensorflow_available()
+    dataset = make_dataset([AWB, SLT], "tiny", batch_size=2, segment_length=4096)
+    assert isinstance(dataset, AudioPyDataset)
+    mel, audio = dataset[0]
+    assert mel.shape == (2, 17, 80) and audio.shape == (2, 4096)
+
+
+def test_whole_utterance_mode(tmp_path):
+    lengths = {AWB: len(load_audio(AWB)[0]), SLT: len(load_audio(SLT)[0])}
+    single = batches(make_dataset(DATA, "tiny", split="all", whole_utterances=True, batch_size=1))
+    assert len(single) == 2
+    for (mel, audio), path in zip(single, [AWB, SLT], strict=True):
+        padded = math.ceil(lengths[path] / 256) * 256
+        assert audio.shape == (1, padded) and mel.shape == (1, 1 + padded // 256, 80)
+        np.testing.assert_array_equal(audio[0, : lengths[path]], load_audio(path)[0])
+    ((mel, audio),) = batches(
+        make_dataset(DATA, "tiny", split="all", whole_utterances=True, batch_size=2)
+    )
+    longest = math.ceil(max(lengths.values()) / 256) * 256
+    assert audio.shape == (2, longest) and mel.shape == (2, 1 + longest // 256, 80)
+    np.testing.assert_array_equal(audio[1, lengths[SLT] :], 0.0)
+    py = make_dataset(
+        DATA, "tiny", split="all", whole_utterances=True, batch_size=1, engine="pydataset"
+    )
+    np.testing.assert_array_equal(py[0][1], single[0][1])
+
+
+def test_corpus_splits_and_file_lists(tmp_path):
+    from keras_waveglow.data import arctic
+
+    root = tmp_path / "corpus"
+    awb, _ = load_audio(AWB)
+    for speaker in ("slt", "bdl"):
+        (root / f"cmu_us_{speaker}_arctic" / "wav").mkdir(parents=True)
+        for i in range(1, 5):
+            path = root / f"cmu_us_{speaker}_arctic" / "wav" / f"arctic_a{i:04d}.wav"
+            sf.write(path, awb[i * 1000 : i * 1000 + 9000], 16000)
+    train = pipeline_lib.resolve_files(root, "train", n_eval=1, n_dev=1)
+    assert [p.name for p in train] == ["arctic_a0001.wav", "arctic_a0002.wav"] * 2
+    evaluation = make_dataset(root, "tiny", split="eval", n_eval=1, n_dev=1, batch_size=1)
+    assert len(batches(evaluation)) == 2  # one eval utterance per speaker, whole
+    splits = arctic.split_corpus(arctic.load_corpus(root), n_eval=1, n_dev=1)
+    lists = arctic.write_file_lists(splits, tmp_path / "lists")
+    from_list = make_dataset(lists["train"], "tiny", batch_size=2, segment_length=4096)
+    from_root = make_dataset(root, "tiny", n_eval=1, n_dev=1, batch_size=2, segment_length=4096)
+    for (_, a), (_, b) in zip(batches(from_list), batches(from_root), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _fit_once(engine):
+    model = WaveGlow.from_preset("tiny")
+    dataset = make_dataset(
+        [AWB, SLT], model, batch_size=2, segment_length=2048, augment=True, engine=engine
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-4))
+    history = model.fit(dataset, epochs=2, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+def test_fit_runs_on_pipeline_batches():
+    # The natural engine per backend: tf.data on TensorFlow, the PyDataset on JAX (the JAX-only
+    # machine's path). The other pairing is the slow test below.
+    _fit_once("tf.data" if keras.backend.backend() == "tensorflow" else "pydataset")
+
+
+@pytest.mark.slow
+def test_fit_runs_on_the_other_engine():
+    _fit_once("pydataset" if keras.backend.backend() == "tensorflow" else "tf.data")
