@@ -1,0 +1,126 @@
+"""Discriminators: shapes, the period fold, outputs vs. a NumPy reference, serialization."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_waveglow.discriminators import (
+    MultiPeriodDiscriminator,
+    MultiScaleDiscriminator,
+    PeriodDiscriminator,
+    ScaleDiscriminator,
+    WaveDiscriminator,
+)
+from tests.helpers import (
+    assert_config_round_trip,
+    assert_model_saving_round_trip,
+    assert_serialization_round_trip,
+)
+
+
+def _audio(batch=2, length=1000, seed=0):
+    return np.random.default_rng(seed).uniform(-0.5, 0.5, (batch, length)).astype("float32")
+
+
+def test_period_fold_reflect_pads_and_groups_phases():
+    d = PeriodDiscriminator(3, channels=[2, 2], kernel_size=5, stride=3)
+    audio = np.arange(2 * 10, dtype="float32").reshape(2, 10)
+    folded = ops.convert_to_numpy(d._fold(audio))
+    # 10 samples, period 3: reflect-pad 2 samples (x[8], x[7]), then rows of 3 phases.
+    expected = np.concatenate([audio, audio[:, [8, 7]]], axis=1).reshape(2, 4, 3, 1)
+    np.testing.assert_array_equal(folded, expected)
+
+
+def test_period_discriminator_matches_numpy_convolutions():
+    d = PeriodDiscriminator(2, channels=[3, 4], kernel_size=5, stride=3)
+    audio = _audio(1, 40)
+    logits, features = d(audio)
+    assert [tuple(f.shape) for f in features] == [(1, 7, 2, 3), (1, 7, 2, 4), (1, 7, 2, 1)]
+
+    def conv_time(x, kernel, bias, stride):  # "same" padding along time, kernel (k, 1)
+        k = kernel.shape[0]
+        steps = -(-x.shape[0] // stride)
+        pad_total = max((steps - 1) * stride + k - x.shape[0], 0)
+        x = np.pad(x, ((pad_total // 2, pad_total - pad_total // 2), (0, 0), (0, 0)))
+        out = np.stack(
+            [
+                np.einsum("kpc,kcd->pd", x[t * stride : t * stride + k], kernel[:, 0])
+                for t in range(steps)
+            ]
+        )
+        return out + bias
+
+    x = audio[0].reshape(20, 2, 1)
+    for i, conv in enumerate(d.convs):
+        kernel, bias = (ops.convert_to_numpy(w) for w in conv.weights)
+        x = conv_time(x, kernel, bias, 3 if i < len(d.convs) - 1 else 1)
+        x = np.where(x > 0, x, 0.1 * x)
+    kernel, bias = (ops.convert_to_numpy(w) for w in d.post.weights)
+    x = conv_time(x, kernel, bias, 1)
+    # float32 sums of <= 5 * 4 products of O(1) numbers: 1e-5 absolute is generous.
+    np.testing.assert_allclose(ops.convert_to_numpy(logits)[0], x.reshape(-1), atol=1e-5)
+
+
+def test_wave_discriminator_outputs_every_sub_discriminator():
+    disc = WaveDiscriminator(periods=(2, 3, 5, 7, 11), n_scales=3, width=1 / 32)
+    logits, features = disc(_audio(2, 1200))
+    assert len(logits) == len(features) == 8
+    # period discriminators: 5 strided convs + post; scale discriminators: 7 convs + post.
+    assert [len(f) for f in features] == [6] * 5 + [8] * 3
+    for period, logit in zip((2, 3, 5, 7, 11), logits[:5], strict=True):
+        rows = -(-1200 // period)
+        for _ in range(4):
+            rows = -(-rows // 3)
+        assert tuple(logit.shape) == (2, rows * period)
+    # Scales see 1200, 600, 300 samples; total stride 64 -> ceil(T / 64) logits.
+    assert [tuple(x.shape) for x in logits[5:]] == [(2, 19), (2, 10), (2, 5)]
+
+
+def test_multi_scale_pools_between_scales():
+    msd = MultiScaleDiscriminator(n_scales=2, width=1 / 32)
+    audio = _audio(1, 256)
+    pooled = ops.convert_to_numpy(msd.pools[0](audio[..., None]))[0, :, 0]
+    # Window 4, stride 2, "same" padding: output t averages the valid samples of [2t-1, 2t+3).
+    expected = np.array([audio[0, max(0, 2 * t - 1) : 2 * t + 3].mean() for t in range(128)])
+    np.testing.assert_allclose(pooled, expected, atol=1e-6)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="period must be >= 1"):
+        PeriodDiscriminator(0)
+    with pytest.raises(ValueError, match="at least one period or one scale"):
+        WaveDiscriminator(periods=(), n_scales=0)
+    with pytest.raises(ValueError, match="7 channel counts"):
+        ScaleDiscriminator(channels=[4, 4])
+    with pytest.raises(ValueError, match=r"\(batch, samples\)"):
+        WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32)(np.zeros((2, 100, 1), "float32"))
+
+
+def test_configs_serialization_and_keras_round_trip(tmp_path):
+    for obj in (
+        PeriodDiscriminator(5, width=1 / 32),
+        ScaleDiscriminator(width=1 / 32),
+        MultiPeriodDiscriminator((2, 3), width=1 / 32),
+        MultiScaleDiscriminator(2, width=1 / 32),
+        WaveDiscriminator((2, 3), 2, width=1 / 32),
+    ):
+        assert_config_round_trip(obj)
+        assert_serialization_round_trip(obj)
+    disc = WaveDiscriminator(periods=(2, 3), n_scales=2, width=1 / 32)
+    for v in disc.trainable_variables:  # non-zero biases too, so a lost weight shows
+        v.assign(v + 0.01)
+    audio = _audio(2, 600)
+    reloaded = assert_model_saving_round_trip(disc, lambda m: m(audio), tmp_path)
+    # Explicit names: paths survive the reload (the optimizer routes by them).
+    assert [v.path for v in reloaded.weights] == [v.path for v in disc.weights]
+
+
+def test_mixed_precision_runs_in_bfloat16():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    disc = WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32)
+    logits, _ = disc(_audio(1, 500))
+    assert keras.backend.standardize_dtype(logits[0].dtype) == "bfloat16"
+    assert keras.backend.standardize_dtype(disc.weights[0].dtype) == "float32"

@@ -1,0 +1,530 @@
+"""Training: losses against NumPy, the GAN step (start step, NaN skip), checkpoints, resume."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import soundfile as sf
+from keras import ops
+
+from keras_waveglow.audio import mel_spectrogram
+from keras_waveglow.discriminators import WaveDiscriminator
+from keras_waveglow.flow import WaveGlow
+from keras_waveglow.losses import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+    mel_mae_loss,
+    waveform_mae_loss,
+)
+from keras_waveglow.training import (
+    LAST_WEIGHTS,
+    StopOnConsecutiveSkips,
+    TrainingCheckpoint,
+    WaveGlowGAN,
+    load_initial_weights,
+    read_training_state,
+    restore_training_state,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SEGMENT = 2048  # 8 mel frames of hop 256 at 16 kHz: short, so the steps are quick on a CPU
+BATCH = 2
+
+
+def _segments(speaker: str) -> np.ndarray:
+    (path,) = glob.glob(str(ROOT / f"data/cmu_us_{speaker}_arctic/wav/*.wav"))
+    audio, rate = sf.read(path, dtype="float32")
+    assert rate == 16000
+    n = len(audio) // SEGMENT
+    return audio[: n * SEGMENT].reshape(n, SEGMENT)
+
+
+def _pairs(waveglow: WaveGlow, audio: np.ndarray):
+    mel = ops.convert_to_numpy(mel_spectrogram(audio, **waveglow.mel_config))
+    return mel.astype("float32"), audio
+
+
+def _numpy(variables):
+    return [np.array(ops.convert_to_numpy(v)) for v in variables]
+
+
+def _max_change(before, after):
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(before, after, strict=True))
+
+
+# ------------------------------------------------------------------------------------------
+# Losses
+# ------------------------------------------------------------------------------------------
+
+
+def test_gan_losses_match_numpy():
+    rng = np.random.default_rng(0)
+    real = [rng.standard_normal((2, 5)).astype("float32") for _ in range(3)]
+    fake = [rng.standard_normal((2, 7)).astype("float32") for _ in range(3)]
+    total, real_parts, fake_parts = discriminator_loss(real, fake)
+    expected_real = [np.mean((1 - r) ** 2) for r in real]
+    expected_fake = [np.mean(f**2) for f in fake]
+    # float32 means of a handful of O(1) squares: 1e-5 relative.
+    np.testing.assert_allclose(_numpy(real_parts), expected_real, rtol=1e-5)
+    np.testing.assert_allclose(_numpy(fake_parts), expected_fake, rtol=1e-5)
+    np.testing.assert_allclose(float(total), sum(expected_real) + sum(expected_fake), rtol=1e-5)
+    adv, parts = generator_adversarial_loss(fake)
+    np.testing.assert_allclose(float(adv), sum(np.mean((1 - f) ** 2) for f in fake), rtol=1e-5)
+    assert len(parts) == 3
+    real_maps = [[rng.standard_normal((2, 4, 3)).astype("float32") for _ in range(2)]] * 2
+    fake_maps = [[rng.standard_normal((2, 4, 3)).astype("float32") for _ in range(2)]] * 2
+    fm = feature_matching_loss(real_maps, fake_maps)
+    expected_fm = sum(
+        np.mean(np.abs(r - f))
+        for rs, fs in zip(real_maps, fake_maps, strict=True)
+        for r, f in zip(rs, fs, strict=True)
+    )
+    np.testing.assert_allclose(float(fm), expected_fm, rtol=1e-5)
+    with pytest.raises(ValueError, match="differ in number"):
+        discriminator_loss(real, fake[:2])
+
+
+def test_mel_mae_uses_the_shared_mel_definition():
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    real = _segments("awb")[:2]
+    fake = real * 0.5 + 0.01 * np.random.default_rng(0).standard_normal(real.shape).astype("f")
+    mae = float(mel_mae_loss(real, fake, waveglow.mel_config))
+    import librosa
+
+    def librosa_log_mel(x):  # Tacotron 2's mel with librosa: the reference definition
+        spec = np.abs(
+            librosa.stft(x, n_fft=1024, hop_length=256, win_length=1024, pad_mode="reflect")
+        )
+        basis = librosa.filters.mel(sr=16000, n_fft=1024, n_mels=80, fmin=0.0, fmax=8000.0)
+        return np.log(np.maximum(basis @ spec, 1e-5))
+
+    expected = np.mean(np.abs(librosa_log_mel(real) - librosa_log_mel(fake)))
+    # keras.ops.stft vs librosa differ by ~1e-5 per bin (TRAPS.md); the mean of |diff| by less.
+    np.testing.assert_allclose(mae, expected, rtol=1e-3)
+    assert float(mel_mae_loss(real, real, waveglow.mel_config)) == 0.0
+    np.testing.assert_allclose(
+        float(waveform_mae_loss(real, fake)), np.mean(np.abs(real - fake)), rtol=1e-5
+    )
+    with pytest.raises(ValueError, match="shapes differ"):
+        mel_mae_loss(real, fake[:, :1024], waveglow.mel_config)
+
+
+# ------------------------------------------------------------------------------------------
+# The GAN step: one jit-compiled run shared by several tests
+# ------------------------------------------------------------------------------------------
+
+START_STEP = 2
+NAN_STEP = 5  # 1-based step whose batch carries a NaN
+RESUME_FROM = 4
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    """Six single-batch `fit` calls (steps 1..6) with snapshots after each step.
+
+    Discriminator start at step index 2 (after two steps), a NaN in the batch of step 5, a
+    full checkpoint after step 4 for the resume test.
+    """
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(7)
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    # One period discriminator keeps the compile short; the full set is tested on its own.
+    disc = WaveDiscriminator(periods=(2,), n_scales=0, width=1 / 32)
+    gan = WaveGlowGAN(waveglow, disc, discriminator_start_step=START_STEP, mae_weight=1.0)
+    gan.compile(
+        keras.optimizers.Adam(1e-3, global_clipnorm=1.0),
+        discriminator_optimizer=keras.optimizers.Adam(1e-3),
+    )
+    mel, audio = _pairs(waveglow, _segments("awb")[: 6 * BATCH])
+    audio = audio.copy()
+    audio[(NAN_STEP - 1) * BATCH, 100] = np.nan
+    batches = [slice(i * BATCH, (i + 1) * BATCH) for i in range(6)]
+    out = tmp_path_factory.mktemp("gan_run")
+    snapshots = [
+        {
+            "g": _numpy(waveglow.trainable_variables),
+            "d": _numpy(disc.trainable_variables),
+            "opt": _numpy(gan.optimizer.variables),
+        }
+    ]
+    logs = []
+    for step, batch in enumerate(batches, start=1):
+        callbacks = [TrainingCheckpoint(out / "resume", save_freq=1)] if step == RESUME_FROM else []
+        history = gan.fit(
+            mel[batch],
+            audio[batch],
+            batch_size=BATCH,
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+            callbacks=callbacks,
+        )
+        logs.append({k: float(v[-1]) for k, v in history.history.items()})
+        snapshots.append(
+            {
+                "g": _numpy(waveglow.trainable_variables),
+                "d": _numpy(disc.trainable_variables),
+                "opt": _numpy(gan.optimizer.variables),
+            }
+        )
+    return {
+        "gan": gan,
+        "mel": mel,
+        "audio": audio,
+        "batches": batches,
+        "logs": logs,
+        "snapshots": snapshots,
+        "out": out,
+    }
+
+
+def test_discriminator_fixed_before_start_and_trains_after(gan_run):
+    snaps, logs = gan_run["snapshots"], gan_run["logs"]
+    for step in range(1, START_STEP + 1):  # counter 0 and 1 < start step 2
+        assert _max_change(snaps[0]["d"], snaps[step]["d"]) == 0.0
+        assert _max_change(snaps[step - 1]["g"], snaps[step]["g"]) > 0.0
+    assert _max_change(snaps[START_STEP]["d"], snaps[START_STEP + 1]["d"]) > 0.0
+    assert _max_change(snaps[START_STEP]["g"], snaps[START_STEP + 1]["g"]) > 0.0
+    for step_logs in logs[: NAN_STEP - 1] + logs[NAN_STEP:]:
+        for name in ("discriminator_loss", "generator_adversarial", "feature_matching", "nll"):
+            assert np.isfinite(step_logs[name]), (name, step_logs)
+
+
+def test_nan_batch_is_skipped_counted_and_training_continues(gan_run):
+    snaps, logs = gan_run["snapshots"], gan_run["logs"]
+    before, after = snaps[NAN_STEP - 1], snaps[NAN_STEP]
+    for part in ("g", "d", "opt"):  # weights and both optimizers' slots untouched
+        assert _max_change(before[part], after[part]) == 0.0, part
+    assert logs[NAN_STEP - 2]["skipped_steps"] == 0
+    assert logs[NAN_STEP - 1]["skipped_steps"] == 1
+    assert logs[NAN_STEP - 1]["consecutive_skipped"] == 1
+    assert logs[NAN_STEP]["skipped_steps"] == 1
+    assert logs[NAN_STEP]["consecutive_skipped"] == 0
+    assert _max_change(snaps[NAN_STEP]["g"], snaps[NAN_STEP + 1]["g"]) > 0.0
+    assert int(ops.convert_to_numpy(gan_run["gan"].step_counter.value)) == 6
+
+
+def test_stop_after_consecutive_skips_only():
+    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0))
+    stopper = StopOnConsecutiveSkips(patience=3)
+    stopper.set_model(gan)
+    gan.stop_training = False
+    stopper.on_train_batch_end(0, {"consecutive_skipped": 2})
+    assert not gan.stop_training
+    stopper.on_train_batch_end(1, {"consecutive_skipped": 3})
+    assert gan.stop_training
+
+
+def test_resume_reproduces_the_uninterrupted_step(gan_run):
+    gan, logs = gan_run["gan"], gan_run["logs"]
+    state = read_training_state(gan_run["out"] / "resume")
+    assert state["step"] == RESUME_FROM
+    # Restoring the step-4 checkpoint rewinds weights, both optimizers, counters and noise.
+    assert restore_training_state(gan, gan_run["out"] / "resume") == RESUME_FROM
+    resumed = []
+    for batch in gan_run["batches"][RESUME_FROM:]:  # the data position: batches 5 and 6
+        history = gan.fit(
+            gan_run["mel"][batch], gan_run["audio"][batch], batch_size=BATCH, verbose=0
+        )
+        resumed.append({k: float(v[-1]) for k, v in history.history.items()})
+    for got, want in zip(resumed, logs[RESUME_FROM:], strict=True):
+        assert set(got) == set(want)
+        for name in want:
+            # Same computation on the same state; 1e-6 relative allows reduction-order noise.
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-7, err_msg=name)
+    final = gan_run["snapshots"][-1]
+    np.testing.assert_allclose(
+        np.concatenate([x.ravel() for x in _numpy(gan.waveglow.trainable_variables)]),
+        np.concatenate([x.ravel() for x in final["g"]]),
+        rtol=0,
+        atol=1e-6,
+    )
+
+
+def test_checkpoint_is_never_half_written(gan_run, tmp_path):
+    gan = gan_run["gan"]
+    checkpoint = TrainingCheckpoint(tmp_path, save_freq=1)
+    checkpoint.set_model(gan)
+    checkpoint.on_train_begin()
+    assert checkpoint.save({"loss": 1.0})
+    last = tmp_path / LAST_WEIGHTS
+    digest = hashlib.sha256(last.read_bytes()).hexdigest()
+    original_save = gan.save_weights
+
+    def dying_save(path, *args, **kwargs):  # writes half a file, then the process "dies"
+        Path(path).write_bytes(b"\x89HDF\r\n half")
+        raise KeyboardInterrupt("killed during save")
+
+    gan.save_weights = dying_save
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            checkpoint.save({"loss": 0.5})
+    finally:
+        gan.save_weights = original_save
+    assert hashlib.sha256(last.read_bytes()).hexdigest() == digest
+    assert not list(tmp_path.glob(".*.tmp-*"))
+    # A SIGKILL leaves the temporary behind: the next run removes it, the target still loads.
+    (tmp_path / ".last.tmp-abc.weights.h5").write_bytes(b"partial")
+    checkpoint.on_train_begin()
+    assert not list(tmp_path.glob(".*.tmp-*"))
+    assert restore_training_state(gan, tmp_path) == int(
+        ops.convert_to_numpy(gan.step_counter.value)
+    )
+    assert (tmp_path / "best.weights.h5").exists()
+    assert (tmp_path / "waveglow_best.keras").exists()
+
+
+def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):
+    source = gan_run["out"] / "resume" / "waveglow_best.keras"
+    target = WaveGlow.from_preset("tiny", seed=123)
+    load_initial_weights(target, source)
+    reference = keras.saving.load_model(source)
+    for a, b in zip(target.weights, reference.weights, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_initial_weights(target, tmp_path / "missing.keras")
+    with pytest.raises(ValueError, match="configuration differs"):
+        load_initial_weights(WaveGlow.from_preset("tiny", n_flows=2, seed=0), source)
+
+
+# ------------------------------------------------------------------------------------------
+# Likelihood training and evaluation
+# ------------------------------------------------------------------------------------------
+
+
+def test_likelihood_training_lowers_held_out_nll():
+    keras.utils.set_random_seed(3)
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    gan = WaveGlowGAN(waveglow, mae_weight=0.0)
+    gan.compile(keras.optimizers.Adam(2e-3, global_clipnorm=1.0))
+    train_mel, train_audio = _pairs(waveglow, _segments("awb")[:8])
+    held_mel, held_audio = _pairs(waveglow, _segments("slt")[:4])  # another speaker
+    before = gan.evaluate(held_mel, held_audio, batch_size=4, verbose=0, return_dict=True)
+    history = gan.fit(train_mel, train_audio, batch_size=4, epochs=5, shuffle=False, verbose=0)
+    after = gan.evaluate(held_mel, held_audio, batch_size=4, verbose=0, return_dict=True)
+    assert set(before) == {"loss", "nll", "mel_mae"}
+    assert after["nll"] < before["nll"] - 0.05, (before, after)
+    assert history.history["nll"][-1] < history.history["nll"][0]
+    assert "generator_adversarial" not in history.history
+
+
+def test_bad_arguments_raise_clear_errors():
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    with pytest.raises(TypeError, match=r"keras_waveglow\.WaveGlow"):
+        WaveGlowGAN(object())
+    with pytest.raises(ValueError, match="train_sigma must be > 0"):
+        WaveGlowGAN(waveglow, train_sigma=0.0)
+    with pytest.raises(ValueError, match="mae_weight must be >= 0"):
+        WaveGlowGAN(waveglow, mae_weight=-1.0)
+    gan = WaveGlowGAN(waveglow)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        gan.compile("adam")
+        restore_training_state(gan, "/nonexistent/run")
+    with pytest.raises(ValueError, match="mode must be"):
+        TrainingCheckpoint("x", mode="median")
+
+
+def test_gan_config_and_keras_round_trip(tmp_path):
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    disc = WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32)
+    gan = WaveGlowGAN(waveglow, disc, discriminator_start_step=5, fm_weight=3.0)
+    gan.compile("adam", discriminator_optimizer=keras.optimizers.SGD(0.1))
+    assert gan.discriminator_optimizer.name.startswith("sgd")
+    assert gan.generator_optimizer.name.startswith("adam")
+    path = tmp_path / "gan.keras"
+    gan.save(path)
+    reloaded = keras.saving.load_model(path)
+    assert type(reloaded) is WaveGlowGAN
+    assert reloaded.get_config() == gan.get_config()
+    assert reloaded.discriminator_optimizer.name.startswith("sgd")
+    assert [v.path for v in reloaded.optimizer.variables] == [
+        v.path for v in gan.optimizer.variables
+    ]
+    mel = np.random.default_rng(0).standard_normal((1, 4, 80)).astype("float32")
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(reloaded.waveglow.inverse(mel, seed=1)),
+        ops.convert_to_numpy(gan.waveglow.inverse(mel, seed=1)),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Slow: mixed precision, data parallelism, the CLI end to end
+# ------------------------------------------------------------------------------------------
+
+
+def _run_python(code: str, env_extra: dict, timeout: int = 900) -> str:
+    env = {**os.environ, **env_extra}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+_DP_SCRIPT = """
+import json, os, sys
+import numpy as np
+import keras
+backend = keras.backend.backend()
+if backend == "tensorflow":
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+from keras_waveglow import WaveDiscriminator, WaveGlow, WaveGlowGAN
+
+def make():
+    keras.utils.set_random_seed(0)
+    gan = WaveGlowGAN(
+        WaveGlow.from_preset("tiny", seed=0),
+        WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32),
+        mae_weight=1.0,
+    )
+    gan.compile(keras.optimizers.Adam(1e-3), discriminator_optimizer=keras.optimizers.Adam(1e-3))
+    return gan
+
+rng = np.random.default_rng(0)
+audio = (0.3 * rng.uniform(-1, 1, (4, 2048))).astype("float32")
+from keras_waveglow.audio import mel_spectrogram
+mel = np.asarray(keras.ops.convert_to_numpy(mel_spectrogram(audio, 16000)))
+
+def step(gan):
+    history = gan.fit(mel, audio, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    weights = [np.asarray(keras.ops.convert_to_numpy(v)) for v in gan.trainable_variables]
+    return {k: float(v[-1]) for k, v in history.history.items()}, weights
+
+single_logs, single = step(make())
+if backend == "jax":
+    import jax
+    assert len(jax.devices()) == 2, jax.devices()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+    parallel_logs, parallel = step(make())
+else:
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        gan = make()
+    parallel_logs, parallel = step(gan)
+diff = max(float(np.max(np.abs(a - b))) for a, b in zip(single, parallel))
+change = max(float(np.max(np.abs(a))) for a in single)
+print(json.dumps({"max_weight_diff": diff, "single": single_logs, "parallel": parallel_logs}))
+"""
+
+
+@pytest.mark.slow
+def test_data_parallel_step_equals_single_device_step():
+    """One GAN step on 2 virtual CPU devices equals the single-device step (same batch)."""
+    import json
+
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    out = _run_python(_DP_SCRIPT, env)
+    result = json.loads(out.strip().splitlines()[-1])
+    # float32: the two devices sum partial gradients in another order; 1e-5 absolute bounds
+    # that on the weights after one Adam step of size 1e-3.
+    assert result["max_weight_diff"] < 1e-5, result
+    for name, value in result["single"].items():
+        np.testing.assert_allclose(result["parallel"][name], value, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_gan_step(precision):
+    """bf16 and fp16 (loss-scaled) GAN steps: finite losses, float32 log-dets and weights."""
+    policy = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[precision]
+    keras.config.set_dtype_policy(policy)
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    gan = WaveGlowGAN(waveglow, WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32))
+    optimizer = keras.optimizers.Adam(1e-3, global_clipnorm=1.0)
+    if precision == "fp16":  # a small first scale, so the two steps do not both overflow
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=64.0)
+    gan.compile(optimizer)
+    assert gan.uses_loss_scaling == (precision == "fp16")
+    mel, audio = _pairs(waveglow, _segments("awb")[:4])
+    before = _numpy(waveglow.trainable_variables)
+    history = gan.fit(mel, audio, batch_size=2, epochs=1, verbose=0, shuffle=False)
+    for name, values in history.history.items():
+        assert np.all(np.isfinite(values)), name
+    assert history.history["skipped_steps"][-1] == 0
+    assert _max_change(before, _numpy(waveglow.trainable_variables)) > 0
+    assert all(
+        keras.backend.standardize_dtype(v.dtype) == "float32" for v in gan.trainable_variables
+    )
+    _, log_det = waveglow.forward(audio[:2], mel[:2])
+    assert keras.backend.standardize_dtype(log_det.dtype) == "float32"
+
+
+def test_cli_trains_50_steps_and_vocode_loads_the_result(tmp_path):
+    """`keras-waveglow train` on the bundled data writes a checkpoint `vocode` loads."""
+    from keras_waveglow.cli import main
+    from keras_waveglow.inference import load_vocoder
+
+    out = tmp_path / "run"
+    args = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    args += ["--steps", "50", "--batch-size", "2", "--segment-length", "2048", "--mae-weight", "0"]
+    args += ["--save-every", "25", "--sample-every", "50", "--out", str(out)]
+    assert main(args) == 0
+    state = read_training_state(out)
+    assert state["step"] == 50 and state["epoch"] == 1
+    assert (out / LAST_WEIGHTS).exists()
+    with open(out / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["0", "1"], rows
+    assert float(rows[1]["nll"]) < float(rows[0]["nll"])
+    model = load_vocoder(str(out / "waveglow.keras"))
+    assert isinstance(model, WaveGlow)
+    mel = np.random.default_rng(0).standard_normal((1, 4, 80)).astype("float32")
+    assert np.all(np.isfinite(ops.convert_to_numpy(model.inverse(mel, seed=0))))
+    # The run folder is not overwritten silently.
+    assert main(args) == 2
+
+
+@pytest.mark.slow
+def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path):
+    """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on)."""
+    common = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    common += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "4"]
+    common += ["--gan", "--discriminator-width", "0.03125", "--discriminator-start", "2"]
+    common += ["--sample-every", "0"]
+    code = "import sys; from keras_waveglow.cli import main; sys.exit(main(sys.argv[1:]))"
+
+    def cli(*args):
+        env = {**os.environ}
+        result = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    cli(*common, "--steps", "8", "--out", str(tmp_path / "straight"))
+    cli(*common, "--steps", "4", "--out", str(tmp_path / "killed"))
+    cli(*common, "--steps", "8", "--resume", "--out", str(tmp_path / "killed"))
+    straight = (tmp_path / "straight" / "log.csv").read_text().splitlines()
+    resumed = (tmp_path / "killed" / "log.csv").read_text().splitlines()
+    header = straight[0].split(",")
+    last_straight = dict(zip(header, straight[-1].split(","), strict=True))
+    last_resumed = dict(zip(resumed[0].split(","), resumed[-1].split(","), strict=True))
+    for name in ("loss", "nll", "mel_mae", "discriminator_loss", "generator_adversarial"):
+        # Epoch 2 = steps 5..8 from the same state and data: equal to float32 noise.
+        np.testing.assert_allclose(
+            float(last_resumed[name]), float(last_straight[name]), rtol=1e-6, err_msg=name
+        )
