@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-tf test-jax test-notebooks lint format demo clean
+.PHONY: install test test-tf test-jax test-notebooks test-slow lint format demo clean
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ test-notebooks: $(STAMP)
 	KERAS_BACKEND=tensorflow KERAS_WAVEGLOW_FAST=1 $(BIN)/pytest -q --nbmake notebooks/
 
 test: lint test-tf test-jax test-notebooks
+
+# Slow tests (data-parallel on 2 virtual devices, bf16/fp16 GAN steps, CLI kill-and-resume in
+# fresh processes, ...): not in CI's budget; run before a release.
+test-slow: $(STAMP)
+	KERAS_BACKEND=tensorflow $(BIN)/pytest -q -m slow $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(BIN)/pytest -q -m "slow and not tensorflow_only" $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m keras_waveglow.demo --out demo_out
