@@ -127,7 +127,7 @@ def feature_matching_loss(real_features, fake_features):
     return ops.sum(ops.stack(terms))
 
 
-def mel_mae_loss(real_audio, fake_audio, mel_config: dict):
+def mel_mae_loss(real_audio, fake_audio, mel_config: dict, precision: str = "float32"):
     """Mean absolute error between the log-mels of real and generated audio.
 
     Both log-mels come from `keras_waveglow.audio.mel_spectrogram` with `mel_config` (use
@@ -137,6 +137,8 @@ def mel_mae_loss(real_audio, fake_audio, mel_config: dict):
         real_audio: (B, T) float tensor.
         fake_audio: (B, T) float tensor (e.g. `WaveGlow.inverse` cropped to T).
         mel_config: dict of `mel_spectrogram` keyword arguments.
+        precision: STFT precision, "float32" (default: fast on GPUs, and a loss needs no
+            librosa-exact values) or "float64". Same definition either way.
 
     Returns:
         A float32 scalar, `mean(|logmel(real) - logmel(fake)|)`.
@@ -151,8 +153,8 @@ def mel_mae_loss(real_audio, fake_audio, mel_config: dict):
             f"real and generated audio shapes differ: {tuple(real_audio.shape)} vs "
             f"{tuple(fake_audio.shape)}."
         )
-    real_mel = mel_spectrogram(ops.cast(real_audio, "float32"), **mel_config)
-    fake_mel = mel_spectrogram(ops.cast(fake_audio, "float32"), **mel_config)
+    real_mel = mel_spectrogram(ops.cast(real_audio, "float32"), **mel_config, precision=precision)
+    fake_mel = mel_spectrogram(ops.cast(fake_audio, "float32"), **mel_config, precision=precision)
     return ops.mean(ops.abs(real_mel - fake_mel))
 
 
