@@ -17,6 +17,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -202,18 +203,9 @@ def _torch_reference_bench(args):
         torch.set_num_threads(args.threads)
     config = get_preset(args.preset)
     torch.manual_seed(0)
-    shape_keys = (
-        "n_mel_channels",
-        "n_flows",
-        "n_group",
-        "n_early_every",
-        "n_early_size",
-        "wn_layers",
-        "wn_channels",
-        "wn_kernel_size",
-        "hop_length",
-    )
-    model = TorchWaveGlow(**{k: config[k] for k in shape_keys}, weight_norm=False).eval()
+    params = inspect.signature(TorchWaveGlow).parameters
+    shape = {k: v for k, v in config.items() if k in params and k != "weight_norm"}
+    model = TorchWaveGlow(**shape, weight_norm=False).eval()
     hop = config["hop_length"]
     frames = round(args.seconds * config["sample_rate"] / hop)
     mel = torch.randn(args.batch_size, config["n_mel_channels"], frames)
