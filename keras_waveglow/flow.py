@@ -119,8 +119,9 @@ class MelUpsampler(layers.Layer):
     (`kernel_size = 4 * hop_length` in WaveGlow), so (B, F, n_mel) becomes
     (B, (F - 1) * hop + kernel_size, n_mel). Computed as one matmul and an overlap-add of
     `kernel_size / hop_length` shifted copies, not as a convolution over a zero-stuffed input,
-    which XLA runs about 100x slower on CPU. Weights have `keras.layers.Conv1DTranspose`'s
-    layout: `kernel` (kernel_size, filters, channels_in) and `bias` (filters,).
+    which XLA ran 7-13x slower on CPU (`benchmarks/bench_upsample.py`). Weights have
+    `keras.layers.Conv1DTranspose`'s layout: `kernel` (kernel_size, filters, channels_in) and
+    `bias` (filters,).
 
     Args:
         filters: int, output channels.
