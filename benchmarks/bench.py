@@ -39,7 +39,18 @@ def _parse(argv=None):
     )
     parser.add_argument("--preset", default="small")
     parser.add_argument("--mode", default="infer", choices=["infer", "train"])
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        help=f"one of {PRECISIONS}, or several joined by commas (one JSON line each)",
+    )
+    parser.add_argument(
+        "--conv-impl",
+        default="conv",
+        choices=["conv", "matmul"],
+        help="dilated conv implementation (keras_waveglow.flow.set_conv_implementation)",
+    )
+    parser.add_argument("--device", default="auto", help="torch-reference: cpu, cuda or auto")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=2.0, help="inference audio length")
     parser.add_argument("--segment-length", type=int, default=16000, help="training segment")
@@ -47,7 +58,12 @@ def _parse(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.precisions = args.precision.split(",")
+    for precision in args.precisions:
+        if precision not in PRECISIONS:
+            parser.error(f"--precision {precision!r}: choose from {PRECISIONS}")
+    return args
 
 
 def _peak_host_memory_bytes() -> int:
@@ -65,14 +81,17 @@ def _median_seconds(step, sync, repeats, warmup):
     return statistics.median(times), times
 
 
-def _keras_bench(args):
+def _keras_bench(args, precision):
     os.environ["KERAS_BACKEND"] = args.backend
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import keras
     import numpy as np
 
     from keras_waveglow import WaveGlow
+    from keras_waveglow.flow import set_conv_implementation
     from keras_waveglow.presets import get_preset
+
+    set_conv_implementation(args.conv_impl)
 
     backend = keras.backend.backend()
     device = "cpu"
@@ -80,17 +99,17 @@ def _keras_bench(args):
         import jax
 
         device = jax.devices()[0].device_kind
-        precision = "highest" if args.precision == "fp32" else "tensorfloat32"
-        jax.config.update("jax_default_matmul_precision", precision)
+        matmul = "highest" if precision == "fp32" else "tensorfloat32"
+        jax.config.update("jax_default_matmul_precision", matmul)
     else:
         import tensorflow as tf
 
         gpus = tf.config.list_physical_devices("GPU")
         device = gpus[0].name if gpus else "cpu"
-        tf.config.experimental.enable_tensor_float_32_execution(args.precision == "tf32")
+        tf.config.experimental.enable_tensor_float_32_execution(precision == "tf32")
         if args.threads:
             tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    policy = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}.get(args.precision, "float32")
+    policy = {"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}.get(precision, "float32")
     keras.config.set_dtype_policy(policy)
     keras.utils.set_random_seed(0)
     config = get_preset(args.preset)
@@ -123,13 +142,14 @@ def _keras_bench(args):
         "device": device,
         "preset": args.preset,
         "mode": args.mode,
-        "precision": args.precision,
+        "precision": precision,
+        "conv_impl": args.conv_impl,
         "batch_size": args.batch_size,
         "samples_per_call": n_samples,
         "median_s": median,
         "times_s": times,
         "samples_per_s": n_samples / median,
-        "peak_memory_bytes": _peak_device_memory(backend),
+        "peak_memory_bytes": _peak_device_memory(backend),  # process peak so far
         "peak_host_memory_bytes": _peak_host_memory_bytes(),
         "keras": keras.__version__,
         "cpu_count": os.cpu_count(),
@@ -191,58 +211,104 @@ def _peak_device_memory(backend):
     return None
 
 
-def _torch_reference_bench(args):
-    """Our own PyTorch implementation of the published architecture (tests/torch_waveglow.py)."""
+def _torch_reference_bench(args, precision):
+    """Our own PyTorch implementation of the published architecture (tests/torch_waveglow.py).
+
+    Inference runs the model in the precision's dtype (fp16 and bf16: `model.half()` /
+    `model.bfloat16()`, as NVIDIA's inference script does with `--is_fp16`); tf32 enables
+    TF32 matmuls and convolutions. Training (NLL, Adam) keeps float32 weights and uses
+    `torch.autocast` for bf16 / fp16 (fp16 with a GradScaler).
+    """
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import torch
 
     from keras_waveglow.presets import get_preset
     from tests.torch_waveglow import WaveGlow as TorchWaveGlow
 
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    torch.backends.cudnn.benchmark = True
     config = get_preset(args.preset)
     torch.manual_seed(0)
     params = inspect.signature(TorchWaveGlow).parameters
     shape = {k: v for k, v in config.items() if k in params and k != "weight_norm"}
-    model = TorchWaveGlow(**shape, weight_norm=False).eval()
+    model = TorchWaveGlow(**shape, weight_norm=False).to(device)
     hop = config["hop_length"]
-    frames = round(args.seconds * config["sample_rate"] / hop)
-    mel = torch.randn(args.batch_size, config["n_mel_channels"], frames)
-    n_samples = args.batch_size * frames * hop
+    half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
 
-    def step():
-        with torch.inference_mode():
-            return model.infer(mel, sigma=args.sigma)
+    def sync(out):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return out
 
-    median, times = _median_seconds(step, lambda out: out, args.repeats, args.warmup)
-    audio_seconds = frames * hop / config["sample_rate"]
-    return {
+    if args.mode == "infer":
+        model.eval()
+        dtype = half or torch.float32
+        model.to(dtype)
+        frames = round(args.seconds * config["sample_rate"] / hop)
+        mel = torch.randn(args.batch_size, config["n_mel_channels"], frames, device=device)
+        mel = mel.to(dtype)
+        n_samples = args.batch_size * frames * hop
+
+        def step():
+            with torch.inference_mode():
+                return model.infer(mel, sigma=args.sigma)
+
+    else:
+        length = args.segment_length - args.segment_length % config["n_group"]
+        frames = 1 + length // hop
+        mel = torch.randn(args.batch_size, config["n_mel_channels"], frames, device=device)
+        audio = torch.rand(args.batch_size, length, device=device) - 0.5
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        scaler = torch.amp.GradScaler(enabled=precision == "fp16")
+        n_samples = args.batch_size * length
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device, dtype=half or torch.float32, enabled=half is not None):
+                z, log_det = model(mel, audio)
+                nll = (z.float().pow(2).sum() / 2 - log_det.sum()) / z.numel()
+            scaler.scale(nll).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            return nll
+
+    median, times = _median_seconds(step, sync, args.repeats, args.warmup)
+    result = {
         "backend": "torch-reference",
-        "device": "cpu",
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "preset": args.preset,
-        "mode": "infer",
-        "precision": "fp32",
+        "mode": args.mode,
+        "precision": precision,
         "batch_size": args.batch_size,
         "samples_per_call": n_samples,
         "median_s": median,
         "times_s": times,
         "samples_per_s": n_samples / median,
-        "real_time_factor": median / audio_seconds,
-        "audio_seconds": audio_seconds,
+        "peak_memory_bytes": torch.cuda.max_memory_allocated() if device == "cuda" else None,
         "peak_host_memory_bytes": _peak_host_memory_bytes(),
     }
+    if args.mode == "infer":
+        audio_seconds = frames * hop / config["sample_rate"]
+        result["real_time_factor"] = median / audio_seconds
+        result["audio_seconds"] = audio_seconds
+    return result
 
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    if args.backend == "torch-reference":
-        result = _torch_reference_bench(args)
-    else:
-        result = _keras_bench(args)
-    print(json.dumps(result))
+    bench = _torch_reference_bench if args.backend == "torch-reference" else _keras_bench
+    for precision in args.precisions:
+        print(json.dumps(bench(args, precision)), flush=True)
     return 0
 
 

@@ -20,6 +20,43 @@ from keras_waveglow.presets import get_preset
 
 _PACKAGE = "keras_waveglow"
 _LOG_DET_DTYPE = "float32"
+_CONV_IMPLEMENTATIONS = ("conv", "matmul")
+_conv_implementation = "conv"
+
+
+def set_conv_implementation(name: str) -> None:
+    """Chooses how dilated convolutions (kernel size > 1) are computed; same results either way.
+
+    "conv" (default) calls `keras.ops.conv` (cuDNN / XLA's convolution). "matmul" gathers the
+    `kernel_size` dilated taps side by side and does one matmul with the kernel reshaped to
+    `(kernel_size * channels_in, filters)`, which keeps the work on the GEMM path that XLA
+    tunes best. Takes effect for functions traced after the call.
+
+    Args:
+        name: "conv" or "matmul".
+
+    Example:
+        >>> from keras_waveglow.flow import set_conv_implementation
+        >>> set_conv_implementation("matmul")
+        >>> set_conv_implementation("conv")
+    """
+    global _conv_implementation
+    if name not in _CONV_IMPLEMENTATIONS:
+        raise ValueError(
+            f"conv implementation must be one of {_CONV_IMPLEMENTATIONS}, got {name!r}."
+        )
+    _conv_implementation = name
+
+
+def _dilated_taps_matmul(x, kernel, dilation):
+    """'same'-padded dilated conv as one matmul over the taps gathered side by side."""
+    taps = kernel.shape[0]
+    pad = dilation * (taps // 2)
+    length = ops.shape(x)[1]
+    padded = ops.pad(x, [[0, 0], [pad, pad], [0, 0]])
+    shifted = [padded[:, j * dilation : j * dilation + length] for j in range(taps)]
+    stacked = ops.concatenate(shifted, axis=-1)
+    return ops.matmul(stacked, ops.reshape(kernel, (-1, kernel.shape[-1])))
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,6 +129,8 @@ class Conv1D(layers.Layer):
         kernel = ops.cast(self.effective_kernel(), x.dtype)
         if self.kernel_size == 1:
             y = ops.matmul(x, kernel[0])
+        elif _conv_implementation == "matmul" and self.kernel_size % 2 == 1:
+            y = _dilated_taps_matmul(x, kernel, self.dilation_rate)
         else:
             y = ops.conv(x, kernel, strides=1, padding="same", dilation_rate=self.dilation_rate)
         return y + ops.cast(self.bias, x.dtype)

@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from keras_waveglow import WN, ActNorm, AffineCoupling, Conv1D, Invertible1x1Conv, WaveGlow
-from keras_waveglow.flow import MelUpsampler
+from keras_waveglow.flow import MelUpsampler, set_conv_implementation
 from keras_waveglow.losses import nll_to_log_likelihood, waveglow_nll
 from tests.helpers import (
     assert_config_round_trip,
@@ -178,6 +178,35 @@ def test_mel_upsampler_equals_keras_conv1d_transpose():
     assert actual.shape == expected.shape == (2, (5 - 1) * 8 + 32, 4)
     # Same sums in another order: float32 rounding of values of size ~10.
     np.testing.assert_allclose(actual, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 8])
+def test_matmul_conv_implementation_equals_conv(dilation):
+    """The "matmul" dilated conv computes the same "same"-padded convolution as ops.conv."""
+    rng = np.random.default_rng(dilation)
+    x = rng.standard_normal((2, 13, 5)).astype("float32")
+    layer = Conv1D(7, kernel_size=3, dilation_rate=dilation, bias_initializer="random_normal")
+    layer.build(x.shape)
+    expected = ops.convert_to_numpy(layer(x))
+    # Independent NumPy check: y[t] = b + sum_j x[t + (j - 1) * d] @ K[j], zero outside.
+    kernel, bias = (ops.convert_to_numpy(w) for w in (layer.kernel, layer.bias))
+    padded = np.pad(x, [(0, 0), (dilation, dilation), (0, 0)])
+    numpy_ref = bias + sum(
+        padded[:, j * dilation : j * dilation + 13] @ kernel[j] for j in range(3)
+    )
+    np.testing.assert_allclose(expected, numpy_ref, atol=1e-5)
+    set_conv_implementation("matmul")
+    try:
+        actual = ops.convert_to_numpy(layer(x))
+    finally:
+        set_conv_implementation("conv")
+    # Same products summed in another order: float32 rounding on values of size ~3.
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_conv_implementation_rejects_unknown_name():
+    with pytest.raises(ValueError, match="'fft'"):
+        set_conv_implementation("fft")
 
 
 def test_coupling_starts_as_identity():

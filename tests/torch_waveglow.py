@@ -49,7 +49,7 @@ class Invertible1x1Conv(nn.Module):
         return self.conv(z), z.shape[2] * log_det_per_step
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
-        w_inv = torch.linalg.inv(self.conv.weight[:, :, 0].double()).float()
+        w_inv = torch.linalg.inv(self.conv.weight[:, :, 0].double()).to(z.dtype)
         return F.conv1d(z, w_inv[:, :, None])
 
 
@@ -198,7 +198,7 @@ class WaveGlow(nn.Module):
         """Audio (B, T) -> (z (B, n_group, T // n_group), log_det (B,))."""
         cond = self._grouped_condition(mel, audio.shape[1])
         x = audio.reshape(audio.shape[0], -1, self.n_group).permute(0, 2, 1)
-        log_det = torch.zeros(audio.shape[0])
+        log_det = torch.zeros(audio.shape[0], device=audio.device)
         early = []
         for k in range(self.n_flows):
             if self._emits_early(k):
@@ -223,7 +223,9 @@ class WaveGlow(nn.Module):
         stride = self.upsample.stride[0]
         cond = self._grouped_condition(mel, mel.shape[2] * stride)
         if z is None:
-            z = sigma * torch.randn(mel.shape[0], self.n_group, cond.shape[2], dtype=mel.dtype)
+            z = sigma * torch.randn(
+                mel.shape[0], self.n_group, cond.shape[2], dtype=mel.dtype, device=mel.device
+            )
         n_early = z.shape[1] - self.n_remaining_channels
         early, x = z[:, :n_early], z[:, n_early:]
         for k in reversed(range(self.n_flows)):
