@@ -46,10 +46,11 @@ def _parse(argv=None):
     )
     parser.add_argument(
         "--conv-impl",
-        default="conv",
+        default="matmul",
         choices=["conv", "matmul"],
         help="dilated conv implementation (keras_waveglow.flow.set_conv_implementation)",
     )
+    parser.add_argument("--remat", action="store_true", help="WaveGlow(remat=True)")
     parser.add_argument("--device", default="auto", help="torch-reference: cpu, cuda or auto")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=2.0, help="inference audio length")
@@ -113,7 +114,7 @@ def _keras_bench(args, precision):
     keras.config.set_dtype_policy(policy)
     keras.utils.set_random_seed(0)
     config = get_preset(args.preset)
-    model = WaveGlow(**config, seed=0)
+    model = WaveGlow(**config, remat=args.remat, seed=0)
     hop = model.hop_length
     rng = np.random.default_rng(0)
 
@@ -144,6 +145,7 @@ def _keras_bench(args, precision):
         "mode": args.mode,
         "precision": precision,
         "conv_impl": args.conv_impl,
+        "remat": args.remat,
         "batch_size": args.batch_size,
         "samples_per_call": n_samples,
         "median_s": median,

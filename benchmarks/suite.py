@@ -25,44 +25,37 @@ HERE = Path(__file__).resolve().parent
 INFER_22K = ("--preset", "nvidia_22k", "--mode", "infer", "--seconds", "10")
 TRAIN_22K = ("--preset", "nvidia_22k", "--mode", "train", "--batch-size", "12")
 TRAIN_22K += ("--segment-length", "16000", "--repeats", "5", "--warmup", "2")
-SMALL_CPU = ("--preset", "small", "--seconds", "2", "--repeats", "5", "--warmup", "2")
+SMALL_CPU = ("--preset", "small", "--seconds", "2", "--repeats", "7", "--warmup", "2")
 
 
 def _bench(backend: str, *args: str) -> list[str]:
     return [sys.executable, str(HERE / "bench.py"), "--backend", backend, *args]
 
 
+GAN_22K = ("--preset", "nvidia_22k", "--gan", "--precision", "bf16", "--batch-size", "12")
 JOBS = {
-    "gpu": [
-        ("jax infer conv", _bench("jax", *INFER_22K, "--precision", "bf16,tf32,fp32")),
-        (
-            "jax infer matmul",
-            _bench("jax", *INFER_22K, "--precision", "bf16,tf32", "--conv-impl", "matmul"),
-        ),
+    "gpu": [  # priority order: the targets first, then the comparisons
+        ("jax infer", _bench("jax", *INFER_22K, "--precision", "bf16,tf32,fp32")),
         ("torch infer", _bench("torch-reference", *INFER_22K, "--precision", "fp32,tf32,fp16")),
-        ("jax train bf16", _bench("jax", *TRAIN_22K, "--precision", "bf16")),
+        ("jax train", _bench("jax", *TRAIN_22K, "--precision", "bf16")),
         ("torch train", _bench("torch-reference", *TRAIN_22K, "--precision", "bf16,tf32")),
         (
-            "jax train bf16 matmul",
-            _bench("jax", *TRAIN_22K, "--precision", "bf16", "--conv-impl", "matmul"),
+            "jax infer conv",
+            _bench("jax", *INFER_22K, "--precision", "bf16,tf32", "--conv-impl", "conv"),
         ),
+        ("jax train conv", _bench("jax", *TRAIN_22K, "--precision", "bf16", "--conv-impl", "conv")),
+        ("jax train remat", _bench("jax", *TRAIN_22K, "--precision", "bf16", "--remat")),
         (
             "jax infer batch 8",
             _bench("jax", *INFER_22K, "--batch-size", "8", "--precision", "bf16"),
         ),
         ("jax infer fp16", _bench("jax", *INFER_22K, "--precision", "fp16")),
         (
-            "bench_train gan bf16",
+            "bench_train gan",
             [
                 sys.executable,
                 str(HERE / "bench_train.py"),
-                "--preset",
-                "nvidia_22k",
-                "--gan",
-                "--precision",
-                "bf16",
-                "--batch-size",
-                "12",
+                *GAN_22K,
                 "--steps",
                 "3",
                 "--repeats",
@@ -72,7 +65,7 @@ JOBS = {
     ],
     "cpu": [
         (f"{backend} small", _bench(backend, *SMALL_CPU, "--threads", "2"))
-        for backend in ("torch-reference", "tensorflow", "jax", "torch-reference", "tensorflow")
+        for backend in ("torch-reference", "tensorflow", "jax") * 3  # interleaved rounds
     ],
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -64,10 +66,42 @@ def _jacobian(fn, x):
     pytest.fail(f"no Jacobian helper for backend {BACKEND}")
 
 
+@contextlib.contextmanager
+def _conv_implementation(name):
+    """Runs the block with `name` as the dilated conv implementation, then the default."""
+    set_conv_implementation(name)
+    try:
+        yield
+    finally:
+        set_conv_implementation("matmul")
+
+
+def _loss_gradients(model, mel, audio):
+    """Gradients of the NLL with respect to the trainable variables, as NumPy arrays."""
+
+    def loss_of(values):
+        mapping = list(zip(model.trainable_variables, values, strict=True))
+        with keras.StatelessScope(state_mapping=mapping):
+            z, log_det = model.forward(audio, mel)
+            return waveglow_nll(z, log_det)
+
+    values = [v.value for v in model.trainable_variables]
+    if BACKEND == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(loss_of)(values)]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            z, log_det = model.forward(audio, mel)
+            loss = waveglow_nll(z, log_det)
+        return [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
+    pytest.fail(f"no gradient helper for backend {BACKEND}")
+
+
 @pytest.mark.parametrize("variant", ["plain", "actnorm", "lu"])
 def test_log_det_equals_slogdet_of_autodiff_jacobian(variant):
-    import contextlib
-
     x64 = contextlib.nullcontext()
     if BACKEND == "jax":
         import jax
@@ -187,7 +221,8 @@ def test_matmul_conv_implementation_equals_conv(dilation):
     x = rng.standard_normal((2, 13, 5)).astype("float32")
     layer = Conv1D(7, kernel_size=3, dilation_rate=dilation, bias_initializer="random_normal")
     layer.build(x.shape)
-    expected = ops.convert_to_numpy(layer(x))
+    with _conv_implementation("conv"):
+        expected = ops.convert_to_numpy(layer(x))
     # Independent NumPy check: y[t] = b + sum_j x[t + (j - 1) * d] @ K[j], zero outside.
     kernel, bias = (ops.convert_to_numpy(w) for w in (layer.kernel, layer.bias))
     padded = np.pad(x, [(0, 0), (dilation, dilation), (0, 0)])
@@ -195,11 +230,8 @@ def test_matmul_conv_implementation_equals_conv(dilation):
         padded[:, j * dilation : j * dilation + 13] @ kernel[j] for j in range(3)
     )
     np.testing.assert_allclose(expected, numpy_ref, atol=1e-5)
-    set_conv_implementation("matmul")
-    try:
+    with _conv_implementation("matmul"):
         actual = ops.convert_to_numpy(layer(x))
-    finally:
-        set_conv_implementation("conv")
     # Same products summed in another order: float32 rounding on values of size ~3.
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
@@ -347,3 +379,21 @@ def test_bad_constructor_arguments():
         WaveGlow(hop_length=100, n_group=8)
     with pytest.raises(ValueError, match="do not fit"):
         WaveGlow(n_group=4, n_early_every=1, n_early_size=2, n_flows=4)
+
+
+@pytest.mark.parametrize("setting", ["remat", "matmul"])
+def test_training_gradients_unchanged_by_remat_and_matmul_conv(setting):
+    """Rematerialised WN layers and the matmul dilated conv give the same loss gradients."""
+    mel, audio = _inputs(WaveGlow.from_preset("tiny"), batch=2, frames=4)
+    reference = WaveGlow.from_preset("tiny", seed=3)
+    perturb_weights(reference, scale=0.05)
+    variant = WaveGlow.from_preset("tiny", seed=3, remat=setting == "remat")
+    variant.set_weights(reference.get_weights())
+    with _conv_implementation("conv"):
+        expected = _loss_gradients(reference, mel, audio)
+    with _conv_implementation("matmul" if setting == "matmul" else "conv"):
+        actual = _loss_gradients(variant, mel, audio)
+    assert len(actual) == len(expected) == len(reference.trainable_variables)
+    for a, e in zip(actual, expected, strict=True):
+        # Same sums, possibly reordered: float32 rounding relative to the largest gradient.
+        np.testing.assert_allclose(a, e, atol=1e-5 * max(1.0, np.abs(e).max()))
