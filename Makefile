@@ -29,10 +29,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+	KERAS_BACKEND=tensorflow $(BIN)/pytest -q --durations=10 -m "not slow" $(PYTEST_ARGS)
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(BIN)/pytest -q -m "not slow and not tensorflow_only" $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(BIN)/pytest -q --durations=10 -m "not slow and not tensorflow_only" $(PYTEST_ARGS)
 
 # The notebooks run end to end (FAST parameters) on TensorFlow, each ending in assertions.
 test-notebooks: $(STAMP)
