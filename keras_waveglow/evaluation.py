@@ -72,6 +72,20 @@ METRICS = {
     "dnsmos_ovrl": ("DNSMOS OVRL", True),
     "rtf": ("RTF", False),
 }
+# name -> (lowest, highest) value the metric can take; intervals are clipped to it.
+METRIC_BOUNDS = {
+    "pesq_wb": (-0.5, 4.644),
+    "mr_stft": (0.0, None),
+    "log_mel_l1": (0.0, None),
+    "mcd_db": (0.0, None),
+    "f0_rmse_cents": (0.0, None),
+    "gpe": (0.0, 1.0),
+    "vuv_f1": (0.0, 1.0),
+    "dnsmos_sig": (1.0, 5.0),
+    "dnsmos_bak": (1.0, 5.0),
+    "dnsmos_ovrl": (1.0, 5.0),
+    "rtf": (0.0, None),
+}
 MR_STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
 F0_FRAME_PERIOD_MS = 5.0
 F0_RANGE_HZ = (60.0, 500.0)
@@ -365,12 +379,16 @@ def dnsmos(audio, sample_rate: int) -> dict[str, float]:
     }
 
 
-def confidence_interval(values, level: float = 0.95) -> dict[str, float | int | None]:
+def confidence_interval(
+    values, level: float = 0.95, bounds: tuple[float | None, float | None] = (None, None)
+) -> dict[str, float | int | None]:
     """Mean and Student-t confidence interval of the finite values.
 
     Args:
         values: numbers; None and NaN are left out.
         level: float, confidence level. Default 0.95.
+        bounds: (lowest, highest) value the metric can take (None: unbounded); the interval
+            is clipped to them, so a few utterances cannot give, say, an F1 above 1.
 
     Returns:
         `{"mean", "low", "high", "n"}`; low/high are None with fewer than two values, all but n
@@ -390,7 +408,12 @@ def confidence_interval(values, level: float = 0.95) -> dict[str, float | int | 
     if n < 2:
         return {"mean": mean, "low": None, "high": None, "n": 1}
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * data.std(ddof=1) / math.sqrt(n))
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+    low, high = mean - half, mean + half
+    if bounds[0] is not None:
+        low = max(low, float(bounds[0]))
+    if bounds[1] is not None:
+        high = min(high, float(bounds[1]))
+    return {"mean": mean, "low": low, "high": high, "n": n}
 
 
 # --------------------------------------------------------------------------------------------
@@ -742,7 +765,7 @@ def evaluate(
         for name in METRICS:
             values = [u["metrics"][system].get(name) for u in utterances]
             if any(v is not None for v in values):
-                summary[name] = confidence_interval(values)
+                summary[name] = confidence_interval(values, bounds=METRIC_BOUNDS[name])
         systems[system] = summary
     report = {
         "model": {
@@ -1036,6 +1059,7 @@ def render_report(
 
 __all__ = [
     "METRICS",
+    "METRIC_BOUNDS",
     "available_metrics",
     "confidence_interval",
     "dnsmos",

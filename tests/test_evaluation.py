@@ -16,6 +16,8 @@ import soundfile as sf
 from keras_waveglow import cli, evaluation
 from keras_waveglow.audio import load_audio, mel_spectrogram
 from keras_waveglow.evaluation import (
+    METRIC_BOUNDS,
+    METRICS,
     confidence_interval,
     evaluate,
     f0_metrics,
@@ -61,6 +63,16 @@ def _noise(std: float, seed: int = 0) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Metrics
 # --------------------------------------------------------------------------------------------
+
+
+def test_confidence_interval_clipped_to_metric_bounds():
+    free = confidence_interval([0.9, 1.0])  # t(1) is wide: 0.95 +- 12.706 * 0.0707 / sqrt(2)
+    assert free["high"] > 1.0 and free["low"] < 0.9
+    clipped = confidence_interval([0.9, 1.0], bounds=METRIC_BOUNDS["vuv_f1"])
+    assert clipped["high"] == 1.0
+    assert clipped["low"] == pytest.approx(free["low"])  # inside [0, 1]: unchanged
+    assert clipped["mean"] == free["mean"]
+    assert set(METRIC_BOUNDS) == set(METRICS)
 
 
 def test_confidence_interval_is_student_t():
