@@ -38,7 +38,10 @@ test-jax: $(STAMP)
 test-notebooks: $(STAMP)
 	KERAS_BACKEND=tensorflow KERAS_WAVEGLOW_FAST=1 $(BIN)/pytest -q --nbmake notebooks/
 
-test: lint test-tf test-jax test-notebooks
+# The three suites are independent processes (tests write only under tmp_path, notebooks under
+# notebooks/outputs): run them side by side so both cores stay busy while one suite compiles.
+test: lint
+	$(MAKE) -j3 --output-sync=target test-tf test-jax test-notebooks
 
 # Slow tests (data-parallel on 2 virtual devices, bf16/fp16 GAN steps, CLI kill-and-resume in
 # fresh processes, ...): not in CI's budget; run before a release.
