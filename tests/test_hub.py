@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -223,7 +225,9 @@ def test_bundled_file_preset_becomes_the_default_model(tmp_path, cache, monkeypa
     path = tmp_path / "bundled.weights.h5"
     source.save_weights(path)
     monkeypatch.setitem(presets.PRESETS, "bundled_test", presets.get_preset("tiny"))
-    monkeypatch.setitem(presets.WEIGHTS, "bundled_test", {"file": str(path)})
+    # Bundled files are named relative to the package folder (keras_waveglow/).
+    relative = os.path.relpath(path, Path(keras_waveglow.__file__).parent)
+    monkeypatch.setitem(presets.WEIGHTS, "bundled_test", {"file": relative})
 
     with pytest.raises(RuntimeError, match=r"nvidia_ljspeech, nvidia_universal.*from_preset"):
         keras_waveglow.default_model()
