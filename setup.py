@@ -15,6 +15,9 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["keras_waveglow", "keras_waveglow.*"]),
+    # Bundled preset weights (presets.WEIGHTS {"file": "weights/..."}) with their model card and
+    # licence notice: `pip install` must carry them for vocode() to work offline.
+    package_data={"keras_waveglow": ["weights/*.weights.h5", "weights/*.md", "weights/*.txt"]},
     install_requires=[
         "keras>=3.15",
         "tensorflow>=2.20",

@@ -1,6 +1,6 @@
 """keras_waveglow: a WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3."""
 
-from keras_waveglow import data, losses
+from keras_waveglow import data, hub, losses
 from keras_waveglow.audio import (
     load_audio,
     load_mel,
@@ -31,8 +31,14 @@ from keras_waveglow.flow import (
     Invertible1x1Conv,
     WaveGlow,
 )
-from keras_waveglow.inference import Denoiser, set_default_model, vocode, vocode_files
-from keras_waveglow.presets import PRESETS, get_preset
+from keras_waveglow.inference import (
+    Denoiser,
+    default_model,
+    set_default_model,
+    vocode,
+    vocode_files,
+)
+from keras_waveglow.presets import PRESETS, WEIGHTS, get_preset
 from keras_waveglow.training import (
     AudioSamples,
     StopOnConsecutiveSkips,
@@ -47,6 +53,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PRESETS",
+    "WEIGHTS",
     "WN",
     "ActNorm",
     "AffineCoupling",
@@ -62,6 +69,7 @@ __all__ = [
     "WaveGlow",
     "WaveGlowGAN",
     "data",
+    "default_model",
     "download_arctic",
     "evaluate",
     "export_keras",
@@ -70,6 +78,7 @@ __all__ = [
     "export_tflite",
     "from_nvidia",
     "get_preset",
+    "hub",
     "load_audio",
     "load_initial_weights",
     "load_mel",

@@ -9,10 +9,17 @@ import sys
 def _add_download(subparsers) -> None:
     p = subparsers.add_parser(
         "download",
-        help="download a corpus (CMU ARCTIC) in its festvox layout",
-        description="Download CMU ARCTIC speakers (resumable, verified, extracted safely).",
+        help="download a corpus (CMU ARCTIC) or a preset's weights",
+        description=(
+            "Download CMU ARCTIC speakers (resumable, verified, extracted safely), or a preset's "
+            "published weights (verified, converted once and cached)."
+        ),
     )
-    p.add_argument("corpus", choices=["arctic"], help="the corpus to fetch")
+    p.add_argument(
+        "corpus",
+        metavar="arctic|PRESET",
+        help="'arctic', or a preset with downloadable weights (see `keras-waveglow presets`)",
+    )
     p.add_argument(
         "--speakers",
         default="slt",
@@ -30,10 +37,17 @@ def _add_download(subparsers) -> None:
     p.add_argument("--splits", default=None, help="also write train/dev/eval file lists here")
     p.add_argument("--keep-archive", action="store_true", help="keep the .tar.bz2 files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="preset weights: accept a checkpoint with no recorded sha256 (prints its digest)",
+    )
     p.set_defaults(func=_run_download)
 
 
 def _run_download(args) -> int:
+    if args.corpus != "arctic":
+        return _run_download_preset(args)
     from keras_waveglow.data import arctic
 
     checksums = {}
@@ -61,6 +75,100 @@ def _run_download(args) -> int:
         return 1
     for folder in folders:
         print(folder)
+    return 0
+
+
+def _run_download_preset(args) -> int:
+    from keras_waveglow import hub
+
+    try:
+        path = hub.download_preset(
+            args.corpus, allow_unverified=args.allow_unverified, progress=not args.no_progress
+        )
+    except (OSError, ValueError, ImportError) as error:
+        print(f"download failed: {error}", file=sys.stderr)
+        return 1
+    # Converted files are named by their checkpoint's sha256: what presets.WEIGHTS records.
+    print(f"checkpoint sha256 {path.name.split('.')[0]}", file=sys.stderr)
+    print(path)
+    return 0
+
+
+def _add_presets(subparsers) -> None:
+    p = subparsers.add_parser(
+        "presets",
+        help="list the presets: sample rate, parameters, weights, training data, licence",
+        description=(
+            "List every WaveGlow preset with its sample rate, parameter count, whether trained "
+            "weights are bundled, downloadable or absent, the training data and the licence."
+        ),
+    )
+    p.set_defaults(func=_run_presets)
+
+
+def _run_presets(args) -> int:
+    from keras_waveglow import hub
+
+    rows = hub.describe_presets()
+    header = ("preset", "rate", "params", "weights", "training data", "licence")
+    table = [
+        (r["name"], str(r["sample_rate"]), f"{r['parameters'] / 1e6:.2f}M", r["weights"])
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in [header[:4], *table]) for i in range(4)]
+    notes = [header[4:], *((r["data"], r["license"]) for r in rows)]
+    for row, (data, license_) in zip([header[:4], *table], notes, strict=True):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        print("  ".join([*cells, data, license_]).rstrip())
+    print(f"\ncache: {hub.cache_dir()} (set ${hub.HOME_ENV_VAR} to move it)")
+    return 0
+
+
+def _add_prepare(subparsers) -> None:
+    p = subparsers.add_parser(
+        "prepare",
+        help="prepare a training corpus (Debian's klettres-data) from its package",
+        description=(
+            "Prepare Debian's klettres-data speech (spoken letters and syllables, about 20 "
+            "speakers, GPL-2+): fetch the .deb with `apt-get download` (or use --deb), extract "
+            "it, resample every recording, hold out whole speakers, and write train/eval file "
+            "lists, per-speaker durations (klettres.json) and the licence notice."
+        ),
+    )
+    p.add_argument("corpus", choices=["klettres"], help="the corpus to prepare")
+    p.add_argument("--dest", required=True, help="output folder (must not exist, or be empty)")
+    p.add_argument("--sample-rate", type=int, default=22050, help="target rate (default 22050)")
+    p.add_argument("--deb", default=None, help="an existing klettres-data .deb (no apt-get)")
+    p.add_argument(
+        "--eval-speakers",
+        default=None,
+        help="comma-separated held-out speakers (default: 3 spread over the alphabetical list)",
+    )
+    p.add_argument("--format", choices=["wav", "flac"], default="wav", help="audio format")
+    p.set_defaults(func=_run_prepare)
+
+
+def _run_prepare(args) -> int:
+    from keras_waveglow.data import klettres
+
+    speakers = args.eval_speakers.split(",") if args.eval_speakers else None
+    try:
+        summary = klettres.prepare_klettres(
+            args.dest,
+            sample_rate=args.sample_rate,
+            deb=args.deb,
+            eval_speakers=speakers,
+            audio_format=args.format,
+        )
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"prepare failed: {error}", file=sys.stderr)
+        return 1
+    for split in ("train", "eval"):
+        part = summary["splits"][split]
+        print(
+            f"{split}: {len(part['speakers'])} speakers, {part['files']} files, "
+            f"{part['seconds'] / 60:.1f} min -> {summary['lists'][split]}"
+        )
     return 0
 
 
@@ -255,7 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The `keras-waveglow` argument parser."""
     parser = argparse.ArgumentParser(prog="keras-waveglow", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_download, _add_train, _add_vocode, _add_evaluate):
+    for add in (
+        _add_download,
+        _add_presets,
+        _add_prepare,
+        _add_train,
+        _add_vocode,
+        _add_evaluate,
+    ):
         add(subparsers)
     return parser
 

@@ -138,7 +138,7 @@ def run_demo(
     if not files:
         raise FileNotFoundError(f"no cmu_us_*_arctic/wav/*.wav under {data}")
     keras.utils.set_random_seed(seed)
-    model = WaveGlow.from_preset(preset, seed=seed)
+    model = WaveGlow.from_preset(preset, load_weights=False, seed=seed)
     train_files, heldout_files = _split_files(files, out, model.sample_rate)
     train_ds = make_dataset(
         train_files,

@@ -759,20 +759,52 @@ class WaveGlow(keras.Model):
         self.built = True
 
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> WaveGlow:
-        """Builds a model from a preset ("nvidia_22k", "arctic_16k", "small", "tiny").
+    def from_preset(cls, name: str, load_weights: bool = True, **overrides) -> WaveGlow:
+        """Builds a model from a preset, with its trained weights when the preset has them.
+
+        Presets with weights (`keras_waveglow.presets.WEIGHTS`) load them through
+        `keras_waveglow.hub`: bundled files directly; NVIDIA's published checkpoints
+        ("nvidia_universal", "nvidia_ljspeech") are downloaded, verified and converted on first
+        use, then read from the cache (`$KERAS_WAVEGLOW_HOME`, default `~/.keras/keras_waveglow`)
+        without network or PyTorch. Other presets ("nvidia_22k", "arctic_16k", "small", "tiny")
+        are architectures: the model is freshly initialised.
 
         Args:
             name: preset name, see `keras_waveglow.presets.PRESETS`.
-            **overrides: constructor arguments that replace the preset's.
+            load_weights: bool, load the preset's weights if it has any; False gives the freshly
+                initialised architecture. Default True.
+            **overrides: constructor arguments that replace the preset's (with weights, only
+                ones that keep the weights' shapes, e.g. `seed` or `remat`).
 
         Returns:
-            A freshly initialised `WaveGlow`.
+            A `WaveGlow`.
+
+        Raises:
+            ValueError: unknown preset, or overrides that the weights do not fit.
+            keras_waveglow.hub.WeightsUnavailableError: the weights cannot be downloaded (the
+                message names the URL, its sha256 and where to put a manual download).
+            keras_waveglow.hub.WeightsVerificationError: the download failed its checks.
 
         Example:
             >>> model = WaveGlow.from_preset("arctic_16k", use_actnorm=True)
+            >>> nvidia = WaveGlow.from_preset("nvidia_ljspeech")  # downloads once
         """
-        return cls(**{**get_preset(name), **overrides})
+        model = cls(**{**get_preset(name), **overrides})
+        if not load_weights:
+            return model
+        from keras_waveglow import hub  # lazy: hub converts through convert.py, which needs flow
+
+        if hub.weights_source(name) is None:
+            return model
+        path = hub.preset_weights_file(name)
+        try:
+            model.load_weights(path)
+        except ValueError as error:
+            raise ValueError(
+                f"Preset {name!r}: its weights ({path}) do not fit the model with overrides "
+                f"{overrides}: {error}"
+            ) from error
+        return model
 
     @property
     def mel_config(self) -> dict:

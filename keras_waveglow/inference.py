@@ -51,11 +51,11 @@ _denoise_runners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 _NO_MODEL_MESSAGE = (
     "vocode() needs a model and none is set. Either pass model=... (a WaveGlow, a .keras file, "
-    "a preset name with weights=..., or an NVIDIA checkpoint), call "
-    "keras_waveglow.set_default_model(path_or_model), or set the environment variable "
-    f"{MODEL_ENV_VAR} to a model path. To get a model: train one (`keras-waveglow train`, or "
-    "WaveGlow.from_preset(...).fit(...)), or import NVIDIA's published WaveGlow with "
-    "keras_waveglow.convert.from_nvidia('waveglow_256channels_universal_v5.pt')."
+    "a preset name, or an NVIDIA checkpoint), call keras_waveglow.set_default_model(...), or set "
+    f"the environment variable {MODEL_ENV_VAR} to a model path or preset name. Presets with "
+    "trained weights: {presets} (e.g. WaveGlow.from_preset('nvidia_ljspeech'); see "
+    "`keras-waveglow presets`). Or train one (`keras-waveglow train`), or import an NVIDIA "
+    "checkpoint file with keras_waveglow.from_nvidia(path)."
 )
 
 
@@ -93,15 +93,43 @@ def get_default_model() -> WaveGlow | str | None:
     return os.environ.get(MODEL_ENV_VAR) or None
 
 
+def _no_model_error() -> RuntimeError:
+    from keras_waveglow.presets import WEIGHTS
+
+    return RuntimeError(_NO_MODEL_MESSAGE.format(presets=", ".join(sorted(WEIGHTS)) or "none"))
+
+
+def default_model() -> WaveGlow:
+    """The model `vocode(mel)` uses when no model is passed.
+
+    In order: the model given to `set_default_model`, else `$KERAS_WAVEGLOW_MODEL` (a path or a
+    preset name), else the package's bundled preset (`presets.DEFAULT_PRESET`, when the package
+    ships one). Callers read its `sample_rate` and `mel_config` to make matching mels.
+
+    Returns:
+        A `WaveGlow` (loaded once, then cached).
+
+    Raises:
+        RuntimeError: nothing is configured and no bundled model exists; the message lists the
+            presets with weights.
+
+    Example:
+        >>> model = keras_waveglow.default_model()
+        >>> mel = keras_waveglow.mel_spectrogram(audio, **model.mel_config)
+    """
+    return load_vocoder(None)
+
+
 def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None) -> WaveGlow:
     """Resolves a model specification to a `WaveGlow` (loaded files are cached).
 
     Args:
-        model: a `WaveGlow` (returned as is); a `.keras` file; a preset name ("tiny",
-            "arctic_16k", ...) together with `weights`; a `(preset, weights)` tuple; an NVIDIA
-            checkpoint (`.pt`, `.pth`, `.ckpt` or any other file), imported with
+        model: a `WaveGlow` (returned as is); a `.keras` file; a preset name: one with trained
+            weights (`presets.WEIGHTS`, loaded through `WaveGlow.from_preset`) or any preset
+            together with `weights`; a `(preset, weights)` tuple; an NVIDIA checkpoint (`.pt`,
+            `.pth`, `.ckpt` or any other file), imported with
             `keras_waveglow.convert.from_nvidia`; or None for the default model (see
-            `set_default_model`).
+            `default_model`).
         weights: str or path-like, a `.weights.h5` file for a preset name. Default None.
 
     Returns:
@@ -110,7 +138,7 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     Raises:
         RuntimeError: model is None and no default model is set (the message says how to get one).
         FileNotFoundError: a path that does not exist.
-        ValueError: a preset name without weights, or a file that holds no WaveGlow.
+        ValueError: a weightless preset without `weights`, or a file that holds no WaveGlow.
 
     Example:
         >>> model = load_vocoder("arctic_16k", weights="arctic.weights.h5")
@@ -118,7 +146,11 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     if model is None:
         model = get_default_model()
         if model is None:
-            raise RuntimeError(_NO_MODEL_MESSAGE)
+            from keras_waveglow.presets import DEFAULT_PRESET
+
+            if DEFAULT_PRESET is None:
+                raise _no_model_error()
+            model = DEFAULT_PRESET
         if weights is None and model is _default_model:
             weights = _default_weights
     if isinstance(model, WaveGlow):
@@ -129,14 +161,17 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
         raise TypeError(
             f"model must be a WaveGlow, a path or a preset name; got {type(model).__name__}."
         )
-    from keras_waveglow.presets import PRESETS
+    from keras_waveglow.presets import PRESETS, WEIGHTS
 
     spec = os.fspath(model)
     if spec in PRESETS and not Path(spec).exists():
+        if weights is None and spec in WEIGHTS:
+            return _cached(("preset", spec), None, lambda: WaveGlow.from_preset(spec))
         if weights is None:
             raise ValueError(
                 f"Preset {spec!r} is an untrained architecture: pass weights=<file.weights.h5> "
-                "(or a .keras model file) to vocode with it."
+                "(or a .keras model file) to vocode with it, or use a preset with weights: "
+                f"{sorted(WEIGHTS)}."
             )
         return _cached(("preset", spec), weights, lambda: _preset_with_weights(spec, weights))
     path = Path(spec)
@@ -175,7 +210,7 @@ def _preset_with_weights(name: str, weights) -> WaveGlow:
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"Weights file {weights} not found.")
-    model = WaveGlow.from_preset(name)
+    model = WaveGlow.from_preset(name, load_weights=False)
     model.load_weights(weights)
     return model
 
@@ -357,9 +392,9 @@ def vocode(
         mel: NumPy array or tensor (frames, n_mels) or (batch, frames, n_mels), or a list of
             (frames, n_mels) arrays of different lengths. Log-mels as made by
             `keras_waveglow.mel_spectrogram` with the model's `mel_config`.
-        model: a `WaveGlow`, a `.keras` path, a preset name (with `weights=`), a
-            `(preset, weights)` tuple, an NVIDIA checkpoint path, or None for the default model
-            (`set_default_model` or `$KERAS_WAVEGLOW_MODEL`).
+        model: a `WaveGlow`, a `.keras` path, a preset name (with `weights=` unless the preset
+            has its own), a `(preset, weights)` tuple, an NVIDIA checkpoint path, or None for
+            the default model (`default_model`).
         sigma: float, standard deviation of the latent noise. Default 0.6 (0 is deterministic).
         denoiser_strength: float, strength of NVIDIA-style bias removal (`Denoiser`); 0 turns
             it off. Default 0.0 (NVIDIA's examples use 0.01 to 0.1).
@@ -885,6 +920,7 @@ __all__ = [
     "Denoiser",
     "InverseRunner",
     "bucket_frames",
+    "default_model",
     "get_default_model",
     "load_vocoder",
     "receptive_field_frames",

@@ -1,8 +1,10 @@
-"""Preset configurations for `WaveGlow`, as plain data.
+"""Preset configurations for `WaveGlow` and where their weights come from, as plain data.
 
 Each preset is the full constructor configuration of a `keras_waveglow.WaveGlow`: the flow
 shape and the mel front end it expects, so a model built from a preset (and every saved model)
-knows how its input mels are made.
+knows how its input mels are made. A preset listed in `WEIGHTS` also has trained weights:
+`WaveGlow.from_preset(name)` loads them through `keras_waveglow.hub`, which downloads,
+verifies, converts and caches them. Nothing here runs code; the hub reads these dicts.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ PRESETS: dict[str, dict] = {
     "arctic_16k": {**_NVIDIA_22K, "sample_rate": 16000},
     # A 64-channel, 4-layer WN with NVIDIA's 12 flows: real time on a laptop CPU.
     "small": {**_NVIDIA_22K, "sample_rate": 16000, "wn_layers": 4, "wn_channels": 64},
+    # NVIDIA's published checkpoints (weights in `WEIGHTS`): the flow shape their weights have.
+    # NVIDIA/waveglow's waveglow_256channels_universal_v5: 256-channel WNs, 22.05 kHz.
+    "nvidia_universal": _NVIDIA_22K,
+    # DeepLearningExamples' torch.hub WaveGlow (LJSpeech, fp32): 512-channel WNs, 22.05 kHz.
+    "nvidia_ljspeech": {**_NVIDIA_22K, "wn_channels": 512},
     # For tests: a few narrow flows, still with an early output and the real mel front end.
     "tiny": {
         **_NVIDIA_22K,
@@ -47,12 +54,48 @@ PRESETS: dict[str, dict] = {
     },
 }
 
+# Where trained weights come from, per preset; a preset without an entry is an architecture only.
+# A source is either
+#   {"file": "<path inside the keras_waveglow package>.weights.h5", ...}   (bundled, offline), or
+#   {"url": ..., "sha256": ..., "size": ..., "filename": ...}              (an NVIDIA checkpoint,
+#       downloaded once, checked, converted with `from_nvidia` and cached by keras_waveglow.hub),
+# plus "data" (what it was trained on) and "license" for `keras-waveglow presets`.
+# NVIDIA publishes neither checksum: "sha256" stays None until someone records a digest measured on
+# a trusted download (the hub then refuses these URLs unless told to accept an unverified file).
+WEIGHTS: dict[str, dict] = {
+    "nvidia_universal": {
+        # NGC mirror of the file NVIDIA/waveglow's README links on Google Drive
+        # (id 1rpK8CzAAirq9sWZhe9nlfvxMF1dRgFbF); NGC lists it at 644.48 MB.
+        "url": "https://api.ngc.nvidia.com/v2/models/nvidia/adlr/waveglow/versions/"
+        "WaveGlow-LJS_256_Channels/files/waveglow_256channels_universal_v5.pt",
+        "filename": "waveglow_256channels_universal_v5.pt",
+        "sha256": None,
+        "size": None,
+        "data": "NVIDIA's 'universal' WaveGlow v5, 22.05 kHz (training set not itemised by NVIDIA)",
+        "license": "BSD-3-Clause (NVIDIA/waveglow)",
+    },
+    "nvidia_ljspeech": {
+        # The URL DeepLearningExamples' torch.hub entry point `nvidia_waveglow` (fp32) downloads.
+        "url": "https://api.ngc.nvidia.com/v2/models/nvidia/waveglow_ckpt_fp32/versions/19.09.0/"
+        "files/nvidia_waveglowpyt_fp32_20190427",
+        "filename": "nvidia_waveglowpyt_fp32_20190427.pt",
+        "sha256": None,
+        "size": None,
+        "data": "LJSpeech-1.1 (one female English speaker, 24 h, 22.05 kHz)",
+        "license": "BSD-3-Clause (NVIDIA DeepLearningExamples); LJSpeech is public domain",
+    },
+}
+
+# The preset `vocode(mel)` uses when no model is configured: one with a bundled ("file") source.
+# None until the project ships trained weights inside the package.
+DEFAULT_PRESET: str | None = None
+
 
 def get_preset(name: str) -> dict:
     """Returns a copy of a preset's `WaveGlow` configuration.
 
     Args:
-        name: one of `PRESETS` ("nvidia_22k", "arctic_16k", "small", "tiny").
+        name: one of `PRESETS` ("nvidia_22k", "arctic_16k", "small", "tiny", ...).
 
     Returns:
         A dict of `WaveGlow` constructor arguments.

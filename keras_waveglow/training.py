@@ -948,7 +948,7 @@ def build_gan(
     """
     from keras_waveglow.discriminators import WaveDiscriminator
 
-    waveglow = WaveGlow.from_preset(preset, seed=seed)
+    waveglow = WaveGlow.from_preset(preset, load_weights=False, seed=seed)
     if init_from is not None:
         load_initial_weights(waveglow, init_from)
     discriminator = WaveDiscriminator(width=discriminator_width) if gan else None

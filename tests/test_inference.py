@@ -185,7 +185,8 @@ def test_no_model_error_says_how_to_get_one():
     with pytest.raises(RuntimeError) as info:
         vocode(np.zeros((10, 80), "float32"))
     message = str(info.value)
-    for hint in ("set_default_model", "KERAS_WAVEGLOW_MODEL", "train", "from_nvidia"):
+    hints = ("set_default_model", "KERAS_WAVEGLOW_MODEL", "train", "from_nvidia", "from_preset")
+    for hint in (*hints, "nvidia_ljspeech", "nvidia_universal"):
         assert hint in message
 
 

@@ -1,6 +1,6 @@
-"""Data: the CMU ARCTIC corpus (layout, download, splits) and the (mel, audio) pipeline."""
+"""Data: CMU ARCTIC (layout, download, splits), klettres-data, and the (mel, audio) pipeline."""
 
-from keras_waveglow.data import arctic
+from keras_waveglow.data import arctic, klettres
 from keras_waveglow.data.arctic import (
     SPEAKERS,
     UnsafeArchiveError,
@@ -11,6 +11,7 @@ from keras_waveglow.data.arctic import (
     split_corpus,
     write_file_lists,
 )
+from keras_waveglow.data.klettres import prepare_klettres
 from keras_waveglow.data.pipeline import AudioPyDataset, ExampleSource, make_dataset, resolve_files
 
 __all__ = [
@@ -21,8 +22,10 @@ __all__ = [
     "Utterance",
     "arctic",
     "download_arctic",
+    "klettres",
     "load_corpus",
     "make_dataset",
+    "prepare_klettres",
     "read_file_list",
     "resolve_files",
     "split_corpus",

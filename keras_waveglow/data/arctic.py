@@ -330,7 +330,8 @@ def _download_once(url: str, part: Path, progress: bool, timeout: float) -> int 
     return total
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -393,7 +394,7 @@ def download_file(
             ) from (problem if isinstance(problem, BaseException) else None)
         logger.warning("%s: interrupted at %d bytes (%s); resuming.", url, size, problem)
     if sha256 is not None:
-        digest = _sha256(part)
+        digest = file_sha256(part)
         if digest.lower() != sha256.lower():
             part.unlink()
             raise ValueError(f"{url}: sha256 mismatch: expected {sha256}, got {digest}.")

@@ -1,0 +1,301 @@
+"""Preset weights: fetch, verify, convert once, cache (the keras-hub convention).
+
+`keras_waveglow.presets.WEIGHTS` says where a preset's trained weights come from. This module is
+the one place that turns that into a `.weights.h5` file for `WaveGlow.from_preset`, `vocode`'s
+default model and the CLI:
+
+* a bundled source (`{"file": ...}`) is a file inside the package: no network, no cache;
+* a download source (`{"url", "sha256", "size", "filename"}`) is an NVIDIA checkpoint. It is
+  fetched with the project's resumable downloader (`keras_waveglow.data.arctic.download_file`)
+  into `<cache>/downloads/<filename>`, checked (size, sha256), converted with `from_nvidia`
+  once, and the converted weights are written atomically to
+  `<cache>/<preset>/<sha256>.weights.h5`. The checkpoint is then deleted: later calls read the
+  converted file and need neither network nor PyTorch.
+
+The cache folder is `$KERAS_WAVEGLOW_HOME`, else `$KERAS_HOME/keras_waveglow`, else
+`~/.keras/keras_waveglow`. A checkpoint downloaded by hand goes to `checkpoint_path(name)`;
+it is verified and converted like a downloaded one. An interrupted download leaves only
+`<filename>.part` in `downloads/` (resumed by the next call); the converted file appears only
+when complete. A hand-placed checkpoint is used even when no sha256 is recorded (placing it is
+the user's decision); its digest is logged.
+
+NVIDIA publishes no checksums. A source whose "sha256" is None is refused unless
+`allow_unverified=True` (CLI: `--allow-unverified`); the digest of what was then fetched is
+logged so that it can be recorded in `presets.WEIGHTS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from keras_waveglow import presets
+
+logger = logging.getLogger(__name__)
+
+HOME_ENV_VAR = "KERAS_WAVEGLOW_HOME"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+class WeightsUnavailableError(OSError):
+    """A preset's weights could not be fetched (no network, HTTP error, interrupted transfer)."""
+
+
+class WeightsVerificationError(ValueError):
+    """A fetched or hand-placed checkpoint has the wrong size or sha256, or no known sha256."""
+
+
+def cache_dir() -> Path:
+    """The folder for downloads and converted weights (see the module docstring)."""
+    if os.environ.get(HOME_ENV_VAR):
+        return Path(os.environ[HOME_ENV_VAR]).expanduser()
+    keras_home = os.environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    return Path(keras_home).expanduser() / "keras_waveglow"
+
+
+def weights_source(name: str) -> dict | None:
+    """The preset's weights source from `presets.WEIGHTS`, or None for an architecture only.
+
+    Raises:
+        ValueError: unknown preset.
+    """
+    presets.get_preset(name)  # unknown names fail here, with the list of presets
+    return presets.WEIGHTS.get(name)
+
+
+def weights_kind(name: str) -> str:
+    """The kind of weights a preset has: "bundled", "downloadable" or "none"."""
+    source = weights_source(name)
+    if source is None:
+        return "none"
+    return "bundled" if "file" in source else "downloadable"
+
+
+def checkpoint_path(name: str) -> Path:
+    """Where the preset's checkpoint is downloaded to, and where a hand-downloaded copy goes."""
+    source = _download_source(name)
+    filename = source.get("filename") or source["url"].rstrip("/").rsplit("/", 1)[-1]
+    return cache_dir() / "downloads" / filename
+
+
+def converted_path(name: str, sha256: str) -> Path:
+    """The cached `.weights.h5` converted from the checkpoint with this sha256."""
+    return cache_dir() / name / f"{sha256.lower()}.weights.h5"
+
+
+def _download_source(name: str) -> dict:
+    source = weights_source(name)
+    if source is None or "url" not in source:
+        raise ValueError(f"Preset {name!r} has no downloadable weights.")
+    return source
+
+
+def _cached(name: str, sha256: str | None) -> Path | None:
+    if sha256:
+        path = converted_path(name, sha256)
+        return path if path.is_file() else None
+    # No recorded digest: an earlier conversion of this preset (named by its digest) will do.
+    found = sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))
+    return found[0] if found else None
+
+
+def _remedy(name: str, source: dict) -> str:
+    expected = source.get("sha256") or "not recorded"
+    return (
+        f"URL: {source['url']}; expected sha256: {expected}. To install it by hand, download "
+        f"that file and put it at {checkpoint_path(name)}, then call "
+        f"WaveGlow.from_preset({name!r}) or run `keras-waveglow download {name}` again."
+    )
+
+
+def _fetch_checkpoint(
+    name: str, source: dict, allow_unverified: bool, progress: bool, timeout: float
+) -> tuple[Path, str]:
+    """The verified checkpoint file and its sha256 (downloaded unless already in place)."""
+    from keras_waveglow.data.arctic import download_file, file_sha256
+
+    path = checkpoint_path(name)
+    expected = source.get("sha256")
+    if not path.is_file():
+        if not expected and not allow_unverified:
+            raise WeightsVerificationError(
+                f"Preset {name!r}: no sha256 is recorded for its checkpoint, so it is not "
+                "downloaded unchecked. Accept an unverified download with "
+                f"`keras-waveglow download {name} --allow-unverified` (Python: "
+                f"keras_waveglow.hub.download_preset({name!r}, allow_unverified=True)); "
+                "the digest it gets is printed so it can be recorded in presets.WEIGHTS. "
+                + _remedy(name, source)
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # The downloader writes <path>.part, checks Content-Length and the sha256, and only
+            # then renames: a failed or bad transfer never leaves a file at `path`.
+            download_file(source["url"], path, sha256=expected, progress=progress, timeout=timeout)
+        except ValueError as error:
+            raise WeightsVerificationError(
+                f"Preset {name!r}: the downloaded checkpoint was refused ({error}); nothing was "
+                "cached. " + _remedy(name, source)
+            ) from error
+        except OSError as error:
+            raise WeightsUnavailableError(
+                f"Preset {name!r}: could not download its weights ({error}). "
+                + _remedy(name, source)
+            ) from error
+    size = source.get("size")
+    if size is not None and path.stat().st_size != size:
+        raise WeightsVerificationError(
+            f"{path}: {path.stat().st_size} bytes, but preset {name!r} expects {size}; "
+            "delete or replace it. " + _remedy(name, source)
+        )
+    digest = file_sha256(path)
+    if expected and digest != expected.lower():
+        raise WeightsVerificationError(
+            f"{path}: sha256 {digest} does not match preset {name!r}; delete or replace it. "
+            + _remedy(name, source)
+        )
+    if not expected:
+        logger.warning(
+            "%s: unverified checkpoint for preset %r (no sha256 recorded); its sha256 is %s and "
+            "its size %d bytes.",
+            path,
+            name,
+            digest,
+            path.stat().st_size,
+        )
+    return path, digest
+
+
+def _convert(name: str, checkpoint: Path, target: Path) -> None:
+    """Converts the NVIDIA checkpoint with the preset's config and writes `target` atomically."""
+    try:
+        from keras_waveglow.convert import from_nvidia
+
+        # Every preset value is passed: from_nvidia refuses the ones the weights contradict.
+        model = from_nvidia(checkpoint, **presets.get_preset(name))
+    except ImportError as error:
+        raise ImportError(
+            f"Converting {checkpoint} for preset {name!r} needs PyTorch once "
+            "(pip install 'keras-waveglow[torch]'); the converted weights are cached and later "
+            f"calls do not need it. ({error})"
+        ) from error
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Keras wants the ".weights.h5" suffix; the temporary sibling is renamed only when complete.
+    handle, tmp = tempfile.mkstemp(prefix=".converting-", suffix=".weights.h5", dir=target.parent)
+    os.close(handle)
+    try:
+        os.unlink(tmp)
+        model.save_weights(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def preset_weights_file(
+    name: str,
+    allow_unverified: bool = False,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """The `.weights.h5` file holding a preset's trained weights; fetches and converts if needed.
+
+    Args:
+        name: a preset listed in `presets.WEIGHTS`.
+        allow_unverified: bool, download a checkpoint whose sha256 is not recorded (the digest
+            is logged). Default False.
+        progress: bool, show a download progress bar. Default True.
+        timeout: float, socket timeout in seconds. Default 60.
+
+    Returns:
+        The `Path` of a file for `WaveGlow.from_preset(name, load_weights=False).load_weights`.
+
+    Raises:
+        ValueError: unknown preset, or one without weights.
+        FileNotFoundError: a bundled file missing from the installation.
+        WeightsUnavailableError: no network, HTTP error or a transfer that stayed incomplete;
+            the message names the URL, the expected sha256 and where a manual download goes.
+        WeightsVerificationError: wrong size or sha256, or no recorded sha256 and
+            `allow_unverified` is False (same message details).
+        ImportError: PyTorch is needed for the one-time conversion and is missing.
+
+    Example:
+        >>> path = keras_waveglow.hub.preset_weights_file("nvidia_universal")
+    """
+    source = weights_source(name)
+    if source is None:
+        raise ValueError(f"Preset {name!r} is an architecture only; it has no trained weights.")
+    if "file" in source:
+        path = _PACKAGE_DIR / source["file"]
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path}: the bundled weights of preset {name!r} are missing from this "
+                "installation; reinstall keras-waveglow."
+            )
+        return path
+    expected = source.get("sha256")
+    cached = _cached(name, expected)
+    if cached is not None:
+        return cached
+    checkpoint, digest = _fetch_checkpoint(name, source, allow_unverified, progress, timeout)
+    target = converted_path(name, digest)
+    _convert(name, checkpoint, target)
+    checkpoint.unlink()  # converted: the (large) original is no longer needed
+    logger.info("Preset %r: converted weights cached at %s.", name, target)
+    return target
+
+
+def download_preset(name: str, allow_unverified: bool = False, progress: bool = True) -> Path:
+    """Fetches, verifies, converts and caches a preset's weights (see `preset_weights_file`)."""
+    return preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
+
+
+def count_parameters(config: dict) -> int:
+    """Number of parameters of `WaveGlow(**config)`, without allocating its weights.
+
+    The model is built inside a `keras.StatelessScope`, where Keras creates variables with
+    shapes but defers their initialisation; those variables are then dropped from Keras'
+    pending-initialisation list, so nothing is ever allocated (about 0.2 s instead of 9 s and
+    1 GB for the 268 M-parameter `nvidia_ljspeech`).
+    """
+    import keras
+
+    from keras_waveglow.flow import WaveGlow
+
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # a Keras without this internal: build for real (slower, same count)
+        return int(WaveGlow(**config).count_params())
+    pending = global_state.get_global_attribute("uninitialized_variables", [], set_to_default=True)
+    before = len(pending)
+    with keras.StatelessScope(initialize_variables=False):
+        count = int(WaveGlow(**config).count_params())
+    pending = global_state.get_global_attribute("uninitialized_variables", [])
+    del pending[before:]
+    return count
+
+
+def describe_presets() -> list[dict]:
+    """One row per preset for `keras-waveglow presets`.
+
+    Returns:
+        A list of dicts with "name", "sample_rate", "parameters", "weights" ("bundled",
+        "downloadable" or "none"), "data", "license" and "url" (None unless downloadable).
+    """
+    rows = []
+    for name in presets.PRESETS:
+        config = presets.get_preset(name)
+        source = presets.WEIGHTS.get(name) or {}
+        rows.append(
+            {
+                "name": name,
+                "sample_rate": config["sample_rate"],
+                "parameters": count_parameters(config),
+                "weights": weights_kind(name),
+                "data": source.get("data", "-"),
+                "license": source.get("license", "-"),
+                "url": source.get("url"),
+            }
+        )
+    return rows

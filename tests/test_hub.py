@@ -1,0 +1,272 @@
+"""Preset weights: download, verify, convert once, cache; against a local server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")  # the checkpoints are generated with PyTorch
+
+import keras_waveglow  # noqa: E402
+from keras_waveglow import cli, hub, inference, presets  # noqa: E402
+from keras_waveglow.flow import WaveGlow  # noqa: E402
+from tests import torch_waveglow  # noqa: E402
+from tests.test_arctic import server  # noqa: E402, F401  (the Range-capable local server)
+from tests.test_convert import TORCH_CONFIG  # noqa: E402  (the same small, complete flow)
+
+PRESET = "hub_test"
+FILENAME = "tiny_waveglow.pt"
+
+
+@pytest.fixture(scope="module")
+def checkpoint():
+    """A DeepLearningExamples-style checkpoint (bytes) and the PyTorch model's forward pass."""
+    torch.manual_seed(0)
+    model = torch_waveglow.WaveGlow(**TORCH_CONFIG, per_layer_cond=True, weight_norm=True)
+    model = torch_waveglow.randomize(model, scale=0.1, seed=0).eval()
+    buffer = io.BytesIO()
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "config": {"n_flows": 4}}, buffer)
+    generator = torch.Generator().manual_seed(1)
+    mel = torch.randn(1, TORCH_CONFIG["n_mel_channels"], 6, generator=generator)
+    audio = 0.3 * torch.randn(1, 6 * TORCH_CONFIG["hop_length"], generator=generator)
+    with torch.no_grad():
+        z, log_det = model(mel, audio)
+    reference = {
+        "mel": mel.numpy().transpose(0, 2, 1),
+        "audio": audio.numpy(),
+        "z": z.numpy().transpose(0, 2, 1),
+        "log_det": log_det.numpy(),
+    }
+    return buffer.getvalue(), reference
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache folder, and neither a default model nor $KERAS_WAVEGLOW_MODEL."""
+    home = tmp_path / "cache"
+    monkeypatch.setenv(hub.HOME_ENV_VAR, str(home))
+    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(inference, "_default_model", None)
+    monkeypatch.setattr(inference, "_loaded_models", {})
+    return home
+
+
+@pytest.fixture
+def preset(server, checkpoint, cache, monkeypatch):  # noqa: F811
+    """Registers PRESET, served by the local server, and returns its weights source."""
+    data, _ = checkpoint
+    server.files = {FILENAME: data}
+    config = {**presets.get_preset("nvidia_22k"), **TORCH_CONFIG, "sample_rate": 16000}
+    source = {
+        "url": f"{server.url}/{FILENAME}",
+        "filename": FILENAME,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "data": "random weights",
+        "license": "test",
+    }
+    monkeypatch.setitem(presets.PRESETS, PRESET, config)
+    monkeypatch.setitem(presets.WEIGHTS, PRESET, source)
+    return source
+
+
+def cached_files(home):
+    return sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file())
+
+
+def check_matches_torch(model, reference):
+    z, log_det = model.forward(reference["audio"], reference["mel"])
+    z, log_det = keras.ops.convert_to_numpy(z), keras.ops.convert_to_numpy(log_det)
+    # float32 on both sides, same function: ~1e-7 measured (as in test_convert); 1e-5 relative.
+    assert np.max(np.abs(z - reference["z"])) < 1e-5 * np.max(np.abs(reference["z"]))
+    np.testing.assert_allclose(log_det, reference["log_det"], rtol=1e-5)
+
+
+def test_download_converts_once_then_works_offline_without_torch(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+):
+    _, reference = checkpoint
+    model = WaveGlow.from_preset(PRESET)
+    check_matches_torch(model, reference)
+    # Only the converted weights stay: the checkpoint is deleted, nothing partial remains.
+    assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
+    assert len(server.requests) == 1
+
+    server.shutdown()
+    server.server_close()
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    again = WaveGlow.from_preset(PRESET, seed=3)
+    check_matches_torch(again, reference)
+    assert again.seed == 3
+    with pytest.raises(ValueError, match=r"hub_test.*do not fit the model"):
+        WaveGlow.from_preset(PRESET, wn_channels=8)
+    # A preset name with weights is a model specification for vocode and set_default_model.
+    check_matches_torch(inference.load_vocoder(PRESET), reference)
+
+
+def test_weightless_config_on_request_and_weightless_presets_unchanged(server, preset):  # noqa: F811
+    fresh = WaveGlow.from_preset(PRESET, load_weights=False, seed=0)
+    assert fresh.n_mel_channels == 10 and fresh.sample_rate == 16000
+    assert server.requests == []
+    tiny = WaveGlow.from_preset("tiny", seed=0)
+    assert tiny.get_config()["wn_channels"] == 16 and tiny.sample_rate == 16000
+    assert hub.weights_kind("tiny") == "none" and hub.weights_kind(PRESET) == "downloadable"
+    with pytest.raises(ValueError, match=r"untrained architecture.*nvidia_ljspeech"):
+        inference.load_vocoder("tiny")
+
+
+def test_bad_hash_is_refused_and_nothing_is_cached(server, preset, cache, monkeypatch):  # noqa: F811
+    wrong = "0" * 64
+    monkeypatch.setitem(preset, "sha256", wrong)
+    with pytest.raises(hub.WeightsVerificationError) as error:
+        WaveGlow.from_preset(PRESET)
+    message = str(error.value)
+    assert "sha256 mismatch" in message and preset["url"] in message and wrong in message
+    assert str(cache / "downloads" / FILENAME) in message
+    assert cached_files(cache) == []
+
+
+def test_http_404_names_url_hash_and_manual_path_which_then_works(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+):
+    data, reference = checkpoint
+    server.files = {}
+    with pytest.raises(hub.WeightsUnavailableError, match="HTTP error 404") as error:
+        WaveGlow.from_preset(PRESET)
+    message = str(error.value)
+    manual = cache / "downloads" / FILENAME
+    assert preset["url"] in message and preset["sha256"] in message and str(manual) in message
+    assert cached_files(cache) == []
+    # Putting the file where the message says makes it work, without the network.
+    manual.write_bytes(data)
+    requests = len(server.requests)
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert len(server.requests) == requests
+    # A hand-placed file with the wrong content is refused and named.
+    monkeypatch.setitem(preset, "sha256", "f" * 64)
+    manual.write_bytes(data)
+    with pytest.raises(hub.WeightsVerificationError, match=rf"{FILENAME}: sha256 \w+ does not"):
+        WaveGlow.from_preset(PRESET)
+
+
+def test_interrupted_transfer_keeps_only_a_part_file_then_resumes(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+):
+    data, reference = checkpoint
+    cut = len(data) // 10
+    server.cut_after, server.cuts_left = cut, 4  # every attempt of the first call is cut
+    with pytest.raises(hub.WeightsUnavailableError, match="interrupted") as error:
+        WaveGlow.from_preset(PRESET)
+    assert preset["url"] in str(error.value)
+    # Only the resumable part file; no checkpoint, no converted weights.
+    assert cached_files(cache) == [f"downloads/{FILENAME}.part"]
+    assert (cache / "downloads" / f"{FILENAME}.part").stat().st_size == 4 * cut
+    server.cuts_left = 0
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert server.requests[-1][1] == f"bytes={4 * cut}-"
+    assert server.bytes_sent == len(data)  # nothing fetched twice
+    assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
+
+
+def test_unverified_source_needs_consent_and_logs_its_digest(
+    server,  # noqa: F811
+    preset,
+    cache,
+    monkeypatch,
+    caplog,
+    capsys,
+):
+    digest = preset["sha256"]
+    monkeypatch.setitem(preset, "sha256", None)
+    with pytest.raises(hub.WeightsVerificationError, match="--allow-unverified"):
+        WaveGlow.from_preset(PRESET)
+    assert server.requests == []
+    assert cli.main(["download", PRESET, "--no-progress"]) == 1
+    assert "no sha256 is recorded" in capsys.readouterr().err
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.hub"):
+        argv = ["download", PRESET, "--no-progress", "--allow-unverified"]
+        assert cli.main(argv) == 0
+    assert digest in caplog.text
+    assert capsys.readouterr().out.strip() == str(cache / PRESET / f"{digest}.weights.h5")
+    # The conversion is found again although no digest is recorded.
+    WaveGlow.from_preset(PRESET)
+    assert len(server.requests) == 1
+
+
+def test_checkpoint_that_contradicts_the_preset_is_not_cached(server, preset, cache, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(presets.PRESETS, PRESET, {**presets.PRESETS[PRESET], "n_flows": 6})
+    with pytest.raises(ValueError, match="n_flows=6 given"):
+        WaveGlow.from_preset(PRESET)
+    assert not list(cache.glob(f"{PRESET}/*"))
+
+
+def test_bundled_file_preset_becomes_the_default_model(tmp_path, cache, monkeypatch):
+    source = WaveGlow.from_preset("tiny", seed=5)
+    path = tmp_path / "bundled.weights.h5"
+    source.save_weights(path)
+    monkeypatch.setitem(presets.PRESETS, "bundled_test", presets.get_preset("tiny"))
+    # Bundled files are named relative to the package folder (keras_waveglow/).
+    relative = os.path.relpath(path, Path(keras_waveglow.__file__).parent)
+    monkeypatch.setitem(presets.WEIGHTS, "bundled_test", {"file": relative})
+
+    with pytest.raises(RuntimeError, match=r"nvidia_ljspeech, nvidia_universal.*from_preset"):
+        keras_waveglow.default_model()
+    monkeypatch.setattr(presets, "DEFAULT_PRESET", "bundled_test")
+    model = keras_waveglow.default_model()
+    assert hub.weights_kind("bundled_test") == "bundled"
+    for got, want in zip(model.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), want.numpy())
+    audio, rate = keras_waveglow.vocode(np.zeros((4, 80), "float32"), seed=0)
+    assert rate == 16000 and audio.shape == (4 * 256,) and np.all(np.isfinite(audio))
+    assert cached_files(cache) == []  # a bundled file is read in place
+
+    monkeypatch.setitem(presets.WEIGHTS, "bundled_test", {"file": str(tmp_path / "gone.h5")})
+    with pytest.raises(FileNotFoundError, match=r"gone\.h5: the bundled weights"):
+        WaveGlow.from_preset("bundled_test")
+
+
+def test_parameter_counts_allocate_nothing_and_match_built_models():
+    from keras.src.backend.common import global_state
+
+    config = {**presets.get_preset("tiny"), "use_actnorm": True}
+    assert hub.count_parameters(config) == WaveGlow(**config).count_params()
+    assert not global_state.get_global_attribute("uninitialized_variables", [])
+    shape = {**TORCH_CONFIG, "n_mel_channels": 80, "wn_channels": 32}
+    reference = torch_waveglow.WaveGlow(**shape, weight_norm=False)
+    config = {**presets.get_preset("nvidia_22k"), **shape}
+    assert hub.count_parameters(config) == sum(p.numel() for p in reference.parameters())
+    rows = {row["name"]: row for row in hub.describe_presets()}
+    # The PyTorch reference model (tests/torch_waveglow.py) built with these two shapes has
+    # exactly these counts (measured once: building them takes 27 s, too slow for every run).
+    assert rows["nvidia_universal"]["parameters"] == 87_731_816
+    assert rows["nvidia_ljspeech"]["parameters"] == 267_999_848
+    assert rows["nvidia_ljspeech"]["weights"] == "downloadable"
+    assert rows["tiny"]["weights"] == "none" and rows["tiny"]["license"] == "-"
+
+
+def test_cli_lists_presets(capsys):
+    assert cli.main(["presets"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("nvidia_ljspeech"))
+    assert "22050" in line and "268.00M" in line and "downloadable" in line and "LJSpeech" in line
+    assert next(line for line in out.splitlines() if line.startswith("tiny")).split()[3] == "none"

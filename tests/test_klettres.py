@@ -1,0 +1,150 @@
+"""The klettres-data recipe on a small fake .deb built here (no apt, no network)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from keras_waveglow import cli
+from keras_waveglow.data import UnsafeArchiveError, klettres, read_file_list
+
+# speaker -> [(kind, name, source rate, seconds)]: the rates the real package mixes.
+RECORDINGS = {
+    "aa": [("alpha", "a", 44100, 0.30), ("syllab", "ba", 48000, 0.20)],
+    "bb": [("alpha", "b", 128000, 0.25)],
+    "cc": [("alpha", "c", 22050, 0.40), ("alpha", "d", 44100, 0.10)],
+    "dd": [("syllab", "ka", 44100, 0.50)],
+}
+TONE_HZ = 440.0
+
+
+def ogg_bytes(rate, seconds):
+    t = np.arange(int(rate * seconds)) / rate
+    buffer = io.BytesIO()
+    sf.write(buffer, 0.5 * np.sin(2 * np.pi * TONE_HZ * t), rate, format="OGG", subtype="VORBIS")
+    return buffer.getvalue()
+
+
+def tar_xz(files):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:xz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def ar_archive(members):
+    out = bytearray(b"!<arch>\n")
+    for name, data in members.items():
+        header = f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(data):<10}`\n"
+        out += header.encode() + data + (b"\n" if len(data) % 2 else b"")
+    return bytes(out)
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory):
+    files = {
+        f"./usr/share/klettres/{speaker}/{kind}/{name}.ogg": ogg_bytes(rate, seconds)
+        for speaker, items in RECORDINGS.items()
+        for kind, name, rate, seconds in items
+    }
+    files["./usr/share/klettres/cc/alpha/broken.ogg"] = b"OggS but not really"
+    files["./usr/share/klettres/pics/kids/x.svg"] = b"<svg/>"  # not a speaker
+    files["./usr/share/doc/klettres-data/copyright"] = b"License: GPL-2+\n"
+    path = tmp_path_factory.mktemp("deb") / "klettres-data_1.0_all.deb"
+    path.write_bytes(
+        ar_archive(
+            {
+                "debian-binary": b"2.0\n",
+                "control.tar.xz": tar_xz({"./control": b"Package: klettres-data\n"}),
+                "data.tar.xz": tar_xz(files),
+            }
+        )
+    )
+    return path
+
+
+def test_recipe_resamples_splits_by_speaker_and_writes_the_licence(deb, tmp_path):
+    dest = tmp_path / "klettres"
+    summary = klettres.prepare_klettres(dest, sample_rate=16000, deb=deb)
+
+    # Default hold-out: 3 speakers at positions int((i + 0.5) * 4 / 3) = 0, 2, 3 alphabetically.
+    assert summary["splits"]["eval"]["speakers"] == ["aa", "cc", "dd"]
+    assert summary["splits"]["train"]["speakers"] == ["bb"]
+    for speaker, items in RECORDINGS.items():
+        recorded = summary["speakers"][speaker]
+        assert recorded["files"] == len(items)
+        # Durations are kept through resampling: soxr returns round(n * 16000 / rate) samples.
+        expected = sum(round(int(rate * s) * 16000 / rate) for _, _, rate, s in items) / 16000
+        assert recorded["seconds"] == pytest.approx(expected, abs=1e-3)
+        assert recorded["source_rates"] == {
+            str(r): sum(1 for _, _, rate, _ in items if rate == r) for _, _, r, _ in items
+        }
+    assert summary["skipped"][0][0] == "usr/share/klettres/cc/alpha/broken.ogg"
+
+    audio, rate = sf.read(dest / "bb" / "alpha_b.wav")
+    assert rate == 16000 and audio.ndim == 1
+    # The 440 Hz tone survives the 128 kHz -> 16 kHz resampling: the spectrum peaks within one
+    # FFT bin (4 Hz at 4000 samples) of it.
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    assert abs(np.argmax(spectrum) * rate / len(audio) - TONE_HZ) <= rate / len(audio)
+    assert sf.info(dest / "aa" / "syllab_ba.wav").subtype == "PCM_16"
+
+    lists = {name: read_file_list(path) for name, path in summary["lists"].items()}
+    assert [p.name for p in lists["train"]] == ["alpha_b.wav"]
+    assert {p.parent.name for p in lists["eval"]} == {"aa", "cc", "dd"}
+    assert all(p.is_file() for paths in lists.values() for p in paths)
+    assert "GPL-2+" in (dest / "NOTICE.txt").read_text()
+    assert (dest / "copyright").read_text() == "License: GPL-2+\n"
+    written = json.loads((dest / "klettres.json").read_text())
+    assert written["source"]["package"] == deb.name and len(written["source"]["sha256"]) == 64
+    assert not list(tmp_path.glob(".klettres.*"))  # the work folder is gone
+
+    with pytest.raises(FileExistsError, match="not empty"):
+        klettres.prepare_klettres(dest, deb=deb)
+
+
+def test_extracted_folder_explicit_speakers_and_flac(deb, tmp_path):
+    root = klettres.extract_deb(deb, tmp_path / "tree")
+    assert klettres.choose_eval_speakers(["dd", "aa", "cc", "bb"], 2) == ["bb", "dd"]
+    summary = klettres.prepare_klettres(
+        tmp_path / "out", sample_rate=22050, deb=root, eval_speakers=["aa"], audio_format="flac"
+    )
+    assert summary["splits"]["eval"] == {"speakers": ["aa"], "files": 2, "seconds": 0.5}
+    assert sf.info(tmp_path / "out" / "dd" / "syllab_ka.flac").samplerate == 22050
+    with pytest.raises(ValueError, match=r"unknown: \['zz'\]"):
+        klettres.prepare_klettres(tmp_path / "o2", deb=root, eval_speakers=["zz"])
+    with pytest.raises(ValueError, match="not all"):
+        klettres.prepare_klettres(tmp_path / "o3", deb=root, eval_speakers=list(RECORDINGS))
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
+
+
+def test_bad_packages_and_missing_apt_get_are_explained(tmp_path, monkeypatch):
+    not_deb = tmp_path / "x.deb"
+    not_deb.write_bytes(b"PK\x03\x04 a zip")
+    with pytest.raises(ValueError, match=r"x\.deb: not a Debian package"):
+        klettres.prepare_klettres(tmp_path / "a", deb=not_deb)
+    evil = tmp_path / "evil.deb"
+    evil.write_bytes(ar_archive({"data.tar.xz": tar_xz({"../../evil.ogg": b"x"})}))
+    with pytest.raises(UnsafeArchiveError, match=r"'\.\.'"):
+        klettres.prepare_klettres(tmp_path / "b", deb=evil)
+    assert not (tmp_path.parent / "evil.ogg").exists()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere
+    with pytest.raises(RuntimeError, match=r"apt-get not found.*--deb"):
+        klettres.prepare_klettres(tmp_path / "c")
+
+
+def test_cli_prepare(deb, tmp_path, capsys):
+    argv = ["prepare", "klettres", "--dest", str(tmp_path / "k"), "--deb", str(deb)]
+    assert cli.main([*argv, "--sample-rate", "16000", "--eval-speakers", "aa,bb"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 2 speakers, 3 files" in out and "eval: 2 speakers, 3 files" in out
+    assert cli.main(argv) == 1
+    assert "not empty" in capsys.readouterr().err
