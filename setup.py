@@ -13,6 +13,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.10",
     packages=find_packages(include=["keras_waveglow", "keras_waveglow.*"]),
     # Bundled preset weights (presets.WEIGHTS {"file": "weights/..."}) with their model card and

@@ -1,55 +1,62 @@
-"""keras_waveglow: a WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3."""
+"""keras_waveglow: a WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3.
 
-from keras_waveglow import data, hub, losses
-from keras_waveglow.audio import (
-    load_audio,
-    load_mel,
-    mel_function,
-    mel_spectrogram,
-    save_audio,
-    tf_mel_spectrogram,
-)
-from keras_waveglow.convert import (
-    export_keras,
-    export_onnx,
-    export_savedmodel,
-    export_tflite,
-    from_nvidia,  # imports torch only when a checkpoint is read
-)
-from keras_waveglow.data import download_arctic, make_dataset
-from keras_waveglow.discriminators import (
-    MultiPeriodDiscriminator,
-    MultiScaleDiscriminator,
-    WaveDiscriminator,
-)
-from keras_waveglow.evaluation import evaluate
-from keras_waveglow.flow import (
-    WN,
-    ActNorm,
-    AffineCoupling,
-    Conv1D,
-    Invertible1x1Conv,
-    WaveGlow,
-)
-from keras_waveglow.inference import (
-    Denoiser,
-    default_model,
-    set_default_model,
-    vocode,
-    vocode_files,
-)
-from keras_waveglow.presets import PRESETS, WEIGHTS, get_preset
-from keras_waveglow.training import (
-    AudioSamples,
-    StopOnConsecutiveSkips,
-    TrainingCheckpoint,
-    WaveGlowGAN,
-    load_initial_weights,
-    restore_training_state,
-    train,
-)
+The public names below load on first use (PEP 562), so `import keras_waveglow` and the
+`keras-waveglow` command's `--help` do not import Keras or a backend. `from keras_waveglow
+import WaveGlow` and `keras_waveglow.vocode(...)` work as usual.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
 
 __version__ = "0.1.0"
+
+# Public name -> the submodule that defines it. Submodules themselves ("data", "losses") map
+# to None.
+_EXPORTS = {
+    "data": None,
+    "hub": None,
+    "losses": None,
+    "load_audio": "audio",
+    "load_mel": "audio",
+    "mel_function": "audio",
+    "mel_spectrogram": "audio",
+    "save_audio": "audio",
+    "tf_mel_spectrogram": "audio",
+    "export_keras": "convert",
+    "export_onnx": "convert",
+    "export_savedmodel": "convert",
+    "export_tflite": "convert",
+    "from_nvidia": "convert",  # imports torch only when a checkpoint is read
+    "download_arctic": "data",
+    "make_dataset": "data",
+    "MultiPeriodDiscriminator": "discriminators",
+    "MultiScaleDiscriminator": "discriminators",
+    "WaveDiscriminator": "discriminators",
+    "evaluate": "evaluation",
+    "WN": "flow",
+    "ActNorm": "flow",
+    "AffineCoupling": "flow",
+    "Conv1D": "flow",
+    "Invertible1x1Conv": "flow",
+    "WaveGlow": "flow",
+    "Denoiser": "inference",
+    "default_model": "inference",
+    "set_default_model": "inference",
+    "vocode": "inference",
+    "vocode_files": "inference",
+    "PRESETS": "presets",
+    "WEIGHTS": "presets",
+    "get_preset": "presets",
+    "AudioSamples": "training",
+    "StopOnConsecutiveSkips": "training",
+    "TrainingCheckpoint": "training",
+    "WaveGlowGAN": "training",
+    "load_initial_weights": "training",
+    "restore_training_state": "training",
+    "train": "training",
+}
 
 __all__ = [
     "PRESETS",
@@ -94,3 +101,24 @@ __all__ = [
     "vocode",
     "vocode_files",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_EXPORTS[name] or name}")
+    value = module if _EXPORTS[name] is None else getattr(module, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+# Keras finds a saved model's classes only once their modules have registered them. When Keras is
+# already loaded, importing them costs little: do it now, so `keras.saving.load_model` works
+# after a plain `import keras_waveglow`, as it did before the package became lazy.
+if "keras" in sys.modules:
+    for _module in ("flow", "discriminators", "training", "inference", "convert"):
+        importlib.import_module(f"{__name__}.{_module}")

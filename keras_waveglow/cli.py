@@ -1,14 +1,33 @@
-"""`keras-waveglow` command line: parses arguments and calls the public API, nothing more."""
+"""`keras-waveglow` command line: parses arguments and calls the public API, nothing more.
+
+Nothing heavy is imported at module level: `--help` and argument errors answer at once, and
+Keras, the backend and the rest load only when a command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 
+DESCRIPTION = """\
+WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX.
 
-def _add_download(subparsers) -> None:
+  keras-waveglow presets
+  keras-waveglow download arctic --speakers slt --dest data/
+  keras-waveglow train --preset tiny --data data/ --steps 30 --out runs/tiny
+  keras-waveglow vocode mels/ -o wavs/ --model runs/tiny/waveglow.keras
+  keras-waveglow evaluate --model runs/tiny/waveglow.keras --data data/ --out report/
+
+Run `keras-waveglow COMMAND --help` for a command's options. The backend is Keras' own
+(KERAS_BACKEND=tensorflow or jax)."""
+
+
+def _add_download(subparsers, common) -> None:
     p = subparsers.add_parser(
         "download",
+        parents=[common],
         help="download a corpus (CMU ARCTIC) or a preset's weights",
         description=(
             "Download CMU ARCTIC speakers (resumable, verified, extracted safely), or a preset's "
@@ -94,9 +113,10 @@ def _run_download_preset(args) -> int:
     return 0
 
 
-def _add_presets(subparsers) -> None:
+def _add_presets(subparsers, common) -> None:
     p = subparsers.add_parser(
         "presets",
+        parents=[common],
         help="list the presets: sample rate, parameters, weights, training data, licence",
         description=(
             "List every WaveGlow preset with its sample rate, parameter count, whether trained "
@@ -124,9 +144,10 @@ def _run_presets(args) -> int:
     return 0
 
 
-def _add_prepare(subparsers) -> None:
+def _add_prepare(subparsers, common) -> None:
     p = subparsers.add_parser(
         "prepare",
+        parents=[common],
         help="prepare a training corpus (Debian's klettres-data) from its package",
         description=(
             "Prepare Debian's klettres-data speech (spoken letters and syllables, about 20 "
@@ -172,9 +193,10 @@ def _run_prepare(args) -> int:
     return 0
 
 
-def _add_train(subparsers) -> None:
+def _add_train(subparsers, common) -> None:
     p = subparsers.add_parser(
         "train",
+        parents=[common],
         help="train (or resume, or fine-tune) a WaveGlow on a folder of audio",
         description=(
             "Train a WaveGlow with model.fit: flow likelihood, log-mel MAE and, with --gan, "
@@ -185,10 +207,21 @@ def _add_train(subparsers) -> None:
     p.add_argument("--data", required=True, help="ARCTIC root, audio folder or file list")
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
     p.add_argument("--preset", default="arctic_16k", help="WaveGlow preset (default arctic_16k)")
-    p.add_argument("--steps", type=int, default=1000, help="total training steps")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=1000,
+        help="training steps, exactly (the last epoch is shorter when --save-every does not "
+        "divide it; with --resume, the total including those done). Default 1000",
+    )
     p.add_argument("--batch-size", type=int, default=12, help="examples per step (default 12)")
     p.add_argument("--segment-length", type=int, default=16000, help="samples per example")
-    p.add_argument("--split", default="train", help="data split: train, dev, eval or all")
+    p.add_argument(
+        "--split",
+        default="train",
+        help="data split of an ARCTIC corpus: train, dev, eval or all (default train; speakers "
+        "with too few utterances for ParallelWaveGAN's split are split proportionally)",
+    )
     p.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
     p.add_argument("--discriminator-width", type=float, default=1.0, help="channel multiplier")
     p.add_argument("--discriminator-start", type=int, default=0, help="step the GAN starts at")
@@ -196,7 +229,9 @@ def _add_train(subparsers) -> None:
     p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
-    p.add_argument("--save-every", type=int, default=500, help="steps per checkpoint")
+    p.add_argument(
+        "--save-every", type=int, default=500, help="steps per epoch and checkpoint (default 500)"
+    )
     p.add_argument("--sample-every", type=int, default=1000, help="steps per audio sample")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init-from", default=None, help=".keras, .weights.h5 or NVIDIA checkpoint")
@@ -240,9 +275,10 @@ def _run_train(args) -> int:
     return 0
 
 
-def _add_vocode(subparsers) -> None:
+def _add_vocode(subparsers, common) -> None:
     p = subparsers.add_parser(
         "vocode",
+        parents=[common],
         help="mel files (.npy/.pt) or audio files (copy-synthesis) -> wav, in batches",
         description=(
             "Vocode mel spectrograms (.npy, .pt) and copy-synthesise audio files (wav, flac, "
@@ -304,9 +340,10 @@ def _run_vocode(args) -> int:
     return 1 if result["failed"] else 0
 
 
-def _add_evaluate(subparsers) -> None:
+def _add_evaluate(subparsers, common) -> None:
     p = subparsers.add_parser(
         "evaluate",
+        parents=[common],
         help="copy-synthesis metrics vs Griffin-Lim and ground truth, with an HTML report",
         description=(
             "Copy-synthesise each utterance with WaveGlow and Griffin-Lim (32 iterations, "
@@ -359,10 +396,23 @@ def _run_evaluate(args) -> int:
     return 1 if report["failed_files"] else 0
 
 
+_VERBOSE_HELP = "show the backend's start-up logs (TensorFlow, oneDNN, CUDA), hidden by default"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `keras-waveglow` argument parser."""
-    parser = argparse.ArgumentParser(prog="keras-waveglow", description=__doc__)
-    subparsers = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="keras-waveglow",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    # The same flag after the command; SUPPRESS keeps it from resetting the one given before.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE_HELP
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (
         _add_download,
         _add_presets,
@@ -371,13 +421,52 @@ def build_parser() -> argparse.ArgumentParser:
         _add_vocode,
         _add_evaluate,
     ):
-        add(subparsers)
+        add(subparsers, common)
     return parser
+
+
+def hide_backend_startup_logs(command: str) -> None:
+    """Hides TensorFlow's routine start-up notes (oneDNN, CUDA drivers, CPU instructions).
+
+    Does nothing when the user set `TF_CPP_MIN_LOG_LEVEL` or TensorFlow is already loaded.
+    Otherwise sets `TF_CPP_MIN_LOG_LEVEL=3` (TensorFlow's C++ log lines, e.g. the CPU
+    instruction note and the `cuInit` failure of a machine without a GPU) and, where
+    TensorFlow will be used (its backend, or `train`, whose tf.data pipeline needs it on every
+    backend), imports it now with the stderr file descriptor pointed at /dev/null: its shared
+    libraries print the oneDNN and CUDA-driver notes as they load, before any log level
+    applies. An import error is left for the real import to report.
+
+    Args:
+        command: the subcommand about to run.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend != "tensorflow" and command != "train":
+        return
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        hide_backend_startup_logs(args.command)
     return int(args.func(args) or 0)
 
 

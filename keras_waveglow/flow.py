@@ -914,6 +914,28 @@ class WaveGlow(keras.Model):
         z = ops.concatenate([*early, x], axis=-1)
         return z, log_det
 
+    def _latent_length(self, z, mel):
+        """Checks a given z against the mel; returns the audio length (samples) it stands for."""
+        if len(z.shape) != 3 or z.shape[-1] != self.n_group:
+            raise ValueError(
+                f"z must have shape (batch, samples // n_group, {self.n_group}); "
+                f"got {tuple(z.shape)}."
+            )
+        steps, frames = z.shape[1], mel.shape[1]
+        if (
+            steps is not None
+            and frames is not None
+            and steps * self.n_group > frames * self.hop_length
+        ):
+            raise ValueError(
+                f"z too long for the mel: {steps} steps x n_group {self.n_group} = "
+                f"{steps * self.n_group} samples > {frames} frames x hop {self.hop_length} = "
+                f"{frames * self.hop_length} samples."
+            )
+        if z.shape[0] is not None and mel.shape[0] is not None and z.shape[0] != mel.shape[0]:
+            raise ValueError(f"z and mel batch sizes differ: {z.shape[0]} vs {mel.shape[0]}.")
+        return (steps if steps is not None else ops.shape(z)[1]) * self.n_group
+
     def inverse(self, mel, sigma: float = 0.6, seed=None, z=None):
         """Maps latent noise back to audio: vocoding.
 
@@ -921,25 +943,28 @@ class WaveGlow(keras.Model):
             mel: (B, F, n_mel) tensor.
             sigma: float, standard deviation of the sampled z. Default 0.6.
             seed: int, `keras.random.SeedGenerator` or None (the model's own generator).
-            z: optional (B, F * hop_length // n_group, n_group) latent; sampled when None.
+            z: optional (B, T // n_group, n_group) latent with T <= F * hop_length, e.g. what
+                `forward` returns for T audio samples; sampled with T = F * hop_length when None.
 
         Returns:
-            (B, F * hop_length) float32 audio.
+            (B, T) float32 audio.
+
+        Raises:
+            ValueError: a z of the wrong shape, or longer than F * hop_length samples.
         """
         self._check_mel(mel)
         upsampled = self.upsample_mel(mel)
-        # The transposed conv's tail (kernel - stride samples) has no matching audio.
-        length = ops.shape(upsampled)[1] - 3 * self.hop_length
+        # A given z sets the length and the conditioning is cropped to it, as in `forward`;
+        # otherwise F * hop (the transposed conv's tail, kernel - stride, matches no audio).
+        if z is None:
+            length = ops.shape(mel)[1] * self.hop_length
+        else:
+            length = self._latent_length(z, mel)
         cond = self._group_condition(upsampled, length)
         steps = ops.shape(cond)[1]
         if z is None:
             seed = self.seed_generator if seed is None else seed
             z = random.normal((ops.shape(cond)[0], steps, self.n_group), seed=seed) * sigma
-        elif len(z.shape) != 3 or z.shape[-1] != self.n_group:
-            raise ValueError(
-                f"z must have shape (batch, frames * hop_length // n_group, {self.n_group}); "
-                f"got {tuple(z.shape)}."
-            )
         z = ops.cast(z, self.compute_dtype)
         n_early = sum(self.n_early_size for k in range(self.n_flows) if self._emits_early(k))
         early, x = z[..., :n_early], z[..., n_early:]

@@ -854,6 +854,27 @@ class StopOnConsecutiveSkips(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class _StopAtStep(keras.callbacks.Callback):
+    """Stops `fit` when the model's step counter reaches `steps`: the last epoch may be short.
+
+    Reads the counter once at the start and counts batches from there (one step per batch),
+    so it adds no per-step device sync.
+    """
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = int(steps)
+        self.remaining = None
+
+    def on_train_begin(self, logs=None):
+        self.remaining = self.steps - int(ops.convert_to_numpy(self.model.step_counter.value))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.model.stop_training = True
+
+
 class AudioSamples(keras.callbacks.Callback):
     """Writes generated audio and its log-mel image to TensorBoard every `every_n_steps`.
 
@@ -983,15 +1004,16 @@ def train(
 
     `out` receives `last.weights.h5`/`best.weights.h5` + `training_state.json` (full state,
     atomic), `waveglow.keras` (the generator, loadable by `vocode`), `log.csv` and
-    TensorBoard logs (`tb/`). Training runs in epochs of `save_every` steps (a checkpoint at
-    each epoch end); resuming restores the full state and skips the batches already seen.
+    TensorBoard logs (`tb/`). Training runs exactly `steps` steps in epochs of `save_every`
+    steps (the last one shorter when `save_every` does not divide `steps`), with a checkpoint
+    at each epoch end; resuming restores the full state and skips the batches already seen.
 
     Args:
         data: a folder of audio, an ARCTIC root, or a file list (see
             `keras_waveglow.data.make_dataset`).
         out: output folder; must be empty or absent unless `resume`.
         preset: WaveGlow preset. Default "tiny".
-        steps: total training steps (rounded up to a multiple of `save_every`).
+        steps: total training steps, counting those of a resumed run. Default 1000.
         batch_size, segment_length: batch shape. Defaults 12 and 16000.
         gan: add the discriminator and adversarial terms. Default False.
         mixed_precision: None, "bf16" or "fp16" (loss scaling). Default None.
@@ -1000,7 +1022,8 @@ def train(
         learning_rate, discriminator_learning_rate: Adam learning rates.
         clipnorm: global-norm gradient clipping (None: off). Default 1.0.
         mae_weight, discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
-        save_every: steps per epoch and checkpoint. Default 500.
+        save_every: steps per epoch and checkpoint (the last epoch may be shorter).
+            Default 500.
         sample_every: steps between TensorBoard audio samples (0: never). Default 1000.
         max_consecutive_skips: stop after this many non-finite steps in a row. Default 10.
         split: data split ("train", "all", ...). Default "train".
@@ -1016,13 +1039,14 @@ def train(
     """
     import math
 
-    from keras_waveglow.data import make_dataset
+    from keras_waveglow.data import make_dataset, resolve_files
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not resume:
         raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
     if resume and not (out / LAST_WEIGHTS).exists():
         raise FileNotFoundError(f"{out}: nothing to resume ({LAST_WEIGHTS} missing).")
+    files = resolve_files(data, split)  # once, before building anything: errors come first
     policies = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16"}
     policies["fp16"] = "mixed_float16"
     if mixed_precision not in policies:
@@ -1054,7 +1078,7 @@ def train(
 
     def new_dataset():
         return make_dataset(
-            data,
+            files,
             model.waveglow,
             split=split,
             batch_size=batch_size,
@@ -1067,6 +1091,7 @@ def train(
         dataset = dataset.repeat().skip(done)
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
+        _StopAtStep(steps),
         TrainingCheckpoint(out, save_freq=0, monitor="loss"),
         StopOnConsecutiveSkips(max_consecutive_skips),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume),
@@ -1083,7 +1108,7 @@ def train(
     except ImportError:
         pass
     history = {}
-    if initial_epoch < epochs:
+    if done < steps:
         history = model.fit(
             dataset,
             epochs=epochs,

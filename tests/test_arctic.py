@@ -206,6 +206,28 @@ def test_splits_follow_parallel_wavegan_per_speaker():
     assert [u.utterance_id for u in small["eval"]] == ["arctic_a0004", "arctic_a0005"]
 
 
+def test_speakers_too_small_for_the_recipe_are_split_proportionally(caplog):
+    # 150 utterances: eval and dev get floor(150 * 100 / 1132) = 13 each, the last ones.
+    splits = arctic.split_corpus(fake_corpus({"slt": (150, 0), "awb": (1, 0), "bdl": (593, 539)}))
+    ids = {k: [u.utterance_id for u in v if u.speaker == "slt"] for k, v in splits.items()}
+    assert ids["eval"] == [f"arctic_a{i:04d}" for i in range(138, 151)]
+    assert ids["dev"] == [f"arctic_a{i:04d}" for i in range(125, 138)]
+    assert ids["train"] == [f"arctic_a{i:04d}" for i in range(1, 125)]
+    # One utterance: all of it trains. A full speaker keeps the recipe's 100 + 100.
+    assert [u.speaker for u in splits["train"]].count("awb") == 1
+    assert [len([u for u in splits[k] if u.speaker == "bdl"]) for k in arctic.SPLITS] == [
+        932,
+        100,
+        100,
+    ]
+    assert "speaker slt has 150 utterance(s), too few" in caplog.text
+    assert "split proportionally instead, 124 train, 13 dev, 13 eval" in caplog.text
+    assert (
+        "speaker awb has 1 utterance(s)" in caplog.text and "1 train, 0 dev, 0 eval" in caplog.text
+    )
+    assert "speaker bdl" not in caplog.text
+
+
 def test_file_lists_round_trip_and_are_not_overwritten(tmp_path):
     make_speaker(tmp_path / "corpus", "slt", [f"arctic_a{i:04d}" for i in range(1, 6)])
     splits = arctic.split_corpus(arctic.load_corpus(tmp_path / "corpus"), n_eval=2, n_dev=1)
@@ -356,8 +378,8 @@ def test_cli_download_and_splits(server, tmp_path, capsys):
     argv += ["--base-url", server.url, "--no-progress", "--splits", str(tmp_path / "lists")]
     assert cli.main(argv) == 0
     assert str(dest / "cmu_us_slt_arctic") in capsys.readouterr().out
-    # Three utterances: all go to eval (the last 100), dev and train are empty.
-    assert len(arctic.read_file_list(tmp_path / "lists" / "eval.txt")) == 3
-    assert arctic.read_file_list(tmp_path / "lists" / "train.txt") == []
+    # Three utterances, too few for the recipe: split proportionally, so all of them train.
+    assert len(arctic.read_file_list(tmp_path / "lists" / "train.txt")) == 3
+    assert arctic.read_file_list(tmp_path / "lists" / "eval.txt") == []
     assert cli.main(["download", "arctic", "--speakers", "nobody", "--dest", str(dest)]) == 1
     assert "Unknown CMU ARCTIC speaker" in capsys.readouterr().err

@@ -31,6 +31,7 @@ TORCH_CONFIG = {
     "hop_length": 16,
 }
 FRAMES = 6
+SHORT = FRAMES * TORCH_CONFIG["hop_length"] - 24  # fewer samples than the mel covers, mid-frame
 
 
 def _torch_model(per_layer_cond: bool, weight_norm: bool, seed: int = 0):
@@ -73,12 +74,15 @@ def _reference(model, seed: int = 1):
     )
     with torch.no_grad():
         z, log_det = model(mel, audio)
+        z_short, log_det_short = model(mel, audio[:, :SHORT])
         audio_out = model.infer(mel, z_infer)
     return {
         "mel": mel.numpy().transpose(0, 2, 1),  # -> (B, F, n_mel)
         "audio": audio.numpy(),
         "z": z.numpy().transpose(0, 2, 1),  # -> (B, T/g, g)
         "log_det": log_det.numpy(),
+        "z_short": z_short.numpy().transpose(0, 2, 1),
+        "log_det_short": log_det_short.numpy(),
         "z_infer": z_infer.numpy().transpose(0, 2, 1),
         "audio_out": audio_out.numpy(),
     }
@@ -89,13 +93,21 @@ def _relative_error(actual, expected) -> float:
 
 
 def _check_parity(keras_model, ref):
-    z, log_det = keras_model.forward(ref["audio"], ref["mel"])
-    audio_out = keras_model.inverse(ref["mel"], z=ref["z_infer"])
-    z, log_det, audio_out = (keras.ops.convert_to_numpy(t) for t in (z, log_det, audio_out))
-    # float32 on both sides, same operations in a different order: errors are a few ulps
-    # times the depth (~1e-7 measured); 1e-5 relative leaves room for other CPUs/BLAS.
-    assert _relative_error(z, ref["z"]) < 1e-5
-    assert np.all(np.abs(log_det - ref["log_det"]) <= 1e-5 * np.abs(ref["log_det"]))
+    numpy = keras.ops.convert_to_numpy
+    # All F * hop samples, and fewer: both models crop the conditioning to the audio.
+    for audio, suffix in ((ref["audio"], ""), (ref["audio"][:, :SHORT], "_short")):
+        z, log_det = (numpy(t) for t in keras_model.forward(audio, ref["mel"]))
+        # float32 on both sides, same operations in a different order: errors are a few ulps
+        # times the depth (~1e-7 measured); 1e-5 relative leaves room for other CPUs/BLAS.
+        assert _relative_error(z, ref[f"z{suffix}"]) < 1e-5
+        expected = ref[f"log_det{suffix}"]
+        assert np.all(np.abs(log_det - expected) <= 1e-5 * np.abs(expected))
+        # Given that z, inverse crops the same way and gives the audio back; it divides by
+        # exp(log_s) through every flow: 1e-4 (as below).
+        rebuilt = numpy(keras_model.inverse(ref["mel"], z=ref[f"z{suffix}"]))
+        assert rebuilt.shape == audio.shape
+        assert _relative_error(rebuilt, audio) < 1e-4
+    audio_out = numpy(keras_model.inverse(ref["mel"], z=ref["z_infer"]))
     # The inverse divides by exp(log_s) through every flow: 1e-4 (measured ~3e-7).
     assert _relative_error(audio_out, ref["audio_out"]) < 1e-4
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import types
 
 import pytest
 
-from keras_waveglow.demo import run_demo
+from keras_waveglow import demo
+from keras_waveglow.demo import TimeBudget, run_demo, summary_lines
 
 
 @pytest.mark.tensorflow_only
@@ -25,3 +27,37 @@ def test_demo_writes_model_wavs_figure_report_and_metrics(tmp_path):
         metrics["heldout_bits_per_sample"]
     )
     assert metrics["pesq_wb"]["griffin_lim"] > 1.0
+
+
+def test_time_budget_draws_progress_against_the_budget_and_stops(monkeypatch, capsys):
+    clock = iter([100.0, 130.0, 160.0])  # first step (clock starts), 30 s later, 60 s later
+    monkeypatch.setattr(demo.time, "perf_counter", lambda: next(clock))
+    budget = TimeBudget(60.0)
+    model = types.SimpleNamespace(stop_training=False)
+    budget.set_model(model)
+    budget.on_train_begin()
+    budget.on_train_batch_end(0, {"loss": 1.234567})
+    budget.on_train_batch_end(1, {"loss": 0.98765432})
+    assert not model.stop_training
+    progress = capsys.readouterr().err
+    assert "training (budget)" in progress and "30/60 s, 2 steps, loss 0.9877" in progress
+    budget.on_train_batch_end(2, {"loss": 0.5})
+    assert model.stop_training and budget.steps == 3
+    budget.on_train_end()
+    assert "60/60 s, 3 steps, loss 0.5" in capsys.readouterr().err
+
+
+def test_summary_rounds_numbers_for_people():
+    metrics = {
+        "report_html": "demo_out/report/index.html",
+        "heldout_nll": -3.133215,
+        "heldout_bits_per_sample": 3.1912345,
+        "train_steps": 105,
+        "train_seconds": 688.4,
+        "pesq_wb": {"waveglow": 1.0493156909942627, "griffin_lim": None},
+    }
+    assert summary_lines(metrics) == [
+        "report:   demo_out/report/index.html",
+        "held-out NLL -3.133 (3.19 bits/sample log-likelihood) after 105 steps in 688 s",
+        "PESQ (wideband): WaveGlow 1.05, Griffin-Lim n/a",
+    ]

@@ -39,15 +39,19 @@ def _inputs(model, batch=2, frames=8, seed=0):
 def test_inverse_undoes_forward_with_perturbed_weights(variant):
     model = WaveGlow.from_preset("tiny", **VARIANTS[variant])
     perturb_weights(model, scale=0.05)
-    mel, audio = _inputs(model)
-    z, log_det = model.forward(audio, mel)
-    assert tuple(z.shape) == (2, audio.shape[1] // 8, 8)
-    assert tuple(log_det.shape) == (2,)
-    # The couplings really act: z is not a rotation of the audio.
-    assert abs(float(ops.sum(log_det))) > 1e-2
-    rebuilt = ops.convert_to_numpy(model.inverse(mel, z=z))
-    # float32 through 4 flows of 2-layer WNs: a few ulps of |audio| per op, bound 1e-5 relative.
-    np.testing.assert_allclose(rebuilt, audio, rtol=0, atol=1e-5 * np.abs(audio).max())
+    mel, full_audio = _inputs(model)
+    # All F * hop samples, and fewer (cut mid-frame): forward crops the conditioning to the
+    # audio, and inverse must crop it the same way to the z it is given.
+    for length in (full_audio.shape[1], full_audio.shape[1] - 264):
+        audio = full_audio[:, :length]
+        z, log_det = model.forward(audio, mel)
+        assert tuple(z.shape) == (2, length // 8, 8)
+        assert tuple(log_det.shape) == (2,)
+        # The couplings really act: z is not a rotation of the audio.
+        assert abs(float(ops.sum(log_det))) > 1e-2
+        rebuilt = ops.convert_to_numpy(model.inverse(mel, z=z))
+        # float32 through 4 flows of 2-layer WNs: a few ulps of |audio| per op, 1e-5 relative.
+        np.testing.assert_allclose(rebuilt, audio, rtol=0, atol=1e-5 * np.abs(audio).max())
 
 
 def _jacobian(fn, x):
@@ -372,6 +376,11 @@ def test_bad_inverse_inputs_raise():
         model.inverse(np.zeros((1, 4, 81), "float32"))
     with pytest.raises(ValueError, match="z must have shape"):
         model.inverse(np.zeros((1, 4, 80), "float32"), z=np.zeros((1, 128, 4), "float32"))
+    # 4 frames allow 4 * 256 = 1024 samples, 128 steps of 8; one step more is refused.
+    with pytest.raises(ValueError, match=r"1032 samples > 4 frames x hop 256 = 1024 samples"):
+        model.inverse(np.zeros((1, 4, 80), "float32"), z=np.zeros((1, 129, 8), "float32"))
+    with pytest.raises(ValueError, match="z and mel batch sizes differ: 2 vs 1"):
+        model.inverse(np.zeros((1, 4, 80), "float32"), z=np.zeros((2, 128, 8), "float32"))
 
 
 def test_bad_constructor_arguments():

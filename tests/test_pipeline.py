@@ -230,6 +230,16 @@ def test_corpus_splits_and_file_lists(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_bundled_sample_trains_on_the_default_split(caplog):
+    """One utterance per speaker: all of it trains; an empty split names `--split all`."""
+    train = pipeline_lib.resolve_files(DATA, "train")
+    assert train == [AWB, SLT]
+    assert "speaker awb has 1 utterance(s), too few for ParallelWaveGAN's split" in caplog.text
+    for split in ("dev", "eval"):
+        with pytest.raises(ValueError, match=f"the '{split}' split is empty.*`--split all`"):
+            pipeline_lib.resolve_files(DATA, split)
+
+
 def _fit_once(engine):
     model = WaveGlow.from_preset("tiny")
     dataset = make_dataset(

@@ -469,18 +469,22 @@ def test_mixed_precision_gan_step(precision):
     assert keras.backend.standardize_dtype(log_det.dtype) == "float32"
 
 
-def test_cli_trains_50_steps_and_vocode_loads_the_result(tmp_path):
-    """`keras-waveglow train` on the bundled data writes a checkpoint `vocode` loads."""
+def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path, capsys, caplog):
+    """`keras-waveglow train` on the bundled data (default split) writes a checkpoint `vocode`
+    loads, after exactly --steps steps: 30 = an epoch of 25 and a shorter one of 5."""
     from keras_waveglow.cli import main
     from keras_waveglow.inference import load_vocoder
 
     out = tmp_path / "run"
-    args = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
-    args += ["--steps", "50", "--batch-size", "2", "--segment-length", "2048", "--mae-weight", "0"]
-    args += ["--save-every", "25", "--sample-every", "50", "--out", str(out)]
+    args = ["train", "--preset", "tiny", "--data", str(ROOT / "data")]
+    args += ["--steps", "30", "--batch-size", "2", "--segment-length", "2048", "--mae-weight", "0"]
+    args += ["--save-every", "25", "--sample-every", "30", "--out", str(out)]
     assert main(args) == 0
+    # One utterance per speaker: the default train split falls back to all of them.
+    assert "speaker awb has 1 utterance(s)" in caplog.text and "1 train, 0 dev" in caplog.text
+    assert "trained 30 steps (0 skipped)" in capsys.readouterr().out
     state = read_training_state(out)
-    assert state["step"] == 50 and state["epoch"] == 1
+    assert state["step"] == 30 and state["epoch"] == 1
     assert (out / LAST_WEIGHTS).exists()
     with open(out / "log.csv", newline="") as f:
         rows = list(csv.DictReader(f))

@@ -7,7 +7,8 @@ Layout (one folder per speaker, as festvox ships it)::
 
 Speakers: awb, bdl, clb, jmk, ksp, rms, slt. Splits follow ParallelWaveGAN's ARCTIC recipe: per
 speaker, in utterance order, the last 100 utterances are the evaluation set, the 100 before them
-the development set, and the rest the training set.
+the development set, and the rest the training set (speakers with too few utterances for that
+are split proportionally, see `split_corpus`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ BASE_URL = "http://festvox.org/cmu_arctic/cmu_arctic/packed"
 ARCHIVE_TEMPLATE = "cmu_us_{speaker}_arctic-0.95-release.tar.bz2"
 URL_TEMPLATE = BASE_URL + "/" + ARCHIVE_TEMPLATE
 SPLITS = ("train", "dev", "eval")
+ARCTIC_UTTERANCES_PER_SPEAKER = 1132  # a0001..a0593 and b0001..b0539
 _COMPLETE_MARKER = ".download_complete"
 _WAV_NAME = re.compile(r"^arctic_([ab])(\d{4})\.wav$")
 _TRANSCRIPT_LINE = re.compile(r'^\(\s*(\S+)\s+"(.*)"\s*\)$')
@@ -180,8 +182,11 @@ def split_corpus(
     """ParallelWaveGAN's ARCTIC split, per speaker: last `n_eval` eval, `n_dev` before dev.
 
     Deterministic: it only depends on the utterance order (see `load_corpus`). A speaker with
-    fewer than `n_eval + n_dev + 1` utterances gets its last ones in eval first, then dev, and
-    whatever remains in train (possibly nothing; logged).
+    fewer than `n_eval + n_dev + 1` utterances (too few for the recipe to leave any for
+    training) is split proportionally instead, with a logged warning: eval and dev get the
+    fractions the recipe gives a full 1132-utterance ARCTIC speaker (`n_eval / 1132` and
+    `n_dev / 1132`, rounded down), so train keeps at least one utterance and a speaker with
+    fewer than 12 (at the defaults) goes to train entirely.
 
     Args:
         utterances: the corpus, as `load_corpus` returns it.
@@ -205,18 +210,27 @@ def split_corpus(
     for speaker, items in by_speaker.items():
         items = sorted(items, key=lambda u: _utterance_order(u.utterance_id))
         n = len(items)
-        eval_start = max(n - n_eval, 0)
-        dev_start = max(eval_start - n_dev, 0)
+        speaker_eval, speaker_dev = n_eval, n_dev
+        if n <= n_eval + n_dev:
+            speaker_eval = n * n_eval // ARCTIC_UTTERANCES_PER_SPEAKER
+            speaker_dev = n * n_dev // ARCTIC_UTTERANCES_PER_SPEAKER
+            logger.warning(
+                "speaker %s has %d utterance(s), too few for ParallelWaveGAN's split "
+                "(%d eval + %d dev + at least 1 train): split proportionally instead, "
+                "%d train, %d dev, %d eval.",
+                speaker,
+                n,
+                n_eval,
+                n_dev,
+                n - speaker_eval - speaker_dev,
+                speaker_dev,
+                speaker_eval,
+            )
+        eval_start = n - speaker_eval
+        dev_start = eval_start - speaker_dev
         splits["train"].extend(items[:dev_start])
         splits["dev"].extend(items[dev_start:eval_start])
         splits["eval"].extend(items[eval_start:])
-        if dev_start == 0:
-            logger.warning(
-                "speaker %s has %d utterances (< %d): its training split is empty.",
-                speaker,
-                n,
-                n_eval + n_dev + 1,
-            )
     return splits
 
 

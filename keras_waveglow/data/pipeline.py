@@ -63,7 +63,7 @@ def resolve_files(
         A list of `Path`.
 
     Raises:
-        ValueError: unknown split, or nothing to read.
+        ValueError: unknown split, an empty split of a small corpus, or nothing to read.
         FileNotFoundError: a path that does not exist.
     """
     if split not in SPLITS:
@@ -76,6 +76,12 @@ def resolve_files(
             utterances = arctic.load_corpus(source)
             if split != "all":
                 utterances = arctic.split_corpus(utterances, n_eval=n_eval, n_dev=n_dev)[split]
+                if not utterances:
+                    raise ValueError(
+                        f"{source}: the {split!r} split is empty: the corpus has too few "
+                        "utterances per speaker for one (see the warning above); read every "
+                        "file with split='all' (`--split all` on the command line)."
+                    )
             files = [u.path for u in utterances]
         elif source.is_dir():
             files = sorted(

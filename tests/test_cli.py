@@ -1,0 +1,94 @@
+"""The `keras-waveglow` command: instant help, quiet start-up, and the lazy package."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import keras_waveglow
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("keras", "tensorflow", "jax", "torch")
+
+
+def _python(code: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs `python -c code args` from the repository root in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env if env is not None else dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+_HELP_AND_ERRORS = f"""
+import json, sys
+from keras_waveglow import cli
+codes = []
+for argv in (["--help"], ["train", "--help"], ["train", "--steps", "x"], ["frobnicate"]):
+    try:
+        cli.main(argv)
+    except SystemExit as exit:
+        codes.append(exit.code)
+print(json.dumps({{"codes": codes, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def test_help_and_argument_errors_import_no_backend():
+    """`--help` and bad arguments answer without loading Keras, TensorFlow, JAX or torch."""
+    result = _python(_HELP_AND_ERRORS)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"codes": [0, 0, 2, 2], "loaded": []}
+    # The top-level help speaks to users: what the tool is and how to start.
+    assert "WaveGlow vocoder (mel spectrogram -> waveform)" in result.stdout
+    assert "keras-waveglow train --preset tiny" in result.stdout
+    assert "parses arguments" not in result.stdout
+    assert "--steps STEPS" in result.stdout and "exactly" in result.stdout
+    assert "invalid int value: 'x'" in result.stderr
+    assert "invalid choice: 'frobnicate'" in result.stderr
+
+
+_QUIET_COMMAND = """
+import sys
+from keras_waveglow.cli import main
+code = main(sys.argv[1:])
+print("tensorflow loaded:", "tensorflow" in sys.modules)
+sys.exit(code)
+"""
+
+
+@pytest.mark.tensorflow_only  # the start-up notes are TensorFlow's
+def test_commands_hide_tensorflow_startup_logs(tmp_path):
+    """A command that loads TensorFlow prints no oneDNN/CUDA/absl notes unless --verbose."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "tensorflow"
+    args = ["download", "arctic", "--speakers", "xyz", "--dest", str(tmp_path)]
+    result = _python(_QUIET_COMMAND, *args, env=env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "tensorflow loaded: True" in result.stdout  # the notes had their chance to print
+    assert "Unknown CMU ARCTIC speaker" in result.stderr  # real errors still show
+    noise = re.compile(r"onednn|cuda|absl::|cpu_feature_guard|^[IWE]\d{4} ", re.I | re.M)
+    assert not noise.search(result.stderr), result.stderr
+
+
+def test_package_exports_resolve_lazily():
+    """`keras_waveglow.X` loads X's module on first use and keeps the public names."""
+    from keras_waveglow import data, flow, inference
+
+    assert keras_waveglow.WaveGlow is flow.WaveGlow
+    assert keras_waveglow.vocode is inference.vocode
+    assert keras_waveglow.data is data and keras_waveglow.make_dataset is data.make_dataset
+    for name in keras_waveglow.__all__:
+        assert getattr(keras_waveglow, name) is not None, name
+    assert set(keras_waveglow.__all__) <= set(dir(keras_waveglow))
+    with pytest.raises(AttributeError, match="has no attribute 'WaveGlove'"):
+        keras_waveglow.WaveGlove  # noqa: B018
