@@ -92,3 +92,21 @@ def test_package_exports_resolve_lazily():
     assert set(keras_waveglow.__all__) <= set(dir(keras_waveglow))
     with pytest.raises(AttributeError, match="has no attribute 'WaveGlove'"):
         keras_waveglow.WaveGlove  # noqa: B018
+
+
+_LOAD_AFTER_PLAIN_IMPORT = """
+import sys
+import keras
+import keras_waveglow
+model = keras.saving.load_model(sys.argv[1])
+print(type(model).__module__, type(model).__name__)
+"""
+
+
+def test_plain_import_after_keras_lets_load_model_find_the_layers(tmp_path):
+    """`import keras; import keras_waveglow; keras.saving.load_model(...)` works (as when eager)."""
+    path = tmp_path / "tiny.keras"
+    keras_waveglow.WaveGlow.from_preset("tiny").save(path)
+    result = _python(_LOAD_AFTER_PLAIN_IMPORT, str(path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "keras_waveglow.flow WaveGlow"
