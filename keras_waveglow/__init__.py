@@ -9,6 +9,7 @@ from keras_waveglow.audio import (
     save_audio,
     tf_mel_spectrogram,
 )
+from keras_waveglow.complexity import flow_macs
 from keras_waveglow.convert import (
     export_keras,
     export_onnx,
@@ -29,7 +30,9 @@ from keras_waveglow.flow import (
     AffineCoupling,
     Conv1D,
     Invertible1x1Conv,
+    SeparableConv1D,
     WaveGlow,
+    fold_weight_norm,
 )
 from keras_waveglow.inference import Denoiser, set_default_model, vocode, vocode_files
 from keras_waveglow.presets import PRESETS, get_preset
@@ -56,6 +59,7 @@ __all__ = [
     "Invertible1x1Conv",
     "MultiPeriodDiscriminator",
     "MultiScaleDiscriminator",
+    "SeparableConv1D",
     "StopOnConsecutiveSkips",
     "TrainingCheckpoint",
     "WaveDiscriminator",
@@ -68,6 +72,8 @@ __all__ = [
     "export_onnx",
     "export_savedmodel",
     "export_tflite",
+    "flow_macs",
+    "fold_weight_norm",
     "from_nvidia",
     "get_preset",
     "load_audio",
