@@ -24,6 +24,8 @@ _PACKAGE = "keras_waveglow"
 _LOG_DET_DTYPE = "float32"
 _CONV_IMPLEMENTATIONS = ("conv", "matmul")
 _conv_implementation = "matmul"
+_FRAME_UPSAMPLING = ("nearest", "linear")
+_MEL_UPSAMPLING = ("learned", *_FRAME_UPSAMPLING)
 
 
 def set_conv_implementation(name: str) -> None:
@@ -74,6 +76,57 @@ def _gathered_taps(x, taps, dilation):
     padded = ops.pad(x, [[0, 0], [pad, pad], [0, 0]])
     shifted = [padded[:, j * dilation : j * dilation + length] for j in range(taps)]
     return ops.concatenate(shifted, axis=-1)
+
+
+def _depthwise_taps(x, kernel, dilation):
+    """'same'-padded dilated depthwise conv: sum over taps j of x shifted by (j - taps // 2) * d
+    times `kernel[j]` (one weight per channel), so it costs `taps` multiply-adds per value."""
+    taps = kernel.shape[0]
+    pad = dilation * (taps // 2)
+    length = ops.shape(x)[1]
+    padded = ops.pad(x, [[0, 0], [pad, pad], [0, 0]])
+    total = None
+    for j in range(taps):
+        term = padded[:, j * dilation : j * dilation + length] * kernel[j]
+        total = term if total is None else total + term
+    return total
+
+
+def upsample_frames(x, factor: int, mode: str):
+    """(B, F, C) -> (B, F * factor, C): frame-rate features at `factor` times the rate.
+
+    "nearest" repeats each frame; "linear" places output `p` of frame `f` at frame position
+    `f + (p + 0.5) / factor - 0.5` (half-step alignment, as PyTorch's `align_corners=False`)
+    and interpolates between the two nearest frames, repeating the edge frames at the ends.
+    Both are affine maps whose weights sum to 1, so they commute with a 1x1 convolution: `WN`
+    runs its conditioning conv at the frame rate and upsamples the result.
+
+    Args:
+        x: (B, F, C) tensor.
+        factor: int >= 1.
+        mode: "nearest" or "linear".
+
+    Returns:
+        (B, F * factor, C) tensor.
+
+    Example:
+        >>> upsample_frames(keras.ops.ones((1, 3, 2)), 2, "linear").shape
+        (1, 6, 2)
+    """
+    if mode not in _FRAME_UPSAMPLING:
+        raise ValueError(f"upsampling mode must be one of {_FRAME_UPSAMPLING}, got {mode!r}.")
+    if factor == 1:
+        return x
+    if mode == "nearest":
+        return ops.repeat(x, factor, axis=1)
+    previous = ops.concatenate([x[:, :1], x[:, :-1]], axis=1)
+    following = ops.concatenate([x[:, 1:], x[:, -1:]], axis=1)
+    phases = []
+    for p in range(factor):
+        offset = (p + 0.5) / factor - 0.5
+        neighbour = previous if offset < 0 else following
+        phases.append(x * (1.0 - abs(offset)) + neighbour * abs(offset))
+    return ops.reshape(ops.stack(phases, axis=2), (ops.shape(x)[0], -1, x.shape[-1]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,6 +195,10 @@ class Conv1D(layers.Layer):
         norm = ops.sqrt(ops.sum(ops.square(self.kernel_v), axis=(0, 1), keepdims=True))
         return self.kernel_v * (self.kernel_g / norm)
 
+    def folded_weights(self) -> list:
+        """This layer's weights in the layout of a `weight_norm=False` twin, as NumPy arrays."""
+        return [ops.convert_to_numpy(w) for w in (self.effective_kernel(), self.bias)]
+
     def call(self, x):
         kernel = ops.cast(self.effective_kernel(), x.dtype)
         if self.kernel_size == 1:
@@ -151,6 +208,108 @@ class Conv1D(layers.Layer):
         else:
             y = ops.conv(x, kernel, strides=1, padding="same", dilation_rate=self.dilation_rate)
         return y + ops.cast(self.bias, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "dilation_rate": self.dilation_rate,
+            "weight_norm": self.weight_norm,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+        }
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class SeparableConv1D(layers.Layer):
+    """A depthwise-separable 1-D convolution: dilated depthwise taps, then a 1x1 pointwise conv.
+
+    Costs `kernel_size * channels_in + channels_in * filters` multiply-adds per time step
+    instead of `kernel_size * channels_in * filters` (SqueezeWave's WN). The depthwise conv
+    has no bias of its own: it would only shift the pointwise bias. With `weight_norm=True`
+    both kernels are `g * v / ||v||`, the depthwise norm taken over the taps of each channel
+    and the pointwise norm per output channel; `fold_weight_norm` turns a trained model into
+    the plain kernels for inference.
+
+    Args:
+        filters: int, output channels.
+        kernel_size: int, odd number of depthwise taps. Default 3.
+        dilation_rate: int, dilation of the depthwise taps. Default 1.
+        weight_norm: bool, weight-normalised kernels. Default False.
+        kernel_initializer: initializer for both kernels (or their `v`). Default
+            "glorot_uniform".
+        bias_initializer: initializer for the bias. Default "zeros".
+
+    Call arguments:
+        x: (B, T, channels_in) tensor.
+
+    Returns:
+        (B, T, filters) tensor.
+
+    Example:
+        >>> layer = SeparableConv1D(8, kernel_size=3, dilation_rate=2)
+        >>> layer(keras.ops.ones((1, 10, 4))).shape
+        (1, 10, 8)
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 3,
+        dilation_rate: int = 1,
+        weight_norm: bool = False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if kernel_size % 2 != 1:
+            raise ValueError(f"SeparableConv1D kernel_size must be odd, got {kernel_size}.")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.dilation_rate = int(dilation_rate)
+        self.weight_norm = bool(weight_norm)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def _add_kernel(self, name, shape, norm_axis):
+        if not self.weight_norm:
+            setattr(self, name, self.add_weight(shape, self.kernel_initializer, name=name))
+            return
+        v = self.add_weight(shape, self.kernel_initializer, name=f"{name}_v")
+        g = self.add_weight((shape[-1],), "ones", name=f"{name}_g")
+        g.assign(ops.sqrt(ops.sum(ops.square(v), axis=norm_axis)))  # starts equal to v
+        setattr(self, f"{name}_v", v)
+        setattr(self, f"{name}_g", g)
+
+    def build(self, input_shape):
+        channels_in = int(input_shape[-1])
+        self._add_kernel("depthwise_kernel", (self.kernel_size, channels_in), 0)
+        self._add_kernel("pointwise_kernel", (channels_in, self.filters), 0)
+        self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias")
+
+    def effective_kernels(self):
+        """The kernels actually applied: depthwise (kernel_size, in), pointwise (in, filters)."""
+        if not self.weight_norm:
+            return self.depthwise_kernel, self.pointwise_kernel
+        kernels = []
+        for name in ("depthwise_kernel", "pointwise_kernel"):
+            v, g = getattr(self, f"{name}_v"), getattr(self, f"{name}_g")
+            kernels.append(v * (g / ops.sqrt(ops.sum(ops.square(v), axis=0, keepdims=True))))
+        return tuple(kernels)
+
+    def folded_weights(self) -> list:
+        """This layer's weights in the layout of a `weight_norm=False` twin, as NumPy arrays."""
+        return [ops.convert_to_numpy(w) for w in (*self.effective_kernels(), self.bias)]
+
+    def call(self, x):
+        depthwise, pointwise = (ops.cast(k, x.dtype) for k in self.effective_kernels())
+        y = _depthwise_taps(x, depthwise, self.dilation_rate)
+        return ops.matmul(y, pointwise) + ops.cast(self.bias, x.dtype)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.filters)
@@ -409,10 +568,17 @@ class Invertible1x1Conv(layers.Layer):
 class WN(layers.Layer):
     """The non-causal WaveNet-like network inside each affine coupling.
 
-    start 1x1 conv -> `n_layers` gated dilated convolutions (dilation 2^i) conditioned on the
-    mel, each with a residual and a skip 1x1 conv (the last layer has a skip only) -> end 1x1
-    conv. The end conv is zero-initialised, so every coupling starts as the identity, which
-    keeps early training stable. The mel conditioning of all layers is one matmul per call.
+    start 1x1 conv -> `n_layers` gated dilated convolutions (dilation `dilation_base**i`)
+    conditioned on the mel, each with a residual and a skip 1x1 conv (the last layer has a skip
+    only) -> end 1x1 conv. The end conv is zero-initialised, so every coupling starts as the
+    identity, which keeps early training stable. The mel conditioning of all layers is one
+    matmul per call.
+
+    SqueezeWave's lighter variant: depthwise-separable dilated convs (`separable`), one 1x1
+    conv per layer that only updates the residual stream, which the end conv reads
+    (`skip_connections=False`), and a conditioning at the mel frame rate: the conditioning
+    conv runs on the frames and its output is upsampled by `cond_factor` (`cond_upsampling`)
+    and cropped to the length of `x`.
 
     Args:
         n_out_channels: int, channels of the output (log_s and b together).
@@ -423,10 +589,18 @@ class WN(layers.Layer):
         remat: bool, recompute each layer's activations for the gradient instead of keeping
             them (`keras.remat`); same results. Meant for long segments: at 12 x 16000 on an
             H200 it did not lower XLA's peak (README, Speed). Default False.
+        separable: bool, depthwise-separable dilated convs (`SeparableConv1D`). Default False.
+        dilation_base: int >= 1, layer i dilates by `dilation_base**i` (1: no dilation, as
+            SqueezeWave). Default 2.
+        skip_connections: bool, WaveGlow's skip sum; False: residual stream only. Default True.
+        cond_upsampling: "none" (cond already has one vector per step), "nearest" or "linear"
+            (cond at the frame rate, upsampled by `cond_factor`). Default "none".
+        cond_factor: int, grouped steps per conditioning frame. Default 1.
 
     Call arguments:
         x: (B, T_g, n_half) first half of the grouped audio.
-        cond: (B, T_g, n_group * n_mel) upsampled, grouped mel.
+        cond: (B, T_g, n_group * n_mel) upsampled, grouped mel; with `cond_upsampling` the
+            (B, F, n_mel) mel, F * cond_factor >= T_g.
 
     Returns:
         (B, T_g, n_out_channels) tensor.
@@ -440,26 +614,53 @@ class WN(layers.Layer):
         kernel_size: int = 3,
         weight_norm: bool = False,
         remat: bool = False,
+        separable: bool = False,
+        dilation_base: int = 2,
+        skip_connections: bool = True,
+        cond_upsampling: str = "none",
+        cond_factor: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if kernel_size % 2 != 1:
             raise ValueError(f"WN kernel_size must be odd, got {kernel_size}.")
+        if cond_upsampling not in ("none", *_FRAME_UPSAMPLING):
+            raise ValueError(
+                "WN cond_upsampling must be 'none', 'nearest' or 'linear', "
+                f"got {cond_upsampling!r}."
+            )
+        if dilation_base < 1 or cond_factor < 1:
+            raise ValueError(
+                "WN dilation_base and cond_factor must be >= 1, "
+                f"got {dilation_base} and {cond_factor}."
+            )
         self.n_out_channels = int(n_out_channels)
         self.n_layers = int(n_layers)
         self.n_channels = int(n_channels)
         self.kernel_size = int(kernel_size)
         self.weight_norm = bool(weight_norm)
         self.remat = bool(remat)
+        self.separable = bool(separable)
+        self.dilation_base = int(dilation_base)
+        self.skip_connections = bool(skip_connections)
+        self.cond_upsampling = cond_upsampling
+        self.cond_factor = int(cond_factor)
         wn = {"weight_norm": weight_norm, "dtype": self.dtype_policy}
         self.start = Conv1D(n_channels, name="start", **wn)
         self.cond_layer = Conv1D(2 * n_channels * n_layers, name="cond", **wn)
+        dilated_conv = SeparableConv1D if separable else Conv1D
         self.in_layers = [
-            Conv1D(2 * n_channels, kernel_size, dilation_rate=2**i, name=f"in_{i}", **wn)
+            dilated_conv(
+                2 * n_channels, kernel_size, dilation_rate=dilation_base**i, name=f"in_{i}", **wn
+            )
             for i in range(n_layers)
         ]
         self.res_skip_layers = [
-            Conv1D(2 * n_channels if i < n_layers - 1 else n_channels, name=f"res_skip_{i}", **wn)
+            Conv1D(
+                2 * n_channels if skip_connections and i < n_layers - 1 else n_channels,
+                name=f"res_skip_{i}",
+                **wn,
+            )
             for i in range(n_layers)
         ]
         self.end = Conv1D(
@@ -482,12 +683,19 @@ class WN(layers.Layer):
         self.end.build(hidden)
         self.built = True
 
+    def conv_layers(self) -> list:
+        """Every convolution, in a fixed order (for copying weights between twins)."""
+        return [self.start, self.cond_layer, *self.in_layers, *self.res_skip_layers, self.end]
+
     def _layer(self, i, h, cond):
-        """Layer i: gated dilated conv -> (next residual input, skip contribution)."""
+        """Layer i: gated dilated conv -> (next residual input, skip contribution); without
+        skip connections only the next residual input."""
         n = self.n_channels
         pre = self.in_layers[i](h) + cond[..., 2 * n * i : 2 * n * (i + 1)]
         acts = ops.tanh(pre[..., :n]) * ops.sigmoid(pre[..., n:])
         res = self.res_skip_layers[i](acts)
+        if not self.skip_connections:
+            return h + res
         if i == self.n_layers - 1:
             return h, res
         return h + res[..., :n], res[..., n:]
@@ -495,12 +703,19 @@ class WN(layers.Layer):
     def call(self, x, cond):
         h = self.start(x)
         cond = self.cond_layer(cond)
+        if self.cond_upsampling != "none":
+            cond = upsample_frames(cond, self.cond_factor, self.cond_upsampling)
+            cond = cond[:, : ops.shape(x)[1]]
         skip = None
         for i in range(self.n_layers):
             layer = functools.partial(self._layer, i)
-            h, res = (keras.remat(layer) if self.remat else layer)(h, cond)
+            out = (keras.remat(layer) if self.remat else layer)(h, cond)
+            if not self.skip_connections:
+                h = out
+                continue
+            h, res = out
             skip = res if skip is None else skip + res
-        return self.end(skip)
+        return self.end(h if skip is None else skip)
 
     def get_config(self):
         return {
@@ -511,6 +726,11 @@ class WN(layers.Layer):
             "kernel_size": self.kernel_size,
             "weight_norm": self.weight_norm,
             "remat": self.remat,
+            "separable": self.separable,
+            "dilation_base": self.dilation_base,
+            "skip_connections": self.skip_connections,
+            "cond_upsampling": self.cond_upsampling,
+            "cond_factor": self.cond_factor,
         }
 
 
@@ -524,10 +744,13 @@ class AffineCoupling(layers.Layer):
 
     Args:
         wn_layers, wn_channels, wn_kernel_size, weight_norm, remat: the `WN` configuration.
+        n_channels: int, even number of channels of `x`.
+        wn_options: dict or None, further `WN` arguments (`separable`, `dilation_base`,
+            `skip_connections`, `cond_upsampling`, `cond_factor`). Default None (WaveGlow's).
 
     Call arguments:
         x: (B, T_g, channels) tensor, channels even.
-        cond: (B, T_g, n_group * n_mel) upsampled, grouped mel.
+        cond: the conditioning `WN` expects (see its `cond_upsampling`).
 
     Returns:
         `(y, log_det)`: y like x, and the float32 log-determinant per example, shape (B,).
@@ -541,9 +764,11 @@ class AffineCoupling(layers.Layer):
         weight_norm: bool = False,
         n_channels: int | None = None,
         remat: bool = False,
+        wn_options: dict | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.wn_options = dict(wn_options or {})
         self.wn_layers = int(wn_layers)
         self.wn_channels = int(wn_channels)
         self.wn_kernel_size = int(wn_kernel_size)
@@ -562,6 +787,7 @@ class AffineCoupling(layers.Layer):
             remat=remat,
             name="wn",
             dtype=self.dtype_policy,
+            **self.wn_options,
         )
 
     def build(self, input_shape, cond_shape=None):
@@ -594,6 +820,7 @@ class AffineCoupling(layers.Layer):
             "weight_norm": self.weight_norm,
             "n_channels": self.n_channels,
             "remat": self.remat,
+            "wn_options": self.wn_options,
         }
 
 
@@ -612,6 +839,12 @@ class WaveGlow(keras.Model):
     `n_flows` steps is [ActNorm] -> `Invertible1x1Conv` -> `AffineCoupling`; every
     `n_early_every` steps `n_early_size` channels are emitted early. The defaults are NVIDIA's
     published model.
+
+    SqueezeWave (Zhai et al., 2020) is the same flow with other options: groups of 128 or 256
+    samples (`n_group`), conditioning on the mel itself at the frame rate
+    (`mel_upsampling="nearest"`, no learned upsampler), depthwise-separable WN convs
+    (`wn_separable`), no dilation (`wn_dilation_base=1`) and no skip connections
+    (`wn_skip_connections=False`); see the "squeezewave_*" presets.
 
     Args:
         n_mel_channels: int, mel bands. Default 80.
@@ -632,6 +865,13 @@ class WaveGlow(keras.Model):
             (see `keras_waveglow.mel_spectrogram`). Defaults: 22050, 1024, 1024, 0.0, 8000.0.
         train_sigma: float, sigma of the Gaussian prior in the training loss. Default 1.0.
         seed: int or None, seed for the random rotations and the noise. Default None.
+        mel_upsampling: "learned" (transposed conv, kernel `4 * hop_length`), or "nearest" /
+            "linear": the mel itself at the frame rate, upsampled by `hop_length // n_group`
+            inside each WN after its conditioning conv. Default "learned".
+        wn_separable: bool, depthwise-separable dilated WN convs. Default False.
+        wn_dilation_base: int, WN layer i dilates by `wn_dilation_base**i`. Default 2.
+        wn_skip_connections: bool, WaveGlow's WN skip sum (False: SqueezeWave's residual-only
+            WN). Default True.
 
     Call arguments:
         mel: (B, F, n_mel) tensor. In inference `model(mel)` is `model.inverse(mel)` at
@@ -668,6 +908,10 @@ class WaveGlow(keras.Model):
         fmax: float | None = 8000.0,
         train_sigma: float = 1.0,
         seed: int | None = None,
+        mel_upsampling: str = "learned",
+        wn_separable: bool = False,
+        wn_dilation_base: int = 2,
+        wn_skip_connections: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -676,6 +920,10 @@ class WaveGlow(keras.Model):
         if hop_length % n_group:
             raise ValueError(
                 f"hop_length ({hop_length}) must be a multiple of n_group ({n_group})."
+            )
+        if mel_upsampling not in _MEL_UPSAMPLING:
+            raise ValueError(
+                f"mel_upsampling must be one of {_MEL_UPSAMPLING}, got {mel_upsampling!r}."
             )
         self.n_mel_channels = int(n_mel_channels)
         self.n_flows = int(n_flows)
@@ -697,11 +945,17 @@ class WaveGlow(keras.Model):
         self.fmax = None if fmax is None else float(fmax)
         self.train_sigma = float(train_sigma)
         self.seed = seed
+        self.mel_upsampling = mel_upsampling
+        self.wn_separable = bool(wn_separable)
+        self.wn_dilation_base = int(wn_dilation_base)
+        self.wn_skip_connections = bool(wn_skip_connections)
         self.seed_generator = random.SeedGenerator(seed, name="noise_seed")
 
-        self.upsample = MelUpsampler(
-            n_mel_channels, hop_length, name="upsample", dtype=self.dtype_policy
-        )
+        self.upsample = None  # frame-rate conditioning: each WN upsamples its own
+        if mel_upsampling == "learned":
+            self.upsample = MelUpsampler(
+                n_mel_channels, hop_length, name="upsample", dtype=self.dtype_policy
+            )
         self.flow_channels = []  # channels entering each flow step
         remaining = n_group
         for k in range(n_flows):
@@ -737,6 +991,7 @@ class WaveGlow(keras.Model):
                 weight_norm=weight_norm,
                 n_channels=self.flow_channels[k],
                 remat=remat,
+                wn_options=self._wn_options(),
                 name=f"coupling_{k}",
                 dtype=self.dtype_policy,
             )
@@ -747,9 +1002,25 @@ class WaveGlow(keras.Model):
     def _emits_early(self, k: int) -> bool:
         return k > 0 and k % self.n_early_every == 0
 
+    def _wn_options(self) -> dict:
+        """WN arguments beyond WaveGlow's; empty for the NVIDIA-shaped flow."""
+        options = {}
+        if self.mel_upsampling != "learned":
+            options["cond_upsampling"] = self.mel_upsampling
+            options["cond_factor"] = self.hop_length // self.n_group
+        if self.wn_separable:
+            options["separable"] = True
+        if self.wn_dilation_base != 2:
+            options["dilation_base"] = self.wn_dilation_base
+        if not self.wn_skip_connections:
+            options["skip_connections"] = False
+        return options
+
     def build(self, input_shape=None):
-        self.upsample.build((None, None, self.n_mel_channels))
-        cond_shape = (None, None, self.n_group * self.n_mel_channels)
+        cond_shape = (None, None, self.n_mel_channels)
+        if self.upsample is not None:
+            self.upsample.build((None, None, self.n_mel_channels))
+            cond_shape = (None, None, self.n_group * self.n_mel_channels)
         for k in range(self.n_flows):
             shape = (None, None, self.flow_channels[k])
             if self.use_actnorm:
@@ -766,8 +1037,9 @@ class WaveGlow(keras.Model):
         `keras_waveglow.hub`: bundled files directly; NVIDIA's published checkpoints
         ("nvidia_universal", "nvidia_ljspeech") are downloaded, verified and converted on first
         use, then read from the cache (`$KERAS_WAVEGLOW_HOME`, default `~/.keras/keras_waveglow`)
-        without network or PyTorch. Other presets ("nvidia_22k", "arctic_16k", "small", "tiny")
-        are architectures: the model is freshly initialised.
+        without network or PyTorch. Other presets ("nvidia_22k", "arctic_16k", "small",
+        "squeezewave_128l", "squeezewave_128s", "tiny", ...) are architectures: the model is
+        freshly initialised.
 
         Args:
             name: preset name, see `keras_waveglow.presets.PRESETS`.
@@ -860,15 +1132,21 @@ class WaveGlow(keras.Model):
     # ----------------------------------------------------------------------------------------
 
     def upsample_mel(self, mel):
-        """Transposed-conv upsampling: (B, F, n_mel) -> (B, (F + 3) * hop, n_mel)."""
+        """Transposed-conv upsampling: (B, F, n_mel) -> (B, (F + 3) * hop, n_mel); with
+        frame-rate conditioning the mel itself (each WN upsamples its conditioning)."""
+        if self.upsample is None:
+            return ops.cast(mel, self.compute_dtype)
         return self.upsample(ops.cast(mel, self.compute_dtype))
 
     def _group_condition(self, upsampled, length):
         """Crops the upsampled mel to `length` samples and squeezes it into groups.
 
         The grouped channel index is `g * n_mel + m` (group position major); NVIDIA's is
-        `m * n_group + g`, which `keras_waveglow.convert` accounts for when importing.
+        `m * n_group + g`, which `keras_waveglow.convert` accounts for when importing. A
+        frame-rate conditioning passes through: each WN crops its upsampled conditioning.
         """
+        if self.upsample is None:
+            return upsampled
         cond = upsampled[:, :length]
         return ops.reshape(cond, (ops.shape(cond)[0], -1, self.n_group * self.n_mel_channels))
 
@@ -960,8 +1238,9 @@ class WaveGlow(keras.Model):
             length = ops.shape(mel)[1] * self.hop_length
         else:
             length = self._latent_length(z, mel)
+        # A frame-rate conditioning passes through whole: each WN crops it to z's length.
         cond = self._group_condition(upsampled, length)
-        steps = ops.shape(cond)[1]
+        steps = length // self.n_group
         if z is None:
             seed = self.seed_generator if seed is None else seed
             z = random.normal((ops.shape(cond)[0], steps, self.n_group), seed=seed) * sigma
@@ -1025,4 +1304,44 @@ class WaveGlow(keras.Model):
             "fmax": self.fmax,
             "train_sigma": self.train_sigma,
             "seed": self.seed,
+            "mel_upsampling": self.mel_upsampling,
+            "wn_separable": self.wn_separable,
+            "wn_dilation_base": self.wn_dilation_base,
+            "wn_skip_connections": self.wn_skip_connections,
         }
+
+
+def fold_weight_norm(model: WaveGlow) -> WaveGlow:
+    """A `weight_norm=False` twin of a weight-normalised model, for inference.
+
+    Every `g * v / ||v||` (plain and depthwise-separable convs alike) becomes one plain kernel,
+    computed once, so inference no longer renormalises on every call; all other weights are
+    copied. The twin computes the same function up to float32 rounding.
+
+    Args:
+        model: a `WaveGlow`, with or without weight norm.
+
+    Returns:
+        A new `WaveGlow` with `weight_norm=False` and the folded weights.
+
+    Example:
+        >>> trained = WaveGlow.from_preset("tiny", weight_norm=True)
+        >>> fast = fold_weight_norm(trained)
+    """
+    folded = WaveGlow.from_config({**model.get_config(), "weight_norm": False})
+    pairs = [
+        (source, target)
+        for k in range(model.n_flows)
+        for source, target in zip(
+            model.couplings[k].wn.conv_layers(), folded.couplings[k].wn.conv_layers(), strict=True
+        )
+    ]
+    for source, target in pairs:
+        target.set_weights(source.folded_weights())
+    others = [model.upsample] if model.upsample is not None else []
+    others += [*model.actnorms, *model.convinvs]
+    folded_others = [folded.upsample] if folded.upsample is not None else []
+    folded_others += [*folded.actnorms, *folded.convinvs]
+    for source, target in zip(others, folded_others, strict=True):
+        target.set_weights(source.get_weights())
+    return folded

@@ -292,8 +292,10 @@ def receptive_field_frames(model: WaveGlow) -> tuple[int, int]:
     """How many mel frames before and after a sample can change it, `(left, right)`.
 
     The transposed-conv upsampler (kernel `4 * hop`, stride `hop`) makes the samples of frame
-    `f` depend on frames `f - 3 .. f`; each of the `n_flows` couplings adds its WN's reach of
-    `(2**wn_layers - 1) * (wn_kernel_size - 1) / 2` grouped steps on both sides.
+    `f` depend on frames `f - 3 .. f` (frame-rate conditioning: on frame `f` alone when
+    "nearest", on `f - 1 .. f + 1` when "linear"); each of the `n_flows` couplings adds its
+    WN's reach of `(wn_kernel_size - 1) / 2 * sum_i wn_dilation_base**i` grouped steps on both
+    sides (`(2**wn_layers - 1) * (wn_kernel_size - 1) / 2` for WaveGlow).
 
     Args:
         model: a `WaveGlow`.
@@ -301,9 +303,11 @@ def receptive_field_frames(model: WaveGlow) -> tuple[int, int]:
     Returns:
         `(left, right)` in frames.
     """
-    steps = model.n_flows * (2**model.wn_layers - 1) * (model.wn_kernel_size - 1) // 2
+    dilations = sum(model.wn_dilation_base**i for i in range(model.wn_layers))
+    steps = model.n_flows * dilations * (model.wn_kernel_size - 1) // 2
     wn_frames = math.ceil(steps * model.n_group / model.hop_length)
-    return wn_frames + 3, wn_frames
+    left, right = {"learned": (3, 0), "nearest": (0, 0), "linear": (1, 1)}[model.mel_upsampling]
+    return wn_frames + left, wn_frames + right
 
 
 def bucket_frames(frames: int, cap: int | None = None) -> int:

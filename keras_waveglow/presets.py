@@ -54,6 +54,42 @@ PRESETS: dict[str, dict] = {
     },
 }
 
+# SqueezeWave (Zhai et al., 2020, arXiv 2001.05685; configs a128_c256 / a128_c128 of
+# tianrengao/SqueezeWave): groups of 128 samples (two per mel frame), the mel repeated to that
+# rate instead of a learned upsampler, 16 channels out every 2 flows, depthwise-separable
+# undilated WN convs without skip connections. 128L: 256 WN channels (3.78 GMACs per second of
+# 22.05 kHz audio in the paper); 128S: 128 channels (1.06 GMACs). Unlike the paper's code, no
+# BatchNorm before the depthwise convs: it would make the flow depend on the batch in training.
+_SQUEEZEWAVE_128L = {
+    **_NVIDIA_22K,
+    "n_group": 128,
+    "n_early_every": 2,
+    "n_early_size": 16,
+    "mel_upsampling": "nearest",
+    "wn_separable": True,
+    "wn_dilation_base": 1,
+    "wn_skip_connections": False,
+}
+_SQUEEZEWAVE_128S = {**_SQUEEZEWAVE_128L, "wn_channels": 128}
+PRESETS.update(
+    {
+        "squeezewave_128l": _SQUEEZEWAVE_128L,
+        "squeezewave_128s": _SQUEEZEWAVE_128S,
+        # The same flows on 16 kHz audio (CMU ARCTIC, the `small` preset's data).
+        "squeezewave_128l_16k": {**_SQUEEZEWAVE_128L, "sample_rate": 16000},
+        "squeezewave_128s_16k": {**_SQUEEZEWAVE_128S, "sample_rate": 16000},
+        # For tests: every SqueezeWave option on a few narrow flows (4 groups per frame).
+        "squeezewave_tiny": {
+            **_SQUEEZEWAVE_128S,
+            "sample_rate": 16000,
+            "n_group": 64,
+            "n_flows": 4,
+            "wn_layers": 2,
+            "wn_channels": 16,
+        },
+    }
+)
+
 # Where trained weights come from, per preset; a preset without an entry is an architecture only.
 # A source is either
 #   {"file": "<path inside the keras_waveglow package>.weights.h5", ...}   (bundled, offline), or
@@ -95,7 +131,8 @@ def get_preset(name: str) -> dict:
     """Returns a copy of a preset's `WaveGlow` configuration.
 
     Args:
-        name: one of `PRESETS` ("nvidia_22k", "arctic_16k", "small", "tiny", ...).
+        name: one of `PRESETS` ("nvidia_22k", "arctic_16k", "small", "tiny",
+            "squeezewave_128l", "squeezewave_128s", their "_16k" variants, "squeezewave_tiny").
 
     Returns:
         A dict of `WaveGlow` constructor arguments.

@@ -17,29 +17,33 @@ from keras_waveglow import (
 from keras_waveglow.convert import VocodeFromNoise
 from tests.helpers import perturb_weights
 
-# A small model with the full structure (early outputs, dilated WN layers, mel upsampler).
-CONFIG = {
-    **get_preset("tiny"),
-    "n_mel_channels": 20,
-    "n_flows": 3,
-    "hop_length": 64,
-    "seed": 0,
+# Small models with the full structure: early outputs, dilated WN layers and the mel
+# upsampler; and SqueezeWave's options (linear frame-rate conditioning, separable convs).
+CONFIGS = {
+    "tiny": {**get_preset("tiny"), "n_mel_channels": 20, "n_flows": 3, "hop_length": 64},
+    "squeezewave_tiny": {
+        **get_preset("squeezewave_tiny"),
+        "n_mel_channels": 20,
+        "n_flows": 3,
+        "hop_length": 128,
+        "mel_upsampling": "linear",
+    },
 }
 FRAMES = 5
 
 
-@pytest.fixture
-def model():
-    model = WaveGlow(**CONFIG)
+@pytest.fixture(params=sorted(CONFIGS))
+def model(request):
+    model = WaveGlow(**CONFIGS[request.param], seed=0)
     perturb_weights(model, scale=0.05)  # non-identity couplings
     return model
 
 
-def _inputs(batch: int = 2, frames: int = FRAMES, seed: int = 0):
+def _inputs(model, batch: int = 2, frames: int = FRAMES, seed: int = 0):
     rng = np.random.default_rng(seed)
-    mel = rng.standard_normal((batch, frames, CONFIG["n_mel_channels"])).astype("float32")
-    steps = frames * CONFIG["hop_length"] // CONFIG["n_group"]
-    z = (0.6 * rng.standard_normal((batch, steps, CONFIG["n_group"]))).astype("float32")
+    mel = rng.standard_normal((batch, frames, model.n_mel_channels)).astype("float32")
+    steps = frames * model.hop_length // model.n_group
+    z = (0.6 * rng.standard_normal((batch, steps, model.n_group))).astype("float32")
     return mel, z
 
 
@@ -52,7 +56,7 @@ def _vocode(model, mel, z=None, sigma=0.0):
 
 
 def test_keras_archive_round_trip(model, tmp_path):
-    mel, z = _inputs()
+    mel, z = _inputs(model)
     path = export_keras(model, tmp_path / "waveglow.keras")
     reloaded = keras.saving.load_model(path)
     assert isinstance(reloaded, WaveGlow)
@@ -66,7 +70,7 @@ def test_keras_archive_round_trip(model, tmp_path):
 
 
 def test_vocode_from_noise_wrapper_is_the_inverse(model):
-    mel, z = _inputs()
+    mel, z = _inputs(model)
     wrapper = VocodeFromNoise(model)
     expected = _vocode(model, mel, z)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper([mel, z])), expected, atol=1e-6)
@@ -86,10 +90,10 @@ def test_savedmodel_serving_signatures(model, tmp_path):
     # with the model: the export and the Keras model (both not yet used since the export)
     # draw the same noise call after call, for any batch size and number of frames.
     for batch, frames in ((2, FRAMES), (2, FRAMES), (1, FRAMES + 3)):
-        mel, z = _inputs(batch, frames)
+        mel, z = _inputs(model, batch, frames)
         out = loaded.signatures["vocode"](mel=tf.constant(mel))["output_0"].numpy()
         expected = _vocode(model, mel, sigma=0.6)
-        assert out.shape == (batch, frames * CONFIG["hop_length"])
+        assert out.shape == (batch, frames * model.hop_length)
         # The same TensorFlow ops as the eager model: 1e-5 relative covers graph rewrites
         # (measured: identical).
         assert _relative_error(out, expected) < 1e-5
@@ -125,9 +129,9 @@ def test_tflite_float16(model, tmp_path):
     assert np.float16 in dtypes  # weights stored in half precision
     runner = interpreter.get_signature_runner("vocode_from_noise")
     for batch, frames in ((2, FRAMES), (1, FRAMES + 2)):
-        mel, z = _inputs(batch, frames, seed=batch)
+        mel, z = _inputs(model, batch, frames, seed=batch)
         out = runner(mel=mel, z=z)["output_0"]
-        assert out.shape == (batch, frames * CONFIG["hop_length"])
+        assert out.shape == (batch, frames * model.hop_length)
         # float16 weights carry a relative rounding error of 2^-11 ~ 5e-4 each; through
         # the flows this gives ~5e-4 of the peak (measured); 5e-3 bounds it.
         assert _relative_error(out, _vocode(model, mel, z)) < 5e-3
@@ -145,7 +149,7 @@ def test_onnx(model, tmp_path):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["mel", "z"]
     for batch, frames in ((2, FRAMES), (1, FRAMES + 1)):
-        mel, z = _inputs(batch, frames)
+        mel, z = _inputs(model, batch, frames)
         (out,) = session.run(None, {"mel": mel, "z": z})
         # float32 in another runtime: same math, different kernels (measured ~3e-7).
         assert _relative_error(out, _vocode(model, mel, z)) < 1e-5

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_waveglow import WN, ActNorm, AffineCoupling, Conv1D, Invertible1x1Conv, WaveGlow
-from keras_waveglow.flow import MelUpsampler, set_conv_implementation
+from keras_waveglow import (
+    WN,
+    ActNorm,
+    AffineCoupling,
+    Conv1D,
+    Invertible1x1Conv,
+    SeparableConv1D,
+    WaveGlow,
+    fold_weight_norm,
+)
+from keras_waveglow.flow import MelUpsampler, set_conv_implementation, upsample_frames
 from keras_waveglow.losses import nll_to_log_likelihood, waveglow_nll
 from tests.helpers import (
     assert_config_round_trip,
@@ -25,6 +34,14 @@ VARIANTS = {
     "actnorm": {"use_actnorm": True},
     "lu": {"lu_decomposed": True},
     "weight_norm": {"weight_norm": True},
+    # SqueezeWave's options: frame-rate conditioning, separable undilated convs, no skips.
+    "squeeze_nearest": {
+        "mel_upsampling": "nearest",
+        "wn_separable": True,
+        "wn_dilation_base": 1,
+        "wn_skip_connections": False,
+    },
+    "squeeze_linear": {"mel_upsampling": "linear", "wn_separable": True, "weight_norm": True},
 }
 
 
@@ -104,7 +121,7 @@ def _loss_gradients(model, mel, audio):
     pytest.fail(f"no gradient helper for backend {BACKEND}")
 
 
-@pytest.mark.parametrize("variant", ["plain", "actnorm", "lu"])
+@pytest.mark.parametrize("variant", ["plain", "actnorm", "lu", "squeeze_nearest", "squeeze_linear"])
 def test_log_det_equals_slogdet_of_autodiff_jacobian(variant):
     x64 = contextlib.nullcontext()
     if BACKEND == "jax":
@@ -120,12 +137,16 @@ def test_log_det_equals_slogdet_of_autodiff_jacobian(variant):
             n_early_size=2,
             wn_layers=2,
             wn_channels=8,
-            hop_length=4,
+            # Frame-rate conditioning: 2 groups per frame, so the upsampling really acts.
+            hop_length=8 if "mel_upsampling" in VARIANTS[variant] else 4,
             dtype="float64",
             seed=3,
             **VARIANTS[variant],
         )
-        perturb_weights(model, scale=0.3, seed=1)
+        # Without skip connections the start conv reaches log_s directly: a smaller perturbation
+        # keeps |log_s| moderate, so the float64 Jacobian is well conditioned.
+        scale = 0.1 if "mel_upsampling" in VARIANTS[variant] else 0.3
+        perturb_weights(model, scale=scale, seed=1)
         rng = np.random.default_rng(5)
         mel = rng.standard_normal((1, 4, 3))
         audio = rng.standard_normal((1, 16))
@@ -288,6 +309,18 @@ def test_layer_configs_and_serialization():
         Invertible1x1Conv(lu_decomposed=True, seed=1),
         WN(4, n_layers=3, n_channels=8, kernel_size=5, weight_norm=True),
         AffineCoupling(wn_layers=2, wn_channels=8, n_channels=6),
+        SeparableConv1D(8, 5, dilation_rate=3, weight_norm=True),
+        WN(
+            4,
+            n_layers=2,
+            n_channels=8,
+            separable=True,
+            dilation_base=1,
+            skip_connections=False,
+            cond_upsampling="linear",
+            cond_factor=4,
+        ),
+        AffineCoupling(n_channels=6, wn_options={"separable": True, "cond_upsampling": "nearest"}),
     ]
     for layer in layers:
         assert_config_round_trip(layer)
@@ -386,6 +419,14 @@ def test_bad_inverse_inputs_raise():
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="multiple of n_group"):
         WaveGlow(hop_length=100, n_group=8)
+    with pytest.raises(ValueError, match="mel_upsampling must be one of"):
+        WaveGlow(mel_upsampling="cubic")
+    with pytest.raises(ValueError, match="cond_upsampling must be"):
+        WN(4, cond_upsampling="learned")
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        SeparableConv1D(4, kernel_size=2)
+    with pytest.raises(ValueError, match="upsampling mode must be one of"):
+        upsample_frames(np.zeros((1, 2, 3), "float32"), 2, "cubic")
     with pytest.raises(ValueError, match="do not fit"):
         WaveGlow(n_group=4, n_early_every=1, n_early_size=2, n_flows=4)
 
@@ -406,3 +447,136 @@ def test_training_gradients_unchanged_by_remat_and_matmul_conv(setting):
     for a, e in zip(actual, expected, strict=True):
         # Same sums, possibly reordered: float32 rounding relative to the largest gradient.
         np.testing.assert_allclose(a, e, atol=1e-5 * max(1.0, np.abs(e).max()))
+
+
+# ------------------------------------------------------------------------------------------
+# SqueezeWave options: frame-rate conditioning, separable convs, weight-norm folding
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def squeeze_tiny():
+    """The "squeezewave_tiny" preset (64-sample groups, 4 per frame, 16-channel early outputs)
+    with perturbed weights, built once for the module."""
+    model = WaveGlow.from_preset("squeezewave_tiny", seed=0)
+    perturb_weights(model, scale=0.05)
+    return model
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4])
+def test_upsample_frames_matches_numpy(factor):
+    rng = np.random.default_rng(factor)
+    x = rng.standard_normal((2, 5, 3)).astype("float32")
+    nearest = ops.convert_to_numpy(upsample_frames(x, factor, "nearest"))
+    np.testing.assert_array_equal(nearest, np.repeat(x, factor, axis=1))
+    # Linear: output j sits at frame position (j + 0.5) / factor - 0.5, clamped to the ends.
+    positions = np.clip((np.arange(5 * factor) + 0.5) / factor - 0.5, 0, 4)
+    expected = np.stack(
+        [
+            np.stack([np.interp(positions, np.arange(5), x[b, :, c]) for c in range(3)], -1)
+            for b in range(2)
+        ]
+    )
+    linear = ops.convert_to_numpy(upsample_frames(x, factor, "linear"))
+    # Two float32 products per value of size ~1: a few ulps.
+    np.testing.assert_allclose(linear, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("weight_norm", [False, True])
+def test_separable_conv_matches_numpy(weight_norm):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 11, 4)).astype("float32")
+    layer = SeparableConv1D(6, 3, dilation_rate=2, weight_norm=weight_norm)
+    layer.build(x.shape)
+    perturb_weights(layer, scale=0.3)
+    depthwise, pointwise, bias = layer.folded_weights()
+    if weight_norm:  # g * v / ||v||, the norm over the taps (depthwise) or inputs (pointwise)
+        v = ops.convert_to_numpy(layer.depthwise_kernel_v)
+        g = ops.convert_to_numpy(layer.depthwise_kernel_g)
+        np.testing.assert_allclose(depthwise, g * v / np.linalg.norm(v, axis=0), rtol=1e-5)
+    padded = np.pad(x, [(0, 0), (2, 2), (0, 0)])
+    taps = sum(padded[:, 2 * j : 2 * j + 11] * depthwise[j] for j in range(3))
+    expected = taps @ pointwise + bias
+    # float32 sums of a dozen products of size ~1.
+    np.testing.assert_allclose(ops.convert_to_numpy(layer(x)), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_frame_rate_conditioning_equals_conditioning_on_the_upsampled_mel(mode):
+    """WN's conditioning conv at the frame rate, then upsampled, is the conv of the mel
+    upsampled first (both maps are affine with weights summing to 1)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 10, 3)).astype("float32")
+    mel = rng.standard_normal((2, 4, 5)).astype("float32")  # 4 frames x 3 steps >= 10 steps
+    options = {"n_layers": 2, "n_channels": 8, "separable": True, "dilation_base": 1}
+    at_frames = WN(6, cond_upsampling=mode, cond_factor=3, **options)
+    at_frames.build(x.shape, mel.shape)
+    perturb_weights(at_frames, scale=0.3)
+    at_steps = WN(6, **options)
+    at_steps.build(x.shape, mel.shape)
+    at_steps.set_weights(at_frames.get_weights())
+    upsampled = ops.convert_to_numpy(upsample_frames(mel, 3, mode))[:, :10]
+    # The same products summed in another order: float32 rounding on outputs of size ~1.
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(at_frames(x, mel)),
+        ops.convert_to_numpy(at_steps(x, upsampled)),
+        atol=1e-5,
+    )
+
+
+def test_squeezewave_preset_shapes_and_invertibility(squeeze_tiny):
+    model = squeeze_tiny
+    assert model.upsample is None  # no learned upsampler
+    assert model.flow_channels == [64, 64, 48, 48]  # 16 channels out every 2 flows
+    mel, audio = _inputs(model, frames=6)
+    z, log_det = model.forward(audio, mel)
+    assert tuple(z.shape) == (2, 6 * 4, 64)
+    assert abs(float(ops.sum(log_det))) > 1e-2
+    rebuilt = ops.convert_to_numpy(model.inverse(mel, z=z))
+    # float32 through 4 flows: as for the WaveGlow presets, 1e-5 of |audio|.
+    np.testing.assert_allclose(rebuilt, audio, rtol=0, atol=1e-5 * np.abs(audio).max())
+    sampled = model.inverse(mel, sigma=0.6, seed=0)
+    assert tuple(sampled.shape) == (2, 6 * 256)
+
+
+def test_squeezewave_keras_round_trip(squeeze_tiny, tmp_path):
+    mel, audio = _inputs(squeeze_tiny, batch=1, frames=4)
+    config = squeeze_tiny.get_config()
+    assert (config["mel_upsampling"], config["wn_separable"]) == ("nearest", True)
+    assert (config["wn_dilation_base"], config["wn_skip_connections"]) == (1, False)
+
+    def outputs(m):
+        return m.forward(audio, mel)
+
+    assert_model_saving_round_trip(squeeze_tiny, outputs, tmp_path)
+
+
+def test_fold_weight_norm_keeps_the_function():
+    model = WaveGlow.from_preset("squeezewave_tiny", weight_norm=True, use_actnorm=True, seed=1)
+    perturb_weights(model, scale=0.05)
+    mel, audio = _inputs(model, batch=1, frames=4)
+    z, log_det = model.forward(audio, mel)  # actnorm initialises here, and is copied
+    folded = fold_weight_norm(model)
+    assert not folded.weight_norm
+    assert not any("_v" in w.path.split("/")[-1] for w in folded.weights)
+    assert len(folded.weights) < len(model.weights)
+    folded_z, folded_log_det = folded.forward(audio, mel)
+    # g * v / ||v|| computed once instead of per call: float32 rounding of values ~1.
+    np.testing.assert_allclose(ops.convert_to_numpy(folded_z), ops.convert_to_numpy(z), atol=1e-5)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(folded_log_det), ops.convert_to_numpy(log_det), rtol=1e-5
+    )
+
+
+def test_nvidia_presets_keep_their_weight_layout():
+    """The new options default to WaveGlow: nvidia-shaped presets build the same variables."""
+    model = WaveGlow.from_preset("tiny")
+    paths = [w.path for w in model.weights]
+    assert [p.split("/", 1)[1] for p in paths[:2]] == ["upsample/kernel", "upsample/bias"]
+    assert not any("depthwise" in p or "pointwise" in p for p in paths)
+    # 4 flows: 1x1 conv + (start, cond, 2 x in, 2 x res_skip, end) x (kernel, bias).
+    assert len(paths) == 2 + 4 * (1 + 7 * 2)
+    assert [w.shape for w in model.couplings[0].wn.res_skip_layers[0].weights] == [
+        (1, 16, 32),
+        (32,),
+    ]

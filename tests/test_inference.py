@@ -20,7 +20,7 @@ from keras_waveglow.inference import (
     vocode,
 )
 from tests import vocode_helpers
-from tests.helpers import assert_config_round_trip
+from tests.helpers import assert_config_round_trip, perturb_weights
 
 SPEECH = vocode_helpers.SPEECH
 HOP = 256
@@ -125,6 +125,26 @@ def test_receptive_field_is_what_chunking_assumes(model, speech_mel):
     assert moved.min() >= (20 - right) * HOP
     assert moved.max() < (20 + left + right) * HOP
     assert moved.min() < 21 * HOP and moved.max() >= 23 * HOP  # the upsampler's 4 frames
+
+
+@pytest.mark.parametrize("mode, expected", [("nearest", (2, 2)), ("linear", (3, 3))])
+def test_receptive_field_of_frame_rate_conditioning(mode, expected):
+    """squeezewave_tiny: 4 flows x 2 undilated layers reach 8 steps of 64 samples (2 frames)
+    each way, plus the interpolation's frame each way when linear."""
+    model = WaveGlow.from_preset("squeezewave_tiny", mel_upsampling=mode, seed=0)
+    perturb_weights(model, scale=0.05)
+    rng = np.random.default_rng(0)
+    mel = rng.standard_normal((1, 16, 80)).astype("float32")
+    z = (0.6 * rng.standard_normal((1, 16 * 4, 64))).astype("float32")
+    base = ops.convert_to_numpy(model.inverse(mel, z=z))[0]
+    mel[0, 8] += 1.0
+    changed = ops.convert_to_numpy(model.inverse(mel, z=z))[0]
+    left, right = receptive_field_frames(model)
+    assert (left, right) == expected
+    moved = np.nonzero(np.abs(changed - base) > 1e-6)[0]
+    assert moved.min() >= (8 - right) * HOP
+    assert moved.max() < (8 + left + 1) * HOP
+    assert moved.min() < 8 * HOP and moved.max() >= 9 * HOP  # it does reach past its frame
 
 
 @pytest.mark.parametrize("sigma", [0.0, 0.6])

@@ -35,6 +35,7 @@ from keras_waveglow.training import (
     read_training_state,
     restore_training_state,
 )
+from tests.helpers import perturb_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT = 2048  # 8 mel frames of hop 256 at 16 kHz: short, so the steps are quick on a CPU
@@ -316,6 +317,34 @@ def test_likelihood_training_lowers_held_out_nll():
     assert after["nll"] < before["nll"] - 0.05, (before, after)
     assert history.history["nll"][-1] < history.history["nll"][0]
     assert "generator_adversarial" not in history.history
+
+
+def test_gan_step_trains_the_squeezewave_options():
+    """One GAN step (likelihood, MAE and an active discriminator) through the SqueezeWave
+    options: every generator weight gets a finite update, separable kernels included."""
+    keras.utils.set_random_seed(5)
+    waveglow = WaveGlow.from_preset("squeezewave_tiny", mel_upsampling="linear", seed=0)
+    perturb_weights(waveglow, scale=0.05)  # zero end convs would give the WN no gradient
+    disc = WaveDiscriminator(periods=(2,), n_scales=0, width=1 / 32)
+    gan = WaveGlowGAN(waveglow, disc, discriminator_start_step=0, mae_weight=1.0)
+    gan.compile(keras.optimizers.Adam(1e-3), discriminator_optimizer=keras.optimizers.Adam(1e-3))
+    mel, audio = _pairs(waveglow, _segments("awb")[:BATCH])
+    before = _numpy(waveglow.trainable_variables)
+    disc_before = _numpy(disc.trainable_variables)
+    history = gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    logs = {k: float(v[-1]) for k, v in history.history.items()}
+    assert all(np.isfinite(v) for v in logs.values()), logs
+    assert logs["generator_adversarial"] > 0.0
+    after = _numpy(waveglow.trainable_variables)
+    moved = [
+        v.path
+        for v, a, b in zip(waveglow.trainable_variables, after, before, strict=True)
+        if np.abs(a - b).max() > 0
+    ]
+    # Adam moves every weight with a non-zero gradient by about the learning rate.
+    assert len(moved) == len(before), set(v.path for v in waveglow.trainable_variables) - set(moved)
+    assert any("depthwise" in path for path in moved)
+    assert _max_change(disc_before, _numpy(disc.trainable_variables)) > 1e-4
 
 
 def test_bad_arguments_raise_clear_errors():
