@@ -528,13 +528,19 @@ def test_squeezewave_preset_shapes_and_invertibility(squeeze_tiny):
     model = squeeze_tiny
     assert model.upsample is None  # no learned upsampler
     assert model.flow_channels == [64, 64, 48, 48]  # 16 channels out every 2 flows
-    mel, audio = _inputs(model, frames=6)
-    z, log_det = model.forward(audio, mel)
-    assert tuple(z.shape) == (2, 6 * 4, 64)
-    assert abs(float(ops.sum(log_det))) > 1e-2
-    rebuilt = ops.convert_to_numpy(model.inverse(mel, z=z))
-    # float32 through 4 flows: as for the WaveGlow presets, 1e-5 of |audio|.
-    np.testing.assert_allclose(rebuilt, audio, rtol=0, atol=1e-5 * np.abs(audio).max())
+    mel, full_audio = _inputs(model, frames=6)
+    # All F * hop samples, and 5 groups fewer (mid-frame): each WN crops its frame-rate
+    # conditioning to z's length in both directions.
+    for steps in (6 * 4, 6 * 4 - 5):
+        audio = full_audio[:, : steps * 64]
+        z, log_det = model.forward(audio, mel)
+        assert tuple(z.shape) == (2, steps, 64)
+        assert abs(float(ops.sum(log_det))) > 1e-2
+        rebuilt = ops.convert_to_numpy(model.inverse(mel, z=z))
+        # float32 through 4 flows: as for the WaveGlow presets, 1e-5 of |audio|.
+        np.testing.assert_allclose(rebuilt, audio, rtol=0, atol=1e-5 * np.abs(audio).max())
+    with pytest.raises(ValueError, match="z too long for the mel"):
+        model.inverse(mel[:, :4], z=z)  # 19 x 64 = 1216 samples > 4 x 256
     sampled = model.inverse(mel, sigma=0.6, seed=0)
     assert tuple(sampled.shape) == (2, 6 * 256)
 
