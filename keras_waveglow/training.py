@@ -453,7 +453,8 @@ class WaveGlowGAN(keras.Model):
                 variable.assign(value)
         logs = self._count_and_log(terms, g_total, d_total, finite)
         strategy = tf.distribute.get_strategy()
-        if strategy.num_replicas_in_sync > len(strategy.extended.worker_devices):
+        n = strategy.num_replicas_in_sync
+        if n > 1 and n > len(strategy.extended.worker_devices):
             # Several workers: Keras reduces the logs with reduce("MEAN", axis=0), which needs
             # an axis (Keras 3.15); every replica holds the same (all-reduced) values.
             logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
@@ -1107,7 +1108,7 @@ def train(
         )
     keras.config.set_dtype_policy(policies[mixed_precision])
     keras.utils.set_random_seed(seed)
-    with workers.scope():  # every worker builds the same model (same seed) and reads the state
+    with workers.scope():  # every worker builds the same model (same seed)
         model = build_gan(
             preset,
             gan=gan,
@@ -1124,7 +1125,7 @@ def train(
                 discriminator_learning_rate, beta_1=0.8, beta_2=0.99, **clip
             ),
         )
-        done = restore_training_state(model, out) if resume else 0
+    done = restore_training_state(model, out) if resume else 0
     epoch_steps = max(1, min(save_every, steps))
     epochs = math.ceil(steps / epoch_steps)
     initial_epoch = done // epoch_steps
