@@ -191,8 +191,8 @@ def setup_workers(environ=None) -> Workers:
         index = resolver.task_id if resolver.task_type in ("worker", None) else 0
         if resolver.task_type == "worker" and "chief" in resolver.cluster_spec().as_dict():
             index += 1
-        workers = Workers("tf.distribute", _tf_config_workers(environ["TF_CONFIG"]), index)
-        object.__setattr__(workers, "strategy", strategy)
+        count = _tf_config_workers(environ["TF_CONFIG"])
+        workers = Workers("tf.distribute", count, index, strategy)
     elif jax_set:
         import jax
 
