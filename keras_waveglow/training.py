@@ -1060,6 +1060,9 @@ def train(
     atomic), `waveglow.keras` (the generator, loadable by `vocode`), `log.csv` and
     TensorBoard logs (`tb/`). Training runs in epochs of `save_every` steps (a checkpoint at
     each epoch end); resuming restores the full state and skips the batches already seen.
+    With TF_CONFIG (TensorFlow) or KERAS_DISTRIBUTION_* (JAX) set it runs as one of several
+    worker processes (`keras_waveglow.distributed`): `batch_size` is then the global batch and
+    only worker 0 writes into `out`.
 
     Args:
         data: a folder of audio, an ARCTIC root, or a file list (see
