@@ -29,11 +29,13 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import keras
 from keras import ops, saving
 
+from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.losses import (
     discriminator_loss,
@@ -263,6 +265,17 @@ class WaveGlowGAN(keras.Model):
     def metrics(self):
         return list(self.trackers)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TensorFlow trainer, under a tf.distribute strategy, pulls a batch and
+        # all-reduces it to build the model symbolically, even a built one. Under
+        # MultiWorkerMirroredStrategy that reduce fails on a (mel, audio) tuple (Keras 3.15),
+        # and the extra iterator starts the data generator an epoch early. This model is
+        # built in __init__ and its optimizer in compile(): nothing is left to build.
+        if self.optimizer is not None and self.optimizer.built:
+            if all(layer.built for layer in self._flatten_layers()):
+                return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     # ----------------------------------------------------------------------------------------
     # The objective, shared by every backend
     # ----------------------------------------------------------------------------------------
@@ -406,16 +419,26 @@ class WaveGlowGAN(keras.Model):
             for g, v in zip(grads, self.trainable_variables, strict=True)
         ]
         grads_finite = None
+        share = None
         if replica is not None and replica.num_replicas_in_sync > 1:
             # Keras' TF optimizer sums gradients over replicas: scale the local-batch means so
             # the sum is the global-batch mean, and let every replica take the same decision.
             n = replica.num_replicas_in_sync
             grads = [g / n for g in grads]
-            local_bad = 1.0 - ops.cast(_all_finite(grads), "float32")
-            grads_finite = replica.all_reduce("SUM", local_bad) < 0.5
+            if self._optimizer_clips():
+                # But it clips before it sums (Keras 3.15), i.e. each replica's share. Sum
+                # here, and hand the optimizer the whole mean on replica 0, zeros elsewhere.
+                grads = replica.all_reduce("SUM", grads)
+                grads_finite = _all_finite(grads)
+                share = ops.cast(ops.equal(replica.replica_id_in_sync_group, 0), "float32")
+            else:
+                local_bad = 1.0 - ops.cast(_all_finite(grads), "float32")
+                grads_finite = replica.all_reduce("SUM", local_bad) < 0.5
             g_total, d_total = replica.all_reduce("MEAN", [g_total, d_total])
             terms = dict(zip(terms, replica.all_reduce("MEAN", list(terms.values())), strict=True))
         finite, d_ok, grads = self._step_masks(grads, (g_total, d_total), grads_finite)
+        if share is not None:
+            grads = [g * ops.cast(share, g.dtype) for g in grads]
         # TensorFlow has no stateless_apply (tf.distribute): apply, then restore what is held.
         trainable_before = [tf.identity(v.value) for v in self.trainable_variables]
         optimizer_before = [tf.identity(v.value) for v in self.optimizer.variables]
@@ -428,7 +451,24 @@ class WaveGlowGAN(keras.Model):
             held = self._hold(after, before, d_indices, finite, d_ok)
             for variable, value in zip(variables, held, strict=True):
                 variable.assign(value)
-        return self._count_and_log(terms, g_total, d_total, finite)
+        logs = self._count_and_log(terms, g_total, d_total, finite)
+        strategy = tf.distribute.get_strategy()
+        n = strategy.num_replicas_in_sync
+        if n > 1 and n > len(strategy.extended.worker_devices):
+            # Several workers: Keras reduces the logs with reduce("MEAN", axis=0), which needs
+            # an axis (Keras 3.15); every replica holds the same (all-reduced) values.
+            logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
+
+    def _optimizer_clips(self) -> bool:
+        """Whether an optimizer clips gradients (clipnorm, clipvalue or global_clipnorm)."""
+        base = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        optimizers = [self.generator_optimizer, self.discriminator_optimizer, base]
+        return any(
+            getattr(optimizer, name, None)
+            for optimizer in optimizers
+            for name in ("clipnorm", "clipvalue", "global_clipnorm")
+        )
 
     def _replica_noise(self, mel, replica):
         """This replica's slice of the noise a single device would draw for the global batch.
@@ -694,10 +734,15 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         model = self.model
-        _atomic_write(self.directory / GENERATOR_FILE, model.waveglow.save)
+        with outside_distribution():
+            _atomic_write(self.directory / GENERATOR_FILE, model.waveglow.save)
 
     def save(self, logs=None, epoch=None) -> bool:
         """Saves now (unless the last step was skipped); returns whether it saved."""
+        with outside_distribution():  # the chief writes alone (see keras_waveglow.distributed)
+            return self._save(logs, epoch)
+
+    def _save(self, logs, epoch) -> bool:
         model = self.model
         logs = logs or {}
         if int(ops.convert_to_numpy(model.consecutive_skipped.value)) > 0:
@@ -976,6 +1021,36 @@ def build_gan(
     return WaveGlowGAN(waveglow, discriminator, **gan_kwargs)
 
 
+def _writing_callbacks(
+    out: Path, resume: bool, epoch_steps: int, sample_every: int, new_dataset, several_jax_processes
+):
+    """The callbacks that write into `out`: checkpoints, log.csv, TensorBoard, samples.
+
+    Audio samples need the whole model on the writing process: not written when JAX runs
+    over several processes (its weights are arrays shared by every process).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        TrainingCheckpoint(out, save_freq=0, monitor="loss"),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume),
+    ]
+    try:  # TensorBoard needs TensorFlow and the tensorboard package; skip without them
+        import tensorboard  # noqa: F401
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return callbacks
+    callbacks.append(keras.callbacks.TensorBoard(str(out / "tb"), update_freq=epoch_steps))
+    if sample_every > 0 and several_jax_processes:
+        warnings.warn(
+            "AudioSamples: not written when JAX trains over several processes.", stacklevel=3
+        )
+    elif sample_every > 0:
+        preview = new_dataset()  # its own copy: iterating must not move the data position
+        mel, _ = next(iter(preview)) if hasattr(preview, "take") else preview[0]
+        callbacks.append(AudioSamples(out / "tb", ops.convert_to_numpy(mel)[:2], sample_every))
+    return callbacks
+
+
 def train(
     data,
     out,
@@ -1007,6 +1082,9 @@ def train(
     TensorBoard logs (`tb/`). Training runs exactly `steps` steps in epochs of `save_every`
     steps (the last one shorter when `save_every` does not divide `steps`), with a checkpoint
     at each epoch end; resuming restores the full state and skips the batches already seen.
+    With TF_CONFIG (TensorFlow) or KERAS_DISTRIBUTION_* (JAX) set it runs as one of several
+    worker processes (`keras_waveglow.distributed`): `batch_size` is then the global batch and
+    only worker 0 writes into `out`.
 
     Args:
         data: a folder of audio, an ARCTIC root, or a file list (see
@@ -1040,9 +1118,11 @@ def train(
     import math
 
     from keras_waveglow.data import make_dataset, resolve_files
+    from keras_waveglow.distributed import setup_workers
 
+    workers = setup_workers()  # first: multi-process engines start before any computation
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not resume:
+    if workers.is_chief and out.exists() and any(out.iterdir()) and not resume:
         raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
     if resume and not (out / LAST_WEIGHTS).exists():
         raise FileNotFoundError(f"{out}: nothing to resume ({LAST_WEIGHTS} missing).")
@@ -1055,28 +1135,29 @@ def train(
         )
     keras.config.set_dtype_policy(policies[mixed_precision])
     keras.utils.set_random_seed(seed)
-    model = build_gan(
-        preset,
-        gan=gan,
-        discriminator_width=discriminator_width,
-        init_from=None if resume else init_from,
-        seed=seed,
-        mae_weight=mae_weight,
-        discriminator_start_step=discriminator_start_step,
-    )
-    clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, **clip),
-        discriminator_optimizer=keras.optimizers.Adam(
-            discriminator_learning_rate, beta_1=0.8, beta_2=0.99, **clip
-        ),
-    )
+    with workers.scope():  # every worker builds the same model (same seed)
+        model = build_gan(
+            preset,
+            gan=gan,
+            discriminator_width=discriminator_width,
+            init_from=None if resume else init_from,
+            seed=seed,
+            mae_weight=mae_weight,
+            discriminator_start_step=discriminator_start_step,
+        )
+        clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate, **clip),
+            discriminator_optimizer=keras.optimizers.Adam(
+                discriminator_learning_rate, beta_1=0.8, beta_2=0.99, **clip
+            ),
+        )
     done = restore_training_state(model, out) if resume else 0
     epoch_steps = max(1, min(save_every, steps))
     epochs = math.ceil(steps / epoch_steps)
     initial_epoch = done // epoch_steps
 
-    def new_dataset():
+    def new_dataset(rows=None):
         return make_dataset(
             files,
             model.waveglow,
@@ -1084,29 +1165,22 @@ def train(
             batch_size=batch_size,
             segment_length=segment_length,
             seed=seed,
+            rows=rows,
         )
 
-    dataset = new_dataset()
-    if hasattr(dataset, "repeat"):
-        dataset = dataset.repeat().skip(done)
-    out.mkdir(parents=True, exist_ok=True)
-    callbacks = [
-        _StopAtStep(steps),
-        TrainingCheckpoint(out, save_freq=0, monitor="loss"),
-        StopOnConsecutiveSkips(max_consecutive_skips),
-        keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume),
-    ]
-    try:  # TensorBoard needs TensorFlow and the tensorboard package; skip without them
-        import tensorboard  # noqa: F401
-        import tensorflow  # noqa: F401
+    def worker_dataset(start, stop):  # this worker's rows of every global batch
+        dataset = new_dataset(None if (start, stop) == (0, batch_size) else (start, stop))
+        return dataset.repeat().skip(done) if hasattr(dataset, "repeat") else dataset
 
-        callbacks.append(keras.callbacks.TensorBoard(str(out / "tb"), update_freq=epoch_steps))
-        if sample_every > 0:
-            preview = new_dataset()  # its own copy: iterating must not move the data position
-            mel, _ = next(iter(preview)) if hasattr(preview, "take") else preview[0]
-            callbacks.append(AudioSamples(out / "tb", ops.convert_to_numpy(mel)[:2], sample_every))
-    except ImportError:
-        pass
+    dataset = workers.distribute(worker_dataset, batch_size)
+    callbacks = [_StopAtStep(steps), StopOnConsecutiveSkips(max_consecutive_skips)]
+    if workers.is_chief:  # only the chief writes checkpoints, logs and samples
+        several_jax_processes = workers.engine == "jax.distributed"
+        callbacks += _writing_callbacks(
+            out, resume, epoch_steps, sample_every, new_dataset, several_jax_processes
+        )
+    else:
+        verbose = 0
     history = {}
     if done < steps:
         history = model.fit(

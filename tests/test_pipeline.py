@@ -163,6 +163,26 @@ def test_bad_files_are_skipped_with_a_count(tmp_path, caplog):
         make_dataset([folder / "empty.wav", folder / "text.wav"], "tiny")
 
 
+def test_worker_rows_are_slices_of_the_global_batch():
+    kwargs = {"batch_size": 4, "segment_length": 4096, "seed": 5, "augment": True}
+    files = [AWB, SLT, SLT, AWB, AWB, SLT, AWB, SLT]
+    whole = batches(make_dataset(files, "tiny", **kwargs))
+    halves = [
+        batches(make_dataset(files, "tiny", rows=rows, **kwargs)) for rows in ((0, 2), (2, 4))
+    ]
+    assert len(whole) == len(halves[0]) == len(halves[1]) == 2
+    for (mel, audio), (mel_0, audio_0), (mel_1, audio_1) in zip(whole, *halves, strict=True):
+        np.testing.assert_array_equal(np.concatenate([audio_0, audio_1]), audio)
+        # The same audio gives the same mel, row by row (a per-row computation).
+        np.testing.assert_allclose(np.concatenate([mel_0, mel_1]), mel, atol=1e-6)
+    py_rows = make_dataset(files, "tiny", engine="pydataset", rows=(2, 4), **kwargs)
+    np.testing.assert_array_equal(py_rows[1][1], halves[1][1][1])
+    with pytest.raises(ValueError, match="0 <= start < stop <= 4"):
+        make_dataset(files, "tiny", rows=(2, 5), **kwargs)
+    with pytest.raises(ValueError, match="training mode"):
+        make_dataset(files, "tiny", rows=(0, 1), whole_utterances=True)
+
+
 def test_pydataset_gives_the_same_batches_as_tf_data():
     kwargs = {"batch_size": 2, "segment_length": 4096, "seed": 11, "augment": True}
     files = [AWB, SLT, SLT, AWB]

@@ -114,6 +114,17 @@ def _settings(config) -> tuple[dict, int]:
 # ------------------------------------------------------------------------------------------------
 
 
+def _check_rows(rows, batch_size: int, segment_length: int | None):
+    if rows is None:
+        return None
+    start, stop = (int(r) for r in rows)
+    if segment_length is None:
+        raise ValueError("rows (a share of each batch) needs training mode (segment_length).")
+    if not 0 <= start < stop <= batch_size:
+        raise ValueError(f"rows must satisfy 0 <= start < stop <= {batch_size}; got {rows}.")
+    return start, stop
+
+
 def _augment_options(augment) -> dict:
     if augment is False or augment is None:
         return {}
@@ -146,6 +157,8 @@ class ExampleSource:
         trim_db: float or None, trim leading/trailing silence quieter than this (dB below peak).
         peak: float or None, peak-normalise each file to this value.
         cache: bool, keep decoded files in memory.
+        rows: None or `(start, stop)`: each batch holds only these rows of the `batch_size`
+            batch (one worker's share of a global batch); training mode only.
     """
 
     def __init__(
@@ -160,6 +173,7 @@ class ExampleSource:
         trim_db: float | None = None,
         peak: float | None = None,
         cache: bool = False,
+        rows: tuple[int, int] | None = None,
     ):
         self.mel_settings = dict(mel_settings)
         self.sample_rate = int(self.mel_settings["sample_rate"])
@@ -172,6 +186,7 @@ class ExampleSource:
         self.trim_db = trim_db
         self.peak = peak
         self.cache = {} if cache else None
+        self.rows = _check_rows(rows, batch_size, segment_length)
         self.skipped: dict[str, str] = {}
         self._lock = threading.Lock()
         self.files = self._check_headers(list(files))
@@ -241,6 +256,11 @@ class ExampleSource:
         if self.whole_utterances:
             return n
         return max(1, n // self.batch_size) * self.batch_size
+
+    @property
+    def rows_per_batch(self) -> int:
+        """Rows in each (training) batch this source yields."""
+        return self.batch_size if self.rows is None else self.rows[1] - self.rows[0]
 
     def num_batches(self) -> int:
         return math.ceil(self.num_slots() / self.batch_size)
@@ -317,10 +337,10 @@ class ExampleSource:
 
     def batch_audio(self, epoch: int, batch_index: int) -> np.ndarray:
         """(B, T) audio of one batch; whole utterances are zero-padded to the longest."""
-        slots = range(
-            batch_index * self.batch_size,
-            min((batch_index + 1) * self.batch_size, self.num_slots()),
-        )
+        first = batch_index * self.batch_size
+        slots = range(first, min(first + self.batch_size, self.num_slots()))
+        if self.rows is not None:
+            slots = slots[self.rows[0] : self.rows[1]]
         examples = [self.example(epoch, slot) for slot in slots]
         length = max(len(x) for x in examples)
         return np.stack([np.pad(x, (0, length - len(x))) for x in examples])
@@ -386,7 +406,7 @@ def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch):
 
     def load_with_mel(epoch, index):
         audio = tf.numpy_function(load, [epoch, index], tf.float32, stateful=False)
-        batch = None if source.whole_utterances else source.batch_size
+        batch = None if source.whole_utterances else source.rows_per_batch
         audio = tf.ensure_shape(audio, [batch, source.segment_length])
         return audio_lib.tf_mel_spectrogram(audio, **source.mel_settings), audio
 
@@ -426,6 +446,7 @@ def make_dataset(
     n_eval: int = 100,
     n_dev: int = 100,
     prefetch: int | None = None,
+    rows: tuple[int, int] | None = None,
 ):
     """(mel, audio) batches for `WaveGlow.fit` / `evaluate`, from files or a corpus.
 
@@ -467,6 +488,9 @@ def make_dataset(
         n_eval: int, eval utterances per speaker for corpus splits. Default 100.
         n_dev: int, dev utterances per speaker for corpus splits. Default 100.
         prefetch: int or None (AUTOTUNE), batches to prefetch (tf.data).
+        rows: None or `(start, stop)`: yield only rows `start:stop` of each `batch_size`
+            batch (one worker's share of the global batch; see `keras_waveglow.distributed`).
+            Training mode only. Default None (whole batches).
 
     Returns:
         A `tf.data.Dataset` (with a `.source` attribute, the `ExampleSource`) or an
@@ -510,6 +534,7 @@ def make_dataset(
         trim_db=trim_db,
         peak=peak,
         cache=cache,
+        rows=rows,
     )
     if engine == "auto":
         engine = "tf.data" if tensorflow_available() else "pydataset"
