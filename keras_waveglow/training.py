@@ -352,6 +352,16 @@ class WaveGlowGAN(keras.Model):
             d_ok = ops.logical_and(finite, self.discriminator_active())
         return finite, d_ok, grads
 
+    def _step_decision(self, grads, totals):
+        """`(finite, discriminator_ok)` of `_step_masks`, without masking the gradients."""
+        finite = ops.logical_and(_is_finite(totals[0]), _is_finite(totals[1]))
+        if not self.uses_loss_scaling:
+            finite = ops.logical_and(finite, _all_finite(grads))
+        d_ok = finite
+        if self.discriminator is not None:
+            d_ok = ops.logical_and(finite, self.discriminator_active())
+        return finite, d_ok
+
     def _hold(self, new_values, old_values, discriminator_indices, finite, d_ok):
         """Keeps the old value wherever the step must not apply."""
         return [
@@ -520,16 +530,35 @@ class WaveGlowGAN(keras.Model):
             *zip(non_trainable, non_trainable_values, strict=True),
         ]
         with keras.StatelessScope(state_mapping=mapping):
-            finite, d_ok, grads = self._step_masks(grads, (g_total, d_total))
-        new_trainable, new_optimizer = self.optimizer.stateless_apply(
-            optimizer_values, grads, trainable_values
+            finite, d_ok = self._step_decision(grads, (g_total, d_total))
+
+        # A skipped step is one `lax.cond` around the whole update, not a `where` per weight,
+        # gradient and optimizer slot: those selects all hang on one flag that depends on every
+        # gradient, and XLA's CPU fusion pass grew superlinearly with them (squeezewave_128l's
+        # step did not compile in 11 minutes; benchmarks/compile_probe.py).
+        def apply(operands):
+            grads, optimizer_values, trainable_values = operands
+            new_trainable, new_optimizer = self.optimizer.stateless_apply(
+                optimizer_values, grads, trainable_values
+            )
+            return list(new_trainable), list(new_optimizer)
+
+        def keep(operands):
+            _, optimizer_values, trainable_values = operands
+            return list(trainable_values), list(optimizer_values)
+
+        new_trainable, new_optimizer = jax.lax.cond(
+            finite, apply, keep, (list(grads), list(optimizer_values), list(trainable_values))
         )
-        trainable_values = self._hold(
-            new_trainable, trainable_values, set(self._d_indices), finite, d_ok
-        )
-        optimizer_values = self._hold(
-            new_optimizer, optimizer_values, self._d_opt_indices, finite, d_ok
-        )
+        # The discriminator and its optimizer slots also wait for its start step.
+        trainable_values = [
+            ops.where(d_ok, new, old) if i in self._d_indices else new
+            for i, (new, old) in enumerate(zip(new_trainable, trainable_values, strict=True))
+        ]
+        optimizer_values = [
+            ops.where(d_ok, new, old) if i in self._d_opt_indices else new
+            for i, (new, old) in enumerate(zip(new_optimizer, optimizer_values, strict=True))
+        ]
         mapping = [
             *zip(non_trainable, non_trainable_values, strict=True),
             *zip(self.metrics_variables, metrics_values, strict=True),
