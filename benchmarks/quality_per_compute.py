@@ -169,7 +169,20 @@ def main(argv=None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
-            line = json.dumps(run_preset(preset, args, Path(tmp)))
+            load_start = _load()
+            try:
+                record = run_preset(preset, args, Path(tmp))
+            except Exception as error:  # a diverged run must not lose the other presets
+                message = str(error).strip().splitlines()
+                record = {
+                    "preset": preset,
+                    "learning_rate": args.learning_rate,
+                    "budget_seconds": args.budget_seconds,
+                    "error": f"{type(error).__name__}: {message[-1] if message else ''}",
+                    "load_start": load_start,
+                    "load_end": _load(),
+                }
+            line = json.dumps(record)
             print(line, flush=True)
             if args.out:
                 with open(args.out, "a") as f:
