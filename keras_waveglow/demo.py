@@ -82,6 +82,34 @@ class TimeBudget:
         return _TimeBudget()
 
 
+def fit_for_budget(model, dataset, seconds: float, progress: bool = True):
+    """Trains a compiled model on `dataset` (repeated) until `seconds` of training have passed.
+
+    One endless epoch that a `TimeBudget` ends (its clock starts after the first step, so
+    compilation is not counted against the budget).
+
+    Args:
+        model: a compiled Keras model (e.g. `WaveGlow`).
+        dataset: a finite `tf.data.Dataset` of training batches; it is repeated.
+        seconds: float, the training budget.
+        progress: bool, draw the budget's progress bar on stderr. Default True.
+
+    Returns:
+        `(budget, history, wall_seconds)`: the `TimeBudget` callback (`budget.steps` is the
+        number of steps taken), the `History` of `fit`, and the wall time of the whole `fit`
+        call (compilation included).
+
+    Example:
+        >>> budget, history, wall = fit_for_budget(model, train_ds, 60.0, progress=False)
+    """
+    budget = TimeBudget(seconds, progress=progress)
+    start = time.perf_counter()
+    history = model.fit(
+        dataset.repeat(), epochs=1, steps_per_epoch=10**9, callbacks=[budget], verbose=0
+    )
+    return budget, history, time.perf_counter() - start
+
+
 def _split_files(files: list[Path], out: Path, sample_rate: int, fraction: float = 0.8):
     """Writes the first `fraction` of each file to train/ and the rest to heldout/."""
     from keras_waveglow.audio import load_audio, save_audio
@@ -180,13 +208,9 @@ def run_demo(
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=10.0))
     initial_nll = float(model.evaluate(heldout_ds, verbose=0))
-    budget = TimeBudget(budget_seconds, progress=verbose != 0)
-    start = time.perf_counter()
-    # One endless epoch that the time budget ends; the budget draws the progress bar.
-    history = model.fit(
-        train_ds.repeat(), epochs=1, steps_per_epoch=10**9, callbacks=[budget], verbose=0
+    budget, history, train_seconds = fit_for_budget(
+        model, train_ds, budget_seconds, progress=verbose != 0
     )
-    train_seconds = time.perf_counter() - start
     heldout_nll = float(model.evaluate(heldout_ds, verbose=0))
     model.save(out / "model.keras")
 
