@@ -113,6 +113,10 @@ def run_preset(preset: str, args, work_dir: Path) -> dict:
     budget, history, train_wall = fit_for_budget(
         model, train_ds, args.budget_seconds, progress=args.progress
     )
+    if not np.isfinite(history.history["loss"][-1]):
+        raise FloatingPointError(
+            f"diverged: non-finite loss at step {budget.steps} (lr {args.learning_rate})"
+        )
     heldout_nll = float(model.evaluate(heldout_ds, verbose=0))
     bits = nll_to_log_likelihood(heldout_nll, sigma=model.train_sigma)["bits_per_sample"]
 

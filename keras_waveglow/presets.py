@@ -78,6 +78,9 @@ PRESETS.update(
         # The same flows on 16 kHz audio (CMU ARCTIC, the `small` preset's data).
         "squeezewave_128l_16k": {**_SQUEEZEWAVE_128L, "sample_rate": 16000},
         "squeezewave_128s_16k": {**_SQUEEZEWAVE_128S, "sample_rate": 16000},
+        # The bundled default vocoder (weights in the package, see WEIGHTS): squeezewave_128s
+        # trained in this repository on real speech; its model card is next to the weights.
+        "squeezewave_128s_klettres": _SQUEEZEWAVE_128S,
         # For tests: every SqueezeWave option on a few narrow flows (4 groups per frame).
         "squeezewave_tiny": {
             **_SQUEEZEWAVE_128S,
@@ -99,6 +102,13 @@ PRESETS.update(
 # NVIDIA publishes neither checksum: "sha256" stays None until someone records a digest measured on
 # a trusted download (the hub then refuses these URLs unless told to accept an unverified file).
 WEIGHTS: dict[str, dict] = {
+    "squeezewave_128s_klettres": {
+        "file": "weights/squeezewave_128s_klettres.weights.h5",  # float16 storage
+        "card": "weights/squeezewave_128s_klettres.md",
+        "data": "Debian klettres-data: spoken letters and syllables, 17 speakers, 47 min "
+        "(22.05 kHz); de, it, pt_BR speakers held out",
+        "license": "GPL-2.0-or-later (trained on GPL-2+ recordings; the code stays Apache-2.0)",
+    },
     "nvidia_universal": {
         # NGC mirror of the file NVIDIA/waveglow's README links on Google Drive
         # (id 1rpK8CzAAirq9sWZhe9nlfvxMF1dRgFbF); NGC lists it at 644.48 MB.
@@ -122,9 +132,9 @@ WEIGHTS: dict[str, dict] = {
     },
 }
 
-# The preset `vocode(mel)` uses when no model is configured: one with a bundled ("file") source.
-# None until the project ships trained weights inside the package.
-DEFAULT_PRESET: str | None = None
+# The preset `vocode(mel)` uses when no model is configured: one with a bundled ("file") source,
+# so it works offline on a fresh installation.
+DEFAULT_PRESET: str | None = "squeezewave_128s_klettres"
 
 
 def get_preset(name: str) -> dict:

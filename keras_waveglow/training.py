@@ -856,12 +856,81 @@ def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -
     return int(ops.convert_to_numpy(model.step_counter.value))
 
 
+def _generator_group(handle, path):
+    """The h5 group holding a WaveGlow's weights: the root of a `WaveGlow.save_weights` file,
+    or the generator's group of a `WaveGlowGAN` training checkpoint (`layers/<name>`)."""
+    if "couplings" in handle and "convinvs" in handle:
+        return handle
+    for group in handle.get("layers", {}).values():
+        if "couplings" in group and "convinvs" in group:
+            return group
+    raise ValueError(f"{path}: holds no WaveGlow weights (no couplings/convinvs groups).")
+
+
+def export_generator_weights(source, target, dtype: str | None = None) -> Path:
+    """Writes the generator's weights of a checkpoint as a `WaveGlow` `.weights.h5` file.
+
+    The source is a training checkpoint (`last.weights.h5` / `best.weights.h5` of
+    `keras-waveglow train`: both networks and both optimizers) or a `WaveGlow` weights file;
+    the target holds the WaveGlow's weights alone, loadable with `WaveGlow.load_weights`,
+    `from_preset(..., weights=...)` or `--init-from`. With `dtype="float16"` the float32
+    arrays are stored in half precision (half the size; Keras casts them back to the
+    variables' float32 on load, a relative rounding of at most 2**-11 per weight). Written
+    atomically: `target` is either the old file or the complete new one.
+
+    Args:
+        source: str or path-like, the checkpoint.
+        target: str or path-like, the `.weights.h5` file to write (replaced if present).
+        dtype: None (keep) or "float16". Default None.
+
+    Returns:
+        The `Path` of `target`.
+
+    Raises:
+        FileNotFoundError: `source` does not exist.
+        ValueError: `source` holds no WaveGlow weights, `target` does not end in
+            `.weights.h5`, or an unknown `dtype`.
+
+    Example:
+        >>> export_generator_weights("runs/x/last.weights.h5", "model.weights.h5", "float16")
+    """
+    import h5py
+    import numpy as np
+
+    source, target = Path(source), Path(target)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: no such checkpoint.")
+    if not target.name.endswith(".weights.h5"):
+        raise ValueError(f"{target}: the file name must end in .weights.h5 (Keras's rule).")
+    if dtype not in (None, "float16"):
+        raise ValueError(f"dtype must be None or 'float16'; got {dtype!r}.")
+
+    def copy(group, into):
+        for key, item in group.items():
+            if isinstance(item, h5py.Group):
+                copy(item, into.create_group(key))
+                continue
+            data = item[()]
+            if dtype is not None and getattr(data, "dtype", None) == np.float32:
+                data = data.astype(dtype)
+            into.create_dataset(key, data=data)
+        for key, value in group.attrs.items():
+            into.attrs[key] = value
+
+    def write(tmp: Path) -> None:
+        with h5py.File(source, "r") as handle, h5py.File(tmp, "w") as out:
+            copy(_generator_group(handle, source), out)
+
+    return _atomic_write(target, write)
+
+
 def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     """Warm start: copies weights from a saved model or checkpoint into `waveglow`.
 
     Accepts a `.keras` file (a `WaveGlow`, or a `WaveGlowGAN` whose generator is used), a
-    `.weights.h5` file of a `WaveGlow`, or an NVIDIA PyTorch checkpoint (anything else, read
-    with `keras_waveglow.convert.from_nvidia`).
+    `.weights.h5` file of a `WaveGlow` or a training checkpoint of `keras-waveglow train`
+    (its generator is used), or an NVIDIA PyTorch checkpoint (anything else, read with
+    `keras_waveglow.convert.from_nvidia`).
 
     Args:
         waveglow: the model to initialise (same configuration as the source).
@@ -877,7 +946,15 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file to initialise from.")
     if path.name.endswith(".weights.h5"):
-        waveglow.load_weights(path)
+        import h5py
+
+        with h5py.File(path, "r") as handle:
+            standalone = _generator_group(handle, path) is handle
+        if standalone:
+            waveglow.load_weights(path)
+            return waveglow
+        with tempfile.TemporaryDirectory() as tmp:
+            waveglow.load_weights(export_generator_weights(path, Path(tmp) / "g.weights.h5"))
         return waveglow
     if path.suffix == ".keras":
         source = keras.saving.load_model(path, compile=False)

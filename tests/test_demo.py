@@ -14,19 +14,29 @@ from keras_waveglow.demo import TimeBudget, run_demo, summary_lines
 
 @pytest.mark.tensorflow_only
 def test_demo_writes_model_wavs_figure_report_and_metrics(tmp_path):
+    # An untrained preset (no weights) keeps this fast; `make demo` starts from the bundled one.
     metrics = run_demo(
-        tmp_path, preset="tiny", budget_seconds=1.0, batch_size=2, segment_length=4096, verbose=0
+        tmp_path,
+        preset="tiny",
+        budget_seconds=1.0,
+        batch_size=2,
+        segment_length=4096,
+        discriminator_width=0.125,
+        verbose=0,
     )
-    for name in ("model.keras", "spectrograms.png", "metrics.json", "report/report.json"):
+    names = ("model.keras", "spectrograms.png", "metrics.json", "report/report.json")
+    for name in (*names, "report_bundled/report.json"):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "report" / "index.html").read_text().count("<audio") >= 6
-    assert len(list((tmp_path / "wavs").glob("*.wav"))) == 4  # 2 utterances x (WaveGlow, GL)
+    wavs = sorted(p.name for p in (tmp_path / "wavs").glob("*.wav"))
+    assert len(wavs) == 6 and sum(name.endswith("_fine_tuned.wav") for name in wavs) == 2
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
-    assert metrics["train_steps"] >= 2
-    assert math.isfinite(metrics["heldout_nll"]) and math.isfinite(
-        metrics["heldout_bits_per_sample"]
-    )
+    assert metrics["train_steps"] >= 2 and metrics["pretrained"] is False
+    for key in ("heldout_nll_initial", "heldout_nll", "heldout_bits_per_sample"):
+        assert math.isfinite(metrics[key]), key
+    assert set(metrics["pesq_wb"]) == {"bundled", "finetuned", "griffin_lim"}
     assert metrics["pesq_wb"]["griffin_lim"] > 1.0
+    assert all(metrics["pesq_wb"][k] > 0.9 for k in ("bundled", "finetuned"))
 
 
 def test_time_budget_draws_progress_against_the_budget_and_stops(monkeypatch, capsys):
@@ -50,14 +60,17 @@ def test_time_budget_draws_progress_against_the_budget_and_stops(monkeypatch, ca
 def test_summary_rounds_numbers_for_people():
     metrics = {
         "report_html": "demo_out/report/index.html",
+        "pretrained": True,
+        "heldout_nll_initial": -2.71049,
         "heldout_nll": -3.133215,
         "heldout_bits_per_sample": 3.1912345,
         "train_steps": 105,
         "train_seconds": 688.4,
-        "pesq_wb": {"waveglow": 1.0493156909942627, "griffin_lim": None},
+        "pesq_wb": {"bundled": 1.4449, "finetuned": 1.0493156909942627, "griffin_lim": None},
     }
     assert summary_lines(metrics) == [
         "report:   demo_out/report/index.html",
-        "held-out NLL -3.133 (3.19 bits/sample log-likelihood) after 105 steps in 688 s",
-        "PESQ (wideband): WaveGlow 1.05, Griffin-Lim n/a",
+        "held-out NLL -2.710 -> -3.133 (3.19 bits/sample log-likelihood) after 105 fine-tuning "
+        "steps in 688 s",
+        "PESQ (wideband): bundled model 1.44, fine-tuned 1.05, Griffin-Lim n/a",
     ]

@@ -229,6 +229,7 @@ def test_bundled_file_preset_becomes_the_default_model(tmp_path, cache, monkeypa
     relative = os.path.relpath(path, Path(keras_waveglow.__file__).parent)
     monkeypatch.setitem(presets.WEIGHTS, "bundled_test", {"file": relative})
 
+    monkeypatch.setattr(presets, "DEFAULT_PRESET", None)
     with pytest.raises(RuntimeError, match=r"nvidia_ljspeech, nvidia_universal.*from_preset"):
         keras_waveglow.default_model()
     monkeypatch.setattr(presets, "DEFAULT_PRESET", "bundled_test")

@@ -31,6 +31,7 @@ from keras_waveglow.training import (
     StopOnConsecutiveSkips,
     TrainingCheckpoint,
     WaveGlowGAN,
+    export_generator_weights,
     load_initial_weights,
     read_training_state,
     restore_training_state,
@@ -283,6 +284,46 @@ def test_checkpoint_is_never_half_written(gan_run, tmp_path):
     )
     assert (tmp_path / "best.weights.h5").exists()
     assert (tmp_path / "waveglow_best.keras").exists()
+
+
+def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_path):
+    """A full checkpoint (both networks, both optimizers) gives the generator's weights alone:
+    as is, and stored in float16 (each weight rounded to half precision, cast back on load)."""
+    gan = gan_run["gan"]
+    checkpoint = TrainingCheckpoint(tmp_path / "run", save_freq=1)
+    checkpoint.set_model(gan)
+    checkpoint.on_train_begin()
+    assert checkpoint.save({"loss": 1.0})
+    full = tmp_path / "run" / LAST_WEIGHTS
+    want = _numpy(gan.waveglow.weights)
+
+    exact = export_generator_weights(full, tmp_path / "g.weights.h5")
+    loaded = WaveGlow.from_preset("tiny", seed=123)
+    loaded.load_weights(exact)
+    for got, expected in zip(_numpy(loaded.weights), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    warm = load_initial_weights(WaveGlow.from_preset("tiny", seed=7), full)  # the checkpoint
+    for got, expected in zip(_numpy(warm.weights), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+    half = export_generator_weights(full, tmp_path / "h.weights.h5", dtype="float16")
+    assert half.stat().st_size < 0.6 * exact.stat().st_size < full.stat().st_size
+    loaded.load_weights(half)
+    for got, expected in zip(_numpy(loaded.weights), want, strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected.astype(np.float16).astype(np.float32))
+
+    import h5py
+
+    with h5py.File(tmp_path / "other.weights.h5", "w") as f:
+        f.create_group("layers").create_group("dense")
+    with pytest.raises(ValueError, match=r"other\.weights\.h5: holds no WaveGlow weights"):
+        export_generator_weights(tmp_path / "other.weights.h5", tmp_path / "y.weights.h5")
+    assert not (tmp_path / "y.weights.h5").exists()
+    with pytest.raises(ValueError, match=r"must end in \.weights\.h5"):
+        export_generator_weights(full, tmp_path / "g.h5")
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        export_generator_weights(tmp_path / "missing.weights.h5", tmp_path / "z.weights.h5")
 
 
 def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):

@@ -1,0 +1,120 @@
+"""Learning curves: held-out quality of a training run's snapshots, against steps and wall time.
+
+`keras-waveglow train` keeps the last checkpoint of a run; this script scores a series of them.
+Give each run as LABEL=DIR, where DIR/snaps/ holds `<step>.weights.h5` copies of the run's
+`last.weights.h5` (full training checkpoints, as `TrainingCheckpoint` writes them) and,
+optionally, `<step>.time` (Unix time the snapshot was taken, for the wall-time axis). For every
+snapshot it loads the generator's weights (`export_generator_weights`) into the preset's
+`WaveGlow` and measures on the held-out files:
+
+- the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`),
+- copy-synthesis quality against Griffin-Lim from the same mel (`evaluation.evaluate`: PESQ-WB,
+  log-mel L1, V/UV F1), with Griffin-Lim's figures in the same record.
+
+Prints one JSON line per snapshot (also appended to `--out`).
+
+Usage (TensorFlow backend, the data pipeline's):
+    python benchmarks/learning_curves.py --preset squeezewave_128s \\
+        --runs nll=runs/nll mae=runs/mae gan=runs/gan \\
+        --eval-list klettres/eval.txt --max-eval-files 24 --out curves.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+import numpy as np
+
+
+def _evenly_spaced(files: list, limit: int | None) -> list:
+    if limit is None or limit >= len(files):
+        return list(files)
+    return [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
+
+
+def snapshots(run_dir: Path) -> list[tuple[int, Path, float | None]]:
+    """(step, checkpoint, unix time or None) of a run's snapshots, by step."""
+    found = []
+    for path in sorted((run_dir / "snaps").glob("*.weights.h5")):
+        step = int(path.name.split(".")[0])
+        stamp = path.with_name(f"{step}.time")
+        found.append((step, path, float(stamp.read_text()) if stamp.exists() else None))
+    return sorted(found)
+
+
+def score(generator, files, work: Path, seed: int) -> dict:
+    """Held-out NLL (bits/sample) and copy-synthesis metrics of `generator` on `files`."""
+    from keras_waveglow.data import make_dataset
+    from keras_waveglow.evaluation import evaluate
+    from keras_waveglow.losses import nll_to_log_likelihood
+
+    generator.compile(optimizer="adam")
+    heldout = make_dataset(files, generator, split="eval", batch_size=1)
+    nll = float(generator.evaluate(heldout, verbose=0))
+    bits = nll_to_log_likelihood(nll, sigma=generator.train_sigma)["bits_per_sample"]
+    report = evaluate(generator, files, work, seed=seed, overwrite=True, progress=False)
+    record = {"heldout_nll_bits_per_sample": -bits}
+    for system in ("waveglow", "griffin_lim"):
+        for metric in ("pesq_wb", "log_mel_l1", "vuv_f1"):
+            value = report["systems"][system].get(metric, {}).get("mean")
+            record[f"{system}_{metric}"] = value
+    return record
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", required=True)
+    parser.add_argument("--runs", nargs="+", required=True, help="LABEL=DIR pairs")
+    parser.add_argument("--eval-list", required=True, help="held-out files (list or folder)")
+    parser.add_argument("--max-eval-files", type=int, default=24)
+    parser.add_argument("--steps", type=int, nargs="*", help="only these snapshot steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="append the JSON lines to this file too")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from keras_waveglow import WaveGlow
+    from keras_waveglow.data import resolve_files
+    from keras_waveglow.training import load_initial_weights
+
+    files = _evenly_spaced(sorted(resolve_files(args.eval_list, split="all")), args.max_eval_files)
+    for spec in args.runs:
+        label, _, directory = spec.partition("=")
+        run = Path(directory)
+        found = snapshots(run)
+        if not found:
+            raise FileNotFoundError(f"{run}/snaps: no <step>.weights.h5 snapshots.")
+        start = next((t for _, _, t in found if t is not None), None)
+        for step, path, stamp in found:
+            if args.steps and step not in args.steps:
+                continue
+            keras.utils.set_random_seed(args.seed)
+            generator = WaveGlow.from_preset(args.preset, load_weights=False)
+            load_initial_weights(generator, path)
+            with tempfile.TemporaryDirectory() as tmp:
+                record = {
+                    "run": label,
+                    "preset": args.preset,
+                    "step": step,
+                    "wall_seconds_since_first_snapshot": None
+                    if stamp is None or start is None
+                    else round(stamp - start, 1),
+                    "heldout_files": len(files),
+                    **score(generator, files, Path(tmp) / "report", args.seed),
+                }
+            line = json.dumps(record)
+            print(line, flush=True)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
