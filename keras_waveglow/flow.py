@@ -593,6 +593,12 @@ class WN(layers.Layer):
         dilation_base: int >= 1, layer i dilates by `dilation_base**i` (1: no dilation, as
             SqueezeWave). Default 2.
         skip_connections: bool, WaveGlow's skip sum; False: residual stream only. Default True.
+        linear_path: bool, without skip connections: the end conv reads the whole residual
+            stream, the start conv's output included (True, SqueezeWave's code), or only the
+            sum of the gated layers' outputs (False). Through the linear path `log_s` grows
+            with `|x_a|` without bound, so a loud input can feed back through the flows until
+            `exp(log_s)` overflows; without it `log_s` is bounded by the weights whatever the
+            input, as with WaveGlow's skip sum. Same MACs. Default True.
         cond_upsampling: "none" (cond already has one vector per step), "nearest" or "linear"
             (cond at the frame rate, upsampled by `cond_factor`). Default "none".
         cond_factor: int, grouped steps per conditioning frame. Default 1.
@@ -617,6 +623,7 @@ class WN(layers.Layer):
         separable: bool = False,
         dilation_base: int = 2,
         skip_connections: bool = True,
+        linear_path: bool = True,
         cond_upsampling: str = "none",
         cond_factor: int = 1,
         **kwargs,
@@ -643,6 +650,7 @@ class WN(layers.Layer):
         self.separable = bool(separable)
         self.dilation_base = int(dilation_base)
         self.skip_connections = bool(skip_connections)
+        self.linear_path = bool(linear_path)
         self.cond_upsampling = cond_upsampling
         self.cond_factor = int(cond_factor)
         wn = {"weight_norm": weight_norm, "dtype": self.dtype_policy}
@@ -701,7 +709,7 @@ class WN(layers.Layer):
         return h + res[..., :n], res[..., n:]
 
     def call(self, x, cond):
-        h = self.start(x)
+        h = h_start = self.start(x)
         cond = self.cond_layer(cond)
         if self.cond_upsampling != "none":
             cond = upsample_frames(cond, self.cond_factor, self.cond_upsampling)
@@ -715,6 +723,8 @@ class WN(layers.Layer):
                 continue
             h, res = out
             skip = res if skip is None else skip + res
+        if skip is None and not self.linear_path:
+            skip = h - h_start  # the layers' outputs only
         return self.end(h if skip is None else skip)
 
     def get_config(self):
@@ -729,6 +739,7 @@ class WN(layers.Layer):
             "separable": self.separable,
             "dilation_base": self.dilation_base,
             "skip_connections": self.skip_connections,
+            "linear_path": self.linear_path,
             "cond_upsampling": self.cond_upsampling,
             "cond_factor": self.cond_factor,
         }
@@ -872,6 +883,10 @@ class WaveGlow(keras.Model):
         wn_dilation_base: int, WN layer i dilates by `wn_dilation_base**i`. Default 2.
         wn_skip_connections: bool, WaveGlow's WN skip sum (False: SqueezeWave's residual-only
             WN). Default True.
+        wn_linear_path: bool, with `wn_skip_connections=False`: whether each WN's end conv
+            also reads its start conv's output (SqueezeWave's code; `log_s` then grows with
+            the input without bound) or only its gated layers' outputs (`WN`'s
+            `linear_path`). Default True.
 
     Call arguments:
         mel: (B, F, n_mel) tensor. In inference `model(mel)` is `model.inverse(mel)` at
@@ -912,6 +927,7 @@ class WaveGlow(keras.Model):
         wn_separable: bool = False,
         wn_dilation_base: int = 2,
         wn_skip_connections: bool = True,
+        wn_linear_path: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -949,6 +965,7 @@ class WaveGlow(keras.Model):
         self.wn_separable = bool(wn_separable)
         self.wn_dilation_base = int(wn_dilation_base)
         self.wn_skip_connections = bool(wn_skip_connections)
+        self.wn_linear_path = bool(wn_linear_path)
         self.seed_generator = random.SeedGenerator(seed, name="noise_seed")
 
         self.upsample = None  # frame-rate conditioning: each WN upsamples its own
@@ -1014,6 +1031,8 @@ class WaveGlow(keras.Model):
             options["dilation_base"] = self.wn_dilation_base
         if not self.wn_skip_connections:
             options["skip_connections"] = False
+            if not self.wn_linear_path:
+                options["linear_path"] = False
         return options
 
     def build(self, input_shape=None):
@@ -1308,6 +1327,7 @@ class WaveGlow(keras.Model):
             "wn_separable": self.wn_separable,
             "wn_dilation_base": self.wn_dilation_base,
             "wn_skip_connections": self.wn_skip_connections,
+            "wn_linear_path": self.wn_linear_path,
         }
 
 

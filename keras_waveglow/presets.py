@@ -58,8 +58,12 @@ PRESETS: dict[str, dict] = {
 # tianrengao/SqueezeWave): groups of 128 samples (two per mel frame), the mel repeated to that
 # rate instead of a learned upsampler, 16 channels out every 2 flows, depthwise-separable
 # undilated WN convs without skip connections. 128L: 256 WN channels (3.78 GMACs per second of
-# 22.05 kHz audio in the paper); 128S: 128 channels (1.06 GMACs). Unlike the paper's code, no
-# BatchNorm before the depthwise convs: it would make the flow depend on the batch in training.
+# 22.05 kHz audio in the paper); 128S: 128 channels (1.06 GMACs). Two changes from the paper's
+# code, neither changing a MAC: no BatchNorm before the depthwise convs (it would make the flow
+# depend on the batch in training), and each WN's end conv reads the sum of its layers' outputs,
+# not the residual stream with the start conv's output in it (`wn_linear_path=False`): through
+# that linear path log_s grows with the input without bound, which made plain `fit` diverge
+# within a few hundred steps (README, Speed).
 _SQUEEZEWAVE_128L = {
     **_NVIDIA_22K,
     "n_group": 128,
@@ -69,6 +73,7 @@ _SQUEEZEWAVE_128L = {
     "wn_separable": True,
     "wn_dilation_base": 1,
     "wn_skip_connections": False,
+    "wn_linear_path": False,
 }
 _SQUEEZEWAVE_128S = {**_SQUEEZEWAVE_128L, "wn_channels": 128}
 PRESETS.update(
@@ -80,7 +85,8 @@ PRESETS.update(
         "squeezewave_128s_16k": {**_SQUEEZEWAVE_128S, "sample_rate": 16000},
         # The bundled default vocoder (weights in the package, see WEIGHTS): squeezewave_128s
         # trained in this repository on real speech; its model card is next to the weights.
-        "squeezewave_128s_klettres": _SQUEEZEWAVE_128S,
+        # It was trained with the paper's linear path (kept for its weights).
+        "squeezewave_128s_klettres": {**_SQUEEZEWAVE_128S, "wn_linear_path": True},
         # For tests: every SqueezeWave option on a few narrow flows (4 groups per frame).
         "squeezewave_tiny": {
             **_SQUEEZEWAVE_128S,

@@ -42,6 +42,14 @@ VARIANTS = {
         "wn_skip_connections": False,
     },
     "squeeze_linear": {"mel_upsampling": "linear", "wn_separable": True, "weight_norm": True},
+    # ... and the residual-only WN without the start conv's linear path into log_s.
+    "squeeze_bounded": {
+        "mel_upsampling": "nearest",
+        "wn_separable": True,
+        "wn_dilation_base": 1,
+        "wn_skip_connections": False,
+        "wn_linear_path": False,
+    },
 }
 
 
@@ -320,6 +328,7 @@ def test_layer_configs_and_serialization():
             cond_upsampling="linear",
             cond_factor=4,
         ),
+        WN(4, n_layers=2, n_channels=8, skip_connections=False, linear_path=False),
         AffineCoupling(n_channels=6, wn_options={"separable": True, "cond_upsampling": "nearest"}),
     ]
     for layer in layers:
@@ -555,6 +564,52 @@ def test_squeezewave_keras_round_trip(squeeze_tiny, tmp_path):
         return m.forward(audio, mel)
 
     assert_model_saving_round_trip(squeeze_tiny, outputs, tmp_path)
+
+
+@pytest.mark.parametrize("linear_path", [True, False])
+def test_residual_only_wn_output_bounded_without_linear_path(linear_path):
+    """Without the linear path, |log_s| and |b| are bounded by the weights for any input.
+
+    The gated activations lie in (-1, 1), so the sum of the layers' 1x1 outputs is bounded by
+    the L1 norms of their kernels plus their biases, and the end conv's output by its own
+    kernel's L1 norm times that plus its bias. With the linear path the end conv also sees
+    start(x), which grows with x: a loud input exceeds the bound (the feedback that made the
+    SqueezeWave presets diverge), so this test tells the two apart.
+    """
+    wn = WN(6, n_layers=3, n_channels=8, skip_connections=False, linear_path=linear_path)
+    x = np.random.default_rng(0).standard_normal((2, 20, 3)).astype("float32")
+    cond = np.random.default_rng(1).standard_normal((2, 20, 5)).astype("float32")
+    wn.build(x.shape, cond.shape)
+    perturb_weights(wn, scale=0.5)  # the end conv starts at zero
+    res_bound = sum(
+        np.abs(k).sum(axis=(0, 1)) + np.abs(b)
+        for k, b in (r.get_weights() for r in wn.res_skip_layers)
+    )
+    end_kernel, end_bias = wn.end.get_weights()
+    bound = (np.abs(end_kernel[0]) * res_bound[:, None]).sum(axis=0) + np.abs(end_bias)
+    loud = np.abs(ops.convert_to_numpy(wn(1e4 * x, cond))).max(axis=(0, 1))
+    if linear_path:
+        assert np.all(loud > 10 * bound)
+    else:
+        assert np.all(loud <= bound * (1 + 1e-5))
+
+
+def test_linear_path_option_keeps_the_weight_layout():
+    """The option adds no weights; the SqueezeWave presets drop the linear path, the bundled
+    model (trained with it) keeps it, and WaveGlow's own default keeps the paper's form."""
+    assert WaveGlow.from_preset("tiny").wn_linear_path
+    assert not WaveGlow.from_preset("squeezewave_128s", load_weights=False).wn_linear_path
+    assert WaveGlow.from_preset("squeezewave_128s_klettres", load_weights=False).wn_linear_path
+    paper = WaveGlow.from_preset("squeezewave_tiny", seed=0, wn_linear_path=True)
+    bounded = WaveGlow.from_preset("squeezewave_tiny", seed=0)
+    assert [w.shape for w in paper.weights] == [w.shape for w in bounded.weights]
+    perturb_weights(paper, scale=0.05)
+    bounded.set_weights(paper.get_weights())
+    mel, audio = _inputs(paper, batch=1, frames=4)
+    assert not np.allclose(
+        ops.convert_to_numpy(paper.forward(audio, mel)[0]),
+        ops.convert_to_numpy(bounded.forward(audio, mel)[0]),
+    )
 
 
 def test_fold_weight_norm_keeps_the_function():
