@@ -22,20 +22,13 @@ Usage (TensorFlow backend, the data pipeline's):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-import numpy as np
-
-
-def _evenly_spaced(files: list, limit: int | None) -> list:
-    if limit is None or limit >= len(files):
-        return list(files)
-    return [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
+from quality_per_compute import emit, evenly_spaced  # benchmarks/ is on sys.path as a script
 
 
 def snapshots(run_dir: Path) -> list[tuple[int, Path, float | None]]:
@@ -84,7 +77,7 @@ def main(argv=None) -> None:
     from keras_waveglow.data import resolve_files
     from keras_waveglow.training import load_initial_weights
 
-    files = _evenly_spaced(sorted(resolve_files(args.eval_list, split="all")), args.max_eval_files)
+    files = evenly_spaced(sorted(resolve_files(args.eval_list, split="all")), args.max_eval_files)
     for spec in args.runs:
         label, _, directory = spec.partition("=")
         run = Path(directory)
@@ -109,11 +102,7 @@ def main(argv=None) -> None:
                     "heldout_files": len(files),
                     **score(generator, files, Path(tmp) / "report", args.seed),
                 }
-            line = json.dumps(record)
-            print(line, flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(line + "\n")
+            emit(record, args.out)
 
 
 if __name__ == "__main__":

@@ -49,12 +49,22 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _evenly_spaced(files: list[Path], limit: int | None) -> list[Path]:
+def evenly_spaced(files: list, limit: int | None) -> list:
+    """`limit` of `files`, evenly spaced over the list (all of them when `limit` is None)."""
     if limit is None or limit >= len(files):
         return list(files)
     if limit < 1:
         raise ValueError(f"a file limit must be at least 1; got {limit}.")
     return [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
+
+
+def emit(record: dict, out: str | None) -> None:
+    """Prints `record` as one JSON line, and appends it to `out` when given."""
+    line = json.dumps(record)
+    print(line, flush=True)
+    if out:
+        with open(out, "a") as f:
+            f.write(line + "\n")
 
 
 def resolve_splits(args, work_dir: Path, sample_rate: int) -> tuple[list[Path], list[Path], str]:
@@ -77,8 +87,8 @@ def resolve_splits(args, work_dir: Path, sample_rate: int) -> tuple[list[Path], 
         files = resolve_files(args.data, split="all")
         train = heldout = files
         how = f"{args.data}: first 80% / last 20% of each file"
-    train = _evenly_spaced(sorted(train), args.max_train_files)
-    heldout = _evenly_spaced(sorted(heldout), args.max_eval_files)
+    train = evenly_spaced(sorted(train), args.max_train_files)
+    heldout = evenly_spaced(sorted(heldout), args.max_eval_files)
     if how.endswith("of each file"):
         train, heldout = _split_files(train, work_dir, sample_rate)
     return train, heldout, how
@@ -186,11 +196,7 @@ def main(argv=None) -> None:
                     "load_start": load_start,
                     "load_end": _load(),
                 }
-            line = json.dumps(record)
-            print(line, flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(line + "\n")
+            emit(record, args.out)
 
 
 if __name__ == "__main__":
