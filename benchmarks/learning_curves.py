@@ -41,8 +41,9 @@ def snapshots(run_dir: Path) -> list[tuple[int, Path, float | None]]:
     return sorted(found)
 
 
-def score(generator, files, work: Path, seed: int) -> dict:
-    """Held-out NLL (bits/sample) and copy-synthesis metrics of `generator` on `files`."""
+def score(generator, files, work: Path, seed: int, per_file: bool = False) -> dict:
+    """Held-out NLL (bits/sample) and copy-synthesis metrics of `generator` on `files`;
+    with `per_file`, also each file's NLL (a mean can hide one speaker going wrong)."""
     from keras_waveglow.data import make_dataset
     from keras_waveglow.evaluation import evaluate
     from keras_waveglow.losses import nll_to_log_likelihood
@@ -53,6 +54,14 @@ def score(generator, files, work: Path, seed: int) -> dict:
     bits = nll_to_log_likelihood(nll, sigma=generator.train_sigma)["bits_per_sample"]
     report = evaluate(generator, files, work, seed=seed, overwrite=True, progress=False)
     record = {"heldout_nll_bits_per_sample": -bits}
+    if per_file:
+        record["heldout_nll_bits_per_file"] = {
+            f"{Path(f).parent.name}/{Path(f).name}": -nll_to_log_likelihood(
+                float(generator.evaluate(make_dataset([f], generator, split="eval"), verbose=0)),
+                sigma=generator.train_sigma,
+            )["bits_per_sample"]
+            for f in files
+        }
     for system in ("waveglow", "griffin_lim"):
         for metric in ("pesq_wb", "log_mel_l1", "vuv_f1"):
             value = report["systems"][system].get(metric, {}).get("mean")
@@ -68,6 +77,7 @@ def main(argv=None) -> None:
     parser.add_argument("--max-eval-files", type=int, default=24)
     parser.add_argument("--steps", type=int, nargs="*", help="only these snapshot steps")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-file", action="store_true", help="also each file's NLL")
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args(argv)
 
@@ -100,7 +110,7 @@ def main(argv=None) -> None:
                     if stamp is None or start is None
                     else round(stamp - start, 1),
                     "heldout_files": len(files),
-                    **score(generator, files, Path(tmp) / "report", args.seed),
+                    **score(generator, files, Path(tmp) / "report", args.seed, args.per_file),
                 }
             emit(record, args.out)
 
