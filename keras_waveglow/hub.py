@@ -19,9 +19,10 @@ it is verified and converted like a downloaded one. An interrupted download leav
 when complete. A hand-placed checkpoint is used even when no sha256 is recorded (placing it is
 the user's decision); its digest is logged.
 
-NVIDIA publishes no checksums. A source whose "sha256" is None is refused unless
-`allow_unverified=True` (CLI: `--allow-unverified`); the digest of what was then fetched is
-logged so that it can be recorded in `presets.WEIGHTS`.
+NVIDIA publishes no checksums; a recorded digest may come from a third-party mirror (named in
+`presets.WEIGHTS`). A source whose "sha256" is None is refused unless `allow_unverified=True`
+(CLI: `--allow-unverified`), which also accepts a file whose digest differs from the recorded
+one; the digest of what was then fetched is logged so that it can be recorded.
 """
 
 from __future__ import annotations
@@ -92,11 +93,13 @@ def _download_source(name: str) -> dict:
     return source
 
 
-def _cached(name: str, sha256: str | None) -> Path | None:
-    if sha256:
+def _cached(name: str, sha256: str | None, any_digest: bool = False) -> Path | None:
+    if sha256 and not any_digest:
         path = converted_path(name, sha256)
         return path if path.is_file() else None
-    # No recorded digest: an earlier conversion of this preset (named by its digest) will do.
+    if sha256 and converted_path(name, sha256).is_file():
+        return converted_path(name, sha256)
+    # No recorded digest, or any accepted: an earlier conversion (named by its digest) will do.
     found = sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))
     return found[0] if found else None
 
@@ -107,6 +110,13 @@ def _remedy(name: str, source: dict) -> str:
         f"URL: {source['url']}; expected sha256: {expected}. To install it by hand, download "
         f"that file and put it at {checkpoint_path(name)}, then call "
         f"WaveGlow.from_preset({name!r}) or run `keras-waveglow download {name}` again."
+    )
+
+
+def _consent(name: str) -> str:
+    return (
+        " If you trust the file anyway (the recorded digest may come from a mirror), accept it "
+        f"with `keras-waveglow download {name} --allow-unverified`."
     )
 
 
@@ -132,11 +142,12 @@ def _fetch_checkpoint(
         try:
             # The downloader writes <path>.part, checks Content-Length and the sha256, and only
             # then renames: a failed or bad transfer never leaves a file at `path`.
-            download_file(source["url"], path, sha256=expected, progress=progress, timeout=timeout)
+            check = None if allow_unverified else expected
+            download_file(source["url"], path, sha256=check, progress=progress, timeout=timeout)
         except ValueError as error:
             raise WeightsVerificationError(
                 f"Preset {name!r}: the downloaded checkpoint was refused ({error}); nothing was "
-                "cached. " + _remedy(name, source)
+                "cached. " + _remedy(name, source) + _consent(name)
             ) from error
         except OSError as error:
             raise WeightsUnavailableError(
@@ -144,18 +155,28 @@ def _fetch_checkpoint(
                 + _remedy(name, source)
             ) from error
     size = source.get("size")
-    if size is not None and path.stat().st_size != size:
+    if size is not None and path.stat().st_size != size and not allow_unverified:
         raise WeightsVerificationError(
             f"{path}: {path.stat().st_size} bytes, but preset {name!r} expects {size}; "
             "delete or replace it. " + _remedy(name, source)
         )
     digest = file_sha256(path)
     if expected and digest != expected.lower():
-        raise WeightsVerificationError(
-            f"{path}: sha256 {digest} does not match preset {name!r}; delete or replace it. "
-            + _remedy(name, source)
+        if not allow_unverified:
+            raise WeightsVerificationError(
+                f"{path}: sha256 {digest} does not match preset {name!r}; delete or replace it. "
+                + _remedy(name, source)
+                + _consent(name)
+            )
+        logger.warning(
+            "%s: sha256 %s differs from the %s recorded for preset %r; accepted because "
+            "allow_unverified is set.",
+            path,
+            digest,
+            expected,
+            name,
         )
-    if not expected:
+    elif not expected:
         logger.warning(
             "%s: unverified checkpoint for preset %r (no sha256 recorded); its sha256 is %s and "
             "its size %d bytes.",
@@ -203,8 +224,8 @@ def preset_weights_file(
 
     Args:
         name: a preset listed in `presets.WEIGHTS`.
-        allow_unverified: bool, download a checkpoint whose sha256 is not recorded (the digest
-            is logged). Default False.
+        allow_unverified: bool, accept a checkpoint whose sha256 is not recorded or differs from
+            the recorded one (the digest is logged). Default False.
         progress: bool, show a download progress bar. Default True.
         timeout: float, socket timeout in seconds. Default 60.
 
@@ -216,7 +237,7 @@ def preset_weights_file(
         FileNotFoundError: a bundled file missing from the installation.
         WeightsUnavailableError: no network, HTTP error or a transfer that stayed incomplete;
             the message names the URL, the expected sha256 and where a manual download goes.
-        WeightsVerificationError: wrong size or sha256, or no recorded sha256 and
+        WeightsVerificationError: wrong size, or wrong or unrecorded sha256 while
             `allow_unverified` is False (same message details).
         ImportError: PyTorch is needed for the one-time conversion and is missing.
 
@@ -235,7 +256,7 @@ def preset_weights_file(
             )
         return path
     expected = source.get("sha256")
-    cached = _cached(name, expected)
+    cached = _cached(name, expected, any_digest=allow_unverified)
     if cached is not None:
         return cached
     checkpoint, digest = _fetch_checkpoint(name, source, allow_unverified, progress, timeout)

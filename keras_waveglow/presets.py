@@ -105,8 +105,8 @@ PRESETS.update(
 #   {"url": ..., "sha256": ..., "size": ..., "filename": ...}              (an NVIDIA checkpoint,
 #       downloaded once, checked, converted with `from_nvidia` and cached by keras_waveglow.hub),
 # plus "data" (what it was trained on) and "license" for `keras-waveglow presets`.
-# NVIDIA publishes neither checksum: "sha256" stays None until someone records a digest measured on
-# a trusted download (the hub then refuses these URLs unless told to accept an unverified file).
+# NVIDIA publishes neither checksum. "sha256" is None where no digest is known (the hub then refuses
+# that URL unless told to accept an unverified file); where one is recorded, its source is named.
 WEIGHTS: dict[str, dict] = {
     "squeezewave_128s_klettres": {
         "file": "weights/squeezewave_128s_klettres.weights.h5",  # float16 storage
@@ -121,7 +121,10 @@ WEIGHTS: dict[str, dict] = {
         "url": "https://api.ngc.nvidia.com/v2/models/nvidia/adlr/waveglow/versions/"
         "WaveGlow-LJS_256_Channels/files/waveglow_256channels_universal_v5.pt",
         "filename": "waveglow_256channels_universal_v5.pt",
-        "sha256": None,
+        # Git LFS digest of the same-named file in the Hugging Face repository
+        # hashb/flowtron-waveglow-nvidia-en (676 MB, matching NGC's 644.48 MiB); not published by
+        # NVIDIA and not yet compared with a download from NGC (no route from this project).
+        "sha256": "7d6b3fb5e29baab08b3f91595ca8984093901bd949f431cee7e146bd8747b011",
         "size": None,
         "data": "NVIDIA's 'universal' WaveGlow v5, 22.05 kHz (training set not itemised by NVIDIA)",
         "license": "BSD-3-Clause (NVIDIA/waveglow)",

@@ -139,6 +139,35 @@ def test_bad_hash_is_refused_and_nothing_is_cached(server, preset, cache, monkey
     assert cached_files(cache) == []
 
 
+def test_consent_accepts_a_file_that_contradicts_a_recorded_digest(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+    caplog,
+):
+    # A recorded digest may come from a mirror (nvidia_universal's does): a user who trusts the
+    # file they get can still use it, with the two digests logged.
+    _, reference = checkpoint
+    actual, wrong = preset["sha256"], "0" * 64
+    monkeypatch.setitem(preset, "sha256", wrong)
+    with pytest.raises(hub.WeightsVerificationError, match="--allow-unverified"):
+        WaveGlow.from_preset(PRESET)
+    assert cached_files(cache) == []
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.hub"):
+        path = hub.download_preset(PRESET, allow_unverified=True, progress=False)
+    assert path == cache / PRESET / f"{actual}.weights.h5"
+    assert actual in caplog.text and wrong in caplog.text
+    assert cached_files(cache) == [f"{PRESET}/{actual}.weights.h5"]
+    requests = len(server.requests)
+    assert hub.download_preset(PRESET, allow_unverified=True, progress=False) == path
+    assert len(server.requests) == requests  # found in the cache, no second download
+    model = WaveGlow.from_preset(PRESET, load_weights=False)
+    model.load_weights(path)
+    check_matches_torch(model, reference)
+
+
 def test_http_404_names_url_hash_and_manual_path_which_then_works(
     server,  # noqa: F811
     preset,
