@@ -7,7 +7,9 @@ optionally, `<step>.time` (Unix time the snapshot was taken, for the wall-time a
 snapshot it loads the generator's weights (`export_generator_weights`) into the preset's
 `WaveGlow` and measures on the held-out files:
 
-- the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`),
+- the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`);
+  with `--dequantized-nll` also on the files plus seeded +-0.5 LSB uniform noise (the same noise
+  for every snapshot), the continuous-density bound that digital silence cannot push to -inf,
 - copy-synthesis quality against Griffin-Lim from the same mel (`evaluation.evaluate`: PESQ-WB,
   log-mel L1, V/UV F1), with Griffin-Lim's figures in the same record.
 
@@ -41,9 +43,12 @@ def snapshots(run_dir: Path) -> list[tuple[int, Path, float | None]]:
     return sorted(found)
 
 
-def score(generator, files, work: Path, seed: int, per_file: bool = False) -> dict:
+def score(
+    generator, files, work: Path, seed: int, per_file: bool = False, dequantized: bool = False
+) -> dict:
     """Held-out NLL (bits/sample) and copy-synthesis metrics of `generator` on `files`;
-    with `per_file`, also each file's NLL (a mean can hide one speaker going wrong)."""
+    with `per_file`, also each file's NLL (a mean can hide one speaker going wrong); with
+    `dequantized`, also the NLL of the dequantized files (seeded)."""
     from keras_waveglow.data import make_dataset
     from keras_waveglow.evaluation import evaluate
     from keras_waveglow.losses import nll_to_log_likelihood
@@ -54,6 +59,13 @@ def score(generator, files, work: Path, seed: int, per_file: bool = False) -> di
     bits = nll_to_log_likelihood(nll, sigma=generator.train_sigma)["bits_per_sample"]
     report = evaluate(generator, files, work, seed=seed, overwrite=True, progress=False)
     record = {"heldout_nll_bits_per_sample": -bits}
+    if dequantized:
+        noisy = make_dataset(
+            files, generator, split="eval", batch_size=1, seed=seed, augment={"dequantize": True}
+        )
+        record["heldout_dequantized_nll_bits_per_sample"] = -nll_to_log_likelihood(
+            float(generator.evaluate(noisy, verbose=0)), sigma=generator.train_sigma
+        )["bits_per_sample"]
     if per_file:
         record["heldout_nll_bits_per_file"] = {
             f"{Path(f).parent.name}/{Path(f).name}": -nll_to_log_likelihood(
@@ -78,6 +90,9 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, nargs="*", help="only these snapshot steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-file", action="store_true", help="also each file's NLL")
+    parser.add_argument(
+        "--dequantized-nll", action="store_true", help="also the NLL of the dequantized files"
+    )
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args(argv)
 
@@ -110,7 +125,14 @@ def main(argv=None) -> None:
                     if stamp is None or start is None
                     else round(stamp - start, 1),
                     "heldout_files": len(files),
-                    **score(generator, files, Path(tmp) / "report", args.seed, args.per_file),
+                    **score(
+                        generator,
+                        files,
+                        Path(tmp) / "report",
+                        args.seed,
+                        args.per_file,
+                        args.dequantized_nll,
+                    ),
                 }
             emit(record, args.out)
 

@@ -235,6 +235,13 @@ def _add_train(subparsers, common) -> None:
     p.add_argument("--sample-every", type=int, default=1000, help="steps per audio sample")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init-from", default=None, help=".keras, .weights.h5 or NVIDIA checkpoint")
+    p.add_argument(
+        "--no-dequantize",
+        dest="dequantize",
+        action="store_false",
+        help="train on the PCM values as decoded, without the +-0.5 LSB uniform noise that "
+        "keeps digital silence from drawing the likelihood to -inf (NVIDIA's recipe)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run_train)
 
@@ -262,6 +269,7 @@ def _run_train(args) -> int:
             sample_every=args.sample_every,
             resume=args.resume,
             init_from=args.init_from,
+            dequantize=args.dequantize,
             seed=args.seed,
         )
     except (FileExistsError, FileNotFoundError, ValueError) as error:

@@ -610,6 +610,51 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     assert main(args) == 2
 
 
+class _DatasetBuilt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("dequantize", [True, False])
+def test_training_data_is_dequantized_unless_asked_not_to(tmp_path, monkeypatch, dequantize):
+    """`train` feeds +-0.5 LSB noise on top of the PCM values (so digital silence is not an
+    unbounded likelihood reward); `--no-dequantize` feeds the decoded values unchanged."""
+    import keras_waveglow.data as data_module
+    from keras_waveglow.cli import main
+
+    rate = 16000
+    tone = 0.5 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)
+    pcm = np.concatenate([np.zeros(rate // 2), tone])  # half a second of digital silence
+    sf.write(tmp_path / "silence_then_tone.wav", pcm, rate, subtype="PCM_16")
+    built = {}
+    real_make_dataset = data_module.make_dataset
+
+    def capture(*args, **kwargs):
+        built["dataset"] = real_make_dataset(*args, **kwargs)
+        raise _DatasetBuilt  # the wiring is what is tested: stop before training
+
+    monkeypatch.setattr(data_module, "make_dataset", capture)
+    argv = ["train", "--preset", "tiny", "--data", str(tmp_path), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "16000", "--out", str(tmp_path / "run")]
+    with pytest.raises(_DatasetBuilt):
+        main(argv + ([] if dequantize else ["--no-dequantize"]))
+    dataset = built["dataset"]
+    _, audio = next(iter(dataset)) if hasattr(dataset, "take") else dataset[0]
+    audio = ops.convert_to_numpy(audio)
+    lsb = 1 / 32768
+    # Each 16000-sample example is the whole file: 8000 silent samples, then the tone.
+    assert audio.shape == (2, 16000)
+    silence, decoded_tone = audio[:, :8000], audio[:, 8000:]
+    expected_tone = sf.read(tmp_path / "silence_then_tone.wav", dtype="float32")[0][8000:]
+    if dequantize:
+        assert np.count_nonzero(silence == 0) == 0
+        assert 0.45 * lsb < np.max(np.abs(silence)) <= 0.5 * lsb
+        deviation = np.abs(decoded_tone - expected_tone[None])
+        assert 0.45 * lsb < np.max(deviation) <= 0.5 * lsb + 1e-7  # float32 rounding of the sum
+    else:
+        assert np.all(silence == 0)
+        np.testing.assert_array_equal(decoded_tone, np.broadcast_to(expected_tone, (2, 8000)))
+
+
 @pytest.mark.slow
 def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path):
     """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on)."""
