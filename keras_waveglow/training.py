@@ -1230,6 +1230,7 @@ def train(
     import math
 
     from keras_waveglow.data import make_dataset, resolve_files
+    from keras_waveglow.data.pipeline import tensorflow_available
     from keras_waveglow.distributed import setup_workers
 
     workers = setup_workers()  # first: multi-process engines start before any computation
@@ -1269,7 +1270,7 @@ def train(
     epochs = math.ceil(steps / epoch_steps)
     initial_epoch = done // epoch_steps
 
-    def new_dataset(rows=None):
+    def new_dataset(rows=None, start_batch=None):
         return make_dataset(
             files,
             model.waveglow,
@@ -1279,11 +1280,14 @@ def train(
             seed=seed,
             rows=rows,
             augment={"dequantize": True} if dequantize else False,
+            start_batch=start_batch,
         )
 
     def worker_dataset(start, stop):  # this worker's rows of every global batch
-        dataset = new_dataset(None if (start, stop) == (0, batch_size) else (start, stop))
-        return dataset.repeat().skip(done) if hasattr(dataset, "repeat") else dataset
+        rows = None if (start, stop) == (0, batch_size) else (start, stop)
+        if tensorflow_available():  # endless, from the batch a resumed run is at (none loaded)
+            return new_dataset(rows, start_batch=done)
+        return new_dataset(rows)
 
     dataset = workers.distribute(worker_dataset, batch_size)
     callbacks = [_StopAtStep(steps), StopOnConsecutiveSkips(max_consecutive_skips)]

@@ -163,6 +163,34 @@ def test_bad_files_are_skipped_with_a_count(tmp_path, caplog):
         make_dataset([folder / "empty.wav", folder / "text.wav"], "tiny")
 
 
+def test_start_batch_equals_repeat_skip_without_loading_the_skipped(monkeypatch):
+    """Resuming at batch k: the same batches as `.repeat().skip(k)` (across epoch ends), and
+    only the batches yielded are loaded."""
+    kwargs = {"batch_size": 2, "segment_length": 4096, "seed": 3, "augment": True}
+    files = [AWB, SLT, SLT, AWB, AWB, SLT]  # 3 batches per epoch
+    reference = batches(make_dataset(files, "tiny", **kwargs).repeat().skip(7), 4)
+    loaded = []
+    real_batch_audio = pipeline_lib.ExampleSource.batch_audio
+
+    def counting(self, epoch, batch_index):
+        loaded.append((epoch, batch_index))
+        return real_batch_audio(self, epoch, batch_index)
+
+    monkeypatch.setattr(pipeline_lib.ExampleSource, "batch_audio", counting)
+    resumed = make_dataset(files, "tiny", start_batch=7, num_parallel_calls=1, prefetch=1, **kwargs)
+    got = batches(resumed, 4)
+    for (mel, audio), (mel_ref, audio_ref) in zip(got, reference, strict=True):
+        np.testing.assert_array_equal(audio, audio_ref)
+        np.testing.assert_array_equal(mel, mel_ref)
+    # Batches 7..10 are epochs 2 (indices 1, 2) and 3 (indices 0, 1); prefetch reads ahead
+    # by at most a couple of batches, never the seven skipped ones.
+    assert loaded[:4] == [(2, 1), (2, 2), (3, 0), (3, 1)] and len(loaded) <= 6
+    with pytest.raises(ValueError, match="start_batch=-1"):
+        make_dataset(files, "tiny", start_batch=-1, **kwargs)
+    with pytest.raises(ValueError, match=r"start_batch=2 needs the tf\.data engine"):
+        make_dataset(files, "tiny", start_batch=2, engine="pydataset", **kwargs)
+
+
 def test_worker_rows_are_slices_of_the_global_batch():
     kwargs = {"batch_size": 4, "segment_length": 4096, "seed": 5, "augment": True}
     files = [AWB, SLT, SLT, AWB, AWB, SLT, AWB, SLT]

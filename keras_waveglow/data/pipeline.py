@@ -389,7 +389,7 @@ class AudioPyDataset(keras.utils.PyDataset):
         self.epoch += 1
 
 
-def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch):
+def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch=None):
     import tensorflow as tf
 
     epochs = {"next": 0}
@@ -414,8 +414,14 @@ def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch):
         batch_indices,
         output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)),
     )
+    if start_batch is not None:
+        # Endless, from batch `start_batch` on: skipping (epoch, index) pairs before the map
+        # loads nothing, where `.skip` after it would decode and mel every skipped batch.
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+        dataset = dataset.repeat().skip(start_batch)
     dataset = dataset.map(load_with_mel, num_parallel_calls=num_parallel_calls, deterministic=True)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    if start_batch is None:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(prefetch)
 
 
@@ -447,6 +453,7 @@ def make_dataset(
     n_dev: int = 100,
     prefetch: int | None = None,
     rows: tuple[int, int] | None = None,
+    start_batch: int | None = None,
 ):
     """(mel, audio) batches for `WaveGlow.fit` / `evaluate`, from files or a corpus.
 
@@ -491,6 +498,10 @@ def make_dataset(
         rows: None or `(start, stop)`: yield only rows `start:stop` of each `batch_size`
             batch (one worker's share of the global batch; see `keras_waveglow.distributed`).
             Training mode only. Default None (whole batches).
+        start_batch: int or None. When given (tf.data, training mode), the dataset repeats
+            endlessly and begins at this batch of the endless sequence: what
+            `dataset.repeat().skip(start_batch)` yields, without loading the skipped batches
+            (resuming a long run). Default None (one epoch).
 
     Returns:
         A `tf.data.Dataset` (with a `.source` attribute, the `ExampleSource`) or an
@@ -538,6 +549,10 @@ def make_dataset(
     )
     if engine == "auto":
         engine = "tf.data" if tensorflow_available() else "pydataset"
+    if start_batch is not None and (engine == "pydataset" or whole_utterances or start_batch < 0):
+        raise ValueError(
+            f"start_batch={start_batch} needs the tf.data engine, training mode and a value >= 0."
+        )
     if engine == "pydataset":
         return AudioPyDataset(source)
     import tensorflow as tf
@@ -547,6 +562,7 @@ def make_dataset(
         source,
         num_parallel_calls if num_parallel_calls is not None else autotune,
         prefetch if prefetch is not None else autotune,
+        start_batch,
     )
     dataset.source = source
     return dataset
