@@ -126,6 +126,36 @@ def test_extracted_folder_explicit_speakers_and_flac(deb, tmp_path):
     assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
 
 
+def test_recordings_beyond_full_scale_are_scaled_down_not_clipped(tmp_path):
+    """Vorbis decodes to floats beyond +-1 (klettres' tn recordings peak at up to 41): such a
+    file keeps its waveform, scaled to a 0.99 peak; a file within full scale is untouched."""
+    sounds = tmp_path / "tree" / "usr" / "share" / "klettres"
+    rate, seconds = 22050, 0.25
+    for speaker, amplitude in (("hot", 3.0), ("ok", 0.5)):
+        (sounds / speaker / "alpha").mkdir(parents=True)
+        t = np.arange(int(rate * seconds)) / rate
+        tone = amplitude * np.sin(2 * np.pi * TONE_HZ * t)
+        sf.write(sounds / speaker / "alpha" / "a.ogg", tone, rate, format="OGG", subtype="VORBIS")
+    summary = klettres.prepare_klettres(
+        tmp_path / "out", sample_rate=rate, deb=tmp_path / "tree", eval_speakers=["ok"]
+    )
+    decoded_peak = float(np.max(np.abs(sf.read(sounds / "hot" / "alpha" / "a.ogg")[0])))
+    assert decoded_peak > 2.9
+    ((name, gain),) = summary["rescaled"]
+    assert name == "usr/share/klettres/hot/alpha/a.ogg"
+    assert gain == pytest.approx(0.99 / decoded_peak, rel=1e-5)
+    hot = sf.read(tmp_path / "out" / "hot" / "alpha_a.wav")[0]
+    # Not clipped: a clipped 3x sine sits at full scale for ~80% of its samples; scaled, the
+    # peak is 0.99 and the waveform is the decoded one times the gain (to 16-bit rounding).
+    assert np.max(np.abs(hot)) == pytest.approx(0.99, abs=2 / 32768)
+    assert np.mean(np.abs(hot) > 0.98) < 0.1
+    source = sf.read(sounds / "hot" / "alpha" / "a.ogg")[0]
+    # 16-bit storage: libsndfile writes x * 32767 and reads n / 32768, so up to ~1 LSB apart.
+    np.testing.assert_allclose(hot, source * gain, atol=1.5 / 32768)
+    ok = sf.read(tmp_path / "out" / "ok" / "alpha_a.wav")[0]
+    np.testing.assert_allclose(ok, sf.read(sounds / "ok" / "alpha" / "a.ogg")[0], atol=1.5 / 32768)
+
+
 def test_bad_packages_and_missing_apt_get_are_explained(tmp_path, monkeypatch):
     not_deb = tmp_path / "x.deb"
     not_deb.write_bytes(b"PK\x03\x04 a zip")
