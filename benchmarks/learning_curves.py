@@ -53,26 +53,21 @@ def score(
     from keras_waveglow.evaluation import evaluate
     from keras_waveglow.losses import nll_to_log_likelihood
 
+    def nll_bits(paths, **kwargs) -> float:  # held-out NLL in bits per sample
+        dataset = make_dataset(paths, generator, split="eval", batch_size=1, **kwargs)
+        nll = float(generator.evaluate(dataset, verbose=0))
+        return -nll_to_log_likelihood(nll, sigma=generator.train_sigma)["bits_per_sample"]
+
     generator.compile(optimizer="adam")
-    heldout = make_dataset(files, generator, split="eval", batch_size=1)
-    nll = float(generator.evaluate(heldout, verbose=0))
-    bits = nll_to_log_likelihood(nll, sigma=generator.train_sigma)["bits_per_sample"]
     report = evaluate(generator, files, work, seed=seed, overwrite=True, progress=False)
-    record = {"heldout_nll_bits_per_sample": -bits}
+    record = {"heldout_nll_bits_per_sample": nll_bits(files)}
     if dequantized:
-        noisy = make_dataset(
-            files, generator, split="eval", batch_size=1, seed=seed, augment={"dequantize": True}
+        record["heldout_dequantized_nll_bits_per_sample"] = nll_bits(
+            files, seed=seed, augment={"dequantize": True}
         )
-        record["heldout_dequantized_nll_bits_per_sample"] = -nll_to_log_likelihood(
-            float(generator.evaluate(noisy, verbose=0)), sigma=generator.train_sigma
-        )["bits_per_sample"]
     if per_file:
         record["heldout_nll_bits_per_file"] = {
-            f"{Path(f).parent.name}/{Path(f).name}": -nll_to_log_likelihood(
-                float(generator.evaluate(make_dataset([f], generator, split="eval"), verbose=0)),
-                sigma=generator.train_sigma,
-            )["bits_per_sample"]
-            for f in files
+            f"{Path(f).parent.name}/{Path(f).name}": nll_bits([f]) for f in files
         }
     for system in ("waveglow", "griffin_lim"):
         for metric in ("pesq_wb", "log_mel_l1", "vuv_f1"):

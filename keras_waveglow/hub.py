@@ -94,11 +94,10 @@ def _download_source(name: str) -> dict:
 
 
 def _cached(name: str, sha256: str | None, any_digest: bool = False) -> Path | None:
-    if sha256 and not any_digest:
-        path = converted_path(name, sha256)
-        return path if path.is_file() else None
     if sha256 and converted_path(name, sha256).is_file():
         return converted_path(name, sha256)
+    if sha256 and not any_digest:
+        return None
     # No recorded digest, or any accepted: an earlier conversion (named by its digest) will do.
     found = sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))
     return found[0] if found else None

@@ -127,7 +127,7 @@ def test_extracted_folder_explicit_speakers_and_flac(deb, tmp_path):
 
 
 def test_recordings_beyond_full_scale_are_scaled_down_not_clipped(tmp_path):
-    """Vorbis decodes to floats beyond +-1 (klettres' tn recordings peak at up to 41): such a
+    """Vorbis decodes to floats beyond +-1 (klettres' tn recordings peak at up to 40): such a
     file keeps its waveform, scaled to a 0.99 peak; a file within full scale is untouched."""
     sounds = tmp_path / "tree" / "usr" / "share" / "klettres"
     rate, seconds = 22050, 0.25

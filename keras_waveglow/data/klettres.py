@@ -172,7 +172,7 @@ def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, fl
     """Decodes `source`, mixes to mono, resamples, writes 16-bit `target`.
 
     Vorbis decodes to floats that may exceed full scale (klettres' tn recordings peak at up to
-    41, most ml ones at 1.1 to 1.4): such a file is scaled down to a peak of `RESCALED_PEAK`,
+    40, most ml ones at about 1.1): such a file is scaled down to a peak of `RESCALED_PEAK`,
     keeping its waveform, where clipping it at +-1 would flatten its loud parts (35% of the
     training files had been clipped so).
 

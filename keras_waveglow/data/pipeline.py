@@ -414,14 +414,12 @@ def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch
         batch_indices,
         output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)),
     )
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     if start_batch is not None:
         # Endless, from batch `start_batch` on: skipping (epoch, index) pairs before the map
         # loads nothing, where `.skip` after it would decode and mel every skipped batch.
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
         dataset = dataset.repeat().skip(start_batch)
     dataset = dataset.map(load_with_mel, num_parallel_calls=num_parallel_calls, deterministic=True)
-    if start_batch is None:
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(prefetch)
 
 
