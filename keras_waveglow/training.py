@@ -1230,7 +1230,6 @@ def train(
     import math
 
     from keras_waveglow.data import make_dataset, resolve_files
-    from keras_waveglow.data.pipeline import tensorflow_available
     from keras_waveglow.distributed import setup_workers
 
     workers = setup_workers()  # first: multi-process engines start before any computation
@@ -1285,9 +1284,9 @@ def train(
 
     def worker_dataset(start, stop):  # this worker's rows of every global batch
         rows = None if (start, stop) == (0, batch_size) else (start, stop)
-        if tensorflow_available():  # endless, from the batch a resumed run is at (none loaded)
-            return new_dataset(rows, start_batch=done)
-        return new_dataset(rows)
+        # Endless, from the batch a resumed run is at (the skipped ones are not loaded), on
+        # either engine: a resumed run sees the batches the uninterrupted one would have.
+        return new_dataset(rows, start_batch=done)
 
     dataset = workers.distribute(worker_dataset, batch_size)
     callbacks = [_StopAtStep(steps), StopOnConsecutiveSkips(max_consecutive_skips)]

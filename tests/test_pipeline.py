@@ -187,8 +187,34 @@ def test_start_batch_equals_repeat_skip_without_loading_the_skipped(monkeypatch)
     assert loaded[:4] == [(2, 1), (2, 2), (3, 0), (3, 1)] and len(loaded) <= 6
     with pytest.raises(ValueError, match="start_batch=-1"):
         make_dataset(files, "tiny", start_batch=-1, **kwargs)
-    with pytest.raises(ValueError, match=r"start_batch=2 needs the tf\.data engine"):
-        make_dataset(files, "tiny", start_batch=2, engine="pydataset", **kwargs)
+    with pytest.raises(ValueError, match=r"start_batch=2 needs training mode"):
+        make_dataset(files, "tiny", start_batch=2, whole_utterances=True)
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_pydataset_start_batch_is_the_tf_data_sequence(threads):
+    """The PyDataset engine resumes like tf.data: item i is batch 7 + i of the endless
+    sequence (across epoch ends), whatever `fit` does with `on_epoch_end` (called after
+    every `steps_per_epoch`), with or without threads building ahead."""
+    kwargs = {"batch_size": 2, "segment_length": 4096, "seed": 3, "augment": True}
+    files = [AWB, SLT, SLT, AWB, AWB, SLT]  # 3 batches per epoch
+    reference = batches(make_dataset(files, "tiny", engine="tf.data", **kwargs).repeat(), 11)
+    resumed = make_dataset(
+        files, "tiny", engine="pydataset", start_batch=7, num_parallel_calls=threads, **kwargs
+    )
+    assert isinstance(resumed, AudioPyDataset) and resumed.num_batches is None
+    for item in range(4):
+        mel, audio = resumed[item]
+        resumed.on_epoch_end()  # as fit(steps_per_epoch=1) would: no effect when endless
+        np.testing.assert_array_equal(audio, reference[7 + item][1])
+        np.testing.assert_allclose(mel, reference[7 + item][0], atol=1e-5)  # ops vs tf.signal
+    # Through `fit`'s own iterator (steps_per_epoch smaller than an epoch): batches 0, 1, ...
+    adapter = keras.src.trainers.data_adapters.get_data_adapter(
+        make_dataset(files, "tiny", engine="pydataset", start_batch=0, **kwargs)
+    )
+    iterator = adapter.get_numpy_iterator()
+    for step in range(5):
+        np.testing.assert_array_equal(next(iterator)[1], reference[step][1])
 
 
 def test_worker_rows_are_slices_of_the_global_batch():

@@ -655,14 +655,55 @@ def test_training_data_is_dequantized_unless_asked_not_to(tmp_path, monkeypatch,
         np.testing.assert_array_equal(decoded_tone, np.broadcast_to(expected_tone, (2, 8000)))
 
 
+def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeypatch):
+    """Without TensorFlow (the JAX-only GPU machine) `train --resume` gets the PyDataset
+    engine's endless mode at the step it resumes from: the batches an uninterrupted run
+    would have seen next, not the first batches again."""
+    import keras_waveglow.data as data_module
+    from keras_waveglow.cli import main
+    from keras_waveglow.data import pipeline as pipeline_lib
+    from keras_waveglow.data.pipeline import AudioPyDataset
+
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "3"]
+    argv += ["--sample-every", "0", "--out", str(tmp_path / "run")]
+    assert main([*argv, "--steps", "3"]) == 0
+    built = {}
+    real_make_dataset = data_module.make_dataset
+
+    def capture(*args, **kwargs):
+        built["dataset"] = real_make_dataset(*args, **kwargs)
+        built["call"] = args, kwargs
+        raise _DatasetBuilt
+
+    monkeypatch.setattr(data_module, "make_dataset", capture)
+    # The data pipeline now sees no TensorFlow (the backend, TensorFlow or JAX, keeps running).
+    monkeypatch.setattr(pipeline_lib, "tensorflow_available", lambda: False)
+    with pytest.raises(_DatasetBuilt):
+        main([*argv, "--steps", "6", "--resume"])
+    resumed = built["dataset"]
+    assert isinstance(resumed, AudioPyDataset) and resumed.start_batch == 3
+    args, kwargs = built["call"]
+    from_start = real_make_dataset(*args, **{**kwargs, "start_batch": 0})
+    # Two files, batch 2: one batch per epoch, so batch 3 is epoch 3's (new segments, noise).
+    np.testing.assert_array_equal(resumed[0][1], from_start[3][1])
+    assert not np.array_equal(resumed[0][1], from_start[0][1])
+
+
 @pytest.mark.slow
-def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path):
-    """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on)."""
+@pytest.mark.parametrize("engine", ["auto", "pydataset"])
+def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path, engine):
+    """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on), on
+    the default data engine and on the PyDataset one (the pipeline told there is no
+    TensorFlow, as on the JAX-only GPU machine)."""
     common = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     common += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "4"]
     common += ["--gan", "--discriminator-width", "0.03125", "--discriminator-start", "2"]
     common += ["--sample-every", "0"]
     code = "import sys; from keras_waveglow.cli import main; sys.exit(main(sys.argv[1:]))"
+    if engine == "pydataset":
+        no_tf_data = "import keras_waveglow.data.pipeline as p; p.tensorflow_available = lambda: 0"
+        code = f"{no_tf_data}; {code}"
 
     def cli(*args):
         env = {**os.environ}

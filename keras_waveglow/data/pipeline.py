@@ -364,29 +364,79 @@ class AudioPyDataset(keras.utils.PyDataset):
     and the mel is computed with `mel_spectrogram` (keras.ops) instead of `tf_mel_spectrogram`
     (they agree to about 1e-6; see `keras_waveglow.audio`).
 
+    Two modes. Finite (`start_batch=None`): one epoch of `len(self)` batches; `on_epoch_end`
+    moves to the next epoch (new order, new segments). Endless (`start_batch=k`): item `i` is
+    batch `k + i` of the endless sequence, i.e. batch `(k + i) % len(self)` of epoch
+    `(k + i) // len(self)`, exactly what the tf.data engine's `start_batch` yields, whatever
+    `fit`'s `steps_per_epoch` is (Keras calls `on_epoch_end` at the end of every `fit` epoch,
+    which the endless mode ignores); `num_batches` is then None (Keras' endless convention).
+
     Args:
         source: an `ExampleSource`.
+        start_batch: int or None, see above.
+        prefetch_threads: int, endless mode: batches `i + 1 .. i + prefetch_threads` are
+            built in that many threads while item `i` is used (decoding and the mel release
+            the GIL). 0 builds each batch on request. Default 0.
         **kwargs: `keras.utils.PyDataset` arguments (workers, use_multiprocessing,
             max_queue_size).
     """
 
-    def __init__(self, source: ExampleSource, **kwargs):
+    def __init__(
+        self,
+        source: ExampleSource,
+        start_batch: int | None = None,
+        prefetch_threads: int = 0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.source = source
         self.epoch = 0
+        self.start_batch = start_batch
+        self.prefetch_threads = prefetch_threads
+        self._pending: dict[int, object] = {}
+        self._pool = None
 
     def __len__(self) -> int:
         return self.source.num_batches()
 
-    def __getitem__(self, index: int):
-        if index >= len(self):
-            raise IndexError(f"batch {index} out of range ({len(self)} batches).")
-        batch = self.source.batch_audio(self.epoch, index)
+    @property
+    def num_batches(self) -> int | None:
+        return None if self.start_batch is not None else len(self)
+
+    def _build(self, epoch: int, index: int):
+        batch = self.source.batch_audio(epoch, index)
         mel = audio_lib.mel_spectrogram(batch, **self.source.mel_settings)
         return keras.ops.convert_to_numpy(mel), batch
 
+    def _endless_item(self, item: int):
+        epoch, index = divmod(self.start_batch + item, len(self))
+        if not self.prefetch_threads:
+            return self._build(epoch, index)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.prefetch_threads)
+        for ahead in range(item, item + self.prefetch_threads + 1):
+            if ahead not in self._pending:
+                self._pending[ahead] = self._pool.submit(
+                    self._build, *divmod(self.start_batch + ahead, len(self))
+                )
+        for stale in [k for k in self._pending if k < item]:
+            self._pending.pop(stale).cancel()
+        return self._pending.pop(item).result()
+
+    def __getitem__(self, index: int):
+        if index < 0:
+            raise IndexError(f"batch {index} out of range.")
+        if self.start_batch is not None:
+            return self._endless_item(index)
+        if index >= len(self):
+            raise IndexError(f"batch {index} out of range ({len(self)} batches).")
+        return self._build(self.epoch, index)
+
     def on_epoch_end(self) -> None:
-        self.epoch += 1
+        if self.start_batch is None:
+            self.epoch += 1
 
 
 def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch=None):
@@ -482,7 +532,8 @@ def make_dataset(
         seed: int. Default 0.
         shuffle: bool or None; None shuffles in training mode only.
         cache: bool, keep decoded audio in memory (small corpora). Default False (streaming).
-        num_parallel_calls: int or None (tf.data.AUTOTUNE) for the decode and mel maps.
+        num_parallel_calls: int or None (tf.data.AUTOTUNE) for the decode and mel maps; the
+            PyDataset engine's threads in its endless mode (None: all cores).
         augment: False, True (dequantisation noise) or a dict with `dequantize` (bool),
             `snr_db` (float or (low, high)) and `gain_db` ((min_db, max_db)).
         trim_db: float or None, trim silence quieter than this many dB below the peak.
@@ -496,10 +547,12 @@ def make_dataset(
         rows: None or `(start, stop)`: yield only rows `start:stop` of each `batch_size`
             batch (one worker's share of the global batch; see `keras_waveglow.distributed`).
             Training mode only. Default None (whole batches).
-        start_batch: int or None. When given (tf.data, training mode), the dataset repeats
-            endlessly and begins at this batch of the endless sequence: what
+        start_batch: int or None. When given (training mode), the dataset repeats endlessly
+            and begins at this batch of the endless sequence: on tf.data what
             `dataset.repeat().skip(start_batch)` yields, without loading the skipped batches
-            (resuming a long run). Default None (one epoch).
+            (resuming a long run); the PyDataset engine yields the same batches (its endless
+            mode, built ahead in `num_parallel_calls` threads, default all cores). Default
+            None (one epoch).
 
     Returns:
         A `tf.data.Dataset` (with a `.source` attribute, the `ExampleSource`) or an
@@ -547,12 +600,11 @@ def make_dataset(
     )
     if engine == "auto":
         engine = "tf.data" if tensorflow_available() else "pydataset"
-    if start_batch is not None and (engine == "pydataset" or whole_utterances or start_batch < 0):
-        raise ValueError(
-            f"start_batch={start_batch} needs the tf.data engine, training mode and a value >= 0."
-        )
+    if start_batch is not None and (whole_utterances or start_batch < 0):
+        raise ValueError(f"start_batch={start_batch} needs training mode and a value >= 0.")
     if engine == "pydataset":
-        return AudioPyDataset(source)
+        threads = 0 if start_batch is None else (num_parallel_calls or os.cpu_count() or 1)
+        return AudioPyDataset(source, start_batch=start_batch, prefetch_threads=threads)
     import tensorflow as tf
 
     autotune = tf.data.AUTOTUNE

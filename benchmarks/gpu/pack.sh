@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds .gpu/ for benchmarks/gpu/train.sh: the wheels the JAX-only GPU machine lacks (Python
+# 3.12, x86-64) and Debian's klettres-data .deb (39 MB, the training audio as Vorbis), kept out
+# of git by .git/info/exclude. Run here (network to PyPI and Debian), then carry .gpu:
+#   bash benchmarks/gpu/pack.sh [path/to/klettres-data.deb]
+# It prints the size of what will travel (the device tool's limit is 64 MiB with the tree).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+grep -qx '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
+rm -rf .gpu && mkdir -p .gpu/whl
+# The machine has jax, numpy, scipy, scikit-learn, numba, h5py, absl-py, rich, ml-dtypes,
+# joblib, msgpack, lazy-loader, requests, typing-extensions (KINDS.md); these it lacks, at the
+# versions the tests here ran with (PY, default .venv/bin/python):
+PY=${PY:-.venv/bin/python}
+pins=$($PY -c "from importlib.metadata import version as v; print(' '.join(f'{n}=={v(n)}' for n in \
+'keras namex optree soundfile cffi pycparser soxr librosa audioread decorator pooch platformdirs'.split()))")
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .gpu/whl $pins
+if [ $# -ge 1 ]; then
+  cp "$1" .gpu/klettres-data.deb
+else
+  (cd .gpu && apt-get download klettres-data && mv klettres-data_*.deb klettres-data.deb)
+fi
+tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+gpu=$(du -sb .gpu | cut -f1)
+echo "{\"tree_bytes\": $tree, \"gpu_bytes\": $gpu, \"total_mib\": $(( (tree + gpu) / 1048576 ))}"
+ls .gpu/whl

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# One prepared training run on the lent GPU machine (JAX, no TensorFlow: the PyDataset engine),
+# for the bundled vocoder's recipe: prepare klettres there from the carried .deb, train with
+# `keras-waveglow train` for BUDGET seconds, and copy results to $OUT as they come (a run
+# stopped at its limit still returns them): the latest checkpoint's generator as float16
+# (weights.h5, under the 16 MiB per-file limit; Adam's moments do not come back, so the next
+# run continues with INIT=<that file>), log.csv, training_state.json, progress.txt
+# (unix time and step at each checkpoint), the log's tail, the GPU's name.
+#
+# Here: bash benchmarks/gpu/pack.sh; then the device tool's `run` with carry [".gpu"] and
+#   command: BUDGET=330 bash benchmarks/gpu/train.sh        (timeout_s 600)
+# Settings (environment): PRESET (squeezewave_128s), BATCH (32), SEGMENT (16384), LR (4e-4),
+# MAE (4), SAVE_EVERY (200), INIT (weights to start from), STEPS (1000000), SKIP_INSTALL=1 to
+# use the current Python as is (the CPU rehearsal).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUDGET=${BUDGET:-330}
+OUT=${OUT:-/tmp/gpu_out}
+PRESET=${PRESET:-squeezewave_128s}
+BATCH=${BATCH:-32}
+SEGMENT=${SEGMENT:-16384}
+LR=${LR:-4e-4}
+MAE=${MAE:-4}
+SAVE_EVERY=${SAVE_EVERY:-200}
+STEPS=${STEPS:-1000000}
+PY=${PY:-python3}
+WORK=${WORK:-/tmp/kwg_gpu}
+mkdir -p "$OUT" "$WORK"
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target "$WORK/site" .gpu/whl/*.whl
+  export PYTHONPATH="$WORK/site:$PWD"
+else
+  export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
+(nvidia-smi --query-gpu=name,memory.total --format=csv || echo "no nvidia-smi") > "$OUT/gpu.txt" 2>&1
+start=$(date +%s)
+[ -f "$WORK/klettres/train.txt" ] || $PY -m keras_waveglow.cli prepare klettres \
+  --deb .gpu/klettres-data.deb --dest "$WORK/klettres" --sample-rate 22050 > "$WORK/prepare.log" 2>&1
+echo "prepared in $(( $(date +%s) - start )) s" >> "$OUT/gpu.txt"
+run="$WORK/run"
+
+export_latest() {  # the latest checkpoint -> $OUT (atomic: .tmp then rename)
+  [ -f "$run/training_state.json" ] || return 0
+  step=$($PY -c "import json; print(json.load(open('$run/training_state.json'))['step'])")
+  [ "$step" = "${last_step:-}" ] && return 0
+  $PY -c "from keras_waveglow.training import export_generator_weights as e; \
+e('$run/last.weights.h5', '$OUT/weights.tmp.weights.h5', 'float16')" \
+    && mv "$OUT/weights.tmp.weights.h5" "$OUT/weights.h5"
+  cp "$run/log.csv" "$OUT/log.csv.tmp" && mv "$OUT/log.csv.tmp" "$OUT/log.csv"
+  cp "$run/training_state.json" "$OUT/training_state.json"
+  echo "$(date +%s) $step" >> "$OUT/progress.txt"
+  last_step=$step
+}
+
+init=()
+[ -n "${INIT:-}" ] && init=(--init-from "$INIT")
+# A rerun on the same (still warm) machine continues the run exactly instead.
+[ -f "$run/training_state.json" ] && init=(--resume)
+echo "$(date +%s) start" >> "$OUT/progress.txt"
+timeout --signal=TERM --kill-after=20 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
+  --split all --preset "$PRESET" --batch-size "$BATCH" --segment-length "$SEGMENT" \
+  --learning-rate "$LR" --mae-weight "$MAE" --save-every "$SAVE_EVERY" --steps "$STEPS" \
+  --seed 0 --sample-every 0 --out "$run" "${init[@]}" >> "$WORK/train.log" 2>&1 &
+trainer=$!
+while kill -0 $trainer 2>/dev/null; do sleep 15; export_latest || true; done
+wait $trainer || echo "trainer exit $? (124: stopped at BUDGET)" >> "$OUT/gpu.txt"
+export_latest
+tail -c 200000 "$WORK/train.log" | tr '\r' '\n' | tail -n 400 > "$OUT/train_log_tail.txt"
+echo "done after $(( $(date +%s) - start )) s" >> "$OUT/gpu.txt"
