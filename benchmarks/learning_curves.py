@@ -16,7 +16,7 @@ snapshot it loads the generator's weights (`export_generator_weights`) into the 
 Prints one JSON line per snapshot (also appended to `--out`).
 
 Usage (TensorFlow backend, the data pipeline's):
-    python benchmarks/learning_curves.py --preset squeezewave_128s_klettres \\
+    python benchmarks/learning_curves.py --preset squeezewave_128s \\
         --runs nll=runs/nll mae=runs/mae gan=runs/gan \\
         --eval-list klettres/eval.txt --max-eval-files 24 --out curves.jsonl
 """

@@ -242,6 +242,19 @@ def _add_train(subparsers, common) -> None:
         help="train on the PCM values as decoded, without the +-0.5 LSB uniform noise that "
         "keeps digital silence from drawing the likelihood to -inf (NVIDIA's recipe)",
     )
+    p.add_argument(
+        "--peak",
+        type=float,
+        default=None,
+        help="scale each training file to this peak first (level normalisation; default: off)",
+    )
+    p.add_argument(
+        "--trim-db",
+        type=float,
+        default=None,
+        help="trim each training file's leading/trailing silence quieter than this many dB "
+        "below its peak (default: off)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run_train)
 
@@ -270,6 +283,8 @@ def _run_train(args) -> int:
             resume=args.resume,
             init_from=args.init_from,
             dequantize=args.dequantize,
+            peak=args.peak,
+            trim_db=args.trim_db,
             seed=args.seed,
         )
     except (FileExistsError, FileNotFoundError, ValueError) as error:

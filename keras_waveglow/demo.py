@@ -257,6 +257,7 @@ def run_demo(
         segment_length=segment_length,
         seed=seed,
         cache=True,
+        augment={"dequantize": True},  # as `keras-waveglow train` by default
     )
     budget, history, train_seconds = fit_for_budget(
         tuner, train_ds, budget_seconds, progress=verbose != 0

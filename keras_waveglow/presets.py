@@ -85,8 +85,10 @@ PRESETS.update(
         "squeezewave_128s_16k": {**_SQUEEZEWAVE_128S, "sample_rate": 16000},
         # The bundled default vocoder (weights in the package, see WEIGHTS): squeezewave_128s
         # trained in this repository on real speech; its model card is next to the weights.
-        # It was trained with the paper's linear path (kept for its weights).
-        "squeezewave_128s_klettres": {**_SQUEEZEWAVE_128S, "wn_linear_path": True},
+        "squeezewave_128s_klettres": {**_SQUEEZEWAVE_128S},
+        # 128S with the paper's linear WN path: the flow of the first bundled model (2026-12-02)
+        # and of the README's first learning curves, kept so their commands still reproduce.
+        "squeezewave_128s_linear": {**_SQUEEZEWAVE_128S, "wn_linear_path": True},
         # For tests: every SqueezeWave option on a few narrow flows (4 groups per frame).
         "squeezewave_tiny": {
             **_SQUEEZEWAVE_128S,

@@ -1179,6 +1179,8 @@ def train(
     max_consecutive_skips: int = 10,
     split: str = "train",
     dequantize: bool = True,
+    peak: float | None = None,
+    trim_db: float | None = None,
     seed: int = 0,
     verbose="auto",
 ) -> dict:
@@ -1217,6 +1219,11 @@ def train(
             stretches of digital silence (exact zeros) reward an ever smaller scale with an
             unbounded likelihood, and held-out audio with a faint noise floor gets a huge NLL.
             False reproduces NVIDIA's recipe. Default True.
+        peak: float or None, scale each training file to this peak before cutting segments
+            (level normalisation; `make_dataset(peak=...)`). Default None (as recorded).
+        trim_db: float or None, trim each training file's leading and trailing silence
+            quieter than this many dB below its peak (`make_dataset(trim_db=...)`). Default
+            None.
         seed: data and model seed. Default 0.
         verbose: Keras `fit` verbosity. Default "auto".
 
@@ -1279,6 +1286,8 @@ def train(
             seed=seed,
             rows=rows,
             augment={"dequantize": True} if dequantize else False,
+            peak=peak,
+            trim_db=trim_db,
             start_batch=start_batch,
         )
 

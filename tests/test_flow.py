@@ -595,11 +595,13 @@ def test_residual_only_wn_output_bounded_without_linear_path(linear_path):
 
 
 def test_linear_path_option_keeps_the_weight_layout():
-    """The option adds no weights; the SqueezeWave presets drop the linear path, the bundled
-    model (trained with it) keeps it, and WaveGlow's own default keeps the paper's form."""
+    """The option adds no weights; the SqueezeWave presets (the bundled model's too) drop the
+    linear path, and WaveGlow's own default keeps the paper's form."""
     assert WaveGlow.from_preset("tiny").wn_linear_path
     assert not WaveGlow.from_preset("squeezewave_128s", load_weights=False).wn_linear_path
-    assert WaveGlow.from_preset("squeezewave_128s_klettres", load_weights=False).wn_linear_path
+    bundled = WaveGlow.from_preset("squeezewave_128s_klettres", load_weights=False)
+    assert not bundled.wn_linear_path
+    assert WaveGlow.from_preset("squeezewave_128s_linear", load_weights=False).wn_linear_path
     paper = WaveGlow.from_preset("squeezewave_tiny", seed=0, wn_linear_path=True)
     bounded = WaveGlow.from_preset("squeezewave_tiny", seed=0)
     assert [w.shape for w in paper.weights] == [w.shape for w in bounded.weights]

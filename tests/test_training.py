@@ -655,6 +655,39 @@ def test_training_data_is_dequantized_unless_asked_not_to(tmp_path, monkeypatch,
         np.testing.assert_array_equal(decoded_tone, np.broadcast_to(expected_tone, (2, 8000)))
 
 
+def test_train_peak_and_trim_reach_the_training_segments(tmp_path, monkeypatch):
+    """`--peak` scales each training file to that peak and `--trim-db` cuts its leading
+    silence before the segments are cut (checked on the batch `fit` would get)."""
+    import keras_waveglow.data as data_module
+    from keras_waveglow.cli import main
+
+    rate = 16000
+    tone = 0.25 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)
+    pcm = np.concatenate([np.zeros(rate // 2), tone])  # half a second of digital silence
+    sf.write(tmp_path / "silence_then_tone.wav", pcm, rate, subtype="PCM_16")
+    built = {}
+    real_make_dataset = data_module.make_dataset
+
+    def capture(*args, **kwargs):
+        built["dataset"] = real_make_dataset(*args, **kwargs)
+        raise _DatasetBuilt
+
+    monkeypatch.setattr(data_module, "make_dataset", capture)
+    argv = ["train", "--preset", "tiny", "--data", str(tmp_path), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "16000", "--out", str(tmp_path / "run")]
+    argv += ["--no-dequantize", "--peak", "0.8", "--trim-db", "30"]
+    with pytest.raises(_DatasetBuilt):
+        main(argv)
+    dataset = built["dataset"]
+    _, audio = next(iter(dataset)) if hasattr(dataset, "take") else dataset[0]
+    audio = ops.convert_to_numpy(audio)
+    # The file is shorter than the segment: trimmed audio first, then zero padding.
+    np.testing.assert_allclose(np.abs(audio).max(axis=1), 0.8, rtol=1e-6)
+    leading_zeros = np.argmax(audio[0] != 0)
+    assert leading_zeros < 1024, leading_zeros  # 8000 untrimmed; one analysis frame at most
+    assert np.count_nonzero(audio[0]) >= 7900  # the tone is kept whole
+
+
 def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeypatch):
     """Without TensorFlow (the JAX-only GPU machine) `train --resume` gets the PyDataset
     engine's endless mode at the step it resumes from: the batches an uninterrupted run
