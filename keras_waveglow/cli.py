@@ -144,37 +144,45 @@ def _run_presets(args) -> int:
     return 0
 
 
+# `keras_waveglow.data.debian.CORPORA`, named here so that building the parser imports no Keras.
+PREPARE_CORPORA = ("fillets-cs", "fillets-nl", "klettres")
+
+
 def _add_prepare(subparsers, common) -> None:
     p = subparsers.add_parser(
         "prepare",
         parents=[common],
-        help="prepare a training corpus (Debian's klettres-data) from its package",
+        help="prepare a speech corpus that Debian packages (klettres, fillets-nl, fillets-cs)",
         description=(
-            "Prepare Debian's klettres-data speech (spoken letters and syllables, about 20 "
-            "speakers, GPL-2+): fetch the .deb with `apt-get download` (or use --deb), extract "
-            "it, resample every recording, hold out whole speakers, and write train/eval file "
-            "lists, per-speaker durations (klettres.json) and the licence notice."
+            "Prepare real speech from a Debian package: klettres (klettres-data: spoken "
+            "letters and syllables, about 20 speakers, GPL-2+) or fillets-nl / fillets-cs "
+            "(fillets-ng-data-nl/-cs: the Dutch or Czech dialogue of Fish Fillets, acted "
+            "sentences, GPL-2). Fetches the .deb with `apt-get download` (or use --deb), "
+            "extracts it, resamples every recording, holds out whole speakers, and writes "
+            "train/eval file lists, per-speaker durations (<corpus>.json) and the licence notice."
         ),
     )
-    p.add_argument("corpus", choices=["klettres"], help="the corpus to prepare")
+    p.add_argument("corpus", choices=PREPARE_CORPORA, help="the corpus to prepare")
     p.add_argument("--dest", required=True, help="output folder (must not exist, or be empty)")
     p.add_argument("--sample-rate", type=int, default=22050, help="target rate (default 22050)")
-    p.add_argument("--deb", default=None, help="an existing klettres-data .deb (no apt-get)")
+    p.add_argument("--deb", default=None, help="the corpus' .deb or extracted folder (no apt-get)")
     p.add_argument(
         "--eval-speakers",
         default=None,
-        help="comma-separated held-out speakers (default: 3 spread over the alphabetical list)",
+        help="comma-separated held-out speakers (default: klettres 3 spread over the "
+        "alphabetical list, fillets v)",
     )
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="audio format")
     p.set_defaults(func=_run_prepare)
 
 
 def _run_prepare(args) -> int:
-    from keras_waveglow.data import klettres
+    from keras_waveglow.data import debian
 
     speakers = args.eval_speakers.split(",") if args.eval_speakers else None
     try:
-        summary = klettres.prepare_klettres(
+        summary = debian.prepare_debian_speech(
+            args.corpus,
             args.dest,
             sample_rate=args.sample_rate,
             deb=args.deb,
@@ -378,7 +386,11 @@ def _add_evaluate(subparsers, common) -> None:
     p.add_argument("--model", default=None, help="a .keras file, NVIDIA checkpoint or preset")
     p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
     p.add_argument(
-        "--data", nargs="+", required=True, metavar="DIR|FILE", help="audio files or directories"
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="DIR|FILE",
+        help="audio files, directories or .txt file lists",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="report directory")
     p.add_argument("--sigma", type=float, default=0.6, help="latent noise scale (default 0.6)")

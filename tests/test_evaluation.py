@@ -194,6 +194,20 @@ def test_missing_metric_packages_are_skipped_not_fatal(tmp_path, monkeypatch, sp
     assert "pesq_wb skipped" in (tmp_path / "report" / "index.html").read_text()
 
 
+def test_inputs_are_files_folders_and_prepare_file_lists(tmp_path):
+    """`evaluate --data` takes what `prepare` writes (eval.txt) as well as files and folders."""
+    for name in ("a/x.wav", "a/y.flac", "b/z.wav"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "a" / "notes.md").write_text("not audio")
+    (tmp_path / "eval.txt").write_text("b/z.wav\na/x.wav\n")
+    found = evaluation._find_audio([tmp_path / "eval.txt", tmp_path / "a", tmp_path / "b/z.wav"])
+    relative = [p.relative_to(tmp_path).as_posix() for p in found]
+    assert relative == ["b/z.wav", "a/x.wav", "a/x.wav", "a/y.flac", "b/z.wav"]
+    with pytest.raises(FileNotFoundError, match=r"missing\.txt: no such"):
+        evaluation._find_audio(tmp_path / "missing.txt")
+
+
 # --------------------------------------------------------------------------------------------
 # keras-waveglow evaluate and the HTML page in a browser
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The klettres-data recipe on a small fake .deb built here (no apt, no network)."""
+"""The Debian speech recipes (klettres, fillets) on small fake .debs built here (no network)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from keras_waveglow import cli
-from keras_waveglow.data import UnsafeArchiveError, klettres, read_file_list
+from keras_waveglow.data import UnsafeArchiveError, debian, read_file_list
 
 # speaker -> [(kind, name, source rate, seconds)]: the rates the real package mixes.
 RECORDINGS = {
@@ -50,6 +50,23 @@ def ar_archive(members):
 
 @pytest.fixture(scope="module")
 def deb(tmp_path_factory):
+    return build_deb(tmp_path_factory.mktemp("deb") / "klettres-data_1.0_all.deb", klettres_files())
+
+
+def build_deb(path, files):
+    path.write_bytes(
+        ar_archive(
+            {
+                "debian-binary": b"2.0\n",
+                "control.tar.xz": tar_xz({"./control": b"Package: x\n"}),
+                "data.tar.xz": tar_xz(files),
+            }
+        )
+    )
+    return path
+
+
+def klettres_files():
     files = {
         f"./usr/share/klettres/{speaker}/{kind}/{name}.ogg": ogg_bytes(rate, seconds)
         for speaker, items in RECORDINGS.items()
@@ -58,22 +75,12 @@ def deb(tmp_path_factory):
     files["./usr/share/klettres/cc/alpha/broken.ogg"] = b"OggS but not really"
     files["./usr/share/klettres/pics/kids/x.svg"] = b"<svg/>"  # not a speaker
     files["./usr/share/doc/klettres-data/copyright"] = b"License: GPL-2+\n"
-    path = tmp_path_factory.mktemp("deb") / "klettres-data_1.0_all.deb"
-    path.write_bytes(
-        ar_archive(
-            {
-                "debian-binary": b"2.0\n",
-                "control.tar.xz": tar_xz({"./control": b"Package: klettres-data\n"}),
-                "data.tar.xz": tar_xz(files),
-            }
-        )
-    )
-    return path
+    return files
 
 
 def test_recipe_resamples_splits_by_speaker_and_writes_the_licence(deb, tmp_path):
     dest = tmp_path / "klettres"
-    summary = klettres.prepare_klettres(dest, sample_rate=16000, deb=deb)
+    summary = debian.prepare_klettres(dest, sample_rate=16000, deb=deb)
 
     # Default hold-out: 3 speakers at positions int((i + 0.5) * 4 / 3) = 0, 2, 3 alphabetically.
     assert summary["splits"]["eval"]["speakers"] == ["aa", "cc", "dd"]
@@ -108,21 +115,21 @@ def test_recipe_resamples_splits_by_speaker_and_writes_the_licence(deb, tmp_path
     assert not list(tmp_path.glob(".klettres.*"))  # the work folder is gone
 
     with pytest.raises(FileExistsError, match="not empty"):
-        klettres.prepare_klettres(dest, deb=deb)
+        debian.prepare_klettres(dest, deb=deb)
 
 
 def test_extracted_folder_explicit_speakers_and_flac(deb, tmp_path):
-    root = klettres.extract_deb(deb, tmp_path / "tree")
-    assert klettres.choose_eval_speakers(["dd", "aa", "cc", "bb"], 2) == ["bb", "dd"]
-    summary = klettres.prepare_klettres(
+    root = debian.extract_deb(deb, tmp_path / "tree")
+    assert debian.choose_eval_speakers(["dd", "aa", "cc", "bb"], 2) == ["bb", "dd"]
+    summary = debian.prepare_klettres(
         tmp_path / "out", sample_rate=22050, deb=root, eval_speakers=["aa"], audio_format="flac"
     )
     assert summary["splits"]["eval"] == {"speakers": ["aa"], "files": 2, "seconds": 0.5}
     assert sf.info(tmp_path / "out" / "dd" / "syllab_ka.flac").samplerate == 22050
     with pytest.raises(ValueError, match=r"unknown: \['zz'\]"):
-        klettres.prepare_klettres(tmp_path / "o2", deb=root, eval_speakers=["zz"])
+        debian.prepare_klettres(tmp_path / "o2", deb=root, eval_speakers=["zz"])
     with pytest.raises(ValueError, match="not all"):
-        klettres.prepare_klettres(tmp_path / "o3", deb=root, eval_speakers=list(RECORDINGS))
+        debian.prepare_klettres(tmp_path / "o3", deb=root, eval_speakers=list(RECORDINGS))
     assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()
 
 
@@ -136,7 +143,7 @@ def test_recordings_beyond_full_scale_are_scaled_down_not_clipped(tmp_path):
         t = np.arange(int(rate * seconds)) / rate
         tone = amplitude * np.sin(2 * np.pi * TONE_HZ * t)
         sf.write(sounds / speaker / "alpha" / "a.ogg", tone, rate, format="OGG", subtype="VORBIS")
-    summary = klettres.prepare_klettres(
+    summary = debian.prepare_klettres(
         tmp_path / "out", sample_rate=rate, deb=tmp_path / "tree", eval_speakers=["ok"]
     )
     decoded_peak = float(np.max(np.abs(sf.read(sounds / "hot" / "alpha" / "a.ogg")[0])))
@@ -160,15 +167,15 @@ def test_bad_packages_and_missing_apt_get_are_explained(tmp_path, monkeypatch):
     not_deb = tmp_path / "x.deb"
     not_deb.write_bytes(b"PK\x03\x04 a zip")
     with pytest.raises(ValueError, match=r"x\.deb: not a Debian package"):
-        klettres.prepare_klettres(tmp_path / "a", deb=not_deb)
+        debian.prepare_klettres(tmp_path / "a", deb=not_deb)
     evil = tmp_path / "evil.deb"
     evil.write_bytes(ar_archive({"data.tar.xz": tar_xz({"../../evil.ogg": b"x"})}))
     with pytest.raises(UnsafeArchiveError, match=r"'\.\.'"):
-        klettres.prepare_klettres(tmp_path / "b", deb=evil)
+        debian.prepare_klettres(tmp_path / "b", deb=evil)
     assert not (tmp_path.parent / "evil.ogg").exists()
     monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere
     with pytest.raises(RuntimeError, match=r"apt-get not found.*--deb"):
-        klettres.prepare_klettres(tmp_path / "c")
+        debian.prepare_klettres(tmp_path / "c")
 
 
 def test_cli_prepare(deb, tmp_path, capsys):
@@ -178,3 +185,86 @@ def test_cli_prepare(deb, tmp_path, capsys):
     assert "train: 2 speakers, 3 files" in out and "eval: 2 speakers, 3 files" in out
     assert cli.main(argv) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def stereo_ogg_bytes(rate, seconds, right_gain):
+    t = np.arange(int(rate * seconds)) / rate
+    tone = 0.5 * np.sin(2 * np.pi * TONE_HZ * t)
+    buffer = io.BytesIO()
+    sf.write(buffer, np.stack([tone, right_gain * tone], axis=1), rate, format="OGG")
+    return buffer.getvalue()
+
+
+# level/language/name -> right channel's gain: the package's naming, leads -m-/-v-, others.
+FILLETS = {
+    "city/nl/vit-m-hlava": 1.0,
+    "airplane/nl/vit-m-hlava": 1.0,  # the same name in another level stays a separate file
+    "city/nl/vit-v-proc": 0.0,  # left channel only: the mono mix halves it
+    "barrel/nl/bar_v_fotka": 1.0,  # underscores separate the fields too
+    "barrel/nl/b-hurt-0": 1.0,  # a third character
+    "share/nl/help1": 1.0,  # no speaker field
+    "city/cs/vit-m-hlava": 1.0,  # Czech: another package's language, not read for nl
+}
+
+
+@pytest.fixture(scope="module")
+def fillets_deb(tmp_path_factory):
+    root = "./usr/share/games/fillets-ng/sound"
+    files = {f"{root}/{name}.ogg": stereo_ogg_bytes(22050, 0.2, g) for name, g in FILLETS.items()}
+    files[f"{root}/city/nl/readme.txt"] = b"not audio"
+    files["./usr/share/doc/fillets-ng-data-nl/copyright"] = b"GPL version 2\n"
+    path = tmp_path_factory.mktemp("deb") / "fillets-ng-data-nl_1.0.1-1.1_all.deb"
+    return build_deb(path, files)
+
+
+def test_fillets_speakers_are_the_two_leads_and_the_rest(fillets_deb, tmp_path):
+    dest = tmp_path / "fillets"
+    summary = debian.prepare_debian_speech("fillets-nl", dest, sample_rate=16000, deb=fillets_deb)
+
+    assert summary["corpus"] == "fillets-nl" and summary["license"] == "GPL-2"
+    assert {s: v["files"] for s, v in summary["speakers"].items()} == {"m": 2, "other": 2, "v": 2}
+    assert summary["splits"]["eval"]["speakers"] == ["v"]  # the corpus' default hold-out
+    assert summary["splits"]["train"]["speakers"] == ["m", "other"]
+    assert sorted(p.name for p in (dest / "m").iterdir()) == [
+        "airplane_vit-m-hlava.wav",
+        "city_vit-m-hlava.wav",
+    ]
+    assert sorted(p.name for p in (dest / "other").iterdir()) == [
+        "barrel_b-hurt-0.wav",
+        "share_help1.wav",
+    ]
+    lists = {name: read_file_list(path) for name, path in summary["lists"].items()}
+    eval_names = sorted(p.name for p in lists["eval"])
+    assert eval_names == ["barrel_bar_v_fotka.wav", "city_vit-v-proc.wav"]
+    # Stereo is mixed to mono: a tone on the left only comes out at half the amplitude of one
+    # on both channels (Vorbis and resampling keep the 0.5 peak to within 2%).
+    both = sf.read(dest / "v" / "barrel_bar_v_fotka.wav")[0]
+    left = sf.read(dest / "v" / "city_vit-v-proc.wav")[0]
+    assert both.ndim == 1 and sf.info(dest / "v" / "city_vit-v-proc.wav").samplerate == 16000
+    assert np.max(np.abs(both)) == pytest.approx(0.5, rel=0.02)
+    assert np.max(np.abs(left)) == pytest.approx(0.25, rel=0.02)
+
+    notice = (dest / "NOTICE.txt").read_text()
+    assert "fillets-ng-data-nl" in notice and "Fish Fillets" in notice
+    assert "version 2 (GPL-2)" in notice and "later" not in notice
+    assert (dest / "copyright").read_text() == "GPL version 2\n"
+    assert json.loads((dest / "fillets-nl.json").read_text())["speakers"]["m"]["files"] == 2
+    assert not (dest / "klettres.json").exists()
+
+    # The Czech pack's recordings live in the same tree layout under cs/.
+    tree = debian.extract_deb(fillets_deb, tmp_path / "tree")
+    assert [p.name for p in debian.find_recordings(tree, "fillets-cs")["m"]] == ["vit-m-hlava.ogg"]
+    with pytest.raises(FileNotFoundError, match="fillets-ng-data-nl"):
+        debian.find_recordings(tmp_path / "tree" / "usr", "fillets-nl")
+    with pytest.raises(ValueError, match=r"Unknown corpus 'fillets'.*klettres"):
+        debian.prepare_debian_speech("fillets", tmp_path / "x", deb=tree)
+    with pytest.raises(ValueError, match=r"unknown: \['de'\]"):
+        debian.prepare_debian_speech("fillets-nl", tmp_path / "y", deb=tree, eval_speakers=["de"])
+
+
+def test_cli_prepare_fillets_and_the_corpus_names(fillets_deb, tmp_path, capsys):
+    assert cli.PREPARE_CORPORA == tuple(sorted(debian.CORPORA))
+    argv = ["prepare", "fillets-nl", "--dest", str(tmp_path / "f"), "--deb", str(fillets_deb)]
+    assert cli.main([*argv, "--eval-speakers", "m"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 2 speakers, 4 files" in out and "eval: 1 speakers, 2 files" in out

@@ -1,0 +1,455 @@
+"""Real speech that Debian packages: fetch, extract, resample, split by speaker.
+
+Two corpora are reachable from any Debian mirror, offline from PyPI and from the internet at
+large, and neither is ever committed or shipped (their recordings are GPL):
+
+- `klettres`: Debian's `klettres-data` (KLettres, a KDE alphabet tutor): letters and syllables
+  spoken by one native speaker per language, about 1,800 Ogg Vorbis files and 51 minutes in
+  all, under `usr/share/klettres/<language>/{alpha,syllab}/`; most at 44.1 kHz, some at 22.05,
+  48 or 128 kHz; GPL-2+. Speakers are the languages. Nothing is balanced: Malayalam alone is
+  about 21 of the 51 minutes.
+- `fillets-nl` and `fillets-cs`: the Dutch and Czech voice packs of the game Fish Fillets
+  (`fillets-ng-data-nl`, `fillets-ng-data-cs`): acted sentences of dialogue, 22.05 kHz stereo
+  Vorbis under `usr/share/games/fillets-ng/sound/<level>/<language>/` (Dutch: 1,616 files, 96
+  minutes); GPL-2. Speakers: `m` and `v` (the small and the big fish, the two leads, named by
+  the `-m-`/`-v-` field of the file name; about three quarters of the files) and `other` (the
+  remaining characters, some with processed voices). Sentences from two actors the klettres
+  models never heard make it an evaluation set of real connected speech.
+
+`prepare_debian_speech(corpus, dest)` is the recipe for both:
+
+1. `apt-get download <package>` in a temporary folder (or use a given .deb, or an already
+   extracted tree);
+2. read the .deb (an `ar` archive) and extract its `data.tar.*` with the same safe extractor as
+   the ARCTIC download;
+3. decode every recording, mix it to mono and resample it to the target rate (soxr);
+4. hold out whole speakers for evaluation: given ones, or the corpus' default (klettres: 3
+   spread evenly over the alphabetical list; fillets: `v`);
+5. write `<dest>/<speaker>/<group>_<name>.wav` (or .flac), `train.txt` and `eval.txt` (one
+   path per line, relative to `dest`, as `read_file_list` reads them), `<corpus>.json` (source
+   package and its sha256, per-speaker file counts, durations and original sample rates, the
+   split), `NOTICE.txt` (the licence) and the package's `copyright` file.
+
+The output folder is built beside `dest` and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from keras_waveglow.data.arctic import Utterance, extract_archive, file_sha256, write_file_lists
+
+logger = logging.getLogger(__name__)
+
+_AR_MAGIC = b"!<arch>\n"
+
+NOTICE = """\
+These recordings come from Debian's {package} package ({source}), {what}, resampled to
+{sample_rate} Hz by keras_waveglow's `prepare {corpus}` recipe.
+
+They are licensed under the {license_name} ({license}); see the package's copyright file beside
+this notice (`copyright`) and /usr/share/common-licenses/GPL-2 on Debian. Models trained on them
+carry this notice; the keras_waveglow code itself is Apache-2.0. Do not commit or redistribute
+these files without the licence.
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class DebianSpeech:
+    """Where a Debian package keeps its recordings and who speaks each one.
+
+    Attributes:
+        name: the corpus name `prepare` takes ("klettres", "fillets-nl", "fillets-cs").
+        package: the Debian binary package.
+        sound_root: the recordings' folder inside the package.
+        pattern: glob of the recordings under `sound_root`.
+        speaker: recording path relative to `sound_root` -> speaker, or None to skip the file.
+        group_part: which part of that relative path (the kind, the level) prefixes the
+            written file's name, keeping names unique within a speaker.
+        eval_speakers: the default held-out speakers; None for 3 chosen by
+            `choose_eval_speakers`.
+        what: the recordings in a few words, for the notice.
+        license: SPDX-style licence of the recordings.
+        license_name: the licence in words.
+    """
+
+    name: str
+    package: str
+    sound_root: Path
+    pattern: str
+    speaker: Callable[[Path], str | None]
+    group_part: int
+    eval_speakers: tuple[str, ...] | None
+    what: str
+    license: str
+    license_name: str
+
+    @property
+    def copyright(self) -> Path:
+        """The package's copyright file inside the package."""
+        return Path("usr/share/doc") / self.package / "copyright"
+
+
+def _klettres_speaker(relative: Path) -> str | None:
+    # <language>/{alpha,syllab}/<name>.ogg; anything else (pictures, other folders) is not speech
+    return relative.parts[0] if relative.parts[1] in KLETTRES_KINDS else None
+
+
+def _fillets_speaker(relative: Path) -> str | None:
+    # <level>/<language>/<level abbreviation>-<m|v|other character>-<word>.ogg
+    fields = re.split(r"[-_]", relative.stem)
+    return fields[1] if len(fields) > 2 and fields[1] in FILLETS_LEADS else "other"
+
+
+KLETTRES_KINDS = ("alpha", "syllab")
+FILLETS_LEADS = ("m", "v")
+N_EVAL_SPEAKERS = 3
+
+CORPORA = {
+    "klettres": DebianSpeech(
+        name="klettres",
+        package="klettres-data",
+        sound_root=Path("usr/share/klettres"),
+        pattern="*/*/*.ogg",
+        speaker=_klettres_speaker,
+        group_part=1,
+        eval_speakers=None,
+        what="the sound files of KLettres (KDE Education): letters and syllables, one speaker "
+        "per language",
+        license="GPL-2+",
+        license_name="GNU General Public License, version 2 or (at your option) any later version",
+    ),
+    **{
+        f"fillets-{language}": DebianSpeech(
+            name=f"fillets-{language}",
+            package=f"fillets-ng-data-{language}",
+            sound_root=Path("usr/share/games/fillets-ng/sound"),
+            pattern=f"*/{language}/*.ogg",
+            speaker=_fillets_speaker,
+            group_part=0,
+            eval_speakers=("v",),
+            what=f"the {words} voices of the game Fish Fillets - Next Generation",
+            license="GPL-2",
+            license_name="GNU General Public License, version 2",
+        )
+        for language, words in (("nl", "Dutch"), ("cs", "Czech"))
+    },
+}
+
+
+def _corpus(name: str) -> DebianSpeech:
+    if name not in CORPORA:
+        raise ValueError(f"Unknown corpus {name!r}; choose one of {sorted(CORPORA)}.")
+    return CORPORA[name]
+
+
+def fetch_deb(workdir: str | os.PathLike, package: str = "klettres-data") -> Path:
+    """Downloads a package's .deb with `apt-get download` into `workdir`.
+
+    Args:
+        workdir: folder to download into.
+        package: the Debian package. Default "klettres-data".
+
+    Returns:
+        The downloaded .deb.
+
+    Raises:
+        RuntimeError: apt-get is missing or fails (the message says to pass the .deb instead).
+    """
+    workdir = Path(workdir)
+    if shutil.which("apt-get") is None:
+        raise RuntimeError(
+            f"apt-get not found: download {package}_*.deb from packages.debian.org and pass "
+            "it with --deb (Python: deb=...)."
+        )
+    result = subprocess.run(
+        ["apt-get", "download", package], cwd=workdir, capture_output=True, text=True
+    )
+    debs = sorted(workdir.glob(f"{package}_*.deb"))
+    if result.returncode != 0 or not debs:
+        raise RuntimeError(
+            f"`apt-get download {package}` failed ({result.stderr.strip()[-300:]}); run "
+            f"`apt-get update` first, or pass a downloaded .deb with --deb."
+        )
+    return debs[0]
+
+
+def _ar_members(path: Path) -> dict[str, bytes]:
+    """The members of an `ar` archive (the container format of a .deb)."""
+    data = path.read_bytes()
+    if not data.startswith(_AR_MAGIC):
+        raise ValueError(f"{path}: not a Debian package (no ar archive header).")
+    members, offset = {}, len(_AR_MAGIC)
+    while offset + 60 <= len(data):
+        header = data[offset : offset + 60]
+        if header[58:60] != b"`\n":
+            raise ValueError(f"{path}: corrupt ar member header at byte {offset}.")
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        size = int(header[48:58].decode("ascii").strip())
+        start = offset + 60
+        if start + size > len(data):
+            raise ValueError(f"{path}: member {name!r} is truncated.")
+        members[name] = data[start : start + size]
+        offset = start + size + (size % 2)  # members are padded to an even length
+    return members
+
+
+def extract_deb(deb: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Extracts a .deb's files (its `data.tar.*`) into `dest`, refusing unsafe paths.
+
+    Returns:
+        `dest`.
+
+    Raises:
+        ValueError: not a .deb, or a data archive Python cannot read (zstd: extract with
+            `dpkg-deb -x` and pass the folder instead).
+        keras_waveglow.data.UnsafeArchiveError: a member would land outside `dest`.
+    """
+    deb, dest = Path(deb), Path(dest)
+    members = _ar_members(deb)
+    names = [name for name in members if name.startswith("data.tar")]
+    if not names:
+        raise ValueError(f"{deb}: no data.tar member; not a Debian binary package.")
+    if names[0].endswith(".zst"):
+        raise ValueError(
+            f"{deb}: {names[0]} is zstd-compressed; extract it with `dpkg-deb -x {deb} DIR` "
+            "and pass DIR instead of the .deb."
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / names[0]
+        archive.write_bytes(members[names[0]])
+        extract_archive(archive, dest)
+    return dest
+
+
+def find_recordings(root: str | os.PathLike, corpus: str = "klettres") -> dict[str, list[Path]]:
+    """{speaker: sorted recordings} of a corpus in a package tree extracted at `root`.
+
+    Args:
+        root: the folder the package was extracted into.
+        corpus: a name in `CORPORA`. Default "klettres".
+
+    Raises:
+        FileNotFoundError: no recordings there.
+        ValueError: unknown corpus.
+    """
+    spec = _corpus(corpus)
+    sounds = Path(root) / spec.sound_root
+    found: dict[str, list[Path]] = {}
+    for file in sorted(sounds.glob(spec.pattern)) if sounds.is_dir() else []:
+        speaker = spec.speaker(file.relative_to(sounds))
+        if speaker is not None:
+            found.setdefault(speaker, []).append(file)
+    if not found:
+        raise FileNotFoundError(f"{sounds}: no {spec.pattern} recordings of {spec.package}.")
+    return dict(sorted(found.items()))
+
+
+def choose_eval_speakers(speakers: Sequence[str], n: int = N_EVAL_SPEAKERS) -> list[str]:
+    """`n` speakers spread evenly over the alphabetical list: deterministic, not cherry-picked.
+
+    Example:
+        >>> choose_eval_speakers(["ar", "cs", "da", "de", "en", "fr"], 2)
+        ['cs', 'en']
+    """
+    ordered = sorted(speakers)
+    if not 0 < n < len(ordered):
+        raise ValueError(f"Cannot hold out {n} of {len(ordered)} speakers; need 0 < n < total.")
+    return [ordered[int((i + 0.5) * len(ordered) / n)] for i in range(n)]
+
+
+# A decoded file whose peak exceeds full scale is scaled to this peak instead of being clipped.
+RESCALED_PEAK = 0.99
+
+
+def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, float]:
+    """Decodes `source`, mixes to mono, resamples, writes 16-bit `target`.
+
+    Vorbis decodes to floats that may exceed full scale (klettres' tn recordings peak at up to
+    40, most ml ones at about 1.1): such a file is scaled down to a peak of `RESCALED_PEAK`,
+    keeping its waveform, where clipping it at +-1 would flatten its loud parts (35% of the
+    training files had been clipped so).
+
+    Returns:
+        (source rate, samples written, gain applied: 1.0 unless the file was scaled down).
+    """
+    import soundfile as sf
+    import soxr
+
+    audio, rate = sf.read(source, dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    if audio.size == 0:
+        raise ValueError("no samples")
+    if rate != sample_rate:
+        audio = soxr.resample(audio, rate, sample_rate)
+    peak = float(np.max(np.abs(audio)))
+    if not np.isfinite(peak):
+        raise ValueError("non-finite samples")
+    gain = RESCALED_PEAK / peak if peak > 1.0 else 1.0
+    # The clip only guards the 16-bit conversion (never wraps); after the gain nothing reaches it.
+    sf.write(target, np.clip(audio * gain, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    return rate, len(audio), gain
+
+
+def prepare_debian_speech(
+    corpus: str,
+    dest: str | os.PathLike,
+    sample_rate: int = 22050,
+    deb: str | os.PathLike | None = None,
+    eval_speakers: Sequence[str] | None = None,
+    audio_format: str = "wav",
+) -> dict:
+    """Prepares a Debian speech package for training: resampled audio, speaker split, licence.
+
+    Args:
+        corpus: str, a name in `CORPORA`: "klettres", "fillets-nl" or "fillets-cs".
+        dest: str or path-like, output folder; must not exist or be empty.
+        sample_rate: int, target sample rate. Default 22050 (NVIDIA's mel settings).
+        deb: path to the corpus' .deb, a folder it was extracted into (`dpkg-deb -x`), or
+            None to fetch it with `apt-get download`.
+        eval_speakers: held-out speakers; None for the corpus' default (klettres: 3 by
+            `choose_eval_speakers`; fillets: `v`).
+        audio_format: "wav" or "flac" (both 16-bit). Default "wav".
+
+    Returns:
+        The summary written to `<dest>/<corpus>.json`: "corpus", "source", "sample_rate",
+        "speakers" ({speaker: files, seconds, source_rates}), "splits" ({"train"/"eval":
+        speakers, files, seconds}), "skipped" ([[file, reason]]), "rescaled" ([[file, gain]]:
+        files decoded beyond full scale, scaled to a peak of `RESCALED_PEAK` instead of
+        clipped), "license" and "lists" ({"train"/"eval": path}).
+
+    Raises:
+        FileExistsError: `dest` exists and is not empty.
+        FileNotFoundError: no recordings in the package or folder.
+        ValueError: unknown corpus or held-out speakers, bad arguments, or not a Debian package.
+        RuntimeError: no .deb given and `apt-get download` is unavailable or fails.
+
+    Example:
+        >>> summary = prepare_debian_speech("fillets-nl", "/data/fillets_nl")
+        >>> summary["splits"]["eval"]["speakers"]
+        ['v']
+    """
+    spec = _corpus(corpus)
+    dest = Path(dest)
+    if audio_format not in ("wav", "flac"):
+        raise ValueError(f"audio_format must be 'wav' or 'flac', got {audio_format!r}.")
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}.")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"{dest} exists and is not empty; choose a new --dest.")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as work:
+        work = Path(work)
+        if deb is None:
+            deb = fetch_deb(work, spec.package)
+        deb = Path(deb)
+        if deb.is_dir():
+            root, source = deb, {"folder": str(deb.resolve())}
+        elif deb.is_file():
+            root = extract_deb(deb, work / "extracted")
+            source = {"package": deb.name, "sha256": file_sha256(deb)}
+        else:
+            raise FileNotFoundError(f"{deb}: no such .deb or folder.")
+        recordings = find_recordings(root, corpus)
+        if eval_speakers is not None:
+            held_out = list(dict.fromkeys(eval_speakers))
+        elif spec.eval_speakers is not None:
+            held_out = list(spec.eval_speakers)
+        else:
+            held_out = choose_eval_speakers(list(recordings))
+        unknown = sorted(set(held_out) - set(recordings))
+        if unknown or len(held_out) >= len(recordings) or not held_out:
+            raise ValueError(
+                f"eval speakers {held_out}: need at least one and not all of {sorted(recordings)}"
+                + (f"; unknown: {unknown}" if unknown else "")
+                + "."
+            )
+        sounds = root / spec.sound_root
+        out = work / "out"
+        speakers, skipped, rescaled = {}, [], []
+        splits: dict[str, list[Utterance]] = {"train": [], "eval": []}
+        for speaker, files in recordings.items():
+            (out / speaker).mkdir(parents=True)
+            rates, samples = Counter(), 0
+            for file in files:
+                group = file.relative_to(sounds).parts[spec.group_part]
+                target = out / speaker / f"{group}_{file.stem}.{audio_format}"
+                try:
+                    rate, n, gain = _convert(file, target, sample_rate)
+                except (RuntimeError, ValueError, OSError) as error:  # soundfile's errors
+                    logger.warning("%s: skipped (%s).", file, error)
+                    skipped.append([str(file.relative_to(root)), str(error)])
+                    continue
+                rates[rate] += 1
+                samples += n
+                if gain != 1.0:
+                    rescaled.append([str(file.relative_to(root)), round(gain, 6)])
+                split = "eval" if speaker in held_out else "train"
+                splits[split].append(Utterance(speaker, target.stem, target, None))
+            speakers[speaker] = {
+                "files": sum(rates.values()),
+                "seconds": round(samples / sample_rate, 3),
+                "source_rates": {str(r): c for r, c in sorted(rates.items())},
+            }
+        lists = write_file_lists(splits, out)
+        summary = {
+            "corpus": spec.name,
+            "source": source,
+            "sample_rate": sample_rate,
+            "format": audio_format,
+            "speakers": speakers,
+            "splits": {
+                name: {
+                    "speakers": sorted({u.speaker for u in items}),
+                    "files": len(items),
+                    "seconds": round(
+                        sum(speakers[s]["seconds"] for s in {u.speaker for u in items}), 3
+                    ),
+                }
+                for name, items in splits.items()
+            },
+            "skipped": skipped,
+            "rescaled": rescaled,
+            "license": spec.license,
+        }
+        (out / f"{spec.name}.json").write_text(json.dumps(summary, indent=1) + "\n")
+        notice = NOTICE.format(
+            package=spec.package,
+            source=source.get("package") or source.get("folder"),
+            what=spec.what,
+            sample_rate=sample_rate,
+            corpus=spec.name,
+            license_name=spec.license_name,
+            license=spec.license,
+        )
+        (out / "NOTICE.txt").write_text(notice)
+        if (root / spec.copyright).is_file():
+            shutil.copyfile(root / spec.copyright, out / "copyright")
+        if dest.exists():
+            dest.rmdir()  # empty, checked above
+        os.replace(out, dest)
+    summary["lists"] = {name: dest / path.name for name, path in lists.items()}
+    return summary
+
+
+def prepare_klettres(dest: str | os.PathLike, **kwargs) -> dict:
+    """`prepare_debian_speech("klettres", dest, **kwargs)`: letters and syllables, 20 speakers.
+
+    Example:
+        >>> summary = prepare_klettres("/data/klettres", sample_rate=22050)
+        >>> summary["splits"]["eval"]["speakers"]
+        ['de', 'it', 'pt_BR']
+    """
+    return prepare_debian_speech("klettres", dest, **kwargs)
