@@ -233,7 +233,9 @@ def _add_train(subparsers, common) -> None:
     p.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
     p.add_argument("--discriminator-width", type=float, default=1.0, help="channel multiplier")
     p.add_argument("--discriminator-start", type=int, default=0, help="step the GAN starts at")
-    p.add_argument("--mae-weight", type=float, default=45.0, help="log-mel MAE weight")
+    p.add_argument(
+        "--mae-weight", type=float, default=4.0, help="log-mel MAE weight (default 4, measured)"
+    )
     p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")

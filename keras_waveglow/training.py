@@ -1171,7 +1171,7 @@ def train(
     learning_rate: float = 1e-4,
     discriminator_learning_rate: float = 2e-4,
     clipnorm: float | None = 1.0,
-    mae_weight: float = 45.0,
+    mae_weight: float = 4.0,
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
     save_every: int = 500,
@@ -1208,7 +1208,11 @@ def train(
         init_from: warm start from a `.keras`, `.weights.h5` or NVIDIA checkpoint.
         learning_rate, discriminator_learning_rate: Adam learning rates.
         clipnorm: global-norm gradient clipping (None: off). Default 1.0.
-        mae_weight, discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
+        mae_weight: weight of the log-mel MAE. Default 4.0, measured on klettres (README,
+            learning curves): at 4 the held-out NLL falls as fast as with likelihood alone
+            while the spectral envelope comes in; at `WaveGlowGAN`'s 45 (HiFi-GAN's) the
+            likelihood collapses.
+        discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
         sample_every: steps between TensorBoard audio samples (0: never). Default 1000.

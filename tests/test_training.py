@@ -681,6 +681,24 @@ def test_train_peak_and_trim_reach_the_training_segments(tmp_path, monkeypatch):
     assert np.count_nonzero(audio[0]) >= 7900  # the tone is kept whole
 
 
+def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
+    """`train`'s log-mel MAE weight defaults to 4 (README: at 45 the likelihood collapsed);
+    `--mae-weight` still sets it."""
+    import keras_waveglow.training as training
+
+    built = []
+    real_build_gan = training.build_gan
+    monkeypatch.setattr(
+        training, "build_gan", lambda *a, **k: built.append(real_build_gan(*a, **k)) or built[-1]
+    )
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048"]
+    for run, options in (("a", []), ("b", ["--mae-weight", "9"])):
+        with monkeypatch.context() as patch:  # one make_dataset capture per run
+            _capture_train_dataset(patch, [*argv, "--out", str(tmp_path / run), *options])
+    assert [model.mae_weight for model in built] == [4.0, 9.0]
+
+
 def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeypatch):
     """Without TensorFlow (the JAX-only GPU machine) `train --resume` gets the PyDataset
     engine's endless mode at the step it resumes from: the batches an uninterrupted run
