@@ -102,6 +102,11 @@ class DebianSpeech:
         return Path("usr/share/doc") / self.package / "copyright"
 
 
+KLETTRES_KINDS = ("alpha", "syllab")
+FILLETS_LEADS = ("m", "v")
+N_EVAL_SPEAKERS = 3  # klettres' default hold-out: spread over the alphabetical list
+
+
 def _klettres_speaker(relative: Path) -> str | None:
     # <language>/{alpha,syllab}/<name>.ogg; anything else (pictures, other folders) is not speech
     return relative.parts[0] if relative.parts[1] in KLETTRES_KINDS else None
@@ -112,10 +117,6 @@ def _fillets_speaker(relative: Path) -> str | None:
     fields = re.split(r"[-_]", relative.stem)
     return fields[1] if len(fields) > 2 and fields[1] in FILLETS_LEADS else "other"
 
-
-KLETTRES_KINDS = ("alpha", "syllab")
-FILLETS_LEADS = ("m", "v")
-N_EVAL_SPEAKERS = 3
 
 CORPORA = {
     "klettres": DebianSpeech(
