@@ -6,10 +6,17 @@ on whole files (the model's own mel of each) and prints, per file, the NLL in bi
 the largest |z|, and per coupling the largest `log_s` and the largest |output| it produced, so
 an explosion can be traced to the coupling that amplifies. One JSON line per file.
 
+With `--list` it reads a file list instead (prepare's train.txt / eval.txt), optionally a seeded
+random `--sample` of it or `--every` k-th file, and ends with one summary line: per coupling the
+median and largest of the files' largest `log_s` and the smallest `log_s`, with the NLL's median
+and largest (how far a soft clamp on `log_s` may go without touching a well-modelled file).
+
 Usage (either backend):
     python benchmarks/coupling_scales.py --model squeezewave_128s_klettres \\
         --files klettres/pt_BR/syllab_le.wav klettres/de/syllab_kind.wav
     python benchmarks/coupling_scales.py --model squeezewave_128s --weights run.weights.h5 ...
+    python benchmarks/coupling_scales.py --model squeezewave_128s_klettres \\
+        --list klettres/train.txt --sample 60
 """
 
 from __future__ import annotations
@@ -28,8 +35,22 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="preset, .keras or NVIDIA checkpoint")
     parser.add_argument("--weights", help=".weights.h5 (generator or training checkpoint)")
-    parser.add_argument("--files", nargs="+", required=True, help="audio files")
+    sources = parser.add_mutually_exclusive_group(required=True)
+    sources.add_argument("--files", nargs="+", help="audio files")
+    sources.add_argument("--list", help="file list (.txt, paths relative to its folder)")
+    parser.add_argument("--sample", type=int, help="with --list: this many files, drawn at random")
+    parser.add_argument("--every", type=int, default=1, help="with --list: every k-th file")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     args = parser.parse_args(argv)
+    files = args.files
+    if args.list:
+        import random
+
+        from keras_waveglow.data.arctic import read_file_list
+
+        files = read_file_list(args.list)[:: args.every]
+        if args.sample:
+            files = random.Random(args.seed).sample(files, args.sample)
 
     from keras import ops
 
@@ -55,8 +76,9 @@ def main(argv=None) -> None:
         return log_s, b
 
     AffineCoupling._scale_shift = recording
+    records = []
     try:
-        for path in args.files:
+        for path in files:
             audio, _ = load_audio(path, model.mel_config["sample_rate"])
             usable = len(audio) // model.n_group * model.n_group
             audio = audio[None, :usable].astype("float32")
@@ -76,9 +98,29 @@ def main(argv=None) -> None:
                     for i, item in enumerate(seen)
                 ],
             }
+            records.append(record)
             print(json.dumps(record), flush=True)
     finally:
         AffineCoupling._scale_shift = original
+    if args.list:
+        print(json.dumps(summarise(records)), flush=True)
+
+
+def summarise(records: list[dict]) -> dict:
+    """Per coupling, over the files: median and largest max log_s, smallest min log_s."""
+    highs = np.array([[c["max_log_s"] for c in r["couplings"]] for r in records])
+    lows = np.array([[c["min_log_s"] for c in r["couplings"]] for r in records])
+    nll = np.array([r["nll_bits_per_sample"] for r in records])
+    return {
+        "summary": {
+            "files": len(records),
+            "nll_bits_per_sample_median": round(float(np.median(nll)), 3),
+            "nll_bits_per_sample_max": float(nll.max()),
+            "max_log_s_median": np.round(np.median(highs, axis=0), 2).tolist(),
+            "max_log_s_max": np.round(highs.max(axis=0), 2).tolist(),
+            "min_log_s_min": np.round(lows.min(axis=0), 2).tolist(),
+        }
+    }
 
 
 if __name__ == "__main__":

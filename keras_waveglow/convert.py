@@ -444,8 +444,11 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
         >>> model = load_nvidia_weights(WaveGlow(**infer_config(state)), state)
     """
     path = Path(path)
-    if model.use_actnorm or model.lu_decomposed:
-        raise ValueError("NVIDIA checkpoints need use_actnorm=False and lu_decomposed=False.")
+    if model.use_actnorm or model.lu_decomposed or model.coupling_log_scale_bound is not None:
+        raise ValueError(
+            "NVIDIA checkpoints need use_actnorm=False, lu_decomposed=False and "
+            "coupling_log_scale_bound=None."
+        )
     order = _grouped_order(model.n_mel_channels, model.n_group)
     upsample = state["upsample.weight"]  # (in, out, k) -> Keras (k, out, in)
     _assign(model.upsample.kernel, np.transpose(upsample, (2, 1, 0)), "upsample.weight", path)
@@ -528,7 +531,7 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
                 f"{path}: {key}={overrides[key]} given, but the checkpoint's weights have "
                 f"{key}={config[key]}."
             )
-    for key in ("use_actnorm", "lu_decomposed"):
+    for key in ("use_actnorm", "lu_decomposed", "coupling_log_scale_bound"):
         if overrides.get(key):
             raise ValueError(f"{path}: NVIDIA's WaveGlow has no {key}; it cannot be set here.")
     model = WaveGlow(**{**get_preset("nvidia_22k"), **config, **overrides})

@@ -89,6 +89,14 @@ PRESETS.update(
         # 128S with the paper's linear WN path: the flow of the first bundled model (2026-12-02)
         # and of the README's first learning curves, kept so their commands still reproduce.
         "squeezewave_128s_linear": {**_SQUEEZEWAVE_128S, "wn_linear_path": True},
+        # 128S with every coupling's log-scale soft-clamped to (-6, 6) (`c * tanh(log_s / c)`).
+        # Measured on the bundled model (benchmarks/coupling_scales.py, 60 training + 25
+        # held-out klettres files): couplings 1-11 reach a log_s of at most 3.01, coupling 0
+        # 8.1 (it expands near-silent input; channels that leave at flow 2 pass two couplings,
+        # and 2 x 6 still covers the log-gain of 11.6 that dequantised digital silence, +-0.5
+        # LSB uniform noise, needs to reach unit variance), while the files whose
+        # likelihood exploded drove couplings 7-9 to 7.0-10.9. 6 caps those, not the others.
+        "squeezewave_128s_clamped": {**_SQUEEZEWAVE_128S, "coupling_log_scale_bound": 6.0},
         # For tests: every SqueezeWave option on a few narrow flows (4 groups per frame).
         "squeezewave_tiny": {
             **_SQUEEZEWAVE_128S,

@@ -192,6 +192,8 @@ def test_overrides_that_contradict_the_weights_are_refused(tmp_path):
         keras_waveglow.from_nvidia(path, n_flows=12)
     with pytest.raises(ValueError, match="no use_actnorm"):
         keras_waveglow.from_nvidia(path, use_actnorm=True)
+    with pytest.raises(ValueError, match="no coupling_log_scale_bound"):
+        keras_waveglow.from_nvidia(path, coupling_log_scale_bound=8.0)
 
 
 def test_checkpoint_metadata_that_contradicts_the_weights_is_refused(tmp_path):

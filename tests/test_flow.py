@@ -50,6 +50,8 @@ VARIANTS = {
         "wn_skip_connections": False,
         "wn_linear_path": False,
     },
+    # A soft clamp on every coupling's log-scale, tight enough that tanh bends.
+    "clamped_log_scale": {"coupling_log_scale_bound": 0.25},
 }
 
 
@@ -129,7 +131,10 @@ def _loss_gradients(model, mel, audio):
     pytest.fail(f"no gradient helper for backend {BACKEND}")
 
 
-@pytest.mark.parametrize("variant", ["plain", "actnorm", "lu", "squeeze_nearest", "squeeze_linear"])
+@pytest.mark.parametrize(
+    "variant",
+    ["plain", "actnorm", "lu", "squeeze_nearest", "squeeze_linear", "clamped_log_scale"],
+)
 def test_log_det_equals_slogdet_of_autodiff_jacobian(variant):
     x64 = contextlib.nullcontext()
     if BACKEND == "jax":
@@ -284,6 +289,44 @@ def test_coupling_starts_as_identity():
     np.testing.assert_array_equal(ops.convert_to_numpy(log_det), np.zeros(2))
 
 
+def test_log_scale_bound_clamps_softly_and_keeps_the_layout():
+    """`c * tanh(r / c)`: below c for any input, the raw log-scale where |r| << c."""
+    free = AffineCoupling(wn_layers=2, wn_channels=8, n_channels=4)
+    clamped = AffineCoupling(wn_layers=2, wn_channels=8, n_channels=4, log_scale_bound=2.0)
+    x = np.random.default_rng(0).standard_normal((2, 30, 4)).astype("float32")
+    cond = np.random.default_rng(1).standard_normal((2, 30, 6)).astype("float32")
+    for layer in (free, clamped):
+        layer.build(x.shape, cond.shape)
+    assert [w.shape for w in free.weights] == [w.shape for w in clamped.weights]
+    perturb_weights(free, scale=0.5)
+    clamped.set_weights(free.get_weights())
+    raw, b = (ops.convert_to_numpy(t) for t in free._scale_shift(x[..., :2], cond))
+    log_s, b_clamped = (ops.convert_to_numpy(t) for t in clamped._scale_shift(x[..., :2], cond))
+    assert np.abs(raw).max() > 4.0  # the unbounded coupling goes well past the bound here
+    np.testing.assert_array_equal(b_clamped, b)  # only the scale is clamped
+    np.testing.assert_allclose(log_s, 2.0 * np.tanh(raw / 2.0), rtol=1e-5, atol=1e-6)
+    assert np.abs(log_s).max() <= 2.0  # float32 tanh saturates at exactly 1
+    small = np.abs(raw) < 0.2  # |r| < c / 10: within 0.4% of the raw value
+    assert small.any()
+    np.testing.assert_allclose(log_s[small], raw[small], rtol=4e-3, atol=1e-6)
+    y, log_det = clamped(x, cond)
+    np.testing.assert_allclose(ops.convert_to_numpy(log_det), log_s.sum(axis=(1, 2)), rtol=1e-5)
+    rebuilt = ops.convert_to_numpy(clamped.inverse(y, cond))
+    np.testing.assert_allclose(rebuilt, x, atol=1e-5)
+
+
+def test_log_scale_bound_refuses_non_positive_values_and_nvidia_weights():
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="log_scale_bound must be > 0"):
+            AffineCoupling(n_channels=4, log_scale_bound=bad)
+        with pytest.raises(ValueError, match="log_scale_bound must be > 0"):
+            WaveGlow.from_preset("tiny", coupling_log_scale_bound=bad)
+    from keras_waveglow.convert import load_nvidia_weights
+
+    with pytest.raises(ValueError, match="coupling_log_scale_bound=None"):
+        load_nvidia_weights(WaveGlow.from_preset("tiny", coupling_log_scale_bound=3.0), {})
+
+
 def test_waveglow_nll_matches_numpy():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((3, 50, 8)).astype("float32")
@@ -330,6 +373,7 @@ def test_layer_configs_and_serialization():
         ),
         WN(4, n_layers=2, n_channels=8, skip_connections=False, linear_path=False),
         AffineCoupling(n_channels=6, wn_options={"separable": True, "cond_upsampling": "nearest"}),
+        AffineCoupling(wn_layers=2, wn_channels=8, n_channels=6, log_scale_bound=4.0),
     ]
     for layer in layers:
         assert_config_round_trip(layer)
