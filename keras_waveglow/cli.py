@@ -433,6 +433,41 @@ def _run_evaluate(args) -> int:
     return 1 if report["failed_files"] else 0
 
 
+def _add_average(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "average",
+        parents=[common],
+        help="average the generator weights of several checkpoints of one run",
+        description=(
+            "Checkpoint averaging: the uniform mean of the generator weights of several "
+            "checkpoints of one run (e.g. the last snapshots), written as a WaveGlow "
+            ".weights.h5 file for --weights, --init-from or from_preset(weights=...)."
+        ),
+    )
+    p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help=".weights.h5 files")
+    p.add_argument("--out", required=True, help="the .weights.h5 file to write")
+    p.add_argument("--float16", action="store_true", help="store the weights in float16")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_run_average)
+
+
+def _run_average(args) -> int:
+    from keras_waveglow.training import average_generator_weights
+
+    try:
+        path = average_generator_weights(
+            args.checkpoints,
+            args.out,
+            dtype="float16" if args.float16 else None,
+            overwrite=args.overwrite,
+        )
+    except (OSError, ValueError) as error:
+        print(f"keras-waveglow average: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: the mean of {len(args.checkpoints)} checkpoints")
+    return 0
+
+
 _VERBOSE_HELP = "show the backend's start-up logs (TensorFlow, oneDNN, CUDA), hidden by default"
 
 
@@ -457,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train,
         _add_vocode,
         _add_evaluate,
+        _add_average,
     ):
         add(subparsers, common)
     return parser

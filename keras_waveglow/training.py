@@ -924,6 +924,127 @@ def export_generator_weights(source, target, dtype: str | None = None) -> Path:
     return _atomic_write(target, write)
 
 
+def average_generator_weights(
+    sources, target, dtype: str | None = None, overwrite: bool = False
+) -> Path:
+    """Writes the uniform average of several checkpoints' generator weights (checkpoint averaging).
+
+    Snapshots of one training run wander around a minimum (the held-out figures move from one
+    to the next); their mean often lies closer to it than any one of them (checkpoint
+    averaging, Vaswani et al. 2017; stochastic weight averaging, Izmailov et al. 2018). Give
+    checkpoints of one run (or of runs continued from one state): averaging independently
+    trained flows gives nonsense. Every floating-point weight is averaged in float64 and stored
+    as float32 (or float16 with `dtype="float16"`); non-float arrays are taken from the first
+    source. The result is checked before it is written: every 1x1 convolution matrix must stay
+    invertible (a finite log-determinant), else nothing is written.
+
+    Args:
+        sources: sequence of str or path-like, at least two training checkpoints
+            (`last.weights.h5` of `keras-waveglow train`) and/or `WaveGlow` weights files of
+            one configuration.
+        target: str or path-like, the `.weights.h5` file to write (a `WaveGlow` weights file:
+            `WaveGlow.load_weights`, `from_preset(..., weights=...)`, `--init-from`).
+        dtype: None (float32) or "float16". Default None.
+        overwrite: replace an existing `target`. Default False.
+
+    Returns:
+        The `Path` of `target`, written atomically.
+
+    Raises:
+        FileNotFoundError: a source does not exist.
+        FileExistsError: `target` exists and `overwrite` is False.
+        ValueError: fewer than two sources, a source without WaveGlow weights, sources whose
+            weights differ in names or shapes (the file and the weight are named), an averaged
+            1x1 convolution that is singular, a `target` not ending in `.weights.h5`, or an
+            unknown `dtype`.
+
+    Example:
+        >>> average_generator_weights(
+        ...     [f"runs/x/snaps/{s}.weights.h5" for s in (3000, 3500, 4000, 4500)],
+        ...     "averaged.weights.h5",
+        ... )
+    """
+    import h5py
+    import numpy as np
+
+    sources, target = [Path(s) for s in sources], Path(target)
+    if len(sources) < 2:
+        raise ValueError(f"averaging needs at least two checkpoints; got {len(sources)}.")
+    for source in sources:
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: no such checkpoint.")
+    if not target.name.endswith(".weights.h5"):
+        raise ValueError(f"{target}: the file name must end in .weights.h5 (Keras's rule).")
+    if dtype not in (None, "float16"):
+        raise ValueError(f"dtype must be None or 'float16'; got {dtype!r}.")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target}: exists; pass overwrite=True (--overwrite) to replace it.")
+
+    def arrays(path: Path) -> dict:
+        found = {}
+        with h5py.File(path, "r") as handle:
+            group = _generator_group(handle, path)
+            group.visititems(
+                lambda key, item: (
+                    found.__setitem__(key, item[()]) if isinstance(item, h5py.Dataset) else None
+                )
+            )
+        return found
+
+    first = arrays(sources[0])
+    sums = {k: np.asarray(v, np.float64) for k, v in first.items() if _is_float_array(v)}
+    for source in sources[1:]:
+        other = arrays(source)
+        if other.keys() != first.keys():
+            extra = sorted(set(other) ^ set(first))[0]
+            raise ValueError(
+                f"{source}: its weights differ from {sources[0]}'s ({extra!r} is in one only); "
+                "average checkpoints of one configuration."
+            )
+        for key, total in sums.items():
+            if np.shape(other[key]) != total.shape:
+                raise ValueError(
+                    f"{source}: weight {key!r} has shape {np.shape(other[key])}, "
+                    f"{total.shape} in {sources[0]}."
+                )
+            total += np.asarray(other[key], np.float64)
+    means = {k: v / len(sources) for k, v in sums.items()}
+    for key, value in means.items():
+        if key.startswith("convinvs/") and value.ndim == 2 and value.shape[0] == value.shape[1]:
+            sign, logdet = np.linalg.slogdet(value)
+            if sign == 0 or not np.isfinite(logdet):
+                raise ValueError(
+                    f"the average of {key!r} over {len(sources)} checkpoints is singular "
+                    "(are they from one run?); nothing written."
+                )
+    store = np.float16 if dtype == "float16" else np.float32
+
+    def write(tmp: Path) -> None:
+        with h5py.File(sources[0], "r") as handle, h5py.File(tmp, "w") as out:
+            group = _generator_group(handle, sources[0])
+
+            def copy(node, into, prefix=""):
+                for key, item in node.items():
+                    name = f"{prefix}{key}"
+                    if isinstance(item, h5py.Group):
+                        copy(item, into.create_group(key), f"{name}/")
+                        continue
+                    data = means[name].astype(store) if name in means else item[()]
+                    into.create_dataset(key, data=data)
+                for key, value in node.attrs.items():
+                    into.attrs[key] = value
+
+            copy(group, out)
+
+    return _atomic_write(target, write)
+
+
+def _is_float_array(value) -> bool:
+    import numpy as np
+
+    return np.issubdtype(np.asarray(value).dtype, np.floating)
+
+
 def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     """Warm start: copies weights from a saved model or checkpoint into `waveglow`.
 

@@ -31,6 +31,7 @@ from keras_waveglow.training import (
     StopOnConsecutiveSkips,
     TrainingCheckpoint,
     WaveGlowGAN,
+    average_generator_weights,
     export_generator_weights,
     load_initial_weights,
     read_training_state,
@@ -324,6 +325,81 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
         export_generator_weights(full, tmp_path / "g.h5")
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         export_generator_weights(tmp_path / "missing.weights.h5", tmp_path / "z.weights.h5")
+
+
+def test_average_generator_weights_is_the_mean_and_still_a_flow(gan_run, tmp_path, capsys):
+    """Checkpoint averaging: each weight is the mean over the sources (a full training
+    checkpoint and two WaveGlow weights files mixed), the result loads into the preset and is
+    still invertible; mismatched or singular sources are refused and nothing is written."""
+    gan = gan_run["gan"]
+    checkpoint = TrainingCheckpoint(tmp_path / "run", save_freq=1)
+    checkpoint.set_model(gan)
+    checkpoint.on_train_begin()
+    assert checkpoint.save({"loss": 1.0})
+    states = [_numpy(gan.waveglow.weights)]
+    sources = [tmp_path / "run" / LAST_WEIGHTS]
+    for seed in (1, 2):
+        other = WaveGlow.from_preset("tiny", seed=123)
+        for variable, value in zip(other.weights, states[0], strict=True):
+            variable.assign(value)
+        perturb_weights(other, scale=0.05, seed=seed)
+        states.append(_numpy(other.weights))
+        sources.append(tmp_path / f"s{seed}.weights.h5")
+        other.save_weights(sources[-1])
+
+    out = average_generator_weights(sources, tmp_path / "mean.weights.h5")
+    model = WaveGlow.from_preset("tiny", seed=5)
+    model.load_weights(out)
+    # float64 mean of three float32 values, rounded once to float32: within 1 ulp of NumPy's.
+    means = _numpy(model.weights)
+    for got, *values in zip(means, *states, strict=True):
+        want = np.mean(np.stack(values).astype(np.float64), axis=0).astype(np.float32)
+        np.testing.assert_allclose(got, want, rtol=2**-23, atol=0)
+    audio = _segments("awb")[:1]
+    mel = _pairs(model, audio)[0]
+    z, _ = model.forward(audio, mel)
+    # Invertibility of a float32 tiny flow (as in test_flow's round trips): 1e-4 on audio <= 1.
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model.inverse(mel, z=z)), audio, atol=1e-4, rtol=0
+    )
+
+    with pytest.raises(FileExistsError, match=r"mean\.weights\.h5: exists"):
+        average_generator_weights(sources, out)
+    half = average_generator_weights(sources, out, dtype="float16", overwrite=True)
+    assert half.stat().st_size < 0.6 * (tmp_path / "s1.weights.h5").stat().st_size
+
+    small = WaveGlow.from_preset("tiny", n_flows=2, seed=0)
+    small.save_weights(tmp_path / "small.weights.h5")
+    with pytest.raises(ValueError, match=r"small\.weights\.h5: its weights differ"):
+        average_generator_weights(
+            [sources[1], tmp_path / "small.weights.h5"], tmp_path / "x.weights.h5"
+        )
+    flipped = WaveGlow.from_preset("tiny", seed=123)
+    for variable, value in zip(flipped.weights, states[1], strict=True):
+        variable.assign(-value if "convinv" in variable.path else value)
+    flipped.save_weights(tmp_path / "flipped.weights.h5")
+    with pytest.raises(ValueError, match="is singular"):
+        average_generator_weights(
+            [sources[1], tmp_path / "flipped.weights.h5"], tmp_path / "x.weights.h5"
+        )
+    with pytest.raises(ValueError, match="at least two"):
+        average_generator_weights(sources[:1], tmp_path / "x.weights.h5")
+    with pytest.raises(FileNotFoundError, match=r"missing\.weights\.h5: no such checkpoint"):
+        average_generator_weights(
+            [sources[1], tmp_path / "missing.weights.h5"], tmp_path / "x.weights.h5"
+        )
+    assert not (tmp_path / "x.weights.h5").exists()
+
+    from keras_waveglow.cli import main
+
+    argv = ["average", *map(str, sources), "--out", str(tmp_path / "cli.weights.h5")]
+    assert main(argv) == 0
+    assert "the mean of 3 checkpoints" in capsys.readouterr().out
+    model.load_weights(tmp_path / "cli.weights.h5")
+    for got, want in zip(_numpy(model.weights), means, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert main(argv) == 2  # not overwritten silently
+    assert "cli.weights.h5: exists" in capsys.readouterr().err
 
 
 def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):
