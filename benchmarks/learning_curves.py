@@ -3,7 +3,8 @@
 `keras-waveglow train` keeps the last checkpoint of a run; this script scores a series of them.
 Give each run as LABEL=DIR, where DIR/snaps/ holds `<step>.weights.h5` copies of the run's
 `last.weights.h5` (full training checkpoints, as `TrainingCheckpoint` writes them) and,
-optionally, `<step>.time` (Unix time the snapshot was taken, for the wall-time axis). For every
+optionally, `<step>.time` (Unix time the snapshot was taken, for the wall-time axis), as
+`keras-waveglow train --keep-every N` writes them (generator weights alone also work). For every
 snapshot it loads the generator's weights (`export_generator_weights`) into the preset's
 `WaveGlow` and measures on the held-out files:
 

@@ -242,6 +242,13 @@ def _add_train(subparsers, common) -> None:
     p.add_argument(
         "--save-every", type=int, default=500, help="steps per epoch and checkpoint (default 500)"
     )
+    p.add_argument(
+        "--keep-every",
+        type=int,
+        default=0,
+        help="keep the generator's weights every N steps in OUT/snaps/ (a multiple of "
+        "--save-every; for learning curves and `keras-waveglow average`; default: none)",
+    )
     p.add_argument("--sample-every", type=int, default=1000, help="steps per audio sample")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--init-from", default=None, help=".keras, .weights.h5 or NVIDIA checkpoint")
@@ -289,6 +296,7 @@ def _run_train(args) -> int:
             learning_rate=args.learning_rate,
             clipnorm=args.clipnorm or None,
             save_every=args.save_every,
+            keep_every=args.keep_every,
             sample_every=args.sample_every,
             resume=args.resume,
             init_from=args.init_from,

@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -659,6 +660,7 @@ LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
 STATE_FILE = "training_state.json"
 GENERATOR_FILE = "waveglow.keras"
+SNAPSHOT_DIR = "snaps"
 BEST_GENERATOR_FILE = "waveglow_best.keras"
 
 
@@ -713,7 +715,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     best monitored value). When `monitor` improves, the same weights are copied to
     `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`;
     `waveglow.keras` (last) is written at the end of training. A step that was skipped as
-    non-finite never triggers a save, so the last checkpoint is always a good one.
+    non-finite never triggers a save, so the last checkpoint is always a good one. With
+    `keep_every`, a save at a multiple of it also keeps the generator's weights as
+    `snaps/<step>.weights.h5` (with `snaps/<step>.time`, the Unix time): the snapshots that
+    `benchmarks/learning_curves.py` scores and `average_generator_weights` averages.
 
     Args:
         directory: output folder (created).
@@ -721,15 +726,27 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             Default 100.
         monitor: str, the log to rank checkpoints by. Default "loss".
         mode: "min" or "max". Default "min".
+        keep_every: int, keep the generator's weights of every save at a multiple of this
+            many steps in `snaps/`; 0 keeps none. Default 0.
 
     Example:
         >>> gan.fit(ds, epochs=10, callbacks=[TrainingCheckpoint("runs/x", save_freq=500)])
     """
 
-    def __init__(self, directory, save_freq: int = 100, monitor: str = "loss", mode: str = "min"):
+    def __init__(
+        self,
+        directory,
+        save_freq: int = 100,
+        monitor: str = "loss",
+        mode: str = "min",
+        keep_every: int = 0,
+    ):
         super().__init__()
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+        if keep_every < 0:
+            raise ValueError(f"keep_every must be >= 0, got {keep_every}.")
+        self.keep_every = int(keep_every)
         self.directory = Path(directory)
         self.save_freq = int(save_freq)
         self.monitor = monitor
@@ -779,6 +796,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         _ensure_optimizer_built(model)
         step = int(ops.convert_to_numpy(model.step_counter.value))
         _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
+        if self.keep_every and step > 0 and step % self.keep_every == 0:
+            snaps = self.directory / SNAPSHOT_DIR
+            _atomic_write(snaps / f"{step}.weights.h5", model.waveglow.save_weights)
+            stamp = f"{time.time():.3f}\n"
+            _atomic_write(snaps / f"{step}.time", lambda tmp: tmp.write_text(stamp))
         value = logs.get(self.monitor)
         value = None if value is None else float(value)
         improved = self._improved(value)
@@ -1249,7 +1271,13 @@ def build_gan(
 
 
 def _writing_callbacks(
-    out: Path, resume: bool, epoch_steps: int, sample_every: int, new_dataset, several_jax_processes
+    out: Path,
+    resume: bool,
+    epoch_steps: int,
+    sample_every: int,
+    new_dataset,
+    several_jax_processes,
+    keep_every: int = 0,
 ):
     """The callbacks that write into `out`: checkpoints, log.csv, TensorBoard, samples.
 
@@ -1258,7 +1286,7 @@ def _writing_callbacks(
     """
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
-        TrainingCheckpoint(out, save_freq=0, monitor="loss"),
+        TrainingCheckpoint(out, save_freq=0, monitor="loss", keep_every=keep_every),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume),
     ]
     try:  # TensorBoard needs TensorFlow and the tensorboard package; skip without them
@@ -1296,6 +1324,7 @@ def train(
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
     save_every: int = 500,
+    keep_every: int = 0,
     sample_every: int = 1000,
     max_consecutive_skips: int = 10,
     split: str = "train",
@@ -1336,6 +1365,9 @@ def train(
         discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
+        keep_every: keep the generator's weights every this many steps as
+            `out/snaps/<step>.weights.h5` (a multiple of `save_every`; 0: none), for learning
+            curves and `average_generator_weights`. Default 0.
         sample_every: steps between TensorBoard audio samples (0: never). Default 1000.
         max_consecutive_skips: stop after this many non-finite steps in a row. Default 10.
         split: data split ("train", "all", ...). Default "train".
@@ -1370,6 +1402,10 @@ def train(
         raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
     if resume and not (out / LAST_WEIGHTS).exists():
         raise FileNotFoundError(f"{out}: nothing to resume ({LAST_WEIGHTS} missing).")
+    if keep_every < 0 or (keep_every and keep_every % save_every):
+        raise ValueError(
+            f"keep_every must be 0 or a multiple of save_every ({save_every}); got {keep_every}."
+        )
     files = resolve_files(data, split)  # once, before building anything: errors come first
     policies = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16"}
     policies["fp16"] = "mixed_float16"
@@ -1427,7 +1463,13 @@ def train(
     if workers.is_chief:  # only the chief writes checkpoints, logs and samples
         several_jax_processes = workers.engine == "jax.distributed"
         callbacks += _writing_callbacks(
-            out, resume, epoch_steps, sample_every, new_dataset, several_jax_processes
+            out,
+            resume,
+            epoch_steps,
+            sample_every,
+            new_dataset,
+            several_jax_processes,
+            keep_every=keep_every,
         )
     else:
         verbose = 0

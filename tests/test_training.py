@@ -667,6 +667,12 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     args = ["train", "--preset", "tiny", "--data", str(ROOT / "data")]
     args += ["--steps", "30", "--batch-size", "2", "--segment-length", "2048", "--mae-weight", "0"]
     args += ["--save-every", "25", "--sample-every", "30", "--out", str(out)]
+    bad_keep = [*args[:-2], "--keep-every", "10", "--out", str(tmp_path / "bad")]
+    assert main(bad_keep) == 2
+    assert (
+        "keep_every must be 0 or a multiple of save_every (25); got 10" in capsys.readouterr().err
+    )
+    args += ["--keep-every", "25"]
     assert main(args) == 0
     # One utterance per speaker: the default train split falls back to all of them.
     assert "speaker awb has 1 utterance(s)" in caplog.text and "1 train, 0 dev" in caplog.text
@@ -680,6 +686,12 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     assert float(rows[1]["nll"]) < float(rows[0]["nll"])
     model = load_vocoder(str(out / "waveglow.keras"))
     assert isinstance(model, WaveGlow)
+    # --keep-every 25: the generator at step 25 only (30 is not a multiple), loadable, earlier.
+    assert sorted(p.name for p in (out / "snaps").iterdir()) == ["25.time", "25.weights.h5"]
+    kept = WaveGlow.from_preset("tiny", seed=1)
+    kept.load_weights(out / "snaps" / "25.weights.h5")
+    assert _max_change(_numpy(kept.weights), _numpy(model.weights)) > 0
+    assert float((out / "snaps" / "25.time").read_text()) > 1.7e9
     mel = np.random.default_rng(0).standard_normal((1, 4, 80)).astype("float32")
     assert np.all(np.isfinite(ops.convert_to_numpy(model.inverse(mel, seed=0))))
     # The run folder is not overwritten silently.
