@@ -70,6 +70,17 @@ def _all_finite(tensors):
     return finite
 
 
+def _usable_gradients(grads):
+    """Whether the optimizer can apply `grads`: every value finite and their float32 sum of
+    squares too. Finite gradients whose global norm overflows (above about 1.8e19) turn into
+    NaN under global-norm clipping (Keras scales them by `inf - inf`) and into infinite second
+    moments in Adam without it; such a step is skipped like a non-finite one."""
+    squares = ops.convert_to_tensor(0.0, "float32")
+    for grad in grads:
+        squares = squares + ops.sum(ops.square(ops.cast(grad, "float32")))
+    return ops.logical_and(_all_finite(grads), ops.isfinite(squares))
+
+
 @saving.register_keras_serializable(package=_PACKAGE)
 class WaveGlowGAN(keras.Model):
     """WaveGlow trained on likelihood, log-mel MAE and (optionally) adversarial terms.
@@ -338,14 +349,15 @@ class WaveGlowGAN(keras.Model):
     def _step_masks(self, grads, totals, grads_finite=None):
         """Decides what this step may change; returns `(finite, discriminator_ok, grads)`.
 
-        `finite`: losses (and, without loss scaling, gradients) are finite, so the step is
-        applied. `discriminator_ok`: also the discriminator has started. Non-finite gradients
-        are replaced by zeros so the optimizer's arithmetic stays finite either way.
+        `finite`: losses (and, without loss scaling, gradients and their global norm) are
+        finite, so the step is applied. `discriminator_ok`: also the discriminator has
+        started. Gradients of a skipped step are replaced by zeros so the optimizer's
+        arithmetic stays finite either way.
         """
         finite = ops.logical_and(_is_finite(totals[0]), _is_finite(totals[1]))
         if not self.uses_loss_scaling:  # a LossScaleOptimizer handles overflowing gradients
             if grads_finite is None:
-                grads_finite = _all_finite(grads)
+                grads_finite = _usable_gradients(grads)
             finite = ops.logical_and(finite, grads_finite)
         grads = [ops.where(finite, g, ops.zeros_like(g)) for g in grads]
         d_ok = finite
@@ -357,7 +369,7 @@ class WaveGlowGAN(keras.Model):
         """`(finite, discriminator_ok)` of `_step_masks`, without masking the gradients."""
         finite = ops.logical_and(_is_finite(totals[0]), _is_finite(totals[1]))
         if not self.uses_loss_scaling:
-            finite = ops.logical_and(finite, _all_finite(grads))
+            finite = ops.logical_and(finite, _usable_gradients(grads))
         d_ok = finite
         if self.discriminator is not None:
             d_ok = ops.logical_and(finite, self.discriminator_active())
@@ -440,10 +452,10 @@ class WaveGlowGAN(keras.Model):
                 # But it clips before it sums (Keras 3.15), i.e. each replica's share. Sum
                 # here, and hand the optimizer the whole mean on replica 0, zeros elsewhere.
                 grads = replica.all_reduce("SUM", grads)
-                grads_finite = _all_finite(grads)
+                grads_finite = _usable_gradients(grads)
                 share = ops.cast(ops.equal(replica.replica_id_in_sync_group, 0), "float32")
             else:
-                local_bad = 1.0 - ops.cast(_all_finite(grads), "float32")
+                local_bad = 1.0 - ops.cast(_usable_gradients(grads), "float32")
                 grads_finite = replica.all_reduce("SUM", local_bad) < 0.5
             g_total, d_total = replica.all_reduce("MEAN", [g_total, d_total])
             terms = dict(zip(terms, replica.all_reduce("MEAN", list(terms.values())), strict=True))

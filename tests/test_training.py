@@ -217,6 +217,30 @@ def test_nan_batch_is_skipped_counted_and_training_continues(gan_run):
     assert int(ops.convert_to_numpy(gan_run["gan"].step_counter.value)) == 6
 
 
+def test_step_whose_gradient_norm_overflows_is_skipped():
+    """A finite loss can have finite gradients whose global norm overflows float32 (a sum of
+    squares above 3.4e38): global-norm clipping then scales them by inf - inf = NaN, and Adam
+    without clipping squares them to inf, so applying such a step put NaN into the weights (a
+    klettres run crashed on the next step, TensorFlow's MatrixInverse refusing its 1x1
+    convolution). It is skipped and counted like a non-finite one; weights stay as they were.
+    A likelihood weight of 1e30 makes every gradient of the tiny flow's step that large."""
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    audio = _segments("awb")[:BATCH]
+    mel = _pairs(waveglow, audio)[0]
+    for clip in ({"global_clipnorm": 1.0}, {}):
+        gan = WaveGlowGAN(waveglow, nll_weight=1e30, mae_weight=0.0)
+        gan.compile(keras.optimizers.Adam(1e-4, **clip))
+        before = _numpy(waveglow.weights)
+        history = gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+        assert history.history["skipped_steps"][-1] == 1, clip
+        assert _max_change(before, _numpy(waveglow.weights)) == 0.0, clip
+    gan = WaveGlowGAN(waveglow, nll_weight=1.0, mae_weight=0.0)  # the same batch, ordinary
+    gan.compile(keras.optimizers.Adam(1e-4, global_clipnorm=1.0))
+    history = gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    assert history.history["skipped_steps"][-1] == 0
+    assert _max_change(before, _numpy(waveglow.weights)) > 0.0
+
+
 def test_stop_after_consecutive_skips_only():
     gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0))
     stopper = StopOnConsecutiveSkips(patience=3)
