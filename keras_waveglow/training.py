@@ -928,32 +928,47 @@ def export_generator_weights(source, target, dtype: str | None = None) -> Path:
     Example:
         >>> export_generator_weights("runs/x/last.weights.h5", "model.weights.h5", "float16")
     """
-    import h5py
     import numpy as np
 
     source, target = Path(source), Path(target)
-    if not source.is_file():
-        raise FileNotFoundError(f"{source}: no such checkpoint.")
+    _check_weights_files([source], target, dtype)
+
+    def convert(name, data):
+        if dtype is not None and getattr(data, "dtype", None) == np.float32:
+            return data.astype(dtype)
+        return data
+
+    return _write_generator_file(source, target, convert)
+
+
+def _check_weights_files(sources, target: Path, dtype) -> None:
+    """The argument checks shared by `export_generator_weights` and the averaging."""
+    for source in sources:
+        if not source.is_file():
+            raise FileNotFoundError(f"{source}: no such checkpoint.")
     if not target.name.endswith(".weights.h5"):
         raise ValueError(f"{target}: the file name must end in .weights.h5 (Keras's rule).")
     if dtype not in (None, "float16"):
         raise ValueError(f"dtype must be None or 'float16'; got {dtype!r}.")
 
-    def copy(group, into):
+
+def _write_generator_file(source: Path, target: Path, convert) -> Path:
+    """Copies the generator group of `source` (its tree and attributes) to `target`
+    atomically, each array through `convert(path_in_group, array)`."""
+    import h5py
+
+    def copy(group, into, prefix):
         for key, item in group.items():
             if isinstance(item, h5py.Group):
-                copy(item, into.create_group(key))
+                copy(item, into.create_group(key), f"{prefix}{key}/")
                 continue
-            data = item[()]
-            if dtype is not None and getattr(data, "dtype", None) == np.float32:
-                data = data.astype(dtype)
-            into.create_dataset(key, data=data)
+            into.create_dataset(key, data=convert(f"{prefix}{key}", item[()]))
         for key, value in group.attrs.items():
             into.attrs[key] = value
 
     def write(tmp: Path) -> None:
         with h5py.File(source, "r") as handle, h5py.File(tmp, "w") as out:
-            copy(_generator_group(handle, source), out)
+            copy(_generator_group(handle, source), out, "")
 
     return _atomic_write(target, write)
 
@@ -1004,13 +1019,7 @@ def average_generator_weights(
     sources, target = [Path(s) for s in sources], Path(target)
     if len(sources) < 2:
         raise ValueError(f"averaging needs at least two checkpoints; got {len(sources)}.")
-    for source in sources:
-        if not source.is_file():
-            raise FileNotFoundError(f"{source}: no such checkpoint.")
-    if not target.name.endswith(".weights.h5"):
-        raise ValueError(f"{target}: the file name must end in .weights.h5 (Keras's rule).")
-    if dtype not in (None, "float16"):
-        raise ValueError(f"dtype must be None or 'float16'; got {dtype!r}.")
+    _check_weights_files(sources, target, dtype)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target}: exists; pass overwrite=True (--overwrite) to replace it.")
 
@@ -1052,25 +1061,9 @@ def average_generator_weights(
                     "(are they from one run?); nothing written."
                 )
     store = np.float16 if dtype == "float16" else np.float32
-
-    def write(tmp: Path) -> None:
-        with h5py.File(sources[0], "r") as handle, h5py.File(tmp, "w") as out:
-            group = _generator_group(handle, sources[0])
-
-            def copy(node, into, prefix=""):
-                for key, item in node.items():
-                    name = f"{prefix}{key}"
-                    if isinstance(item, h5py.Group):
-                        copy(item, into.create_group(key), f"{name}/")
-                        continue
-                    data = means[name].astype(store) if name in means else item[()]
-                    into.create_dataset(key, data=data)
-                for key, value in node.attrs.items():
-                    into.attrs[key] = value
-
-            copy(group, out)
-
-    return _atomic_write(target, write)
+    return _write_generator_file(
+        sources[0], target, lambda name, data: means[name].astype(store) if name in means else data
+    )
 
 
 def _is_float_array(value) -> bool:
