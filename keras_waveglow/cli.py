@@ -240,6 +240,14 @@ def _add_train(subparsers, common) -> None:
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
     p.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        help="keep an exponential moving average of the weights with this momentum, e.g. "
+        "0.999; snapshots and the exported models hold the average (default: none; a resumed "
+        "run needs the same value)",
+    )
+    p.add_argument(
         "--save-every", type=int, default=500, help="steps per epoch and checkpoint (default 500)"
     )
     p.add_argument(
@@ -295,6 +303,7 @@ def _run_train(args) -> int:
             mixed_precision=args.mixed_precision,
             learning_rate=args.learning_rate,
             clipnorm=args.clipnorm or None,
+            ema=args.ema,
             save_every=args.save_every,
             keep_every=args.keep_every,
             sample_every=args.sample_every,

@@ -24,6 +24,7 @@ Only the gradient computation differs per backend: `tf.GradientTape` under Tenso
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -718,6 +719,42 @@ def _ensure_optimizer_built(model: WaveGlowGAN) -> None:
         model.optimizer.build(model.trainable_variables)
 
 
+@contextlib.contextmanager
+def generator_average_swapped_in(model: WaveGlowGAN):
+    """Within the block, the WaveGlow holds its optimizer's moving average of its weights.
+
+    When the generator's optimizer keeps an exponential moving average (`use_ema=True`), its
+    values are assigned to the generator's trainable weights for the block and the trained
+    values are put back after it (also on an error), so saving inside the block writes the
+    averaged model while training goes on from the trained one. Without a moving average
+    the block changes nothing.
+
+    Args:
+        model: a compiled `WaveGlowGAN`.
+
+    Yields:
+        True when the average is swapped in, False when the optimizer keeps none.
+
+    Example:
+        >>> with generator_average_swapped_in(gan):
+        ...     gan.waveglow.save_weights("average.weights.h5")
+    """
+    optimizer = model.generator_optimizer
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    if not getattr(optimizer, "use_ema", False) or not averages:
+        yield False
+        return
+    variables = optimizer._trainable_variables  # the order of the averages
+    trained = [ops.copy(v.value) for v in variables]
+    try:
+        for variable, average in zip(variables, averages, strict=True):
+            variable.assign(average.value)
+        yield True
+    finally:
+        for variable, value in zip(variables, trained, strict=True):
+            variable.assign(value)
+
+
 class TrainingCheckpoint(keras.callbacks.Callback):
     """Atomic checkpoints of the full training state: keeps the last and the best.
 
@@ -730,7 +767,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     non-finite never triggers a save, so the last checkpoint is always a good one. With
     `keep_every`, a save at a multiple of it also keeps the generator's weights as
     `snaps/<step>.weights.h5` (with `snaps/<step>.time`, the Unix time): the snapshots that
-    `benchmarks/learning_curves.py` scores and `average_generator_weights` averages.
+    `benchmarks/learning_curves.py` scores and `average_generator_weights` averages. When the
+    generator's optimizer keeps a moving average of the weights (`use_ema=True`), the
+    snapshots and `waveglow_best.keras` hold that average (`generator_average_swapped_in`),
+    `waveglow.keras` too (Keras' `fit` swaps the average in at its end), while
+    `last.weights.h5`/`best.weights.h5` keep the trained weights and the average in the
+    optimizer's slots, so a resumed run continues exactly.
 
     Args:
         directory: output folder (created).
@@ -810,7 +852,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
         if self.keep_every and step > 0 and step % self.keep_every == 0:
             snaps = self.directory / SNAPSHOT_DIR
-            _atomic_write(snaps / f"{step}.weights.h5", model.waveglow.save_weights)
+            with generator_average_swapped_in(model):
+                _atomic_write(snaps / f"{step}.weights.h5", model.waveglow.save_weights)
             stamp = f"{time.time():.3f}\n"
             _atomic_write(snaps / f"{step}.time", lambda tmp: tmp.write_text(stamp))
         value = logs.get(self.monitor)
@@ -822,7 +865,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 self.directory / BEST_WEIGHTS,
                 lambda tmp: shutil.copyfile(self.directory / LAST_WEIGHTS, tmp),
             )
-            _atomic_write(self.directory / BEST_GENERATOR_FILE, model.waveglow.save)
+            with generator_average_swapped_in(model):
+                _atomic_write(self.directory / BEST_GENERATOR_FILE, model.waveglow.save)
         previous = read_training_state(self.directory) if epoch is None else {}
         _write_json_atomically(
             self.directory / STATE_FILE,
@@ -881,12 +925,26 @@ def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -
         raise FileNotFoundError(f"{path}: no checkpoint to resume from.")
     _ensure_optimizer_built(model)
     try:
-        model.load_weights(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(path)
     except ValueError as error:
         raise ValueError(
             f"{path}: checkpoint does not match this model (another preset or discriminator, "
             f"or another optimizer?): {error}"
         ) from error
+    # Keras only warns when an optimizer's slot count differs, and then loads none of its
+    # slots (moments, step count, moving average): the run would go on from a reset
+    # optimizer. That is an error here.
+    skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
+    if skipped:
+        raise ValueError(
+            f"{path}: the checkpoint's optimizer state does not fit this model's optimizer "
+            "(resume with the settings the run started with, e.g. the same --ema and "
+            f"--mixed-precision): {skipped[0]}"
+        )
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return int(ops.convert_to_numpy(model.step_counter.value))
 
 
@@ -1325,6 +1383,7 @@ def train(
     learning_rate: float = 1e-4,
     discriminator_learning_rate: float = 2e-4,
     clipnorm: float | None = 1.0,
+    ema: float | None = None,
     mae_weight: float = 4.0,
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
@@ -1363,6 +1422,11 @@ def train(
         init_from: warm start from a `.keras`, `.weights.h5` or NVIDIA checkpoint.
         learning_rate, discriminator_learning_rate: Adam learning rates.
         clipnorm: global-norm gradient clipping (None: off). Default 1.0.
+        ema: momentum of an exponential moving average of the WaveGlow's weights kept by its
+            optimizer (Keras `use_ema`), e.g. 0.999 (about the last 1,000 steps); the
+            snapshots, `waveglow_best.keras` and `waveglow.keras` then hold the average, the
+            checkpoints both (see `TrainingCheckpoint`). A resumed run must pass the same
+            value. None: no average. Default None.
         mae_weight: weight of the log-mel MAE. Default 4.0, measured on klettres (README,
             learning curves): at 4 the held-out NLL falls as fast as with likelihood alone
             while the spectral envelope comes in; at `WaveGlowGAN`'s 45 (HiFi-GAN's) the
@@ -1411,6 +1475,8 @@ def train(
         raise ValueError(
             f"keep_every must be 0 or a multiple of save_every ({save_every}); got {keep_every}."
         )
+    if ema is not None and not 0.0 < ema < 1.0:
+        raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")
     files = resolve_files(data, split)  # once, before building anything: errors come first
     policies = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16"}
     policies["fp16"] = "mixed_float16"
@@ -1431,8 +1497,9 @@ def train(
             discriminator_start_step=discriminator_start_step,
         )
         clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}
+        average = {} if ema is None else {"use_ema": True, "ema_momentum": ema}
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, **clip),
+            optimizer=keras.optimizers.Adam(learning_rate, **clip, **average),
             discriminator_optimizer=keras.optimizers.Adam(
                 discriminator_learning_rate, beta_1=0.8, beta_2=0.99, **clip
             ),

@@ -33,6 +33,7 @@ from keras_waveglow.training import (
     WaveGlowGAN,
     average_generator_weights,
     export_generator_weights,
+    generator_average_swapped_in,
     load_initial_weights,
     read_training_state,
     restore_training_state,
@@ -349,6 +350,87 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
         export_generator_weights(full, tmp_path / "g.h5")
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         export_generator_weights(tmp_path / "missing.weights.h5", tmp_path / "z.weights.h5")
+
+
+def test_moving_average_fills_snapshots_and_exports_while_checkpoints_resume(tmp_path):
+    """With `use_ema` on the generator's optimizer (`train(ema=...)`), the kept snapshots and
+    `waveglow_best.keras` hold the moving average of the trained weights, Keras swaps it in
+    at the end of `fit`, and `last.weights.h5` keeps the trained weights with the average in
+    the optimizer's slots: a restored model has both, so a resumed run continues exactly."""
+    keras.config.set_dtype_policy("float32")
+    keras.utils.set_random_seed(3)
+    momentum = 0.5  # exact in binary: the reference recurrence below rounds like Keras'
+
+    def compiled():
+        waveglow = WaveGlow.from_preset("tiny", seed=0)
+        gan = WaveGlowGAN(waveglow, mae_weight=1.0)
+        gan.compile(keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=momentum))
+        return gan
+
+    gan = compiled()
+    mel, audio = _pairs(gan.waveglow, _segments("awb")[: 2 * BATCH])
+    trained = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            trained.append(_numpy(self.model.waveglow.trainable_variables))
+
+    out = tmp_path / "run"
+    checkpoint = TrainingCheckpoint(out, save_freq=0, keep_every=2)
+    # Record runs first: it sees each step's trained weights before any save swaps things.
+    gan.fit(
+        mel,
+        audio,
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[Record(), checkpoint],
+    )
+    assert len(trained) == 4 and _max_change(trained[0], trained[-1]) > 1e-3
+    averages, average = [], None
+    for weights in trained:  # Keras: the first step's average is the weights themselves
+        average = (
+            weights
+            if average is None
+            else [momentum * a + (1 - momentum) * w for a, w in zip(average, weights, strict=True)]
+        )
+        averages.append(average)
+
+    def close(got, want):  # float32 arithmetic on weights of order 1: 1e-6 absolute
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-6)
+
+    for step in (2, 4):
+        snapshot = WaveGlow.from_preset("tiny", seed=9)
+        snapshot.load_weights(out / "snaps" / f"{step}.weights.h5")
+        close(_numpy(snapshot.trainable_variables), averages[step - 1])
+        assert _max_change(_numpy(snapshot.trainable_variables), trained[step - 1]) > 1e-4
+    close(_numpy(gan.waveglow.trainable_variables), averages[-1])  # fit's end swapped it in
+    best = keras.saving.load_model(out / "waveglow_best.keras")
+    close(_numpy(best.trainable_variables), averages[-1])  # the loss fell: step 4 is best
+
+    resumed = compiled()
+    assert restore_training_state(resumed, out) == 4
+    close(_numpy(resumed.waveglow.trainable_variables), trained[-1])
+    close(_numpy(resumed.generator_optimizer._model_variables_moving_average), averages[-1])
+    with generator_average_swapped_in(resumed) as swapped:
+        assert swapped
+        close(_numpy(resumed.waveglow.trainable_variables), averages[-1])
+    close(_numpy(resumed.waveglow.trainable_variables), trained[-1])
+    plain = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0))
+    plain.compile(keras.optimizers.Adam(1e-2))
+    with generator_average_swapped_in(plain) as swapped:
+        assert not swapped
+    # Keras would only warn and load none of the optimizer's slots: resuming without the
+    # average (or with one the run did not keep) is refused.
+    with pytest.raises(ValueError, match=r"last\.weights\.h5: the checkpoint's optimizer state"):
+        restore_training_state(plain, out)
+    with pytest.raises(ValueError, match=r"ema must be a momentum in \(0, 1\)"):
+        from keras_waveglow.training import train
+
+        train(ROOT / "data", tmp_path / "bad", ema=1.0)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_average_generator_weights_is_the_mean_and_still_a_flow(gan_run, tmp_path, capsys):
