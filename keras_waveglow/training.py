@@ -105,6 +105,11 @@ class WaveGlowGAN(keras.Model):
         train_sigma: float, standard deviation of z when sampling audio for the MAE and
             adversarial terms. Default 0.6 (the usual inference sigma).
 
+    A step whose losses are not finite, or (without loss scaling) whose gradients or their
+    float32 global norm are not, changes nothing and is counted in `skipped_steps`. Under a
+    `LossScaleOptimizer` (float16), overflowing gradients are the optimizer's to skip (it
+    lowers its scale); `skipped_steps` then counts only non-finite losses.
+
     Call arguments:
         mel: (B, F, n_mel) tensor; `model(mel)` vocodes with the wrapped WaveGlow.
 

@@ -242,6 +242,30 @@ def test_step_whose_gradient_norm_overflows_is_skipped():
     assert _max_change(before, _numpy(waveglow.weights)) > 0.0
 
 
+def test_loss_scaled_step_with_overflowing_gradients_leaves_the_weights():
+    """Under mixed_float16 the LossScaleOptimizer, not `_usable_gradients`, guards the step:
+    the 1e30-weighted likelihood's float16 gradients overflow, so it skips the update (and
+    halves its scale) with global-norm clipping on, and the weights stay finite and unchanged.
+    `skipped_steps` counts only non-finite losses under loss scaling (`WaveGlowGAN`'s docstring)."""
+    keras.config.set_dtype_policy("mixed_float16")
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    mel, audio = _pairs(waveglow, _segments("awb")[:BATCH])
+    gan = WaveGlowGAN(waveglow, nll_weight=1e30, mae_weight=0.0)
+    gan.compile(
+        keras.optimizers.LossScaleOptimizer(
+            keras.optimizers.Adam(1e-4, global_clipnorm=1.0), initial_scale=1.0
+        )
+    )
+    assert gan.uses_loss_scaling
+    before = _numpy(waveglow.weights)
+    history = gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"][-1])
+    after = _numpy(waveglow.weights)
+    assert all(np.all(np.isfinite(w)) for w in after)
+    assert _max_change(before, after) == 0.0
+    assert float(ops.convert_to_numpy(gan.optimizer.dynamic_scale)) == 0.5
+
+
 def test_stop_after_consecutive_skips_only():
     gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0))
     stopper = StopOnConsecutiveSkips(patience=3)
