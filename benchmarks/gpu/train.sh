@@ -10,8 +10,11 @@
 # Here: bash benchmarks/gpu/pack.sh; then the device tool's `run` with carry [".gpu"] and
 #   command: BUDGET=330 bash benchmarks/gpu/train.sh        (timeout_s 600)
 # Settings (environment): PRESET (squeezewave_128s), BATCH (32), SEGMENT (16384), LR (4e-4),
-# MAE (4), SAVE_EVERY (200), INIT (weights to start from), STEPS (1000000), SKIP_INSTALL=1 to
-# use the current Python as is (the CPU rehearsal).
+# MAE (4), SAVE_EVERY (200), INIT (weights to start from), STEPS (1000000), EMA (a momentum such
+# as 0.999: `train --ema`, snapshots kept every SAVE_EVERY steps hold the moving average and
+# weights.h5 is the latest of them; unset: none), SKIP_INSTALL=1 to use the current Python as
+# is (the CPU rehearsal). Continuing the bundled model, as the CPU runs found best:
+#   INIT=keras_waveglow/weights/squeezewave_128s_klettres.weights.h5 LR=1e-4 EMA=0.999
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUDGET=${BUDGET:-330}
@@ -45,8 +48,10 @@ export_latest() {  # the latest checkpoint -> $OUT (atomic: .tmp then rename)
   [ -f "$run/training_state.json" ] || return 0
   step=$($PY -c "import json; print(json.load(open('$run/training_state.json'))['step'])")
   [ "$step" = "${last_step:-}" ] && return 0
+  source="$run/last.weights.h5"  # with EMA, the average the snapshot holds
+  [ -n "${EMA:-}" ] && [ -f "$run/snaps/$step.weights.h5" ] && source="$run/snaps/$step.weights.h5"
   $PY -c "from keras_waveglow.training import export_generator_weights as e; \
-e('$run/last.weights.h5', '$OUT/weights.tmp.weights.h5', 'float16')" \
+e('$source', '$OUT/weights.tmp.weights.h5', 'float16')" \
     && mv "$OUT/weights.tmp.weights.h5" "$OUT/weights.h5"
   cp "$run/log.csv" "$OUT/log.csv.tmp" && mv "$OUT/log.csv.tmp" "$OUT/log.csv"
   cp "$run/training_state.json" "$OUT/training_state.json"
@@ -56,8 +61,12 @@ e('$run/last.weights.h5', '$OUT/weights.tmp.weights.h5', 'float16')" \
 
 init=()
 [ -n "${INIT:-}" ] && init=(--init-from "$INIT")
-# A rerun on the same (still warm) machine continues the run exactly instead.
-[ -f "$run/training_state.json" ] && init=(--resume)
+[ -n "${EMA:-}" ] && init+=(--ema "$EMA" --keep-every "$SAVE_EVERY")
+# A rerun on the same (still warm) machine continues the run exactly instead (same EMA).
+if [ -f "$run/training_state.json" ]; then
+  init=(--resume)
+  [ -n "${EMA:-}" ] && init+=(--ema "$EMA" --keep-every "$SAVE_EVERY")
+fi
 echo "$(date +%s) start" >> "$OUT/progress.txt"
 timeout --signal=TERM --kill-after=20 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
   --split all --preset "$PRESET" --batch-size "$BATCH" --segment-length "$SEGMENT" \
