@@ -61,12 +61,10 @@ e('$source', '$OUT/weights.tmp.weights.h5', 'float16')" \
 
 init=()
 [ -n "${INIT:-}" ] && init=(--init-from "$INIT")
+# A rerun on the same (still warm) machine continues the run exactly instead.
+[ -f "$run/training_state.json" ] && init=(--resume)
+# Both the first call and a resumed one: `--resume` refuses another optimizer (EMA or not).
 [ -n "${EMA:-}" ] && init+=(--ema "$EMA" --keep-every "$SAVE_EVERY")
-# A rerun on the same (still warm) machine continues the run exactly instead (same EMA).
-if [ -f "$run/training_state.json" ]; then
-  init=(--resume)
-  [ -n "${EMA:-}" ] && init+=(--ema "$EMA" --keep-every "$SAVE_EVERY")
-fi
 echo "$(date +%s) start" >> "$OUT/progress.txt"
 timeout --signal=TERM --kill-after=20 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
   --split all --preset "$PRESET" --batch-size "$BATCH" --segment-length "$SEGMENT" \
