@@ -236,6 +236,12 @@ def _add_train(subparsers, common) -> None:
     p.add_argument(
         "--mae-weight", type=float, default=4.0, help="log-mel MAE weight (default 4, measured)"
     )
+    p.add_argument(
+        "--stft-weight",
+        type=float,
+        default=0.0,
+        help="multi-resolution STFT distance weight (resolves harmonics; default 0: off)",
+    )
     p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
@@ -300,6 +306,7 @@ def _run_train(args) -> int:
             discriminator_width=args.discriminator_width,
             discriminator_start_step=args.discriminator_start,
             mae_weight=args.mae_weight,
+            stft_weight=args.stft_weight,
             mixed_precision=args.mixed_precision,
             learning_rate=args.learning_rate,
             clipnorm=args.clipnorm or None,

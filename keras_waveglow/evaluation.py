@@ -50,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_waveglow.losses import MR_STFT_RESOLUTIONS
+
 logger = logging.getLogger(__name__)
 
 SYSTEMS = ("ground_truth", "griffin_lim", "waveglow")
@@ -86,7 +88,6 @@ METRIC_BOUNDS = {
     "dnsmos_ovrl": (1.0, 5.0),
     "rtf": (0.0, None),
 }
-MR_STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
 F0_FRAME_PERIOD_MS = 5.0
 F0_RANGE_HZ = (60.0, 500.0)
 MCD_ORDER = 24

@@ -44,6 +44,7 @@ from keras_waveglow.losses import (
     feature_matching_loss,
     generator_adversarial_loss,
     mel_mae_loss,
+    multi_resolution_stft_loss,
     waveform_mae_loss,
     waveglow_nll,
 )
@@ -54,6 +55,7 @@ _LOG_NAMES = (
     "nll",
     "mel_mae",
     "wave_mae",
+    "mr_stft",
     "generator_adversarial",
     "feature_matching",
     "discriminator_loss",
@@ -87,8 +89,9 @@ class WaveGlowGAN(keras.Model):
     """WaveGlow trained on likelihood, log-mel MAE and (optionally) adversarial terms.
 
     Generator objective: `nll_weight * NLL + mae_weight * MAE_mel + waveform_mae_weight *
-    MAE_wave + active * (adv_weight * LSGAN_G + fm_weight * FM)`, with `active` = 1 from
-    step `discriminator_start_step` on. Discriminator objective: `active * LSGAN_D`.
+    MAE_wave + stft_weight * MR_STFT + active * (adv_weight * LSGAN_G + fm_weight * FM)`,
+    with `active` = 1 from step `discriminator_start_step` on. Discriminator objective:
+    `active * LSGAN_D`.
 
     Args:
         waveglow: the `WaveGlow` to train.
@@ -100,6 +103,9 @@ class WaveGlowGAN(keras.Model):
         adv_weight: float, weight of the least-squares generator loss. Default 1.0.
         fm_weight: float, weight of the feature-matching loss. Default 2.0.
         waveform_mae_weight: float, weight of the sample-wise L1. Default 0.0.
+        stft_weight: float, weight of the multi-resolution STFT distance of sampled vs. real
+            audio (`losses.multi_resolution_stft_loss`: resolves harmonics, which the log-mel
+            does not above a few hundred Hz). Default 0.0.
         discriminator_start_step: int, training step from which the discriminator trains and
             the adversarial terms count. Default 0.
         train_sigma: float, standard deviation of z when sampling audio for the MAE and
@@ -131,6 +137,7 @@ class WaveGlowGAN(keras.Model):
         waveform_mae_weight: float = 0.0,
         discriminator_start_step: int = 0,
         train_sigma: float = 0.6,
+        stft_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -142,6 +149,7 @@ class WaveGlowGAN(keras.Model):
             ("adv_weight", adv_weight),
             ("fm_weight", fm_weight),
             ("waveform_mae_weight", waveform_mae_weight),
+            ("stft_weight", stft_weight),
             ("discriminator_start_step", discriminator_start_step),
         ):
             if value < 0:
@@ -155,12 +163,14 @@ class WaveGlowGAN(keras.Model):
         self.adv_weight = float(adv_weight)
         self.fm_weight = float(fm_weight)
         self.waveform_mae_weight = float(waveform_mae_weight)
+        self.stft_weight = float(stft_weight)
         self.discriminator_start_step = int(discriminator_start_step)
         self.train_sigma = float(train_sigma)
         self.log_names = [
             n
             for n in _LOG_NAMES
             if (n != "wave_mae" or self.waveform_mae_weight > 0)
+            and (n != "mr_stft" or self.stft_weight > 0)
             and (
                 discriminator is not None
                 or n not in ("generator_adversarial", "feature_matching", "discriminator_loss")
@@ -311,6 +321,10 @@ class WaveGlowGAN(keras.Model):
         """A boolean tensor: has the step counter reached `discriminator_start_step`?"""
         return ops.greater_equal(self.step_counter.value, self.discriminator_start_step)
 
+    def samples_audio(self) -> bool:
+        """Whether a term beside the likelihood needs the inverse pass (audio from z)."""
+        return self.mae_weight > 0 or self.waveform_mae_weight > 0 or self.stft_weight > 0
+
     def _sample_like(self, mel, audio, z=None):
         length = audio.shape[1] if audio.shape[1] is not None else ops.shape(audio)[1]
         return self.waveglow.inverse(mel, sigma=self.train_sigma, z=z)[:, :length]
@@ -328,7 +342,7 @@ class WaveGlowGAN(keras.Model):
         generator_total = self.nll_weight * nll
         discriminator_total = ops.zeros((), "float32")
         has_gan = self.discriminator is not None
-        if not (has_gan or self.mae_weight > 0 or self.waveform_mae_weight > 0):
+        if not (has_gan or self.samples_audio()):
             return terms, generator_total, discriminator_total
         fake = self._sample_like(mel, audio, noise)
         terms["mel_mae"] = mel_mae_loss(audio, fake, self.waveglow.mel_config)
@@ -336,6 +350,9 @@ class WaveGlowGAN(keras.Model):
         if self.waveform_mae_weight > 0:
             terms["wave_mae"] = waveform_mae_loss(audio, fake)
             generator_total = generator_total + self.waveform_mae_weight * terms["wave_mae"]
+        if self.stft_weight > 0:
+            terms["mr_stft"] = multi_resolution_stft_loss(audio, fake)
+            generator_total = generator_total + self.stft_weight * terms["mr_stft"]
         if not has_gan:
             return terms, generator_total, discriminator_total
         active = ops.cast(self.discriminator_active(), "float32")
@@ -591,9 +608,17 @@ class WaveGlowGAN(keras.Model):
     def _evaluate_terms(self, mel, audio):
         z, log_det = self.waveglow.forward(audio, mel)
         nll = waveglow_nll(z, log_det, sigma=self.waveglow.train_sigma)
-        mae = mel_mae_loss(audio, self._sample_like(mel, audio), self.waveglow.mel_config)
-        values = {"loss": self.nll_weight * nll + self.mae_weight * mae, "nll": nll}
-        values["mel_mae"] = mae
+        fake = self._sample_like(mel, audio)
+        mae = mel_mae_loss(audio, fake, self.waveglow.mel_config)
+        values = {"nll": nll, "mel_mae": mae}
+        loss = self.nll_weight * nll + self.mae_weight * mae
+        if self.waveform_mae_weight > 0:
+            values["wave_mae"] = waveform_mae_loss(audio, fake)
+            loss = loss + self.waveform_mae_weight * values["wave_mae"]
+        if self.stft_weight > 0:
+            values["mr_stft"] = multi_resolution_stft_loss(audio, fake)
+            loss = loss + self.stft_weight * values["mr_stft"]
+        values["loss"] = loss
         for tracker in self.trackers:
             if tracker.name in values:
                 tracker.update_state(values[tracker.name])
@@ -657,6 +682,7 @@ class WaveGlowGAN(keras.Model):
             "adv_weight": self.adv_weight,
             "fm_weight": self.fm_weight,
             "waveform_mae_weight": self.waveform_mae_weight,
+            "stft_weight": self.stft_weight,
             "discriminator_start_step": self.discriminator_start_step,
             "train_sigma": self.train_sigma,
         }
@@ -1390,6 +1416,7 @@ def train(
     clipnorm: float | None = 1.0,
     ema: float | None = None,
     mae_weight: float = 4.0,
+    stft_weight: float = 0.0,
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
     save_every: int = 500,
@@ -1436,6 +1463,8 @@ def train(
             learning curves): at 4 the held-out NLL falls as fast as with likelihood alone
             while the spectral envelope comes in; at `WaveGlowGAN`'s 45 (HiFi-GAN's) the
             likelihood collapses.
+        stft_weight: weight of the multi-resolution STFT distance (`WaveGlowGAN`). Default
+            0.0 (off).
         discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
@@ -1499,6 +1528,7 @@ def train(
             init_from=None if resume else init_from,
             seed=seed,
             mae_weight=mae_weight,
+            stft_weight=stft_weight,
             discriminator_start_step=discriminator_start_step,
         )
         clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}

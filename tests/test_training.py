@@ -24,6 +24,7 @@ from keras_waveglow.losses import (
     feature_matching_loss,
     generator_adversarial_loss,
     mel_mae_loss,
+    multi_resolution_stft_loss,
     waveform_mae_loss,
 )
 from keras_waveglow.training import (
@@ -121,6 +122,100 @@ def test_mel_mae_uses_the_shared_mel_definition():
     )
     with pytest.raises(ValueError, match="shapes differ"):
         mel_mae_loss(real, fake[:, :1024], waveglow.mel_config)
+
+
+def test_multi_resolution_stft_loss_matches_librosa():
+    import librosa
+
+    from keras_waveglow.losses import MR_STFT_RESOLUTIONS
+
+    real = _segments("awb")[:2]
+    fake = real * 0.5 + 0.01 * np.random.default_rng(1).standard_normal(real.shape).astype("f")
+
+    def reference(x, y):  # Parallel WaveGAN's distance, per example, with librosa's STFT
+        total = 0.0
+        for n_fft, hop, window in MR_STFT_RESOLUTIONS:
+            spec = [
+                np.maximum(
+                    np.abs(
+                        librosa.stft(
+                            a, n_fft=n_fft, hop_length=hop, win_length=window, pad_mode="reflect"
+                        )
+                    ),
+                    1e-7,
+                )
+                for a in (x, y)
+            ]
+            total += np.linalg.norm(spec[0] - spec[1]) / np.linalg.norm(spec[0])
+            total += np.mean(np.abs(np.log(spec[0]) - np.log(spec[1])))
+        return total / len(MR_STFT_RESOLUTIONS)
+
+    expected = np.mean([reference(r, f) for r, f in zip(real, fake, strict=True)])
+    # keras.ops.stft and librosa differ by ~1e-5 per bin (TRAPS.md); the means by far less.
+    np.testing.assert_allclose(float(multi_resolution_stft_loss(real, fake)), expected, rtol=1e-4)
+    assert float(multi_resolution_stft_loss(real, real)) == 0.0
+    one = float(multi_resolution_stft_loss(real, fake, resolutions=[(512, 128, 512)]))
+    assert one != float(multi_resolution_stft_loss(real, fake))
+    # Generated audio gets a gradient; digital silence (|STFT| = 0) a finite one, not NaN.
+    value, grad = _value_and_grad(lambda x: multi_resolution_stft_loss(real, x), fake)
+    np.testing.assert_allclose(value, expected, rtol=1e-4)
+    assert np.all(np.isfinite(grad)) and np.mean(np.abs(grad)) > 0
+    value, grad = _value_and_grad(lambda x: multi_resolution_stft_loss(real, x), 0 * real)
+    assert np.isfinite(value) and value > 0 and np.all(np.isfinite(grad))
+    with pytest.raises(ValueError, match="shapes differ"):
+        multi_resolution_stft_loss(real, fake[:, :1024])
+    with pytest.raises(ValueError, match="too short for an STFT of 2048 points"):
+        multi_resolution_stft_loss(real[:, :1000], fake[:, :1000])
+    with pytest.raises(ValueError, match="bad STFT resolution"):
+        multi_resolution_stft_loss(real, fake, resolutions=[(512, 128, 1024)])
+
+
+def _value_and_grad(function, x):
+    """`function(x)` and its gradient with respect to x, on the current backend."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        value, grad = jax.value_and_grad(lambda a: function(a))(x)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = function(x)
+        grad = tape.gradient(value, x)
+    else:
+        pytest.fail(f"no gradient helper for backend {backend}")
+    return float(value), np.asarray(ops.convert_to_numpy(grad))
+
+
+def test_stft_term_is_trained_logged_and_configured(tmp_path):
+    """`stft_weight` adds the multi-resolution STFT distance to the generator objective of
+    the training step (logged as `mr_stft`), to the evaluation loss, and to the config."""
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    mel, audio = _pairs(waveglow, _segments("awb")[:2])
+    after = {}
+    for weight in (0.0, 0.5):
+        keras.utils.set_random_seed(4)
+        gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), mae_weight=2.0, stft_weight=weight)
+        gan.compile(keras.optimizers.Adam(1e-3))
+        history = gan.fit(mel, audio, batch_size=2, epochs=1, shuffle=False, verbose=0).history
+        logs = {k: v[-1] for k, v in history.items()}
+        assert ("mr_stft" in logs) == (weight > 0)
+        total = logs["nll"] + 2.0 * logs["mel_mae"] + weight * logs.get("mr_stft", 0.0)
+        np.testing.assert_allclose(logs["loss"], total, rtol=1e-5)  # float32 sums of 3 terms
+        after[weight] = _numpy(gan.waveglow.trainable_variables)
+    assert _max_change(after[0.0], after[0.5]) > 0  # the term has a gradient: a new update
+    values = gan.evaluate(mel, audio, batch_size=2, verbose=0, return_dict=True)
+    assert set(values) == {"loss", "nll", "mel_mae", "mr_stft"}
+    total = values["nll"] + 2.0 * values["mel_mae"] + 0.5 * values["mr_stft"]
+    np.testing.assert_allclose(values["loss"], total, rtol=1e-5)
+    assert gan.get_config()["stft_weight"] == 0.5
+    gan.save(tmp_path / "gan.keras")
+    assert keras.saving.load_model(tmp_path / "gan.keras").stft_weight == 0.5
+    with pytest.raises(ValueError, match="stft_weight must be >= 0"):
+        WaveGlowGAN(waveglow, stft_weight=-1.0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -911,10 +1006,11 @@ def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
     )
     argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     argv += ["--batch-size", "2", "--segment-length", "2048"]
-    for run, options in (("a", []), ("b", ["--mae-weight", "9"])):
+    for run, options in (("a", []), ("b", ["--mae-weight", "9", "--stft-weight", "2"])):
         with monkeypatch.context() as patch:  # one make_dataset capture per run
             _capture_train_dataset(patch, [*argv, "--out", str(tmp_path / run), *options])
     assert [model.mae_weight for model in built] == [4.0, 9.0]
+    assert [model.stft_weight for model in built] == [0.0, 2.0]
 
 
 def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeypatch):

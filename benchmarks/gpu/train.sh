@@ -10,10 +10,10 @@
 # Here: bash benchmarks/gpu/pack.sh; then the device tool's `run` with carry [".gpu"] and
 #   command: BUDGET=330 bash benchmarks/gpu/train.sh        (timeout_s 600)
 # Settings (environment): PRESET (squeezewave_128s), BATCH (32), SEGMENT (16384), LR (4e-4),
-# MAE (4), SAVE_EVERY (200), INIT (weights to start from), STEPS (1000000), EMA (a momentum such
-# as 0.999: `train --ema`, snapshots kept every SAVE_EVERY steps hold the moving average and
-# weights.h5 is the latest of them; unset: none), SKIP_INSTALL=1 to use the current Python as
-# is (the CPU rehearsal). Continuing the bundled model, as the CPU runs found best:
+# MAE (4), STFT (0: `train --stft-weight`), SAVE_EVERY (200), INIT (weights to start from),
+# STEPS (1000000), EMA (a momentum such as 0.999: `train --ema`, snapshots kept every
+# SAVE_EVERY steps hold the moving average and weights.h5 is the latest of them; unset: none),
+# SKIP_INSTALL=1 to use the current Python as is (the CPU rehearsal). Continuing the bundled model, as the CPU runs found best:
 #   INIT=keras_waveglow/weights/squeezewave_128s_klettres.weights.h5 LR=1e-4 EMA=0.999
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,6 +24,7 @@ BATCH=${BATCH:-32}
 SEGMENT=${SEGMENT:-16384}
 LR=${LR:-4e-4}
 MAE=${MAE:-4}
+STFT=${STFT:-0}
 SAVE_EVERY=${SAVE_EVERY:-200}
 STEPS=${STEPS:-1000000}
 PY=${PY:-python3}
@@ -68,7 +69,7 @@ init=()
 echo "$(date +%s) start" >> "$OUT/progress.txt"
 timeout --signal=TERM --kill-after=20 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
   --split all --preset "$PRESET" --batch-size "$BATCH" --segment-length "$SEGMENT" \
-  --learning-rate "$LR" --mae-weight "$MAE" --save-every "$SAVE_EVERY" --steps "$STEPS" \
+  --learning-rate "$LR" --mae-weight "$MAE" --stft-weight "$STFT" --save-every "$SAVE_EVERY" --steps "$STEPS" \
   --seed 0 --sample-every 0 --out "$run" "${init[@]}" >> "$WORK/train.log" 2>&1 &
 trainer=$!
 while kill -0 $trainer 2>/dev/null; do sleep 15; export_latest || true; done
