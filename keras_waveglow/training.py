@@ -329,6 +329,19 @@ class WaveGlowGAN(keras.Model):
         length = audio.shape[1] if audio.shape[1] is not None else ops.shape(audio)[1]
         return self.waveglow.inverse(mel, sigma=self.train_sigma, z=z)[:, :length]
 
+    def _sample_terms(self, audio, fake, terms):
+        """Adds the terms on sampled audio (log-mel MAE, and the waveform MAE and MR-STFT
+        distance when weighted) to `terms`; returns their weighted sum."""
+        terms["mel_mae"] = mel_mae_loss(audio, fake, self.waveglow.mel_config)
+        total = self.mae_weight * terms["mel_mae"]
+        if self.waveform_mae_weight > 0:
+            terms["wave_mae"] = waveform_mae_loss(audio, fake)
+            total = total + self.waveform_mae_weight * terms["wave_mae"]
+        if self.stft_weight > 0:
+            terms["mr_stft"] = multi_resolution_stft_loss(audio, fake)
+            total = total + self.stft_weight * terms["mr_stft"]
+        return total
+
     def _objective(self, mel, audio, frozen_discriminator=None, noise=None):
         """Computes every term; returns `(terms, generator_total, discriminator_total)`.
 
@@ -345,14 +358,7 @@ class WaveGlowGAN(keras.Model):
         if not (has_gan or self.samples_audio()):
             return terms, generator_total, discriminator_total
         fake = self._sample_like(mel, audio, noise)
-        terms["mel_mae"] = mel_mae_loss(audio, fake, self.waveglow.mel_config)
-        generator_total = generator_total + self.mae_weight * terms["mel_mae"]
-        if self.waveform_mae_weight > 0:
-            terms["wave_mae"] = waveform_mae_loss(audio, fake)
-            generator_total = generator_total + self.waveform_mae_weight * terms["wave_mae"]
-        if self.stft_weight > 0:
-            terms["mr_stft"] = multi_resolution_stft_loss(audio, fake)
-            generator_total = generator_total + self.stft_weight * terms["mr_stft"]
+        generator_total = generator_total + self._sample_terms(audio, fake, terms)
         if not has_gan:
             return terms, generator_total, discriminator_total
         active = ops.cast(self.discriminator_active(), "float32")
@@ -608,17 +614,9 @@ class WaveGlowGAN(keras.Model):
     def _evaluate_terms(self, mel, audio):
         z, log_det = self.waveglow.forward(audio, mel)
         nll = waveglow_nll(z, log_det, sigma=self.waveglow.train_sigma)
-        fake = self._sample_like(mel, audio)
-        mae = mel_mae_loss(audio, fake, self.waveglow.mel_config)
-        values = {"nll": nll, "mel_mae": mae}
-        loss = self.nll_weight * nll + self.mae_weight * mae
-        if self.waveform_mae_weight > 0:
-            values["wave_mae"] = waveform_mae_loss(audio, fake)
-            loss = loss + self.waveform_mae_weight * values["wave_mae"]
-        if self.stft_weight > 0:
-            values["mr_stft"] = multi_resolution_stft_loss(audio, fake)
-            loss = loss + self.stft_weight * values["mr_stft"]
-        values["loss"] = loss
+        values = {"nll": nll}
+        sampled = self._sample_terms(audio, self._sample_like(mel, audio), values)
+        values["loss"] = self.nll_weight * nll + sampled
         for tracker in self.trackers:
             if tracker.name in values:
                 tracker.update_state(values[tracker.name])
