@@ -104,8 +104,8 @@ class WaveGlowGAN(keras.Model):
         fm_weight: float, weight of the feature-matching loss. Default 2.0.
         waveform_mae_weight: float, weight of the sample-wise L1. Default 0.0.
         stft_weight: float, weight of the multi-resolution STFT distance of sampled vs. real
-            audio (`losses.multi_resolution_stft_loss`: resolves harmonics, which the log-mel
-            does not above a few hundred Hz). Default 0.0.
+            audio (`losses.multi_resolution_stft_loss`: resolves harmonics where the
+            80-band log-mel's bands are wider than their spacing). Default 0.0.
         discriminator_start_step: int, training step from which the discriminator trains and
             the adversarial terms count. Default 0.
         train_sigma: float, standard deviation of z when sampling audio for the MAE and
