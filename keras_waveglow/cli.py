@@ -457,6 +457,12 @@ def _run_evaluate(args) -> int:
     return 1 if report["failed_files"] else 0
 
 
+def _add_weights_output(p) -> None:
+    p.add_argument("--out", required=True, help="the .weights.h5 file to write")
+    p.add_argument("--float16", action="store_true", help="store the weights in float16")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
 def _add_average(subparsers, common) -> None:
     p = subparsers.add_parser(
         "average",
@@ -469,9 +475,7 @@ def _add_average(subparsers, common) -> None:
         ),
     )
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help=".weights.h5 files")
-    p.add_argument("--out", required=True, help="the .weights.h5 file to write")
-    p.add_argument("--float16", action="store_true", help="store the weights in float16")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    _add_weights_output(p)
     p.set_defaults(func=_run_average)
 
 
@@ -489,6 +493,40 @@ def _run_average(args) -> int:
         print(f"keras-waveglow average: error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {path}: the mean of {len(args.checkpoints)} checkpoints")
+    return 0
+
+
+def _add_export_weights(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "export-weights",
+        parents=[common],
+        help="write the generator's weights of a checkpoint (e.g. in float16, for shipping)",
+        description=(
+            "Write the WaveGlow's weights of a training checkpoint (last.weights.h5, a "
+            "snapshot) or of a WaveGlow weights file as a WaveGlow .weights.h5 file for "
+            "--weights, --init-from or from_preset(weights=...); --float16 halves its size."
+        ),
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help=".weights.h5 file")
+    _add_weights_output(p)
+    p.set_defaults(func=_run_export_weights)
+
+
+def _run_export_weights(args) -> int:
+    from pathlib import Path
+
+    from keras_waveglow.training import export_generator_weights
+
+    try:
+        if Path(args.out).exists() and not args.overwrite:
+            raise FileExistsError(f"{args.out}: exists; pass --overwrite to replace it.")
+        path = export_generator_weights(
+            args.checkpoint, args.out, dtype="float16" if args.float16 else None
+        )
+    except (OSError, ValueError) as error:
+        print(f"keras-waveglow export-weights: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}: the generator of {args.checkpoint}")
     return 0
 
 
@@ -517,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_vocode,
         _add_evaluate,
         _add_average,
+        _add_export_weights,
     ):
         add(subparsers, common)
     return parser

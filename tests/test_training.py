@@ -441,7 +441,7 @@ def test_checkpoint_is_never_half_written(gan_run, tmp_path):
     assert (tmp_path / "waveglow_best.keras").exists()
 
 
-def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_path):
+def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_path, capsys):
     """A full checkpoint (both networks, both optimizers) gives the generator's weights alone:
     as is, and stored in float16 (each weight rounded to half precision, cast back on load)."""
     gan = gan_run["gan"]
@@ -479,6 +479,24 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
         export_generator_weights(full, tmp_path / "g.h5")
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         export_generator_weights(tmp_path / "missing.weights.h5", tmp_path / "z.weights.h5")
+
+    from keras_waveglow.cli import main
+
+    argv = ["export-weights", str(full), "--out", str(tmp_path / "cli.weights.h5"), "--float16"]
+    assert main(argv) == 0
+    loaded.load_weights(tmp_path / "cli.weights.h5")
+    for got, expected in zip(_numpy(loaded.weights), want, strict=True):
+        np.testing.assert_array_equal(got, expected.astype(np.float16).astype(np.float32))
+    before = (tmp_path / "cli.weights.h5").read_bytes()
+    assert main([*argv[:-1]]) == 2  # float32 asked, but the file exists: not overwritten
+    assert "cli.weights.h5: exists" in capsys.readouterr().err
+    assert (tmp_path / "cli.weights.h5").read_bytes() == before
+    assert main([*argv[:-1], "--overwrite"]) == 0
+    assert (tmp_path / "cli.weights.h5").stat().st_size == exact.stat().st_size
+    missing = ["export-weights", str(tmp_path / "no.weights.h5")]
+    missing += ["--out", str(tmp_path / "n.weights.h5")]
+    assert main(missing) == 2
+    assert "no.weights.h5: no such checkpoint" in capsys.readouterr().err
 
 
 def test_moving_average_fills_snapshots_and_exports_while_checkpoints_resume(tmp_path):
