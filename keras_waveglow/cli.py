@@ -242,6 +242,12 @@ def _add_train(subparsers, common) -> None:
         default=0.0,
         help="multi-resolution STFT distance weight (resolves harmonics; default 0: off)",
     )
+    p.add_argument(
+        "--remove-group-mean",
+        action="store_true",
+        help="compare sampled and real audio without their n_group-periodic means in the MAE "
+        "and STFT terms (against the comb at multiples of rate / n_group)",
+    )
     p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
@@ -307,6 +313,7 @@ def _run_train(args) -> int:
             discriminator_start_step=args.discriminator_start,
             mae_weight=args.mae_weight,
             stft_weight=args.stft_weight,
+            remove_group_mean=args.remove_group_mean,
             mixed_precision=args.mixed_precision,
             learning_rate=args.learning_rate,
             clipnorm=args.clipnorm or None,

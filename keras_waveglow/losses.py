@@ -245,3 +245,35 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
         log_l1 = ops.mean(ops.abs(ops.log(ref) - ops.log(gen)))
         total = total + convergence + log_l1
     return total / len(resolutions)
+
+
+def remove_group_mean(audio, n_group: int):
+    """`audio` minus its `n_group`-periodic mean: the mean over the segment's groups of
+    `n_group` samples, subtracted from every group.
+
+    A WaveGlow squeezes audio into such groups; a pattern repeated in every group is periodic
+    with `n_group` samples, a comb of lines at every multiple of `sample_rate / n_group`.
+    Applied to both sides of the terms on sampled audio (`WaveGlowGAN(remove_group_mean=True)`)
+    it makes them blind to that comb, which the log-mel MAE otherwise rewards (README, "The
+    bundled vocoder"); on speech, whose periods do not lock to the groups, it changes little.
+
+    Args:
+        audio: (B, T) float tensor, T a multiple of `n_group`.
+        n_group: int, samples per group.
+
+    Returns:
+        (B, T) tensor of the same dtype.
+
+    Example:
+        >>> x = np.tile(np.arange(4.0, dtype="float32"), (1, 3))  # (1, 12): one group repeated
+        >>> float(ops.max(ops.abs(remove_group_mean(x, 4))))
+        0.0
+    """
+    length = audio.shape[-1]
+    if length is None or length % n_group:
+        raise ValueError(
+            f"remove_group_mean needs a static length that is a multiple of n_group={n_group}; "
+            f"got {length}."
+        )
+    groups = ops.reshape(audio, (-1, length // n_group, n_group))
+    return ops.reshape(groups - ops.mean(groups, axis=1, keepdims=True), (-1, length))

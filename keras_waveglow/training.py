@@ -45,6 +45,7 @@ from keras_waveglow.losses import (
     generator_adversarial_loss,
     mel_mae_loss,
     multi_resolution_stft_loss,
+    remove_group_mean,
     waveform_mae_loss,
     waveglow_nll,
 )
@@ -110,6 +111,12 @@ class WaveGlowGAN(keras.Model):
             the adversarial terms count. Default 0.
         train_sigma: float, standard deviation of z when sampling audio for the MAE and
             adversarial terms. Default 0.6 (the usual inference sigma).
+        remove_group_mean: bool, compare the sampled and the real audio in the log-mel MAE,
+            waveform MAE and MR-STFT terms after removing their `n_group`-periodic means
+            (`losses.remove_group_mean`), so these terms do not reward a pattern repeated in
+            every group of the flow: the comb at multiples of `sample_rate / n_group` that
+            the log-mel MAE otherwise builds (README). The adversarial terms see the audio as
+            sampled. Default False.
 
     A step whose losses are not finite, or (without loss scaling) whose gradients or their
     float32 global norm are not, changes nothing and is counted in `skipped_steps`. Under a
@@ -138,6 +145,7 @@ class WaveGlowGAN(keras.Model):
         discriminator_start_step: int = 0,
         train_sigma: float = 0.6,
         stft_weight: float = 0.0,
+        remove_group_mean: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -164,6 +172,7 @@ class WaveGlowGAN(keras.Model):
         self.fm_weight = float(fm_weight)
         self.waveform_mae_weight = float(waveform_mae_weight)
         self.stft_weight = float(stft_weight)
+        self.remove_group_mean = bool(remove_group_mean)
         self.discriminator_start_step = int(discriminator_start_step)
         self.train_sigma = float(train_sigma)
         self.log_names = [
@@ -332,6 +341,9 @@ class WaveGlowGAN(keras.Model):
     def _sample_terms(self, audio, fake, terms):
         """Adds the terms on sampled audio (log-mel MAE, and the waveform MAE and MR-STFT
         distance when weighted) to `terms`; returns their weighted sum."""
+        if self.remove_group_mean:
+            audio = remove_group_mean(audio, self.waveglow.n_group)
+            fake = remove_group_mean(fake, self.waveglow.n_group)
         terms["mel_mae"] = mel_mae_loss(audio, fake, self.waveglow.mel_config)
         total = self.mae_weight * terms["mel_mae"]
         if self.waveform_mae_weight > 0:
@@ -681,6 +693,7 @@ class WaveGlowGAN(keras.Model):
             "fm_weight": self.fm_weight,
             "waveform_mae_weight": self.waveform_mae_weight,
             "stft_weight": self.stft_weight,
+            "remove_group_mean": self.remove_group_mean,
             "discriminator_start_step": self.discriminator_start_step,
             "train_sigma": self.train_sigma,
         }
@@ -1415,6 +1428,7 @@ def train(
     ema: float | None = None,
     mae_weight: float = 4.0,
     stft_weight: float = 0.0,
+    remove_group_mean: bool = False,
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
     save_every: int = 500,
@@ -1463,6 +1477,8 @@ def train(
             likelihood collapses.
         stft_weight: weight of the multi-resolution STFT distance (`WaveGlowGAN`). Default
             0.0 (off).
+        remove_group_mean: compare sampled and real audio without their `n_group`-periodic
+            means (`WaveGlowGAN`). Default False.
         discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
@@ -1527,6 +1543,7 @@ def train(
             seed=seed,
             mae_weight=mae_weight,
             stft_weight=stft_weight,
+            remove_group_mean=remove_group_mean,
             discriminator_start_step=discriminator_start_step,
         )
         clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}

@@ -25,6 +25,7 @@ from keras_waveglow.losses import (
     generator_adversarial_loss,
     mel_mae_loss,
     multi_resolution_stft_loss,
+    remove_group_mean,
     waveform_mae_loss,
 )
 from keras_waveglow.training import (
@@ -178,6 +179,46 @@ def test_multi_resolution_stft_loss_matches_librosa():
         multi_resolution_stft_loss(real[:, :1000], fake[:, :1000])
     with pytest.raises(ValueError, match="bad STFT resolution"):
         multi_resolution_stft_loss(real, fake, resolutions=[(512, 128, 1024)])
+
+
+def test_remove_group_mean_cancels_a_pattern_repeated_in_every_group():
+    rng = np.random.default_rng(3)
+    speech = _segments("awb")[:2]
+    pattern = 0.1 * rng.standard_normal((2, 1, 128)).astype("f")
+    combed = speech + np.tile(pattern, (1, SEGMENT // 128, 1)).reshape(2, SEGMENT)
+    groups = combed.reshape(2, -1, 128)
+    expected = (groups - groups.mean(axis=1, keepdims=True)).reshape(2, SEGMENT)
+    got = ops.convert_to_numpy(remove_group_mean(combed, 128))
+    np.testing.assert_allclose(got, expected, atol=1e-6)  # float32 means of 16 values
+    # The comb is gone: the same result as for the speech alone.
+    np.testing.assert_allclose(got, ops.convert_to_numpy(remove_group_mean(speech, 128)), atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of n_group=128"):
+        remove_group_mean(combed[:, :1000], 128)
+
+
+def test_sampled_terms_compare_without_the_group_mean_when_asked(tmp_path):
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    real = _segments("awb")[:2]
+    comb = np.tile(
+        0.05 * np.sin(np.arange(waveglow.n_group, dtype="f")), SEGMENT // waveglow.n_group
+    )
+    fake = (0.5 * real + comb[None, :SEGMENT]).astype("f")
+    gan = WaveGlowGAN(waveglow, mae_weight=2.0, stft_weight=0.5, remove_group_mean=True)
+    terms = {}
+    total = float(gan._sample_terms(real, fake, terms))
+    plain_real = remove_group_mean(real, waveglow.n_group)
+    plain_fake = remove_group_mean(fake, waveglow.n_group)
+    mae = float(mel_mae_loss(plain_real, plain_fake, waveglow.mel_config))
+    stft = float(multi_resolution_stft_loss(plain_real, plain_fake))
+    np.testing.assert_allclose([float(terms["mel_mae"]), float(terms["mr_stft"])], [mae, stft])
+    np.testing.assert_allclose(total, 2.0 * mae + 0.5 * stft, rtol=1e-6)
+    as_sampled = {}
+    WaveGlowGAN(waveglow, mae_weight=2.0)._sample_terms(real, fake, as_sampled)
+    assert float(as_sampled["mel_mae"]) > mae  # the comb counts only when not removed
+    assert gan.get_config()["remove_group_mean"] is True
+    gan.compile("adam")
+    gan.save(tmp_path / "gan.keras")
+    assert keras.saving.load_model(tmp_path / "gan.keras").remove_group_mean is True
 
 
 def _value_and_grad(function, x):
@@ -1034,11 +1075,13 @@ def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
     )
     argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     argv += ["--batch-size", "2", "--segment-length", "2048"]
-    for run, options in (("a", []), ("b", ["--mae-weight", "9", "--stft-weight", "2"])):
+    b_options = ["--mae-weight", "9", "--stft-weight", "2", "--remove-group-mean"]
+    for run, options in (("a", []), ("b", b_options)):
         with monkeypatch.context() as patch:  # one make_dataset capture per run
             _capture_train_dataset(patch, [*argv, "--out", str(tmp_path / run), *options])
     assert [model.mae_weight for model in built] == [4.0, 9.0]
     assert [model.stft_weight for model in built] == [0.0, 2.0]
+    assert [model.remove_group_mean for model in built] == [False, True]
 
 
 def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeypatch):
