@@ -21,7 +21,14 @@ from keras_waveglow.complexity import flow_macs
 
 # SqueezeWave, Table 2 (Zhai et al., 2020, arXiv 2001.05685), 22.05 kHz, upsampler excluded.
 PAPER_GMACS = {"nvidia_22k": 228.9, "squeezewave_128l": 3.78, "squeezewave_128s": 1.06}
-DEFAULT_PRESETS = ("nvidia_22k", "arctic_16k", "small", "squeezewave_128l", "squeezewave_128s")
+DEFAULT_PRESETS = (
+    "nvidia_22k",
+    "arctic_16k",
+    "small",
+    "squeezewave_128l",
+    "squeezewave_128s",
+    "squeezewave_64s",
+)
 
 
 def main(argv=None) -> list[dict]:

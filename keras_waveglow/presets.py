@@ -80,6 +80,11 @@ PRESETS.update(
     {
         "squeezewave_128l": _SQUEEZEWAVE_128L,
         "squeezewave_128s": _SQUEEZEWAVE_128S,
+        # Not in the paper: 128S with groups of 64 samples (four per mel frame) and 8 channels
+        # out every 2 flows (the same share, 24 of 64 reach the last flow). Its group-rate lines
+        # (training journal, 2026-12-04) fall every 344.5 Hz instead of 172.3; 1.85 GMACs per
+        # second of 22.05 kHz audio against 1.04.
+        "squeezewave_64s": {**_SQUEEZEWAVE_128S, "n_group": 64, "n_early_size": 8},
         # The same flows on 16 kHz audio (CMU ARCTIC, the `small` preset's data).
         "squeezewave_128l_16k": {**_SQUEEZEWAVE_128L, "sample_rate": 16000},
         "squeezewave_128s_16k": {**_SQUEEZEWAVE_128S, "sample_rate": 16000},

@@ -62,7 +62,7 @@ def _count_from_kernels(model: WaveGlow) -> float:
     return total
 
 
-@pytest.mark.parametrize("preset", ["tiny", "squeezewave_tiny"])
+@pytest.mark.parametrize("preset", ["tiny", "squeezewave_tiny", "squeezewave_64s"])
 def test_equals_a_count_from_the_built_models_kernels(preset):
     model = WaveGlow.from_preset(preset)
     assert flow_macs(model)["flow"] == pytest.approx(_count_from_kernels(model), rel=1e-12)
