@@ -707,6 +707,13 @@ def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):
         load_initial_weights(target, tmp_path / "missing.keras")
     with pytest.raises(ValueError, match="configuration differs"):
         load_initial_weights(WaveGlow.from_preset("tiny", n_flows=2, seed=0), source)
+    # Keras weights under another name (the GPU script once returned "weights.h5") are not
+    # taken for a PyTorch checkpoint: the error says how to name them.
+    renamed = tmp_path / "weights.h5"
+    target.save_weights(tmp_path / "t.weights.h5")
+    (tmp_path / "t.weights.h5").rename(renamed)
+    with pytest.raises(ValueError, match=r"weights\.h5: an HDF5 file not named \*\.weights\.h5"):
+        load_initial_weights(target, renamed)
 
 
 # ------------------------------------------------------------------------------------------
