@@ -256,6 +256,9 @@ def remove_group_mean(audio, n_group: int):
     Applied to both sides of the terms on sampled audio (`WaveGlowGAN(remove_group_mean=True)`)
     it makes them blind to that comb, which the log-mel MAE otherwise rewards (README, "The
     bundled vocoder"); on speech, whose periods do not lock to the groups, it changes little.
+    The mean is over the whole segment, so a comb whose amplitude follows the mel within the
+    segment is only partly removed (training journal, 2026-12-04: from random weights the
+    comb still forms).
 
     Args:
         audio: (B, T) float tensor, T a multiple of `n_group`.
