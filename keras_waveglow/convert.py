@@ -186,7 +186,8 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
 
     Raises:
         UnsafeCheckpointError: the pickle references any other global.
-        ValueError: the file is missing, a TorchScript archive, or not a PyTorch checkpoint.
+        ValueError: the file is missing, a TorchScript archive, HDF5 (Keras weights misnamed),
+            or not a PyTorch checkpoint.
         ImportError: torch is not installed.
 
     Example:
@@ -197,6 +198,12 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint file.")
+    with open(path, "rb") as handle:
+        if handle.read(8) == b"\x89HDF\r\n\x1a\n":  # Keras weights under another name
+            raise ValueError(
+                f"{path}: an HDF5 file not named *.weights.h5 or *.keras; Keras reads "
+                "weights only from a file named *.weights.h5 (rename it)."
+            )
     torch = _import_torch()
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:

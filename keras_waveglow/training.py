@@ -1211,12 +1211,6 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
         if not isinstance(source, WaveGlow):
             raise ValueError(f"{path}: holds a {type(source).__name__}, not a WaveGlow.")
     else:
-        with open(path, "rb") as handle:
-            if handle.read(8) == b"\x89HDF\r\n\x1a\n":
-                raise ValueError(
-                    f"{path}: an HDF5 file not named *.weights.h5 or *.keras; Keras reads "
-                    "weights only from a file named *.weights.h5 (rename it)."
-                )
         from keras_waveglow.convert import from_nvidia
 
         source = from_nvidia(path)

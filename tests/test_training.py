@@ -19,6 +19,7 @@ from keras import ops
 from keras_waveglow.audio import mel_spectrogram
 from keras_waveglow.discriminators import WaveDiscriminator
 from keras_waveglow.flow import WaveGlow
+from keras_waveglow.inference import load_vocoder
 from keras_waveglow.losses import (
     discriminator_loss,
     feature_matching_loss,
@@ -714,6 +715,8 @@ def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):
     (tmp_path / "t.weights.h5").rename(renamed)
     with pytest.raises(ValueError, match=r"weights\.h5: an HDF5 file not named \*\.weights\.h5"):
         load_initial_weights(target, renamed)
+    with pytest.raises(ValueError, match=r"weights\.h5: an HDF5 file not named \*\.weights\.h5"):
+        load_vocoder(renamed)  # vocode and evaluate's --model reach the same check
 
 
 # ------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 # for the bundled vocoder's recipe: prepare klettres there from the carried .deb, train with
 # `keras-waveglow train` for BUDGET seconds, and copy results to $OUT as they come (a run
 # stopped at its limit still returns them): the latest checkpoint's generator as float16
-# (generator.weights.h5, under the 16 MiB per-file limit; Adam's moments do not come back, so the next
-# run continues with INIT=<that file>), log.csv, training_state.json, progress.txt
+# (generator.weights.h5, under the 16 MiB per-file limit; Adam's moments do not come back, so
+# the next run continues with INIT=<that file>), log.csv, training_state.json, progress.txt
 # (unix time and step at each checkpoint), the log's tail, the GPU's name.
 #
 # Here: bash benchmarks/gpu/pack.sh; then the device tool's `run` with carry [".gpu"] and
@@ -12,7 +12,8 @@
 # Settings (environment): PRESET (squeezewave_128s), BATCH (32), SEGMENT (16384), LR (4e-4),
 # MAE (4), STFT (0: `train --stft-weight`), SAVE_EVERY (200), INIT (weights to start from),
 # STEPS (1000000), EMA (a momentum such as 0.999: `train --ema`, snapshots kept every
-# SAVE_EVERY steps hold the moving average and generator.weights.h5 is the latest of them; unset: none),
+# SAVE_EVERY steps hold the moving average and generator.weights.h5 is the latest of them;
+# unset: none),
 # REMOVE_GROUP_MEAN=1 (`train --remove-group-mean`), SKIP_INSTALL=1 to use the current Python
 # as is (the CPU rehearsal). Continuing the bundled model, as the CPU runs found best:
 #   INIT=keras_waveglow/weights/squeezewave_128s_klettres.weights.h5 LR=1e-4 EMA=0.999
