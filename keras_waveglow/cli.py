@@ -248,6 +248,14 @@ def _add_train(subparsers, common) -> None:
         help="compare sampled and real audio without their n_group-periodic means in the MAE "
         "and STFT terms (against the comb at multiples of rate / n_group)",
     )
+    p.add_argument(
+        "--group-mean-window",
+        type=int,
+        default=None,
+        metavar="GROUPS",
+        help="with --remove-group-mean (implied), a centred sliding mean over this odd number "
+        "of groups instead of the whole segment's, so a comb that follows the mel is removed too",
+    )
     p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
@@ -314,6 +322,7 @@ def _run_train(args) -> int:
             mae_weight=args.mae_weight,
             stft_weight=args.stft_weight,
             remove_group_mean=args.remove_group_mean,
+            group_mean_window=args.group_mean_window,
             mixed_precision=args.mixed_precision,
             learning_rate=args.learning_rate,
             clipnorm=args.clipnorm or None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from keras import ops
 
 # (n_fft, hop, window) of Parallel WaveGAN's multi-resolution STFT loss (arXiv 1910.11480):
@@ -247,22 +248,29 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
     return total / len(resolutions)
 
 
-def remove_group_mean(audio, n_group: int):
-    """`audio` minus its `n_group`-periodic mean: the mean over the segment's groups of
-    `n_group` samples, subtracted from every group.
+def remove_group_mean(audio, n_group: int, window: int | None = None):
+    """`audio` minus its `n_group`-periodic mean: at every sample, the mean of the samples at
+    the same place in the other groups of `n_group` samples (all of the segment's groups, or
+    the `window` groups centred on its own).
 
     A WaveGlow squeezes audio into such groups; a pattern repeated in every group is periodic
     with `n_group` samples, a comb of lines at every multiple of `sample_rate / n_group`.
     Applied to both sides of the terms on sampled audio (`WaveGlowGAN(remove_group_mean=True)`)
     it makes them blind to that comb, which the log-mel MAE otherwise rewards (README, "The
     bundled vocoder"); on speech, whose periods do not lock to the groups, it changes little.
-    The mean is over the whole segment, so a comb whose amplitude follows the mel within the
-    segment is only partly removed (training journal, 2026-12-04: from random weights the
-    comb still forms).
+    With the whole segment's mean (`window=None`), a comb whose amplitude follows the mel
+    within the segment is only partly removed (training journal, 2026-12-04: from random
+    weights the comb still forms); a sliding `window` of a few groups follows such an
+    amplitude. It is then a comb filter whose notches at the multiples of
+    `sample_rate / n_group` are about `sample_rate / (n_group * window)` wide, so the terms
+    also stop seeing the speech in those bands, equally on both sides. Near the segment's ends
+    the window holds the groups that exist (it is cut, not padded).
 
     Args:
         audio: (B, T) float tensor, T a multiple of `n_group`.
         n_group: int, samples per group.
+        window: None for the mean over all of the segment's groups, or an odd int >= 1: the
+            number of groups in the centred sliding mean (1 removes everything).
 
     Returns:
         (B, T) tensor of the same dtype.
@@ -271,6 +279,9 @@ def remove_group_mean(audio, n_group: int):
         >>> x = np.tile(np.arange(4.0, dtype="float32"), (1, 3))  # (1, 12): one group repeated
         >>> float(ops.max(ops.abs(remove_group_mean(x, 4))))
         0.0
+        >>> ramp = x * np.repeat(np.arange(1.0, 4.0, dtype="float32"), 4)  # amplitude 1, 2, 3
+        >>> float(ops.max(ops.abs(remove_group_mean(ramp, 4, window=3)[:, 4:8])))
+        0.0
     """
     length = audio.shape[-1]
     if length is None or length % n_group:
@@ -278,5 +289,25 @@ def remove_group_mean(audio, n_group: int):
             f"remove_group_mean needs a static length that is a multiple of n_group={n_group}; "
             f"got {length}."
         )
-    groups = ops.reshape(audio, (-1, length // n_group, n_group))
-    return ops.reshape(groups - ops.mean(groups, axis=1, keepdims=True), (-1, length))
+    if window is not None and (
+        isinstance(window, bool) or int(window) != window or window < 1 or window % 2 == 0
+    ):
+        raise ValueError(
+            f"remove_group_mean's window must be None or an odd int >= 1; got {window!r}."
+        )
+    n_groups = length // n_group
+    groups = ops.reshape(audio, (-1, n_groups, n_group))
+    if window is None:
+        return ops.reshape(groups - ops.mean(groups, axis=1, keepdims=True), (-1, length))
+    # Sliding sums from a cumulative sum along the groups: sum over [lo, hi) = c[hi] - c[lo].
+    half = int(window) // 2
+    index = np.arange(n_groups)
+    lo = np.maximum(index - half, 0)
+    hi = np.minimum(index + half + 1, n_groups)
+    padded = ops.pad(groups, ((0, 0), (1, 0), (0, 0)))
+    cumulative = ops.cumsum(padded, axis=1)
+    sums = ops.take(cumulative, hi, axis=1) - ops.take(cumulative, lo, axis=1)
+    counts = ops.cast(
+        ops.convert_to_tensor((hi - lo).astype("float32")[None, :, None]), groups.dtype
+    )
+    return ops.reshape(groups - sums / counts, (-1, length))

@@ -117,6 +117,10 @@ class WaveGlowGAN(keras.Model):
             every group of the flow: the comb at multiples of `sample_rate / n_group` that
             the log-mel MAE otherwise builds (README). The adversarial terms see the audio as
             sampled. Default False.
+        group_mean_window: None, or an odd number of groups: with `remove_group_mean`, the
+            periodic mean is a centred sliding mean over that many groups instead of the
+            whole segment's, so a comb whose amplitude follows the mel is removed too
+            (`losses.remove_group_mean`). Default None.
 
     A step whose losses are not finite, or (without loss scaling) whose gradients or their
     float32 global norm are not, changes nothing and is counted in `skipped_steps`. Under a
@@ -146,6 +150,7 @@ class WaveGlowGAN(keras.Model):
         train_sigma: float = 0.6,
         stft_weight: float = 0.0,
         remove_group_mean: bool = False,
+        group_mean_window: int | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -172,7 +177,20 @@ class WaveGlowGAN(keras.Model):
         self.fm_weight = float(fm_weight)
         self.waveform_mae_weight = float(waveform_mae_weight)
         self.stft_weight = float(stft_weight)
+        if group_mean_window is not None:
+            if not remove_group_mean:
+                raise ValueError("group_mean_window needs remove_group_mean=True.")
+            if (
+                int(group_mean_window) != group_mean_window
+                or group_mean_window < 1
+                or group_mean_window % 2 == 0
+            ):
+                raise ValueError(
+                    f"group_mean_window must be None or an odd int >= 1, got {group_mean_window!r}."
+                )
+            group_mean_window = int(group_mean_window)
         self.remove_group_mean = bool(remove_group_mean)
+        self.group_mean_window = group_mean_window
         self.discriminator_start_step = int(discriminator_start_step)
         self.train_sigma = float(train_sigma)
         self.log_names = [
@@ -342,8 +360,8 @@ class WaveGlowGAN(keras.Model):
         """Adds the terms on sampled audio (log-mel MAE, and the waveform MAE and MR-STFT
         distance when weighted) to `terms`; returns their weighted sum."""
         if self.remove_group_mean:
-            audio = remove_group_mean(audio, self.waveglow.n_group)
-            fake = remove_group_mean(fake, self.waveglow.n_group)
+            audio = remove_group_mean(audio, self.waveglow.n_group, self.group_mean_window)
+            fake = remove_group_mean(fake, self.waveglow.n_group, self.group_mean_window)
         terms["mel_mae"] = mel_mae_loss(audio, fake, self.waveglow.mel_config)
         total = self.mae_weight * terms["mel_mae"]
         if self.waveform_mae_weight > 0:
@@ -694,6 +712,7 @@ class WaveGlowGAN(keras.Model):
             "waveform_mae_weight": self.waveform_mae_weight,
             "stft_weight": self.stft_weight,
             "remove_group_mean": self.remove_group_mean,
+            "group_mean_window": self.group_mean_window,
             "discriminator_start_step": self.discriminator_start_step,
             "train_sigma": self.train_sigma,
         }
@@ -1429,6 +1448,7 @@ def train(
     mae_weight: float = 4.0,
     stft_weight: float = 0.0,
     remove_group_mean: bool = False,
+    group_mean_window: int | None = None,
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
     save_every: int = 500,
@@ -1479,6 +1499,9 @@ def train(
             0.0 (off).
         remove_group_mean: compare sampled and real audio without their `n_group`-periodic
             means (`WaveGlowGAN`). Default False.
+        group_mean_window: None, or an odd number of groups for a sliding periodic mean
+            instead of the segment's (`WaveGlowGAN`); setting it implies
+            `remove_group_mean`. Default None.
         discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
@@ -1543,7 +1566,8 @@ def train(
             seed=seed,
             mae_weight=mae_weight,
             stft_weight=stft_weight,
-            remove_group_mean=remove_group_mean,
+            remove_group_mean=remove_group_mean or group_mean_window is not None,
+            group_mean_window=group_mean_window,
             discriminator_start_step=discriminator_start_step,
         )
         clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}

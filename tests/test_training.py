@@ -197,6 +197,56 @@ def test_remove_group_mean_cancels_a_pattern_repeated_in_every_group():
         remove_group_mean(combed[:, :1000], 128)
 
 
+def _sliding_group_mean_reference(audio, n_group, window):
+    """NumPy loops: each group minus the mean of the groups within `window // 2` of it (those
+    that exist)."""
+    groups = audio.reshape(audio.shape[0], -1, n_group).astype("float64")
+    out = np.empty_like(groups)
+    half = window // 2
+    for i in range(groups.shape[1]):
+        near = groups[:, max(i - half, 0) : i + half + 1]
+        out[:, i] = groups[:, i] - near.mean(axis=1)
+    return out.reshape(audio.shape)
+
+
+def test_sliding_group_mean_follows_a_comb_whose_amplitude_follows_the_mel():
+    """`window` groups: a centred sliding mean, cut at the ends, as the NumPy loops; a comb
+    whose amplitude changes slowly within the segment (as the bundled model's follows the mel)
+    is removed by it where the whole segment's mean leaves most of it."""
+    rng = np.random.default_rng(5)
+    speech = _segments("awb")[:2]
+    pattern = 0.1 * rng.standard_normal((2, 1, 128)).astype("f")
+    n_groups = SEGMENT // 128
+    amplitude = np.sin(np.linspace(0, np.pi, n_groups)).astype("f")[None, :, None]  # voiced middle
+    comb = amplitude * pattern  # (2, n_groups, 128)
+    combed = speech + comb.reshape(2, SEGMENT)
+    for window in (1, 3, 5, 2 * n_groups + 1):
+        got = ops.convert_to_numpy(remove_group_mean(combed, 128, window=window))
+        # float32 cumulative sums over at most 64 groups of values below 1.1: 1e-5 absolute.
+        np.testing.assert_allclose(
+            got, _sliding_group_mean_reference(combed, 128, window), atol=1e-5
+        )
+    # A window wider than twice the segment is the whole segment's mean.
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(remove_group_mean(combed, 128, window=2 * n_groups + 1)),
+        ops.convert_to_numpy(remove_group_mean(combed, 128)),
+        atol=1e-5,
+    )
+    # The segment holds 16 groups and the amplitude one voiced arch: a window of 3 groups
+    # leaves about 7% of what the segment's mean leaves, 5 groups about 21% (the arch's
+    # curvature within the window, and the cut windows at the ends).
+    comb_only = comb.reshape(2, SEGMENT)
+    left_whole = np.abs(ops.convert_to_numpy(remove_group_mean(comb_only, 128))).mean()
+    for window, most in ((3, 0.1), (5, 0.25)):
+        left = np.abs(ops.convert_to_numpy(remove_group_mean(comb_only, 128, window))).mean()
+        assert left < most * left_whole, (window, left, left_whole)
+    # Window 1 removes everything, to the rounding of the float32 cumulative sums (< 1e-6).
+    assert np.abs(ops.convert_to_numpy(remove_group_mean(combed, 128, window=1))).max() < 1e-6
+    for bad in (0, 2, -1, 2.5, True):
+        with pytest.raises(ValueError, match="odd int >= 1"):
+            remove_group_mean(combed, 128, window=bad)
+
+
 def test_sampled_terms_compare_without_the_group_mean_when_asked(tmp_path):
     waveglow = WaveGlow.from_preset("tiny", seed=0)
     real = _segments("awb")[:2]
@@ -220,6 +270,24 @@ def test_sampled_terms_compare_without_the_group_mean_when_asked(tmp_path):
     gan.compile("adam")
     gan.save(tmp_path / "gan.keras")
     assert keras.saving.load_model(tmp_path / "gan.keras").remove_group_mean is True
+    # The sliding window reaches the terms, the config and the saved model.
+    sliding = WaveGlowGAN(waveglow, mae_weight=2.0, remove_group_mean=True, group_mean_window=3)
+    windowed = {}
+    sliding._sample_terms(real, fake, windowed)
+    expected = mel_mae_loss(
+        remove_group_mean(real, waveglow.n_group, 3),
+        remove_group_mean(fake, waveglow.n_group, 3),
+        waveglow.mel_config,
+    )
+    np.testing.assert_allclose(float(windowed["mel_mae"]), float(expected), rtol=1e-6)
+    assert float(windowed["mel_mae"]) != pytest.approx(mae)  # not the segment-wide mean's
+    sliding.compile("adam")
+    sliding.save(tmp_path / "sliding.keras")
+    assert keras.saving.load_model(tmp_path / "sliding.keras").group_mean_window == 3
+    with pytest.raises(ValueError, match="needs remove_group_mean=True"):
+        WaveGlowGAN(waveglow, group_mean_window=3)
+    with pytest.raises(ValueError, match="odd int >= 1"):
+        WaveGlowGAN(waveglow, remove_group_mean=True, group_mean_window=4)
 
 
 def _value_and_grad(function, x):
@@ -1086,12 +1154,14 @@ def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
     argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     argv += ["--batch-size", "2", "--segment-length", "2048"]
     b_options = ["--mae-weight", "9", "--stft-weight", "2", "--remove-group-mean"]
-    for run, options in (("a", []), ("b", b_options)):
+    c_options = ["--group-mean-window", "5"]  # implies --remove-group-mean
+    for run, options in (("a", []), ("b", b_options), ("c", c_options)):
         with monkeypatch.context() as patch:  # one make_dataset capture per run
             _capture_train_dataset(patch, [*argv, "--out", str(tmp_path / run), *options])
-    assert [model.mae_weight for model in built] == [4.0, 9.0]
-    assert [model.stft_weight for model in built] == [0.0, 2.0]
-    assert [model.remove_group_mean for model in built] == [False, True]
+    assert [model.mae_weight for model in built] == [4.0, 9.0, 4.0]
+    assert [model.stft_weight for model in built] == [0.0, 2.0, 0.0]
+    assert [model.remove_group_mean for model in built] == [False, True, True]
+    assert [model.group_mean_window for model in built] == [None, None, 5]
 
 
 def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeypatch):
