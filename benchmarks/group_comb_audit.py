@@ -10,7 +10,12 @@ multiple up to 8 kHz above the median level of the bins within 8 to 60 Hz of it,
 same at the half-way frequencies (k + 1/2) * rate / n_group as the control. With
 `--remove`, it also scores (PESQ-WB, log-mel L1, V/UV F1, F0 RMSE, MR-STFT) the output
 with its `n_group`-periodic mean removed: over the whole file and over a sliding window
-of 16 groups. One JSON line per file, then a summary line.
+of 16 groups. With `--antithetic`, it also vocodes with the latent negated and splits
+the output into its even part (x(z) + x(-z)) / 2 and odd part (x(z) - x(-z)) / 2. A mel
+does not change when the waveform's sign does, so the speech it stands for has no preferred
+sign; an even part is what the output keeps whatever the noise's sign, a waveform set by the
+mel alone (for a Gaussian, the mean: zero). It reports the even part's share of the output's
+RMS and the lines' prominence in each part. One JSON line per file, then a summary line.
 
 Usage (TensorFlow backend):
     python benchmarks/group_comb_audit.py --model squeezewave_128s_klettres \\
@@ -89,6 +94,11 @@ def main(argv=None) -> None:
     parser.add_argument("--sigma", type=float, default=0.6)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--remove", action="store_true", help="also score the comb removed")
+    parser.add_argument(
+        "--antithetic",
+        action="store_true",
+        help="also vocode with -z: the even part's RMS share and the lines in each part",
+    )
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args(argv)
 
@@ -115,6 +125,16 @@ def main(argv=None) -> None:
         for name, signal in (("recording", audio), ("vocoded", output)):
             row[f"{name}_prominence_db"] = prominence(signal, rate, spacing, 0.0)
             row[f"{name}_halfway_prominence_db"] = prominence(signal, rate, spacing, 0.5)
+        if args.antithetic:  # a latent of its own (NumPy, same seed and sigma), and its negation
+            steps = mel.shape[0] * model.hop_length // period
+            noise = np.random.default_rng(args.seed).standard_normal((1, steps, period))
+            noise = (args.sigma * noise).astype("float32")
+            pair = [np.asarray(model.inverse(mel[None], z=z)).reshape(-1) for z in (noise, -noise)]
+            sample, mirror = (x[: len(audio)] for x in pair)
+            even, odd = (sample + mirror) / 2, (sample - mirror) / 2
+            row["even_rms_share"] = float(np.sqrt(np.mean(even**2) / np.mean(sample**2)))
+            row["even_prominence_db"] = prominence(even, rate, spacing, 0.0)
+            row["odd_prominence_db"] = prominence(odd, rate, spacing, 0.0)
         if args.remove:
             versions = {
                 "vocoded": output,
@@ -130,7 +150,7 @@ def main(argv=None) -> None:
         emit(row, args.out)
     summary = {"summary": True, "model": args.model, "weights": args.weights, "files": len(rows)}
     for key in rows[0]:
-        if key.endswith("_db"):
+        if key.endswith("_db") or key == "even_rms_share":
             summary[key] = float(np.mean([r[key] for r in rows]))
         if key.endswith("_scores"):
             summary[key] = {

@@ -256,6 +256,13 @@ def _add_train(subparsers, common) -> None:
         help="with --remove-group-mean (implied), a centred sliding mean over this odd number "
         "of groups instead of the whole segment's, so a comb that follows the mel is removed too",
     )
+    p.add_argument(
+        "--even-weight",
+        type=float,
+        default=0.0,
+        help="weight of the sampled audio's even part, (x(z) + x(-z)) / 2, as a share of its "
+        "power: a second inverse pass with z negated (default 0: off)",
+    )
     p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
     p.add_argument("--learning-rate", type=float, default=1e-4)
     p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
@@ -323,6 +330,7 @@ def _run_train(args) -> int:
             stft_weight=args.stft_weight,
             remove_group_mean=args.remove_group_mean,
             group_mean_window=args.group_mean_window,
+            even_weight=args.even_weight,
             mixed_precision=args.mixed_precision,
             learning_rate=args.learning_rate,
             clipnorm=args.clipnorm or None,

@@ -181,6 +181,36 @@ def waveform_mae_loss(real_audio, fake_audio):
     return ops.mean(ops.abs(ops.cast(real_audio, "float32") - ops.cast(fake_audio, "float32")))
 
 
+def even_power_fraction(sample, mirror):
+    """The share of power in the even part of a pair of samples drawn with latents z and -z.
+
+    `even = (sample + mirror) / 2` is what a vocoder's output keeps whatever the sign of its
+    noise, `odd = (sample - mirror) / 2` what the noise decides; the result is
+    `sum(even^2) / (sum(even^2) + sum(odd^2))` over the whole batch, in [0, 1]. A mel does not
+    change when the waveform's sign does, so the speech it stands for has no preferred sign
+    (for a Gaussian, the even part is the mean: zero); a vocoder whose output is mostly even
+    is a mel-determined waveform with noise on top, where the group-rate comb lives (README,
+    "The bundled vocoder"). Penalised by `WaveGlowGAN(even_weight=...)`.
+
+    Args:
+        sample: (B, T) float tensor, audio from latent z.
+        mirror: (B, T) float tensor, audio from -z, same mel.
+
+    Returns:
+        A float32 scalar in [0, 1] (0 when both are silent).
+
+    Example:
+        >>> x = np.ones((1, 4), "float32")
+        >>> float(even_power_fraction(x, -x)), float(even_power_fraction(x, x))
+        (0.0, 1.0)
+    """
+    sample = ops.cast(sample, "float32")
+    mirror = ops.cast(mirror, "float32")
+    even = ops.sum(ops.square(sample + mirror))
+    odd = ops.sum(ops.square(sample - mirror))
+    return even / ops.maximum(even + odd, 1e-12)
+
+
 def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOLUTIONS):
     """Spectral convergence plus log-magnitude L1, averaged over STFT resolutions, in float32.
 

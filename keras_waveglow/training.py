@@ -41,6 +41,7 @@ from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.losses import (
     discriminator_loss,
+    even_power_fraction,
     feature_matching_loss,
     generator_adversarial_loss,
     mel_mae_loss,
@@ -57,6 +58,7 @@ _LOG_NAMES = (
     "mel_mae",
     "wave_mae",
     "mr_stft",
+    "even_power",
     "generator_adversarial",
     "feature_matching",
     "discriminator_loss",
@@ -121,6 +123,11 @@ class WaveGlowGAN(keras.Model):
             periodic mean is a centred sliding mean over that many groups instead of the
             whole segment's, so a comb whose amplitude follows the mel is removed too
             (`losses.remove_group_mean`). Default None.
+        even_weight: float, weight of the even part's share of the sampled audio's power
+            (`losses.even_power_fraction`): the inverse pass runs a second time with the
+            latent negated, and what both outputs share is penalised, so the terms on sampled
+            audio cannot be met by a waveform the mel alone sets (where the comb lives). The
+            log-mel MAE and the other terms still see only the first sample. Default 0.0.
 
     A step whose losses are not finite, or (without loss scaling) whose gradients or their
     float32 global norm are not, changes nothing and is counted in `skipped_steps`. Under a
@@ -151,6 +158,7 @@ class WaveGlowGAN(keras.Model):
         stft_weight: float = 0.0,
         remove_group_mean: bool = False,
         group_mean_window: int | None = None,
+        even_weight: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -163,6 +171,7 @@ class WaveGlowGAN(keras.Model):
             ("fm_weight", fm_weight),
             ("waveform_mae_weight", waveform_mae_weight),
             ("stft_weight", stft_weight),
+            ("even_weight", even_weight),
             ("discriminator_start_step", discriminator_start_step),
         ):
             if value < 0:
@@ -177,6 +186,7 @@ class WaveGlowGAN(keras.Model):
         self.fm_weight = float(fm_weight)
         self.waveform_mae_weight = float(waveform_mae_weight)
         self.stft_weight = float(stft_weight)
+        self.even_weight = float(even_weight)
         if group_mean_window is not None:
             if not remove_group_mean:
                 raise ValueError("group_mean_window needs remove_group_mean=True.")
@@ -198,6 +208,7 @@ class WaveGlowGAN(keras.Model):
             for n in _LOG_NAMES
             if (n != "wave_mae" or self.waveform_mae_weight > 0)
             and (n != "mr_stft" or self.stft_weight > 0)
+            and (n != "even_power" or self.even_weight > 0)
             and (
                 discriminator is not None
                 or n not in ("generator_adversarial", "feature_matching", "discriminator_loss")
@@ -350,11 +361,33 @@ class WaveGlowGAN(keras.Model):
 
     def samples_audio(self) -> bool:
         """Whether a term beside the likelihood needs the inverse pass (audio from z)."""
-        return self.mae_weight > 0 or self.waveform_mae_weight > 0 or self.stft_weight > 0
+        return (
+            self.mae_weight > 0
+            or self.waveform_mae_weight > 0
+            or self.stft_weight > 0
+            or self.even_weight > 0
+        )
 
     def _sample_like(self, mel, audio, z=None):
         length = audio.shape[1] if audio.shape[1] is not None else ops.shape(audio)[1]
         return self.waveglow.inverse(mel, sigma=self.train_sigma, z=z)[:, :length]
+
+    def _sampled(self, mel, audio, terms, noise=None):
+        """Samples audio like `audio` (and, with `even_weight`, its mirror from the negated
+        latent), adds the terms on it to `terms`; returns `(fake, weighted sum)`."""
+        if self.even_weight <= 0:
+            fake = self._sample_like(mel, audio, noise)
+            return fake, self._sample_terms(audio, fake, terms)
+        if noise is None:  # the draw `inverse` would make, kept so it can be negated
+            waveglow = self.waveglow
+            steps = ops.shape(mel)[1] * waveglow.hop_length // waveglow.n_group
+            shape = (ops.shape(mel)[0], steps, waveglow.n_group)
+            noise = keras.random.normal(shape, seed=waveglow.seed_generator) * self.train_sigma
+        fake = self._sample_like(mel, audio, noise)
+        mirror = self._sample_like(mel, audio, -noise)
+        total = self._sample_terms(audio, fake, terms)
+        terms["even_power"] = even_power_fraction(fake, mirror)
+        return fake, total + self.even_weight * terms["even_power"]
 
     def _sample_terms(self, audio, fake, terms):
         """Adds the terms on sampled audio (log-mel MAE, and the waveform MAE and MR-STFT
@@ -387,8 +420,8 @@ class WaveGlowGAN(keras.Model):
         has_gan = self.discriminator is not None
         if not (has_gan or self.samples_audio()):
             return terms, generator_total, discriminator_total
-        fake = self._sample_like(mel, audio, noise)
-        generator_total = generator_total + self._sample_terms(audio, fake, terms)
+        fake, sampled = self._sampled(mel, audio, terms, noise)
+        generator_total = generator_total + sampled
         if not has_gan:
             return terms, generator_total, discriminator_total
         active = ops.cast(self.discriminator_active(), "float32")
@@ -645,7 +678,7 @@ class WaveGlowGAN(keras.Model):
         z, log_det = self.waveglow.forward(audio, mel)
         nll = waveglow_nll(z, log_det, sigma=self.waveglow.train_sigma)
         values = {"nll": nll}
-        sampled = self._sample_terms(audio, self._sample_like(mel, audio), values)
+        _, sampled = self._sampled(mel, audio, values)
         values["loss"] = self.nll_weight * nll + sampled
         for tracker in self.trackers:
             if tracker.name in values:
@@ -713,6 +746,7 @@ class WaveGlowGAN(keras.Model):
             "stft_weight": self.stft_weight,
             "remove_group_mean": self.remove_group_mean,
             "group_mean_window": self.group_mean_window,
+            "even_weight": self.even_weight,
             "discriminator_start_step": self.discriminator_start_step,
             "train_sigma": self.train_sigma,
         }
@@ -1449,6 +1483,7 @@ def train(
     stft_weight: float = 0.0,
     remove_group_mean: bool = False,
     group_mean_window: int | None = None,
+    even_weight: float = 0.0,
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
     save_every: int = 500,
@@ -1502,6 +1537,8 @@ def train(
         group_mean_window: None, or an odd number of groups for a sliding periodic mean
             instead of the segment's (`WaveGlowGAN`); setting it implies
             `remove_group_mean`. Default None.
+        even_weight: weight of the even part's power share (`WaveGlowGAN`; a second inverse
+            pass per step). Default 0.0 (off).
         discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
@@ -1568,6 +1605,7 @@ def train(
             stft_weight=stft_weight,
             remove_group_mean=remove_group_mean or group_mean_window is not None,
             group_mean_window=group_mean_window,
+            even_weight=even_weight,
             discriminator_start_step=discriminator_start_step,
         )
         clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}

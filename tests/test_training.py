@@ -22,6 +22,7 @@ from keras_waveglow.flow import WaveGlow
 from keras_waveglow.inference import load_vocoder
 from keras_waveglow.losses import (
     discriminator_loss,
+    even_power_fraction,
     feature_matching_loss,
     generator_adversarial_loss,
     mel_mae_loss,
@@ -336,6 +337,81 @@ def test_stft_term_is_trained_logged_and_configured(tmp_path):
     assert keras.saving.load_model(tmp_path / "gan.keras").stft_weight == 0.5
     with pytest.raises(ValueError, match="stft_weight must be >= 0"):
         WaveGlowGAN(waveglow, stft_weight=-1.0)
+
+
+def test_even_power_fraction_matches_numpy():
+    rng = np.random.default_rng(6)
+    sample, mirror = rng.standard_normal((2, 3, 1000)).astype("f")
+    even, odd = (sample + mirror) / 2, (sample - mirror) / 2
+    expected = np.sum(even.astype("f8") ** 2) / np.sum(even.astype("f8") ** 2 + odd**2)
+    np.testing.assert_allclose(float(even_power_fraction(sample, mirror)), expected, rtol=1e-5)
+    assert float(even_power_fraction(sample, -sample)) == 0.0  # an odd vocoder
+    assert float(even_power_fraction(sample, sample)) == 1.0  # the noise changes nothing
+    assert float(even_power_fraction(np.zeros((1, 8), "f"), np.zeros((1, 8), "f"))) == 0.0
+
+
+def _perturb(waveglow: WaveGlow) -> WaveGlow:
+    """Adds fixed noise (std 0.05) to every weight: a flow that is no longer linear in z."""
+    rng = np.random.default_rng(2)
+    for variable in waveglow.trainable_variables:
+        value = ops.convert_to_numpy(variable)
+        variable.assign(value + 0.05 * rng.standard_normal(value.shape).astype(value.dtype))
+    return waveglow
+
+
+def test_even_term_mirrors_the_latent_and_is_trained_logged_and_configured(tmp_path):
+    """`even_weight` runs the inverse pass again with the latent negated and adds the even
+    part's power share to the generator objective (logged as `even_power`) and to the
+    evaluation loss; the MAE still sees the first sample only."""
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    mel, audio = _pairs(waveglow, _segments("awb")[:2])
+    gan = WaveGlowGAN(waveglow, mae_weight=2.0, even_weight=3.0)
+    steps = mel.shape[1] * waveglow.hop_length // waveglow.n_group
+    z = 0.6 * np.random.default_rng(1).standard_normal((2, steps, waveglow.n_group)).astype("f")
+    # Freshly built, the couplings' last convolutions are zero: the flow is linear in z, odd.
+    fresh = {}
+    gan._sampled(mel, audio, fresh, noise=z)
+    assert float(fresh["even_power"]) < 1e-10
+    _perturb(waveglow)
+    terms = {}
+    fake, total = gan._sampled(mel, audio, terms, noise=z)
+    sample = ops.convert_to_numpy(waveglow.inverse(mel, z=z))[:, :SEGMENT]
+    mirror = ops.convert_to_numpy(waveglow.inverse(mel, z=-z))[:, :SEGMENT]
+    np.testing.assert_allclose(ops.convert_to_numpy(fake), sample, atol=1e-6)
+    expected_even = float(even_power_fraction(sample, mirror))
+    assert 0.0 < expected_even < 1.0
+    np.testing.assert_allclose(float(terms["even_power"]), expected_even, rtol=1e-5)
+    mae = float(mel_mae_loss(audio, sample, waveglow.mel_config))
+    np.testing.assert_allclose(float(terms["mel_mae"]), mae, rtol=1e-5)
+    np.testing.assert_allclose(float(total), 2.0 * mae + 3.0 * expected_even, rtol=1e-5)
+    after = {}
+    for weight in (0.0, 3.0):
+        keras.utils.set_random_seed(4)
+        flow = _perturb(WaveGlow.from_preset("tiny", seed=0))  # odd when fresh: no gradient
+        gan = WaveGlowGAN(flow, mae_weight=2.0, even_weight=weight)
+        gan.compile(keras.optimizers.Adam(1e-3))
+        history = gan.fit(mel, audio, batch_size=2, epochs=1, shuffle=False, verbose=0).history
+        logs = {k: v[-1] for k, v in history.items()}
+        assert ("even_power" in logs) == (weight > 0)
+        total = logs["nll"] + 2.0 * logs["mel_mae"] + weight * logs.get("even_power", 0.0)
+        np.testing.assert_allclose(logs["loss"], total, rtol=1e-5)  # float32 sums of 3 terms
+        after[weight] = _numpy(gan.waveglow.trainable_variables)
+    assert _max_change(after[0.0], after[3.0]) > 0  # the term has a gradient: a new update
+    values = gan.evaluate(mel, audio, batch_size=2, verbose=0, return_dict=True)
+    assert set(values) == {"loss", "nll", "mel_mae", "even_power"}
+    assert 0.0 < values["even_power"] < 1.0
+    np.testing.assert_allclose(
+        values["loss"],
+        values["nll"] + 2.0 * values["mel_mae"] + 3.0 * values["even_power"],
+        rtol=1e-5,
+    )
+    # Likelihood + the even term alone still samples (no MAE).
+    assert WaveGlowGAN(waveglow, mae_weight=0.0, even_weight=1.0).samples_audio()
+    assert gan.get_config()["even_weight"] == 3.0
+    gan.save(tmp_path / "gan.keras")
+    assert keras.saving.load_model(tmp_path / "gan.keras").even_weight == 3.0
+    with pytest.raises(ValueError, match="even_weight must be >= 0"):
+        WaveGlowGAN(waveglow, even_weight=-1.0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -1154,7 +1230,7 @@ def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
     argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     argv += ["--batch-size", "2", "--segment-length", "2048"]
     b_options = ["--mae-weight", "9", "--stft-weight", "2", "--remove-group-mean"]
-    c_options = ["--group-mean-window", "5"]  # implies --remove-group-mean
+    c_options = ["--group-mean-window", "5", "--even-weight", "2"]  # implies --remove-group-mean
     for run, options in (("a", []), ("b", b_options), ("c", c_options)):
         with monkeypatch.context() as patch:  # one make_dataset capture per run
             _capture_train_dataset(patch, [*argv, "--out", str(tmp_path / run), *options])
@@ -1162,6 +1238,7 @@ def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
     assert [model.stft_weight for model in built] == [0.0, 2.0, 0.0]
     assert [model.remove_group_mean for model in built] == [False, True, True]
     assert [model.group_mean_window for model in built] == [None, None, 5]
+    assert [model.even_weight for model in built] == [0.0, 0.0, 2.0]
 
 
 def test_resume_without_tensorflow_continues_the_data_sequence(tmp_path, monkeypatch):
