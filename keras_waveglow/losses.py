@@ -294,7 +294,10 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
     amplitude. It is then a comb filter whose notches at the multiples of
     `sample_rate / n_group` are about `sample_rate / (n_group * window)` wide, so the terms
     also stop seeing the speech in those bands, equally on both sides. Near the segment's ends
-    the window holds the groups that exist (it is cut, not padded).
+    the window holds the groups that exist (it is cut, not padded). Measured from random
+    weights (journal, 2026-12-04), neither form keeps the comb from forming: it is the even
+    part of the output, which the MAE builds without rewarding the lines
+    (`even_power_fraction` is what keeps it away).
 
     Args:
         audio: (B, T) float tensor, T a multiple of `n_group`.

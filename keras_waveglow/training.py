@@ -118,7 +118,8 @@ class WaveGlowGAN(keras.Model):
             (`losses.remove_group_mean`), so these terms do not reward a pattern repeated in
             every group of the flow: the comb at multiples of `sample_rate / n_group` that
             the log-mel MAE otherwise builds (README). The adversarial terms see the audio as
-            sampled. Default False.
+            sampled. From random weights the comb still forms (README): `even_weight` is
+            what keeps it away. Default False.
         group_mean_window: None, or an odd number of groups: with `remove_group_mean`, the
             periodic mean is a centred sliding mean over that many groups instead of the
             whole segment's, so a comb whose amplitude follows the mel is removed too
