@@ -278,6 +278,15 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
     return total / len(resolutions)
 
 
+def check_group_mean_window(window, name: str = "window") -> int | None:
+    """`window` as an int, if it is None or an odd int >= 1 (not a bool); else ValueError."""
+    if window is None:
+        return None
+    if isinstance(window, bool) or int(window) != window or window < 1 or window % 2 == 0:
+        raise ValueError(f"{name} must be None or an odd int >= 1; got {window!r}.")
+    return int(window)
+
+
 def remove_group_mean(audio, n_group: int, window: int | None = None):
     """`audio` minus its `n_group`-periodic mean: at every sample, the mean of the samples at
     the same place in the other groups of `n_group` samples (all of the segment's groups, or
@@ -286,7 +295,7 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
     A WaveGlow squeezes audio into such groups; a pattern repeated in every group is periodic
     with `n_group` samples, a comb of lines at every multiple of `sample_rate / n_group`.
     Applied to both sides of the terms on sampled audio (`WaveGlowGAN(remove_group_mean=True)`)
-    it makes them blind to that comb, which the log-mel MAE otherwise rewards (README, "The
+    it makes them blind to that comb, which the log-mel MAE otherwise builds (README, "The
     bundled vocoder"); on speech, whose periods do not lock to the groups, it changes little.
     With the whole segment's mean (`window=None`), a comb whose amplitude follows the mel
     within the segment is only partly removed (training journal, 2026-12-04: from random
@@ -322,18 +331,13 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
             f"remove_group_mean needs a static length that is a multiple of n_group={n_group}; "
             f"got {length}."
         )
-    if window is not None and (
-        isinstance(window, bool) or int(window) != window or window < 1 or window % 2 == 0
-    ):
-        raise ValueError(
-            f"remove_group_mean's window must be None or an odd int >= 1; got {window!r}."
-        )
+    window = check_group_mean_window(window, "remove_group_mean's window")
     n_groups = length // n_group
     groups = ops.reshape(audio, (-1, n_groups, n_group))
     if window is None:
         return ops.reshape(groups - ops.mean(groups, axis=1, keepdims=True), (-1, length))
     # Sliding sums from a cumulative sum along the groups: sum over [lo, hi) = c[hi] - c[lo].
-    half = int(window) // 2
+    half = window // 2
     index = np.arange(n_groups)
     lo = np.maximum(index - half, 0)
     hi = np.minimum(index + half + 1, n_groups)

@@ -40,6 +40,7 @@ from keras import ops, saving
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.losses import (
+    check_group_mean_window,
     discriminator_loss,
     even_power_fraction,
     feature_matching_loss,
@@ -188,20 +189,10 @@ class WaveGlowGAN(keras.Model):
         self.waveform_mae_weight = float(waveform_mae_weight)
         self.stft_weight = float(stft_weight)
         self.even_weight = float(even_weight)
-        if group_mean_window is not None:
-            if not remove_group_mean:
-                raise ValueError("group_mean_window needs remove_group_mean=True.")
-            if (
-                int(group_mean_window) != group_mean_window
-                or group_mean_window < 1
-                or group_mean_window % 2 == 0
-            ):
-                raise ValueError(
-                    f"group_mean_window must be None or an odd int >= 1, got {group_mean_window!r}."
-                )
-            group_mean_window = int(group_mean_window)
+        if group_mean_window is not None and not remove_group_mean:
+            raise ValueError("group_mean_window needs remove_group_mean=True.")
         self.remove_group_mean = bool(remove_group_mean)
-        self.group_mean_window = group_mean_window
+        self.group_mean_window = check_group_mean_window(group_mean_window, "group_mean_window")
         self.discriminator_start_step = int(discriminator_start_step)
         self.train_sigma = float(train_sigma)
         self.log_names = [
