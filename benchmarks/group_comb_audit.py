@@ -15,7 +15,9 @@ the output into its even part (x(z) + x(-z)) / 2 and odd part (x(z) - x(-z)) / 2
 does not change when the waveform's sign does, so the speech it stands for has no preferred
 sign; an even part is what the output keeps whatever the noise's sign, a waveform set by the
 mel alone (for a Gaussian, the mean: zero). It reports the even part's share of the output's
-RMS and the lines' prominence in each part. One JSON line per file, then a summary line.
+RMS and the lines' prominence in each part; with `--score-parts` as well, it scores the
+sample x(z) and both parts like `--remove` does (is the voicing in the mel-determined part or
+the noise-driven one?). One JSON line per file, then a summary line.
 
 Usage (TensorFlow backend):
     python benchmarks/group_comb_audit.py --model squeezewave_128s_klettres \\
@@ -99,8 +101,15 @@ def main(argv=None) -> None:
         action="store_true",
         help="also vocode with -z: the even part's RMS share and the lines in each part",
     )
+    parser.add_argument(
+        "--score-parts",
+        action="store_true",
+        help="with --antithetic: also score x(z) and its even and odd parts",
+    )
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args(argv)
+    if args.score_parts and not args.antithetic:
+        parser.error("--score-parts needs --antithetic")
 
     from keras_waveglow.audio import load_audio, mel_function
     from keras_waveglow.data import resolve_files
@@ -135,6 +144,12 @@ def main(argv=None) -> None:
             row["even_rms_share"] = float(np.sqrt(np.mean(even**2) / np.mean(sample**2)))
             row["even_prominence_db"] = prominence(even, rate, spacing, 0.0)
             row["odd_prominence_db"] = prominence(odd, rate, spacing, 0.0)
+            parts = {"sample": sample, "even_part": even, "odd_part": odd}
+            parts = parts if args.score_parts else {}
+            for name, signal in parts.items():
+                row[f"{name}_scores"], _ = score_against_reference(
+                    audio, signal, rate, model.mel_config, names=SCORES
+                )
         if args.remove:
             versions = {
                 "vocoded": output,
