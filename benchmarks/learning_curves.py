@@ -8,7 +8,8 @@ optionally, `<step>.time` (Unix time the snapshot was taken, for the wall-time a
 snapshot it loads the generator's weights (`export_generator_weights`) into the preset's
 `WaveGlow` and measures on the held-out files:
 
-- the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`);
+- the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`;
+  with `--per-file`, each file's and their median too);
   with `--dequantized-nll` also on the files plus seeded +-0.5 LSB uniform noise (the same noise
   for every snapshot), the continuous-density bound that digital silence cannot push to -inf,
 - copy-synthesis quality against Griffin-Lim from the same mel (`evaluation.evaluate`: PESQ-WB,
@@ -28,6 +29,8 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
@@ -49,7 +52,9 @@ def score(
 ) -> dict:
     """Held-out NLL (bits/sample) and copy-synthesis metrics of `generator` on `files`;
     with `per_file`, also each file's NLL (a mean can hide one speaker going wrong); with
-    `dequantized`, also the NLL of the dequantized files (seeded)."""
+    `dequantized`, also the NLL of the dequantized files (seeded). The per-file median is in
+    the record too: one or two files whose NLL swings by 10 bits between snapshots can move
+    the mean over a few files more than every other file together."""
     from keras_waveglow.data import make_dataset
     from keras_waveglow.evaluation import evaluate
     from keras_waveglow.losses import nll_to_log_likelihood
@@ -70,6 +75,8 @@ def score(
         record["heldout_nll_bits_per_file"] = {
             f"{Path(f).parent.name}/{Path(f).name}": nll_bits([f]) for f in files
         }
+        per_file_nll = list(record["heldout_nll_bits_per_file"].values())
+        record["heldout_nll_median_bits_per_file"] = float(np.median(per_file_nll))
     for system in ("waveglow", "griffin_lim"):
         for metric in ("pesq_wb", "log_mel_l1", "vuv_f1"):
             value = report["systems"][system].get(metric, {}).get("mean")
