@@ -53,8 +53,8 @@ def score(
     """Held-out NLL (bits/sample) and copy-synthesis metrics of `generator` on `files`;
     with `per_file`, also each file's NLL (a mean can hide one speaker going wrong); with
     `dequantized`, also the NLL of the dequantized files (seeded). The per-file median is in
-    the record too: one or two files whose NLL swings by 10 bits between snapshots can move
-    the mean over a few files more than every other file together."""
+    the record too: one file whose NLL swings by tens of bits between snapshots can move the
+    mean over a few files more than every other file together."""
     from keras_waveglow.data import make_dataset
     from keras_waveglow.evaluation import evaluate
     from keras_waveglow.losses import nll_to_log_likelihood
