@@ -144,12 +144,11 @@ def main(argv=None) -> None:
             row["even_rms_share"] = float(np.sqrt(np.mean(even**2) / np.mean(sample**2)))
             row["even_prominence_db"] = prominence(even, rate, spacing, 0.0)
             row["odd_prominence_db"] = prominence(odd, rate, spacing, 0.0)
-            parts = {"sample": sample, "even_part": even, "odd_part": odd}
-            parts = parts if args.score_parts else {}
-            for name, signal in parts.items():
-                row[f"{name}_scores"], _ = score_against_reference(
-                    audio, signal, rate, model.mel_config, names=SCORES
-                )
+            if args.score_parts:
+                for name, signal in (("sample", sample), ("even_part", even), ("odd_part", odd)):
+                    row[f"{name}_scores"], _ = score_against_reference(
+                        audio, signal, rate, model.mel_config, names=SCORES
+                    )
         if args.remove:
             versions = {
                 "vocoded": output,
