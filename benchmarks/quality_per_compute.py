@@ -58,6 +58,18 @@ def evenly_spaced(files: list, limit: int | None) -> list:
     return [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
 
 
+def speakers_of(listing: str, per_speaker: int | None) -> list[tuple[str, list]]:
+    """(speaker, files) per folder of a file list, sorted; `per_speaker` evenly spaced each."""
+    from collections import defaultdict
+
+    from keras_waveglow.data import resolve_files
+
+    speakers = defaultdict(list)
+    for path in sorted(resolve_files(listing, split="all")):
+        speakers[Path(path).parent.name].append(path)
+    return [(name, evenly_spaced(paths, per_speaker)) for name, paths in sorted(speakers.items())]
+
+
 def emit(record: dict, out: str | None) -> None:
     """Prints `record` as one JSON line, and appends it to `out` when given."""
     line = json.dumps(record)

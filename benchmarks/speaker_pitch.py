@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from quality_per_compute import emit, evenly_spaced  # benchmarks/ is on sys.path as a script
+from quality_per_compute import emit, speakers_of  # benchmarks/ is on sys.path as a script
 
 
 def main(argv=None) -> None:
@@ -37,14 +36,9 @@ def main(argv=None) -> None:
     import librosa
 
     from keras_waveglow.audio import load_audio
-    from keras_waveglow.data import resolve_files
 
     for listing in args.list:
-        speakers = defaultdict(list)
-        for path in sorted(resolve_files(listing, split="all")):
-            speakers[Path(path).parent.name].append(path)
-        for speaker, paths in sorted(speakers.items()):
-            chosen = evenly_spaced(paths, args.per_speaker)
+        for speaker, chosen in speakers_of(listing, args.per_speaker):
             voiced = []
             for path in chosen:
                 audio, rate = load_audio(path)

@@ -10,7 +10,8 @@ by default, which matches librosa to about 5e-7 in log units on real speech (see
 
 Also here: audio and mel file I/O (`load_audio`, `save_audio`, `load_mel`), pre-processing
 (`peak_normalize`, `rms_normalize`, `trim_silence`) and seeded NumPy augmentations
-(`dequantize`, `add_noise`, `random_gain`) used by `keras_waveglow.data`.
+(`dequantize`, `add_noise`, `random_gain`, `random_eq`, `change_speed`) used by
+`keras_waveglow.data`.
 """
 
 from __future__ import annotations
@@ -637,3 +638,101 @@ def random_gain(audio, min_db: float = -6.0, max_db: float = 0.0, seed=None) -> 
     audio = np.asarray(audio, dtype=np.float32)
     gain_db = _generator(seed).uniform(min_db, max_db)
     return (audio * 10.0 ** (gain_db / 20.0)).astype(np.float32)
+
+
+def random_eq(
+    audio,
+    sample_rate: int,
+    max_db: float = 6.0,
+    highpass_hz: tuple[float, float] = (50.0, 400.0),
+    highpass_prob: float = 0.5,
+    points: int = 4,
+    seed=None,
+) -> np.ndarray:
+    """Filters audio by a random equaliser, as if recorded through another microphone and room.
+
+    The gain curve, in dB, is piecewise linear in log frequency through `points` values drawn
+    uniformly from [-max_db, max_db] at log-spaced frequencies from 100 Hz to Nyquist (flat
+    beyond the ends); with probability `highpass_prob` it is multiplied by the magnitude of a
+    second-order Butterworth high-pass, 1 / sqrt(1 + (fc / f)**4), with fc drawn log-uniformly
+    from `highpass_hz`. The filter is zero-phase, applied to the spectrum of the audio padded
+    by reflection (so the segment's ends do not wrap into each other). A training segment
+    and its mel both come from the filtered audio, so the vocoder learns to follow the mel's
+    spectral balance, and low bands the mel says are empty, instead of its training voices'.
+
+    Args:
+        audio: array-like float audio, (T,).
+        sample_rate: int, the audio's sample rate.
+        max_db: float, the largest boost or cut of the curve in dB (0: no curve). Default 6.0.
+        highpass_hz: (low, high) range of the high-pass cutoff in Hz. Default (50, 400).
+        highpass_prob: float, probability of the high-pass. Default 0.5.
+        points: int, control points of the curve (at least 2). Default 4.
+        seed: int, `np.random.Generator` or None.
+
+    Returns:
+        float32 array of the same shape.
+
+    Example:
+        >>> y = random_eq(np.random.default_rng(0).normal(size=8192), 22050, seed=0)
+        >>> y.shape
+        (8192,)
+    """
+    if max_db < 0 or not 0.0 <= highpass_prob <= 1.0 or points < 2:
+        raise ValueError(
+            f"random_eq needs max_db >= 0, 0 <= highpass_prob <= 1 and points >= 2; got "
+            f"{max_db}, {highpass_prob}, {points}."
+        )
+    low, high = (float(v) for v in highpass_hz)
+    if not 0.0 < low <= high < sample_rate / 2:
+        raise ValueError(
+            f"highpass_hz must satisfy 0 < low <= high < {sample_rate / 2}; got {highpass_hz}."
+        )
+    audio = np.asarray(audio, dtype=np.float32)
+    rng = _generator(seed)
+    gains_db = rng.uniform(-max_db, max_db, size=points)
+    cutoff = (
+        np.exp(rng.uniform(np.log(low), np.log(high))) if rng.random() < highpass_prob else None
+    )
+    pad = min(len(audio) - 1, 1024)
+    padded = np.pad(audio, pad, mode="reflect") if pad > 0 else audio
+    n_fft = len(padded)
+    freqs = np.fft.rfftfreq(n_fft, d=1.0 / sample_rate)
+    anchors = np.log(np.geomspace(100.0, sample_rate / 2, points))
+    curve_db = np.interp(np.log(np.maximum(freqs, 1.0)), anchors, gains_db)
+    response = 10.0 ** (curve_db / 20.0)
+    if cutoff is not None:
+        with np.errstate(divide="ignore"):
+            response = response / np.sqrt(1.0 + (cutoff / np.maximum(freqs, 1e-9)) ** 4)
+    filtered = np.fft.irfft(np.fft.rfft(padded.astype(np.float64)) * response, n=n_fft)
+    return filtered[pad : pad + len(audio)].astype(np.float32)
+
+
+def change_speed(audio, factor: float, sample_rate: int = 16000) -> np.ndarray:
+    """Plays audio `factor` times faster: pitch and formants times `factor`, length / `factor`.
+
+    Speed perturbation (as in ASR training): the samples are read as if recorded at
+    `factor * sample_rate` and resampled (soxr, high quality) back to `sample_rate`, so a
+    factor of 1.25 turns a 200 Hz voice into a 250 Hz one. Content that would land above
+    Nyquist is filtered out by the resampler.
+
+    Args:
+        audio: array-like float audio, (T,).
+        factor: float > 0, the speed (and pitch) factor.
+        sample_rate: int, only sets the resampler's rates (the result does not depend on it
+            beyond rounding). Default 16000.
+
+    Returns:
+        float32 array of about T / factor samples.
+
+    Example:
+        >>> len(change_speed(np.zeros(1000), 1.25))
+        800
+    """
+    import soxr
+
+    if not factor > 0:
+        raise ValueError(f"the speed factor must be positive; got {factor}.")
+    audio = np.asarray(audio, dtype=np.float32)
+    if factor == 1.0:
+        return audio.copy()
+    return soxr.resample(audio, factor * sample_rate, sample_rate, quality="HQ").astype(np.float32)

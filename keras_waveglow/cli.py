@@ -295,6 +295,23 @@ def _add_train(subparsers, common) -> None:
         "keeps digital silence from drawing the likelihood to -inf (NVIDIA's recipe)",
     )
     p.add_argument(
+        "--augment-speed",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LOW", "HIGH"),
+        help="cut half of the segments from a speed (and pitch) perturbed copy, the factor "
+        "uniform in [LOW, HIGH], e.g. 0.9 1.3 (default: off)",
+    )
+    p.add_argument(
+        "--augment-eq",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="a random equaliser of up to +-DB dB on every segment, with a random 50-400 Hz "
+        "high-pass on half of them (default: off)",
+    )
+    p.add_argument(
         "--peak",
         type=float,
         default=None,
@@ -341,6 +358,8 @@ def _run_train(args) -> int:
             resume=args.resume,
             init_from=args.init_from,
             dequantize=args.dequantize,
+            augment_speed=args.augment_speed,
+            augment_eq_db=args.augment_eq,
             peak=args.peak,
             trim_db=args.trim_db,
             seed=args.seed,
@@ -454,7 +473,7 @@ def _add_evaluate(subparsers, common) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from keras_waveglow.evaluation import evaluate
+    from keras_waveglow.evaluation import evaluate, format_summary
 
     try:
         report = evaluate(
@@ -477,6 +496,7 @@ def _run_evaluate(args) -> int:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     for path, reason in report["failed_files"]:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
+    print(format_summary(report))
     print(f"wrote {report['paths']['json']} and {report['paths']['html']}", file=sys.stderr)
     return 1 if report["failed_files"] else 0
 

@@ -27,9 +27,11 @@ F0 comes from `pyworld` (DIO + StoneMask, 5 ms frames), or `librosa.pyin` withou
 missing optional package skips its metric with a message (in the report and the log); it never
 stops the evaluation. Each system gets the mean and a 95 % Student-t interval over utterances.
 
-The report is `report.json` and a static `index.html` (a metrics table; per utterance the
-ground truth, Griffin-Lim and WaveGlow side by side as audio players under mel-spectrogram
-images) in the output directory, with `audio/` and `img/` beside them.
+Every summary is also made per folder of the inputs (`summarize_by_folder`: per speaker in
+`prepare`'s layout, e.g. `de`, `pt_BR`). The report is `report.json` and a static `index.html`
+(a metrics table, a per-folder table; per utterance the ground truth, Griffin-Lim and WaveGlow
+side by side as audio players under mel-spectrogram images) in the output directory, with
+`audio/` and `img/` beside them.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ METRIC_BOUNDS = {
     "dnsmos_ovrl": (1.0, 5.0),
     "rtf": (0.0, None),
 }
+# The per-folder table and the printed summary show these, WaveGlow beside Griffin-Lim.
+FOLDER_TABLE_METRICS = ("pesq_wb", "log_mel_l1", "vuv_f1")
 F0_FRAME_PERIOD_MS = 5.0
 F0_RANGE_HZ = (60.0, 500.0)
 MCD_ORDER = 24
@@ -628,8 +632,9 @@ def evaluate(
 
     Returns:
         The report dict (as written to `report.json`): `systems` (per system and metric the
-        mean, 95 % interval and count), `utterances`, `skipped_metrics`, `failed_files`,
-        `settings` and `paths`.
+        mean, 95 % interval and count), `by_folder` (the same per folder of the inputs, see
+        `summarize_by_folder`), `utterances`, `skipped_metrics`, `failed_files`, `settings`
+        and `paths`.
 
     Raises:
         FileExistsError: `out_dir` holds a report and `overwrite` is False.
@@ -764,14 +769,6 @@ def evaluate(
             }
         )
 
-    systems = {}
-    for system in SYSTEMS:
-        summary = {}
-        for name in METRICS:
-            values = [u["metrics"][system].get(name) for u in utterances]
-            if any(v is not None for v in values):
-                summary[name] = confidence_interval(values, bounds=METRIC_BOUNDS[name])
-        systems[system] = summary
     report = {
         "model": {
             "class": type(waveglow).__name__,
@@ -793,7 +790,8 @@ def evaluate(
         "metrics": {
             name: {"label": label, "higher_is_better": up} for name, (label, up) in METRICS.items()
         },
-        "systems": systems,
+        "systems": _system_summaries(utterances),
+        "by_folder": summarize_by_folder(utterances),
         "utterances": utterances,
         "skipped_metrics": skipped,
         "failed_files": failed,
@@ -804,6 +802,105 @@ def evaluate(
     _write_text_atomic(json_path, json.dumps(report, indent=2))
     _write_text_atomic(html_path, report_html(report))
     return report
+
+
+def _system_summaries(utterances: Sequence[dict]) -> dict[str, dict[str, dict]]:
+    """Per system and metric, the mean and 95 % interval over `utterances`."""
+    systems = {}
+    for system in SYSTEMS:
+        summary = {}
+        for name in METRICS:
+            values = [u["metrics"].get(system, {}).get(name) for u in utterances]
+            if any(v is not None for v in values):
+                summary[name] = confidence_interval(values, bounds=METRIC_BOUNDS[name])
+        systems[system] = summary
+    return systems
+
+
+def summarize_by_folder(report_or_utterances) -> dict[str, dict]:
+    """The report's summaries per folder of the input files (per speaker in `prepare`'s layout).
+
+    A folder is named by its path below the folder all inputs share (`de`, `pt_BR` for
+    `klettres/eval.txt`; `cmu_us_awb_arctic/wav` for the bundled ARCTIC sample); with one folder
+    only, by its own name. Works on any report's `utterances`, as their `source` is kept.
+
+    Args:
+        report_or_utterances: a report dict (as `evaluate` returns or `report.json` holds), or
+            its list of utterances.
+
+    Returns:
+        `{folder: {"n": files, "systems": {system: {metric: {"mean", "low", "high", "n"}}}}}`,
+        folders sorted by name.
+
+    Example:
+        >>> report = json.load(open("report/report.json"))
+        >>> for folder, part in summarize_by_folder(report).items():
+        ...     print(folder, part["n"], part["systems"]["waveglow"]["pesq_wb"]["mean"])
+    """
+    import posixpath
+
+    utterances = report_or_utterances
+    if isinstance(utterances, dict):
+        utterances = utterances["utterances"]
+    parents = [posixpath.dirname(Path(u["source"]).as_posix()) for u in utterances]
+    try:
+        common = posixpath.commonpath(parents) if parents else ""
+    except ValueError:  # absolute and relative paths mixed: keep whole parents
+        common = None
+    groups: dict[str, list[dict]] = {}
+    for parent, utt in zip(parents, utterances, strict=True):
+        if common is None:
+            key = parent or "."
+        elif len(set(parents)) == 1:
+            key = posixpath.basename(parent) or "."
+        else:
+            key = posixpath.relpath(parent, common) if common else parent
+        groups.setdefault(key, []).append(utt)
+    return {
+        key: {"n": len(members), "systems": _system_summaries(members)}
+        for key, members in sorted(groups.items())
+    }
+
+
+def format_summary(report: dict) -> str:
+    """A plain-text table of a report: WaveGlow and Griffin-Lim, overall and per folder.
+
+    Args:
+        report: a report dict (as `evaluate` returns or `report.json` holds).
+
+    Returns:
+        Lines of text: a header, the overall means of `FOLDER_TABLE_METRICS` per system, and
+        when the inputs span more than one folder a line per folder and system.
+
+    Example:
+        >>> print(format_summary(json.load(open("report/report.json"))))
+    """
+    names = [n for n in FOLDER_TABLE_METRICS if n in report["systems"].get("waveglow", {})]
+    labels = [report["metrics"][n]["label"] for n in names]
+    folders = report.get("by_folder")
+    if folders is None:  # a report written before folders were summarised
+        folders = summarize_by_folder(report)
+    if len(folders) < 2:
+        folders = {}
+    width = max([len("  Griffin-Lim"), *(len(folder) + 1 for folder in folders)])
+    header = f"{'':<{width}}  {'files':>5}" + "".join(f"  {label:>12}" for label in labels)
+
+    def line(title: str, n: int, systems: dict, system: str) -> str:
+        cells = []
+        for name in names:
+            mean = systems.get(system, {}).get(name, {}).get("mean")
+            cells.append(f"  {'-' if mean is None else f'{mean:.2f}':>12}")
+        return f"{title:<{width}}  {n:>5}" + "".join(cells)
+
+    n_all = len(report["utterances"])
+    lines = [header]
+    for system in ("waveglow", "griffin_lim"):
+        lines.append(line(SYSTEM_LABELS[system], n_all, report["systems"], system))
+    for folder, part in folders.items():
+        lines.append(f"{folder}:")
+        for system in ("waveglow", "griffin_lim"):
+            lines.append(line("  " + SYSTEM_LABELS[system], part["n"], part["systems"], system))
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -860,6 +957,37 @@ def _format_cell(summary: dict | None) -> str:
         half = (summary["high"] - summary["low"]) / 2
         text += f' <span class="ci">&plusmn;&thinsp;{half:.3f}</span>'
     return text
+
+
+def _folder_table_html(report: dict, metric_names: Sequence[str]) -> str:
+    """The "By folder" table: a row per input folder, when the inputs span more than one."""
+    esc = html.escape
+    folders = report.get("by_folder")
+    if folders is None:  # a report written before folders were summarised
+        folders = summarize_by_folder(report)
+    names = [n for n in FOLDER_TABLE_METRICS if n in metric_names]
+    if len(folders) < 2 or not names:
+        return ""
+    systems = ("waveglow", "griffin_lim")
+    header = "".join(
+        f"<th>{esc(report['metrics'][n]['label'])}, {esc(SYSTEM_LABELS[s])}</th>"
+        for n in names
+        for s in systems
+    )
+    rows = []
+    for folder, part in folders.items():
+        cells = [f"<td>{esc(folder)}</td>", f"<td>{part['n']}</td>"]
+        for name in names:
+            for system in systems:
+                summary = part["systems"].get(system, {}).get(name)
+                cells.append(f"<td>{_format_cell(summary)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        "<h2>By folder</h2>\n"
+        '<table class="metrics" id="by-folder">\n'
+        f"<thead><tr><th>Folder</th><th>Files</th>{header}</tr></thead>\n"
+        f"<tbody>\n{''.join(rows)}\n</tbody>\n</table>"
+    )
 
 
 def report_html(report: dict) -> str:
@@ -938,6 +1066,7 @@ def report_html(report: dict) -> str:
             f'<div class="systems">{"".join(figures)}</div>'
             f'<p class="note">{"<br>".join(scores)}</p></section>'
         )
+    folder_table = _folder_table_html(report, metric_names)
     settings = report["settings"]
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -961,6 +1090,7 @@ Best of Griffin-Lim and WaveGlow in bold.</p>
 </tbody>
 </table>
 {"<ul class='note'>" + "".join(notes) + "</ul>" if notes else ""}
+{folder_table}
 <h2>Utterances</h2>
 {"".join(sections)}
 <script>{_MEDIA_CHECK}</script>

@@ -1484,6 +1484,8 @@ def train(
     max_consecutive_skips: int = 10,
     split: str = "train",
     dequantize: bool = True,
+    augment_speed: tuple[float, float] | None = None,
+    augment_eq_db: float | None = None,
     peak: float | None = None,
     trim_db: float | None = None,
     seed: int = 0,
@@ -1545,6 +1547,13 @@ def train(
             stretches of digital silence (exact zeros) reward an ever smaller scale with an
             unbounded likelihood, and held-out audio with a faint noise floor gets a huge NLL.
             False reproduces NVIDIA's recipe. Default True.
+        augment_speed: None, or (low, high): half of the segments are cut from a speed
+            (and pitch) perturbed copy of the file, the factor uniform in (low, high)
+            (`audio.change_speed`), e.g. (0.9, 1.3) to hear higher voices than the data's.
+            Default None.
+        augment_eq_db: None, or the largest boost/cut in dB of a random equaliser on every
+            segment, with a random high-pass (50 to 400 Hz) on half of them
+            (`audio.random_eq`): recording channels the data does not have. Default None.
         peak: float or None, scale each training file to this peak before cutting segments
             (level normalisation; `make_dataset(peak=...)`). Default None (as recorded).
         trim_db: float or None, trim each training file's leading and trailing silence
@@ -1613,6 +1622,12 @@ def train(
     epochs = math.ceil(steps / epoch_steps)
     initial_epoch = done // epoch_steps
 
+    augment = {"dequantize": bool(dequantize)}
+    if augment_speed is not None:
+        augment.update(speed=tuple(augment_speed), speed_prob=0.5)
+    if augment_eq_db:
+        augment["eq_db"] = float(augment_eq_db)
+
     def new_dataset(rows=None, start_batch=None):
         return make_dataset(
             files,
@@ -1622,7 +1637,7 @@ def train(
             segment_length=segment_length,
             seed=seed,
             rows=rows,
-            augment={"dequantize": True} if dequantize else False,
+            augment=augment,
             peak=peak,
             trim_db=trim_db,
             start_batch=start_batch,

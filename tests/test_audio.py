@@ -394,3 +394,52 @@ def test_additive_noise_hits_the_requested_snr_and_gain_stays_in_range():
     assert len(set(gains)) == 50
     with pytest.raises(ValueError, match="min_db"):
         audio_lib.random_gain(np.ones(1), 3.0, -3.0)
+
+
+def _spectrum_at(audio: np.ndarray, rate: int, hz: float) -> float:
+    """Amplitude of the `hz` component of a whole number of periods (exact DFT bin)."""
+    return float(np.abs(np.fft.rfft(audio))[round(hz * len(audio) / rate)] / (len(audio) / 2))
+
+
+def test_speed_change_scales_pitch_and_length():
+    rate = 16000
+    tone = np.sin(2 * np.pi * 200 * np.arange(rate) / rate).astype("float32")
+    for factor in (0.8, 1.25):
+        faster = audio_lib.change_speed(tone, factor, rate)
+        assert len(faster) == round(rate / factor)
+        spectrum = np.abs(np.fft.rfft(faster * np.hanning(len(faster))))
+        peak_hz = np.argmax(spectrum) * rate / len(faster)
+        assert peak_hz == pytest.approx(200 * factor, abs=rate / len(faster))  # one bin
+        middle = faster[len(faster) // 4 : -len(faster) // 4]  # away from the edge effects
+        assert np.abs(middle).max() == pytest.approx(1.0, abs=0.01)
+    np.testing.assert_array_equal(audio_lib.change_speed(tone, 1.0), tone)
+    with pytest.raises(ValueError, match="positive"):
+        audio_lib.change_speed(tone, 0.0)
+
+
+def test_random_equaliser_high_pass_and_curve_bounds():
+    rate = 16000
+    t = np.arange(rate) / rate
+    low_high = (np.sin(2 * np.pi * 100 * t) + np.sin(2 * np.pi * 1000 * t)).astype("float32")
+    # Curve off, high-pass at 300 Hz always: Butterworth magnitude 1 / sqrt(1 + (fc / f)^4);
+    # the reflection padding disturbs the edges only (0.5 % here).
+    filtered = audio_lib.random_eq(
+        low_high, rate, max_db=0.0, highpass_hz=(300, 300), highpass_prob=1.0, seed=0
+    )
+    for hz in (100, 1000):
+        expected = 1 / np.sqrt(1 + (300 / hz) ** 4)
+        assert _spectrum_at(filtered, rate, hz) == pytest.approx(expected, rel=0.01)
+    # Curve on, no high-pass: every gain within +-max_db, and the draws differ by seed.
+    tone = np.sin(2 * np.pi * 1000 * t).astype("float32")
+    gains = []
+    for seed in range(20):
+        out = audio_lib.random_eq(tone, rate, max_db=6.0, highpass_prob=0.0, seed=seed)
+        gains.append(20 * np.log10(_spectrum_at(out, rate, 1000)))
+    assert max(np.abs(gains)) <= 6.0 + 0.05 and np.std(gains) > 1.0
+    np.testing.assert_array_equal(
+        audio_lib.random_eq(tone, rate, seed=3), audio_lib.random_eq(tone, rate, seed=3)
+    )
+    with pytest.raises(ValueError, match="highpass_hz"):
+        audio_lib.random_eq(tone, rate, highpass_hz=(300, 9000))
+    with pytest.raises(ValueError, match="max_db"):
+        audio_lib.random_eq(tone, rate, max_db=-1.0)

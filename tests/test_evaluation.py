@@ -208,6 +208,38 @@ def test_inputs_are_files_folders_and_prepare_file_lists(tmp_path):
         evaluation._find_audio(tmp_path / "missing.txt")
 
 
+def _utterance(source: str, pesq: float | None) -> dict:
+    metrics = {"pesq_wb": pesq, "log_mel_l1": 1.0}
+    return {"source": source, "metrics": {"waveglow": metrics, "griffin_lim": {}}}
+
+
+def test_summaries_by_folder_name_speakers_below_the_shared_folder():
+    utterances = [
+        _utterance("klettres/pt_BR/a.wav", 1.0),
+        _utterance("klettres/de/a.wav", 2.0),
+        _utterance("klettres/pt_BR/b.wav", 3.0),
+        _utterance("klettres/pt_BR/c.wav", None),  # a metric that failed on one file
+    ]
+    folders = evaluation.summarize_by_folder({"utterances": utterances})
+    assert list(folders) == ["de", "pt_BR"]
+    assert folders["de"]["n"] == 1 and folders["pt_BR"]["n"] == 3
+    pesq = folders["pt_BR"]["systems"]["waveglow"]["pesq_wb"]
+    assert pesq["n"] == 2 and pesq["mean"] == 2.0
+    # 2 -/+ t(0.975, 1) * std / sqrt(2) = 2 -/+ 12.706, clipped to PESQ's range.
+    assert (
+        pesq["low"] == METRIC_BOUNDS["pesq_wb"][0] and pesq["high"] == METRIC_BOUNDS["pesq_wb"][1]
+    )
+    assert folders["pt_BR"]["systems"]["waveglow"]["log_mel_l1"]["n"] == 3
+    assert "pesq_wb" not in folders["de"]["systems"]["griffin_lim"]
+    # One folder: named by itself; absolute paths; folders at different depths.
+    assert list(evaluation.summarize_by_folder(utterances[:1])) == ["pt_BR"]
+    deep = [_utterance("/d/x/a.wav", 1.0), _utterance("/d/x/y/b.wav", 1.0)]
+    assert list(evaluation.summarize_by_folder(deep)) == [".", "y"]
+    mixed = [_utterance("/abs/a.wav", 1.0), _utterance("rel/b.wav", 1.0)]
+    assert list(evaluation.summarize_by_folder(mixed)) == ["/abs", "rel"]
+    assert evaluation.summarize_by_folder([]) == {}
+
+
 # --------------------------------------------------------------------------------------------
 # keras-waveglow evaluate and the HTML page in a browser
 # --------------------------------------------------------------------------------------------
@@ -247,6 +279,26 @@ def test_cli_evaluate_on_the_bundled_sample(tmp_path, capsys):
             assert rate == SR and len(audio) == round(utt["duration_s"] * SR)
             assert (out / utt["files"][system]["mel_image"]).stat().st_size > 1000
 
+    # Per folder (one speaker each here): each folder's mean is its one utterance's value.
+    by_source = {u["source"].split("/")[-3]: u for u in report["utterances"]}
+    assert sorted(report["by_folder"]) == ["cmu_us_awb_arctic/wav", "cmu_us_slt_arctic/wav"]
+    for folder, part in report["by_folder"].items():
+        utt = by_source[folder.split("/")[0]]
+        assert part["n"] == 1
+        for system in ("griffin_lim", "waveglow"):
+            for name, summary in part["systems"][system].items():
+                assert summary["n"] == 1
+                assert summary["mean"] == pytest.approx(utt["metrics"][system][name], rel=1e-12)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split() == ["files", "PESQ", "(wb)", "log-mel", "L1", "V/UV", "F1"]
+    wg = report["systems"]["waveglow"]
+    assert printed[1].split() == [
+        "WaveGlow",
+        "2",
+        *(f"{wg[n]['mean']:.2f}" for n in ("pesq_wb", "log_mel_l1", "vuv_f1")),
+    ]
+    assert "cmu_us_awb_arctic/wav:" in printed and "cmu_us_slt_arctic/wav:" in printed
+
     # No silent overwrite.
     before = (out / "report.json").read_bytes()
     assert cli.main([*argv, "--no-progress"]) == 1
@@ -262,6 +314,7 @@ def test_cli_evaluate_on_the_bundled_sample(tmp_path, capsys):
     dom = page["dom"]
     assert dom.count("<audio") == 6 and dom.count("<img") == 6
     assert 'id="metrics"' in dom and "PESQ (wb)" in dom and "Griffin-Lim" in dom
+    assert 'id="by-folder"' in dom and "cmu_us_awb_arctic/wav" in dom
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)

@@ -123,6 +123,33 @@ def test_augmentation_is_seeded_and_small():
         make_dataset([AWB], "tiny", augment={"reverb": True})
 
 
+def test_speed_and_equaliser_augmentation_keep_shapes_and_are_seeded():
+    kwargs = {"batch_size": 2, "segment_length": 4096, "seed": 5, "shuffle": False}
+    plain = batches(make_dataset([AWB, SLT], "tiny", **kwargs))[0][1]
+    # speed_prob 0 draws the factor (the stream of draws does not depend on it) but never
+    # applies it: every segment is a plain cut of its file.
+    never = {"speed": (0.9, 1.3), "speed_prob": 0.0}
+    cuts = batches(make_dataset([AWB, SLT], "tiny", augment=never, **kwargs))[0][1]
+    for row, path in zip(cuts, (AWB, SLT), strict=True):
+        source, _ = load_audio(path)
+        windows = np.lib.stride_tricks.sliding_window_view(source, len(row))
+        assert np.any(np.all(windows == row, axis=1))
+    options = {"speed": (1.2, 1.3), "eq_db": 6.0, "eq_highpass_prob": 1.0}
+    first = batches(make_dataset([AWB, SLT], "tiny", augment=options, **kwargs))
+    again = batches(make_dataset([AWB, SLT], "tiny", augment=options, **kwargs))
+    for (mel_a, audio_a), (mel_b, audio_b) in zip(first, again, strict=True):
+        np.testing.assert_array_equal(audio_a, audio_b)
+        np.testing.assert_array_equal(mel_a, mel_b)
+    audio = first[0][1]
+    assert audio.shape == plain.shape and np.isfinite(audio).all()
+    assert np.abs(audio - plain).max() > 1e-2
+    # The mel is the augmented audio's (the pair stays consistent).
+    mel = np.asarray(mel_spectrogram(audio, **WaveGlow.from_preset("tiny").mel_config))
+    np.testing.assert_allclose(first[0][0], mel, atol=1e-4)
+    with pytest.raises(ValueError, match="speed"):
+        make_dataset([AWB], "tiny", augment={"speed": (1.3, 0.9)})
+
+
 def test_bad_files_are_skipped_with_a_count(tmp_path, caplog):
     folder = tmp_path / "mixed"
     folder.mkdir()

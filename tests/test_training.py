@@ -1229,6 +1229,28 @@ def test_train_peak_and_trim_reach_the_training_segments(tmp_path, monkeypatch):
     assert np.count_nonzero(audio[0]) >= 7900  # the tone is kept whole
 
 
+def test_train_augmentation_flags_reach_the_dataset(tmp_path, monkeypatch):
+    """`--augment-speed` and `--augment-eq` become `make_dataset`'s augment options (speed
+    on half of the segments, the equaliser on all), beside the dequantisation."""
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048"]
+    options = ["--augment-speed", "0.9", "1.3", "--augment-eq", "6"]
+    calls = []
+    for run, extra in (("a", []), ("b", options)):
+        with monkeypatch.context() as patch:  # one make_dataset capture per run
+            calls.append(
+                _capture_train_dataset(patch, [*argv, "--out", str(tmp_path / run), *extra])
+            )
+    (_, (_, plain)), (_, (_, kwargs)) = calls
+    assert plain["augment"] == {"dequantize": True}
+    assert kwargs["augment"] == {
+        "dequantize": True,
+        "speed": (0.9, 1.3),
+        "speed_prob": 0.5,
+        "eq_db": 6.0,
+    }
+
+
 def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
     """`train`'s log-mel MAE weight defaults to 4 (README: at 45 the likelihood collapsed);
     `--mae-weight` still sets it."""

@@ -131,12 +131,35 @@ def _augment_options(augment) -> dict:
     if augment is True:
         return {"dequantize": True}
     options = dict(augment)
-    unknown = set(options) - {"dequantize", "snr_db", "gain_db"}
+    unknown = set(options) - set(AUGMENT_OPTIONS)
     if unknown:
         raise ValueError(
-            f"unknown augment options {sorted(unknown)}; expected dequantize, snr_db, gain_db."
+            f"unknown augment options {sorted(unknown)}; expected {', '.join(AUGMENT_OPTIONS)}."
         )
+    if options.get("speed") is not None:
+        low, high = (float(v) for v in options["speed"])
+        if not 0.0 < low <= high:
+            raise ValueError(
+                f"augment speed must be (low, high) with 0 < low <= high; got {options['speed']}."
+            )
+        options["speed"] = (low, high)
+    if not 0.0 <= float(options.get("speed_prob", 1.0)) <= 1.0:
+        raise ValueError(f"augment speed_prob must be in [0, 1]; got {options['speed_prob']}.")
     return options
+
+
+# augment options: what each draws is documented in `ExampleSource`.
+AUGMENT_OPTIONS = (
+    "dequantize",
+    "snr_db",
+    "gain_db",
+    "speed",
+    "speed_prob",
+    "eq_db",
+    "eq_highpass_hz",
+    "eq_highpass_prob",
+)
+SPEED_MARGIN = 64  # samples resampled beyond each end of a segment and cut off (edge effects)
 
 
 class ExampleSource:
@@ -153,7 +176,12 @@ class ExampleSource:
         seed: int, the seed of every random choice.
         shuffle: bool, shuffle the file order each epoch.
         augment: bool or dict (`dequantize`: bool, `snr_db`: float or (low, high),
-            `gain_db`: (min_db, max_db)).
+            `gain_db`: (min_db, max_db), `speed`: (low, high) factor drawn uniformly for
+            `audio.change_speed` with probability `speed_prob` (default 1), `eq_db`: float,
+            the largest boost or cut of `audio.random_eq` (with `eq_highpass_hz`, default
+            (50, 400), and `eq_highpass_prob`, default 0.5)). Speed is drawn before the
+            segment start (a segment is cut from `speed` times as much audio, then
+            resampled), then the equaliser, gain, noise and dequantisation, in that order.
         trim_db: float or None, trim leading/trailing silence quieter than this (dB below peak).
         peak: float or None, peak-normalise each file to this value.
         cache: bool, keep decoded files in memory.
@@ -311,18 +339,50 @@ class ExampleSource:
                 f"every one of the {n} audio files failed to decode; skipped: {self.skipped}"
             )
         rng = np.random.default_rng([self.seed, int(epoch), int(slot)])
+        speed = self._draw_speed(rng)
         if self.whole_utterances:
+            if speed is not None:
+                audio = audio_lib.change_speed(audio, speed, self.sample_rate)
             length = max(math.ceil(len(audio) / self.hop_length) * self.hop_length, self.min_length)
             segment = np.pad(audio, (0, length - len(audio)))
-        elif len(audio) >= self.segment_length:
-            start = int(rng.integers(0, len(audio) - self.segment_length + 1))
-            segment = audio[start : start + self.segment_length]
-        else:
-            segment = np.pad(audio, (0, self.segment_length - len(audio)))
+        elif speed is None:
+            segment = self._cut(audio, self.segment_length, rng)
+        else:  # cut speed x the segment (and margins), resample, keep the middle
+            margin = SPEED_MARGIN
+            piece = self._cut(audio, math.ceil(self.segment_length * speed) + 2 * margin, rng)
+            segment = audio_lib.change_speed(piece, speed, self.sample_rate)
+            kept = round(margin / speed)
+            segment = segment[kept : kept + self.segment_length]
+            segment = np.pad(segment, (0, self.segment_length - len(segment)))
         return self._augmented(segment, rng)
+
+    @staticmethod
+    def _cut(audio: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+        """A random `length`-sample piece of `audio` (zero-padded when it is shorter)."""
+        if len(audio) >= length:
+            start = int(rng.integers(0, len(audio) - length + 1))
+            return audio[start : start + length]
+        return np.pad(audio, (0, length - len(audio)))
+
+    def _draw_speed(self, rng: np.random.Generator) -> float | None:
+        """The example's speed factor, or None (no draw at all when speed is off)."""
+        if self.augment.get("speed") is None:
+            return None
+        applies = rng.random() < float(self.augment.get("speed_prob", 1.0))
+        factor = float(rng.uniform(*self.augment["speed"]))
+        return factor if applies and factor != 1.0 else None
 
     def _augmented(self, segment: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         options = self.augment
+        if options.get("eq_db") is not None:
+            segment = audio_lib.random_eq(
+                segment,
+                self.sample_rate,
+                max_db=float(options["eq_db"]),
+                highpass_hz=options.get("eq_highpass_hz", (50.0, 400.0)),
+                highpass_prob=float(options.get("eq_highpass_prob", 0.5)),
+                seed=rng,
+            )
         if options.get("gain_db") is not None:
             low, high = options["gain_db"]
             segment = audio_lib.random_gain(segment, low, high, seed=rng)
@@ -535,7 +595,9 @@ def make_dataset(
         num_parallel_calls: int or None (tf.data.AUTOTUNE) for the decode and mel maps; the
             PyDataset engine's threads in its endless mode (None: all cores).
         augment: False, True (dequantisation noise) or a dict with `dequantize` (bool),
-            `snr_db` (float or (low, high)) and `gain_db` ((min_db, max_db)).
+            `snr_db` (float or (low, high)), `gain_db` ((min_db, max_db)), `speed` ((low,
+            high) speed/pitch factor, with `speed_prob`) and `eq_db` (random equaliser, with
+            `eq_highpass_hz` and `eq_highpass_prob`); see `ExampleSource`.
         trim_db: float or None, trim silence quieter than this many dB below the peak.
         peak: float or None, peak-normalise each file (e.g. 0.9).
         whole_utterances: bool or None; None: True for "dev"/"eval", else False.
