@@ -16,7 +16,8 @@
 # unset: none),
 # REMOVE_GROUP_MEAN=1 (`train --remove-group-mean`), GROUP_MEAN_WINDOW (an odd number of
 # groups: `train --group-mean-window`, implies the former), EVEN (`train --even-weight`: the
-# even part's power share; unset: off), SKIP_INSTALL=1 to use the current Python
+# even part's power share; unset: off), AUGMENT_SPEED ("LOW HIGH": `train --augment-speed`),
+# AUGMENT_EQ (dB: `train --augment-eq`), SKIP_INSTALL=1 to use the current Python
 # as is (the CPU rehearsal). Continuing the bundled model, as the CPU runs found best:
 #   INIT=keras_waveglow/weights/squeezewave_128s_klettres.weights.h5 LR=1e-4 EMA=0.999
 set -euo pipefail
@@ -73,6 +74,9 @@ init=()
 [ -n "${REMOVE_GROUP_MEAN:-}" ] && init+=(--remove-group-mean)
 [ -n "${GROUP_MEAN_WINDOW:-}" ] && init+=(--group-mean-window "$GROUP_MEAN_WINDOW")
 [ -n "${EVEN:-}" ] && init+=(--even-weight "$EVEN")
+# shellcheck disable=SC2206  # two numbers, split on purpose
+[ -n "${AUGMENT_SPEED:-}" ] && init+=(--augment-speed $AUGMENT_SPEED)
+[ -n "${AUGMENT_EQ:-}" ] && init+=(--augment-eq "$AUGMENT_EQ")
 echo "$(date +%s) start" >> "$OUT/progress.txt"
 timeout --signal=TERM --kill-after=20 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
   --split all --preset "$PRESET" --batch-size "$BATCH" --segment-length "$SEGMENT" \
