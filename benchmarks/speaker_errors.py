@@ -7,7 +7,11 @@ and list it prints the log-mel L1 over all frames and over the active frames (me
 least `--active-floor`, natural log; the mel's floor is log(1e-5) = -11.5), the share of
 active frames, and per band range (`--edges` in Hz) over the active frames: the recording's
 mean log-mel, the mean signed error (output minus recording: positive where the vocoder adds
-energy the mel does not have) and the mean absolute error. One JSON line per speaker and list.
+energy the mel does not have) and the mean absolute error. A finer look at the low end: the
+mean log-magnitude of a 4,096-point STFT (same hop, active frames) of recording and output, the
+frequency of each one's strongest bin in `--peak-range` Hz, and the output's excess over the
+recording at the flow's group rate (sample rate / n_group, where its comb's first line is).
+One JSON line per speaker and list.
 
 Usage (TensorFlow backend):
     python benchmarks/speaker_errors.py --model squeezewave_128s_klettres \\
@@ -55,8 +59,11 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--edges", type=float, nargs="+", default=[0, 200, 500, 1000, 2000, 4000, 8001]
     )
+    parser.add_argument("--peak-range", type=float, nargs=2, default=[60.0, 400.0])
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args(argv)
+
+    import librosa
 
     from keras_waveglow.audio import load_audio, mel_spectrogram
     from keras_waveglow.inference import load_vocoder, vocode
@@ -64,9 +71,20 @@ def main(argv=None) -> None:
     model = load_vocoder(args.model, args.weights)
     config = dict(model.mel_config)
     bands = band_slices(config, args.edges)
+    fine_fft = 4096
+    fine_hz = np.fft.rfftfreq(fine_fft, 1.0 / model.sample_rate)
+    in_range = (fine_hz >= args.peak_range[0]) & (fine_hz <= args.peak_range[1])
+    group_rate = model.sample_rate / model.n_group
+    group_bin = int(np.argmin(np.abs(fine_hz - group_rate)))
+
+    def fine_log_magnitude(audio: np.ndarray, frames: int, active: np.ndarray) -> np.ndarray:
+        magnitude = np.abs(librosa.stft(audio, n_fft=fine_fft, hop_length=config["hop_length"]))
+        return np.log(magnitude[:, :frames][:, active[: magnitude.shape[1]]] + 1e-5)
+
     for listing in args.list:
         for speaker, chosen in speakers_of(listing, args.per_speaker):
             l1, references, errors, total = [], [], [], 0
+            fine = {"recording": [], "output": []}
             for number, path in enumerate(chosen):
                 audio, _ = load_audio(path, sample_rate=model.sample_rate)
                 mel = np.asarray(mel_spectrogram(audio, **config))
@@ -81,6 +99,8 @@ def main(argv=None) -> None:
                 active = mel[:frames].mean(axis=1) >= args.active_floor
                 references.append(mel[:frames][active])
                 errors.append(error[active])
+                fine["recording"].append(fine_log_magnitude(audio, frames, active))
+                fine["output"].append(fine_log_magnitude(out[: len(audio)], frames, active))
             reference, error = np.concatenate(references), np.concatenate(errors)
             record = {
                 "list": listing,
@@ -102,6 +122,15 @@ def main(argv=None) -> None:
                     "bias": float(error[:, band].mean()),
                     "abs_error": float(np.abs(error[:, band]).mean()),
                 }
+            spectra = {k: np.concatenate(v, axis=1).mean(axis=1) for k, v in fine.items()}
+            if error.size:
+                record["low_peak_hz"] = {
+                    k: float(fine_hz[in_range][np.argmax(v[in_range])]) for k, v in spectra.items()
+                }
+                record["group_rate_hz"] = float(fine_hz[group_bin])
+                record["group_rate_excess"] = float(
+                    spectra["output"][group_bin] - spectra["recording"][group_bin]
+                )
             emit(record, args.out)
 
 
