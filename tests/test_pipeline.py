@@ -148,6 +148,9 @@ def test_speed_and_equaliser_augmentation_keep_shapes_and_are_seeded():
     np.testing.assert_allclose(first[0][0], mel, atol=1e-4)
     with pytest.raises(ValueError, match="speed"):
         make_dataset([AWB], "tiny", augment={"speed": (1.3, 0.9)})
+    # A bad equaliser setting fails when the dataset is made, not inside a training step.
+    with pytest.raises(ValueError, match="highpass_hz must satisfy"):
+        make_dataset([AWB], "tiny", augment={"eq_db": 6.0, "eq_highpass_hz": (300, 9000)})
 
 
 def test_bad_files_are_skipped_with_a_count(tmp_path, caplog):

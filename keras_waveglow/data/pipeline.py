@@ -211,6 +211,7 @@ class ExampleSource:
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
         self.augment = _augment_options(augment)
+        self._augmented(np.zeros(16, np.float32), np.random.default_rng(0))  # bad options fail now
         self.trim_db = trim_db
         self.peak = peak
         self.cache = {} if cache else None
