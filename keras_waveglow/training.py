@@ -759,6 +759,7 @@ class WaveGlowGAN(keras.Model):
 LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
 STATE_FILE = "training_state.json"
+RECIPE_FILE = "run_config.json"  # what `train` was asked for; a resume must ask the same
 GENERATOR_FILE = "waveglow.keras"
 SNAPSHOT_DIR = "snaps"
 BEST_GENERATOR_FILE = "waveglow_best.keras"
@@ -967,6 +968,45 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         )
         self.last_saved_step = step
         return True
+
+
+def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information) -> None:
+    """Writes `out/run_config.json` on a new run; on a resumed one, refuses other settings.
+
+    A resumed run continues exactly only with the settings it started with (the data stream,
+    the losses and the optimizer all depend on them), so a resume that asks for different ones
+    is refused with the differences named. Runs made before the file existed are not checked.
+    `data` and `init_from` are recorded for reference, not compared (a resume ignores
+    `init_from`, and a path may be spelled differently).
+    """
+    path = out / RECIPE_FILE
+    recipe = json.loads(json.dumps(recipe))  # tuples -> lists, as read back
+    if resume:
+        if not path.exists():
+            return
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8")).get("recipe", {})
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not a valid run configuration ({error}).") from error
+        changed = {
+            key: (recorded.get(key), value)
+            for key, value in recipe.items()
+            if key in recorded and recorded[key] != value
+        }
+        if changed:
+            listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items())
+            raise ValueError(
+                f"{out}: resume asks for settings other than the run's ({listed}); pass the "
+                f"run's settings (recorded in {path}), or start a new run from its weights "
+                f"with --init-from {out / GENERATOR_FILE}."
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "recipe": recipe,
+        **{k: None if v is None else str(v) for k, v in information.items()},
+    }
+    _write_json_atomically(path, payload)
 
 
 def read_training_state(directory) -> dict:
@@ -1493,9 +1533,10 @@ def train(
 ) -> dict:
     """Trains (or resumes) a WaveGlow on a folder of audio; everything lands in `out`.
 
-    `out` receives `last.weights.h5`/`best.weights.h5` + `training_state.json` (full state,
-    atomic), `waveglow.keras` (the generator, loadable by `vocode`), `log.csv` and
-    TensorBoard logs (`tb/`). Training runs exactly `steps` steps in epochs of `save_every`
+    `out` receives `run_config.json` (the settings; a resume must pass the same ones),
+    `last.weights.h5`/`best.weights.h5` + `training_state.json` (full state, atomic),
+    `waveglow.keras` (the generator, loadable by `vocode`), `log.csv` and TensorBoard logs
+    (`tb/`). Training runs exactly `steps` steps in epochs of `save_every`
     steps (the last one shorter when `save_every` does not divide `steps`), with a checkpoint
     at each epoch end; resuming restores the full state and skips the batches already seen.
     With TF_CONFIG (TensorFlow) or KERAS_DISTRIBUTION_* (JAX) set it runs as one of several
@@ -1576,7 +1617,13 @@ def train(
 
     workers = setup_workers()  # first: multi-process engines start before any computation
     out = Path(out)
-    if workers.is_chief and out.exists() and any(out.iterdir()) and not resume:
+    # A start that failed early leaves only its recipe behind: that does not make a run.
+    if (
+        workers.is_chief
+        and not resume
+        and out.exists()
+        and any(p.name != RECIPE_FILE for p in out.iterdir())
+    ):
         raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
     if resume and not (out / LAST_WEIGHTS).exists():
         raise FileNotFoundError(f"{out}: nothing to resume ({LAST_WEIGHTS} missing).")
@@ -1587,6 +1634,34 @@ def train(
     if ema is not None and not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")
     files = resolve_files(data, split)  # once, before building anything: errors come first
+    recipe = {
+        "preset": preset,
+        "batch_size": batch_size,
+        "segment_length": segment_length,
+        "gan": gan,
+        "mixed_precision": mixed_precision,
+        "learning_rate": learning_rate,
+        "discriminator_learning_rate": discriminator_learning_rate,
+        "clipnorm": clipnorm,
+        "ema": ema,
+        "mae_weight": mae_weight,
+        "stft_weight": stft_weight,
+        "remove_group_mean": remove_group_mean,
+        "group_mean_window": group_mean_window,
+        "even_weight": even_weight,
+        "discriminator_start_step": discriminator_start_step,
+        "discriminator_width": discriminator_width,
+        "save_every": save_every,
+        "split": split,
+        "dequantize": dequantize,
+        "augment_speed": augment_speed,
+        "augment_eq_db": augment_eq_db,
+        "peak": peak,
+        "trim_db": trim_db,
+        "seed": seed,
+    }
+    if workers.is_chief:
+        _check_or_record_recipe(out, recipe, resume, data=data, init_from=init_from)
     policies = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16"}
     policies["fp16"] = "mixed_float16"
     if mixed_precision not in policies:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -1249,6 +1250,34 @@ def test_train_augmentation_flags_reach_the_dataset(tmp_path, monkeypatch):
         "speed_prob": 0.5,
         "eq_db": 6.0,
     }
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
+    """`train` records its settings in run_config.json; `--resume` with different ones (here
+    the augmentation and the learning rate) is refused with the differences named, before
+    anything is built; the same settings (any --steps) pass the check."""
+    from keras_waveglow.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048", "--out", str(out)]
+    with monkeypatch.context() as patch:  # the first call stops once its dataset is built
+        _capture_train_dataset(patch, [*argv, "--augment-eq", "6"])
+    recorded = json.loads((out / "run_config.json").read_text())
+    assert recorded["recipe"]["augment_eq_db"] == 6.0 and recorded["recipe"]["seed"] == 0
+    assert recorded["data"] == str(ROOT / "data")
+    # A start that stopped before its first checkpoint leaves only the recipe: not a run.
+    with monkeypatch.context() as patch:
+        _capture_train_dataset(patch, [*argv, "--augment-eq", "6"])
+    (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
+    other = [*argv, "--resume", "--steps", "9", "--learning-rate", "2e-4"]
+    assert main(other) == 2
+    error = capsys.readouterr().err
+    assert "augment_eq_db: 6.0 -> None" in error and "learning_rate: 0.0001 -> 0.0002" in error
+    assert "steps" not in error.split("(")[1].split(")")[0]  # --steps may change
+    # The same settings pass the check and reach the checkpoint (here a stand-in: unreadable).
+    with pytest.raises(OSError, match="file signature not found"):
+        main([*argv, "--augment-eq", "6", "--resume", "--steps", "9"])
 
 
 def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
