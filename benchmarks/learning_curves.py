@@ -9,7 +9,8 @@ snapshot it loads the generator's weights (`export_generator_weights`) into the 
 `WaveGlow` and measures on the held-out files:
 
 - the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`;
-  with `--per-file`, each file's and their median too);
+  with `--per-file`, each file's, their median, and per folder (speaker) the median NLL and
+  WaveGlow's PESQ-WB, log-mel L1 and V/UV F1 too);
   with `--dequantized-nll` also on the files plus seeded +-0.5 LSB uniform noise (the same noise
   for every snapshot), the continuous-density bound that digital silence cannot push to -inf,
 - copy-synthesis quality against Griffin-Lim from the same mel (`evaluation.evaluate`: PESQ-WB,
@@ -54,7 +55,8 @@ def score(
     with `per_file`, also each file's NLL (a mean can hide one speaker going wrong); with
     `dequantized`, also the NLL of the dequantized files (seeded). The per-file median is in
     the record too: one file whose NLL swings by tens of bits between snapshots can move the
-    mean over a few files more than every other file together."""
+    mean over a few files more than every other file together; so are the per-folder (speaker)
+    medians and metrics."""
     from keras_waveglow.data import make_dataset
     from keras_waveglow.evaluation import evaluate
     from keras_waveglow.losses import nll_to_log_likelihood
@@ -77,6 +79,19 @@ def score(
         }
         per_file_nll = list(record["heldout_nll_bits_per_file"].values())
         record["heldout_nll_median_bits_per_file"] = float(np.median(per_file_nll))
+        by_folder = {}
+        for name, bits in record["heldout_nll_bits_per_file"].items():
+            by_folder.setdefault(name.split("/")[0], []).append(bits)
+        record["heldout_nll_median_bits_per_folder"] = {
+            folder: float(np.median(values)) for folder, values in sorted(by_folder.items())
+        }
+        record["waveglow_metrics_per_folder"] = {
+            folder: {
+                metric: part["systems"]["waveglow"].get(metric, {}).get("mean")
+                for metric in ("pesq_wb", "log_mel_l1", "vuv_f1")
+            }
+            for folder, part in report["by_folder"].items()
+        }
     for system in ("waveglow", "griffin_lim"):
         for metric in ("pesq_wb", "log_mel_l1", "vuv_f1"):
             value = report["systems"][system].get(metric, {}).get("mean")
