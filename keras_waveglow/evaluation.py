@@ -862,6 +862,12 @@ def summarize_by_folder(report_or_utterances) -> dict[str, dict]:
     }
 
 
+def _folders_of(report: dict) -> dict[str, dict]:
+    """The report's `by_folder`, made from its utterances for a report written before it."""
+    folders = report.get("by_folder")
+    return summarize_by_folder(report) if folders is None else folders
+
+
 def format_summary(report: dict) -> str:
     """A plain-text table of a report: WaveGlow and Griffin-Lim, overall and per folder.
 
@@ -877,9 +883,7 @@ def format_summary(report: dict) -> str:
     """
     names = [n for n in FOLDER_TABLE_METRICS if n in report["systems"].get("waveglow", {})]
     labels = [report["metrics"][n]["label"] for n in names]
-    folders = report.get("by_folder")
-    if folders is None:  # a report written before folders were summarised
-        folders = summarize_by_folder(report)
+    folders = _folders_of(report)
     if len(folders) < 2:
         folders = {}
     width = max([len("  Griffin-Lim"), *(len(folder) + 1 for folder in folders)])
@@ -962,9 +966,7 @@ def _format_cell(summary: dict | None) -> str:
 def _folder_table_html(report: dict, metric_names: Sequence[str]) -> str:
     """The "By folder" table: a row per input folder, when the inputs span more than one."""
     esc = html.escape
-    folders = report.get("by_folder")
-    if folders is None:  # a report written before folders were summarised
-        folders = summarize_by_folder(report)
+    folders = _folders_of(report)
     names = [n for n in FOLDER_TABLE_METRICS if n in metric_names]
     if len(folders) < 2 or not names:
         return ""
