@@ -19,6 +19,7 @@ WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX
   keras-waveglow train --preset tiny --data data/ --steps 30 --out runs/tiny
   keras-waveglow vocode mels/ -o wavs/ --model runs/tiny/waveglow.keras
   keras-waveglow evaluate --model runs/tiny/waveglow.keras --data data/ --out report/
+  keras-waveglow compare report/ report_other/
 
 Run `keras-waveglow COMMAND --help` for a command's options. The backend is Keras' own
 (KERAS_BACKEND=tensorflow or jax)."""
@@ -501,6 +502,62 @@ def _run_evaluate(args) -> int:
     return 1 if report["failed_files"] else 0
 
 
+def _add_compare(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "compare",
+        parents=[common],
+        help="two evaluation reports compared file by file (paired differences)",
+        description=(
+            "Pair the files two `evaluate` reports share and print, per metric, both means, "
+            "the mean difference NEW - BASE with its 95%% interval, how many files got better "
+            "and worse, and whether the difference is clear (the interval excludes zero); "
+            "then the same per folder (speaker). Settings that differ are listed."
+        ),
+    )
+    p.add_argument("base", metavar="BASE", help="report.json (or its folder) to compare against")
+    p.add_argument("new", metavar="NEW", help="the other report.json (or its folder)")
+    p.add_argument(
+        "--system",
+        default="waveglow",
+        choices=("waveglow", "griffin_lim"),
+        help="system of NEW to compare (default waveglow)",
+    )
+    p.add_argument(
+        "--base-system",
+        default=None,
+        choices=("waveglow", "griffin_lim"),
+        help="system of BASE (default: --system); e.g. NEW's WaveGlow against BASE's Griffin-Lim",
+    )
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the result as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.set_defaults(func=_run_compare)
+
+
+def _run_compare(args) -> int:
+    import json
+    from pathlib import Path
+
+    from keras_waveglow.evaluation import _write_text_atomic, compare_reports, format_comparison
+
+    out = Path(args.json) if args.json else None
+    if out is not None and out.exists() and not args.overwrite:
+        print(f"compare failed: {out} exists (give --overwrite to replace it)", file=sys.stderr)
+        return 1
+    try:
+        result = compare_reports(
+            args.base, args.new, system=args.system, base_system=args.base_system
+        )
+    except ValueError as error:
+        print(f"compare failed: {error}", file=sys.stderr)
+        return 1
+    print(format_comparison(result))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_text_atomic(out, json.dumps(result, indent=2))
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def _add_weights_output(p) -> None:
     p.add_argument("--out", required=True, help="the .weights.h5 file to write")
     p.add_argument("--float16", action="store_true", help="store the weights in float16")
@@ -598,6 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train,
         _add_vocode,
         _add_evaluate,
+        _add_compare,
         _add_average,
         _add_export_weights,
     ):

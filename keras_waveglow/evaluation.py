@@ -817,6 +817,26 @@ def _system_summaries(utterances: Sequence[dict]) -> dict[str, dict[str, dict]]:
     return systems
 
 
+def _folder_names(utterances: Sequence[dict]) -> list[str]:
+    """Each utterance's folder, named below the folder all of them share (see below)."""
+    import posixpath
+
+    parents = [posixpath.dirname(Path(u["source"]).as_posix()) for u in utterances]
+    try:
+        common = posixpath.commonpath(parents) if parents else ""
+    except ValueError:  # absolute and relative paths mixed: keep whole parents
+        common = None
+    names = []
+    for parent in parents:
+        if common is None:
+            names.append(parent or ".")
+        elif len(set(parents)) == 1:
+            names.append(posixpath.basename(parent) or ".")
+        else:
+            names.append(posixpath.relpath(parent, common) if common else parent)
+    return names
+
+
 def summarize_by_folder(report_or_utterances) -> dict[str, dict]:
     """The report's summaries per folder of the input files (per speaker in `prepare`'s layout).
 
@@ -837,24 +857,11 @@ def summarize_by_folder(report_or_utterances) -> dict[str, dict]:
         >>> for folder, part in summarize_by_folder(report).items():
         ...     print(folder, part["n"], part["systems"]["waveglow"]["pesq_wb"]["mean"])
     """
-    import posixpath
-
     utterances = report_or_utterances
     if isinstance(utterances, dict):
         utterances = utterances["utterances"]
-    parents = [posixpath.dirname(Path(u["source"]).as_posix()) for u in utterances]
-    try:
-        common = posixpath.commonpath(parents) if parents else ""
-    except ValueError:  # absolute and relative paths mixed: keep whole parents
-        common = None
     groups: dict[str, list[dict]] = {}
-    for parent, utt in zip(parents, utterances, strict=True):
-        if common is None:
-            key = parent or "."
-        elif len(set(parents)) == 1:
-            key = posixpath.basename(parent) or "."
-        else:
-            key = posixpath.relpath(parent, common) if common else parent
+    for key, utt in zip(_folder_names(utterances), utterances, strict=True):
         groups.setdefault(key, []).append(utt)
     return {
         key: {"n": len(members), "systems": _system_summaries(members)}
@@ -904,6 +911,274 @@ def format_summary(report: dict) -> str:
         lines.append(f"{folder}:")
         for system in ("waveglow", "griffin_lim"):
             lines.append(line("  " + SYSTEM_LABELS[system], part["n"], part["systems"], system))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing two reports, utterance by utterance
+# --------------------------------------------------------------------------------------------
+
+
+def load_report(path: str | os.PathLike) -> dict:
+    """Reads a `report.json` that `evaluate` wrote (or the folder holding it).
+
+    Args:
+        path: the JSON file, or the report folder.
+
+    Returns:
+        The report dict.
+
+    Raises:
+        ValueError: the file is missing, is not JSON, or is not an evaluation report; the
+            message names the file.
+
+    Example:
+        >>> report = load_report("eval_klettres")  # eval_klettres/report.json
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such report (give report.json or its folder)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a readable JSON report ({error})") from None
+    if not isinstance(report, dict) or not isinstance(report.get("utterances"), list):
+        raise ValueError(f"{path}: not a keras-waveglow evaluation report (no 'utterances' list)")
+    for utt in report["utterances"]:
+        if not isinstance(utt, dict) or "source" not in utt or "metrics" not in utt:
+            raise ValueError(f"{path}: an utterance without 'source' or 'metrics': {utt!r:.80}")
+    report.setdefault("paths", {})["json"] = str(path)
+    return report
+
+
+def _pair_utterances(base: Sequence[dict], new: Sequence[dict]) -> list[tuple[int, int]]:
+    """(base index, new index) of the utterances that are the same file.
+
+    Two utterances are the same file when the longest tail of their source paths that occurs
+    in `base` at all names one base utterance only: `klettres/de/a.wav` pairs with
+    `/data/klettres/de/a.wav`, and `de/a.wav` with `it/a.wav` never. A tail that names several
+    leaves the utterance unpaired, as does a base utterance already taken.
+    """
+    index: dict[tuple[str, ...], list[int]] = {}
+    for i, utt in enumerate(base):
+        parts = Path(utt["source"]).parts
+        for k in range(1, len(parts) + 1):
+            index.setdefault(tuple(parts[-k:]), []).append(i)
+    pairs, taken = [], set()
+    for j, utt in enumerate(new):
+        parts = Path(utt["source"]).parts
+        for k in range(len(parts), 0, -1):
+            found = index.get(tuple(parts[-k:]))
+            if found:
+                if len(found) == 1 and found[0] not in taken:
+                    taken.add(found[0])
+                    pairs.append((found[0], j))
+                break
+    return pairs
+
+
+def _paired_differences(
+    pairs: Sequence[tuple[dict, dict]], names: Sequence[str], level: float
+) -> dict[str, dict]:
+    out = {}
+    for name in names:
+        higher_is_better = METRICS[name][1]
+        base_values, new_values = [], []
+        for base_m, new_m in pairs:
+            b, n = base_m.get(name), new_m.get(name)
+            if b is None or n is None or not (np.isfinite(b) and np.isfinite(n)):
+                continue
+            base_values.append(float(b))
+            new_values.append(float(n))
+        if not base_values:
+            continue
+        base_arr, new_arr = np.asarray(base_values), np.asarray(new_values)
+        difference = confidence_interval(new_arr - base_arr, level=level)
+        gain = (new_arr - base_arr) * (1.0 if higher_is_better else -1.0)
+        low, high = difference["low"], difference["high"]
+        if low is None:
+            verdict = None
+        elif low > 0 or high < 0:
+            verdict = "better" if (low > 0) == higher_is_better else "worse"
+        else:
+            verdict = "no clear difference"
+        out[name] = {
+            "n": len(base_values),
+            "base_mean": float(base_arr.mean()),
+            "new_mean": float(new_arr.mean()),
+            "difference": difference,
+            "new_better": int((gain > 0).sum()),
+            "ties": int((gain == 0).sum()),
+            "new_worse": int((gain < 0).sum()),
+            "higher_is_better": higher_is_better,
+            "verdict": verdict,
+        }
+    return out
+
+
+def compare_reports(
+    base,
+    new,
+    system: str = "waveglow",
+    base_system: str | None = None,
+    level: float = 0.95,
+) -> dict:
+    """Two evaluation reports compared utterance by utterance (paired differences).
+
+    Two models scored on the same files differ by less than either's spread over the files,
+    so their separate intervals overlap where the paired one does not: this pairs each file
+    of `new` with the same file in `base` (by the tail of its path, so reports written from
+    different working folders still pair) and gives, per metric, the mean of new - base with
+    its Student-t interval, how many files got better and worse, and a verdict: "better" or
+    "worse" when the interval excludes zero (in the metric's direction), else "no clear
+    difference". Settings that differ (sigma, seed, mel, Griffin-Lim iterations) are listed:
+    the comparison is then of models and settings together.
+
+    Args:
+        base: the report to compare against: a dict, a `report.json` path or its folder.
+        new: the other report (may be the same one, with another `system`).
+        system: the system of `new` to compare ("waveglow", "griffin_lim").
+        base_system: the system of `base`; default `system`.
+        level: confidence level of the intervals. Default 0.95.
+
+    Returns:
+        `{"base": {"path", "model", "system", "n"}, "new": {...}, "n_paired",
+        "only_in_base", "only_in_new" (sources), "settings_differences" ({key: [base, new]}),
+        "metrics": {metric: {"n", "base_mean", "new_mean", "difference": {"mean", "low",
+        "high", "n"}, "new_better", "ties", "new_worse", "higher_is_better", "verdict"}},
+        "by_folder": {folder of new: {"n", "metrics": {...}}}}`.
+
+    Raises:
+        ValueError: a report cannot be read, a system is unknown, or no file is in both.
+
+    Example:
+        >>> result = compare_reports("eval_bundled", "eval_candidate")
+        >>> pesq = result["metrics"]["pesq_wb"]
+        >>> pesq["difference"]["mean"], pesq["verdict"]
+    """
+    base_system = base_system or system
+    base = base if isinstance(base, dict) else load_report(base)
+    new = new if isinstance(new, dict) else load_report(new)
+    base_name = base.get("paths", {}).get("json", "base report")
+    new_name = new.get("paths", {}).get("json", "new report")
+    for name, report, chosen in ((base_name, base, base_system), (new_name, new, system)):
+        if chosen not in SYSTEMS or chosen == "ground_truth":
+            raise ValueError(f"unknown system {chosen!r}; expected 'waveglow' or 'griffin_lim'")
+        if not any(chosen in u["metrics"] for u in report["utterances"]):
+            raise ValueError(f"{name}: no utterance has scores for {chosen!r}")
+    base_utts, new_utts = base["utterances"], new["utterances"]
+    pairs = _pair_utterances(base_utts, new_utts)
+    if not pairs:
+        raise ValueError(
+            f"{base_name} and {new_name} share no file (compared by the tail of each source "
+            f"path, e.g. {base_utts[0]['source'] if base_utts else 'none'!r} and "
+            f"{new_utts[0]['source'] if new_utts else 'none'!r})"
+        )
+    paired_base = {i for i, _ in pairs}
+    paired_new = {j for _, j in pairs}
+    names = [n for n in METRICS if n != "rtf"]
+
+    def metric_pairs(selected):
+        return [
+            (base_utts[i]["metrics"].get(base_system, {}), new_utts[j]["metrics"].get(system, {}))
+            for i, j in selected
+        ]
+
+    folders = _folder_names(new_utts)
+    by_folder: dict[str, list[tuple[int, int]]] = {}
+    for i, j in pairs:
+        by_folder.setdefault(folders[j], []).append((i, j))
+    base_settings, new_settings = base.get("settings", {}), new.get("settings", {})
+    differences = {
+        key: [base_settings.get(key), new_settings.get(key)]
+        for key in sorted(set(base_settings) | set(new_settings))
+        if base_settings.get(key) != new_settings.get(key)
+    }
+    return {
+        "base": {
+            "path": base_name,
+            "model": base.get("model", {}).get("source"),
+            "system": base_system,
+            "n": len(base_utts),
+        },
+        "new": {
+            "path": new_name,
+            "model": new.get("model", {}).get("source"),
+            "system": system,
+            "n": len(new_utts),
+        },
+        "n_paired": len(pairs),
+        "only_in_base": [u["source"] for i, u in enumerate(base_utts) if i not in paired_base],
+        "only_in_new": [u["source"] for j, u in enumerate(new_utts) if j not in paired_new],
+        "settings_differences": differences,
+        "metrics": _paired_differences(metric_pairs(pairs), names, level),
+        "by_folder": {
+            folder: {
+                "n": len(members),
+                "metrics": _paired_differences(metric_pairs(members), names, level),
+            }
+            for folder, members in sorted(by_folder.items())
+        }
+        if len(by_folder) > 1
+        else {},
+    }
+
+
+def format_comparison(result: dict) -> str:
+    """A plain-text table of `compare_reports`' result: every metric, then per folder.
+
+    Args:
+        result: what `compare_reports` returned.
+
+    Returns:
+        Lines of text: what was compared, then per metric the files, both means, the mean
+        difference (new - base) with its interval, the files that got better / worse and the
+        verdict; per folder the same for PESQ-WB, log-mel L1 and V/UV F1.
+
+    Example:
+        >>> print(format_comparison(compare_reports("eval_bundled", "eval_candidate")))
+    """
+
+    def describe(side: dict) -> str:
+        label = SYSTEM_LABELS[side["system"]]
+        model = f", {side['model']}" if side.get("model") and side["system"] == "waveglow" else ""
+        return f"{side['path']} ({label}{model}; {side['n']} files)"
+
+    lines = [
+        f"base: {describe(result['base'])}",
+        f"new:  {describe(result['new'])}",
+        f"paired: {result['n_paired']} files (only in base: {len(result['only_in_base'])}, "
+        f"only in new: {len(result['only_in_new'])})",
+    ]
+    for key, (b, n) in result["settings_differences"].items():
+        lines.append(f"settings differ: {key} {b!r} (base) vs {n!r} (new)")
+
+    def rows(metrics: dict, names: Sequence[str], indent: str = "") -> list[str]:
+        out = []
+        for name in names:
+            m = metrics.get(name)
+            if m is None:
+                continue
+            d = m["difference"]
+            interval = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d["low"] is not None else "[n < 2]"
+            label = f"{indent}{METRICS[name][0]}"
+            out.append(
+                f"{label:<17} {m['n']:>5} {m['base_mean']:>9.3f} "
+                f"{m['new_mean']:>9.3f} {d['mean']:>+9.3f} {interval:>20} "
+                f"{m['new_better']:>5}/{m['new_worse']:<5} {m['verdict'] or '-'}"
+            )
+        return out
+
+    lines.append(
+        f"{'metric':<17} {'files':>5} {'base':>9} {'new':>9} {'new-base':>9} "
+        f"{'95% interval':>20} {'better/worse':<11} verdict"
+    )
+    lines += rows(result["metrics"], list(result["metrics"]))
+    for folder, part in result["by_folder"].items():
+        lines.append(f"{folder}:")
+        lines += rows(part["metrics"], FOLDER_TABLE_METRICS, "  ")
     return "\n".join(lines)
 
 
@@ -1198,17 +1473,22 @@ __all__ = [
     "METRICS",
     "METRIC_BOUNDS",
     "available_metrics",
+    "compare_reports",
     "confidence_interval",
     "dnsmos",
     "evaluate",
     "f0_contour",
     "f0_metrics",
     "find_chromium",
+    "format_comparison",
+    "format_summary",
     "griffin_lim",
+    "load_report",
     "log_mel_l1",
     "mel_cepstral_distortion",
     "multi_resolution_stft_distance",
     "pesq_wb",
     "render_report",
     "report_html",
+    "summarize_by_folder",
 ]

@@ -1,0 +1,149 @@
+"""`compare_reports` / `keras-waveglow compare`: two evaluation reports, file by file."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from keras_waveglow import cli
+from keras_waveglow.evaluation import compare_reports, format_comparison, load_report
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = ROOT / "benchmarks" / "results" / "eval_arctic_lr1e4_avg5_2026-12-03.json"
+
+
+def _report(sources, pesq, l1, settings=None, griffin_lim_pesq=None):
+    utterances = []
+    for i, source in enumerate(sources):
+        metrics = {"waveglow": {"pesq_wb": pesq[i], "log_mel_l1": l1[i], "rtf": 0.1}}
+        if griffin_lim_pesq is not None:
+            metrics["griffin_lim"] = {"pesq_wb": griffin_lim_pesq[i]}
+        utterances.append({"id": Path(source).stem, "source": source, "metrics": metrics})
+    return {
+        "model": {"source": "test"},
+        "settings": settings or {"sigma": 0.6, "seed": 0},
+        "utterances": utterances,
+    }
+
+
+def _student_t(values):
+    values = np.asarray(values, np.float64)
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return values.mean() - half, values.mean() + half
+
+
+def test_paired_differences_are_exact_and_pair_by_path_tail():
+    names = ["de/a.wav", "de/b.wav", "de/c.wav", "it/a.wav", "it/b.wav", "it/c.wav"]
+    base = _report([f"klettres/{n}" for n in names], [1.0, 1.2, 1.4, 2.0, 2.1, 2.2], [1.0] * 6)
+    # The same files written from another working folder, listed in another order.
+    order = [5, 0, 3, 1, 4, 2]
+    pesq_gain = [0.10, 0.12, 0.08, 0.11, 0.09, 0.10]  # by base position
+    l1_change = [0.05, -0.02, 0.01, 0.03, 0.00, 0.02]
+    new = _report(
+        [f"/data/klettres/{names[i]}" for i in order],
+        [base["utterances"][i]["metrics"]["waveglow"]["pesq_wb"] + pesq_gain[i] for i in order],
+        [1.0 + l1_change[i] for i in order],
+        settings={"sigma": 0.0, "seed": 0},
+    )
+    result = compare_reports(base, new)
+    assert result["n_paired"] == 6 and not result["only_in_base"] and not result["only_in_new"]
+    assert result["settings_differences"] == {"sigma": [0.6, 0.0]}
+    pesq = result["metrics"]["pesq_wb"]
+    low, high = _student_t(pesq_gain)
+    assert pesq["difference"]["mean"] == pytest.approx(np.mean(pesq_gain), abs=1e-12)
+    assert (pesq["difference"]["low"], pesq["difference"]["high"]) == pytest.approx((low, high))
+    assert (pesq["new_better"], pesq["ties"], pesq["new_worse"]) == (6, 0, 0)
+    assert pesq["verdict"] == "better"  # higher is better and the interval is above zero
+    l1 = result["metrics"]["log_mel_l1"]
+    assert l1["difference"]["mean"] == pytest.approx(np.mean(l1_change))
+    assert (l1["new_better"], l1["ties"], l1["new_worse"]) == (1, 1, 4)  # lower is better
+    assert l1["verdict"] == "no clear difference"  # its interval spans zero
+    assert "rtf" not in result["metrics"]  # a machine's load, not the model's quality
+    assert sorted(result["by_folder"]) == ["de", "it"]
+    de = result["by_folder"]["de"]["metrics"]["pesq_wb"]
+    assert de["n"] == 3 and de["difference"]["mean"] == pytest.approx(np.mean(pesq_gain[:3]))
+    text = format_comparison(result)
+    assert "settings differ: sigma 0.6 (base) vs 0.0 (new)" in text
+    assert "PESQ (wb)" in text and "better" in text and "de:" in text and "it:" in text
+
+
+def test_worse_metrics_and_files_in_one_report_only():
+    base = _report(["x/a.wav", "x/b.wav", "x/c.wav", "x/d.wav"], [2.0, 2.5, 3.0, 3.5], [0.2] * 4)
+    new = _report(["x/b.wav", "x/c.wav", "x/d.wav", "x/e.wav"], [2.2, 2.7, 3.2, 1.0], [0.5] * 4)
+    result = compare_reports(base, new)
+    assert result["n_paired"] == 3
+    assert result["only_in_base"] == ["x/a.wav"] and result["only_in_new"] == ["x/e.wav"]
+    assert result["metrics"]["pesq_wb"]["difference"]["mean"] == pytest.approx(-0.3)
+    assert result["metrics"]["pesq_wb"]["verdict"] == "worse"
+    # Identical differences: a zero-width interval away from zero is still a clear verdict.
+    assert result["metrics"]["log_mel_l1"]["verdict"] == "worse"
+    assert result["by_folder"] == {}  # one folder: nothing to split
+
+
+def test_systems_of_one_report_and_a_committed_report_against_itself(tmp_path):
+    report = load_report(COMMITTED)
+    same = compare_reports(report, COMMITTED)
+    assert same["n_paired"] == len(report["utterances"]) == 2
+    for metric in same["metrics"].values():
+        assert metric["difference"]["mean"] == 0.0 and metric["ties"] == metric["n"]
+        assert metric["verdict"] == "no clear difference"
+    # WaveGlow against Griffin-Lim in the same report: the report's own per-system means.
+    against = compare_reports(COMMITTED, COMMITTED, system="waveglow", base_system="griffin_lim")
+    for name in ("pesq_wb", "log_mel_l1", "vuv_f1"):
+        assert against["metrics"][name]["new_mean"] == pytest.approx(
+            report["systems"]["waveglow"][name]["mean"]
+        )
+        assert against["metrics"][name]["base_mean"] == pytest.approx(
+            report["systems"]["griffin_lim"][name]["mean"]
+        )
+    # The report's folder is enough.
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    (folder / "report.json").write_text(COMMITTED.read_text())
+    assert compare_reports(folder, COMMITTED)["n_paired"] == 2
+
+
+def test_bad_reports_and_unpaired_files_are_refused_by_name(tmp_path):
+    missing = tmp_path / "nothing.json"
+    with pytest.raises(ValueError, match=r"nothing\.json: no such report"):
+        load_report(missing)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ValueError, match=r"broken\.json: not a readable JSON report"):
+        load_report(broken)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"loss": 1.0}))
+    with pytest.raises(ValueError, match=r"other\.json: not a keras-waveglow evaluation report"):
+        load_report(other)
+    # A file name found in two base folders names neither: never paired with one at random.
+    base = _report(["de/a.wav", "it/a.wav"], [1.0, 2.0], [0.1, 0.2])
+    new = _report(["a.wav"], [1.5], [0.1])
+    with pytest.raises(ValueError, match="share no file"):
+        compare_reports(base, new)
+    with pytest.raises(ValueError, match="unknown system"):
+        compare_reports(base, base, system="ground_truth")
+    with pytest.raises(ValueError, match="no utterance has scores for 'griffin_lim'"):
+        compare_reports(base, base, base_system="griffin_lim")
+
+
+def test_cli_compare_prints_writes_json_and_keeps_existing_files(tmp_path, capsys):
+    base = tmp_path / "base.json"
+    new = tmp_path / "new.json"
+    base.write_text(json.dumps(_report(["s/a.wav", "s/b.wav"], [1.0, 1.1], [0.5, 0.6])))
+    new.write_text(json.dumps(_report(["s/a.wav", "s/b.wav"], [1.2, 1.4], [0.4, 0.4])))
+    out = tmp_path / "cmp" / "result.json"
+    assert cli.main(["compare", str(base), str(new), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "paired: 2 files" in printed and "PESQ (wb)" in printed and "+0.250" in printed
+    written = json.loads(out.read_text())
+    assert written["metrics"]["pesq_wb"]["difference"]["mean"] == pytest.approx(0.25)
+    before = out.read_text()
+    assert cli.main(["compare", str(base), str(new), "--json", str(out)]) == 1
+    assert "exists" in capsys.readouterr().err and out.read_text() == before
+    assert cli.main(["compare", str(base), str(tmp_path / "absent.json")]) == 1
+    assert "absent.json: no such report" in capsys.readouterr().err
