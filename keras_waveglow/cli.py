@@ -552,8 +552,12 @@ def _run_compare(args) -> int:
         return 1
     print(format_comparison(result))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _write_text_atomic(out, json.dumps(result, indent=2))
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _write_text_atomic(out, json.dumps(result, indent=2))
+        except OSError as error:
+            print(f"compare failed: cannot write {out}: {error}", file=sys.stderr)
+            return 1
         print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -956,26 +956,34 @@ def load_report(path: str | os.PathLike) -> dict:
 def _pair_utterances(base: Sequence[dict], new: Sequence[dict]) -> list[tuple[int, int]]:
     """(base index, new index) of the utterances that are the same file.
 
-    Two utterances are the same file when the longest tail of their source paths that occurs
-    in `base` at all names one base utterance only: `klettres/de/a.wav` pairs with
-    `/data/klettres/de/a.wav`, and `de/a.wav` with `it/a.wav` never. A tail that names several
-    leaves the utterance unpaired, as does a base utterance already taken.
+    Two sources name the same file when one path, component by component, is a tail of the
+    other: `klettres/de/a.wav` pairs with `/data/klettres/de/a.wav`, and `de/a.wav` never with
+    `it/a.wav`. A pair counts only when each side has no other such match: `a.wav` against
+    both `de/a.wav` and `it/a.wav` stays unpaired.
     """
-    index: dict[tuple[str, ...], list[int]] = {}
-    for i, utt in enumerate(base):
-        parts = Path(utt["source"]).parts
+    base_parts = [tuple(Path(u["source"]).parts) for u in base]
+    whole: dict[tuple[str, ...], list[int]] = {}
+    tails: dict[tuple[str, ...], list[int]] = {}
+    for i, parts in enumerate(base_parts):
+        whole.setdefault(parts, []).append(i)
         for k in range(1, len(parts) + 1):
-            index.setdefault(tuple(parts[-k:]), []).append(i)
-    pairs, taken = [], set()
-    for j, utt in enumerate(new):
-        parts = Path(utt["source"]).parts
-        for k in range(len(parts), 0, -1):
-            found = index.get(tuple(parts[-k:]))
-            if found:
-                if len(found) == 1 and found[0] not in taken:
-                    taken.add(found[0])
-                    pairs.append((found[0], j))
-                break
+            tails.setdefault(parts[-k:], []).append(i)
+    candidates: list[set[int]] = []
+    claims: dict[int, int] = {}
+    for utt in new:
+        parts = tuple(Path(utt["source"]).parts)
+        found = set(tails.get(parts, ()))  # base paths that end with this one
+        for k in range(1, len(parts) + 1):  # base paths this one ends with
+            found.update(whole.get(parts[-k:], ()))
+        candidates.append(found)
+        for i in found:
+            claims[i] = claims.get(i, 0) + 1
+    pairs = []
+    for j, found in enumerate(candidates):
+        if len(found) == 1:
+            (i,) = found
+            if claims[i] == 1:
+                pairs.append((i, j))
     return pairs
 
 
@@ -1048,7 +1056,8 @@ def compare_reports(
         "only_in_base", "only_in_new" (sources), "settings_differences" ({key: [base, new]}),
         "metrics": {metric: {"n", "base_mean", "new_mean", "difference": {"mean", "low",
         "high", "n"}, "new_better", "ties", "new_worse", "higher_is_better", "verdict"}},
-        "by_folder": {folder of new: {"n", "metrics": {...}}}}`.
+        "by_folder": {folder of new: {"n", "metrics": {...}}} (empty when `new`'s files
+        are in one folder), "level"}`.
 
     Raises:
         ValueError: a report cannot be read, a system is unknown, or no file is in both.
@@ -1113,6 +1122,7 @@ def compare_reports(
         "only_in_base": [u["source"] for i, u in enumerate(base_utts) if i not in paired_base],
         "only_in_new": [u["source"] for j, u in enumerate(new_utts) if j not in paired_new],
         "settings_differences": differences,
+        "level": level,
         "metrics": _paired_differences(metric_pairs(pairs), names, level),
         "by_folder": {
             folder: {
@@ -1173,7 +1183,7 @@ def format_comparison(result: dict) -> str:
 
     lines.append(
         f"{'metric':<17} {'files':>5} {'base':>9} {'new':>9} {'new-base':>9} "
-        f"{'95% interval':>20} {'better/worse':<11} verdict"
+        f"{format(result.get('level', 0.95), '.0%') + ' interval':>20} {'better/worse':<11} verdict"
     )
     lines += rows(result["metrics"], list(result["metrics"]))
     for folder, part in result["by_folder"].items():

@@ -69,7 +69,40 @@ def test_paired_differences_are_exact_and_pair_by_path_tail():
     assert de["n"] == 3 and de["difference"]["mean"] == pytest.approx(np.mean(pesq_gain[:3]))
     text = format_comparison(result)
     assert "settings differ: sigma 0.6 (base) vs 0.0 (new)" in text
-    assert "PESQ (wb)" in text and "better" in text and "de:" in text and "it:" in text
+    pesq_row = next(line for line in text.splitlines() if line.startswith("PESQ (wb)"))
+    l1_row = next(line for line in text.splitlines() if line.startswith("log-mel L1"))
+    assert pesq_row.endswith("better") and "+0.100" in pesq_row
+    assert l1_row.endswith("no clear difference")
+    assert "de:" in text and "it:" in text
+
+
+def test_files_of_the_same_name_in_other_folders_never_pair():
+    base = _report(["de/a.wav", "de/b.wav"], [1.0, 1.1], [0.5, 0.5])
+    # it/a.wav shares only its name with de/a.wav; it comes first so that order cannot decide.
+    new = _report(["it/a.wav", "/data/de/a.wav", "de/b.wav"], [3.0, 1.2, 1.3], [0.4] * 3)
+    result = compare_reports(base, new)
+    assert result["n_paired"] == 2 and result["only_in_new"] == ["it/a.wav"]
+    assert result["metrics"]["pesq_wb"]["difference"]["mean"] == pytest.approx(0.2)
+    # Only another folder's file of that name: nothing is paired, and the error says so.
+    with pytest.raises(ValueError, match="share no file"):
+        compare_reports(base, _report(["it/a.wav"], [3.0], [0.4]))
+    # A bare name against one base file ending in it pairs; against two it pairs with neither.
+    assert compare_reports(base, _report(["b.wav"], [1.0], [0.4]))["n_paired"] == 1
+    two = _report(["de/a.wav", "it/a.wav", "it/b.wav"], [1.0, 2.0, 2.5], [0.1] * 3)
+    result = compare_reports(two, _report(["a.wav", "it/b.wav"], [1.5, 2.0], [0.1, 0.1]))
+    assert result["n_paired"] == 1 and result["only_in_new"] == ["a.wav"]
+
+
+def test_missing_scores_are_left_out_pair_by_pair():
+    base = _report(["s/a.wav", "s/b.wav", "s/c.wav"], [1.0, None, 1.4], [0.5, 0.5, 0.5])
+    new = _report(["s/a.wav", "s/b.wav", "s/c.wav"], [1.2, 1.3, float("nan")], [0.4, 0.3, 0.2])
+    del new["utterances"][0]["metrics"]["waveglow"]["log_mel_l1"]
+    result = compare_reports(base, new)
+    pesq, l1 = result["metrics"]["pesq_wb"], result["metrics"]["log_mel_l1"]
+    assert pesq["n"] == 1 and pesq["difference"]["mean"] == pytest.approx(0.2)
+    assert pesq["verdict"] is None  # one pair: no interval, no verdict
+    assert "[n < 2]" in format_comparison(result)
+    assert l1["n"] == 2 and l1["difference"]["mean"] == pytest.approx(-0.25)
 
 
 def test_worse_metrics_and_files_in_one_report_only():
@@ -145,5 +178,10 @@ def test_cli_compare_prints_writes_json_and_keeps_existing_files(tmp_path, capsy
     before = out.read_text()
     assert cli.main(["compare", str(base), str(new), "--json", str(out)]) == 1
     assert "exists" in capsys.readouterr().err and out.read_text() == before
+    argv = ["compare", str(new), str(base), "--json", str(out), "--overwrite"]
+    assert cli.main(argv) == 0
+    assert json.loads(out.read_text())["metrics"]["pesq_wb"]["difference"]["mean"] == (
+        pytest.approx(-0.25)
+    )
     assert cli.main(["compare", str(base), str(tmp_path / "absent.json")]) == 1
     assert "absent.json: no such report" in capsys.readouterr().err
