@@ -631,7 +631,8 @@ def evaluate(
         progress: bool, show a tqdm progress bar. Default True.
 
     Returns:
-        The report dict (as written to `report.json`): `systems` (per system and metric the
+        The report dict (as written to `report.json`): `model` (class, source, sample rate,
+        parameters, and the weights file read with its sha256), `systems` (per system and metric the
         mean, 95 % interval and count), `by_folder` (the same per folder of the inputs, see
         `summarize_by_folder`), `utterances`, `skipped_metrics`, `failed_files`, `settings`
         and `paths`.
@@ -775,6 +776,7 @@ def evaluate(
             "source": str(model) if not hasattr(model, "get_config") else "WaveGlow object",
             "sample_rate": sample_rate,
             "parameters": int(waveglow.count_params()),
+            **_weights_record(model, weights),
         },
         "settings": {
             "sigma": sigma,
@@ -802,6 +804,42 @@ def evaluate(
     _write_text_atomic(json_path, json.dumps(report, indent=2))
     _write_text_atomic(html_path, report_html(report))
     return report
+
+
+def _weights_record(model, weights) -> dict:
+    """The file a model's weights were read from, and its sha256 (None when not one file).
+
+    A `.weights.h5` given with a preset, a `.keras` file or NVIDIA checkpoint, or the file of
+    a preset with weights (bundled, or converted into the cache). A `WaveGlow` object or the
+    default model set in memory has no file.
+    """
+    import hashlib
+
+    from keras_waveglow import hub, inference
+    from keras_waveglow.presets import DEFAULT_PRESET, PRESETS, WEIGHTS
+
+    if model is None and weights is None and inference.get_default_model() is None:
+        model = DEFAULT_PRESET
+    path = None
+    if weights is not None:
+        path = Path(weights)
+    elif isinstance(model, str | os.PathLike):
+        spec = os.fspath(model)
+        if spec in PRESETS and not Path(spec).exists():
+            if spec in WEIGHTS:
+                try:  # loaded already, so this finds the file without a download
+                    path = hub.preset_weights_file(spec, allow_unverified=True, progress=False)
+                except (OSError, ValueError, ImportError, RuntimeError):  # a record: never fatal
+                    path = None
+        else:
+            path = Path(spec)
+    if path is None or not path.is_file():
+        return {"weights": None, "weights_sha256": None}
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"weights": str(path), "weights_sha256": digest.hexdigest()}
 
 
 def _system_summaries(utterances: Sequence[dict]) -> dict[str, dict[str, dict]]:
@@ -1052,7 +1090,7 @@ def compare_reports(
         level: confidence level of the intervals. Default 0.95.
 
     Returns:
-        `{"base": {"path", "model", "system", "n"}, "new": {...}, "n_paired",
+        `{"base": {"path", "model", "weights_sha256", "system", "n"}, "new": {...}, "n_paired",
         "only_in_base", "only_in_new" (sources), "settings_differences" ({key: [base, new]}),
         "metrics": {metric: {"n", "base_mean", "new_mean", "difference": {"mean", "low",
         "high", "n"}, "new_better", "ties", "new_worse", "higher_is_better", "verdict"}},
@@ -1109,12 +1147,14 @@ def compare_reports(
         "base": {
             "path": base_name,
             "model": base.get("model", {}).get("source"),
+            "weights_sha256": base.get("model", {}).get("weights_sha256"),
             "system": base_system,
             "n": len(base_utts),
         },
         "new": {
             "path": new_name,
             "model": new.get("model", {}).get("source"),
+            "weights_sha256": new.get("model", {}).get("weights_sha256"),
             "system": system,
             "n": len(new_utts),
         },
@@ -1153,7 +1193,11 @@ def format_comparison(result: dict) -> str:
 
     def describe(side: dict) -> str:
         label = SYSTEM_LABELS[side["system"]]
-        model = f", {side['model']}" if side.get("model") and side["system"] == "waveglow" else ""
+        model = ""
+        if side.get("model") and side["system"] == "waveglow":
+            model = f", {side['model']}"
+            if side.get("weights_sha256"):
+                model += f" sha256 {side['weights_sha256'][:8]}"
         return f"{side['path']} ({label}{model}; {side['n']} files)"
 
     lines = [

@@ -185,3 +185,29 @@ def test_cli_compare_prints_writes_json_and_keeps_existing_files(tmp_path, capsy
     )
     assert cli.main(["compare", str(base), str(tmp_path / "absent.json")]) == 1
     assert "absent.json: no such report" in capsys.readouterr().err
+
+
+def test_reports_record_which_weights_file_they_scored(tmp_path):
+    import hashlib
+
+    import keras_waveglow
+    from keras_waveglow import presets
+    from keras_waveglow.evaluation import _weights_record
+
+    bundled = Path(keras_waveglow.__file__).parent / presets.WEIGHTS[presets.DEFAULT_PRESET]["file"]
+    digest = hashlib.sha256(bundled.read_bytes()).hexdigest()
+    assert _weights_record(presets.DEFAULT_PRESET, None) == {
+        "weights": str(bundled),
+        "weights_sha256": digest,
+    }
+    other = tmp_path / "candidate.weights.h5"
+    other.write_bytes(b"not really weights")
+    record = _weights_record("squeezewave_128s", other)
+    assert record["weights_sha256"] == hashlib.sha256(b"not really weights").hexdigest()
+    assert _weights_record(object(), None) == {"weights": None, "weights_sha256": None}
+    # compare shows the digests, so two reports of one preset with other weights differ.
+    base = _report(["s/a.wav", "s/b.wav"], [1.0, 1.1], [0.5, 0.6])
+    new = _report(["s/a.wav", "s/b.wav"], [1.2, 1.4], [0.4, 0.4])
+    base["model"]["weights_sha256"], new["model"]["weights_sha256"] = digest, "ab" * 32
+    text = format_comparison(compare_reports(base, new))
+    assert f"sha256 {digest[:8]}" in text and "sha256 abababab" in text

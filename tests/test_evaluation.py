@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -262,6 +263,9 @@ def test_cli_evaluate_on_the_bundled_sample(tmp_path, capsys):
     assert cli.main([*argv, "--no-progress"]) == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
     assert [u["id"] for u in report["utterances"]] == ["arctic_a0007", "arctic_a0009"]
+    # The report names the file the weights came from, by path and content.
+    assert report["model"]["weights"] == str(model)
+    assert report["model"]["weights_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
     names, _ = evaluation.available_metrics()
     for system in ("griffin_lim", "waveglow"):
         for name in names:
