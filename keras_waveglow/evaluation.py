@@ -1143,21 +1143,20 @@ def compare_reports(
         for key in sorted(set(base_settings) | set(new_settings))
         if base_settings.get(key) != new_settings.get(key)
     }
+
+    def side(report: dict, path: str, chosen: str) -> dict:
+        model = report.get("model", {})
+        return {
+            "path": path,
+            "model": model.get("source"),
+            "weights_sha256": model.get("weights_sha256"),
+            "system": chosen,
+            "n": len(report["utterances"]),
+        }
+
     return {
-        "base": {
-            "path": base_name,
-            "model": base.get("model", {}).get("source"),
-            "weights_sha256": base.get("model", {}).get("weights_sha256"),
-            "system": base_system,
-            "n": len(base_utts),
-        },
-        "new": {
-            "path": new_name,
-            "model": new.get("model", {}).get("source"),
-            "weights_sha256": new.get("model", {}).get("weights_sha256"),
-            "system": system,
-            "n": len(new_utts),
-        },
+        "base": side(base, base_name, base_system),
+        "new": side(new, new_name, system),
         "n_paired": len(pairs),
         "only_in_base": [u["source"] for i, u in enumerate(base_utts) if i not in paired_base],
         "only_in_new": [u["source"] for j, u in enumerate(new_utts) if j not in paired_new],
