@@ -28,6 +28,19 @@ from keras import backend, ops
 LOG_FLOOR = 1e-5
 
 
+def replace_from_temporary(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Renames a finished temporary file onto `path`, with the permissions of a new file.
+
+    `tempfile.mkstemp` creates its file readable by its owner only (0600); a plain `os.replace`
+    would pass that on to the output. This gives it what `open()` would have: 0666 less the
+    process umask.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
+    os.replace(tmp, path)
+
+
 @functools.lru_cache(maxsize=32)
 def mel_filterbank(
     sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
@@ -398,7 +411,7 @@ def save_audio(
     os.close(handle)
     try:
         sf.write(tmp, audio, int(sample_rate), subtype=subtype, format=file_format)
-        os.replace(tmp, path)
+        replace_from_temporary(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -108,8 +108,14 @@ def _run_download_preset(args) -> int:
     except (OSError, ValueError, ImportError) as error:
         print(f"download failed: {error}", file=sys.stderr)
         return 1
-    # Converted files are named by their checkpoint's sha256: what presets.WEIGHTS records.
-    print(f"checkpoint sha256 {path.name.split('.')[0]}", file=sys.stderr)
+    if hub.weights_kind(args.corpus) == "bundled":
+        print(
+            f"{args.corpus}: weights bundled with the package; nothing to download.",
+            file=sys.stderr,
+        )
+    else:
+        # Converted files are named by their checkpoint's sha256: what presets.WEIGHTS records.
+        print(f"checkpoint sha256 {path.name.split('.')[0]}", file=sys.stderr)
     print(path)
     return 0
 
@@ -392,8 +398,8 @@ def _add_vocode(subparsers, common) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help="a .keras file, an NVIDIA checkpoint or a preset name with --weights "
-        "(default: $KERAS_WAVEGLOW_MODEL)",
+        help="a .keras file, an NVIDIA checkpoint, a preset with weights, or a preset name "
+        "with --weights (default: $KERAS_WAVEGLOW_MODEL, else the bundled vocoder)",
     )
     p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
     p.add_argument("--sigma", type=float, default=0.6, help="latent noise scale (default 0.6)")
@@ -453,7 +459,12 @@ def _add_evaluate(subparsers, common) -> None:
             "installed, real-time factor) and write report.json and index.html."
         ),
     )
-    p.add_argument("--model", default=None, help="a .keras file, NVIDIA checkpoint or preset")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a .keras file, NVIDIA checkpoint or preset (default: $KERAS_WAVEGLOW_MODEL, else "
+        "the bundled vocoder)",
+    )
     p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
     p.add_argument(
         "--data",
@@ -618,15 +629,14 @@ def _add_export_weights(subparsers, common) -> None:
 
 
 def _run_export_weights(args) -> int:
-    from pathlib import Path
-
     from keras_waveglow.training import export_generator_weights
 
     try:
-        if Path(args.out).exists() and not args.overwrite:
-            raise FileExistsError(f"{args.out}: exists; pass --overwrite to replace it.")
         path = export_generator_weights(
-            args.checkpoint, args.out, dtype="float16" if args.float16 else None
+            args.checkpoint,
+            args.out,
+            dtype="float16" if args.float16 else None,
+            overwrite=args.overwrite,
         )
     except (OSError, ValueError) as error:
         print(f"keras-waveglow export-weights: error: {error}", file=sys.stderr)

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_waveglow.audio import replace_from_temporary
 from keras_waveglow.losses import MR_STFT_RESOLUTIONS
 
 logger = logging.getLogger(__name__)
@@ -520,7 +521,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, path)
+        replace_from_temporary(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -631,8 +632,9 @@ def evaluate(
         progress: bool, show a tqdm progress bar. Default True.
 
     Returns:
-        The report dict (as written to `report.json`): `model` (class, source, sample rate,
-        parameters, and the weights file read with its sha256), `systems` (per system and metric the
+        The report dict (as written to `report.json`): `model` (class, source, whether it was
+        the default model, sample rate, parameters, and the weights file read with its sha256),
+        `systems` (per system and metric the
         mean, 95 % interval and count), `by_folder` (the same per folder of the inputs, see
         `summarize_by_folder`), `utterances`, `skipped_metrics`, `failed_files`, `settings`
         and `paths`.
@@ -773,7 +775,7 @@ def evaluate(
     report = {
         "model": {
             "class": type(waveglow).__name__,
-            "source": str(model) if not hasattr(model, "get_config") else "WaveGlow object",
+            **_model_source(model),
             "sample_rate": sample_rate,
             "parameters": int(waveglow.count_params()),
             **_weights_record(model, weights),
@@ -804,6 +806,20 @@ def evaluate(
     _write_text_atomic(json_path, json.dumps(report, indent=2))
     _write_text_atomic(html_path, report_html(report))
     return report
+
+
+def _model_source(model) -> dict:
+    """What was scored: the spec given, else the default model's (with "default_model" set)."""
+    from keras_waveglow import inference
+    from keras_waveglow.presets import DEFAULT_PRESET
+
+    default = model is None
+    if default:
+        model = inference.get_default_model()
+        if model is None:
+            model = DEFAULT_PRESET
+    source = "WaveGlow object" if hasattr(model, "get_config") else str(model)
+    return {"source": source, "default_model": default}
 
 
 def _weights_record(model, weights) -> dict:

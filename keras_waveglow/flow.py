@@ -1071,7 +1071,13 @@ class WaveGlow(keras.Model):
         self.built = True
 
     @classmethod
-    def from_preset(cls, name: str, load_weights: bool = True, **overrides) -> WaveGlow:
+    def from_preset(
+        cls,
+        name: str,
+        load_weights: bool = True,
+        allow_unverified: bool = False,
+        **overrides,
+    ) -> WaveGlow:
         """Builds a model from a preset, with its trained weights when the preset has them.
 
         Presets with weights (`keras_waveglow.presets.WEIGHTS`) load them through
@@ -1086,6 +1092,10 @@ class WaveGlow(keras.Model):
             name: preset name, see `keras_waveglow.presets.PRESETS`.
             load_weights: bool, load the preset's weights if it has any; False gives the freshly
                 initialised architecture. Default True.
+            allow_unverified: bool, accept a downloaded checkpoint whose sha256 is not recorded
+                ("nvidia_ljspeech": NVIDIA publishes none) or differs from the recorded one; its
+                digest is logged. Once accepted, its conversion is cached and later calls need
+                no flag. Default False.
             **overrides: constructor arguments that replace the preset's (with weights, only
                 ones that keep the weights' shapes, e.g. `seed` or `remat`).
 
@@ -1100,16 +1110,19 @@ class WaveGlow(keras.Model):
 
         Example:
             >>> model = WaveGlow.from_preset("arctic_16k", use_actnorm=True)
-            >>> nvidia = WaveGlow.from_preset("nvidia_ljspeech")  # downloads once
+            >>> nvidia = WaveGlow.from_preset("nvidia_universal")  # downloads once
+            >>> ljspeech = WaveGlow.from_preset("nvidia_ljspeech", allow_unverified=True)
         """
-        model = cls(**{**get_preset(name), **overrides})
+        config = {**get_preset(name), **overrides}
         if not load_weights:
-            return model
+            return cls(**config)
         from keras_waveglow import hub  # lazy: hub converts through convert.py, which needs flow
 
         if hub.weights_source(name) is None:
-            return model
-        path = hub.preset_weights_file(name)
+            return cls(**config)
+        # The weights first: a download that fails should not wait on a large model being built.
+        path = hub.preset_weights_file(name, allow_unverified=allow_unverified)
+        model = cls(**config)
         try:
             model.load_weights(path)
         except ValueError as error:

@@ -22,7 +22,10 @@ the user's decision); its digest is logged.
 NVIDIA publishes no checksums; a recorded digest may come from a third-party mirror (named in
 `presets.WEIGHTS`). A source whose "sha256" is None is refused unless `allow_unverified=True`
 (CLI: `--allow-unverified`), which also accepts a file whose digest differs from the recorded
-one; the digest of what was then fetched is logged so that it can be recorded.
+one; the digest of what was then fetched is logged so that it can be recorded. The conversion
+of a file so accepted is cached under its own digest, with a `<sha256>.accepted` marker beside
+it, and used by later calls without the flag (the consent was given once; a warning names the
+digest each time).
 """
 
 from __future__ import annotations
@@ -93,14 +96,34 @@ def _download_source(name: str) -> dict:
     return source
 
 
-def _cached(name: str, sha256: str | None, any_digest: bool = False) -> Path | None:
+def _consent_path(name: str, sha256: str) -> Path:
+    """The marker left beside a conversion whose checkpoint was accepted unverified."""
+    return cache_dir() / name / f"{sha256.lower()}.accepted"
+
+
+def _cached(name: str, sha256: str | None) -> Path | None:
+    """The converted weights in the cache: the recorded digest's, else an accepted one's."""
     if sha256 and converted_path(name, sha256).is_file():
         return converted_path(name, sha256)
-    if sha256 and not any_digest:
-        return None
-    # No recorded digest, or any accepted: an earlier conversion (named by its digest) will do.
     found = sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))
-    return found[0] if found else None
+    if not sha256:  # nothing recorded to contradict: an earlier conversion will do
+        return found[0] if found else None
+    # Another digest's conversion counts only where the user accepted that checkpoint with
+    # allow_unverified (the consent holds for later calls); one verified against an older
+    # record does not.
+    for path in found:
+        digest = path.name.split(".")[0]
+        if _consent_path(name, digest).is_file():
+            logger.warning(
+                "Preset %r: using %s, converted from a checkpoint accepted with "
+                "allow_unverified (sha256 %s; recorded %s).",
+                name,
+                path,
+                digest,
+                sha256,
+            )
+            return path
+    return None
 
 
 def _remedy(name: str, source: dict) -> str:
@@ -133,7 +156,7 @@ def _fetch_checkpoint(
                 f"Preset {name!r}: no sha256 is recorded for its checkpoint, so it is not "
                 "downloaded unchecked. Accept an unverified download with "
                 f"`keras-waveglow download {name} --allow-unverified` (Python: "
-                f"keras_waveglow.hub.download_preset({name!r}, allow_unverified=True)); "
+                f"WaveGlow.from_preset({name!r}, allow_unverified=True)); "
                 "the digest it gets is printed so it can be recorded in presets.WEIGHTS. "
                 + _remedy(name, source)
             )
@@ -190,6 +213,7 @@ def _fetch_checkpoint(
 def _convert(name: str, checkpoint: Path, target: Path) -> None:
     """Converts the NVIDIA checkpoint with the preset's config and writes `target` atomically."""
     try:
+        from keras_waveglow.audio import replace_from_temporary
         from keras_waveglow.convert import from_nvidia
 
         # Every preset value is passed: from_nvidia refuses the ones the weights contradict.
@@ -207,7 +231,7 @@ def _convert(name: str, checkpoint: Path, target: Path) -> None:
     try:
         os.unlink(tmp)
         model.save_weights(tmp)
-        os.replace(tmp, target)
+        replace_from_temporary(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -255,12 +279,18 @@ def preset_weights_file(
             )
         return path
     expected = source.get("sha256")
-    cached = _cached(name, expected, any_digest=allow_unverified)
+    cached = _cached(name, expected)
     if cached is not None:
         return cached
     checkpoint, digest = _fetch_checkpoint(name, source, allow_unverified, progress, timeout)
     target = converted_path(name, digest)
     _convert(name, checkpoint, target)
+    if not expected or digest != expected.lower():  # let through by allow_unverified
+        _consent_path(name, digest).write_text(
+            f"{checkpoint.name} (sha256 {digest}) accepted with allow_unverified for preset "
+            f"{name!r}; recorded sha256: {expected or 'none'}.\n",
+            encoding="utf-8",
+        )
     checkpoint.unlink()  # converted: the (large) original is no longer needed
     logger.info("Preset %r: converted weights cached at %s.", name, target)
     return target

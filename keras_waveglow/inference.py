@@ -53,7 +53,7 @@ _NO_MODEL_MESSAGE = (
     "vocode() needs a model and none is set. Either pass model=... (a WaveGlow, a .keras file, "
     "a preset name, or an NVIDIA checkpoint), call keras_waveglow.set_default_model(...), or set "
     f"the environment variable {MODEL_ENV_VAR} to a model path or preset name. Presets with "
-    "trained weights: {presets} (e.g. WaveGlow.from_preset('nvidia_ljspeech'); see "
+    "trained weights: {presets} (e.g. WaveGlow.from_preset('nvidia_universal'); see "
     "`keras-waveglow presets`). Or train one (`keras-waveglow train`), or import an NVIDIA "
     "checkpoint file with keras_waveglow.from_nvidia(path)."
 )
@@ -138,7 +138,8 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     Raises:
         RuntimeError: model is None and no default model is set (the message says how to get one).
         FileNotFoundError: a path that does not exist.
-        ValueError: a weightless preset without `weights`, or a file that holds no WaveGlow.
+        ValueError: a weightless preset without `weights`, `weights` with anything but a preset
+            name, or a file that holds no WaveGlow.
 
     Example:
         >>> model = load_vocoder("arctic_16k", weights="arctic.weights.h5")
@@ -154,6 +155,7 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
         if weights is None and model is _default_model:
             weights = _default_weights
     if isinstance(model, WaveGlow):
+        _refuse_weights("a WaveGlow object", weights)
         return model
     if isinstance(model, tuple) and len(model) == 2:
         model, weights = model
@@ -181,13 +183,25 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
             f"the presets {sorted(PRESETS)} (with weights=...)."
         )
     if path.name.endswith(".keras"):
+        _refuse_weights(f"the .keras file {path}", weights)
         return _cached(("keras", path), None, lambda: _load_keras(path))
     if path.name.endswith(".weights.h5"):
         raise ValueError(
             f"{path} holds weights only: pass the preset it belongs to, e.g. "
             f"model='arctic_16k', weights='{path}'."
         )
+    _refuse_weights(f"the NVIDIA checkpoint {path}", weights)
     return _cached(("nvidia", path), None, lambda: _load_nvidia(path))
+
+
+def _refuse_weights(what: str, weights) -> None:
+    """`weights` belongs with a preset name: anything else holds its own (never ignore it)."""
+    if weights is not None:
+        raise ValueError(
+            f"weights={os.fspath(weights)!r} was given with {what}, which carries its own "
+            "weights; pass weights only with a preset name (e.g. model='squeezewave_128s', "
+            "weights=...), or load them into the model yourself (model.load_weights)."
+        )
 
 
 def _cached(key, weights, load):
@@ -338,6 +352,8 @@ def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
         if array.ndim == 2:
             items, form = [array], "single"
         elif array.ndim == 3:
+            if array.shape[0] == 0:
+                raise ValueError(f"mel batch is empty (shape {array.shape}).")
             items, form = list(array), "batch"
         else:
             raise ValueError(
@@ -436,16 +452,14 @@ def vocode(
     given_object = isinstance(model, WaveGlow) or (
         model is None and isinstance(get_default_model(), WaveGlow)
     )
+    _check_settings(sigma, denoiser_strength, batch_size)
+    if chunk_frames < 1 or fade_frames < 0:
+        raise ValueError(
+            f"chunk_frames must be >= 1 and fade_frames >= 0; got {chunk_frames}, {fade_frames}."
+        )
     waveglow = load_vocoder(model, weights)
     if return_sample_rate is None:
         return_sample_rate = not given_object
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}.")
-    if batch_size < 1 or chunk_frames < 1 or fade_frames < 0:
-        raise ValueError(
-            f"batch_size and chunk_frames must be >= 1 and fade_frames >= 0; got {batch_size}, "
-            f"{chunk_frames}, {fade_frames}."
-        )
     items, form = _as_mel_list(mel, waveglow.n_mel_channels)
     hop, group = waveglow.hop_length, waveglow.n_group
     if overlap_frames is None:
@@ -506,7 +520,11 @@ def vocode(
     results = []
     for out in outputs:
         if denoiser_strength > 0:
-            out = denoiser_for(waveglow).denoise(out, strength=denoiser_strength)
+            # The denoiser's STFT needs more than n_fft // 2 samples: pad a very short output
+            # with silence for it, then crop back.
+            length, need = len(out), waveglow.n_fft // 2 + 1
+            padded = np.pad(out, (0, max(0, need - length)))
+            out = denoiser_for(waveglow).denoise(padded, strength=denoiser_strength)[:length]
         if normalize:
             out = _peak_normalize(out, DEFAULT_PEAK if normalize is True else float(normalize))
         results.append(out)
@@ -518,6 +536,20 @@ def vocode(
     else:
         audio = results
     return (audio, waveglow.sample_rate) if return_sample_rate else audio
+
+
+def _check_settings(sigma: float, denoiser_strength: float, batch_size: int) -> None:
+    """Refuses settings that would fail late or be ignored (NaN compares False to anything)."""
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0; got {sigma}.")
+    if not (np.isfinite(denoiser_strength) and denoiser_strength >= 0):
+        raise ValueError(
+            f"denoiser_strength must be a finite number >= 0 (0: off); got {denoiser_strength}."
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise TypeError(f"batch_size must be an int; got {batch_size!r}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
 
 
 def _accumulate(out, window_audio, window_start, core_start, cores, fade) -> None:
@@ -806,6 +838,9 @@ def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tupl
                 )
                 continue
             target = out_dir / relative
+            if target.exists() and target.resolve() == path.resolve():
+                failures.append((path, f"{path}: its output would replace the input itself."))
+                continue
             if target in taken:
                 failures.append(
                     (path, f"{path}: its output {target} is also made from {taken[target]}.")
@@ -850,6 +885,11 @@ def vocode_files(
     Returns:
         `{"written": [Path, ...], "failed": [(Path, message), ...], "sample_rate": int}`.
 
+    Raises:
+        ValueError: bad settings (sigma, denoiser_strength, batch_size), checked before any
+            model is loaded; per-file problems are reported in "failed" instead.
+        NotADirectoryError: `out_dir` is an existing file.
+
     Example:
         >>> result = vocode_files(["mels/"], "wavs/", model="waveglow.keras")
         >>> len(result["failed"])
@@ -863,8 +903,11 @@ def vocode_files(
         save_audio,
     )
 
-    waveglow = load_vocoder(model, weights)
+    _check_settings(sigma, denoiser_strength, batch_size)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir}: the output folder is an existing file.")
+    waveglow = load_vocoder(model, weights)
     failures: list[tuple[Path, str]] = []
     pairs = _expand_inputs(inputs, out_dir, failures)
     loaded = []  # (mel, output path, samples to keep or None, input path)

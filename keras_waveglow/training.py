@@ -1086,7 +1086,9 @@ def _generator_group(handle, path):
     raise ValueError(f"{path}: holds no WaveGlow weights (no couplings/convinvs groups).")
 
 
-def export_generator_weights(source, target, dtype: str | None = None) -> Path:
+def export_generator_weights(
+    source, target, dtype: str | None = None, overwrite: bool = False
+) -> Path:
     """Writes the generator's weights of a checkpoint as a `WaveGlow` `.weights.h5` file.
 
     The source is a training checkpoint (`last.weights.h5` / `best.weights.h5` of
@@ -1099,14 +1101,16 @@ def export_generator_weights(source, target, dtype: str | None = None) -> Path:
 
     Args:
         source: str or path-like, the checkpoint.
-        target: str or path-like, the `.weights.h5` file to write (replaced if present).
+        target: str or path-like, the `.weights.h5` file to write.
         dtype: None (keep) or "float16". Default None.
+        overwrite: bool, replace an existing `target`. Default False.
 
     Returns:
         The `Path` of `target`.
 
     Raises:
         FileNotFoundError: `source` does not exist.
+        FileExistsError: `target` exists and `overwrite` is False.
         ValueError: `source` holds no WaveGlow weights, `target` does not end in
             `.weights.h5`, or an unknown `dtype`.
 
@@ -1117,6 +1121,8 @@ def export_generator_weights(source, target, dtype: str | None = None) -> Path:
 
     source, target = Path(source), Path(target)
     _check_weights_files([source], target, dtype)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target}: exists; pass overwrite=True (--overwrite) to replace it.")
 
     def convert(name, data):
         if dtype is not None and getattr(data, "dtype", None) == np.float32:

@@ -3,6 +3,7 @@
 import hashlib
 import http.server
 import io
+import logging
 import tarfile
 import threading
 from pathlib import Path
@@ -328,6 +329,20 @@ def test_transfer_that_stays_incomplete_keeps_the_part_for_later(server, tmp_pat
     server.cuts_left = 0
     arctic.download_arctic("ksp", tmp_path, base_url=server.url, progress=False)
     assert server.requests[-1][1] == "bytes=1400-"
+
+
+def test_unreachable_server_leaves_nothing_and_says_so(tmp_path, caplog):
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/x.tar.bz2"
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.data.arctic"):
+        with pytest.raises(OSError, match=r"could not download it after 2 attempts.*nothing was"):
+            arctic.download_file(url, tmp_path / "x.tar.bz2", progress=False, retries=1)
+    assert "retrying" in caplog.text and "resuming" not in caplog.text
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_checksum_mismatch_and_http_errors_are_reported(server, tmp_path):

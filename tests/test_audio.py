@@ -1,6 +1,8 @@
 """The mel front end (parity with librosa, both paths, both backends), audio I/O, processing."""
 
 import logging
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -280,6 +282,22 @@ def test_save_audio_round_trips_and_never_overwrites_silently(tmp_path):
         save_audio(tmp_path / "nan.wav", np.array([0.0, np.nan]), 16000)
     assert not (tmp_path / "nan.wav").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["float.wav", "pcm.wav"]  # no temp files
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_the_permissions_of_a_new_file(tmp_path, umask):
+    # Written through a mkstemp temporary (created 0600) and renamed: the output must still
+    # get what open() would give it, 0666 less the umask.
+    from keras_waveglow.evaluation import _write_text_atomic
+
+    previous = os.umask(umask)
+    try:
+        wav = save_audio(tmp_path / "a.wav", np.zeros(100), 16000)
+        _write_text_atomic(tmp_path / "report.json", "{}")
+    finally:
+        os.umask(previous)
+    for path in (wav, tmp_path / "report.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
 
 
 # ------------------------------------------------------------------------------------------------

@@ -187,6 +187,18 @@ def test_cli_compare_prints_writes_json_and_keeps_existing_files(tmp_path, capsy
     assert "absent.json: no such report" in capsys.readouterr().err
 
 
+def test_reports_name_the_default_model_they_scored(monkeypatch):
+    from keras_waveglow import inference, presets
+    from keras_waveglow.evaluation import _model_source
+
+    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(inference, "_default_model", None)
+    assert _model_source(None) == {"source": presets.DEFAULT_PRESET, "default_model": True}
+    monkeypatch.setenv(inference.MODEL_ENV_VAR, "/models/mine.keras")
+    assert _model_source(None) == {"source": "/models/mine.keras", "default_model": True}
+    assert _model_source("tiny") == {"source": "tiny", "default_model": False}
+
+
 def test_reports_record_which_weights_file_they_scored(tmp_path):
     import hashlib
 
@@ -205,6 +217,7 @@ def test_reports_record_which_weights_file_they_scored(tmp_path):
     record = _weights_record("squeezewave_128s", other)
     assert record["weights_sha256"] == hashlib.sha256(b"not really weights").hexdigest()
     assert _weights_record(object(), None) == {"weights": None, "weights_sha256": None}
+    assert _weights_record(None, None) == _weights_record(presets.DEFAULT_PRESET, None)
     # compare shows the digests, so two reports of one preset with other weights differ.
     base = _report(["s/a.wav", "s/b.wav"], [1.0, 1.1], [0.5, 0.6])
     new = _report(["s/a.wav", "s/b.wav"], [1.2, 1.4], [0.4, 0.4])

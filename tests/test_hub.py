@@ -159,13 +159,21 @@ def test_consent_accepts_a_file_that_contradicts_a_recorded_digest(
         path = hub.download_preset(PRESET, allow_unverified=True, progress=False)
     assert path == cache / PRESET / f"{actual}.weights.h5"
     assert actual in caplog.text and wrong in caplog.text
-    assert cached_files(cache) == [f"{PRESET}/{actual}.weights.h5"]
+    assert cached_files(cache) == [f"{PRESET}/{actual}.accepted", f"{PRESET}/{actual}.weights.h5"]
     requests = len(server.requests)
     assert hub.download_preset(PRESET, allow_unverified=True, progress=False) == path
     assert len(server.requests) == requests  # found in the cache, no second download
     model = WaveGlow.from_preset(PRESET, load_weights=False)
     model.load_weights(path)
     check_matches_torch(model, reference)
+    # The consent was given once: later plain calls (from_preset, vocode's model spec) use the
+    # accepted conversion without a download, and say whose digest it has.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.hub"):
+        check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+        check_matches_torch(inference.load_vocoder(PRESET), reference)
+    assert len(server.requests) == requests
+    assert actual in caplog.text and "allow_unverified" in caplog.text
 
 
 def test_http_404_names_url_hash_and_manual_path_which_then_works(
@@ -240,6 +248,34 @@ def test_unverified_source_needs_consent_and_logs_its_digest(
     # The conversion is found again although no digest is recorded.
     WaveGlow.from_preset(PRESET)
     assert len(server.requests) == 1
+
+
+def test_from_preset_accepts_an_unverified_checkpoint_on_request(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+    caplog,
+):
+    # nvidia_ljspeech's case (no digest published): from_preset itself takes the consent.
+    _, reference = checkpoint
+    digest = preset["sha256"]
+    monkeypatch.setitem(preset, "sha256", None)
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.hub"):
+        model = WaveGlow.from_preset(PRESET, allow_unverified=True)
+    check_matches_torch(model, reference)
+    assert digest in caplog.text
+    assert cached_files(cache) == [f"{PRESET}/{digest}.accepted", f"{PRESET}/{digest}.weights.h5"]
+
+
+def test_cli_download_of_a_bundled_preset_downloads_nothing(capsys):
+    name = presets.DEFAULT_PRESET
+    assert cli.main(["download", name, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "bundled with the package; nothing to download" in captured.err
+    assert "sha256" not in captured.err
+    assert captured.out.strip() == str(hub.preset_weights_file(name))
 
 
 def test_checkpoint_that_contradicts_the_preset_is_not_cached(server, preset, cache, monkeypatch):  # noqa: F811

@@ -194,6 +194,25 @@ def test_bad_mels_are_refused_clearly(model, speech_mel):
         vocode(speech_mel[:10], model, sigma=-1.0)
     with pytest.raises(ValueError, match="half the fade"):
         vocode(speech_mel, model, chunk_frames=32, overlap_frames=1, fade_frames=8)
+    # NaN compares False with everything: it must not pass for "no noise" or "no denoising".
+    with pytest.raises(ValueError, match="sigma must be a finite number"):
+        vocode(speech_mel[:10], model, sigma=float("nan"))
+    for strength in (-0.5, float("nan")):
+        with pytest.raises(ValueError, match="denoiser_strength"):
+            vocode(speech_mel[:10], model, denoiser_strength=strength)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        vocode(speech_mel[:10], model, batch_size=0)
+    with pytest.raises(ValueError, match=r"mel batch is empty \(shape \(0, 20, 80\)\)"):
+        vocode(np.zeros((0, 20, 80), "float32"), model)
+
+
+def test_denoiser_on_a_one_frame_mel(model, speech_mel):
+    # One frame is 256 samples, fewer than the denoiser's STFT needs (n_fft // 2 + 1 = 513):
+    # the output is padded with silence for it and cropped back.
+    plain = vocode(speech_mel[:1], model, sigma=0.0)
+    denoised = vocode(speech_mel[:1], model, sigma=0.0, denoiser_strength=0.1)
+    assert plain.shape == denoised.shape == (HOP,)
+    assert np.all(np.isfinite(denoised)) and not np.array_equal(plain, denoised)
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,6 +265,13 @@ def test_model_specifications(model, tmp_path, monkeypatch):
         load_vocoder(weights)
     with pytest.raises(FileNotFoundError, match=r"nowhere\.keras"):
         load_vocoder(tmp_path / "nowhere.keras")
+    # Weights belong with a preset name; a model that carries its own never ignores them.
+    with pytest.raises(ValueError, match=r"tiny\.weights\.h5.*a WaveGlow object"):
+        load_vocoder(model, weights=weights)
+    keras_file = tmp_path / "tiny.keras"
+    model.save(keras_file)
+    with pytest.raises(ValueError, match=r"the \.keras file .*tiny\.keras"):
+        load_vocoder(keras_file, weights=weights)
 
     # Any other file is an NVIDIA checkpoint, imported lazily with convert.from_nvidia.
     from keras_waveglow import convert
@@ -363,6 +389,25 @@ def test_cli_vocode_directory_with_a_corrupt_file(model_file, speech_mel, tmp_pa
     assert (out / "a.wav").read_bytes() == before
     assert cli.main([*argv, "--no-progress", "--overwrite"]) == 0
     assert (out / "a.wav").read_bytes() != before
+
+    # Settings are checked before the model is loaded; an output folder that is a file is named.
+    assert cli.main([*argv, "--no-progress", "--batch-size", "0"]) == 2
+    assert "batch_size must be >= 1" in capsys.readouterr().err
+    assert cli.main([*argv[:3], str(mels / "a.npy"), *argv[4:], "--no-progress"]) == 2
+    assert "a.npy: the output folder is an existing file" in capsys.readouterr().err
+
+
+def test_vocode_files_never_replaces_its_own_input(model, tmp_path):
+    audio, _ = load_audio(SPEECH, 16000)
+    source = tmp_path / "utt.wav"
+    sf.write(source, audio[:8000], 16000)
+    before = source.read_bytes()
+    result = inference.vocode_files([source], tmp_path, model, overwrite=True, progress=False)
+    assert result["written"] == []
+    assert [str(message) for _, message in result["failed"]] == [
+        f"{source}: its output would replace the input itself."
+    ]
+    assert source.read_bytes() == before
 
 
 def test_cli_vocode_copy_synthesis_of_audio(model_file, tmp_path, capsys):

@@ -662,6 +662,10 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
 
     half = export_generator_weights(full, tmp_path / "h.weights.h5", dtype="float16")
     assert half.stat().st_size < 0.6 * exact.stat().st_size < full.stat().st_size
+    with pytest.raises(FileExistsError, match=r"h\.weights\.h5: exists"):
+        export_generator_weights(full, half)  # an existing file is only replaced on request
+    assert half.stat().st_size < 0.6 * exact.stat().st_size
+    assert export_generator_weights(full, half, dtype="float16", overwrite=True) == half
     loaded.load_weights(half)
     for got, expected in zip(_numpy(loaded.weights), want, strict=True):
         assert got.dtype == np.float32

@@ -401,12 +401,20 @@ def download_file(
         if problem is None and (total is None or size == total):
             break
         problem = problem or f"connection closed at {size} of {total} bytes"
+        cause = problem if isinstance(problem, BaseException) else None
+        if attempt == retries and size == 0:
+            part.unlink(missing_ok=True)
+            raise OSError(
+                f"{url}: could not download it after {retries + 1} attempts ({problem}); "
+                "nothing was saved."
+            ) from cause
         if attempt == retries:
             raise OSError(
                 f"{url}: download interrupted at {size} bytes after {retries + 1} attempts "
                 f"({problem}); run again to resume from {part}."
-            ) from (problem if isinstance(problem, BaseException) else None)
-        logger.warning("%s: interrupted at %d bytes (%s); resuming.", url, size, problem)
+            ) from cause
+        action = "resuming" if size else "retrying"
+        logger.warning("%s: interrupted at %d bytes (%s); %s.", url, size, problem, action)
     if sha256 is not None:
         digest = file_sha256(part)
         if digest.lower() != sha256.lower():
