@@ -138,6 +138,13 @@ def mel_spectrogram(
     """
     _check_precision(precision)
     audio = ops.convert_to_tensor(audio)
+    dtype = backend.standardize_dtype(audio.dtype)
+    if not dtype.startswith(("float", "bfloat")):
+        # librosa refuses integer audio too: int16 PCM read raw is 32768 times too loud.
+        raise TypeError(
+            f"audio must be floating point in [-1, 1]; got {dtype} (scale PCM first, e.g. "
+            "x / 32768, or read the file with keras_waveglow.audio.load_audio)."
+        )
     _check_mel_args(audio.shape, n_fft, hop_length, win_length)
     basis = mel_filterbank(sample_rate, n_fft, n_mels, float(fmin), fmax)
     args = (audio, basis, n_fft, hop_length, win_length)

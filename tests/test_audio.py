@@ -116,6 +116,8 @@ def test_mel_rejects_bad_shapes():
         mel_spectrogram(np.zeros(300, "float32"), 16000)
     with pytest.raises(ValueError, match="win_length"):
         tf_mel_spectrogram(np.zeros(3000, "float32"), 16000, win_length=2048)
+    with pytest.raises(TypeError, match=r"floating point in \[-1, 1\]; got int16"):
+        mel_spectrogram(np.zeros(3000, "int16"), 16000)
 
 
 def test_mel_is_differentiable_and_jit_compiles():
