@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
 DESCRIPTION = """\
 WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX.
@@ -55,6 +56,7 @@ def _add_download(subparsers, common) -> None:
         help="expected archive checksum (repeatable)",
     )
     p.add_argument("--splits", default=None, help="also write train/dev/eval file lists here")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --splits file lists")
     p.add_argument("--keep-archive", action="store_true", help="keep the .tar.bz2 files")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
@@ -77,6 +79,15 @@ def _run_download(args) -> int:
             print(f"--sha256 expects SPEAKER=HEX, got {item!r}", file=sys.stderr)
             return 2
         checksums[speaker] = digest
+    if args.splits and not args.overwrite:  # refused before a long download, not after
+        for name in ("train", "dev", "eval"):
+            existing = Path(args.splits) / f"{name}.txt"
+            if existing.exists():
+                print(
+                    f"download failed: {existing} exists; pass --overwrite to replace the lists.",
+                    file=sys.stderr,
+                )
+                return 1
     try:
         folders = arctic.download_arctic(
             args.speakers,
@@ -89,7 +100,7 @@ def _run_download(args) -> int:
         if args.splits:
             speakers = arctic.parse_speakers(args.speakers)
             splits = arctic.split_corpus(arctic.load_corpus(args.dest, speakers))
-            arctic.write_file_lists(splits, args.splits, overwrite=True)
+            arctic.write_file_lists(splits, args.splits, overwrite=args.overwrite)
     except (OSError, ValueError) as error:
         print(f"download failed: {error}", file=sys.stderr)
         return 1
@@ -546,7 +557,6 @@ def _add_compare(subparsers, common) -> None:
 
 def _run_compare(args) -> int:
     import json
-    from pathlib import Path
 
     from keras_waveglow.evaluation import _write_text_atomic, compare_reports, format_comparison
 

@@ -508,6 +508,14 @@ def _find_audio(data) -> list[Path]:
     return files
 
 
+def _is_inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def _display_path(path: Path) -> str:
     """The path relative to the working directory when it is inside it (shorter, portable)."""
     try:
@@ -653,13 +661,16 @@ def evaluate(
     from keras_waveglow.audio import load_audio, mel_spectrogram, save_audio
     from keras_waveglow.inference import load_vocoder, runner_for, vocode
 
+    if max_files is not None and max_files < 1:
+        raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
     waveglow = load_vocoder(model, weights)
-    paths = _find_audio(files)
+    out_dir = Path(out_dir)
+    # A report folder inside the data folder: its own audio is not data.
+    paths = [p for p in _find_audio(files) if not _is_inside(p, out_dir)]
     if max_files is not None:
         paths = paths[:max_files]
     if not paths:
         raise ValueError(f"no audio files (wav, flac, ogg) found in {files}.")
-    out_dir = Path(out_dir)
     json_path, html_path = out_dir / "report.json", out_dir / "index.html"
     existing = [p for p in (json_path, html_path, out_dir / "audio", out_dir / "img") if p.exists()]
     if existing and not overwrite:
@@ -679,13 +690,13 @@ def evaluate(
     sample_rate = waveglow.sample_rate
     runner = runner_for(waveglow)
 
-    iterator = list(enumerate(paths))
+    iterator = paths
     if progress:
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc="evaluate", unit="file")
     utterances, failed, used_ids = [], [], set()
-    for number, path in iterator:
+    for path in iterator:
         try:
             reference, _ = load_audio(path, sample_rate=sample_rate)
             if len(reference) <= mel_config["n_fft"] // 2:
@@ -700,6 +711,10 @@ def evaluate(
         used_ids.add(utt_id)
         mel = ops.convert_to_numpy(mel_spectrogram(reference, **mel_config))
         duration = len(reference) / sample_rate
+
+        # The noise seeds count the files scored so far: a file that fails to load does not
+        # change the noise of the ones after it.
+        number = len(utterances)
 
         def synthesize(mel=mel, number=number):
             return vocode(
@@ -1003,6 +1018,18 @@ def load_report(path: str | os.PathLike) -> dict:
     for utt in report["utterances"]:
         if not isinstance(utt, dict) or "source" not in utt or "metrics" not in utt:
             raise ValueError(f"{path}: an utterance without 'source' or 'metrics': {utt!r:.80}")
+        metrics = utt["metrics"]
+        if not isinstance(utt["source"], str) or not isinstance(metrics, dict):
+            raise ValueError(f"{path}: utterance {utt['source']!r:.60}: malformed 'metrics'")
+        for system, values in metrics.items():
+            if not isinstance(values, dict) or not all(
+                v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                for v in values.values()
+            ):
+                raise ValueError(
+                    f"{path}: utterance {utt['source']!r:.60}: the {system!r} scores are not "
+                    "numbers"
+                )
     report.setdefault("paths", {})["json"] = str(path)
     return report
 
@@ -1383,6 +1410,13 @@ def report_html(report: dict) -> str:
         notes.append(f"<li>{esc(name)} skipped: {esc(reason)}</li>")
     for path, reason in report["failed_files"]:
         notes.append(f"<li>{esc(path)} failed: {esc(reason)}</li>")
+    unscored = [u["id"] for u in report["utterances"] if u.get("errors")]
+    if unscored:
+        listed = ", ".join(esc(i) for i in unscored[:10]) + (", ..." if len(unscored) > 10 else "")
+        notes.append(
+            f"<li>{len(unscored)} utterance(s) with metrics that could not be computed (means "
+            f"leave them out; reasons under each): {listed}</li>"
+        )
     sections = []
     for utt in report["utterances"]:
         figures = []
@@ -1405,6 +1439,8 @@ def report_html(report: dict) -> str:
                 if values.get(n) is not None
             ]
             scores.append(f"<b>{esc(SYSTEM_LABELS[system])}</b>: " + ", ".join(parts))
+        for key, message in sorted(utt.get("errors", {}).items()):  # e.g. PESQ on a short file
+            scores.append(f"<b>not scored</b>: {esc(key)}: {esc(message)}")
         sections.append(
             f'<section class="utterance" id="utt-{esc(utt["id"])}">'
             f'<h3>{esc(utt["id"])} <span class="note">({utt["duration_s"]:.2f} s, '

@@ -1132,11 +1132,23 @@ def export_generator_weights(
     return _write_generator_file(source, target, convert)
 
 
+_KERAS_FILE_HINT = (
+    " A .keras model (e.g. a run's waveglow.keras) is a zip: load it with "
+    "keras.saving.load_model and save_weights, or export the run's last.weights.h5 or a snapshot."
+)
+
+
 def _check_weights_files(sources, target: Path, dtype) -> None:
     """The argument checks shared by `export_generator_weights` and the averaging."""
+    import h5py
+
     for source in sources:
         if not source.is_file():
             raise FileNotFoundError(f"{source}: no such checkpoint.")
+        if not h5py.is_hdf5(source):
+            raise ValueError(f"{source}: not a .weights.h5 (HDF5) file.{_KERAS_FILE_HINT}")
+        if target.exists() and target.resolve() == source.resolve():
+            raise ValueError(f"{target}: the output would replace its own source checkpoint.")
     if not target.name.endswith(".weights.h5"):
         raise ValueError(f"{target}: the file name must end in .weights.h5 (Keras's rule).")
     if dtype not in (None, "float16"):
@@ -1287,6 +1299,8 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     if path.name.endswith(".weights.h5"):
         import h5py
 
+        if not h5py.is_hdf5(path):
+            raise ValueError(f"{path}: not a .weights.h5 (HDF5) file.")
         with h5py.File(path, "r") as handle:
             standalone = _generator_group(handle, path) is handle
         if standalone:
@@ -1623,16 +1637,25 @@ def train(
 
     workers = setup_workers()  # first: multi-process engines start before any computation
     out = Path(out)
-    # A start that failed early leaves only its recipe behind: that does not make a run.
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out}: exists and is not a folder; --out names the run's folder.")
+    # A start killed before its first checkpoint leaves only its recipe, an empty log and the
+    # TensorBoard folder: that is not a run, and a new start may replace it.
+    leftovers = {RECIPE_FILE, "log.csv", "tb"}
     if (
         workers.is_chief
         and not resume
         and out.exists()
-        and any(p.name != RECIPE_FILE for p in out.iterdir())
+        and any(p.name not in leftovers for p in out.iterdir())
     ):
         raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
     if resume and not (out / LAST_WEIGHTS).exists():
-        raise FileNotFoundError(f"{out}: nothing to resume ({LAST_WEIGHTS} missing).")
+        raise FileNotFoundError(
+            f"{out}: nothing to resume ({LAST_WEIGHTS} missing: no checkpoint was written yet); "
+            "start it again without resume."
+        )
+    if steps < 1 or save_every < 1:
+        raise ValueError(f"steps and save_every must be >= 1; got {steps} and {save_every}.")
     if keep_every < 0 or (keep_every and keep_every % save_every):
         raise ValueError(
             f"keep_every must be 0 or a multiple of save_every ({save_every}); got {keep_every}."
@@ -1697,6 +1720,12 @@ def train(
             discriminator_optimizer=keras.optimizers.Adam(
                 discriminator_learning_rate, beta_1=0.8, beta_2=0.99, **clip
             ),
+        )
+    shortest = model.waveglow.n_fft // 2 + 1
+    if segment_length < shortest:
+        raise ValueError(
+            f"segment_length must be at least n_fft // 2 + 1 = {shortest} samples for the "
+            f"{preset!r} mel; got {segment_length}."
         )
     done = restore_training_state(model, out) if resume else 0
     epoch_steps = max(1, min(save_every, steps))

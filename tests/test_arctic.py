@@ -398,5 +398,14 @@ def test_cli_download_and_splits(server, tmp_path, capsys):
     # Three utterances, too few for the recipe: split proportionally, so all of them train.
     assert len(arctic.read_file_list(tmp_path / "lists" / "train.txt")) == 3
     assert arctic.read_file_list(tmp_path / "lists" / "eval.txt") == []
+    # Existing lists are not replaced silently: refused before any download, or --overwrite.
+    (tmp_path / "lists" / "train.txt").write_text("mine.wav\n")
+    requests = len(server.requests)
+    assert cli.main(argv) == 1
+    assert "train.txt exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "lists" / "train.txt").read_text() == "mine.wav\n"
+    assert len(server.requests) == requests
+    assert cli.main([*argv, "--overwrite"]) == 0
+    assert len(arctic.read_file_list(tmp_path / "lists" / "train.txt")) == 3
     assert cli.main(["download", "arctic", "--speakers", "nobody", "--dest", str(dest)]) == 1
     assert "Unknown CMU ARCTIC speaker" in capsys.readouterr().err

@@ -153,6 +153,14 @@ def test_bad_reports_and_unpaired_files_are_refused_by_name(tmp_path):
     other.write_text(json.dumps({"loss": 1.0}))
     with pytest.raises(ValueError, match=r"other\.json: not a keras-waveglow evaluation report"):
         load_report(other)
+    for metrics, problem in (
+        (None, "malformed 'metrics'"),
+        ({"waveglow": {"pesq_wb": "1.3"}}, "the 'waveglow' scores are not numbers"),
+    ):
+        odd = tmp_path / "odd.json"
+        odd.write_text(json.dumps({"utterances": [{"source": "a.wav", "metrics": metrics}]}))
+        with pytest.raises(ValueError, match=rf"odd\.json: utterance 'a\.wav': {problem}"):
+            load_report(odd)
     # A file name found in two base folders names neither: never paired with one at random.
     base = _report(["de/a.wav", "it/a.wav"], [1.0, 2.0], [0.1, 0.2])
     new = _report(["a.wav"], [1.5], [0.1])

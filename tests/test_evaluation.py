@@ -330,6 +330,40 @@ def test_cli_evaluate_on_the_bundled_sample(tmp_path, capsys):
         shutil.copyfile(shot, target)
 
 
+def test_evaluate_past_bad_files_with_the_report_inside_the_data(tmp_path):
+    """A corrupt file is reported and changes nobody's noise; a file too short for PESQ is
+    scored without it and says so on the page; a report folder inside the data folder is
+    not read back as data on a rerun."""
+    model = vocode_helpers.tiny_model_file()
+    audio, _ = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "b_speech.wav", audio[: SR // 2], SR)
+    sf.write(data / "c_short.wav", audio[:600], SR)  # > n_fft // 2, too short for PESQ
+    out = data / "report"
+    with pytest.raises(ValueError, match="max_files must be >= 1"):
+        evaluation.evaluate(model, data, out, max_files=0, progress=False)
+    clean = evaluation.evaluate(model, data, out, progress=False)
+    (data / "a_corrupt.wav").write_bytes(b"RIFF, but not audio")
+    again = evaluation.evaluate(model, data, out, overwrite=True, progress=False)
+    assert [Path(p).name for p, _ in again["failed_files"]] == ["a_corrupt.wav"]
+    assert [u["id"] for u in again["utterances"]] == ["b_speech", "c_short"]  # not report/...
+    for before, after in zip(clean["utterances"], again["utterances"], strict=True):
+        for system in ("waveglow", "griffin_lim"):  # same noise, same scores (not timings)
+            scores = [
+                {k: v for k, v in u["metrics"][system].items() if k != "rtf"}
+                for u in (before, after)
+            ]
+            assert scores[0] == scores[1] and len(scores[0]) >= 5
+    short = again["utterances"][1]
+    if "pesq_wb" in evaluation.available_metrics()[0]:
+        assert short["metrics"]["waveglow"].get("pesq_wb") is None
+        assert "waveglow/pesq_wb" in short["errors"]
+        page = (out / "index.html").read_text()
+        assert "not scored</b>: waveglow/pesq_wb" in page
+        assert "1 utterance(s) with metrics that could not be computed" in page
+
+
 def test_browser_check_sees_missing_media_and_console_errors(tmp_path):
     chromium = _require_chromium()
     report = {

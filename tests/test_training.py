@@ -682,6 +682,11 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
         export_generator_weights(full, tmp_path / "g.h5")
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         export_generator_weights(tmp_path / "missing.weights.h5", tmp_path / "z.weights.h5")
+    (tmp_path / "waveglow.keras").write_bytes(b"PK\x03\x04 a zip, not HDF5")
+    with pytest.raises(ValueError, match=r"waveglow\.keras: not a \.weights\.h5 \(HDF5\) file"):
+        export_generator_weights(tmp_path / "waveglow.keras", tmp_path / "k.weights.h5")
+    with pytest.raises(ValueError, match="would replace its own source checkpoint"):
+        export_generator_weights(full, full, overwrite=True)
 
     from keras_waveglow.cli import main
 
@@ -1137,6 +1142,26 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     assert (
         "keep_every must be 0 or a multiple of save_every (25); got 10" in capsys.readouterr().err
     )
+    # Arguments that would train nothing, divide by zero or fail inside tf.data: refused first.
+    for flag, value, message in (
+        ("--steps", "0", "steps and save_every must be >= 1; got 0 and 25"),
+        ("--save-every", "0", "steps and save_every must be >= 1; got 30 and 0"),
+        ("--segment-length", "512", "at least n_fft // 2 + 1 = 513 samples"),
+    ):
+        argv = [*args[:-2], "--out", str(tmp_path / "bad")]
+        argv[argv.index(flag) + 1] = value
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("not a folder")
+    assert main([*args[:-2], "--out", str(tmp_path / "a_file")]) == 2
+    assert "a_file: exists and is not a folder" in capsys.readouterr().err
+    # A start killed before its first checkpoint (recipe, empty log, tb/) is not a run: it
+    # cannot be resumed, and a new start replaces it.
+    (out / "tb").mkdir(parents=True)
+    (out / "log.csv").write_text("")
+    (out / "run_config.json").write_text("{}")
+    assert main([*args, "--resume"]) == 2
+    assert "no checkpoint was written yet" in capsys.readouterr().err
     args += ["--keep-every", "25"]
     assert main(args) == 0
     # One utterance per speaker: the default train split falls back to all of them.
