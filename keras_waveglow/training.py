@@ -1488,6 +1488,7 @@ def _writing_callbacks(
     new_dataset,
     several_jax_processes,
     keep_every: int = 0,
+    save_freq: int = 0,
 ):
     """The callbacks that write into `out`: checkpoints, log.csv, TensorBoard, samples.
 
@@ -1496,7 +1497,7 @@ def _writing_callbacks(
     """
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
-        TrainingCheckpoint(out, save_freq=0, monitor="loss", keep_every=keep_every),
+        TrainingCheckpoint(out, save_freq=save_freq, monitor="loss", keep_every=keep_every),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume),
     ]
     try:  # TensorBoard needs TensorFlow and the tensorboard package; skip without them
@@ -1729,8 +1730,13 @@ def train(
         )
     done = restore_training_state(model, out) if resume else 0
     epoch_steps = max(1, min(save_every, steps))
-    epochs = math.ceil(steps / epoch_steps)
-    initial_epoch = done // epoch_steps
+    # A run stopped off the epoch grid (its --steps was no multiple of the epoch, and it is
+    # now extended) resumes with epochs counted from where it stopped, numbered after the
+    # ones it logged; its checkpoints then follow the step counter (every save_every steps),
+    # so they and the snapshots fall where the uninterrupted run's do.
+    initial_epoch = -(-done // epoch_steps)
+    epochs = initial_epoch + max(0, math.ceil((steps - done) / epoch_steps))
+    save_freq = 0 if done % epoch_steps == 0 else save_every
 
     augment = {"dequantize": bool(dequantize)}
     if augment_speed is not None:
@@ -1771,6 +1777,7 @@ def train(
             new_dataset,
             several_jax_processes,
             keep_every=keep_every,
+            save_freq=save_freq,
         )
     else:
         verbose = 0
