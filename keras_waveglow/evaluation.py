@@ -633,7 +633,9 @@ def evaluate(
         weights: `.weights.h5` for a preset-name model. Default None.
         sigma: float, WaveGlow's noise scale. Default 0.6.
         denoiser_strength: float, WaveGlow denoiser strength. Default 0.0.
-        seed: int, seed of WaveGlow's noise and Griffin-Lim's initial phase. Default 0.
+        seed: int, seed of WaveGlow's noise and Griffin-Lim's initial phase. Default 0. The
+            k-th file scored (files that fail to load do not count) gets WaveGlow noise seed
+            `[seed, k]` and Griffin-Lim phase seed `seed + k`.
         griffin_lim_iters: int, Griffin-Lim iterations. Default 32.
         max_files: int or None, evaluate only the first this many files. Default None.
         overwrite: bool, replace an existing report in `out_dir`. Default False.
