@@ -28,6 +28,21 @@ from keras import backend, ops
 LOG_FLOOR = 1e-5
 
 
+def _process_umask() -> int:
+    """The umask, read without changing it where Linux shows it (other threads may be
+    creating files); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def replace_from_temporary(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
     """Renames a finished temporary file onto `path`, with the permissions of a new file.
 
@@ -35,9 +50,7 @@ def replace_from_temporary(tmp: str | os.PathLike, path: str | os.PathLike) -> N
     would pass that on to the output. This gives it what `open()` would have: 0666 less the
     process umask.
     """
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
+    os.chmod(tmp, 0o666 & ~_process_umask())
     os.replace(tmp, path)
 
 

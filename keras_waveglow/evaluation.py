@@ -667,8 +667,8 @@ def evaluate(
         raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
     waveglow = load_vocoder(model, weights)
     out_dir = Path(out_dir)
-    # A report folder inside the data folder: its own audio is not data.
-    paths = [p for p in _find_audio(files) if not _is_inside(p, out_dir)]
+    # A report folder inside the data folder: the audio it wrote is not data.
+    paths = [p for p in _find_audio(files) if not _is_inside(p, out_dir / "audio")]
     if max_files is not None:
         paths = paths[:max_files]
     if not paths:
@@ -851,8 +851,12 @@ def _weights_record(model, weights) -> dict:
     from keras_waveglow import hub, inference
     from keras_waveglow.presets import DEFAULT_PRESET, PRESETS, WEIGHTS
 
-    if model is None and weights is None and inference.get_default_model() is None:
-        model = DEFAULT_PRESET
+    if model is None and weights is None:  # the default model, as load_vocoder resolves it
+        model = inference.get_default_model()
+        if model is None:
+            model = DEFAULT_PRESET
+        elif model is inference._default_model:
+            weights = inference._default_weights
     path = None
     if weights is not None:
         path = Path(weights)

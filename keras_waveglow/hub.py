@@ -113,7 +113,9 @@ def _cached(name: str, sha256: str | None) -> Path | None:
     # record does not.
     for path in found:
         digest = path.name.split(".")[0]
-        if _consent_path(name, digest).is_file():
+        marker = _consent_path(name, digest)
+        # The consent holds against the record it was given against, not a corrected one.
+        if marker.is_file() and f"recorded sha256: {sha256.lower()}." in marker.read_text():
             logger.warning(
                 "Preset %r: using %s, converted from a checkpoint accepted with "
                 "allow_unverified (sha256 %s; recorded %s).",
@@ -288,7 +290,7 @@ def preset_weights_file(
     if not expected or digest != expected.lower():  # let through by allow_unverified
         _consent_path(name, digest).write_text(
             f"{checkpoint.name} (sha256 {digest}) accepted with allow_unverified for preset "
-            f"{name!r}; recorded sha256: {expected or 'none'}.\n",
+            f"{name!r}; recorded sha256: {(expected or 'none').lower()}.\n",
             encoding="utf-8",
         )
     checkpoint.unlink()  # converted: the (large) original is no longer needed

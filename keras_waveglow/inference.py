@@ -23,6 +23,7 @@ and runs with `predict_on_batch`, which Keras jit-compiles with the active backe
 from __future__ import annotations
 
 import math
+import operator
 import os
 import weakref
 from collections.abc import Sequence
@@ -82,6 +83,13 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
         raise TypeError(
             f"set_default_model expects a WaveGlow, a path or a preset name; got {type(model)}."
         )
+    if weights is not None:  # refused here, not at every later vocode(mel)
+        from keras_waveglow.presets import PRESETS
+
+        if isinstance(model, WaveGlow):
+            _refuse_weights("a WaveGlow object", weights)
+        if model is not None and os.fspath(model) not in PRESETS:
+            _refuse_weights(f"the model file {os.fspath(model)}", weights)
     _default_model = os.fspath(model) if isinstance(model, os.PathLike) else model
     _default_weights = None if weights is None else os.fspath(weights)
 
@@ -546,8 +554,9 @@ def _check_settings(sigma: float, denoiser_strength: float, batch_size: int) -> 
         raise ValueError(
             f"denoiser_strength must be a finite number >= 0 (0: off); got {denoiser_strength}."
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+    if isinstance(batch_size, bool):
         raise TypeError(f"batch_size must be an int; got {batch_size!r}.")
+    batch_size = operator.index(batch_size)  # ints, NumPy and JAX integer scalars
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
 
@@ -838,7 +847,7 @@ def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tupl
                 )
                 continue
             target = out_dir / relative
-            if target.exists() and target.resolve() == path.resolve():
+            if target.exists() and os.path.samefile(target, path):
                 failures.append((path, f"{path}: its output would replace the input itself."))
                 continue
             if target in taken:

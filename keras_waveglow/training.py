@@ -902,6 +902,8 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.directory.mkdir(parents=True, exist_ok=True)
         _clean_stale_temporaries(self.directory)
+        # Counted here, not read from the device every step (one step per batch).
+        self._step = int(ops.convert_to_numpy(self.model.step_counter.value))
 
     def _improved(self, value) -> bool:
         if value is None:
@@ -911,13 +913,19 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         return value < self.best if self.mode == "min" else value > self.best
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq <= 0:
-            return
-        step = int(ops.convert_to_numpy(self.model.step_counter.value))
-        if step % self.save_freq == 0:
+        self._step = getattr(self, "_step", 0) + 1
+        if self.save_freq > 0 and self._step % self.save_freq == 0:
             self.save(logs, epoch=None)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq > 0:
+            # Saves follow the step counter; an epoch end adds one only at the end of training
+            # off that grid, and never a second save of the same step.
+            step = getattr(self, "_step", None)
+            if step == self.last_saved_step:
+                return
+            if step is not None and step % self.save_freq and not self.model.stop_training:
+                return
         self.save(logs, epoch=epoch)
 
     def on_train_end(self, logs=None):
@@ -1147,7 +1155,7 @@ def _check_weights_files(sources, target: Path, dtype) -> None:
             raise FileNotFoundError(f"{source}: no such checkpoint.")
         if not h5py.is_hdf5(source):
             raise ValueError(f"{source}: not a .weights.h5 (HDF5) file.{_KERAS_FILE_HINT}")
-        if target.exists() and target.resolve() == source.resolve():
+        if target.exists() and os.path.samefile(target, source):
             raise ValueError(f"{target}: the output would replace its own source checkpoint.")
     if not target.name.endswith(".weights.h5"):
         raise ValueError(f"{target}: the file name must end in .weights.h5 (Keras's rule).")
@@ -1650,6 +1658,9 @@ def train(
         and any(p.name not in leftovers for p in out.iterdir())
     ):
         raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
+    if workers.is_chief and not resume and out.exists():
+        shutil.rmtree(out / "tb", ignore_errors=True)  # the dead start's events: not this run's
+        (out / "log.csv").unlink(missing_ok=True)
     if resume and not (out / LAST_WEIGHTS).exists():
         raise FileNotFoundError(
             f"{out}: nothing to resume ({LAST_WEIGHTS} missing: no checkpoint was written yet); "

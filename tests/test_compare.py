@@ -207,8 +207,13 @@ def test_reports_name_the_default_model_they_scored(monkeypatch):
     assert _model_source("tiny") == {"source": "tiny", "default_model": False}
 
 
-def test_reports_record_which_weights_file_they_scored(tmp_path):
+def test_reports_record_which_weights_file_they_scored(tmp_path, monkeypatch):
     import hashlib
+
+    from keras_waveglow import inference
+
+    monkeypatch.delenv(inference.MODEL_ENV_VAR, raising=False)
+    monkeypatch.setattr(inference, "_default_model", None)
 
     import keras_waveglow
     from keras_waveglow import presets

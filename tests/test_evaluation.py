@@ -355,6 +355,11 @@ def test_evaluate_past_bad_files_with_the_report_inside_the_data(tmp_path):
                 for u in (before, after)
             ]
             assert scores[0] == scores[1] and len(scores[0]) >= 5
+    # A report folder above the data: the data is still found (only its own audio/ is not).
+    above = evaluation.evaluate(model, data / "b_speech.wav", tmp_path / "above", progress=False)
+    assert [u["id"] for u in above["utterances"]] == ["b_speech"]
+    outer = evaluation.evaluate(model, data, data, max_files=2, progress=False)  # a_corrupt, b
+    assert [u["id"] for u in outer["utterances"]] == ["b_speech"]
     short = again["utterances"][1]
     if "pesq_wb" in evaluation.available_metrics()[0]:
         assert short["metrics"]["waveglow"].get("pesq_wb") is None

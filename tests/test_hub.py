@@ -174,6 +174,10 @@ def test_consent_accepts_a_file_that_contradicts_a_recorded_digest(
         check_matches_torch(inference.load_vocoder(PRESET), reference)
     assert len(server.requests) == requests
     assert actual in caplog.text and "allow_unverified" in caplog.text
+    # The consent was given against the record "0" * 64: a corrected record voids it.
+    monkeypatch.setitem(preset, "sha256", "1" * 64)
+    with pytest.raises(hub.WeightsVerificationError, match="sha256 mismatch"):
+        WaveGlow.from_preset(PRESET)
 
 
 def test_http_404_names_url_hash_and_manual_path_which_then_works(

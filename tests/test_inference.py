@@ -268,6 +268,9 @@ def test_model_specifications(model, tmp_path, monkeypatch):
     # Weights belong with a preset name; a model that carries its own never ignores them.
     with pytest.raises(ValueError, match=r"tiny\.weights\.h5.*a WaveGlow object"):
         load_vocoder(model, weights=weights)
+    with pytest.raises(ValueError, match="a WaveGlow object"):
+        set_default_model(model, weights=weights)  # refused where it is given
+    assert inference.get_default_model() is None
     keras_file = tmp_path / "tiny.keras"
     model.save(keras_file)
     with pytest.raises(ValueError, match=r"the \.keras file .*tiny\.keras"):

@@ -1188,16 +1188,26 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     assert main(args) == 2
 
 
-def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_path):
+def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_path, monkeypatch):
     """3 steps (epochs of 2: the last one short), then extended to 6: checkpoints, snapshots
     and the final weights are those of 6 uninterrupted steps; the log numbers each epoch once."""
     from keras_waveglow.training import train
 
+    saves = []
+    real_save = TrainingCheckpoint._save
+
+    def counting_save(self, logs, epoch):
+        saves.append(int(ops.convert_to_numpy(self.model.step_counter.value)))
+        return real_save(self, logs, epoch)
+
+    monkeypatch.setattr(TrainingCheckpoint, "_save", counting_save)
     common = {"data": ROOT / "data", "preset": "tiny", "batch_size": BATCH, "split": "all"}
     common.update(segment_length=SEGMENT, save_every=2, keep_every=2, sample_every=0, verbose=0)
     train(out=tmp_path / "straight", steps=6, **common)
+    assert saves == [2, 4, 6]
     train(out=tmp_path / "extended", steps=3, **common)
     train(out=tmp_path / "extended", steps=6, resume=True, **common)
+    assert saves == [2, 4, 6, 2, 3, 4, 6]  # on the grid, each step once (3: where it stopped)
     for run in ("straight", "extended"):
         snaps = sorted((tmp_path / run / "snaps").glob("*.weights.h5"))
         assert [p.name for p in snaps] == ["2.weights.h5", "4.weights.h5", "6.weights.h5"], run
