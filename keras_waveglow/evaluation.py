@@ -508,14 +508,6 @@ def _find_audio(data) -> list[Path]:
     return files
 
 
-def _is_inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
-
-
 def _display_path(path: Path) -> str:
     """The path relative to the working directory when it is inside it (shorter, portable)."""
     try:
@@ -668,7 +660,8 @@ def evaluate(
     waveglow = load_vocoder(model, weights)
     out_dir = Path(out_dir)
     # A report folder inside the data folder: the audio it wrote is not data.
-    paths = [p for p in _find_audio(files) if not _is_inside(p, out_dir / "audio")]
+    own_audio = (out_dir / "audio").resolve()
+    paths = [p for p in _find_audio(files) if not p.resolve().is_relative_to(own_audio)]
     if max_files is not None:
         paths = paths[:max_files]
     if not paths:

@@ -895,6 +895,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.mode = mode
         self.best = None
         self.last_saved_step = None
+        self._step = None  # the step counter, read in on_train_begin and counted on from there
         state_path = self.directory / STATE_FILE
         if state_path.exists():
             self.best = read_training_state(self.directory).get("best")
@@ -913,7 +914,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         return value < self.best if self.mode == "min" else value > self.best
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step = getattr(self, "_step", 0) + 1
+        self._step = (self._step or 0) + 1
         if self.save_freq > 0 and self._step % self.save_freq == 0:
             self.save(logs, epoch=None)
 
@@ -921,7 +922,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if self.save_freq > 0:
             # Saves follow the step counter; an epoch end adds one only at the end of training
             # off that grid, and never a second save of the same step.
-            step = getattr(self, "_step", None)
+            step = self._step
             if step == self.last_saved_step:
                 return
             if step is not None and step % self.save_freq and not self.model.stop_training:
