@@ -43,15 +43,42 @@ def _process_umask() -> int:
     return mask
 
 
+def durable_replace(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """`os.replace(tmp, path)` that also survives a power cut or a crash of the machine.
+
+    The temporary file's data reach the disk (`fsync`) before the rename, and the folder's
+    entry after it: without the first, a crash soon after the rename can leave `path` empty or
+    truncated on ext4/XFS (the rename reached the journal, the data did not), which is the
+    half-written file the rename was there to prevent. Where a folder cannot be opened for
+    syncing (not POSIX), that last step is skipped.
+    """
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def replace_from_temporary(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
     """Renames a finished temporary file onto `path`, with the permissions of a new file.
 
     `tempfile.mkstemp` creates its file readable by its owner only (0600); a plain `os.replace`
     would pass that on to the output. This gives it what `open()` would have: 0666 less the
-    process umask.
+    process umask. The rename is a `durable_replace`.
     """
     os.chmod(tmp, 0o666 & ~_process_umask())
-    os.replace(tmp, path)
+    durable_replace(tmp, path)
 
 
 @functools.lru_cache(maxsize=32)

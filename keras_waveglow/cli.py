@@ -634,6 +634,14 @@ def _add_export_weights(subparsers, common) -> None:
         ),
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT", help=".weights.h5 file")
+    p.add_argument(
+        "--trained",
+        action="store_true",
+        help=(
+            "export the trained weights of a checkpoint whose run kept a moving average "
+            "(--ema), not the average (the default, as in its snapshots)"
+        ),
+    )
     _add_weights_output(p)
     p.set_defaults(func=_run_export_weights)
 
@@ -647,6 +655,7 @@ def _run_export_weights(args) -> int:
             args.out,
             dtype="float16" if args.float16 else None,
             overwrite=args.overwrite,
+            average=False if args.trained else None,
         )
     except (OSError, ValueError) as error:
         print(f"keras-waveglow export-weights: error: {error}", file=sys.stderr)

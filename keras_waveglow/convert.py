@@ -56,6 +56,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_waveglow.audio import durable_replace
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.presets import get_preset
 
@@ -562,7 +563,10 @@ def _commit(tmp: Path, path: Path) -> None:
     """Moves a finished temporary output into place (atomic for files and absent dirs)."""
     if path.is_dir():
         shutil.rmtree(path)
-    os.replace(tmp, path)
+    if tmp.is_file():
+        durable_replace(tmp, path)
+    else:
+        os.replace(tmp, path)
 
 
 def _write_atomically(path: Path, write: Callable[[Path], None], suffix: str = "") -> Path:

@@ -37,6 +37,7 @@ from pathlib import Path
 import keras
 from keras import ops, saving
 
+from keras_waveglow.audio import durable_replace
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.losses import (
@@ -766,7 +767,8 @@ BEST_GENERATOR_FILE = "waveglow_best.keras"
 
 
 def _atomic_write(path: Path, write) -> Path:
-    """Writes `path` through `write(tmp_path)` then `os.replace`: never half a file at `path`.
+    """Writes `path` through `write(tmp_path)` then `durable_replace`: never half a file at
+    `path`, even after a crash of the machine.
 
     The temporary file sits beside the target (same file system, so the rename is atomic)
     and keeps the target's suffixes (Keras checks `.weights.h5` / `.keras`).
@@ -780,7 +782,7 @@ def _atomic_write(path: Path, write) -> Path:
     os.unlink(tmp)  # Keras refuses to overwrite silently in some paths; let it create the file
     try:
         write(Path(tmp))
-        os.replace(tmp, path)
+        durable_replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -1059,6 +1061,12 @@ def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -
     path = directory / (LAST_WEIGHTS if which == "last" else BEST_WEIGHTS)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint to resume from.")
+    _load_checkpoint(model, path)
+    return int(ops.convert_to_numpy(model.step_counter.value))
+
+
+def _load_checkpoint(model: WaveGlowGAN, path: Path) -> None:
+    """Loads a full training checkpoint into a compiled model; refuses a misfit optimizer."""
     _ensure_optimizer_built(model)
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -1081,7 +1089,6 @@ def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -
         )
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return int(ops.convert_to_numpy(model.step_counter.value))
 
 
 def _generator_group(handle, path):
@@ -1096,7 +1103,11 @@ def _generator_group(handle, path):
 
 
 def export_generator_weights(
-    source, target, dtype: str | None = None, overwrite: bool = False
+    source,
+    target,
+    dtype: str | None = None,
+    overwrite: bool = False,
+    average: bool | None = None,
 ) -> Path:
     """Writes the generator's weights of a checkpoint as a `WaveGlow` `.weights.h5` file.
 
@@ -1108,11 +1119,20 @@ def export_generator_weights(
     variables' float32 on load, a relative rounding of at most 2**-11 per weight). Written
     atomically: `target` is either the old file or the complete new one.
 
+    A checkpoint of a run trained with a moving average of the weights (`train(ema=...)`,
+    `--ema`) holds both the trained weights and, in the optimizer's slots, their average. By
+    default the average is exported (what the run's snapshots and `waveglow.keras` hold): the
+    run's recipe (`run_config.json` beside the checkpoint) rebuilds the model and optimizer the
+    checkpoint came from, the checkpoint is loaded into it and the average swapped in.
+
     Args:
         source: str or path-like, the checkpoint.
         target: str or path-like, the `.weights.h5` file to write.
         dtype: None (keep) or "float16". Default None.
         overwrite: bool, replace an existing `target`. Default False.
+        average: None (the moving average when the checkpoint's run kept one, else the
+            trained weights), True (the moving average; an error when there is none) or
+            False (the trained weights). Default None.
 
     Returns:
         The `Path` of `target`.
@@ -1120,25 +1140,83 @@ def export_generator_weights(
     Raises:
         FileNotFoundError: `source` does not exist.
         FileExistsError: `target` exists and `overwrite` is False.
-        ValueError: `source` holds no WaveGlow weights, `target` does not end in
-            `.weights.h5`, or an unknown `dtype`.
+        ValueError: `source` holds no WaveGlow weights, `average=True` for a source without a
+            moving average (a weights file, or a run without `--ema` or without its
+            `run_config.json`), `target` does not end in `.weights.h5`, or an unknown `dtype`.
 
     Example:
         >>> export_generator_weights("runs/x/last.weights.h5", "model.weights.h5", "float16")
     """
+    import h5py
     import numpy as np
 
     source, target = Path(source), Path(target)
     _check_weights_files([source], target, dtype)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target}: exists; pass overwrite=True (--overwrite) to replace it.")
+    with h5py.File(source, "r") as handle:
+        checkpoint = _generator_group(handle, source) is not handle  # a GAN's full state
+    recipe = _read_recipe(source.parent) if checkpoint else None
+    ema = (recipe or {}).get("ema")
+    if average is None:
+        average = ema is not None
+    if average and ema is None:
+        if not checkpoint:
+            why = "a WaveGlow weights file holds one set of weights and no moving average"
+        elif recipe is None:
+            why = f"no {RECIPE_FILE} beside it tells how its run was trained"
+        else:
+            why = f"its run kept no moving average ({source.parent / RECIPE_FILE}: ema null)"
+        raise ValueError(f"{source}: cannot export a moving average: {why}.")
 
     def convert(name, data):
         if dtype is not None and getattr(data, "dtype", None) == np.float32:
             return data.astype(dtype)
         return data
 
-    return _write_generator_file(source, target, convert)
+    if not average:
+        return _write_generator_file(source, target, convert)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{target.name}.", dir=target.parent) as folder:
+        averaged = Path(folder) / "average.weights.h5"
+        _save_generator_average(source, recipe, averaged)
+        return _write_generator_file(averaged, target, convert)
+
+
+def _read_recipe(run: Path) -> dict | None:
+    """The recipe recorded in a run folder's `run_config.json` (None when there is none)."""
+    path = run / RECIPE_FILE
+    if not path.is_file():
+        return None
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))["recipe"]
+        if not isinstance(recipe, dict):
+            raise TypeError(f"'recipe' is a {type(recipe).__name__}")
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a valid run configuration ({error!r}).") from error
+    return recipe
+
+
+def _save_generator_average(source: Path, recipe: dict, target: Path) -> None:
+    """Loads a checkpoint into the model its recipe builds and saves the generator's moving
+    average as a WaveGlow weights file."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(_POLICIES[recipe.get("mixed_precision")])
+    try:
+        model = build_gan(
+            recipe["preset"],
+            gan=bool(recipe.get("gan")),
+            discriminator_width=recipe.get("discriminator_width", 1.0),
+            seed=recipe.get("seed", 0),
+        )
+        model.compile(**_optimizers(recipe))
+        _load_checkpoint(model, source)
+        with generator_average_swapped_in(model) as swapped:
+            if not swapped:  # the recipe says --ema, the optimizer holds no average
+                raise ValueError(f"{source}: its optimizer holds no moving average.")
+            model.waveglow.save_weights(target)
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 _KERAS_FILE_HINT = (
@@ -1459,6 +1537,23 @@ class AudioSamples(keras.callbacks.Callback):
 # --------------------------------------------------------------------------------------------
 
 
+_POLICIES = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def _optimizers(recipe: dict) -> dict:
+    """`compile()`'s optimizers for a `train` recipe (its learning rates, clipping and
+    moving average): shared by `train` and the export of a run's moving average."""
+    clipnorm, ema = recipe.get("clipnorm"), recipe.get("ema")
+    clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}
+    average = {} if ema is None else {"use_ema": True, "ema_momentum": ema}
+    return {
+        "optimizer": keras.optimizers.Adam(recipe["learning_rate"], **clip, **average),
+        "discriminator_optimizer": keras.optimizers.Adam(
+            recipe["discriminator_learning_rate"], beta_1=0.8, beta_2=0.99, **clip
+        ),
+    }
+
+
 def build_gan(
     preset: str = "tiny",
     gan: bool = False,
@@ -1704,13 +1799,11 @@ def train(
     }
     if workers.is_chief:
         _check_or_record_recipe(out, recipe, resume, data=data, init_from=init_from)
-    policies = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16"}
-    policies["fp16"] = "mixed_float16"
-    if mixed_precision not in policies:
+    if mixed_precision not in _POLICIES:
         raise ValueError(
             f"mixed_precision must be one of None, 'bf16', 'fp16'; got {mixed_precision!r}."
         )
-    keras.config.set_dtype_policy(policies[mixed_precision])
+    keras.config.set_dtype_policy(_POLICIES[mixed_precision])
     keras.utils.set_random_seed(seed)
     with workers.scope():  # every worker builds the same model (same seed)
         model = build_gan(
@@ -1726,14 +1819,7 @@ def train(
             even_weight=even_weight,
             discriminator_start_step=discriminator_start_step,
         )
-        clip = {} if clipnorm is None else {"global_clipnorm": clipnorm}
-        average = {} if ema is None else {"use_ema": True, "ema_momentum": ema}
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, **clip, **average),
-            discriminator_optimizer=keras.optimizers.Adam(
-                discriminator_learning_rate, beta_1=0.8, beta_2=0.99, **clip
-            ),
-        )
+        model.compile(**_optimizers(recipe))
     shortest = model.waveglow.n_fft // 2 + 1
     if segment_length < shortest:
         raise ValueError(

@@ -302,6 +302,36 @@ def test_written_files_get_the_permissions_of_a_new_file(tmp_path, umask):
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
 
 
+def test_outputs_reach_the_disk_before_they_replace_anything(tmp_path, monkeypatch):
+    # A rename can reach the journal before the data: the temporary file must be synced before
+    # it replaces the target (else a machine crash can leave an empty checkpoint), the folder
+    # after. Recorded for a saved wav and for a training-side atomic write (checkpoints).
+    from keras_waveglow.training import _write_json_atomically
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append(("replace", str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    wav = save_audio(tmp_path / "a.wav", np.zeros(100), 16000)
+    _write_json_atomically(tmp_path / "state.json", {"step": 3})
+    replaces = [i for i, event in enumerate(events) if event[0] == "replace"]
+    assert [events[i][2] for i in replaces] == [str(wav), str(tmp_path / "state.json")]
+    for i in replaces:
+        source = events[i][1]
+        assert events[i - 1] == ("fsync", source), events  # the data, just before the rename
+        assert events[i + 1] == ("fsync", str(tmp_path)), events  # the folder, just after
+    assert load_audio(wav)[0].shape == (100,)
+
+
 # ------------------------------------------------------------------------------------------------
 # Mels made elsewhere
 # ------------------------------------------------------------------------------------------------

@@ -777,6 +777,41 @@ def test_moving_average_fills_snapshots_and_exports_while_checkpoints_resume(tmp
     plain.compile(keras.optimizers.Adam(1e-2))
     with generator_average_swapped_in(plain) as swapped:
         assert not swapped
+
+    # export-weights of the checkpoint: the average by default (what the snapshots hold),
+    # the trained weights on request; the run's recipe (written by `train`) says how to
+    # rebuild the optimizer. Without it the average cannot be had: asking for it is an error.
+    last, exported = out / LAST_WEIGHTS, tmp_path / "exported.weights.h5"
+    with pytest.raises(ValueError, match=r"cannot export a moving average: no run_config\.json"):
+        export_generator_weights(last, exported, average=True)
+    assert not exported.exists()
+    recipe = {
+        "preset": "tiny",
+        "gan": False,
+        "ema": momentum,
+        "learning_rate": 1e-2,
+        "discriminator_learning_rate": 2e-4,
+        "clipnorm": None,
+        "mixed_precision": None,
+        "seed": 0,
+    }
+    (out / "run_config.json").write_text(json.dumps({"recipe": recipe}))
+    for average, want in ((None, averages[-1]), (True, averages[-1]), (False, trained[-1])):
+        export_generator_weights(last, exported, average=average, overwrite=True)
+        loaded = WaveGlow.from_preset("tiny", seed=5)
+        loaded.load_weights(exported)
+        close(_numpy(loaded.trainable_variables), want)
+    assert keras.config.dtype_policy().name == "float32"
+    with pytest.raises(ValueError, match="holds one set of weights and no moving average"):
+        export_generator_weights(
+            out / "snaps" / "4.weights.h5", exported, average=True, overwrite=True
+        )
+    (out / "run_config.json").write_text(json.dumps({"recipe": {**recipe, "ema": None}}))
+    with pytest.raises(ValueError, match="its run kept no moving average"):
+        export_generator_weights(last, exported, average=True, overwrite=True)
+    export_generator_weights(last, exported, overwrite=True)  # no average: the trained ones
+    loaded.load_weights(exported)
+    close(_numpy(loaded.trainable_variables), trained[-1])
     # Keras would only warn and load none of the optimizer's slots: resuming without the
     # average (or with one the run did not keep) is refused.
     with pytest.raises(ValueError, match=r"last\.weights\.h5: the checkpoint's optimizer state"):

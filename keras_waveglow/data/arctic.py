@@ -32,6 +32,14 @@ BASE_URL = "http://festvox.org/cmu_arctic/cmu_arctic/packed"
 ARCHIVE_TEMPLATE = "cmu_us_{speaker}_arctic-0.95-release.tar.bz2"
 URL_TEMPLATE = BASE_URL + "/" + ARCHIVE_TEMPLATE
 SPLITS = ("train", "dev", "eval")
+
+
+def _durable_replace(tmp: Path, path: Path) -> None:
+    from keras_waveglow.audio import durable_replace  # Keras only when something is written
+
+    durable_replace(tmp, path)
+
+
 ARCTIC_UTTERANCES_PER_SPEAKER = 1132  # a0001..a0593 and b0001..b0539
 _COMPLETE_MARKER = ".download_complete"
 _WAV_NAME = re.compile(r"^arctic_([ab])(\d{4})\.wav$")
@@ -260,7 +268,7 @@ def write_file_lists(
         lines = [os.path.relpath(Path(u.path).resolve(), out_dir.resolve()) for u in items]
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        os.replace(tmp, path)
+        _durable_replace(tmp, path)
         written[name] = path
     return written
 
@@ -420,7 +428,7 @@ def download_file(
         if digest.lower() != sha256.lower():
             part.unlink()
             raise ValueError(f"{url}: sha256 mismatch: expected {sha256}, got {digest}.")
-    os.replace(part, path)
+    _durable_replace(part, path)
     return path
 
 
