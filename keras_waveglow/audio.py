@@ -1,12 +1,12 @@
 """The one mel front end (NVIDIA Tacotron 2's definition), shared by data, losses and vocode.
 
 Definition: reflect-pad `n_fft // 2` on both sides, periodic Hann window of `win_length`
-(centred in `n_fft`), STFT magnitude, librosa's Slaney-scale, Slaney-normalised mel filterbank,
-natural log of `max(x, 1e-5)`. The filterbank is a NumPy constant built once with librosa; the
-STFT runs through `keras.ops` in models and losses (`mel_spectrogram`) and through `tf.signal`
-inside tf.data (`tf_mel_spectrogram`, usable under any Keras backend). Both compute in float64
-by default, which matches librosa to about 5e-7 in log units on real speech (see
-`mel_spectrogram`).
+(centred in `n_fft`, odd lengths included; see `stft_window`), STFT magnitude, librosa's
+Slaney-scale, Slaney-normalised mel filterbank, natural log of `max(x, 1e-5)`. The filterbank
+and the window are NumPy constants built once; the STFT runs through `keras.ops` in models and
+losses (`mel_spectrogram`) and through `tf.signal` inside tf.data (`tf_mel_spectrogram`, usable
+under any Keras backend). Both compute in float64 by default, which matches librosa to under
+1e-6 in log units on real speech, even and odd window lengths alike (see `mel_spectrogram`).
 
 Also here: audio and mel file I/O (`load_audio`, `save_audio`, `load_mel`), pre-processing
 (`peak_normalize`, `rms_normalize`, `trim_silence`) and seeded NumPy augmentations
@@ -111,11 +111,58 @@ def mel_filterbank(
     return basis
 
 
+@functools.lru_cache(maxsize=32)
+def stft_window(win_length: int, n_fft: int) -> np.ndarray:
+    """librosa's STFT window: a periodic Hann window of `win_length`, zero-padded to `n_fft`.
+
+    The window is `0.5 - 0.5 * cos(2 * pi * n / win_length)` for `n = 0 .. win_length - 1`
+    (periodic, i.e. "fftbins" in SciPy's terms, for even and odd lengths alike), centred in the
+    frame the way `librosa.util.pad_center` does it: `(n_fft - win_length) // 2` zeros on the
+    left, the rest on the right. It is built here and passed to the STFTs as an array because
+    `tf.signal.hann_window(periodic=True)`, which Keras' TensorFlow `ops.stft(window="hann")`
+    uses too, returns a symmetric window for odd lengths (periodic only applies to even ones),
+    which moved odd-`win_length` mels by up to 0.03 in log units from librosa.
+
+    Args:
+        win_length: int, the window length (1 <= win_length <= n_fft).
+        n_fft: int, the FFT size (frame length) the window is padded to.
+
+    Returns:
+        A read-only float64 array of shape (n_fft,).
+
+    Raises:
+        ValueError: `win_length` is not in [1, n_fft].
+
+    Example:
+        >>> stft_window(4, 6).round(3).tolist()
+        [0.0, 0.0, 0.5, 1.0, 0.5, 0.0]
+    """
+    if not 0 < win_length <= n_fft:
+        raise ValueError(f"win_length must be in [1, n_fft={n_fft}]; got {win_length}.")
+    n = np.arange(win_length, dtype=np.float64)
+    left = (n_fft - win_length) // 2
+    window = np.zeros(n_fft, dtype=np.float64)
+    window[left : left + win_length] = 0.5 - 0.5 * np.cos(2.0 * np.pi * n / win_length)
+    window.setflags(write=False)
+    return window
+
+
+def _check_float_audio(dtype: str) -> None:
+    """Refuses integer audio: raw int16 PCM is 32768 times too loud (librosa refuses it too)."""
+    if not dtype.startswith(("float", "bfloat")):
+        raise TypeError(
+            f"audio must be floating point in [-1, 1]; got {dtype} (scale PCM first, e.g. "
+            "x / 32768, or read the file with keras_waveglow.audio.load_audio)."
+        )
+
+
 def _check_mel_args(audio_shape, n_fft: int, hop_length: int, win_length: int) -> None:
     if len(audio_shape) not in (1, 2):
         raise ValueError(f"audio must have shape (T,) or (B, T); got {tuple(audio_shape)}.")
     if win_length > n_fft:
         raise ValueError(f"win_length ({win_length}) must not exceed n_fft ({n_fft}).")
+    if win_length <= 0:
+        raise ValueError(f"win_length must be positive, got {win_length}.")
     if hop_length <= 0:
         raise ValueError(f"hop_length must be positive, got {hop_length}.")
     length = audio_shape[-1]
@@ -162,7 +209,8 @@ def mel_spectrogram(
         sample_rate: int, sample rate in Hz.
         n_fft: int, FFT size. Default 1024.
         hop_length: int, samples between frames. Default 256.
-        win_length: int, Hann window length (<= n_fft). Default 1024.
+        win_length: int, periodic Hann window length (<= n_fft, even or odd), centred in the
+            frame as librosa does (`stft_window`). Default 1024.
         n_mels: int, mel bands. Default 80.
         fmin: float, lowest mel frequency. Default 0.0.
         fmax: float or None, highest mel frequency (None: Nyquist). Default 8000.0.
@@ -171,6 +219,11 @@ def mel_spectrogram(
     Returns:
         float32 tensor (frames, n_mels) or (B, frames, n_mels), frames = 1 + T // hop_length.
 
+    Raises:
+        TypeError: the audio is not floating point (e.g. raw int16 PCM).
+        ValueError: a bad shape, audio too short for the reflect padding, a window longer than
+            `n_fft` or not positive, a hop that is not positive, or an unknown precision.
+
     Example:
         >>> mel = mel_spectrogram(np.zeros(16000, "float32"), 16000)
         >>> tuple(mel.shape)
@@ -178,13 +231,7 @@ def mel_spectrogram(
     """
     _check_precision(precision)
     audio = ops.convert_to_tensor(audio)
-    dtype = backend.standardize_dtype(audio.dtype)
-    if not dtype.startswith(("float", "bfloat")):
-        # librosa refuses integer audio too: int16 PCM read raw is 32768 times too loud.
-        raise TypeError(
-            f"audio must be floating point in [-1, 1]; got {dtype} (scale PCM first, e.g. "
-            "x / 32768, or read the file with keras_waveglow.audio.load_audio)."
-        )
+    _check_float_audio(backend.standardize_dtype(audio.dtype))
     _check_mel_args(audio.shape, n_fft, hop_length, win_length)
     basis = mel_filterbank(sample_rate, n_fft, n_mels, float(fmin), fmax)
     args = (audio, basis, n_fft, hop_length, win_length)
@@ -215,12 +262,15 @@ def _jax_float64_log_mel(n_fft: int, hop_length: int, win_length: int):
 
 
 def _ops_log_mel(audio, basis, n_fft, hop_length, win_length, dtype):
+    # The window goes in as an array padded to n_fft: window="hann" is symmetric for odd
+    # lengths on the TensorFlow backend (see `stft_window`).
+    window = ops.convert_to_tensor(stft_window(win_length, n_fft), dtype)
     real, imag = ops.stft(
         ops.cast(audio, dtype),
-        sequence_length=win_length,
+        sequence_length=n_fft,
         sequence_stride=hop_length,
         fft_length=n_fft,
-        window="hann",
+        window=window,
         center=True,
     )
     magnitude = ops.sqrt(real * real + imag * imag)
@@ -244,7 +294,12 @@ def tf_mel_spectrogram(
     Works whatever the Keras backend is (tf.data always runs on TensorFlow). Arguments and
     return value as `mel_spectrogram`, as `tf.Tensor`s. With the default float64 precision it
     agrees with `mel_spectrogram` to about 1e-6 on TensorFlow and JAX (measured on the bundled
-    ARCTIC utterances at 16 kHz and 22.05 kHz; the tests hold it to 1e-5).
+    ARCTIC utterances at 16 kHz and 22.05 kHz; the tests hold it to 1e-5), odd `win_length`
+    and `n_fft` included.
+
+    Raises:
+        TypeError: the audio is not floating point (e.g. raw int16 PCM), as `mel_spectrogram`.
+        ValueError: as `mel_spectrogram`.
 
     Example:
         >>> tuple(tf_mel_spectrogram(np.zeros(16000, "float32"), 16000).shape)
@@ -254,16 +309,18 @@ def tf_mel_spectrogram(
 
     _check_precision(precision)
     dtype = tf.float64 if precision == "float64" else tf.float32
-    audio = tf.cast(tf.convert_to_tensor(audio), dtype)
+    audio = tf.convert_to_tensor(audio)
+    _check_float_audio(audio.dtype.name)
+    audio = tf.cast(audio, dtype)
     _check_mel_args(audio.shape, n_fft, hop_length, win_length)
     pad = n_fft // 2
     paddings = [[0, 0]] * (audio.shape.rank - 1) + [[pad, pad]]
     padded = tf.pad(audio, paddings, mode="REFLECT")
-    left = (n_fft - win_length) // 2
+    # Not tf.signal.hann_window: its periodic=True gives a symmetric window for odd lengths.
+    window = tf.constant(stft_window(win_length, n_fft), dtype)
 
     def window_fn(frame_length, dtype):
-        window = tf.signal.hann_window(win_length, periodic=True, dtype=dtype)
-        return tf.pad(window, [[left, frame_length - win_length - left]])
+        return window
 
     stft = tf.signal.stft(
         padded, frame_length=n_fft, frame_step=hop_length, fft_length=n_fft, window_fn=window_fn
@@ -315,6 +372,10 @@ def mel_settings(model_or_config) -> dict:
 logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+# What `save_audio` writes: soundfile format and default subtype per extension (no extension:
+# WAV). Ogg holds only compressed audio (Vorbis, Opus), so it cannot take the PCM_16 default.
+_WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", "": "WAV"}
+_DEFAULT_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS"}
 # Magic numbers of the containers `load_audio` reads: a file that starts with one of these but
 # does not decode has a corrupt header; anything else is not an audio file at all.
 _MAGIC = {b"RIFF": "WAV", b"RIFX": "WAV", b"RF64": "WAV", b"fLaC": "FLAC", b"OggS": "OGG"}
@@ -406,22 +467,46 @@ def load_audio(
     return np.ascontiguousarray(audio, dtype=np.float32), int(rate)
 
 
+def _write_format(path: Path, subtype: str | None) -> tuple[str, str]:
+    """The soundfile (format, subtype) pair `save_audio` writes `path` with, checked up front."""
+    import soundfile as sf
+
+    suffix = path.suffix.lower()
+    file_format = _WRITE_FORMATS.get(suffix)
+    if file_format is None:
+        raise ValueError(
+            f"{path}: cannot write audio with extension {path.suffix!r}; use .wav, .flac or .ogg."
+        )
+    subtype = _DEFAULT_SUBTYPES[file_format] if subtype is None else str(subtype).upper()
+    if not sf.check_format(file_format, subtype):
+        allowed = ", ".join(sorted(sf.available_subtypes(file_format)))
+        raise ValueError(
+            f"{path}: the {file_format} format cannot hold subtype {subtype!r}; "
+            f"choose one of {allowed}."
+        )
+    return file_format, subtype
+
+
 def save_audio(
     path: str | os.PathLike,
     audio,
     sample_rate: int,
-    subtype: str = "PCM_16",
+    subtype: str | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Writes audio atomically (a temporary file, then a rename), never replacing silently.
 
+    The format and subtype are checked before anything is written: a refused pair leaves no file
+    (and no temporary) behind.
+
     Args:
         path: str or path-like, the output file; the format follows the extension
-            (.wav, .flac, .ogg).
+            (.wav, .flac or .ogg, any case; no extension: wav).
         audio: array-like (T,) or (T, channels), float in [-1, 1].
         sample_rate: int, sample rate in Hz.
-        subtype: str, soundfile subtype: "PCM_16" (default; samples beyond [-1, 1] are clipped
-            with a warning) or "FLOAT" for a 32-bit float wav.
+        subtype: str or None, soundfile subtype. None (default) picks "PCM_16" for wav and
+            flac and "VORBIS" (lossy) for ogg. With a PCM subtype, samples beyond [-1, 1] are
+            clipped with a warning; "FLOAT" gives a 32-bit float wav.
         overwrite: bool, replace an existing file. Default False.
 
     Returns:
@@ -429,7 +514,10 @@ def save_audio(
 
     Raises:
         FileExistsError: `path` exists and `overwrite` is False.
-        ValueError: the audio has the wrong rank or holds NaN/inf.
+        ValueError: an unknown extension, a subtype the format cannot hold (e.g. "FLOAT" in
+            flac, "PCM_16" in ogg), audio of the wrong rank or holding NaN/inf, or soundfile
+            refusing the write (e.g. Opus at a rate it does not support). The message names
+            the file.
 
     Example:
         >>> save_audio("out.wav", np.zeros(16000, "float32"), 16000, overwrite=True)
@@ -438,6 +526,7 @@ def save_audio(
     import soundfile as sf
 
     path = Path(path)
+    file_format, subtype = _write_format(path, subtype)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
     audio = np.asarray(audio, dtype=np.float32)
@@ -445,19 +534,25 @@ def save_audio(
         raise ValueError(f"{path}: audio must be (T,) or (T, channels); got {audio.shape}.")
     if not np.all(np.isfinite(audio)):
         raise ValueError(f"{path}: audio holds NaN/inf samples; refusing to write it.")
-    if subtype.upper().startswith("PCM") and audio.size and np.max(np.abs(audio)) > 1.0:
+    if subtype.startswith("PCM") and audio.size and np.max(np.abs(audio)) > 1.0:
         logger.warning("%s: samples beyond [-1, 1] clipped for %s.", path, subtype)
         audio = np.clip(audio, -1.0, 1.0)
-    if subtype.upper() == "PCM_16":
+    if subtype == "PCM_16":
         # Round to the grid `load_audio` reads back (x * 32768): libsndfile's own conversion
         # scales by 32767, which would shift every sample by up to one step on a round trip.
         audio = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
-    file_format = path.suffix.lstrip(".").upper() or "WAV"
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
-        sf.write(tmp, audio, int(sample_rate), subtype=subtype, format=file_format)
+        try:
+            sf.write(tmp, audio, int(sample_rate), subtype=subtype, format=file_format)
+        except sf.LibsndfileError as error:
+            detail = str(error).replace(f"'{tmp}'", "the file").rstrip(".")
+            raise ValueError(
+                f"{path}: soundfile cannot write {file_format}/{subtype} audio at "
+                f"{int(sample_rate)} Hz ({detail})."
+            ) from error
         replace_from_temporary(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -553,7 +648,7 @@ def peak_normalize(audio, peak: float = 0.9) -> np.ndarray:
         float32 array of the same shape.
 
     Example:
-        >>> float(np.abs(peak_normalize(np.array([0.1, -0.2]))).max())
+        >>> round(float(np.abs(peak_normalize(np.array([0.1, -0.2]))).max()), 6)
         0.9
     """
     audio = np.asarray(audio, dtype=np.float32)
@@ -578,7 +673,7 @@ def rms_normalize(audio, target_db: float = -23.0) -> np.ndarray:
 
     Example:
         >>> x = rms_normalize(np.random.default_rng(0).normal(size=1000), -20.0)
-        >>> round(20 * np.log10(np.sqrt(np.mean(x ** 2))), 3)
+        >>> round(float(20 * np.log10(np.sqrt(np.mean(x ** 2)))), 3)
         -20.0
     """
     audio = np.asarray(audio, dtype=np.float32)

@@ -197,7 +197,9 @@ def _add_prepare(subparsers, common) -> None:
 def _run_prepare(args) -> int:
     from keras_waveglow.data import debian
 
-    speakers = args.eval_speakers.split(",") if args.eval_speakers else None
+    speakers = None
+    if args.eval_speakers:  # "de, it" as "de,it" (as --speakers reads it)
+        speakers = [name.strip() for name in args.eval_speakers.split(",") if name.strip()]
     try:
         summary = debian.prepare_debian_speech(
             args.corpus,

@@ -1537,6 +1537,24 @@ class AudioSamples(keras.callbacks.Callback):
 # --------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _data_errors_named():
+    """Within the block, a dataset whose every file failed to decode raises
+    `NoUsableAudioError` (a ValueError naming the files), on either engine: tf.data hands the
+    data source's Python error back as a TensorFlow error (its own traceback, its own type)."""
+    from keras_waveglow.data.pipeline import NoUsableAudioError
+
+    try:
+        yield
+    except NoUsableAudioError:
+        raise
+    except Exception as error:
+        found = re.search(r"NoUsableAudioError: (.*)", str(error))
+        if found is None:
+            raise
+        raise NoUsableAudioError(found.group(1).strip()) from error
+
+
 _POLICIES = {None: "float32", "fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
@@ -1867,29 +1885,31 @@ def train(
     callbacks = [_StopAtStep(steps), StopOnConsecutiveSkips(max_consecutive_skips)]
     if workers.is_chief:  # only the chief writes checkpoints, logs and samples
         several_jax_processes = workers.engine == "jax.distributed"
-        callbacks += _writing_callbacks(
-            out,
-            resume,
-            epoch_steps,
-            sample_every,
-            new_dataset,
-            several_jax_processes,
-            keep_every=keep_every,
-            save_freq=save_freq,
-        )
+        with _data_errors_named():  # takes a batch for its audio samples
+            callbacks += _writing_callbacks(
+                out,
+                resume,
+                epoch_steps,
+                sample_every,
+                new_dataset,
+                several_jax_processes,
+                keep_every=keep_every,
+                save_freq=save_freq,
+            )
     else:
         verbose = 0
     history = {}
     if done < steps:
-        history = model.fit(
-            dataset,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=epoch_steps,
-            callbacks=callbacks,
-            shuffle=False,  # the dataset is shuffled (seeded) already
-            verbose=verbose,
-        ).history
+        with _data_errors_named():
+            history = model.fit(
+                dataset,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=epoch_steps,
+                callbacks=callbacks,
+                shuffle=False,  # the dataset is shuffled (seeded) already
+                verbose=verbose,
+            ).history
     last = {k: float(v[-1]) for k, v in history.items()}
     return {
         "steps": int(ops.convert_to_numpy(model.step_counter.value)),

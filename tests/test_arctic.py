@@ -69,6 +69,7 @@ class ArchiveServer(http.server.ThreadingHTTPServer):
         self.cut_after: int | None = None  # bytes of body sent before dropping the connection
         self.cuts_left = 0
         self.support_range = True
+        self.send_length = True  # False: no Content-Length (the end is where the data stop)
 
     @property
     def url(self):
@@ -101,7 +102,10 @@ class ArchiveHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
+        if server.send_length:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.close_connection = True
         self.end_headers()
         if server.cuts_left > 0:
             server.cuts_left -= 1
@@ -170,6 +174,18 @@ def test_layout_errors_are_clear(tmp_path):
     bad = tmp_path / "cmu_us_slt_arctic" / "etc" / "txt.done.data"
     bad.write_text('( arctic_a0001 "fine" )\narctic_a0002 missing parentheses\n')
     with pytest.raises(ValueError, match=r"txt\.done\.data:2: not a festvox transcript line"):
+        arctic.load_corpus(tmp_path, "slt")
+
+
+def test_a_wav_folder_without_arctic_names_is_named(tmp_path):
+    # Upper-case or FLAC copies in the festvox layout: the error names the folder and the
+    # names it expects, not an empty split.
+    wav = make_speaker(tmp_path, "slt", ["arctic_a0001"]) / "wav"
+    (wav / "arctic_a0001.wav").rename(wav / "arctic_a0001.WAV")
+    with pytest.raises(ValueError, match=r"wav: no ARCTIC utterance \(arctic_<a\|b>NNNN\.wav\)"):
+        arctic.load_corpus(tmp_path)
+    (wav / "arctic_a0001.WAV").unlink()
+    with pytest.raises(ValueError, match=r"\(empty\)"):
         arctic.load_corpus(tmp_path, "slt")
 
 
@@ -244,6 +260,16 @@ def test_file_lists_round_trip_and_are_not_overwritten(tmp_path):
         assert read == [u.path.resolve() for u in splits[name]]
     with pytest.raises(FileExistsError, match="overwrite=True"):
         arctic.write_file_lists(splits, tmp_path / "lists")
+    # One list there already: refused before any other is written (never half a set).
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "dev.txt").write_text("kept\n")
+    with pytest.raises(FileExistsError, match=r"dev\.txt exists"):
+        arctic.write_file_lists(splits, tmp_path / "half")
+    assert sorted(p.name for p in (tmp_path / "half").iterdir()) == ["dev.txt"]
+    # A byte-order mark (written by some Windows editors) is not part of the first path.
+    bom = tmp_path / "lists" / "bom.txt"
+    bom.write_bytes("\ufeffa.wav\nb.wav\n".encode())
+    assert arctic.read_file_list(bom) == [bom.parent / "a.wav", bom.parent / "b.wav"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -354,6 +380,42 @@ def test_checksum_mismatch_and_http_errors_are_reported(server, tmp_path):
     assert not list(tmp_path.iterdir())  # bad archive deleted, nothing extracted
     with pytest.raises(OSError, match="HTTP error 404"):
         arctic.download_arctic("clb", tmp_path, base_url=server.url, progress=False)
+
+
+def test_archives_left_behind_are_checked_before_they_are_used(server, tmp_path, caplog):
+    data = speaker_tarball("slt")
+    server.files = {ARCHIVE.format("slt"): data}
+    digest = hashlib.sha256(data).hexdigest()
+    # A checksum for a speaker not asked for (a typo) would check nothing: refused up front.
+    with pytest.raises(ValueError, match=r"sha256 names 'SLT', not among the speakers slt"):
+        arctic.download_arctic("slt", tmp_path / "a", base_url=server.url, sha256={"SLT": digest})
+    assert not server.requests and not (tmp_path / "a").exists()
+
+    # An archive already there is held to the sha256 given: a wrong one is fetched again.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / ARCHIVE.format("slt")).write_bytes(speaker_tarball("slt", ids=["x"]))
+    with caplog.at_level("WARNING"):
+        arctic.download_arctic(
+            "slt", tmp_path / "a", base_url=server.url, sha256={"slt": digest}, progress=False
+        )
+    assert "downloading it again" in caplog.text and len(server.requests) == 1
+    assert len(arctic.load_corpus(tmp_path / "a", "slt")) == 3
+
+    # A server that sends no length and closes half-way: the cut file looks complete, but it
+    # is not a readable archive. It is deleted, so the next run downloads it again.
+    server.send_length, server.cut_after, server.cuts_left = False, len(data) // 2, 1
+    with pytest.raises(ValueError, match=r"(?s)not a readable tar archive .*Deleted it; run again"):
+        arctic.download_arctic("slt", tmp_path / "b", base_url=server.url, progress=False)
+    assert not list((tmp_path / "b").glob("*.tar.bz2"))
+    arctic.download_arctic("slt", tmp_path / "b", base_url=server.url, progress=False)
+    assert len(arctic.load_corpus(tmp_path / "b", "slt")) == 3
+
+    # Without a sha256, a cut archive left by an earlier run is read to the end first.
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / ARCHIVE.format("slt")).write_bytes(data[: len(data) // 2])
+    arctic.download_arctic("slt", tmp_path / "c", base_url=server.url, progress=False)
+    assert len(arctic.load_corpus(tmp_path / "c", "slt")) == 3
+    assert len(server.requests) == 4
 
 
 def malicious_tarball(kind):

@@ -1,5 +1,6 @@
 """The mel front end (parity with librosa, both paths, both backends), audio I/O, processing."""
 
+import doctest
 import logging
 import os
 import stat
@@ -109,6 +110,51 @@ def test_mel_shapes_batching_and_custom_settings():
     assert np.abs(custom - tf_custom).max() <= 1e-5
 
 
+@pytest.mark.parametrize(
+    ("n_fft", "win_length"), [(1024, 1023), (1024, 1021), (1023, 1023), (1023, 1021)]
+)
+def test_odd_window_lengths_match_librosa_on_both_paths(n_fft, win_length):
+    # librosa's window is periodic for odd lengths too; tf.signal.hann_window(periodic=True)
+    # (and Keras' TF ops.stft(window="hann")) is symmetric there, which put both mels on the
+    # TensorFlow backend and the tf.data one on any backend 0.03 (log units) off librosa on
+    # this file. An odd n_fft - win_length also tests the centring (1 zero left, 2 right).
+    audio, _ = load_audio(BUNDLED[1], 22050)
+    settings = {"n_fft": n_fft, "win_length": win_length}
+    reference = librosa_log_mel(audio, 22050, **settings)
+    ops_mel = ops.convert_to_numpy(mel_spectrogram(audio, 22050, **settings))
+    tf_mel = np.asarray(tf_mel_spectrogram(audio, 22050, **settings))
+    assert ops_mel.shape == tf_mel.shape == reference.shape == (1 + len(audio) // 256, 80)
+    # Measured <= 9.6e-7 on both paths and backends: float32 rounding of the output (log values
+    # up to ~11 have a float32 spacing of 9.5e-7). 1e-5 keeps a 10x margin and is 3000x below
+    # the symmetric window's error.
+    assert np.abs(ops_mel - reference).max() <= 1e-5
+    assert np.abs(tf_mel - reference).max() <= 1e-5
+    assert np.abs(ops_mel - tf_mel).max() <= 1e-5
+
+
+@pytest.mark.parametrize("n_fft", [1023, 1024])
+@pytest.mark.parametrize("win_length", [400, 1021, 1023])
+def test_stft_window_is_librosas_padded_periodic_hann(n_fft, win_length):
+    expected = librosa.util.pad_center(
+        librosa.filters.get_window("hann", win_length, fftbins=True), size=n_fft
+    )
+    window = audio_lib.stft_window(win_length, n_fft)
+    assert window.shape == (n_fft,) and window.dtype == np.float64
+    # Both are float64 cosines of the same angles computed in a different order: ~1e-16 apart.
+    np.testing.assert_allclose(window, expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="win_length"):
+        audio_lib.stft_window(0, n_fft)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "int32"])
+@pytest.mark.parametrize("mel", [mel_spectrogram, tf_mel_spectrogram], ids=["ops", "tf"])
+def test_both_mel_paths_refuse_integer_pcm(mel, dtype):
+    # Raw PCM is 32768 times too loud (int16): the tf.data path used to cast it silently.
+    pcm = (np.sin(np.arange(4000) / 10) * 16000).astype(dtype)
+    with pytest.raises(TypeError, match=rf"floating point in \[-1, 1\]; got {dtype}"):
+        mel(pcm, 16000)
+
+
 def test_mel_rejects_bad_shapes():
     with pytest.raises(ValueError, match=r"\(T,\) or \(B, T\)"):
         mel_spectrogram(np.zeros((1, 2, 3000), "float32"), 16000)
@@ -118,6 +164,9 @@ def test_mel_rejects_bad_shapes():
         tf_mel_spectrogram(np.zeros(3000, "float32"), 16000, win_length=2048)
     with pytest.raises(TypeError, match=r"floating point in \[-1, 1\]; got int16"):
         mel_spectrogram(np.zeros(3000, "int16"), 16000)
+    for mel in (mel_spectrogram, tf_mel_spectrogram):
+        with pytest.raises(ValueError, match="win_length must be positive"):
+            mel(np.zeros(3000, "float32"), 16000, win_length=0)
 
 
 def test_mel_is_differentiable_and_jit_compiles():
@@ -286,6 +335,53 @@ def test_save_audio_round_trips_and_never_overwrites_silently(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["float.wav", "pcm.wav"]  # no temp files
 
 
+def test_save_audio_picks_the_subtype_from_the_extension(tmp_path):
+    speech, _ = load_audio(BUNDLED[1])  # 16-bit PCM, so on the grid PCM_16 writes exactly
+    ogg = save_audio(tmp_path / "speech.ogg", speech, 16000)
+    info = sf.info(ogg)
+    assert (info.format, info.subtype, info.samplerate) == ("OGG", "VORBIS", 16000)
+    decoded, rate = load_audio(ogg)
+    assert rate == 16000 and len(decoded) == len(speech)  # Ogg keeps the exact sample count
+    # Vorbis is lossy: measured correlation 0.9987 with the original at the default quality;
+    # 0.95 (as for files written by soundfile itself, above) only fails on a broken encode.
+    assert np.corrcoef(decoded, speech)[0, 1] > 0.95
+    flac = save_audio(tmp_path / "speech.FLAC", speech, 16000)
+    assert (sf.info(flac).format, sf.info(flac).subtype) == ("FLAC", "PCM_16")
+    np.testing.assert_array_equal(load_audio(flac)[0], speech)  # lossless
+    opus = save_audio(tmp_path / "speech_opus.ogg", speech, 16000, subtype="opus")
+    assert sf.info(opus).subtype == "OPUS"
+
+
+def test_save_audio_refuses_bad_formats_before_writing_anything(tmp_path):
+    audio = np.zeros(1600, "float32")
+    cases = [
+        ("a.flac", "FLOAT", "FLAC format cannot hold subtype 'FLOAT'; choose one of PCM_16"),
+        ("a.ogg", "PCM_16", "OGG format cannot hold subtype 'PCM_16'; choose one of OPUS"),
+        ("a.wav", "PCM_12", "WAV format cannot hold subtype 'PCM_12'"),
+        ("a.wav2", None, "extension '.wav2'; use .wav, .flac or .ogg"),
+        ("new_folder/a.mp3", None, "extension '.mp3'"),
+    ]
+    for name, subtype, message in cases:
+        path = tmp_path / name
+        with pytest.raises(ValueError, match=message) as error:
+            save_audio(path, audio, 16000, subtype=subtype)
+        assert str(path) in str(error.value)
+    # Refused up front: no output, no temporary, no folder.
+    assert list(tmp_path.iterdir()) == []
+    # An existing file is left as it was by a refused overwrite.
+    kept = save_audio(tmp_path / "kept.flac", audio, 16000)
+    before = kept.read_bytes()
+    with pytest.raises(ValueError, match="FLOAT"):
+        save_audio(kept, np.ones(1600), 16000, subtype="FLOAT", overwrite=True)
+    assert kept.read_bytes() == before
+    # A pair the format allows but libsndfile refuses at this rate: the file is named, not the
+    # temporary, and the temporary is gone.
+    with pytest.raises(ValueError, match="Opus only supports sample rates") as error:
+        save_audio(tmp_path / "b.ogg", audio, 22050, subtype="OPUS")
+    assert str(tmp_path / "b.ogg") in str(error.value) and ".tmp" not in str(error.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.flac"]
+
+
 @pytest.mark.parametrize("umask", [0o022, 0o027])
 def test_written_files_get_the_permissions_of_a_new_file(tmp_path, umask):
     # Written through a mkstemp temporary (created 0600) and renamed: the output must still
@@ -391,6 +487,34 @@ def test_load_mel_without_torch_says_what_to_install(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------------
 # Pre-processing and augmentation
 # ------------------------------------------------------------------------------------------------
+
+
+SELF_CONTAINED_EXAMPLES = [
+    "mel_filterbank",
+    "stft_window",
+    "mel_spectrogram",
+    "tf_mel_spectrogram",
+    "peak_normalize",
+    "rms_normalize",
+    "trim_silence",
+    "dequantize",
+    "add_noise",
+    "random_gain",
+    "random_eq",
+    "change_speed",
+]
+
+
+@pytest.mark.parametrize("name", SELF_CONTAINED_EXAMPLES)
+def test_docstring_examples_print_what_they_show(name):
+    # The examples that need no file: each shown output must be what the line prints.
+    function = getattr(audio_lib, name)
+    runner = doctest.DocTestRunner()
+    examples = doctest.DocTestFinder().find(function, name, globs=dict(vars(audio_lib)))
+    for example in examples:
+        runner.run(example)
+    results = runner.summarize(verbose=False)
+    assert results.attempted > 0 and results.failed == 0, name
 
 
 def test_peak_and_rms_normalisation():

@@ -180,7 +180,7 @@ def test_bad_packages_and_missing_apt_get_are_explained(tmp_path, monkeypatch):
 
 def test_cli_prepare(deb, tmp_path, capsys):
     argv = ["prepare", "klettres", "--dest", str(tmp_path / "k"), "--deb", str(deb)]
-    assert cli.main([*argv, "--sample-rate", "16000", "--eval-speakers", "aa,bb"]) == 0
+    assert cli.main([*argv, "--sample-rate", "16000", "--eval-speakers", "aa, bb"]) == 0
     out = capsys.readouterr().out
     assert "train: 2 speakers, 3 files" in out and "eval: 2 speakers, 3 files" in out
     assert cli.main(argv) == 1

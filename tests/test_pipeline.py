@@ -312,6 +312,60 @@ def test_whole_utterance_mode(tmp_path):
     np.testing.assert_array_equal(py[0][1], single[0][1])
 
 
+@pytest.mark.parametrize("engine", ["tf.data", "pydataset"])
+def test_whole_utterances_yield_each_usable_file_once(tmp_path, engine):
+    # A file that fails to decode (NaN inside, not seen by the header check) must not hand its
+    # slot to the next file, which would then count twice in held-out figures.
+    if engine == "tf.data" and keras.backend.backend() != "tensorflow":
+        pytest.importorskip("tensorflow")
+    good, _ = load_audio(SLT)
+    files = []
+    for i, length in enumerate([4096, 5120, 6144, 7168]):
+        files.append(tmp_path / f"u{i}.wav")
+        sf.write(files[-1], good[:length], 16000, subtype="FLOAT")
+    nan = good[:3000].copy()
+    nan[100] = np.nan
+    sf.write(tmp_path / "u1b_nan.wav", nan, 16000, subtype="FLOAT")
+    files.insert(2, tmp_path / "u1b_nan.wav")
+    dataset = make_dataset(files, "tiny", split="eval", batch_size=1, engine=engine)
+    lengths = [audio.shape[1] for _, audio in batches(dataset)]
+    assert lengths == [4096, 5120, 6144, 7168]
+    assert list(dataset.source.skipped) == [str(tmp_path / "u1b_nan.wav")]
+    with pytest.raises(pipeline_lib.NoUsableAudioError, match=r"u1b_nan\.wav: .*NaN"):
+        make_dataset([tmp_path / "u1b_nan.wav"], "tiny", split="eval", engine=engine)
+
+
+def test_training_on_files_that_all_fail_to_decode_is_a_clear_error(tmp_path):
+    # Every file passes the header check and fails when decoded: `train` says so as a
+    # ValueError naming the files (tf.data would hand back a TensorFlow UnknownError).
+    from keras_waveglow.training import train
+
+    good, _ = load_audio(SLT)
+    for i in range(2):
+        bad = good[:9000].copy()
+        bad[10] = np.nan
+        sf.write(tmp_path / f"nan{i}.wav", bad, 16000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"every one of the 2 audio files failed .*nan0\.wav"):
+        train(
+            tmp_path,
+            tmp_path / "run",
+            preset="tiny",
+            steps=1,
+            batch_size=1,
+            segment_length=4096,
+            split="all",
+            save_every=1,
+        )
+
+
+def test_bad_arguments_are_refused_when_the_dataset_is_made():
+    with pytest.raises(ValueError, match="seed must be >= 0; got -1"):
+        make_dataset([AWB], "tiny", seed=-1)
+    for name, value in [("gain_db", -3.0), ("speed", 1.1), ("eq_highpass_hz", 100)]:
+        with pytest.raises(ValueError, match=rf"augment {name} must be a \(low, high\) pair"):
+            make_dataset([AWB], "tiny", augment={name: value, "eq_db": 3.0})
+
+
 def test_corpus_splits_and_file_lists(tmp_path):
     from keras_waveglow.data import arctic
 

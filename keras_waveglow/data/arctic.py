@@ -144,7 +144,8 @@ def load_corpus(
     Raises:
         FileNotFoundError: a requested speaker's folder (or its `wav/`) is missing, or no
             speaker is found under root.
-        ValueError: unknown speaker code or malformed transcript file.
+        ValueError: unknown speaker code, malformed transcript file, or a `wav/` folder
+            holding no `arctic_<a|b>NNNN.wav` file.
 
     Example:
         >>> [u.utterance_id for u in load_corpus("data", "slt")]
@@ -177,6 +178,13 @@ def load_corpus(
             (p for p in wav_dir.iterdir() if _WAV_NAME.match(p.name)),
             key=lambda p: _utterance_order(p.stem),
         )
+        if not names:  # e.g. arctic_a0001.WAV or .flac copies: say so, not "too few"
+            others = sorted(p.name for p in wav_dir.iterdir() if p.is_file())
+            found = f"it holds {len(others)} other files, e.g. {others[0]}" if others else "empty"
+            raise ValueError(
+                f"{wav_dir}: no ARCTIC utterance (arctic_<a|b>NNNN.wav) in it ({found}); give "
+                "other files in a file list (one path per line) instead."
+            )
         untranscribed = sum(p.stem not in transcripts for p in names)
         if transcripts and untranscribed:
             logger.warning("%s: %d wav files without a transcript.", folder, untranscribed)
@@ -259,12 +267,16 @@ def write_file_lists(
         FileExistsError: a list exists and `overwrite` is False.
     """
     out_dir = Path(out_dir)
+    if not overwrite:  # every list checked before any is written: never half a set
+        for name in splits:
+            if (out_dir / f"{name}.txt").exists():
+                raise FileExistsError(
+                    f"{out_dir / f'{name}.txt'} exists; pass overwrite=True to replace it."
+                )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, items in splits.items():
         path = out_dir / f"{name}.txt"
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
         lines = [os.path.relpath(Path(u.path).resolve(), out_dir.resolve()) for u in items]
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
@@ -278,7 +290,8 @@ def read_file_list(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file list.")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the first path
+    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     return [
         (path.parent / line) if not os.path.isabs(line) else Path(line) for line in lines if line
     ]
@@ -477,13 +490,39 @@ def extract_archive(archive_path: str | os.PathLike, dest: str | os.PathLike) ->
     except tarfile.TarError as error:
         raise ValueError(f"{archive_path}: not a readable tar archive ({error}).") from error
     with archive:
-        check_archive_members(archive, dest, str(archive_path))
         try:
+            check_archive_members(archive, dest, str(archive_path))
             archive.extractall(dest, filter="data")
         except tarfile.FilterError as error:
             raise UnsafeArchiveError(
                 f"{archive_path}: refused by the data filter: {error}"
             ) from error
+        except (tarfile.ReadError, EOFError, OSError) as error:
+            if isinstance(error, OSError) and error.errno is not None:
+                raise  # the disk (full, read-only), not the archive
+            # cut short, or bad compressed data (bz2 raises an OSError without errno)
+            raise ValueError(f"{archive_path}: not a readable tar archive ({error}).") from error
+
+
+def _usable_archive(archive: Path, sha256: str | None) -> bool:
+    """Whether an archive left by an earlier run can be extracted as is: its sha256 when
+    one is given, else whether tar can read it to the end (a transfer cut by a server that
+    sent no length looks complete)."""
+    if sha256 is not None:
+        digest = file_sha256(archive)
+        if digest.lower() != sha256.lower():
+            logger.warning(
+                "%s: sha256 %s, expected %s; downloading it again.", archive, digest, sha256
+            )
+            return False
+        return True
+    try:
+        with tarfile.open(archive, "r:*") as handle:
+            handle.getmembers()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        logger.warning("%s: not a readable archive (%s); downloading it again.", archive, error)
+        return False
+    return True
 
 
 def download_arctic(
@@ -527,25 +566,36 @@ def download_arctic(
         [PosixPath('data/cmu_us_slt_arctic'), PosixPath('data/cmu_us_bdl_arctic')]
     """
     dest = Path(dest)
+    chosen = parse_speakers(speakers)
+    stray = sorted(set(sha256 or {}) - set(chosen))
+    if stray:  # a mistyped speaker would leave its archive unchecked without a word
+        raise ValueError(
+            f"sha256 names {', '.join(map(repr, stray))}, not among the speakers "
+            f"{', '.join(chosen)}."
+        )
     dest.mkdir(parents=True, exist_ok=True)
     folders = []
-    for speaker in parse_speakers(speakers):
+    for speaker in chosen:
         folder = speaker_dir(dest, speaker)
         folders.append(folder)
         if (folder / _COMPLETE_MARKER).is_file():
             logger.info("%s: already downloaded; skipping.", folder)
             continue
         archive = dest / ARCHIVE_TEMPLATE.format(speaker=speaker)
+        url, digest = archive_url(speaker, base_url), (sha256 or {}).get(speaker)
+        if archive.is_file() and not _usable_archive(archive, digest):
+            archive.unlink()  # left by an earlier run: fetched again below
         if not archive.is_file():
             download_file(
-                archive_url(speaker, base_url),
-                archive,
-                sha256=(sha256 or {}).get(speaker),
-                progress=progress,
-                retries=retries,
-                timeout=timeout,
+                url, archive, sha256=digest, progress=progress, retries=retries, timeout=timeout
             )
-        extract_archive(archive, dest)
+        try:
+            extract_archive(archive, dest)
+        except UnsafeArchiveError:
+            raise
+        except ValueError as error:  # a server that cut the transfer without a length
+            archive.unlink(missing_ok=True)
+            raise ValueError(f"{error} Deleted it; run again to download it again.") from error
         if not (folder / "wav").is_dir():
             raise ValueError(
                 f"{archive}: holds no {folder.name}/wav folder; not an ARCTIC archive."

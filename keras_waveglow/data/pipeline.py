@@ -136,6 +136,10 @@ def _augment_options(augment) -> dict:
         raise ValueError(
             f"unknown augment options {sorted(unknown)}; expected {', '.join(AUGMENT_OPTIONS)}."
         )
+    for name in ("gain_db", "speed", "eq_highpass_hz"):  # (low, high) pairs
+        value = options.get(name)
+        if value is not None and (isinstance(value, str) or np.ndim(value) != 1 or len(value) != 2):
+            raise ValueError(f"augment {name} must be a (low, high) pair; got {value!r}.")
     if options.get("speed") is not None:
         low, high = (float(v) for v in options["speed"])
         if not 0.0 < low <= high:
@@ -160,6 +164,10 @@ AUGMENT_OPTIONS = (
     "eq_highpass_prob",
 )
 SPEED_MARGIN = 64  # samples resampled beyond each end of a segment and cut off (edge effects)
+
+
+class NoUsableAudioError(ValueError):
+    """Every file of a dataset failed to decode (each one is named with its reason)."""
 
 
 class ExampleSource:
@@ -208,6 +216,8 @@ class ExampleSource:
         self.hop_length = int(self.mel_settings["hop_length"])
         self.segment_length = segment_length
         self.batch_size = int(batch_size)
+        if int(seed) < 0:  # NumPy's and TensorFlow's generators take no negative seed
+            raise ValueError(f"seed must be >= 0; got {seed}.")
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
         self.augment = _augment_options(augment)
@@ -222,6 +232,18 @@ class ExampleSource:
         # Whole utterances must survive the reflect padding of the STFT (> n_fft // 2 samples).
         n_fft = int(self.mel_settings["n_fft"])
         self.min_length = (n_fft // 2 // self.hop_length + 1) * self.hop_length
+        if self.whole_utterances:
+            # Every file is yielded once, in order: a file that fails to decode cannot give
+            # its slot to the next one (which would then count twice in held-out figures), so
+            # the unusable ones are found now (one decode of each file, kept with `cache`).
+            cache, self.cache = self.cache, None
+            self.files = [p for i, p in enumerate(self.files) if self.decode(i) is not None]
+            self.cache = cache
+            if not self.files:
+                raise NoUsableAudioError(
+                    "no audio file could be decoded; skipped: "
+                    + "; ".join(f"{p}: {r}" for p, r in self.skipped.items())
+                )
 
     # -- file checks ------------------------------------------------------------------------
 
@@ -336,8 +358,9 @@ class ExampleSource:
             if audio is not None:
                 break
         else:
-            raise RuntimeError(
-                f"every one of the {n} audio files failed to decode; skipped: {self.skipped}"
+            raise NoUsableAudioError(
+                f"every one of the {n} audio files failed to decode; skipped: "
+                + "; ".join(f"{p}: {r}" for p, r in self.skipped.items())
             )
         rng = np.random.default_rng([self.seed, int(epoch), int(slot)])
         speed = self._draw_speed(rng)
