@@ -435,6 +435,30 @@ def _grouped_order(n_mel: int, n_group: int) -> np.ndarray:
     return (m * n_group + g).reshape(-1)
 
 
+# The `WaveGlow` options that NVIDIA's glow.py has no counterpart of, at the values that are
+# NVIDIA's architecture (`wn_linear_path` is not here: it only acts without skip connections).
+_NVIDIA_ARCHITECTURE = {
+    "use_actnorm": False,
+    "lu_decomposed": False,
+    "coupling_log_scale_bound": None,
+    "mel_upsampling": "learned",
+    "wn_separable": False,
+    "wn_dilation_base": 2,
+    "wn_skip_connections": True,
+}
+
+
+def _refuse_other_architecture(settings: Mapping, path, where: str) -> None:
+    """Raises ValueError for the first option in `settings` that is not NVIDIA's value."""
+    for key, nvidia in _NVIDIA_ARCHITECTURE.items():
+        if key in settings and settings[key] != nvidia:
+            raise ValueError(
+                f"{path}: {key}={settings[key]!r} {where}, but NVIDIA's WaveGlow has no "
+                f"{key}={settings[key]!r}: its architecture is {key}={nvidia!r}, the only "
+                "one its weights fit."
+            )
+
+
 def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="<state_dict>"):
     """Copies a channels-first NVIDIA state dict into a built `WaveGlow` (in place).
 
@@ -448,15 +472,18 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
     Returns:
         The model.
 
+    Raises:
+        ValueError: the model is not NVIDIA's architecture (e.g. ActNorm, frame-rate mel
+            conditioning, separable or other-dilation WN convs, no skip connections; the
+            message names the option and NVIDIA's value), or a weight's shape differs.
+
     Example:
         >>> model = load_nvidia_weights(WaveGlow(**infer_config(state)), state)
     """
     path = Path(path)
-    if model.use_actnorm or model.lu_decomposed or model.coupling_log_scale_bound is not None:
-        raise ValueError(
-            "NVIDIA checkpoints need use_actnorm=False, lu_decomposed=False and "
-            "coupling_log_scale_bound=None."
-        )
+    _refuse_other_architecture(
+        {key: getattr(model, key) for key in _NVIDIA_ARCHITECTURE}, path, "in the model"
+    )
     order = _grouped_order(model.n_mel_channels, model.n_group)
     upsample = state["upsample.weight"]  # (in, out, k) -> Keras (k, out, in)
     _assign(model.upsample.kernel, np.transpose(upsample, (2, 1, 0)), "upsample.weight", path)
@@ -516,14 +543,17 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
             checkpoint, or a plain state_dict file.
         **overrides: `WaveGlow` arguments, e.g. `sample_rate=16000`, `weight_norm=True`,
             `seed=0`. Values the weights determine (n_flows, n_group, ...) may be given only
-            if they agree.
+            if they agree; architecture options NVIDIA's WaveGlow lacks (`use_actnorm`,
+            `lu_decomposed`, `coupling_log_scale_bound`, `mel_upsampling`, `wn_separable`,
+            `wn_dilation_base`, `wn_skip_connections`) only at NVIDIA's values.
 
     Returns:
         A `WaveGlow` (float32 variables under the default dtype policy).
 
     Raises:
         UnsafeCheckpointError: the file's pickle references code outside the allowlist.
-        ValueError: the file is not a WaveGlow checkpoint, or an override contradicts it.
+        ValueError: the file is not a WaveGlow checkpoint, or an override contradicts it or
+            NVIDIA's architecture (the message names the option).
         ImportError: torch is missing (`pip install keras-waveglow[torch]`).
 
     Example:
@@ -539,9 +569,7 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
                 f"{path}: {key}={overrides[key]} given, but the checkpoint's weights have "
                 f"{key}={config[key]}."
             )
-    for key in ("use_actnorm", "lu_decomposed", "coupling_log_scale_bound"):
-        if overrides.get(key):
-            raise ValueError(f"{path}: NVIDIA's WaveGlow has no {key}; it cannot be set here.")
+    _refuse_other_architecture(overrides, path, "given")
     model = WaveGlow(**{**get_preset("nvidia_22k"), **config, **overrides})
     return load_nvidia_weights(model, state, path)
 

@@ -12,6 +12,8 @@ Shapes carried in names: `B` batch, `T` audio samples, `T_g = T // n_group` grou
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -872,15 +874,17 @@ class WaveGlow(keras.Model):
     (`wn_skip_connections=False`); see the "squeezewave_*" presets.
 
     Args:
-        n_mel_channels: int, mel bands. Default 80.
-        n_flows: int, flow steps. Default 12.
-        n_group: int, audio samples per group (flow channels). Default 8.
-        n_early_every: int, emit early outputs every this many flows. Default 4.
-        n_early_size: int, channels emitted each time. Default 2.
-        wn_layers: int, layers per coupling network. Default 8.
-        wn_channels: int, residual channels per coupling network. Default 256.
-        wn_kernel_size: int, dilated conv kernel size. Default 3.
-        hop_length: int, audio samples per mel frame; a multiple of `n_group`. Default 256.
+        n_mel_channels: int >= 1, mel bands. Default 80.
+        n_flows: int >= 1, flow steps. Default 12.
+        n_group: int, even and >= 2, audio samples per group (flow channels). Default 8.
+        n_early_every: int >= 1, emit early outputs every this many flows. Default 4.
+        n_early_size: int >= 0, channels emitted each time; every flow must keep an even
+            number >= 2 of channels. Default 2.
+        wn_layers: int >= 1, layers per coupling network. Default 8.
+        wn_channels: int >= 1, residual channels per coupling network. Default 256.
+        wn_kernel_size: int, odd, dilated conv kernel size. Default 3.
+        hop_length: int >= 1, audio samples per mel frame; a multiple of `n_group`.
+            Default 256.
         use_actnorm: bool, ActNorm before each 1x1 conv. Default False.
         lu_decomposed: bool, LU-parametrised 1x1 convs. Default False.
         weight_norm: bool, weight-normalised WN convs. Default False.
@@ -894,7 +898,7 @@ class WaveGlow(keras.Model):
             "linear": the mel itself at the frame rate, upsampled by `hop_length // n_group`
             inside each WN after its conditioning conv. Default "learned".
         wn_separable: bool, depthwise-separable dilated WN convs. Default False.
-        wn_dilation_base: int, WN layer i dilates by `wn_dilation_base**i`. Default 2.
+        wn_dilation_base: int >= 1, WN layer i dilates by `wn_dilation_base**i`. Default 2.
         wn_skip_connections: bool, WaveGlow's WN skip sum (False: SqueezeWave's residual-only
             WN). Default True.
         wn_linear_path: bool, with `wn_skip_connections=False`: whether each WN's end conv
@@ -909,7 +913,12 @@ class WaveGlow(keras.Model):
         mel: (B, F, n_mel) tensor. In inference `model(mel)` is `model.inverse(mel)` at
             sigma 0.6 (so `predict` vocodes); with `training=True` it returns the upsampled
             conditioning that `compute_loss` continues from, which lets plain
-            `compile()`/`fit()` on (mel, audio) pairs train the flow's likelihood.
+            `compile()`/`fit()` on (mel, audio) pairs train the flow's likelihood (with
+            optional per-example `sample_weight`, see `compute_loss`).
+
+    Raises:
+        ValueError: an argument out of its range (the message names it), or a flow shape
+            whose channels do not fit (`n_group`, `n_early_every`, `n_early_size`).
 
     Example:
         >>> model = WaveGlow.from_preset("tiny")
@@ -949,6 +958,21 @@ class WaveGlow(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        for name, value, minimum in (
+            ("n_mel_channels", n_mel_channels, 1),
+            ("n_flows", n_flows, 1),
+            ("n_early_every", n_early_every, 1),
+            ("n_early_size", n_early_size, 0),
+            ("wn_layers", wn_layers, 1),
+            ("wn_channels", wn_channels, 1),
+            ("wn_kernel_size", wn_kernel_size, 1),
+            ("wn_dilation_base", wn_dilation_base, 1),
+            ("hop_length", hop_length, 1),
+        ):
+            if value < minimum:
+                raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+        if wn_kernel_size % 2 != 1:
+            raise ValueError(f"wn_kernel_size must be odd, got {wn_kernel_size}.")
         if n_group % 2 or n_group < 2:
             raise ValueError(f"n_group must be even and >= 2, got {n_group}.")
         if hop_length % n_group:
@@ -1076,6 +1100,7 @@ class WaveGlow(keras.Model):
         name: str,
         load_weights: bool = True,
         allow_unverified: bool = False,
+        weights: str | os.PathLike | None = None,
         **overrides,
     ) -> WaveGlow:
         """Builds a model from a preset, with its trained weights when the preset has them.
@@ -1096,6 +1121,10 @@ class WaveGlow(keras.Model):
                 ("nvidia_ljspeech": NVIDIA publishes none) or differs from the recorded one; its
                 digest is logged. Once accepted, its conversion is cached and later calls need
                 no flag. Default False.
+            weights: str or path-like or None, a `.weights.h5` file to load instead of the
+                preset's own weights (e.g. a fine-tuned, averaged or exported one, from
+                `keras-waveglow export-weights` or `average`); nothing is downloaded. Default
+                None (the preset's weights, if any).
             **overrides: constructor arguments that replace the preset's (with weights, only
                 ones that keep the weights' shapes, e.g. `seed` or `remat`).
 
@@ -1103,7 +1132,10 @@ class WaveGlow(keras.Model):
             A `WaveGlow`.
 
         Raises:
-            ValueError: unknown preset, or overrides that the weights do not fit.
+            ValueError: unknown preset, overrides that the weights do not fit (weights of
+                other shapes, or more or fewer of them: `check_weights_file`), or `weights`
+                with `load_weights=False`.
+            FileNotFoundError: `weights` does not exist.
             keras_waveglow.hub.WeightsUnavailableError: the weights cannot be downloaded (the
                 message names the URL, its sha256 and where to put a manual download).
             keras_waveglow.hub.WeightsVerificationError: the download failed its checks.
@@ -1112,18 +1144,29 @@ class WaveGlow(keras.Model):
             >>> model = WaveGlow.from_preset("arctic_16k", use_actnorm=True)
             >>> nvidia = WaveGlow.from_preset("nvidia_universal")  # downloads once
             >>> ljspeech = WaveGlow.from_preset("nvidia_ljspeech", allow_unverified=True)
+            >>> tuned = WaveGlow.from_preset("squeezewave_128s", weights="tuned.weights.h5")
         """
         config = {**get_preset(name), **overrides}
-        if not load_weights:
-            return cls(**config)
-        from keras_waveglow import hub  # lazy: hub converts through convert.py, which needs flow
+        if weights is not None:
+            if not load_weights:
+                raise ValueError("weights= loads a file; it contradicts load_weights=False.")
+            path = Path(weights)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such weights file.")
+        else:
+            if not load_weights:
+                return cls(**config)
+            from keras_waveglow import hub  # lazy: hub converts through convert.py (needs flow)
 
-        if hub.weights_source(name) is None:
-            return cls(**config)
-        # The weights first: a download that fails should not wait on a large model being built.
-        path = hub.preset_weights_file(name, allow_unverified=allow_unverified)
+            if hub.weights_source(name) is None:
+                return cls(**config)
+            # The weights first: a failed download should not wait on a large model's build.
+            path = hub.preset_weights_file(name, allow_unverified=allow_unverified)
         model = cls(**config)
         try:
+            # Keras' load_weights skips entries of the file the model lacks: a model with
+            # fewer flows (or WN layers) would load a truncated network without a word.
+            check_weights_file(model, path)
             model.load_weights(path)
         except ValueError as error:
             raise ValueError(
@@ -1322,18 +1365,65 @@ class WaveGlow(keras.Model):
         return self.inverse(mel)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The training loss of `fit`/`evaluate`: WaveGlow's NLL per audio sample.
+
+        Without weights, `waveglow_nll` over the batch. With `sample_weight`, Keras' default
+        reduction ("sum_over_batch_size") of the per-example NLL: `sum_b w_b * nll_b / B`,
+        where `nll_b` is example b's `waveglow_nll`. All-ones weights give the unweighted
+        loss; zero-weighted examples add nothing to the loss or its gradient.
+
+        Args:
+            x: (B, F, n_mel) mel.
+            y: (B, T) audio.
+            y_pred: the upsampled conditioning of `call(mel, training=True)`, or None.
+            sample_weight: None, or one weight per example, shape (B,) or (B, 1).
+            training: bool, whether `y_pred` may be reused (it is recomputed otherwise).
+
+        Returns:
+            A float32 scalar.
+
+        Raises:
+            ValueError: no audio targets, mismatched shapes, or `sample_weight` not of shape
+                (B,) or (B, 1).
+        """
         from keras_waveglow.losses import waveglow_nll
 
         if y is None:
             raise ValueError("WaveGlow.fit expects (mel, audio) pairs; got no audio targets.")
         self._check_audio(y, x)
+        weight = None if sample_weight is None else self._per_example_weight(sample_weight, y)
         if not training or y_pred is None or len(y_pred.shape) != 3:
             y_pred = self.upsample_mel(x)
         z, log_det = self._forward_from_upsampled(y, y_pred)
-        loss = waveglow_nll(z, log_det, sigma=self.train_sigma)
+        if weight is None:
+            loss = waveglow_nll(z, log_det, sigma=self.train_sigma)
+        else:
+            z = ops.cast(z, "float32")
+            samples = ops.cast(ops.shape(z)[1] * ops.shape(z)[2], "float32")
+            squares = ops.sum(ops.square(z), axis=(1, 2)) / (2.0 * self.train_sigma**2)
+            per_example = (squares - ops.cast(log_det, "float32")) / samples
+            batch = ops.cast(ops.shape(z)[0], "float32")
+            loss = ops.sum(weight * per_example) / batch
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss
+
+    @staticmethod
+    def _per_example_weight(sample_weight, audio):
+        """`sample_weight` as a float32 (B,) tensor; refuses weights that are not per example."""
+        weight = ops.convert_to_tensor(sample_weight)
+        shape = tuple(weight.shape)
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] not in (1, None)):
+            raise ValueError(
+                "sample_weight must hold one weight per example, shape (batch,) or (batch, 1); "
+                f"got shape {shape} for audio of shape {tuple(audio.shape)} (the flow's "
+                "likelihood has no per-sample weighting)."
+            )
+        if shape[0] is not None and audio.shape[0] is not None and shape[0] != audio.shape[0]:
+            raise ValueError(
+                f"sample_weight has {shape[0]} weights for a batch of {audio.shape[0]} examples."
+            )
+        return ops.reshape(ops.cast(weight, "float32"), (-1,))
 
     def get_config(self):
         return {
@@ -1401,3 +1491,72 @@ def fold_weight_norm(model: WaveGlow) -> WaveGlow:
     for source, target in zip(others, folded_others, strict=True):
         target.set_weights(source.get_weights())
     return folded
+
+
+def _weights_file_entries(handle) -> dict[str, tuple]:
+    """Every array of an open h5 weights file (or group): its path -> its shape."""
+    import h5py
+
+    found = {}
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset):
+            found[name] = tuple(item.shape)
+
+    handle.visititems(visit)
+    return found
+
+
+def check_weights_file(model: keras.Model, path, source=None) -> None:
+    """Checks that a `.weights.h5` file holds exactly as many arrays as `model`, of its shapes.
+
+    Keras' `load_weights` skips entries of the file that the model lacks, so weights of a
+    larger model (more flows or WN layers) would load into a smaller one as a truncated
+    network. This compares the file's arrays with the model's variables (as many, and the same
+    shapes, counted with multiplicity) before anything is loaded; `load_weights` itself then
+    matches them by name and refuses a misplaced one. Nothing is written: the model's side is
+    read off its variables (a check by saving the model would cost a write of its size).
+
+    Args:
+        model: a built Keras model, e.g. a `WaveGlow`.
+        path: str or path-like, a `.weights.h5` file (Keras' layout, as `save_weights` writes).
+        source: str or path-like or None, the file to name in errors when `path` was made
+            from it (e.g. a generator's weights extracted from a training checkpoint); None
+            names `path`.
+
+    Raises:
+        ValueError: the file is not HDF5, or its arrays differ from the model's in number or
+            shapes: the message names the file, both counts, and the first shapes found in
+            only one of them.
+
+    Example:
+        >>> model = WaveGlow.from_preset("tiny", load_weights=False)
+        >>> check_weights_file(model, "tiny.weights.h5")
+        >>> model.load_weights("tiny.weights.h5")
+    """
+    import collections
+
+    import h5py
+
+    source = path if source is None else source
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{os.fspath(source)}: not a .weights.h5 (HDF5) file.")
+    with h5py.File(path, "r") as handle:
+        found = collections.Counter(_weights_file_entries(handle).values())
+    expected = collections.Counter(tuple(int(d) for d in w.shape) for w in model.weights)
+    if found == expected:
+        return
+
+    def listed(counter) -> str:
+        items = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ", ".join(f"{shape} x{count}" for shape, count in items[:3])
+
+    problems = [f"the file holds {sum(found.values())} arrays, the model {sum(expected.values())}"]
+    if found - expected:
+        problems.append(f"shapes only in the file: {listed(found - expected)}")
+    if expected - found:
+        problems.append(f"shapes only in the model: {listed(expected - found)}")
+    raise ValueError(
+        f"{os.fspath(source)}: its weights do not fit this {type(model).__name__} "
+        f"(another configuration, e.g. other n_flows or wn_layers?): {'; '.join(problems)}."
+    )

@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import operator
 import os
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,9 +45,7 @@ _SILENCE = float(np.log(LOG_FLOOR))  # log-mel of silence, used to pad mels to a
 _default_model: WaveGlow | str | None = None
 _default_weights: str | None = None
 _loaded_models: dict = {}  # (kind, path, mtime, weights) -> WaveGlow
-_runners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_denoisers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_denoise_runners: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_CACHE_ATTRIBUTE = "_keras_waveglow_cache"  # see `_object_cache`
 
 _NO_MODEL_MESSAGE = (
     "vocode() needs a model and none is set. Either pass model=... (a WaveGlow, a .keras file, "
@@ -229,12 +226,8 @@ def _cached(key, weights, load):
 
 
 def _preset_with_weights(name: str, weights) -> WaveGlow:
-    weights = Path(weights)
-    if not weights.is_file():
-        raise FileNotFoundError(f"Weights file {weights} not found.")
-    model = WaveGlow.from_preset(name, load_weights=False)
-    model.load_weights(weights)
-    return model
+    # from_preset checks the file against the model (load_weights skips arrays it lacks).
+    return WaveGlow.from_preset(name, weights=weights)
 
 
 def _load_keras(path: Path) -> WaveGlow:
@@ -301,13 +294,45 @@ class InverseRunner(keras.Model):
         return cls(**config)
 
 
+class _ObjectCache:
+    """What this module caches for one model or denoiser (its compiled wrappers).
+
+    Kept on the object itself rather than in a module-level dictionary: a wrapper holds its
+    model strongly (Keras compiles the wrapper's variables, which are the model's), so a
+    dictionary keyed by the model would keep every model alive for good. On the object, the
+    model, its cache and its wrappers form a cycle that Python's collector frees once the
+    caller drops the model. A plain object, neither a Keras layer nor a list or dict, so Keras
+    neither tracks it as a sublayer nor writes it into saved models or weights files.
+    """
+
+    __slots__ = ("denoise_runner", "denoiser", "inverse_runner")
+
+    def __init__(self):
+        self.denoiser = None
+        self.denoise_runner = None
+        self.inverse_runner = None
+
+
+def _object_cache(owner) -> _ObjectCache:
+    """The `_ObjectCache` stored on `owner` (created on first use)."""
+    cache = vars(owner).get(_CACHE_ATTRIBUTE)
+    if cache is None:
+        cache = _ObjectCache()
+        # object.__setattr__: past Keras' (and torch's) attribute tracking.
+        object.__setattr__(owner, _CACHE_ATTRIBUTE, cache)
+    return cache
+
+
 def runner_for(model: WaveGlow) -> InverseRunner:
-    """The (cached) `InverseRunner` of a model; one per model, so compiled shapes are reused."""
-    runner = _runners.get(model)
-    if runner is None:
-        runner = InverseRunner(model, name="inverse_runner")
-        _runners[model] = runner
-    return runner
+    """The (cached) `InverseRunner` of a model; one per model, so compiled shapes are reused.
+
+    The runner is cached on the model itself: it lives as long as the model does, and no
+    longer (a model the caller drops is freed with its runner and compiled functions).
+    """
+    cache = _object_cache(model)
+    if cache.inverse_runner is None:
+        cache.inverse_runner = InverseRunner(model, name="inverse_runner")
+    return cache.inverse_runner
 
 
 def receptive_field_frames(model: WaveGlow) -> tuple[int, int]:
@@ -436,7 +461,8 @@ def vocode(
         overlap_frames: int or None, context frames on each side of a window; None covers the
             model's receptive field (`receptive_field_frames`) plus half the fade, which makes
             chunked output equal to whole-utterance output.
-        fade_frames: int, cross-fade length around each chunk boundary. Default 4.
+        fade_frames: int, cross-fade length around each chunk boundary, at most
+            `chunk_frames`. Default 4.
         return_sample_rate: bool or None. None (default) returns `(audio, sample_rate)` when the
             model was given as a path or preset (also through the default model) and only
             `audio` when a `WaveGlow` object was given.
@@ -449,7 +475,8 @@ def vocode(
 
     Raises:
         RuntimeError: no model given and no default model set.
-        ValueError: a mel of the wrong shape, with NaN/inf, or bad arguments.
+        ValueError: a mel of the wrong shape, with NaN/inf, or bad arguments (e.g.
+            `fade_frames > chunk_frames`; settings are checked before any model is loaded).
 
     Example:
         >>> model = keras_waveglow.WaveGlow.from_preset("tiny")
@@ -460,11 +487,7 @@ def vocode(
     given_object = isinstance(model, WaveGlow) or (
         model is None and isinstance(get_default_model(), WaveGlow)
     )
-    _check_settings(sigma, denoiser_strength, batch_size)
-    if chunk_frames < 1 or fade_frames < 0:
-        raise ValueError(
-            f"chunk_frames must be >= 1 and fade_frames >= 0; got {chunk_frames}, {fade_frames}."
-        )
+    _check_settings(sigma, denoiser_strength, batch_size, chunk_frames, fade_frames)
     waveglow = load_vocoder(model, weights)
     if return_sample_rate is None:
         return_sample_rate = not given_object
@@ -546,8 +569,18 @@ def vocode(
     return (audio, waveglow.sample_rate) if return_sample_rate else audio
 
 
-def _check_settings(sigma: float, denoiser_strength: float, batch_size: int) -> None:
-    """Refuses settings that would fail late or be ignored (NaN compares False to anything)."""
+def _check_settings(
+    sigma: float,
+    denoiser_strength: float,
+    batch_size: int,
+    chunk_frames: int = 512,
+    fade_frames: int = 4,
+) -> None:
+    """Refuses settings that would fail late or be ignored (NaN compares False to anything).
+
+    A cross-fade longer than a chunk would make the fades of a window's two core boundaries
+    overlap, so the windows' weights would no longer sum to one (wrong amplitude).
+    """
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a finite number >= 0; got {sigma}.")
     if not (np.isfinite(denoiser_strength) and denoiser_strength >= 0):
@@ -559,6 +592,16 @@ def _check_settings(sigma: float, denoiser_strength: float, batch_size: int) -> 
     batch_size = operator.index(batch_size)  # ints, NumPy and JAX integer scalars
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    if chunk_frames < 1 or fade_frames < 0:
+        raise ValueError(
+            f"chunk_frames must be >= 1 and fade_frames >= 0; got {chunk_frames}, {fade_frames}."
+        )
+    if fade_frames > chunk_frames:
+        raise ValueError(
+            f"fade_frames ({fade_frames}) must not exceed chunk_frames ({chunk_frames}): the "
+            "cross-fades around a chunk's two boundaries would overlap and change the "
+            "amplitude. Use a shorter fade or longer chunks."
+        )
 
 
 def _accumulate(out, window_audio, window_start, core_start, cores, fade) -> None:
@@ -733,10 +776,10 @@ class Denoiser(layers.Layer):
             )
         batch = audio[None] if audio.ndim == 1 else audio
         strength = self.strength if strength is None else float(strength)
-        runner = _denoise_runners.get(self)
-        if runner is None:
-            runner = _DenoiseRunner(self, name="denoise_runner")
-            _denoise_runners[self] = runner
+        cache = _object_cache(self)  # freed with the denoiser, as `runner_for`'s
+        if cache.denoise_runner is None:
+            cache.denoise_runner = _DenoiseRunner(self, name="denoise_runner")
+        runner = cache.denoise_runner
         strengths = np.full((batch.shape[0],), strength, "float32")
         cleaned = np.asarray(runner.predict_on_batch([batch, strengths]), "float32")
         return cleaned[0] if audio.ndim == 1 else cleaned
@@ -807,12 +850,11 @@ class _DenoiseRunner(keras.Model):
 
 
 def denoiser_for(model: WaveGlow) -> Denoiser:
-    """The (cached) `Denoiser.from_model(model)`."""
-    denoiser = _denoisers.get(model)
-    if denoiser is None:
-        denoiser = Denoiser.from_model(model, name="denoiser")
-        _denoisers[model] = denoiser
-    return denoiser
+    """The (cached) `Denoiser.from_model(model)`, kept on the model as `runner_for`'s runner."""
+    cache = _object_cache(model)
+    if cache.denoiser is None:
+        cache.denoiser = Denoiser.from_model(model, name="denoiser")
+    return cache.denoiser
 
 
 # --------------------------------------------------------------------------------------------

@@ -1377,6 +1377,12 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     Returns:
         `waveglow`, with the weights loaded.
 
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: the source's WaveGlow differs from `waveglow` (other shapes, or more or
+            fewer weights: a `.weights.h5` file is checked with `flow.check_weights_file`
+            before anything is loaded), or the file holds no WaveGlow.
+
     Example:
         >>> model = load_initial_weights(WaveGlow.from_preset("arctic_16k"), "model.keras")
     """
@@ -1388,13 +1394,18 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
 
         if not h5py.is_hdf5(path):
             raise ValueError(f"{path}: not a .weights.h5 (HDF5) file.")
+        from keras_waveglow.flow import check_weights_file
+
         with h5py.File(path, "r") as handle:
             standalone = _generator_group(handle, path) is handle
         if standalone:
+            check_weights_file(waveglow, path)  # load_weights ignores arrays left over
             waveglow.load_weights(path)
             return waveglow
         with tempfile.TemporaryDirectory() as tmp:
-            waveglow.load_weights(export_generator_weights(path, Path(tmp) / "g.weights.h5"))
+            generator = export_generator_weights(path, Path(tmp) / "g.weights.h5")
+            check_weights_file(waveglow, generator, source=path)
+            waveglow.load_weights(generator)
         return waveglow
     if path.suffix == ".keras":
         source = keras.saving.load_model(path, compile=False)

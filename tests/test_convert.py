@@ -196,6 +196,55 @@ def test_overrides_that_contradict_the_weights_are_refused(tmp_path):
         keras_waveglow.from_nvidia(path, coupling_log_scale_bound=8.0)
 
 
+# Every `WaveGlow` option NVIDIA's glow.py has no counterpart of, at a value that is not
+# NVIDIA's, and NVIDIA's value the message names.
+OTHER_ARCHITECTURES = [
+    ("mel_upsampling", "nearest", "'learned'"),
+    ("mel_upsampling", "linear", "'learned'"),
+    ("wn_separable", True, "False"),
+    ("wn_dilation_base", 3, "2"),
+    ("wn_dilation_base", 1, "2"),
+    ("wn_skip_connections", False, "True"),
+    ("use_actnorm", True, "False"),
+    ("lu_decomposed", True, "False"),
+    ("coupling_log_scale_bound", 8.0, "None"),
+]
+
+
+@pytest.mark.parametrize("key, value, nvidia", OTHER_ARCHITECTURES)
+def test_architecture_options_nvidia_lacks_are_refused(tmp_path, key, value, nvidia):
+    """An NVIDIA checkpoint fits one architecture: any other (e.g. wn_dilation_base=3, which
+    loaded into a different function, or mel_upsampling="nearest", which failed with an
+    AttributeError) is refused, naming the option and NVIDIA's value."""
+    torch_model = _torch_model(per_layer_cond=False, weight_norm=False)
+    path = _save(torch_model, tmp_path / "sd.pt", "state_dict")
+    expected = (
+        rf"sd\.pt: {key}={value!r} given, but NVIDIA's WaveGlow has no {key}=.*{key}={nvidia}"
+    )
+    with pytest.raises(ValueError, match=expected):
+        keras_waveglow.from_nvidia(path, **{key: value})
+    state = {k: v.numpy() for k, v in torch_model.state_dict().items()}
+    other = keras_waveglow.WaveGlow(**{**TORCH_CONFIG, key: value})
+    with pytest.raises(ValueError, match=rf"{key}={value!r} in the model, .*{key}={nvidia}"):
+        convert.load_nvidia_weights(other, state, path)
+
+
+def test_nvidia_architecture_values_may_be_given(tmp_path):
+    model = _torch_model(per_layer_cond=False, weight_norm=False)
+    ref = _reference(model)
+    path = _save(model, tmp_path / "sd.pt", "state_dict")
+    nvidia = {
+        "mel_upsampling": "learned",
+        "wn_separable": False,
+        "wn_dilation_base": 2,
+        "wn_skip_connections": True,
+        "use_actnorm": False,
+        "lu_decomposed": False,
+        "coupling_log_scale_bound": None,
+    }
+    _check_parity(keras_waveglow.from_nvidia(path, **nvidia), ref)
+
+
 def test_checkpoint_metadata_that_contradicts_the_weights_is_refused(tmp_path):
     model = _torch_model(True, True)
     state = {f"module.{k}": v for k, v in model.state_dict().items()}

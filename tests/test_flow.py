@@ -687,3 +687,142 @@ def test_nvidia_presets_keep_their_weight_layout():
         (1, 16, 32),
         (32,),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Constructor ranges, weights files that do not fit, sample weights
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argument, value, message",
+    [
+        ("n_early_every", 0, "n_early_every must be >= 1, got 0"),
+        ("hop_length", 0, "hop_length must be >= 1, got 0"),
+        ("n_early_size", -2, "n_early_size must be >= 0, got -2"),
+        ("n_flows", 0, "n_flows must be >= 1, got 0"),
+        ("wn_layers", 0, "wn_layers must be >= 1, got 0"),
+        ("wn_channels", 0, "wn_channels must be >= 1, got 0"),
+        ("n_mel_channels", 0, "n_mel_channels must be >= 1, got 0"),
+        ("wn_kernel_size", 2, "wn_kernel_size must be odd, got 2"),
+        ("wn_dilation_base", 0, "wn_dilation_base must be >= 1, got 0"),
+    ],
+)
+def test_constructor_arguments_out_of_range_are_named(argument, value, message):
+    with pytest.raises(ValueError, match=message):
+        WaveGlow.from_preset("tiny", **{argument: value})
+
+
+def test_no_early_outputs_is_a_valid_flow():
+    """n_early_size=0, the lower end of its range, keeps every channel to the end."""
+    model = WaveGlow.from_preset("tiny", n_early_size=0, seed=0)
+    perturb_weights(model)
+    mel, audio = _inputs(model, batch=1, frames=4)
+    z, _ = model.forward(audio, mel)
+    back = ops.convert_to_numpy(model.inverse(mel, z=z))
+    np.testing.assert_allclose(back, audio, atol=1e-4)
+
+
+def test_weights_file_of_another_flow_count_is_refused(tmp_path):
+    from keras_waveglow.flow import check_weights_file
+
+    four = WaveGlow.from_preset("tiny", seed=0)
+    path = tmp_path / "four.weights.h5"
+    four.save_weights(path)
+    check_weights_file(WaveGlow.from_preset("tiny", seed=1), path)  # the same configuration
+    fewer = WaveGlow.from_preset("tiny", n_flows=2, seed=0)
+    misfit = r"four\.weights\.h5: its weights do not fit this WaveGlow .*: the file holds "
+    with pytest.raises(
+        ValueError, match=misfit + r"\d+ arrays, the model \d+; shapes only in the file"
+    ):
+        check_weights_file(fewer, path)
+    more = WaveGlow.from_preset("tiny", n_flows=6, n_early_every=4, seed=0)
+    with pytest.raises(ValueError, match=misfit + r".*shapes only in the model: "):
+        check_weights_file(more, path)
+    layers = WaveGlow.from_preset("tiny", wn_layers=1, seed=0)
+    with pytest.raises(ValueError, match=misfit + r".*shapes only in the file: "):
+        check_weights_file(layers, path)
+    wider = WaveGlow.from_preset("tiny", wn_channels=8, seed=0)
+    with pytest.raises(
+        ValueError,
+        match=misfit + r"62 arrays, the model 62; shapes only in the file: .*only in the model",
+    ):
+        check_weights_file(wider, path)
+    not_hdf5 = tmp_path / "text.weights.h5"
+    not_hdf5.write_text("not HDF5")
+    with pytest.raises(ValueError, match=r"text\.weights\.h5: not a \.weights\.h5 \(HDF5\) file"):
+        check_weights_file(four, not_hdf5)
+
+
+def test_preset_weights_refuse_overrides_that_drop_flows():
+    """Keras' load_weights skips arrays the model lacks: 8 of the preset's 12 flows loaded
+    silently before; the bundled weights still load as they are."""
+    name = "squeezewave_128s_klettres"
+    with pytest.raises(ValueError, match=rf"Preset '{name}': .*weights\.h5: .*shapes only in"):
+        WaveGlow.from_preset(name, n_flows=8)
+    assert WaveGlow.from_preset(name).n_flows == 12
+
+
+def _weighted_batch():
+    model = WaveGlow.from_preset("tiny", seed=0)
+    perturb_weights(model)
+    mel, audio = _inputs(model, batch=4, frames=4)
+    return model, mel, audio
+
+
+def test_sample_weight_weights_the_per_example_nll():
+    """Keras' default reduction: sum_b w_b * nll_b / B, where nll_b is example b's NLL."""
+    model, mel, audio = _weighted_batch()
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    z, log_det = model.forward(audio, mel)
+    per_example = np.array(
+        [float(waveglow_nll(z[b : b + 1], log_det[b : b + 1])) for b in range(4)]
+    )
+    assert np.ptp(per_example) > 1e-3  # the examples differ, so weighting shows
+
+    def evaluate(weights):
+        return model.evaluate(mel, audio, sample_weight=weights, batch_size=4, verbose=0)
+
+    np.testing.assert_allclose(evaluate(None), per_example.mean(), rtol=1e-5)
+    np.testing.assert_allclose(evaluate(np.ones(4, "float32")), per_example.mean(), rtol=1e-5)
+    assert evaluate(np.zeros(4, "float32")) == 0.0
+    weights = np.array([2.0, 0.0, 1.0, 0.5], "float32")
+    expected = np.sum(weights * per_example) / 4
+    np.testing.assert_allclose(evaluate(weights), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"sample_weight must hold one weight per example"):
+        model.compute_loss(mel, audio, sample_weight=np.ones((4, 3), "float32"), training=False)
+    with pytest.raises(ValueError, match=r"sample_weight has 3 weights for a batch of 4"):
+        model.compute_loss(mel, audio, sample_weight=np.ones(3, "float32"), training=False)
+
+
+def test_zero_sample_weights_leave_the_model_untrained():
+    model, mel, audio = _weighted_batch()
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    before = [ops.convert_to_numpy(w) for w in model.trainable_weights]
+    model.fit(mel, audio, sample_weight=np.zeros(4, "float32"), batch_size=4, verbose=0)
+    for a, b in zip(model.trainable_weights, before, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), b)
+    model.fit(mel, audio, sample_weight=np.ones(4, "float32"), batch_size=4, verbose=0)
+    changed = [
+        not np.array_equal(ops.convert_to_numpy(a), b)
+        for a, b in zip(model.trainable_weights, before, strict=True)
+    ]
+    assert any(changed)
+
+
+def test_from_preset_loads_a_given_weights_file(tmp_path):
+    # The documented way to load a fine-tuned, averaged or exported file onto its preset.
+    source = WaveGlow.from_preset("tiny", seed=0)
+    for variable in source.trainable_variables:
+        variable.assign(variable + 0.01)
+    path = tmp_path / "tuned.weights.h5"
+    source.save_weights(path)
+    loaded = WaveGlow.from_preset("tiny", weights=path, seed=3)
+    for got, want in zip(loaded.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(got), ops.convert_to_numpy(want))
+    with pytest.raises(ValueError, match=r"Preset 'tiny': .*tuned\.weights\.h5.*do not fit"):
+        WaveGlow.from_preset("tiny", weights=path, n_flows=2)
+    with pytest.raises(ValueError, match="contradicts load_weights=False"):
+        WaveGlow.from_preset("tiny", weights=path, load_weights=False)
+    with pytest.raises(FileNotFoundError, match=r"missing\.weights\.h5: no such weights file"):
+        WaveGlow.from_preset("tiny", weights=tmp_path / "missing.weights.h5")

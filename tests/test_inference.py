@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
+import h5py
+import keras
 import librosa
 import numpy as np
 import pytest
@@ -206,6 +211,21 @@ def test_bad_mels_are_refused_clearly(model, speech_mel):
         vocode(np.zeros((0, 20, 80), "float32"), model)
 
 
+def test_fade_longer_than_chunk_is_refused_before_any_model_work(model, speech_mel, monkeypatch):
+    from keras_waveglow import presets
+
+    # No model anywhere: a check after loading one would raise RuntimeError instead.
+    monkeypatch.setattr(presets, "DEFAULT_PRESET", None)
+    with pytest.raises(ValueError, match=r"fade_frames \(16\) must not exceed chunk_frames \(8\)"):
+        vocode(speech_mel, chunk_frames=8, fade_frames=16)
+    with pytest.raises(ValueError, match=r"fade_frames \(3\) must not exceed chunk_frames \(2\)"):
+        vocode(speech_mel, model, chunk_frames=2, fade_frames=3)
+    # A fade as long as the chunk is the longest whose weights still sum to one.
+    whole = vocode(speech_mel[:60], model, sigma=0.6, seed=1, chunk_frames=1024)
+    chunked = vocode(speech_mel[:60], model, sigma=0.6, seed=1, chunk_frames=8, fade_frames=8)
+    assert np.abs(chunked - whole).max() / np.abs(whole).max() < 1e-3
+
+
 def test_denoiser_on_a_one_frame_mel(model, speech_mel):
     # One frame is 256 samples, fewer than the denoiser's STFT needs (n_fft // 2 + 1 = 513):
     # the output is padded with silence for it and cropped back.
@@ -250,6 +270,16 @@ def test_default_model_from_setter_and_environment(model, speech_mel, model_file
     set_default_model(path)
     audio, sample_rate = vocode(speech_mel[:20], sigma=0.0)
     np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def test_preset_with_weights_of_more_flows_is_refused(tmp_path):
+    """load_weights skips arrays the model lacks: a 6-flow file loaded silently into "tiny"."""
+    weights = tmp_path / "six.weights.h5"
+    WaveGlow.from_preset("tiny", n_flows=6, seed=0).save_weights(weights)
+    with pytest.raises(
+        ValueError, match=r"six\.weights\.h5: its weights do not fit .*shapes only in the file"
+    ):
+        load_vocoder("tiny", weights=weights)
 
 
 def test_model_specifications(model, tmp_path, monkeypatch):
@@ -353,6 +383,48 @@ def test_denoiser_from_model_measures_the_zero_mel_output(model, speech_mel):
         Denoiser(n_fft=512, bias_spectrum=np.zeros(513))
     with pytest.raises(ValueError, match="too short"):
         denoiser.denoise(np.zeros(100, "float32"))
+
+
+def test_vocoded_models_and_denoisers_are_freed_once_dropped(speech_mel):
+    """The compiled wrappers are cached on their model (or denoiser), not in module-level
+    dictionaries whose runners kept every model vocoded once alive for good."""
+    refs = []
+    for seed in range(2):
+        model = WaveGlow.from_preset("tiny", seed=seed)
+        vocode(speech_mel[:20], model, sigma=0.0, denoiser_strength=0.1)
+        runner, denoiser = runner_for(model), inference.denoiser_for(model)
+        traced = runner.trace_count
+        vocode(speech_mel[:20], model, sigma=0.0, denoiser_strength=0.1)
+        # Still cached while the model lives: the same wrappers, nothing traced again.
+        assert runner_for(model) is runner and inference.denoiser_for(model) is denoiser
+        assert runner.trace_count == traced
+        refs += [weakref.ref(model), weakref.ref(runner), weakref.ref(denoiser)]
+        del model, runner, denoiser
+        gc.collect()
+    standalone = Denoiser(n_fft=1024, bias_spectrum=np.ones(513, "float32"))
+    standalone.denoise(np.zeros(2048, "float32"))  # compiles through its own cached wrapper
+    refs.append(weakref.ref(standalone))
+    del standalone
+    gc.collect()
+    assert [ref() is None for ref in refs] == [True] * 7
+
+
+def test_cached_wrappers_stay_out_of_saved_models(speech_mel, tmp_path):
+    model = WaveGlow.from_preset("tiny", seed=0)
+    model.save_weights(tmp_path / "before.weights.h5")
+    vocode(speech_mel[:20], model, sigma=0.0, denoiser_strength=0.1)
+    model.save_weights(tmp_path / "after.weights.h5")
+    with (
+        h5py.File(tmp_path / "before.weights.h5") as b,
+        h5py.File(tmp_path / "after.weights.h5") as a,
+    ):
+        names = [[], []]
+        b.visit(names[0].append)
+        a.visit(names[1].append)
+    assert names[0] == names[1]
+    model.save(tmp_path / "after.keras")
+    reloaded = keras.saving.load_model(tmp_path / "after.keras")
+    assert [w.path for w in reloaded.weights] == [w.path for w in model.weights]
 
 
 # --------------------------------------------------------------------------------------------

@@ -920,6 +920,33 @@ def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):
         load_vocoder(renamed)  # vocode and evaluate's --model reach the same check
 
 
+def test_warm_start_refuses_weights_files_of_another_flow_count(tmp_path):
+    """Keras' load_weights skips arrays the model lacks: a 4-flow file loaded silently into a
+    2-flow model. A WaveGlow weights file and a GAN checkpoint are both checked."""
+    source = WaveGlow.from_preset("tiny", seed=0)
+    perturb_weights(source)
+    standalone = tmp_path / "four.weights.h5"
+    source.save_weights(standalone)
+    gan = WaveGlowGAN(source, WaveDiscriminator(periods=(2,), n_scales=0, width=1 / 32))
+    checkpoint = tmp_path / "gan.weights.h5"
+    gan.save_weights(checkpoint)  # the generator under layers/<name>, as a training checkpoint
+    for path in (standalone, checkpoint):
+        name = path.name.replace(".", r"\.")
+        fewer = WaveGlow.from_preset("tiny", n_flows=2, seed=1)
+        with pytest.raises(
+            ValueError, match=rf"{name}: its weights do not fit .*shapes only in the file"
+        ):
+            load_initial_weights(fewer, path)
+        more = WaveGlow.from_preset("tiny", n_flows=6, n_early_every=4, seed=1)
+        with pytest.raises(
+            ValueError, match=rf"{name}: its weights do not fit .*only in the model"
+        ):
+            load_initial_weights(more, path)
+        same = load_initial_weights(WaveGlow.from_preset("tiny", seed=1), path)
+        for got, want in zip(_numpy(same.weights), _numpy(source.weights), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
 # ------------------------------------------------------------------------------------------
 # Likelihood training and evaluation
 # ------------------------------------------------------------------------------------------
