@@ -341,7 +341,8 @@ def summary_lines(metrics: dict) -> list[str]:
         f"{_rounded(metrics['heldout_nll'], 3)} "
         f"({_rounded(metrics['heldout_bits_per_sample'], 2)} bits/sample log-likelihood) "
         f"after {metrics['train_steps']} fine-tuning steps in {metrics['train_seconds']:.0f} s",
-        f"PESQ (wideband): {start} {_rounded(pesq['bundled'], 2)}, "
+        f"PESQ (wideband; whole utterances, the first 80% tuned on): "
+        f"{start} {_rounded(pesq['bundled'], 2)}, "
         f"fine-tuned {_rounded(pesq['finetuned'], 2)}, "
         f"Griffin-Lim {_rounded(pesq['griffin_lim'], 2)}",
     ]
