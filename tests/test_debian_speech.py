@@ -73,6 +73,10 @@ def klettres_files():
         for kind, name, rate, seconds in items
     }
     files["./usr/share/klettres/cc/alpha/broken.ogg"] = b"OggS but not really"
+    silence, buffer = np.zeros(4410), io.BytesIO()
+    sf.write(buffer, silence, 44100, format="OGG", subtype="VORBIS")
+    files["./usr/share/klettres/cc/alpha/silent.ogg"] = buffer.getvalue()
+    files["./usr/share/klettres/cc/alpha/tick.ogg"] = ogg_bytes(44100, 0.005)  # 220 samples
     files["./usr/share/klettres/pics/kids/x.svg"] = b"<svg/>"  # not a speaker
     files["./usr/share/doc/klettres-data/copyright"] = b"License: GPL-2+\n"
     return files
@@ -94,7 +98,10 @@ def test_recipe_resamples_splits_by_speaker_and_writes_the_licence(deb, tmp_path
         assert recorded["source_rates"] == {
             str(r): sum(1 for _, _, rate, _ in items if rate == r) for _, _, r, _ in items
         }
-    assert summary["skipped"][0][0] == "usr/share/klettres/cc/alpha/broken.ogg"
+    skipped = {file.rsplit("/", 1)[1]: reason for file, reason in summary["skipped"]}
+    assert list(skipped) == ["broken.ogg", "silent.ogg", "tick.ogg"]
+    assert skipped["silent.ogg"].startswith("digital silence")
+    assert skipped["tick.ogg"] == "80 samples, shorter than 10 ms"
 
     audio, rate = sf.read(dest / "bb" / "alpha_b.wav")
     assert rate == 16000 and audio.ndim == 1

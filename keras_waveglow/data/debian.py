@@ -285,6 +285,10 @@ def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, fl
 
     Returns:
         (source rate, samples written, gain applied: 1.0 unless the file was scaled down).
+
+    Raises:
+        ValueError: no samples, non-finite ones, shorter than 10 ms, or digital silence (a
+            recording with nothing to learn from is skipped and reported, not listed).
     """
     import soundfile as sf
     import soxr
@@ -298,6 +302,10 @@ def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, fl
     peak = float(np.max(np.abs(audio)))
     if not np.isfinite(peak):
         raise ValueError("non-finite samples")
+    if len(audio) < sample_rate // 100:  # the training pipeline would skip it anyway
+        raise ValueError(f"{len(audio)} samples, shorter than 10 ms")
+    if peak < 2.0**-15:
+        raise ValueError("digital silence (peak below one 16-bit step)")
     gain = RESCALED_PEAK / peak if peak > 1.0 else 1.0
     # The clip only guards the 16-bit conversion (never wraps); after the gain nothing reaches it.
     sf.write(target, np.clip(audio * gain, -1.0, 1.0), sample_rate, subtype="PCM_16")
