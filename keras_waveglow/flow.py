@@ -12,6 +12,7 @@ Shapes carried in names: `B` batch, `T` audio samples, `T_g = T // n_group` grou
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from pathlib import Path
 
@@ -1147,6 +1148,14 @@ class WaveGlow(keras.Model):
             >>> tuned = WaveGlow.from_preset("squeezewave_128s", weights="tuned.weights.h5")
         """
         config = {**get_preset(name), **overrides}
+        # A misspelt override is named now, not after a download or a large model's build.
+        known = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+        unknown = sorted(set(overrides) - known - {"name", "dtype", "trainable"})
+        if unknown:
+            raise ValueError(
+                f"Preset {name!r}: unknown {cls.__name__} argument(s) {unknown}; "
+                f"known: {', '.join(sorted(known))}."
+            )
         if weights is not None:
             if not load_weights:
                 raise ValueError("weights= loads a file; it contradicts load_weights=False.")

@@ -826,3 +826,15 @@ def test_from_preset_loads_a_given_weights_file(tmp_path):
         WaveGlow.from_preset("tiny", weights=path, load_weights=False)
     with pytest.raises(FileNotFoundError, match=r"missing\.weights\.h5: no such weights file"):
         WaveGlow.from_preset("tiny", weights=tmp_path / "missing.weights.h5")
+
+
+def test_misspelt_preset_override_is_named_before_any_download(monkeypatch):
+    from keras_waveglow import hub
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the weights were fetched before the arguments were checked")
+
+    monkeypatch.setattr(hub, "preset_weights_file", no_download)
+    with pytest.raises(ValueError, match=r"Preset 'nvidia_universal': unknown WaveGlow .*'sead'"):
+        WaveGlow.from_preset("nvidia_universal", sead=3)
+    assert WaveGlow.from_preset("tiny", trainable=False, seed=2).trainable is False
