@@ -11,7 +11,8 @@ metric               best  definition                                           
 ``pesq_wb``          high  ITU-T P.862.2 wideband PESQ at 16 kHz (resampled if needed)  pesq
 ``mr_stft``          low   multi-resolution STFT distance: spectral convergence plus   -
                            log-magnitude L1, averaged over (1024, 120, 600),
-                           (2048, 240, 1200), (512, 50, 240) (n_fft, hop, window)
+                           (2048, 240, 1200), (512, 50, 240) (n_fft, hop, window);
+                           power floored at 1e-7 (Parallel WaveGAN's STFT loss)
 ``log_mel_l1``       low   mean |log-mel difference|, the model's own mel              -
 ``mcd_db``           low   mel-cepstral distortion in dB, 24 coefficients without c0,  pysptk
                            WORLD envelopes (`pyworld`, else STFT power), DTW-aligned
@@ -96,6 +97,12 @@ FOLDER_TABLE_METRICS = ("pesq_wb", "log_mel_l1", "vuv_f1")
 F0_FRAME_PERIOD_MS = 5.0
 F0_RANGE_HZ = (60.0, 500.0)
 MCD_ORDER = 24
+# mr_stft's floor: |STFT|^2 is clamped at this before the square root (Parallel WaveGAN's).
+MR_STFT_POWER_FLOOR = 1e-7
+# How a report records that definition (settings["mr_stft_floor"]); a report without the
+# field floored the magnitude at 1e-7 (MR_STFT_OLD_FLOOR), and the two do not compare.
+MR_STFT_FLOOR = "power 1e-7"
+MR_STFT_OLD_FLOOR = "magnitude 1e-7"
 _EVAL_EXTRA = "pip install 'keras-waveglow[eval]'"
 
 
@@ -185,8 +192,12 @@ def multi_resolution_stft_distance(
 ) -> float:
     """Spectral convergence plus log-magnitude L1, averaged over STFT resolutions.
 
-    Per resolution: `||S_r - S_d||_F / ||S_r||_F + mean|log S_r - log S_d|` with magnitudes
-    clamped at 1e-7 (Hann window, centred frames).
+    Per resolution: `||S_r - S_d||_F / ||S_r||_F + mean|log S_r - log S_d|` on magnitudes
+    `S = sqrt(max(|STFT|^2, 1e-7))` (Hann window, centred frames): the power is floored at
+    1e-7, as in Parallel WaveGAN's STFT loss, so bins far below audibility (a silent band,
+    16-bit quantisation noise) all sit at the floor and add nothing. (Reports written before
+    `settings["mr_stft_floor"]` existed floored the magnitude at 1e-7 instead; `compare_reports`
+    leaves the metric out between the two definitions.)
 
     Args:
         reference: (T,) float audio.
@@ -208,8 +219,9 @@ def multi_resolution_stft_distance(
         spec = {}
         for name, audio in (("r", reference), ("d", degraded)):
             stft = librosa.stft(audio, n_fft=n_fft, hop_length=hop, win_length=window)
-            spec[name] = np.maximum(np.abs(stft), 1e-7)
-        convergence = np.linalg.norm(spec["r"] - spec["d"]) / max(np.linalg.norm(spec["r"]), 1e-7)
+            power = np.square(np.abs(stft).astype(np.float64))
+            spec[name] = np.sqrt(np.maximum(power, MR_STFT_POWER_FLOOR))
+        convergence = np.linalg.norm(spec["r"] - spec["d"]) / np.linalg.norm(spec["r"])
         log_l1 = np.mean(np.abs(np.log(spec["r"]) - np.log(spec["d"])))
         total += float(convergence + log_l1)
     return total / len(resolutions)
@@ -558,6 +570,20 @@ def _save_mel_image(mel: np.ndarray, path: Path, title: str, limits: tuple[float
     figure.savefig(path)
 
 
+def _non_finite(audio) -> str | None:
+    """None when every sample is finite, else how many are not ("3 NaN of 16000 samples")."""
+    audio = np.asarray(audio)
+    bad = ~np.isfinite(audio)
+    if not bad.any():
+        return None
+    nan = int(np.isnan(audio).sum())
+    inf = int(bad.sum()) - nan
+    kinds = " and ".join(
+        f"{count} {kind}" for count, kind in ((nan, "NaN"), (inf, "infinite")) if count
+    )
+    return f"{kinds} of {audio.size} samples"
+
+
 def score_against_reference(
     reference, degraded, sample_rate: int, mel_config: dict, names: Sequence[str] | None = None
 ) -> tuple[dict[str, float | None], dict[str, str]]:
@@ -573,7 +599,15 @@ def score_against_reference(
     Returns:
         `(scores, failures)`: metric name -> value, and metric -> error message for metrics
         whose library failed on this input (they are left out of `scores`).
+
+    Raises:
+        ValueError: `reference` or `degraded` holds NaN or infinite samples (no metric is
+            meaningful then; several would return NaN or a plausible-looking number).
     """
+    for name, audio in (("reference", reference), ("degraded", degraded)):
+        problem = _non_finite(audio)
+        if problem:
+            raise ValueError(f"the {name} audio is not finite ({problem})")
     if names is None:
         names = available_metrics()[0]
     tasks = {
@@ -636,10 +670,15 @@ def evaluate(
     Returns:
         The report dict (as written to `report.json`): `model` (class, source, whether it was
         the default model, sample rate, parameters, and the weights file read with its sha256),
-        `systems` (per system and metric the
-        mean, 95 % interval and count), `by_folder` (the same per folder of the inputs, see
-        `summarize_by_folder`), `utterances`, `skipped_metrics`, `failed_files`, `settings`
-        and `paths`.
+        `systems` (per system and metric the mean, 95 % interval and count), `by_folder` (the
+        same per folder of the inputs, see `summarize_by_folder`), `utterances` (per file: `id`,
+        `source` (relative to the working folder when inside it), `source_resolved` (absolute),
+        `source_sha256` (of the file's bytes; `compare_reports` pairs files by these two),
+        `duration_s`, `metrics`, `errors` and `files`), `skipped_metrics`, `failed_files`,
+        `settings` (including `mr_stft_floor`, the MR-STFT definition) and `paths`. A system
+        whose output holds NaN or infinite samples for a file (a diverged model) gets only its
+        `rtf` there, the error `"<system>/output"`, and no audio or image (`files[system]` is
+        None); the run goes on.
 
     Raises:
         FileExistsError: `out_dir` holds a report and `overwrite` is False.
@@ -741,9 +780,20 @@ def evaluate(
 
         metrics = {system: {} for system in SYSTEMS}
         errors = {}
+        # A diverged model's NaN (or inf) output: that system is not scored, nor saved, for
+        # this file, and the run goes on.
+        unusable = {}
+        for system in ("griffin_lim", "waveglow"):
+            problem = _non_finite(audio[system])
+            if problem:
+                unusable[system] = f"non-finite output ({problem}); not scored or saved"
+                errors[f"{system}/output"] = unusable[system]
+                logger.warning("%s: %s %s", path, system, unusable[system])
         for system in ("griffin_lim", "waveglow"):
             values = metrics[system]
             values["rtf"] = rtf[system]
+            if system in unusable:
+                continue
             scores, failures = score_against_reference(
                 reference, audio[system], sample_rate, mel_config, names
             )
@@ -751,20 +801,21 @@ def evaluate(
             for key, message in failures.items():
                 errors[f"{system}/{key}"] = message
                 logger.warning("%s: %s/%s failed: %s", path, system, key, message)
+        usable = [system for system in SYSTEMS if system not in unusable]
         if "dnsmos_ovrl" in names:
-            for system in SYSTEMS:
+            for system in usable:
                 try:
                     metrics[system].update(dnsmos(audio[system], sample_rate))
                 except Exception as error:  # as above: report, keep going
                     errors[f"{system}/dnsmos"] = f"{type(error).__name__}: {error}"
 
-        files_out = {}
+        files_out = {system: None for system in SYSTEMS}
         mels = {
             system: ops.convert_to_numpy(mel_spectrogram(audio[system], **mel_config))
-            for system in SYSTEMS
+            for system in usable
         }
         limits = (float(np.log(1e-5)), float(max(m.max() for m in mels.values())))
-        for system in SYSTEMS:
+        for system in usable:
             wav = Path("audio") / f"{utt_id}_{system}.wav"
             png = Path("img") / f"{utt_id}_{system}.png"
             clipped = np.clip(audio[system], -1.0, 1.0)
@@ -775,6 +826,8 @@ def evaluate(
             {
                 "id": utt_id,
                 "source": _display_path(path),
+                "source_resolved": str(path.resolve()),
+                "source_sha256": _file_sha256(path),
                 "duration_s": duration,
                 "metrics": metrics,
                 "errors": errors,
@@ -797,6 +850,7 @@ def evaluate(
             "griffin_lim_iters": griffin_lim_iters,
             "mel_config": mel_config,
             "mr_stft_resolutions": [list(r) for r in MR_STFT_RESOLUTIONS],
+            "mr_stft_floor": MR_STFT_FLOOR,
             "mcd_order": MCD_ORDER,
             "f0_frame_period_ms": F0_FRAME_PERIOD_MS,
             "f0_extractor": "pyworld" if _try_import("pyworld") is not None else "librosa.pyin",
@@ -839,8 +893,6 @@ def _weights_record(model, weights) -> dict:
     a preset with weights (bundled, or converted into the cache). A `WaveGlow` object or the
     default model set in memory has no file.
     """
-    import hashlib
-
     from keras_waveglow import hub, inference
     from keras_waveglow.presets import DEFAULT_PRESET, PRESETS, WEIGHTS
 
@@ -865,11 +917,18 @@ def _weights_record(model, weights) -> dict:
             path = Path(spec)
     if path is None or not path.is_file():
         return {"weights": None, "weights_sha256": None}
+    return {"weights": str(path), "weights_sha256": _file_sha256(path)}
+
+
+def _file_sha256(path: Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-    return {"weights": str(path), "weights_sha256": digest.hexdigest()}
+    return digest.hexdigest()
 
 
 def _system_summaries(utterances: Sequence[dict]) -> dict[str, dict[str, dict]]:
@@ -997,8 +1056,10 @@ def load_report(path: str | os.PathLike) -> dict:
         The report dict.
 
     Raises:
-        ValueError: the file is missing, is not JSON, or is not an evaluation report; the
-            message names the file.
+        ValueError: the file is missing, is not JSON, or is not an evaluation report (no
+            `utterances` list, an utterance without a string `source` or a dict of numeric
+            `metrics`, a `model`, `settings` or `paths` that is not an object); the message
+            names the file.
 
     Example:
         >>> report = load_report("eval_klettres")  # eval_klettres/report.json
@@ -1014,12 +1075,23 @@ def load_report(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: not a readable JSON report ({error})") from None
     if not isinstance(report, dict) or not isinstance(report.get("utterances"), list):
         raise ValueError(f"{path}: not a keras-waveglow evaluation report (no 'utterances' list)")
+    for key in ("model", "settings", "paths"):
+        if key in report and not isinstance(report[key], dict):
+            raise ValueError(
+                f"{path}: malformed report: {key!r} must be an object, not "
+                f"{type(report[key]).__name__} {report[key]!r:.40}"
+            )
     for utt in report["utterances"]:
         if not isinstance(utt, dict) or "source" not in utt or "metrics" not in utt:
             raise ValueError(f"{path}: an utterance without 'source' or 'metrics': {utt!r:.80}")
         metrics = utt["metrics"]
         if not isinstance(utt["source"], str) or not isinstance(metrics, dict):
             raise ValueError(f"{path}: utterance {utt['source']!r:.60}: malformed 'metrics'")
+        for key in _IDENTITY_KEYS:
+            if key in utt and not isinstance(utt[key], str):
+                raise ValueError(
+                    f"{path}: utterance {utt['source']!r:.60}: {key!r} is not a string"
+                )
         for system, values in metrics.items():
             if not isinstance(values, dict) or not all(
                 v is None or (isinstance(v, int | float) and not isinstance(v, bool))
@@ -1033,13 +1105,61 @@ def load_report(path: str | os.PathLike) -> dict:
     return report
 
 
-def _pair_utterances(base: Sequence[dict], new: Sequence[dict]) -> list[tuple[int, int]]:
-    """(base index, new index) of the utterances that are the same file.
+# What identifies a source file in reports that record it (see `_pair_utterances`).
+_IDENTITY_KEYS = ("source_sha256", "source_resolved")
+
+
+def _pair_utterances(
+    base: Sequence[dict], new: Sequence[dict]
+) -> tuple[list[tuple[int, int]], str]:
+    """(base index, new index) of the utterances that are the same file, and how they were found.
+
+    When every utterance of both reports records `source_sha256` and `source_resolved`
+    (reports written since they exist), two utterances are the same file when the files'
+    bytes have the same sha256, wherever they were read from (a relative or absolute
+    `--data`, another working folder, another machine); where a digest is found more than once
+    on a side (a file listed twice, copies), only utterances of the same resolved path pair.
+    Otherwise (an older report on either side) by the displayed `source`, with
+    `_pair_by_path_tail`.
+
+    Returns:
+        `(pairs, how)`: pairs in the order of `new`, and "content (sha256)" or "path tail".
+    """
+    if all(key in u for u in (*base, *new) for key in _IDENTITY_KEYS):
+        return _pair_by_content(base, new), "content (sha256)"
+    return _pair_by_path_tail(base, new), "path tail"
+
+
+def _pair_by_content(base: Sequence[dict], new: Sequence[dict]) -> list[tuple[int, int]]:
+    from collections import Counter
+
+    groups: dict[str, tuple[list[int], list[int]]] = {}
+    for side, utterances in enumerate((base, new)):
+        for index, utt in enumerate(utterances):
+            groups.setdefault(utt["source_sha256"], ([], []))[side].append(index)
+    pairs = []
+    for base_ids, new_ids in groups.values():
+        if len(base_ids) == 1 and len(new_ids) == 1:
+            pairs.append((base_ids[0], new_ids[0]))
+            continue
+        base_paths = Counter(base[i]["source_resolved"] for i in base_ids)
+        new_paths = {new[j]["source_resolved"]: j for j in new_ids}
+        new_counts = Counter(new[j]["source_resolved"] for j in new_ids)
+        for i in base_ids:
+            resolved = base[i]["source_resolved"]
+            if base_paths[resolved] == 1 and new_counts[resolved] == 1:
+                pairs.append((i, new_paths[resolved]))
+    return sorted(pairs, key=lambda pair: pair[1])
+
+
+def _pair_by_path_tail(base: Sequence[dict], new: Sequence[dict]) -> list[tuple[int, int]]:
+    """Pairs of an older report, written without the files' digests and resolved paths.
 
     Two sources name the same file when one path, component by component, is a tail of the
     other: `klettres/de/a.wav` pairs with `/data/klettres/de/a.wav`, and `de/a.wav` never with
     `it/a.wav`. A pair counts only when each side has no other such match: `a.wav` against
-    both `de/a.wav` and `it/a.wav` stays unpaired.
+    both `de/a.wav` and `it/a.wav` stays unpaired. (The displayed paths are relative to the
+    folder `evaluate` ran in, so this can miss files, or pair two files that share a tail.)
     """
     base_parts = [tuple(Path(u["source"]).parts) for u in base]
     whole: dict[tuple[str, ...], list[int]] = {}
@@ -1117,12 +1237,14 @@ def compare_reports(
 
     Two models scored on the same files differ by less than either's spread over the files,
     so their separate intervals overlap where the paired one does not: this pairs each file
-    of `new` with the same file in `base` (by the tail of its path, so reports written from
-    different working folders still pair) and gives, per metric, the mean of new - base with
-    its Student-t interval, how many files got better and worse, and a verdict: "better" or
-    "worse" when the interval excludes zero (in the metric's direction), else "no clear
-    difference". Settings that differ (sigma, seed, mel, Griffin-Lim iterations) are listed:
-    the comparison is then of models and settings together.
+    of `new` with the same file in `base` (by the sha256 of its bytes, or for a report written
+    before that was recorded by the tail of its path; see `_pair_utterances`) and gives, per
+    metric, the mean of new - base with its Student-t interval, how many files got better and
+    worse, and a verdict: "better" or "worse" when the interval excludes zero (in the metric's
+    direction), else "no clear difference". Settings that differ (sigma, seed, mel,
+    Griffin-Lim iterations) are listed: the comparison is then of models and settings
+    together. A metric whose definition differs is left out instead: `mr_stft` between a report
+    written with its older magnitude floor (no `settings["mr_stft_floor"]`) and a newer one.
 
     Args:
         base: the report to compare against: a dict, a `report.json` path or its folder.
@@ -1133,8 +1255,9 @@ def compare_reports(
 
     Returns:
         `{"base": {"path", "model", "weights_sha256", "system", "n"}, "new": {...}, "n_paired",
-        "only_in_base", "only_in_new" (sources), "settings_differences" ({key: [base, new]}),
-        "metrics": {metric: {"n", "base_mean", "new_mean", "difference": {"mean", "low",
+        "paired_by" ("content (sha256)" or "path tail"), "only_in_base", "only_in_new"
+        (sources), "settings_differences" ({key: [base, new]}), "metrics_left_out" ({metric:
+        why}), "metrics": {metric: {"n", "base_mean", "new_mean", "difference": {"mean", "low",
         "high", "n"}, "new_better", "ties", "new_worse", "higher_is_better", "verdict"}},
         "by_folder": {folder of new: {"n", "metrics": {...}}} (empty when `new`'s files
         are in one folder), "level"}`.
@@ -1158,16 +1281,32 @@ def compare_reports(
         if not any(chosen in u["metrics"] for u in report["utterances"]):
             raise ValueError(f"{name}: no utterance has scores for {chosen!r}")
     base_utts, new_utts = base["utterances"], new["utterances"]
-    pairs = _pair_utterances(base_utts, new_utts)
+    pairs, paired_by = _pair_utterances(base_utts, new_utts)
     if not pairs:
+        how = (
+            "by the sha256 of each source file"
+            if paired_by.startswith("content")
+            else "by the tail of each source path"
+        )
         raise ValueError(
-            f"{base_name} and {new_name} share no file (compared by the tail of each source "
-            f"path, e.g. {base_utts[0]['source'] if base_utts else 'none'!r} and "
+            f"{base_name} and {new_name} share no file (compared {how}, e.g. "
+            f"{base_utts[0]['source'] if base_utts else 'none'!r} and "
             f"{new_utts[0]['source'] if new_utts else 'none'!r})"
         )
     paired_base = {i for i, _ in pairs}
     paired_new = {j for _, j in pairs}
-    names = [n for n in METRICS if n != "rtf"]
+    # A report without the field computed mr_stft with the magnitude floored at 1e-7.
+    base_settings = {"mr_stft_floor": MR_STFT_OLD_FLOOR, **(base.get("settings") or {})}
+    new_settings = {"mr_stft_floor": MR_STFT_OLD_FLOOR, **(new.get("settings") or {})}
+    left_out = {}
+    if base_settings["mr_stft_floor"] != new_settings["mr_stft_floor"]:
+        left_out["mr_stft"] = (
+            f"{base_name} floors the STFT at {base_settings['mr_stft_floor']!r}, {new_name} at "
+            f"{new_settings['mr_stft_floor']!r} (settings 'mr_stft_floor'; a report without it "
+            f"is {MR_STFT_OLD_FLOOR!r}): the values are not comparable; evaluate again to "
+            "compare them"
+        )
+    names = [n for n in METRICS if n != "rtf" and n not in left_out]
 
     def metric_pairs(selected):
         return [
@@ -1179,7 +1318,6 @@ def compare_reports(
     by_folder: dict[str, list[tuple[int, int]]] = {}
     for i, j in pairs:
         by_folder.setdefault(folders[j], []).append((i, j))
-    base_settings, new_settings = base.get("settings", {}), new.get("settings", {})
     differences = {
         key: [base_settings.get(key), new_settings.get(key)]
         for key in sorted(set(base_settings) | set(new_settings))
@@ -1187,7 +1325,7 @@ def compare_reports(
     }
 
     def side(report: dict, path: str, chosen: str) -> dict:
-        model = report.get("model", {})
+        model = report.get("model") or {}
         return {
             "path": path,
             "model": model.get("source"),
@@ -1200,9 +1338,11 @@ def compare_reports(
         "base": side(base, base_name, base_system),
         "new": side(new, new_name, system),
         "n_paired": len(pairs),
+        "paired_by": paired_by,
         "only_in_base": [u["source"] for i, u in enumerate(base_utts) if i not in paired_base],
         "only_in_new": [u["source"] for j, u in enumerate(new_utts) if j not in paired_new],
         "settings_differences": differences,
+        "metrics_left_out": left_out,
         "level": level,
         "metrics": _paired_differences(metric_pairs(pairs), names, level),
         "by_folder": {
@@ -1224,8 +1364,9 @@ def format_comparison(result: dict) -> str:
         result: what `compare_reports` returned.
 
     Returns:
-        Lines of text: what was compared, then per metric the files, both means, the mean
-        difference (new - base) with its interval, the files that got better / worse and the
+        Lines of text: what was compared and how its files were matched, the settings that
+        differ and the metrics left out (with why), then per metric the files, both means, the
+        mean difference (new - base) with its interval, the files that got better / worse and the
         verdict; per folder the same for PESQ-WB, log-mel L1 and V/UV F1.
 
     Example:
@@ -1245,10 +1386,13 @@ def format_comparison(result: dict) -> str:
         f"base: {describe(result['base'])}",
         f"new:  {describe(result['new'])}",
         f"paired: {result['n_paired']} files (only in base: {len(result['only_in_base'])}, "
-        f"only in new: {len(result['only_in_new'])})",
+        f"only in new: {len(result['only_in_new'])}; matched by "
+        f"{result.get('paired_by', 'path tail')})",
     ]
     for key, (b, n) in result["settings_differences"].items():
         lines.append(f"settings differ: {key} {b!r} (base) vs {n!r} (new)")
+    for name, reason in result.get("metrics_left_out", {}).items():
+        lines.append(f"{name} left out: {reason}")
 
     def rows(metrics: dict, names: Sequence[str], indent: str = "") -> list[str]:
         out = []
@@ -1289,7 +1433,8 @@ table.metrics th, table.metrics td { border: 1px solid #ccc; padding: 4px 8px; t
 table.metrics th:first-child, table.metrics td:first-child { text-align: left; }
 table.metrics thead th { background: #f0f0f0; }
 td.best { font-weight: bold; background: #e8f5e9; }
-.ci { color: #777; font-size: 0.85em; }
+.ci { color: #777; font-size: 0.85em; white-space: nowrap; }
+.count { color: #b05000; font-size: 0.85em; }
 .utterance { border-top: 1px solid #ddd; padding-top: 8px; }
 .systems { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; }
 figure { margin: 0; } figure img { width: 100%; display: block; }
@@ -1323,14 +1468,29 @@ window.addEventListener("load", function () {
 """
 
 
-def _format_cell(summary: dict | None) -> str:
+def _format_cell(summary: dict | None, files: int) -> str:
+    """`mean [low, high]`, and `(n=k)` when the mean is over fewer than the `files` scored.
+
+    The interval is shown as its ends, not as a half-width: one clipped to the metric's
+    bounds (`METRIC_BOUNDS`) is not symmetric about the mean.
+    """
     if not summary or summary.get("mean") is None:
         return "&ndash;"
     text = f"{summary['mean']:.3f}"
     if summary.get("low") is not None:
-        half = (summary["high"] - summary["low"]) / 2
-        text += f' <span class="ci">&plusmn;&thinsp;{half:.3f}</span>'
+        text += f' <span class="ci">[{summary["low"]:.3f}, {summary["high"]:.3f}]</span>'
+    if summary.get("n", files) < files:
+        text += f' <span class="count">(n={summary["n"]})</span>'
     return text
+
+
+def _scored_files(utterances: Sequence[dict], system: str, name: str) -> frozenset[int]:
+    """Indices of the utterances with a finite `name` score for `system`."""
+    return frozenset(
+        i
+        for i, utt in enumerate(utterances)
+        if (value := utt["metrics"].get(system, {}).get(name)) is not None and math.isfinite(value)
+    )
 
 
 def _folder_table_html(report: dict, metric_names: Sequence[str]) -> str:
@@ -1352,7 +1512,7 @@ def _folder_table_html(report: dict, metric_names: Sequence[str]) -> str:
         for name in names:
             for system in systems:
                 summary = part["systems"].get(system, {}).get(name)
-                cells.append(f"<td>{_format_cell(summary)}</td>")
+                cells.append(f"<td>{_format_cell(summary, part['n'])}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
         "<h2>By folder</h2>\n"
@@ -1386,14 +1546,20 @@ def report_html(report: dict) -> str:
             if name in report["systems"][system]
             and report["systems"][system][name]["mean"] is not None
         }
-        if len(means) == 2:
+        # A best only between means over the same files: one over fewer is another average.
+        same_files = (
+            len({_scored_files(report["utterances"], system, name) for system in means}) == 1
+        )
+        if len(means) == 2 and same_files:
             pick = max if report["metrics"][name]["higher_is_better"] else min
             best[name] = pick(means, key=means.get)
+    n_utts = len(report["utterances"])
     for system in SYSTEMS:
         cells = [f"<td>{esc(SYSTEM_LABELS[system])}</td>"]
         for name in metric_names:
             cls = ' class="best"' if best.get(name) == system else ""
-            cells.append(f"<td{cls}>{_format_cell(report['systems'][system].get(name))}</td>")
+            summary = report["systems"][system].get(name)
+            cells.append(f"<td{cls}>{_format_cell(summary, n_utts)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     header_cells = []
     for name in metric_names:
@@ -1403,7 +1569,6 @@ def report_html(report: dict) -> str:
             f"{esc(report['metrics'][name]['label'])} {'&uarr;' if up else '&darr;'}</th>"
         )
     header = "".join(header_cells)
-    n_utts = len(report["utterances"])
     notes = []
     for name, reason in report["skipped_metrics"].items():
         notes.append(f"<li>{esc(name)} skipped: {esc(reason)}</li>")
@@ -1420,7 +1585,16 @@ def report_html(report: dict) -> str:
     for utt in report["utterances"]:
         figures = []
         for system in SYSTEMS:
-            files = utt["files"][system]
+            files = utt["files"].get(system)
+            if files is None:  # e.g. a diverged model's NaN output: nothing was written
+                figures.append(
+                    "<figure>"
+                    f"<figcaption>{esc(SYSTEM_LABELS[system])}</figcaption>"
+                    f'<p class="note">no audio: '
+                    f"{esc(utt.get('errors', {}).get(f'{system}/output', 'not saved'))}</p>"
+                    "</figure>"
+                )
+                continue
             figures.append(
                 "<figure>"
                 f"<figcaption>{esc(SYSTEM_LABELS[system])}</figcaption>"
@@ -1462,8 +1636,9 @@ def report_html(report: dict) -> str:
 <h1>WaveGlow copy-synthesis report</h1>
 <p class="note">{n_utts} utterance(s) at {report["model"]["sample_rate"]} Hz; WaveGlow sigma
 {settings["sigma"]}, denoiser {settings["denoiser_strength"]}; Griffin-Lim
-{settings["griffin_lim_iters"]} iterations (seeded); mean &plusmn; 95 % interval (Student t).
-Best of Griffin-Lim and WaveGlow in bold.</p>
+{settings["griffin_lim_iters"]} iterations (seeded); mean [95 % interval] (Student t), over
+every utterance unless marked (n=<i>k</i>): the metric could not be computed on the others.
+Best of Griffin-Lim and WaveGlow in bold where both are means over the same utterances.</p>
 <table class="metrics" id="metrics">
 <thead><tr><th>System</th>{header}</tr></thead>
 <tbody>

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from scipy import stats
 
-from keras_waveglow import cli
+from keras_waveglow import cli, evaluation
+from keras_waveglow.audio import load_audio
 from keras_waveglow.evaluation import compare_reports, format_comparison, load_report
+from tests import vocode_helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "benchmarks" / "results" / "eval_arctic_lr1e4_avg5_2026-12-03.json"
@@ -170,6 +173,124 @@ def test_bad_reports_and_unpaired_files_are_refused_by_name(tmp_path):
         compare_reports(base, base, system="ground_truth")
     with pytest.raises(ValueError, match="no utterance has scores for 'griffin_lim'"):
         compare_reports(base, base, base_system="griffin_lim")
+
+
+def test_malformed_report_fields_are_named_value_errors(tmp_path, capsys):
+    utterance = {"source": "a.wav", "metrics": {"waveglow": {"pesq_wb": 1.0}}}
+    odd = tmp_path / "odd.json"
+    for field, value in (("model", None), ("settings", [1, 2]), ("paths", "x")):
+        odd.write_text(json.dumps({field: value, "utterances": [utterance]}))
+        with pytest.raises(ValueError, match=rf"odd\.json: malformed report: '{field}' must be"):
+            load_report(odd)
+        assert cli.main(["compare", str(odd), str(odd)]) == 1
+        assert f"odd.json: malformed report: '{field}'" in capsys.readouterr().err
+    for key in ("source_sha256", "source_resolved"):
+        odd.write_text(json.dumps({"utterances": [{**utterance, key: 7}]}))
+        with pytest.raises(ValueError, match=rf"odd\.json: utterance 'a\.wav': '{key}' is not"):
+            load_report(odd)
+
+
+def _with_mr_stft(report: dict, values, floor: str | None) -> dict:
+    for utt, value in zip(report["utterances"], values, strict=True):
+        utt["metrics"]["waveglow"]["mr_stft"] = value
+    if floor is not None:
+        report["settings"]["mr_stft_floor"] = floor
+    return report
+
+
+def test_mr_stft_of_two_definitions_is_left_out_with_a_reason(tmp_path):
+    """A report written with the magnitude floor (no `mr_stft_floor`) against one with the
+    power floor: every other metric is compared, mr_stft is not, and the output says why."""
+    sources = ["s/a.wav", "s/b.wav"]
+    old = tmp_path / "old.json"
+    old.write_text(
+        json.dumps(_with_mr_stft(_report(sources, [1.0, 1.1], [0.5, 0.6]), [4.8, 5.0], None))
+    )
+    new = tmp_path / "new.json"
+    new_report = _with_mr_stft(_report(sources, [1.2, 1.4], [0.4, 0.4]), [2.9, 3.1], "power 1e-7")
+    new.write_text(json.dumps(new_report))
+    result = compare_reports(old, new)
+    assert "mr_stft" not in result["metrics"] and "pesq_wb" in result["metrics"]
+    reason = result["metrics_left_out"]["mr_stft"]
+    assert "old.json" in reason and "new.json" in reason and "'magnitude 1e-7'" in reason
+    assert result["settings_differences"]["mr_stft_floor"] == ["magnitude 1e-7", "power 1e-7"]
+    text = format_comparison(result)
+    assert "mr_stft left out: " in text and "MR-STFT" not in text
+    # The committed reports predate the field: the same holds against them.
+    committed = compare_reports(COMMITTED, COMMITTED)
+    assert "mr_stft" in committed["metrics"] and committed["metrics_left_out"] == {}
+    # Two reports of one definition compare it as before.
+    again = _with_mr_stft(_report(sources, [1.0, 1.1], [0.5, 0.6]), [2.0, 2.2], "power 1e-7")
+    result = compare_reports(again, new_report)
+    assert result["metrics"]["mr_stft"]["difference"]["mean"] == pytest.approx(0.9)
+    assert (
+        result["metrics_left_out"] == {} and "mr_stft_floor" not in result["settings_differences"]
+    )
+
+
+def test_files_pair_by_content_not_by_the_path_shown(tmp_path, monkeypatch):
+    """Two files named x.wav, slt's in c/de and awb's in c/it, evaluated from different
+    working folders. By the displayed paths `x.wav` (run in c/de) and `it/x.wav` (run in c)
+    looked like one file, while `../de/x.wav` and the absolute path of the same file did not."""
+    monkeypatch.setattr(evaluation, "available_metrics", lambda: (["log_mel_l1"], {}))
+    c = tmp_path / "c"
+    for folder, speaker, name in (("de", "slt", "arctic_a0009"), ("it", "awb", "arctic_a0007")):
+        (c / folder).mkdir(parents=True)
+        path = vocode_helpers.DATA / f"cmu_us_{speaker}_arctic" / "wav" / f"{name}.wav"
+        audio, _ = load_audio(path, 16000)
+        sf.write(c / folder / "x.wav", audio[4000:12000], 16000)
+    (tmp_path / "elsewhere").mkdir()
+    model = vocode_helpers.tiny_model()
+    reports = {}
+    for key, cwd, data in (
+        ("de_here", c / "de", "."),
+        ("it_from_c", c, "it"),
+        ("de_relative", c / "it", "../de"),
+        ("de_absolute", tmp_path / "elsewhere", str(c / "de")),
+    ):
+        monkeypatch.chdir(cwd)
+        reports[key] = evaluation.evaluate(model, data, tmp_path / "out" / key, progress=False)
+    sources = {key: r["utterances"][0]["source"] for key, r in reports.items()}
+    assert sources == {
+        "de_here": "x.wav",
+        "it_from_c": "it/x.wav",
+        "de_relative": "../de/x.wav",
+        "de_absolute": str(c / "de" / "x.wav"),
+    }
+    assert reports["de_here"]["utterances"][0]["source_resolved"] == str(
+        (c / "de" / "x.wav").resolve()
+    )
+    assert reports["de_here"]["settings"]["mr_stft_floor"] == "power 1e-7"
+    with pytest.raises(ValueError, match=r"share no file \(compared by the sha256"):
+        compare_reports(reports["de_here"], reports["it_from_c"])
+    for base, new in (("de_relative", "de_absolute"), ("de_here", "de_absolute")):
+        result = compare_reports(reports[base], reports[new])
+        assert result["n_paired"] == 1 and result["paired_by"] == "content (sha256)"
+        assert result["metrics"]["log_mel_l1"]["difference"]["mean"] == 0.0  # same file, seed
+    # A report written before the fields existed: the displayed paths' tails, as before.
+    older = json.loads(json.dumps(reports["de_absolute"]))
+    for utt in older["utterances"]:
+        del utt["source_sha256"], utt["source_resolved"]
+    result = compare_reports(reports["de_here"], older)
+    assert result["n_paired"] == 1 and result["paired_by"] == "path tail"
+    assert "matched by path tail" in format_comparison(result)
+
+
+def test_pairing_by_content_with_a_file_listed_twice():
+    def utterances(*entries):
+        return [
+            {"source": Path(r).name, "source_resolved": r, "source_sha256": d, "metrics": {}}
+            for r, d in entries
+        ]
+
+    base = utterances(("/d/a.wav", "1"), ("/d/a.wav", "1"), ("/d/b.wav", "2"), ("/d/c.wav", "3"))
+    # c.wav copied to /e: the same bytes, paired; a.wav twice in base: neither copy is chosen.
+    new = utterances(("/d/a.wav", "1"), ("/e/c.wav", "3"), ("/d/b.wav", "2"))
+    assert evaluation._pair_utterances(base, new) == ([(3, 1), (2, 2)], "content (sha256)")
+    # Two copies on both sides: each pairs with its own path.
+    base = utterances(("/d/a.wav", "1"), ("/e/a.wav", "1"))
+    new = utterances(("/e/a.wav", "1"), ("/d/a.wav", "1"))
+    assert evaluation._pair_utterances(base, new)[0] == [(1, 0), (0, 1)]
 
 
 def test_cli_compare_prints_writes_json_and_keeps_existing_files(tmp_path, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import types
@@ -97,6 +98,81 @@ def test_spectral_distances_against_exact_values():
     assert mel.min() > np.log(1e-5) + 1.0  # every band above the floor, so no clamping
     # The log-mel of 2x is log 2 above that of x; float32 logs: 1e-5.
     assert log_mel_l1(x, 2 * x, MEL_CONFIG) == pytest.approx(np.log(2), abs=1e-5)
+
+
+def _parallel_wavegan_mr_stft(reference, degraded, resolutions) -> float:
+    """Parallel WaveGAN's MultiResolutionSTFTLoss (spectral convergence + log-STFT magnitude,
+    `sqrt(clamp(re^2 + im^2, min=1e-7))`), written out with NumPy frames and `rfft` (periodic
+    Hann window centred in n_fft, centred frames zero-padded as `librosa.stft` pads them)."""
+    total = 0.0
+    for n_fft, hop, window in resolutions:
+        hann = np.zeros(n_fft)
+        left = (n_fft - window) // 2
+        hann[left : left + window] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(window) / window)
+        mags = []
+        for audio in (reference, degraded):
+            padded = np.pad(audio.astype(np.float64), n_fft // 2)
+            frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+            spectrum = np.fft.rfft(frames * hann, axis=1)
+            mags.append(np.sqrt(np.maximum(spectrum.real**2 + spectrum.imag**2, 1e-7)))
+        ref, deg = mags
+        total += np.linalg.norm(ref - deg) / np.linalg.norm(ref)
+        total += np.mean(np.abs(np.log(ref) - np.log(deg)))
+    return total / len(resolutions)
+
+
+def test_mr_stft_floors_the_power_as_parallel_wavegan_does():
+    """The floor is on |STFT|^2 (1e-7), not on |STFT|: near-silent bins all sit at it.
+
+    With the magnitude floored at 1e-7, a 16-bit copy of an ARCTIC recording scored about 1.5
+    (its empty band above 8 kHz, quantisation noise against digital zeros, dominated the log
+    term), worse than Griffin-Lim's 0.85 and 0.93.
+    """
+    from keras_waveglow.losses import MR_STFT_RESOLUTIONS
+
+    rate = 22050  # the bundled model's rate, as `evaluate` would load them
+    config = {**MEL_CONFIG, "sample_rate": rate}
+    rng = np.random.default_rng(0)
+    for k, name in enumerate(
+        ("cmu_us_awb_arctic/wav/arctic_a0007", "cmu_us_slt_arctic/wav/arctic_a0009")
+    ):
+        reference, _ = load_audio(DATA / f"{name}.wav", rate)
+        pcm16 = (np.round(reference * 32767) / 32767).astype("float32")
+        # White noise 81 dB below the speech: inaudible, so it must cost (almost) nothing.
+        quiet = reference + np.std(reference) * 10 ** (-81 / 20) * rng.standard_normal(
+            len(reference)
+        ).astype("float32")
+        mel = np.asarray(mel_spectrogram(reference, **config))
+        baseline = griffin_lim(mel, config, seed=k, length=len(reference))
+        pcm_score = multi_resolution_stft_distance(reference, pcm16)
+        gl_score = multi_resolution_stft_distance(reference, baseline)
+        # Measured: PCM copy 0.0088 (awb) / 0.0086 (slt); Griffin-Lim 0.731 / 0.625.
+        assert pcm_score < 0.05 and multi_resolution_stft_distance(reference, quiet) < 0.05
+        assert 0.4 < gl_score < 1.0 and pcm_score < gl_score / 20
+        # The same value as Parallel WaveGAN's loss, written out independently.
+        for degraded in (pcm16, baseline):
+            expected = _parallel_wavegan_mr_stft(reference, degraded, MR_STFT_RESOLUTIONS)
+            assert multi_resolution_stft_distance(reference, degraded) == pytest.approx(
+                expected, rel=1e-5
+            )
+    assert evaluation.MR_STFT_FLOOR == "power 1e-7"
+
+
+def test_scores_of_non_finite_audio_are_refused(speech):
+    slt, _ = speech
+    broken = slt.copy()
+    broken[100] = np.nan
+    broken[200] = np.inf
+    with pytest.raises(ValueError, match=r"degraded audio is not finite \(1 NaN and 1 infinite "):
+        evaluation.score_against_reference(
+            slt, broken, SR, MEL_CONFIG, ["log_mel_l1", "f0_rmse_cents"]
+        )
+    with pytest.raises(ValueError, match=r"reference audio is not finite \(1 NaN of 16000"):
+        evaluation.score_against_reference(
+            np.where(np.arange(SR) == 5, np.nan, slt), slt, SR, MEL_CONFIG
+        )
+    scores, failures = evaluation.score_against_reference(slt, slt, SR, MEL_CONFIG, ["log_mel_l1"])
+    assert scores == {"log_mel_l1": 0.0} and failures == {}
 
 
 def test_mel_cepstral_distortion(speech):
@@ -367,6 +443,130 @@ def test_evaluate_past_bad_files_with_the_report_inside_the_data(tmp_path):
         page = (out / "index.html").read_text()
         assert "not scored</b>: waveglow/pesq_wb" in page
         assert "1 utterance(s) with metrics that could not be computed" in page
+
+
+def test_a_non_finite_output_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
+    """A diverged model's NaN for one file: that file's WaveGlow scores are errors, nothing
+    of it is written, the other file and Griffin-Lim are scored, and the report is written."""
+    from keras_waveglow import inference
+
+    real_vocode = inference.vocode
+
+    def diverging(mel, model, **kwargs):
+        audio = np.array(real_vocode(mel, model, **kwargs))
+        if kwargs["seed"][1] == 1:  # the second file scored
+            audio[::50] = np.nan
+            audio[1] = np.inf
+        return audio
+
+    monkeypatch.setattr(inference, "vocode", diverging)
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, (audio, rate) in (
+        ("a.wav", load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)),
+        ("b.wav", load_audio(DATA / "cmu_us_awb_arctic" / "wav" / "arctic_a0007.wav", SR)),
+    ):
+        sf.write(data / name, audio[: SR // 2], rate)
+    out = tmp_path / "report"
+    report = evaluate(vocode_helpers.tiny_model(), data, out, progress=False)
+    good, bad = report["utterances"]
+    assert json.loads((out / "report.json").read_text())["utterances"][1]["id"] == "b"
+    assert set(bad["metrics"]["waveglow"]) == {"rtf"}  # timed, not scored
+    message = bad["errors"]["waveglow/output"]
+    assert message.startswith("non-finite output (") and "not scored or saved" in message
+    assert "1 infinite of " in message
+    assert bad["files"]["waveglow"] is None
+    assert not (out / "audio" / "b_waveglow.wav").exists()
+    assert not (out / "img" / "b_waveglow.png").exists()
+    assert (out / "audio" / "b_griffin_lim.wav").exists()
+    assert (
+        bad["metrics"]["griffin_lim"]["log_mel_l1"] > 0
+        and "log_mel_l1" in good["metrics"]["waveglow"]
+    )
+    assert "griffin_lim/output" not in bad["errors"] and not good["errors"].get("waveglow/output")
+    waveglow, baseline = report["systems"]["waveglow"], report["systems"]["griffin_lim"]
+    assert waveglow["log_mel_l1"]["n"] == 1 and baseline["log_mel_l1"]["n"] == 2
+    assert waveglow["rtf"]["n"] == 2
+    page = (out / "index.html").read_text()
+    assert "no audio: non-finite output" in page and "not scored</b>: waveglow/output" in page
+    assert 'src="audio/b_waveglow.wav"' not in page
+
+
+def _page_report(utterances: list[dict]) -> dict:
+    """A report dict around `utterances` (metrics per system), summarised as `evaluate` does."""
+    for i, utt in enumerate(utterances):
+        utt.update(id=f"u{i}", source=f"s/u{i}.wav", duration_s=1.0, errors={})
+        utt["metrics"].setdefault("ground_truth", {})
+        utt["files"] = {
+            s: {"audio": f"audio/u{i}_{s}.wav", "mel_image": f"img/u{i}_{s}.png"}
+            for s in evaluation.SYSTEMS
+        }
+    return {
+        "model": {"sample_rate": SR},
+        "settings": {"sigma": 0.6, "denoiser_strength": 0.0, "griffin_lim_iters": 32},
+        "metrics": {n: {"label": l, "higher_is_better": u} for n, (l, u) in METRICS.items()},
+        "systems": evaluation._system_summaries(utterances),
+        "by_folder": evaluation.summarize_by_folder(utterances),
+        "utterances": utterances,
+        "skipped_metrics": {},
+        "failed_files": [],
+    }
+
+
+def _metrics_row(page: str, label: str) -> list[str]:
+    """The cells of the overall table's row of a system, as HTML."""
+    table = page[page.index('id="metrics"') : page.index("</table>")]
+    row = next(r for r in re.findall(r"<tr>(.*?)</tr>", table) if r.startswith(f"<td>{label}<"))
+    return re.findall(r"<td[^>]*>.*?</td>", row)
+
+
+def test_report_page_shows_interval_ends_counts_and_fair_bests():
+    """Intervals as [low, high] (a clipped one is not symmetric); (n=k) where a mean is over
+    fewer files than were scored; no best between means over different files."""
+    utterances = [
+        {
+            "metrics": {
+                "griffin_lim": {"vuv_f1": 0.9, "log_mel_l1": 0.2, "f0_rmse_cents": 50.0},
+                "waveglow": {"vuv_f1": 0.5, "log_mel_l1": 0.6, "f0_rmse_cents": None},
+            }
+        },
+        {
+            "metrics": {
+                "griffin_lim": {"vuv_f1": 1.0, "log_mel_l1": 0.3, "f0_rmse_cents": 60.0},
+                "waveglow": {"vuv_f1": 0.6, "log_mel_l1": 0.5, "f0_rmse_cents": 10.0},
+            }
+        },
+    ]
+    report = _page_report(utterances)
+    vuv = report["systems"]["griffin_lim"]["vuv_f1"]
+    assert vuv["high"] == 1.0 and vuv["mean"] == pytest.approx(0.95)  # clipped at F1's top
+    page = evaluation.report_html(report)
+    assert "&plusmn;" not in page
+    labels = [n for n in METRICS if n in report["systems"]["griffin_lim"]]
+    gl = dict(zip(labels, _metrics_row(page, "Griffin-Lim")[1:], strict=True))
+    wg = dict(zip(labels, _metrics_row(page, "WaveGlow")[1:], strict=True))
+    # The JSON's ends, not 0.95 +- a half-width that would reach past 1.
+    assert f'0.950 <span class="ci">[{vuv["low"]:.3f}, 1.000]</span>' in gl["vuv_f1"]
+    # WaveGlow's F0 RMSE is one file's value beside Griffin-Lim's mean of two: counted, and
+    # neither is marked best even though 10 < 55.
+    assert wg["f0_rmse_cents"] == '<td>10.000 <span class="count">(n=1)</span></td>'
+    assert "(n=" not in gl["f0_rmse_cents"] and "best" not in gl["f0_rmse_cents"]
+    # Over the same files a best is marked, and nothing is counted.
+    assert gl["log_mel_l1"].startswith('<td class="best">0.250 <span class="ci">[')
+    assert "(n=" not in gl["log_mel_l1"] + wg["log_mel_l1"] and "best" not in wg["log_mel_l1"]
+    # Equal counts over different files are not the same average either.
+    utterances[0]["metrics"]["griffin_lim"]["f0_rmse_cents"] = None
+    utterances[0]["metrics"]["waveglow"]["f0_rmse_cents"] = 40.0
+    utterances[1]["metrics"]["waveglow"]["f0_rmse_cents"] = None
+    page = evaluation.report_html(_page_report(utterances))
+    cells = [
+        _metrics_row(page, s)[1 + labels.index("f0_rmse_cents")]
+        for s in ("Griffin-Lim", "WaveGlow")
+    ]
+    assert cells == [
+        '<td>60.000 <span class="count">(n=1)</span></td>',
+        '<td>40.000 <span class="count">(n=1)</span></td>',
+    ]
 
 
 def test_browser_check_sees_missing_media_and_console_errors(tmp_path):
