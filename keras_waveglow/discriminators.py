@@ -22,6 +22,8 @@ SCALE_CHANNELS = (128, 128, 256, 512, 1024, 1024, 1024)
 
 
 def _scaled(channels, width: float) -> list[int]:
+    if not width > 0:  # also NaN
+        raise ValueError(f"discriminator width must be > 0 (a channel multiplier); got {width}.")
     return [max(1, round(c * width)) for c in channels]
 
 

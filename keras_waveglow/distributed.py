@@ -95,6 +95,13 @@ class Workers:
         if self.strategy is None:
             return make_dataset(start, stop)
         local_replicas = self.strategy.num_replicas_in_sync // self.num_workers
+        if (stop - start) % local_replicas:
+            # rebatch would cut replica batches across global batches: a step would mix two.
+            raise ValueError(
+                f"batch size {global_batch} gives each worker {stop - start} rows, not a "
+                f"multiple of its {local_replicas} replicas; use a batch size divisible by "
+                f"{self.strategy.num_replicas_in_sync}."
+            )
 
         def per_worker(input_context):
             if input_context.input_pipeline_id != self.worker_index:

@@ -4,6 +4,7 @@ distance, and least-squares GAN terms."""
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 from keras import ops
@@ -32,6 +33,8 @@ def waveglow_nll(z, log_det, sigma: float = 1.0):
         >>> z, log_det = model.forward(audio, mel)
         >>> loss = waveglow_nll(z, log_det, sigma=1.0)
     """
+    if not sigma > 0:  # also NaN; a Python float here (the prior's scale is a setting)
+        raise ValueError(f"sigma must be > 0; got {sigma}.")
     z = ops.cast(z, "float32")
     log_det = ops.cast(log_det, "float32")
     n_samples = ops.cast(ops.size(z), "float32")
@@ -86,6 +89,8 @@ def discriminator_loss(real_logits, fake_logits):
         raise ValueError(
             f"real and fake logits differ in number: {len(real_logits)} vs {len(fake_logits)}."
         )
+    if not real_logits:
+        raise ValueError("discriminator_loss got no logits.")
     real_parts = [ops.mean(ops.square(1.0 - r)) for r in _float32_list(real_logits)]
     fake_parts = [ops.mean(ops.square(f)) for f in _float32_list(fake_logits)]
     total = ops.sum(ops.stack(real_parts)) + ops.sum(ops.stack(fake_parts))
@@ -104,6 +109,8 @@ def generator_adversarial_loss(fake_logits):
     Example:
         >>> adv, parts = generator_adversarial_loss(d(fake)[0])
     """
+    if not fake_logits:
+        raise ValueError("generator_adversarial_loss got no logits.")
     parts = [ops.mean(ops.square(1.0 - f)) for f in _float32_list(fake_logits)]
     return ops.sum(ops.stack(parts)), parts
 
@@ -165,6 +172,12 @@ def mel_mae_loss(real_audio, fake_audio, mel_config: dict, precision: str = "flo
     return ops.mean(ops.abs(real_mel - fake_mel))
 
 
+def _check_same_shape(a, b, what: str) -> None:
+    """Refuses two audio tensors of different shapes (broadcasting would hide a bug)."""
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(f"{what} shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}.")
+
+
 def waveform_mae_loss(real_audio, fake_audio):
     """Mean absolute error between two waveforms, in float32.
 
@@ -178,6 +191,7 @@ def waveform_mae_loss(real_audio, fake_audio):
     Example:
         >>> loss = waveform_mae_loss(audio, generated)
     """
+    _check_same_shape(real_audio, fake_audio, "real and generated audio")
     return ops.mean(ops.abs(ops.cast(real_audio, "float32") - ops.cast(fake_audio, "float32")))
 
 
@@ -204,6 +218,7 @@ def even_power_fraction(sample, mirror):
         >>> float(even_power_fraction(x, -x)), float(even_power_fraction(x, x))
         (0.0, 1.0)
     """
+    _check_same_shape(sample, mirror, "sample and mirror")
     sample = ops.cast(sample, "float32")
     mirror = ops.cast(mirror, "float32")
     even = ops.sum(ops.square(sample + mirror))
@@ -247,7 +262,10 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
     if not resolutions:
         raise ValueError("multi_resolution_stft_loss needs at least one resolution.")
     length = real_audio.shape[-1]
-    for n_fft, hop, window in resolutions:
+    for resolution in resolutions:
+        if len(resolution) != 3:
+            raise ValueError(f"an STFT resolution is (n_fft, hop, window); got {resolution}.")
+        n_fft, hop, window = resolution
         if not 0 < window <= n_fft or hop <= 0:
             raise ValueError(f"bad STFT resolution (n_fft, hop, window) = {(n_fft, hop, window)}.")
         if length is not None and length <= n_fft // 2:
@@ -325,6 +343,9 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
         >>> float(ops.max(ops.abs(remove_group_mean(ramp, 4, window=3)[:, 4:8])))
         0.0
     """
+    if isinstance(n_group, bool) or not isinstance(n_group, numbers.Integral) or n_group < 1:
+        raise ValueError(f"n_group must be an int >= 1; got {n_group!r}.")
+    n_group = int(n_group)
     length = audio.shape[-1]
     if length is None or length % n_group:
         raise ValueError(

@@ -460,6 +460,13 @@ class WaveGlowGAN(keras.Model):
             d_ok = ops.logical_and(finite, self.discriminator_active())
         return finite, d_ok
 
+    def _held_on_skip(self) -> list[bool]:
+        """Which non-trainable variables a skipped step puts back: all but the noise
+        generators' states (the noise advances as on a taken step, on both backends). The
+        forward pass writes some (ActNorm's data-dependent initialisation): a non-finite
+        batch must not leave them NaN, or every later step would be skipped too."""
+        return [not v.path.endswith("seed_generator_state") for v in self.non_trainable_variables]
+
     def _hold(self, new_values, old_values, discriminator_indices, finite, d_ok):
         """Keeps the old value wherever the step must not apply."""
         return [
@@ -509,6 +516,10 @@ class WaveGlowGAN(keras.Model):
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
             noise = self._replica_noise(mel, replica)
+        held_state = [
+            tf.identity(v.value) if hold else None
+            for v, hold in zip(self.non_trainable_variables, self._held_on_skip(), strict=True)
+        ]
         with tf.GradientTape(persistent=True) as tape:
             terms, g_total, d_total = self._objective(mel, audio, noise=noise)
             g_scaled = self.optimizer.scale_loss(g_total)
@@ -559,6 +570,9 @@ class WaveGlowGAN(keras.Model):
             held = self._hold(after, before, d_indices, finite, d_ok)
             for variable, value in zip(variables, held, strict=True):
                 variable.assign(value)
+        for variable, before in zip(self.non_trainable_variables, held_state, strict=True):
+            if before is not None:
+                variable.assign(ops.where(finite, variable.value, before))
         logs = self._count_and_log(terms, g_total, d_total, finite)
         strategy = tf.distribute.get_strategy()
         n = strategy.num_replicas_in_sync
@@ -622,13 +636,20 @@ class WaveGlowGAN(keras.Model):
 
         grad_fn = jax.value_and_grad(objective, has_aux=True)
         (_, aux), grads = grad_fn(trainable_values, non_trainable_values)
-        terms, g_total, d_total, non_trainable_values = aux
+        terms, g_total, d_total, forward_state = aux
         mapping = [
             *zip(trainable, trainable_values, strict=True),
-            *zip(non_trainable, non_trainable_values, strict=True),
+            *zip(non_trainable, forward_state, strict=True),
         ]
         with keras.StatelessScope(state_mapping=mapping):
             finite, d_ok = self._step_decision(grads, (g_total, d_total))
+        # A skipped step also keeps what the forward pass wrote (ActNorm's initialisation).
+        non_trainable_values = [
+            ops.where(finite, new, old) if hold else new
+            for new, old, hold in zip(
+                forward_state, non_trainable_values, self._held_on_skip(), strict=True
+            )
+        ]
 
         # A skipped step is one `lax.cond` around the whole update, not a `where` per weight,
         # gradient and optimizer slot: those selects all hang on one flag that depends on every
@@ -1796,6 +1817,16 @@ def train(
     if keep_every < 0 or (keep_every and keep_every % save_every):
         raise ValueError(
             f"keep_every must be 0 or a multiple of save_every ({save_every}); got {keep_every}."
+        )
+    for label, rate in (
+        ("learning_rate", learning_rate),
+        ("discriminator_learning_rate", discriminator_learning_rate),
+    ):
+        if not (math.isfinite(rate) and rate > 0):  # negative: gradient ascent
+            raise ValueError(f"{label} must be a finite number > 0; got {rate}.")
+    if clipnorm is not None and not (math.isfinite(clipnorm) and clipnorm > 0):
+        raise ValueError(
+            f"clipnorm must be > 0 (or None / --clipnorm 0 for no clipping); got {clipnorm}."
         )
     if ema is not None and not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")

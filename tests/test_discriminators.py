@@ -93,6 +93,9 @@ def test_bad_inputs_raise_clear_errors():
         PeriodDiscriminator(0)
     with pytest.raises(ValueError, match="at least one period or one scale"):
         WaveDiscriminator(periods=(), n_scales=0)
+    for width in (0, -1, float("nan")):  # silently 1-channel convolutions before
+        with pytest.raises(ValueError, match="discriminator width must be > 0"):
+            WaveDiscriminator(periods=(2,), n_scales=1, width=width)
     with pytest.raises(ValueError, match="7 channel counts"):
         ScaleDiscriminator(channels=[4, 4])
     with pytest.raises(ValueError, match=r"\(batch, samples\)"):

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import keras
@@ -40,6 +41,11 @@ def test_setup_workers_reads_the_environment_and_rejects_bad_settings():
     assert workers.shard_rows(6) == (3, 6)
     with pytest.raises(ValueError, match="not a multiple of the 2 workers"):
         workers.shard_rows(3)
+    # Two local replicas cannot split a 3-row batch: tf.data's rebatch would take rows across
+    # global batches (a step would mix batch k's last row with batch k + 1's first).
+    two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
+    with pytest.raises(ValueError, match="3 rows, not a multiple of its 2 replicas"):
+        Workers("tf.distribute", 1, 0, two_replicas).distribute(lambda start, stop: None, 3)
 
 
 # ------------------------------------------------------------------------------------------

@@ -366,6 +366,28 @@ def test_even_power_fraction_matches_numpy():
     assert float(even_power_fraction(np.zeros((1, 8), "f"), np.zeros((1, 8), "f"))) == 0.0
 
 
+def test_loss_helpers_refuse_malformed_input():
+    # Broadcasting a (1, T) tensor against (2, T) gave a number; empty logit lists gave 0.
+    two, one = np.zeros((2, 4096), "f"), np.ones((1, 4096), "f")
+    with pytest.raises(ValueError, match=r"real and generated audio shapes differ"):
+        waveform_mae_loss(two, one)
+    with pytest.raises(ValueError, match=r"sample and mirror shapes differ"):
+        even_power_fraction(two, one)
+    with pytest.raises(ValueError, match="discriminator_loss got no logits"):
+        discriminator_loss([], [])
+    with pytest.raises(ValueError, match="generator_adversarial_loss got no logits"):
+        generator_adversarial_loss([])
+    for n_group in (0, 2.5, True):
+        with pytest.raises(ValueError, match=r"n_group must be an int >= 1"):
+            remove_group_mean(two, n_group)
+    with pytest.raises(ValueError, match=r"an STFT resolution is \(n_fft, hop, window\)"):
+        multi_resolution_stft_loss(two, two, resolutions=[(1024, 120)])
+    from keras_waveglow.losses import waveglow_nll
+
+    with pytest.raises(ValueError, match="sigma must be > 0; got 0"):
+        waveglow_nll(np.zeros((1, 4, 8), "f"), np.zeros((1,), "f"), sigma=0)
+
+
 def _perturb(waveglow: WaveGlow) -> WaveGlow:
     """Adds fixed noise (std 0.05) to every weight: a flow that is no longer linear in z."""
     rng = np.random.default_rng(2)
@@ -544,6 +566,22 @@ def test_step_whose_gradient_norm_overflows_is_skipped():
     history = gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     assert history.history["skipped_steps"][-1] == 0
     assert _max_change(before, _numpy(waveglow.weights)) > 0.0
+
+
+def test_a_skipped_first_step_leaves_actnorm_uninitialised():
+    """ActNorm initialises itself from the first batch it sees (non-trainable state written in
+    the forward pass). A NaN first batch is skipped; it must not leave that state NaN, or every
+    later step is skipped as well."""
+    waveglow = WaveGlow.from_preset("tiny", seed=0, use_actnorm=True)
+    audio = _segments("awb")[: 3 * BATCH].copy()
+    mel = _pairs(waveglow, audio)[0]
+    audio[0, 100] = np.nan
+    gan = WaveGlowGAN(waveglow, mae_weight=0.0)
+    gan.compile(keras.optimizers.Adam(1e-4, global_clipnorm=1.0))
+    history = gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    assert history.history["skipped_steps"][-1] == 1  # the NaN batch alone
+    for variable in waveglow.non_trainable_variables:
+        assert np.all(np.isfinite(ops.convert_to_numpy(variable.value))), variable.path
 
 
 def test_loss_scaled_step_with_overflowing_gradients_leaves_the_weights():
@@ -820,6 +858,15 @@ def test_moving_average_fills_snapshots_and_exports_while_checkpoints_resume(tmp
         from keras_waveglow.training import train
 
         train(ROOT / "data", tmp_path / "bad", ema=1.0)
+    # A negative rate is gradient ascent; a negative clipnorm silently meant no clipping.
+    bad_settings = {
+        "learning_rate": -1.0,
+        "discriminator_learning_rate": 0.0,
+        "clipnorm": -1.0,
+    }
+    for name, value in bad_settings.items():
+        with pytest.raises(ValueError, match=rf"{name} must be .*> 0.*got {value}"):
+            train(ROOT / "data", tmp_path / "bad", **{name: value})
     assert not (tmp_path / "bad").exists()
 
 
