@@ -121,7 +121,7 @@ def stft_window(win_length: int, n_fft: int) -> np.ndarray:
     left, the rest on the right. It is built here and passed to the STFTs as an array because
     `tf.signal.hann_window(periodic=True)`, which Keras' TensorFlow `ops.stft(window="hann")`
     uses too, returns a symmetric window for odd lengths (periodic only applies to even ones),
-    which moved odd-`win_length` mels by up to 0.03 in log units from librosa.
+    which moved odd-`win_length` mels far beyond float rounding from librosa.
 
     Args:
         win_length: int, the window length (1 <= win_length <= n_fft).
