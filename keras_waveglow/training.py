@@ -279,6 +279,7 @@ class WaveGlowGAN(keras.Model):
                 optimizer = multi
         super().compile(optimizer=optimizer, **kwargs)
         self.optimizer.build(self.trainable_variables)
+        _save_wrapped_state_once(self.optimizer)
         self._index_variables()
 
     def compile_from_config(self, config):
@@ -291,6 +292,50 @@ class WaveGlowGAN(keras.Model):
     def uses_loss_scaling(self) -> bool:
         """True when the optimizer is a `LossScaleOptimizer` (float16 training)."""
         return isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+
+    # Keras' saving walks `dir()`: these two properties name optimizers that `optimizer`
+    # already holds, and were saved a second time under their own names (up to 2.2 GB of a
+    # GAN checkpoint). Hidden from the walk; `load_weights` still reads files saved so.
+    _OPTIMIZER_ALIASES = ("generator_optimizer", "discriminator_optimizer")
+
+    def __dir__(self):
+        return [name for name in super().__dir__() if name not in self._OPTIMIZER_ALIASES]
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Loads `save_weights` output, also files saved before the 2026-12-05 layout.
+
+        Those (`.weights.h5`) held a GAN-less model's optimizer state under
+        `generator_optimizer` instead of `optimizer`; it is read from there.
+
+        Args:
+            filepath: a `.weights.h5` file (or any file `keras.Model.load_weights` reads).
+            skip_mismatch: as in `keras.Model.load_weights`.
+            **kwargs: passed to `keras.Model.load_weights`.
+        """
+        legacy = _legacy_optimizer_state(filepath) if self.optimizer is not None else None
+        if legacy is None:
+            return super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
+        _ensure_optimizer_built(self)
+        with warnings.catch_warnings():
+            # The state is not under `optimizer`; Keras warns, loads no slot, and the
+            # state is read from its old place right after.
+            warnings.filterwarnings(
+                "ignore",
+                f"Skipping variable loading for optimizer '{re.escape(self.optimizer.name)}'",
+            )
+            super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
+        variables = self.optimizer.variables
+        if len(legacy) != len(variables):
+            message = (
+                f"Skipping variable loading for optimizer '{self.optimizer.name}', because it "
+                f"has {len(variables)} variables whereas the saved optimizer has "
+                f"{len(legacy)} variables (read from {filepath}: generator_optimizer)."
+            )
+            warnings.warn(message, stacklevel=2)  # as Keras does; `train` makes it an error
+            return None
+        for i, variable in enumerate(variables):
+            variable.assign(legacy[str(i)])
+        return None
 
     @property
     def generator_optimizer(self):
@@ -815,6 +860,58 @@ def _write_json_atomically(path: Path, payload: dict) -> None:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True), encoding="utf-8")
 
     _atomic_write(path, write)
+
+
+def _save_wrapped_state_once(optimizer) -> None:
+    """Saves the optimizers inside a `LossScaleOptimizer` or `MultiOptimizer` only once.
+
+    A wrapper's `variables` are its own plus its inner optimizers', and Keras saves them
+    all with the wrapper, then each inner optimizer's again beside it (Keras 3.15): a
+    checkpoint twice the optimizer's size (three times for a float16 GAN). When the
+    wrapper's variables hold every inner variable, the inner optimizers' own save and load
+    are no-ops: the wrapper's entry is the whole state, read back by position. Inner
+    optimizers whose variables the wrapper does not hold keep Keras' save and load.
+    """
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        inner = [optimizer.inner_optimizer]
+    elif isinstance(optimizer, keras.optimizers.MultiOptimizer):
+        inner = list(optimizer.optimizers)
+    else:
+        return
+    held = {id(v) for v in optimizer.variables}
+    for child in inner:
+        if all(id(v) in held for v in child.variables):
+            child.save_own_variables = _held_by_wrapper
+            child.load_own_variables = _held_by_wrapper
+        _save_wrapped_state_once(child)
+
+
+def _held_by_wrapper(store) -> None:
+    """An inner optimizer's save/load: its state is in its wrapper's entry."""
+
+
+def _legacy_optimizer_state(filepath) -> dict | None:
+    """A GAN-less run's optimizer state from a checkpoint in the layout before 2026-12-05.
+
+    Returns the arrays (by position, keyed "0", "1", ...) when the file is an h5 file whose
+    `optimizer` entry holds no variables and whose `generator_optimizer` entry does; None
+    for any other file (including GAN checkpoints of that layout, whose `optimizer` entry
+    already held everything).
+    """
+    import h5py
+
+    path = Path(filepath)
+    if not path.name.endswith(".h5") or not path.is_file():
+        return None
+    try:
+        with h5py.File(path, "r") as handle:
+            old = handle.get("generator_optimizer/vars")
+            new = handle.get("optimizer/vars")
+            if old is None or (new is not None and len(new)):
+                return None
+            return {key: old[key][()] for key in old}
+    except OSError:
+        return None  # not an h5 file: Keras' own loader says what is wrong with it
 
 
 def _clean_stale_temporaries(directory: Path) -> None:

@@ -1209,6 +1209,95 @@ def test_data_parallel_step_equals_single_device_step():
         np.testing.assert_allclose(result["parallel"][name], value, rtol=1e-5, atol=1e-6)
 
 
+def _compiled_gan(with_discriminator: bool, loss_scaled: bool, ema: bool = True) -> WaveGlowGAN:
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    disc = WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32) if with_discriminator else None
+    gan = WaveGlowGAN(waveglow, disc)
+    optimizer = keras.optimizers.Adam(1e-3, global_clipnorm=1.0, use_ema=ema)
+    if loss_scaled:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    gan.compile(optimizer)
+    return gan
+
+
+def _distinct_optimizer_state(gan: WaveGlowGAN) -> list[np.ndarray]:
+    """Gives every optimizer variable its own value (1, 2, ...), so a load from the wrong
+    place or position shows."""
+    for i, variable in enumerate(gan.optimizer.variables):
+        variable.assign(np.full(variable.shape, i + 1).astype(variable.dtype))
+    return _numpy(gan.optimizer.variables)
+
+
+def _h5_sizes(path) -> dict[str, int]:
+    import h5py
+
+    sizes = {}
+
+    def record(name, item):
+        if isinstance(item, h5py.Dataset):
+            sizes[name] = item.size
+
+    with h5py.File(path, "r") as handle:
+        handle.visititems(record)
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("with_discriminator", "loss_scaled"),
+    [(True, False), (True, True), (False, True), (False, False)],
+    ids=["gan", "gan-fp16", "fp16", "plain"],
+)
+def test_checkpoint_holds_the_optimizer_state_once(tmp_path, with_discriminator, loss_scaled):
+    """Keras (3.15) saves a MultiOptimizer's or LossScaleOptimizer's variables, its inner
+    optimizers' included, and then each inner optimizer's again; the GAN's two optimizer
+    properties were saved once more. Each optimizer number is in the file once, and reads
+    back in place."""
+    gan = _compiled_gan(with_discriminator, loss_scaled)
+    state = _distinct_optimizer_state(gan)
+    path = tmp_path / "gan.weights.h5"
+    gan.save_weights(path)
+    saved = {name: size for name, size in _h5_sizes(path).items() if "optimizer" in name}
+    assert sum(saved.values()) == sum(int(np.prod(v.shape)) for v in gan.optimizer.variables)
+    assert {name.split("/")[0] for name in saved} == {"optimizer"}
+    fresh = _compiled_gan(with_discriminator, loss_scaled)
+    fresh.load_weights(path)
+    for got, want in zip(_numpy(fresh.optimizer.variables), state, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("with_discriminator", [False, True], ids=["plain", "gan"])
+def test_a_checkpoint_in_the_layout_before_2026_12_05_still_resumes(tmp_path, with_discriminator):
+    """Files saved before the fix above: a GAN-less model's optimizer state lay under
+    `generator_optimizer` (none under `optimizer`); a GAN's lay whole under `optimizer`, with
+    copies under `generator_optimizer` and `discriminator_optimizer`. Both restore every slot;
+    an old file whose slots do not fit the optimizer is refused, as a new one is."""
+    import h5py
+
+    from keras_waveglow.training import _load_checkpoint
+
+    gan = _compiled_gan(with_discriminator, loss_scaled=False)
+    state = _distinct_optimizer_state(gan)
+    path = tmp_path / "old.weights.h5"
+    gan.save_weights(path)
+    with h5py.File(path, "r+") as handle:
+        if with_discriminator:
+            handle.copy("optimizer", "generator_optimizer")
+            handle.copy("optimizer", "discriminator_optimizer")
+        else:
+            handle.move("optimizer", "generator_optimizer")
+    fresh = _compiled_gan(with_discriminator, loss_scaled=False)
+    _load_checkpoint(fresh, path)
+    for got, want in zip(_numpy(fresh.optimizer.variables), state, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(
+        np.concatenate([x.ravel() for x in _numpy(fresh.waveglow.weights)]),
+        np.concatenate([x.ravel() for x in _numpy(gan.waveglow.weights)]),
+    )
+    without_average = _compiled_gan(with_discriminator, loss_scaled=False, ema=False)
+    with pytest.raises(ValueError, match="optimizer state does not fit"):
+        _load_checkpoint(without_average, path)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_gan_step(precision):
