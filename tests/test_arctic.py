@@ -247,6 +247,25 @@ def test_speakers_too_small_for_the_recipe_are_split_proportionally(caplog):
     assert "speaker bdl" not in caplog.text
 
 
+def test_a_speaker_the_recipe_leaves_little_training_data_is_named(caplog):
+    """201 utterances fit 100 eval + 100 dev + 1 train: split as asked (the recipe), with a
+    warning that training keeps fewer than it holds out; 400 leave 200 and no warning."""
+    splits = arctic.split_corpus(fake_corpus({"slt": (201, 0), "bdl": (400, 0)}))
+    counts = {
+        k: {s: sum(u.speaker == s for u in v) for s in ("slt", "bdl")} for k, v in splits.items()
+    }
+    assert counts == {
+        "train": {"slt": 1, "bdl": 200},
+        "dev": {"slt": 100, "bdl": 100},
+        "eval": {"slt": 100, "bdl": 100},
+    }
+    assert (
+        "speaker slt has 201 utterance(s): ParallelWaveGAN's split (100 eval + 100 dev) "
+        "leaves 1 for training, fewer than it holds out" in caplog.text
+    )
+    assert "speaker bdl" not in caplog.text
+
+
 def test_file_lists_round_trip_and_are_not_overwritten(tmp_path):
     make_speaker(tmp_path / "corpus", "slt", [f"arctic_a{i:04d}" for i in range(1, 6)])
     splits = arctic.split_corpus(arctic.load_corpus(tmp_path / "corpus"), n_eval=2, n_dev=1)

@@ -202,7 +202,9 @@ def split_corpus(
     training) is split proportionally instead, with a logged warning: eval and dev get the
     fractions the recipe gives a full 1132-utterance ARCTIC speaker (`n_eval / 1132` and
     `n_dev / 1132`, rounded down), so train keeps at least one utterance and a speaker with
-    fewer than 12 (at the defaults) goes to train entirely.
+    fewer than 12 (at the defaults) goes to train entirely. A speaker with enough for the
+    recipe but fewer than twice its held-out count (201 to 399 at the defaults) is split as
+    asked, leaving training fewer utterances than it holds out, with a logged warning.
 
     Args:
         utterances: the corpus, as `load_corpus` returns it.
@@ -241,6 +243,17 @@ def split_corpus(
                 n - speaker_eval - speaker_dev,
                 speaker_dev,
                 speaker_eval,
+            )
+        elif n - n_eval - n_dev < n_eval + n_dev:
+            logger.warning(
+                "speaker %s has %d utterance(s): ParallelWaveGAN's split (%d eval + %d dev) "
+                "leaves %d for training, fewer than it holds out; pass smaller n_eval/n_dev "
+                "for this corpus.",
+                speaker,
+                n,
+                n_eval,
+                n_dev,
+                n - n_eval - n_dev,
             )
         eval_start = n - speaker_eval
         dev_start = eval_start - speaker_dev
