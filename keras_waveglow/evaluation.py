@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_waveglow.audio import replace_from_temporary
-from keras_waveglow.losses import MR_STFT_RESOLUTIONS
+from keras_waveglow.losses import MR_STFT_RESOLUTIONS, STFT_FLOOR_DEFINITION, STFT_POWER_FLOOR
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +98,10 @@ F0_FRAME_PERIOD_MS = 5.0
 F0_RANGE_HZ = (60.0, 500.0)
 MCD_ORDER = 24
 # mr_stft's floor: |STFT|^2 is clamped at this before the square root (Parallel WaveGAN's).
-MR_STFT_POWER_FLOOR = 1e-7
+MR_STFT_POWER_FLOOR = STFT_POWER_FLOOR
 # How a report records that definition (settings["mr_stft_floor"]); a report without the
 # field floored the magnitude at 1e-7 (MR_STFT_OLD_FLOOR), and the two do not compare.
-MR_STFT_FLOOR = "power 1e-7"
+MR_STFT_FLOOR = STFT_FLOOR_DEFINITION
 MR_STFT_OLD_FLOOR = "magnitude 1e-7"
 _EVAL_EXTRA = "pip install 'keras-waveglow[eval]'"
 

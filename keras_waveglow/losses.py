@@ -12,7 +12,10 @@ from keras import ops
 # (n_fft, hop, window) of Parallel WaveGAN's multi-resolution STFT loss (arXiv 1910.11480):
 # shared by the training term below and the evaluation metric.
 MR_STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
-STFT_FLOOR = 1e-7
+# Parallel WaveGAN clamps the STFT power |STFT|^2 at 1e-7 before the square root; the
+# training term and the evaluation's `mr_stft` share it. Runs record it (`stft_floor`).
+STFT_POWER_FLOOR = 1e-7
+STFT_FLOOR_DEFINITION = "power 1e-7"
 
 
 def waveglow_nll(z, log_det, sigma: float = 1.0):
@@ -230,9 +233,11 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
     """Spectral convergence plus log-magnitude L1, averaged over STFT resolutions, in float32.
 
     Per resolution: `||S_r - S_f||_F / ||S_r||_F + mean|log S_r - log S_f|`, with magnitudes
-    `|STFT|` floored at 1e-7 (Hann window, centred reflect-padded frames, as
-    `librosa.stft(..., pad_mode="reflect")`), the norms and the mean taken over the whole batch
-    as Parallel WaveGAN does; the result is the mean over resolutions. Unlike the log-mel MAE
+    `S = sqrt(max(|STFT|^2, 1e-7))` (Hann window, centred reflect-padded frames, as
+    `librosa.stft(..., pad_mode="reflect")`), the power floor, the norms and the mean over the
+    whole batch as Parallel WaveGAN has them; the result is the mean over resolutions. (Before
+    2026-12-05 the magnitude was floored at 1e-7, so bins far below audibility weighed in the
+    log term; `train` refuses to resume such a run with the new definition.) Unlike the log-mel MAE
     it resolves single harmonics (2048-point frames: 10.8 Hz bins at 22.05 kHz), so it
     penalises noise between them. For one example it is the evaluation's `mr_stft` metric
     except in the edge frames (that metric pads with zeros).
@@ -284,7 +289,7 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
             center=True,
         )
         # The floor sits inside the square root, so its gradient stays finite at silence.
-        return ops.sqrt(ops.maximum(real * real + imag * imag, STFT_FLOOR * STFT_FLOOR))
+        return ops.sqrt(ops.maximum(real * real + imag * imag, STFT_POWER_FLOOR))
 
     total = ops.zeros((), "float32")
     for n_fft, hop, window in resolutions:

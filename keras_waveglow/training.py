@@ -41,6 +41,7 @@ from keras_waveglow.audio import durable_replace
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.losses import (
+    STFT_FLOOR_DEFINITION,
     check_group_mean_window,
     discriminator_loss,
     even_power_fraction,
@@ -827,6 +828,8 @@ LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
 STATE_FILE = "training_state.json"
 RECIPE_FILE = "run_config.json"  # what `train` was asked for; a resume must ask the same
+# How runs recorded before `stft_floor` existed floored their MR-STFT term.
+LEGACY_STFT_FLOOR = "magnitude 1e-7"
 GENERATOR_FILE = "waveglow.keras"
 SNAPSHOT_DIR = "snaps"
 BEST_GENERATOR_FILE = "waveglow_best.keras"
@@ -1117,6 +1120,8 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
             recorded = json.loads(path.read_text(encoding="utf-8")).get("recipe", {})
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not a valid run configuration ({error}).") from error
+        if recorded.get("stft_weight") and "stft_floor" not in recorded:
+            recorded["stft_floor"] = LEGACY_STFT_FLOOR  # its MR-STFT term floored |STFT|
         changed = {
             key: (recorded.get(key), value)
             for key, value in recipe.items()
@@ -1940,6 +1945,7 @@ def train(
         "ema": ema,
         "mae_weight": mae_weight,
         "stft_weight": stft_weight,
+        "stft_floor": STFT_FLOOR_DEFINITION,
         "remove_group_mean": remove_group_mean,
         "group_mean_window": group_mean_window,
         "even_weight": even_weight,

@@ -140,13 +140,20 @@ def test_multi_resolution_stft_loss_matches_librosa():
         total = 0.0
         for n_fft, hop, window in MR_STFT_RESOLUTIONS:
             spec = [
-                np.maximum(
-                    np.abs(
-                        librosa.stft(
-                            a, n_fft=n_fft, hop_length=hop, win_length=window, pad_mode="reflect"
+                np.sqrt(
+                    np.maximum(
+                        np.abs(
+                            librosa.stft(
+                                a,
+                                n_fft=n_fft,
+                                hop_length=hop,
+                                win_length=window,
+                                pad_mode="reflect",
+                            )
                         )
-                    ),
-                    1e-7,
+                        ** 2,
+                        1e-7,  # Parallel WaveGAN clamps the power
+                    )
                 )
                 for a in (x, y)
             ]  # (B, bins, frames) each
@@ -1540,6 +1547,32 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     # The same settings pass the check and reach the checkpoint (here a stand-in: unreadable).
     with pytest.raises(OSError, match="file signature not found"):
         main([*argv, "--augment-eq", "6", "--resume", "--steps", "9"])
+
+
+def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(
+    tmp_path, monkeypatch, capsys
+):
+    """Runs recorded before `stft_floor` existed floored |STFT| (not its power) at 1e-7 in the
+    MR-STFT term: one with `--stft-weight` would resume under another loss, and is refused by
+    name; one without the term (recorded before too) resumes."""
+    from keras_waveglow.cli import main
+
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048"]
+    for run, options in (("stft", ["--stft-weight", "2"]), ("plain", [])):
+        out = tmp_path / run
+        with monkeypatch.context() as patch:
+            _capture_train_dataset(patch, [*argv, "--out", str(out), *options])
+        config = json.loads((out / "run_config.json").read_text())
+        assert config["recipe"]["stft_floor"] == "power 1e-7"
+        del config["recipe"]["stft_floor"]  # as written before 2026-12-05
+        (out / "run_config.json").write_text(json.dumps(config))
+        (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
+    resume = ["--resume", "--steps", "9"]
+    assert main([*argv, "--out", str(tmp_path / "stft"), "--stft-weight", "2", *resume]) == 2
+    assert "stft_floor: 'magnitude 1e-7' -> 'power 1e-7'" in capsys.readouterr().err
+    with pytest.raises(OSError, match="file signature not found"):  # past the check
+        main([*argv, "--out", str(tmp_path / "plain"), *resume])
 
 
 def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
