@@ -252,6 +252,13 @@ def _add_train(subparsers, common) -> None:
     )
     p.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
     p.add_argument("--discriminator-width", type=float, default=1.0, help="channel multiplier")
+    p.add_argument(
+        "--msd-groups",
+        choices=("hifigan", "dense"),
+        default="hifigan",
+        help="multi-scale discriminator convolutions: HiFi-GAN's groups (default) or dense, "
+        "as GAN runs before 2026-12-05 were built (pass it to resume one)",
+    )
     p.add_argument("--discriminator-start", type=int, default=0, help="step the GAN starts at")
     p.add_argument(
         "--mae-weight", type=float, default=4.0, help="log-mel MAE weight (default 4, measured)"
@@ -362,6 +369,7 @@ def _run_train(args) -> int:
             split=args.split,
             gan=args.gan,
             discriminator_width=args.discriminator_width,
+            msd_groups=args.msd_groups,
             discriminator_start_step=args.discriminator_start,
             mae_weight=args.mae_weight,
             stft_weight=args.stft_weight,

@@ -2,13 +2,16 @@
 
 Each sub-discriminator maps audio (B, T) to a map of real/fake logits plus the feature maps
 of every layer (for the feature-matching loss). Leaky ReLU slope 0.1 throughout, as in HiFi-GAN
-(Kong et al., 2020). Convolutions are dense (no groups) so the same code runs on every Keras
-backend and device; `width` scales all channel counts, so tests can use tiny discriminators.
+(Kong et al., 2020). The scale discriminator's wide convolutions are grouped as in HiFi-GAN
+(29.6 M parameters in the multi-scale part at width 1; dense ones, as here before 2026-12-05,
+made it 231 M); `width` scales all channel counts, so tests can use tiny discriminators.
 
 Shapes: `B` batch, `T` audio samples. Everything is channels-last and `keras.ops` only.
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import layers, ops, saving
@@ -19,6 +22,15 @@ _LEAKY_SLOPE = 0.1
 # HiFi-GAN's channel progressions (before `width` scaling).
 PERIOD_CHANNELS = (32, 128, 512, 1024, 1024)
 SCALE_CHANNELS = (128, 128, 256, 512, 1024, 1024, 1024)
+# HiFi-GAN's groups of those convs; DENSE_SCALE_GROUPS is what configs saved before
+# 2026-12-05 (which have no `groups`) were built with.
+SCALE_GROUPS = (1, 4, 16, 16, 16, 16, 1)
+DENSE_SCALE_GROUPS = (1,) * len(SCALE_GROUPS)
+
+
+def _with_legacy_groups(config: dict, key: str) -> dict:
+    """A config saved before `key` existed was built with dense scale convolutions."""
+    return {key: list(DENSE_SCALE_GROUPS), **config}
 
 
 def _scaled(channels, width: float) -> list[int]:
@@ -149,6 +161,10 @@ class ScaleDiscriminator(layers.Layer):
         channels: sequence of int, output channels of the convs (7 in HiFi-GAN). Default
             `SCALE_CHANNELS` scaled by `width`.
         width: float, multiplier on the default channels. Default 1.0.
+        groups: None for HiFi-GAN's `SCALE_GROUPS`, or 7 ints >= 1 (`DENSE_SCALE_GROUPS`
+            for dense convolutions). A conv uses the greatest divisor of its group count
+            and both its channel counts, so every width builds: at width 1 that is
+            HiFi-GAN's count, at width 1/32 (4 to 32 channels) at most 4.
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -165,20 +181,38 @@ class ScaleDiscriminator(layers.Layer):
     _KERNELS = (15, 41, 41, 41, 41, 41, 5)
     _STRIDES = (1, 2, 2, 4, 4, 1, 1)
 
-    def __init__(self, channels=None, width: float = 1.0, **kwargs):
+    def __init__(self, channels=None, width: float = 1.0, groups=None, **kwargs):
         super().__init__(**kwargs)
         self.width = float(width)
         self.channels = list(channels) if channels is not None else None
+        self.groups = [int(g) for g in groups] if groups is not None else None
         widths = self.channels if self.channels is not None else _scaled(SCALE_CHANNELS, width)
         if len(widths) != len(self._KERNELS):
             raise ValueError(
                 f"ScaleDiscriminator needs {len(self._KERNELS)} channel counts, got {widths}."
             )
+        wanted = self.groups if self.groups is not None else list(SCALE_GROUPS)
+        if len(wanted) != len(self._KERNELS) or min(wanted) < 1:
+            raise ValueError(
+                f"ScaleDiscriminator needs {len(self._KERNELS)} group counts >= 1, got {groups}."
+            )
+        inputs = [1, *widths[:-1]]
+        self.conv_groups = [
+            math.gcd(g, c_in, c_out) for g, c_in, c_out in zip(wanted, inputs, widths, strict=True)
+        ]
         self.convs = [
             layers.Conv1D(
-                c, k, strides=s, padding="same", name=f"conv_{i}", dtype=self.dtype_policy
+                c,
+                k,
+                strides=s,
+                padding="same",
+                groups=g,
+                name=f"conv_{i}",
+                dtype=self.dtype_policy,
             )
-            for i, (c, k, s) in enumerate(zip(widths, self._KERNELS, self._STRIDES, strict=True))
+            for i, (c, k, s, g) in enumerate(
+                zip(widths, self._KERNELS, self._STRIDES, self.conv_groups, strict=True)
+            )
         ]
         self.post = layers.Conv1D(1, 3, padding="same", name="post", dtype=self.dtype_policy)
 
@@ -204,7 +238,16 @@ class ScaleDiscriminator(layers.Layer):
         return ops.reshape(x, (ops.shape(x)[0], -1)), features
 
     def get_config(self):
-        return {**super().get_config(), "channels": self.channels, "width": self.width}
+        return {
+            **super().get_config(),
+            "channels": self.channels,
+            "width": self.width,
+            "groups": self.groups,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_with_legacy_groups(config, "groups"))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -266,6 +309,8 @@ class MultiScaleDiscriminator(keras.Model):
     Args:
         n_scales: int >= 1. Default 3.
         width: float, channel multiplier for every sub-discriminator. Default 1.0.
+        groups: the sub-discriminators' conv groups (`ScaleDiscriminator`); None for
+            HiFi-GAN's. Default None.
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -278,14 +323,17 @@ class MultiScaleDiscriminator(keras.Model):
         >>> logits, features = msd(keras.random.normal((2, 4000)))
     """
 
-    def __init__(self, n_scales: int = 3, width: float = 1.0, **kwargs):
+    def __init__(self, n_scales: int = 3, width: float = 1.0, groups=None, **kwargs):
         super().__init__(**kwargs)
         if int(n_scales) < 1:
             raise ValueError(f"n_scales must be >= 1, got {n_scales}.")
         self.n_scales = int(n_scales)
         self.width = float(width)
+        self.groups = [int(g) for g in groups] if groups is not None else None
         self.discriminators = [
-            ScaleDiscriminator(width=width, name=f"scale_{i}", dtype=self.dtype_policy)
+            ScaleDiscriminator(
+                width=width, groups=groups, name=f"scale_{i}", dtype=self.dtype_policy
+            )
             for i in range(self.n_scales)
         ]
         self.pools = [
@@ -313,7 +361,16 @@ class MultiScaleDiscriminator(keras.Model):
         return logits, features
 
     def get_config(self):
-        return {**super().get_config(), "n_scales": self.n_scales, "width": self.width}
+        return {
+            **super().get_config(),
+            "n_scales": self.n_scales,
+            "width": self.width,
+            "groups": self.groups,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_with_legacy_groups(config, "groups"))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -326,6 +383,8 @@ class WaveDiscriminator(keras.Model):
         n_scales: int, scales of the multi-scale part; 0 for none. Default 3.
         width: float, channel multiplier (1.0 is HiFi-GAN's size; 1/16 is quick on a CPU).
             Default 1.0.
+        scale_groups: the multi-scale part's conv groups (`ScaleDiscriminator`): None for
+            HiFi-GAN's, `DENSE_SCALE_GROUPS` for dense convolutions. Default None.
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -341,11 +400,19 @@ class WaveDiscriminator(keras.Model):
         8
     """
 
-    def __init__(self, periods=(2, 3, 5, 7, 11), n_scales: int = 3, width: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        periods=(2, 3, 5, 7, 11),
+        n_scales: int = 3,
+        width: float = 1.0,
+        scale_groups=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.periods = [int(p) for p in periods]
         self.n_scales = int(n_scales)
         self.width = float(width)
+        self.scale_groups = [int(g) for g in scale_groups] if scale_groups is not None else None
         if not self.periods and self.n_scales < 1:
             raise ValueError("WaveDiscriminator needs at least one period or one scale.")
         self.period_discriminator = (
@@ -357,7 +424,11 @@ class WaveDiscriminator(keras.Model):
         )
         self.scale_discriminator = (
             MultiScaleDiscriminator(
-                self.n_scales, width=width, name="multi_scale", dtype=self.dtype_policy
+                self.n_scales,
+                width=width,
+                groups=scale_groups,
+                name="multi_scale",
+                dtype=self.dtype_policy,
             )
             if self.n_scales
             else None
@@ -388,4 +459,9 @@ class WaveDiscriminator(keras.Model):
             "periods": self.periods,
             "n_scales": self.n_scales,
             "width": self.width,
+            "scale_groups": self.scale_groups,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_with_legacy_groups(config, "scale_groups"))

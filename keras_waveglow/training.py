@@ -830,6 +830,9 @@ STATE_FILE = "training_state.json"
 RECIPE_FILE = "run_config.json"  # what `train` was asked for; a resume must ask the same
 # How runs recorded before `stft_floor` existed floored their MR-STFT term.
 LEGACY_STFT_FLOOR = "magnitude 1e-7"
+# The multi-scale discriminator's convolutions: HiFi-GAN's groups, or dense (GAN runs
+# recorded before `msd_groups` existed).
+MSD_GROUPS = ("hifigan", "dense")
 GENERATOR_FILE = "waveglow.keras"
 SNAPSHOT_DIR = "snaps"
 BEST_GENERATOR_FILE = "waveglow_best.keras"
@@ -1122,6 +1125,8 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
             raise ValueError(f"{path}: not a valid run configuration ({error}).") from error
         if recorded.get("stft_weight") and "stft_floor" not in recorded:
             recorded["stft_floor"] = LEGACY_STFT_FLOOR  # its MR-STFT term floored |STFT|
+        if recorded.get("gan") and "msd_groups" not in recorded:
+            recorded["msd_groups"] = "dense"  # its multi-scale discriminator was dense
         changed = {
             key: (recorded.get(key), value)
             for key, value in recipe.items()
@@ -1331,6 +1336,7 @@ def _save_generator_average(source: Path, recipe: dict, target: Path) -> None:
             gan=bool(recipe.get("gan")),
             discriminator_width=recipe.get("discriminator_width", 1.0),
             seed=recipe.get("seed", 0),
+            msd_groups=recipe.get("msd_groups", "dense"),  # GAN runs before it were dense
         )
         model.compile(**_optimizers(recipe))
         _load_checkpoint(model, source)
@@ -1712,6 +1718,7 @@ def build_gan(
     discriminator_width: float = 1.0,
     init_from=None,
     seed: int | None = 0,
+    msd_groups: str = "hifigan",
     **gan_kwargs,
 ) -> WaveGlowGAN:
     """A `WaveGlowGAN` for a preset, with or without a `WaveDiscriminator`, warm-started.
@@ -1722,17 +1729,24 @@ def build_gan(
         discriminator_width: float, its channel multiplier. Default 1.0.
         init_from: None or a path for `load_initial_weights`.
         seed: int or None, seed of the flow's rotations and noise. Default 0.
+        msd_groups: "hifigan" (HiFi-GAN's grouped multi-scale convolutions) or "dense" (as
+            built before 2026-12-05). Default "hifigan".
         **gan_kwargs: `WaveGlowGAN` arguments (weights, start step, train_sigma).
 
     Returns:
         An uncompiled `WaveGlowGAN`.
     """
-    from keras_waveglow.discriminators import WaveDiscriminator
+    from keras_waveglow.discriminators import DENSE_SCALE_GROUPS, WaveDiscriminator
 
+    if msd_groups not in MSD_GROUPS:
+        raise ValueError(f"msd_groups must be one of {MSD_GROUPS}; got {msd_groups!r}.")
     waveglow = WaveGlow.from_preset(preset, load_weights=False, seed=seed)
     if init_from is not None:
         load_initial_weights(waveglow, init_from)
-    discriminator = WaveDiscriminator(width=discriminator_width) if gan else None
+    scale_groups = DENSE_SCALE_GROUPS if msd_groups == "dense" else None
+    discriminator = (
+        WaveDiscriminator(width=discriminator_width, scale_groups=scale_groups) if gan else None
+    )
     return WaveGlowGAN(waveglow, discriminator, **gan_kwargs)
 
 
@@ -1795,6 +1809,7 @@ def train(
     even_weight: float = 0.0,
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
+    msd_groups: str = "hifigan",
     save_every: int = 500,
     keep_every: int = 0,
     sample_every: int = 1000,
@@ -1852,6 +1867,8 @@ def train(
         even_weight: weight of the even part's power share (`WaveGlowGAN`; a second inverse
             pass per step). Default 0.0 (off).
         discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
+        msd_groups: "hifigan" or "dense" multi-scale convolutions (`build_gan`). Default
+            "hifigan".
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
         keep_every: keep the generator's weights every this many steps as
@@ -1951,6 +1968,7 @@ def train(
         "even_weight": even_weight,
         "discriminator_start_step": discriminator_start_step,
         "discriminator_width": discriminator_width,
+        "msd_groups": msd_groups,
         "save_every": save_every,
         "split": split,
         "dequantize": dequantize,
@@ -1975,6 +1993,7 @@ def train(
             discriminator_width=discriminator_width,
             init_from=None if resume else init_from,
             seed=seed,
+            msd_groups=msd_groups,
             mae_weight=mae_weight,
             stft_weight=stft_weight,
             remove_group_mean=remove_group_mean or group_mean_window is not None,

@@ -127,3 +127,76 @@ def test_mixed_precision_runs_in_bfloat16():
     logits, _ = disc(_audio(1, 500))
     assert keras.backend.standardize_dtype(logits[0].dtype) == "bfloat16"
     assert keras.backend.standardize_dtype(disc.weights[0].dtype) == "float32"
+
+
+def _conv1d_same(x, kernel, bias, stride, groups):
+    """NumPy reference of Keras' grouped, strided Conv1D with "same" padding: x (T, C_in),
+    kernel (k, C_in / groups, C_out)."""
+    k, per_group_in, c_out = kernel.shape
+    steps = -(-x.shape[0] // stride)
+    pad_total = max((steps - 1) * stride + k - x.shape[0], 0)
+    x = np.pad(x, ((pad_total // 2, pad_total - pad_total // 2), (0, 0)))
+    per_group_out = c_out // groups
+    out = np.zeros((steps, c_out), np.float64)
+    for g in range(groups):
+        xs = x[:, g * per_group_in : (g + 1) * per_group_in]
+        ks = kernel[:, :, g * per_group_out : (g + 1) * per_group_out]
+        for t in range(steps):
+            out[t, g * per_group_out : (g + 1) * per_group_out] = np.einsum(
+                "kc,kcd->d", xs[t * stride : t * stride + k], ks
+            )
+    return out + bias
+
+
+def test_scale_discriminator_groups_its_convolutions_as_hifigan():
+    """HiFi-GAN's multi-scale convs are grouped (1, 4, 16, 16, 16, 16, 1): 29.6 M parameters
+    at width 1, against 231 M dense (as built before 2026-12-05). Narrower discriminators use
+    the greatest divisor of the group count and both channel counts; the outputs match a
+    NumPy grouped convolution."""
+    from keras_waveglow.discriminators import DENSE_SCALE_GROUPS, SCALE_CHANNELS, SCALE_GROUPS
+
+    def hifigan_count(groups):  # DiscriminatorS: weights c_in / g * c_out * k, plus biases
+        inputs = [1, *SCALE_CHANNELS[:-1]]
+        kernels = ScaleDiscriminator._KERNELS
+        convs = zip(inputs, SCALE_CHANNELS, kernels, groups, strict=True)
+        total = sum(c_in // g * c_out * k + c_out for c_in, c_out, k, g in convs)
+        return total + SCALE_CHANNELS[-1] * 3 + 1  # the post conv
+
+    for groups, expected in ((None, 29_610_627), (DENSE_SCALE_GROUPS, 231_385_731)):
+        msd = MultiScaleDiscriminator(3, width=1.0, groups=groups)
+        assert msd.count_params() == expected == 3 * hifigan_count(groups or SCALE_GROUPS)
+    assert ScaleDiscriminator(width=1 / 32).conv_groups == [1, 4, 4, 8, 16, 16, 1]
+    d = ScaleDiscriminator(channels=[4, 8, 8, 16, 16, 16, 8])
+    assert d.conv_groups == [1, 4, 8, 8, 16, 16, 1]
+    audio = _audio(1, 300)
+    logits, _ = d(audio)
+    x = audio[0][:, None].astype(np.float64)
+    for conv, stride, groups in zip(d.convs, d._STRIDES, d.conv_groups, strict=True):
+        kernel, bias = (ops.convert_to_numpy(w).astype(np.float64) for w in conv.weights)
+        x = _conv1d_same(x, kernel, bias, stride, groups)
+        x = np.where(x > 0, x, 0.1 * x)
+    kernel, bias = (ops.convert_to_numpy(w).astype(np.float64) for w in d.post.weights)
+    x = _conv1d_same(x, kernel, bias, 1, 1)
+    # float32 sums of <= 41 * 8 products of O(1) numbers over 8 layers: 1e-4 is generous.
+    np.testing.assert_allclose(ops.convert_to_numpy(logits)[0], x[:, 0], atol=1e-4)
+    with pytest.raises(ValueError, match="7 group counts >= 1"):
+        ScaleDiscriminator(width=1 / 32, groups=[0] * 7)
+
+
+def test_configs_saved_before_groups_existed_build_dense_convolutions():
+    """A discriminator config from before 2026-12-05 has no `groups`/`scale_groups`: it was
+    dense, and loads dense, so its weights fit."""
+    for cls, key, obj in (
+        (ScaleDiscriminator, "groups", ScaleDiscriminator(width=1 / 32)),
+        (MultiScaleDiscriminator, "groups", MultiScaleDiscriminator(2, width=1 / 32)),
+        (WaveDiscriminator, "scale_groups", WaveDiscriminator((2,), 2, width=1 / 32)),
+    ):
+        config = obj.get_config()
+        assert config[key] is None  # HiFi-GAN's
+        old = cls.from_config({k: v for k, v in config.items() if k != key})
+        scales = [old] if cls is ScaleDiscriminator else None
+        if scales is None:
+            msd = old if cls is MultiScaleDiscriminator else old.scale_discriminator
+            scales = msd.discriminators
+        assert all(s.conv_groups == [1] * 7 for s in scales)
+        assert cls.from_config(config).get_config() == config

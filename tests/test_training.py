@@ -1575,6 +1575,31 @@ def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(
         main([*argv, "--out", str(tmp_path / "plain"), *resume])
 
 
+def test_resuming_a_gan_run_with_a_dense_multi_scale_discriminator_needs_msd_groups_dense(
+    tmp_path, monkeypatch, capsys
+):
+    """GAN runs recorded before `msd_groups` existed had dense multi-scale convolutions: their
+    checkpoints do not fit HiFi-GAN's grouped ones, so `--resume` without `--msd-groups dense`
+    is refused by name, and with it passes the check."""
+    from keras_waveglow.cli import main
+
+    out = tmp_path / "gan"
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048", "--gan"]
+    argv += ["--discriminator-width", "0.03125", "--out", str(out)]
+    with monkeypatch.context() as patch:
+        _capture_train_dataset(patch, argv)
+    config = json.loads((out / "run_config.json").read_text())
+    assert config["recipe"]["msd_groups"] == "hifigan"
+    del config["recipe"]["msd_groups"]  # as written before 2026-12-05
+    (out / "run_config.json").write_text(json.dumps(config))
+    (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
+    assert main([*argv, "--resume", "--steps", "9"]) == 2
+    assert "msd_groups: 'dense' -> 'hifigan'" in capsys.readouterr().err
+    with pytest.raises(OSError, match="file signature not found"):  # past the check
+        main([*argv, "--resume", "--steps", "9", "--msd-groups", "dense"])
+
+
 def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
     """`train`'s log-mel MAE weight defaults to 4 (README: at 45 the likelihood collapsed);
     `--mae-weight` still sets it."""
