@@ -54,7 +54,12 @@ from pathlib import Path
 import numpy as np
 
 from keras_waveglow.audio import replace_from_temporary
-from keras_waveglow.losses import MR_STFT_RESOLUTIONS, STFT_FLOOR_DEFINITION, STFT_POWER_FLOOR
+from keras_waveglow.losses import (
+    MR_STFT_RESOLUTIONS,
+    OLD_STFT_FLOOR_DEFINITION,
+    STFT_FLOOR_DEFINITION,
+    STFT_POWER_FLOOR,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +107,7 @@ MR_STFT_POWER_FLOOR = STFT_POWER_FLOOR
 # How a report records that definition (settings["mr_stft_floor"]); a report without the
 # field floored the magnitude at 1e-7 (MR_STFT_OLD_FLOOR), and the two do not compare.
 MR_STFT_FLOOR = STFT_FLOOR_DEFINITION
-MR_STFT_OLD_FLOOR = "magnitude 1e-7"
+MR_STFT_OLD_FLOOR = OLD_STFT_FLOOR_DEFINITION
 _EVAL_EXTRA = "pip install 'keras-waveglow[eval]'"
 
 

@@ -16,6 +16,8 @@ MR_STFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
 # training term and the evaluation's `mr_stft` share it. Runs record it (`stft_floor`).
 STFT_POWER_FLOOR = 1e-7
 STFT_FLOOR_DEFINITION = "power 1e-7"
+# What reports and runs recorded before 2026-12-05 used (|STFT| itself floored at 1e-7).
+OLD_STFT_FLOOR_DEFINITION = "magnitude 1e-7"
 
 
 def waveglow_nll(z, log_det, sigma: float = 1.0):

@@ -41,6 +41,7 @@ from keras_waveglow.audio import durable_replace
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.losses import (
+    OLD_STFT_FLOOR_DEFINITION,
     STFT_FLOOR_DEFINITION,
     check_group_mean_window,
     discriminator_loss,
@@ -828,8 +829,6 @@ LAST_WEIGHTS = "last.weights.h5"
 BEST_WEIGHTS = "best.weights.h5"
 STATE_FILE = "training_state.json"
 RECIPE_FILE = "run_config.json"  # what `train` was asked for; a resume must ask the same
-# How runs recorded before `stft_floor` existed floored their MR-STFT term.
-LEGACY_STFT_FLOOR = "magnitude 1e-7"
 # The multi-scale discriminator's convolutions: HiFi-GAN's groups, or dense (GAN runs
 # recorded before `msd_groups` existed).
 MSD_GROUPS = ("hifigan", "dense")
@@ -1123,10 +1122,7 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
             recorded = json.loads(path.read_text(encoding="utf-8")).get("recipe", {})
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not a valid run configuration ({error}).") from error
-        if recorded.get("stft_weight") and "stft_floor" not in recorded:
-            recorded["stft_floor"] = LEGACY_STFT_FLOOR  # its MR-STFT term floored |STFT|
-        if recorded.get("gan") and "msd_groups" not in recorded:
-            recorded["msd_groups"] = "dense"  # its multi-scale discriminator was dense
+        recorded = _as_built(recorded)
         changed = {
             key: (recorded.get(key), value)
             for key, value in recipe.items()
@@ -1322,6 +1318,18 @@ def _read_recipe(run: Path) -> dict | None:
             raise TypeError(f"'recipe' is a {type(recipe).__name__}")
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a valid run configuration ({error!r}).") from error
+    return _as_built(recipe)
+
+
+def _as_built(recipe: dict) -> dict:
+    """A recorded recipe with the settings it was built with before they were recorded:
+    an MR-STFT term that floored |STFT| (`stft_floor`), a dense multi-scale discriminator
+    (`msd_groups`)."""
+    recipe = dict(recipe)
+    if recipe.get("stft_weight") and "stft_floor" not in recipe:
+        recipe["stft_floor"] = OLD_STFT_FLOOR_DEFINITION
+    if recipe.get("gan") and "msd_groups" not in recipe:
+        recipe["msd_groups"] = "dense"
     return recipe
 
 
@@ -1336,7 +1344,7 @@ def _save_generator_average(source: Path, recipe: dict, target: Path) -> None:
             gan=bool(recipe.get("gan")),
             discriminator_width=recipe.get("discriminator_width", 1.0),
             seed=recipe.get("seed", 0),
-            msd_groups=recipe.get("msd_groups", "dense"),  # GAN runs before it were dense
+            msd_groups=recipe.get("msd_groups", "hifigan"),  # `_read_recipe`: old GANs dense
         )
         model.compile(**_optimizers(recipe))
         _load_checkpoint(model, source)
