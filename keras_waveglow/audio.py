@@ -593,6 +593,11 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
         try:
             mel = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as error:
+            if "allow_pickle" in str(error):  # an object array: reading it would run pickle
+                raise AudioFileError(
+                    f"{path}: holds Python objects, not a numeric mel array (not loaded: "
+                    "reading it would unpickle code)."
+                ) from error
             raise AudioFileError(f"{path}: not a readable .npy array ({error}).") from error
     elif suffix == ".pt":
         try:

@@ -525,8 +525,6 @@ def _run_evaluate(args) -> int:
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"evaluate failed: {error}", file=sys.stderr)
         return 1
-    for name, reason in report["skipped_metrics"].items():
-        print(f"skipped {name}: {reason}", file=sys.stderr)
     for path, reason in report["failed_files"]:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
     print(format_summary(report))
@@ -541,7 +539,7 @@ def _add_compare(subparsers, common) -> None:
         help="two evaluation reports compared file by file (paired differences)",
         description=(
             "Pair the files two `evaluate` reports share and print, per metric, both means, "
-            "the mean difference NEW - BASE with its 95%% interval, how many files got better "
+            "the mean difference NEW - BASE with its 95% interval, how many files got better "
             "and worse, and whether the difference is clear (the interval excludes zero); "
             "then the same per folder (speaker). Settings that differ are listed."
         ),

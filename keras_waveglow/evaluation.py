@@ -123,6 +123,14 @@ def _try_import(name: str):
         return None
 
 
+def _group_by_reason(skipped: dict[str, str]) -> dict[str, list[str]]:
+    """`{reason: [metric, ...]}`: one line per missing package, not one per metric."""
+    grouped: dict[str, list[str]] = {}
+    for name, reason in skipped.items():
+        grouped.setdefault(reason, []).append(name)
+    return grouped
+
+
 def available_metrics() -> tuple[list[str], dict[str, str]]:
     """Which metrics can run here: `(names, {skipped name: reason})`.
 
@@ -138,10 +146,11 @@ def available_metrics() -> tuple[list[str], dict[str, str]]:
         skipped["pesq_wb"] = f"the 'pesq' package is not installed ({_EVAL_EXTRA})"
     if _try_import("pysptk") is None:
         skipped["mcd_db"] = f"the 'pysptk' package is not installed ({_EVAL_EXTRA})"
-    if _try_import("speechmos") is None or _try_import("onnxruntime") is None:
-        reason = (
-            "'speechmos' and 'onnxruntime' are not installed (pip install 'keras-waveglow[dnsmos]')"
-        )
+    missing = [name for name in ("speechmos", "onnxruntime") if _try_import(name) is None]
+    if missing:
+        packages = " and ".join(f"'{name}'" for name in missing)
+        verb = "is" if len(missing) == 1 else "are"
+        reason = f"{packages} {verb} not installed (pip install 'keras-waveglow[dnsmos]')"
         for name in ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl"):
             skipped[name] = reason
     names = [name for name in METRICS if name not in skipped]
@@ -723,8 +732,8 @@ def evaluate(
         (out_dir / sub).mkdir(parents=True)
 
     names, skipped = available_metrics()
-    for name, reason in skipped.items():
-        logger.warning("metric %s skipped: %s", name, reason)
+    for reason, metrics in _group_by_reason(skipped).items():
+        logger.warning("skipped %s: %s", ", ".join(metrics), reason)
     mel_config = dict(waveglow.mel_config)
     sample_rate = waveglow.sample_rate
     runner = runner_for(waveglow)

@@ -71,6 +71,12 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
             `KERAS_WAVEGLOW_MODEL` applies again).
         weights: str or path-like, a `.weights.h5` file for a preset name. Default None.
 
+    Raises:
+        TypeError: a model of another type.
+        FileNotFoundError: a string that is neither an existing file nor a preset (the message
+            names the closest preset).
+        ValueError: `weights` with anything but a preset name.
+
     Example:
         >>> keras_waveglow.set_default_model("my_waveglow.keras")
         >>> audio, sample_rate = keras_waveglow.vocode(mel)
@@ -87,8 +93,24 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
             _refuse_weights("a WaveGlow object", weights)
         if model is not None and os.fspath(model) not in PRESETS:
             _refuse_weights(f"the model file {os.fspath(model)}", weights)
+    if isinstance(model, str | os.PathLike):  # a typo fails here, not at the next vocode(mel)
+        from keras_waveglow.presets import PRESETS
+
+        if os.fspath(model) not in PRESETS and not Path(model).exists():
+            raise FileNotFoundError(_not_found_message(os.fspath(model)))
     _default_model = os.fspath(model) if isinstance(model, os.PathLike) else model
     _default_weights = None if weights is None else os.fspath(weights)
+
+
+def _not_found_message(spec: str, from_env: bool = False) -> str:
+    """Why a model spec is neither a file nor a preset, with the closest preset's name."""
+    from keras_waveglow.presets import PRESETS, did_you_mean
+
+    where = f" (set by ${MODEL_ENV_VAR})" if from_env else ""
+    return (
+        f"Model {spec!r}{where} not found: not a file, and not a preset.{did_you_mean(spec)} "
+        f"Expected a .keras file, an NVIDIA checkpoint or a preset: {', '.join(sorted(PRESETS))}."
+    )
 
 
 def get_default_model() -> WaveGlow | str | None:
@@ -149,6 +171,7 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     Example:
         >>> model = load_vocoder("arctic_16k", weights="arctic.weights.h5")
     """
+    from_env = model is None and _default_model is None and bool(os.environ.get(MODEL_ENV_VAR))
     if model is None:
         model = get_default_model()
         if model is None:
@@ -177,16 +200,13 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
         if weights is None:
             raise ValueError(
                 f"Preset {spec!r} is an untrained architecture: pass weights=<file.weights.h5> "
-                "(or a .keras model file) to vocode with it, or use a preset with weights: "
-                f"{sorted(WEIGHTS)}."
+                "(CLI: --weights) or a .keras model file to vocode with it, or use a preset "
+                f"with weights: {sorted(WEIGHTS)}."
             )
         return _cached(("preset", spec), weights, lambda: _preset_with_weights(spec, weights))
     path = Path(spec)
     if not path.exists():
-        raise FileNotFoundError(
-            f"Model {spec!r} not found: expected a .keras file, an NVIDIA checkpoint or one of "
-            f"the presets {sorted(PRESETS)} (with weights=...)."
-        )
+        raise FileNotFoundError(_not_found_message(spec, from_env))
     if path.name.endswith(".keras"):
         _refuse_weights(f"the .keras file {path}", weights)
         return _cached(("keras", path), None, lambda: _load_keras(path))
@@ -370,18 +390,31 @@ def bucket_frames(frames: int, cap: int | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def _mel_array(mel) -> np.ndarray:
+    """float32 NumPy copy of an array, tensor of any backend, or torch tensor (even one that
+    requires grad, which NumPy cannot read as is)."""
+    if type(mel).__module__.startswith("torch") and hasattr(mel, "detach"):
+        mel = mel.detach().cpu().float().numpy()
+    return np.asarray(ops.convert_to_numpy(mel), "float32")
+
+
 def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
     """Normalises the input to a list of (frames, n_mels) arrays and remembers its form."""
     if isinstance(mel, list | tuple):
-        items, form = [np.asarray(ops.convert_to_numpy(m), "float32") for m in mel], "list"
+        items, form = [_mel_array(m) for m in mel], "list"
         bad = [i for i, m in enumerate(items) if m.ndim != 2]
         if bad:
+            hint = (
+                f"; for one mel given as nested lists, pass np.asarray(mel) (frames, {n_mels})"
+                if items[bad[0]].ndim == 1
+                else ""
+            )
             raise ValueError(
                 f"a list of mels must hold (frames, {n_mels}) arrays; item {bad[0]} has shape "
-                f"{items[bad[0]].shape}."
+                f"{items[bad[0]].shape}{hint}."
             )
     else:
-        array = np.asarray(ops.convert_to_numpy(mel), "float32")
+        array = _mel_array(mel)
         if array.ndim == 2:
             items, form = [array], "single"
         elif array.ndim == 3:
@@ -877,6 +910,8 @@ def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tupl
                 p for p in entry.rglob("*") if p.is_file() and not p.name.startswith(".")
             )
             candidates = [(p, p.relative_to(entry).with_suffix(".wav")) for p in found]
+            if not candidates:
+                failures.append((entry, f"{entry}: the folder holds no files."))
         elif entry.exists():
             candidates = [(entry, Path(entry.name).with_suffix(".wav"))]
         else:

@@ -10,6 +10,7 @@ verifies, converts and caches them. Nothing here runs code; the hub reads these 
 from __future__ import annotations
 
 import copy
+import difflib
 
 # NVIDIA's published WaveGlow (waveglow_256channels): 22.05 kHz, Tacotron 2 mels.
 _NVIDIA_22K = {
@@ -176,5 +177,32 @@ def get_preset(name: str) -> dict:
         16000
     """
     if name not in PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; expected one of {sorted(PRESETS)}.")
+        raise ValueError(
+            f"Unknown preset {name!r}.{did_you_mean(name)} Presets: {', '.join(sorted(PRESETS))}."
+        )
     return copy.deepcopy(PRESETS[name])
+
+
+def did_you_mean(name: str) -> str:
+    """A hint naming the preset closest to a misspelled name, or "" when none is close.
+
+    Case, hyphens and spaces are ignored, then `difflib`'s closest match (ratio >= 0.75) is
+    taken, so "nvidia-22k", "Tiny" and "squeezwave_128s_klettres" each find their preset.
+
+    Args:
+        name: the name that is not a preset.
+
+    Returns:
+        `" Did you mean 'x'?"` or `""`.
+
+    Example:
+        >>> did_you_mean("nvidia-22k")
+        " Did you mean 'nvidia_22k'?"
+    """
+
+    def canonical(text: str) -> str:
+        return str(text).strip().lower().replace("-", "_").replace(" ", "_")
+
+    by_canonical = {canonical(preset): preset for preset in PRESETS}
+    match = difflib.get_close_matches(canonical(name), list(by_canonical), n=1, cutoff=0.75)
+    return f" Did you mean {by_canonical[match[0]]!r}?" if match else ""

@@ -461,6 +461,9 @@ def test_load_mel_errors_name_the_file(tmp_path):
     (tmp_path / "broken.npy").write_bytes(b"not numpy")
     with pytest.raises(AudioFileError, match=r"broken\.npy"):
         load_mel(tmp_path / "broken.npy")
+    np.save(tmp_path / "objects.npy", np.array([{"mel": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(AudioFileError, match=r"objects\.npy: holds Python objects"):
+        load_mel(tmp_path / "objects.npy")
     # The shape check uses n_mels: 64 bands read fine when asked for.
     assert load_mel(tmp_path / "wrong_bands.npy", n_mels=64).shape == (100, 64)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -248,18 +249,31 @@ def test_dnsmos_adapter(monkeypatch):
     assert calls[0][0] == SR and calls[0][1] == SR and calls[0][2] <= 1.0
 
 
-def test_missing_metric_packages_are_skipped_not_fatal(tmp_path, monkeypatch, speech):
+def test_missing_metric_packages_are_skipped_not_fatal(tmp_path, monkeypatch, speech, caplog):
     monkeypatch.setitem(sys.modules, "pesq", None)  # as if not installed
     monkeypatch.setitem(sys.modules, "pysptk", None)
+    monkeypatch.setitem(sys.modules, "speechmos", None)  # onnxruntime present: not blamed
+    monkeypatch.setitem(sys.modules, "onnxruntime", types.ModuleType("onnxruntime"))
     names, skipped = evaluation.available_metrics()
     assert "pesq_wb" not in names and "'pesq'" in skipped["pesq_wb"]
     assert "mcd_db" not in names and "'pysptk'" in skipped["mcd_db"]
+    assert skipped["dnsmos_ovrl"].startswith("'speechmos' is not installed")
     data = tmp_path / "data"
     data.mkdir()
     sf.write(data / "utt.wav", speech[0], SR)
     (data / "broken.wav").write_bytes(b"RIFF\x00\x00 not a wav file")
-    report = evaluate(
-        vocode_helpers.tiny_model(), data, tmp_path / "report", seed=0, progress=False
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.evaluation"):
+        report = evaluate(
+            vocode_helpers.tiny_model(), data, tmp_path / "report", seed=0, progress=False
+        )
+    # One line per missing package, naming every metric it takes away.
+    notices = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped ")]
+    assert sorted(notices) == sorted(
+        [
+            f"skipped pesq_wb: {skipped['pesq_wb']}",
+            f"skipped mcd_db: {skipped['mcd_db']}",
+            f"skipped dnsmos_sig, dnsmos_bak, dnsmos_ovrl: {skipped['dnsmos_sig']}",
+        ]
     )
     assert set(report["skipped_metrics"]) >= {"pesq_wb", "mcd_db"}
     assert [Path(p).name for p, _ in report["failed_files"]] == ["broken.wav"]

@@ -334,6 +334,18 @@ def test_parameter_counts_allocate_nothing_and_match_built_models():
     assert rows["tiny"]["weights"] == "none" and rows["tiny"]["license"] == "-"
 
 
+def test_unknown_preset_names_the_closest_one():
+    with pytest.raises(ValueError, match=r"Unknown preset 'Tiny'\. Did you mean 'tiny'\?"):
+        WaveGlow.from_preset("Tiny")
+    with pytest.raises(
+        ValueError, match=r"'squeezwave_128s_klettres'\. Did you mean 'squeezewave_128s_klettres'"
+    ):
+        WaveGlow.from_preset("squeezwave_128s_klettres")
+    with pytest.raises(ValueError) as error:
+        WaveGlow.from_preset("hifigan_v1")
+    assert "Did you mean" not in str(error.value) and "nvidia_22k" in str(error.value)
+
+
 def test_cli_lists_presets(capsys):
     assert cli.main(["presets"]) == 0
     out = capsys.readouterr().out

@@ -272,6 +272,37 @@ def test_default_model_from_setter_and_environment(model, speech_mel, model_file
     np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
 
 
+def test_misspelled_model_names_are_refused_where_given_with_the_closest_preset(
+    tmp_path, monkeypatch
+):
+    with pytest.raises(
+        FileNotFoundError, match=r"'squeezwave_128s'.*Did you mean 'squeezewave_128s'\?"
+    ):
+        set_default_model("squeezwave_128s")  # at once, not at the next vocode(mel)
+    assert inference.get_default_model() is None
+    with pytest.raises(FileNotFoundError, match=r"Did you mean 'nvidia_22k'\?"):
+        load_vocoder("nvidia-22k")
+    monkeypatch.setenv(inference.MODEL_ENV_VAR, "Tiny")
+    with pytest.raises(
+        FileNotFoundError, match=r"'Tiny' \(set by \$KERAS_WAVEGLOW_MODEL\).*'tiny'"
+    ):
+        load_vocoder(None)
+    with pytest.raises(FileNotFoundError) as error:  # nothing close: no guess, the list
+        load_vocoder(str(tmp_path / "missing.keras"))
+    assert "Did you mean" not in str(error.value) and "squeezewave_128s_klettres" in str(
+        error.value
+    )
+
+
+def test_mels_from_torch_and_nested_lists(model, speech_mel):
+    torch = pytest.importorskip("torch")
+    expected = vocode(speech_mel[:20], model, sigma=0.0)
+    tensor = torch.from_numpy(np.array(speech_mel[:20])).requires_grad_(True)
+    np.testing.assert_array_equal(vocode(tensor, model, sigma=0.0), expected)
+    with pytest.raises(ValueError, match=r"item 0 has shape \(80,\); .*np\.asarray\(mel\)"):
+        vocode(speech_mel[:20].tolist(), model)
+
+
 def test_preset_with_weights_of_more_flows_is_refused(tmp_path):
     """load_weights skips arrays the model lacks: a 6-flow file loaded silently into "tiny"."""
     weights = tmp_path / "six.weights.h5"
@@ -470,6 +501,12 @@ def test_cli_vocode_directory_with_a_corrupt_file(model_file, speech_mel, tmp_pa
     assert "batch_size must be >= 1" in capsys.readouterr().err
     assert cli.main([*argv[:3], str(mels / "a.npy"), *argv[4:], "--no-progress"]) == 2
     assert "a.npy: the output folder is an existing file" in capsys.readouterr().err
+
+    # An empty folder is a failed input (exit 1, named), not a silent "wrote 0 file(s)".
+    (tmp_path / "empty").mkdir()
+    argv = ["vocode", str(tmp_path / "empty"), "-o", str(tmp_path / "out2")]
+    assert cli.main([*argv, "--model", str(model_file), "--no-progress"]) == 1
+    assert "empty: the folder holds no files" in capsys.readouterr().err
 
 
 def test_vocode_files_never_replaces_its_own_input(model, tmp_path):
