@@ -707,9 +707,10 @@ def build_parser() -> argparse.ArgumentParser:
 def hide_backend_startup_logs(command: str) -> None:
     """Hides TensorFlow's routine start-up notes (oneDNN, CUDA drivers, CPU instructions).
 
-    Does nothing when the user set `TF_CPP_MIN_LOG_LEVEL` or TensorFlow is already loaded.
-    Otherwise sets `TF_CPP_MIN_LOG_LEVEL=3` (TensorFlow's C++ log lines, e.g. the CPU
-    instruction note and the `cuInit` failure of a machine without a GPU) and, where
+    Does nothing when TensorFlow is already loaded or the user set `TF_CPP_MIN_LOG_LEVEL=0`
+    (show everything). Otherwise sets `TF_CPP_MIN_LOG_LEVEL=3` unless the user chose a level
+    (TensorFlow's C++ log lines, e.g. the CPU instruction note and the `cuInit` failure of a
+    machine without a GPU) and, where
     TensorFlow will be used (its backend, or `train`, whose tf.data pipeline needs it on every
     backend), imports it now with the stderr file descriptor pointed at /dev/null: its shared
     libraries print the oneDNN and CUDA-driver notes as they load, before any log level
@@ -718,9 +719,11 @@ def hide_backend_startup_logs(command: str) -> None:
     Args:
         command: the subcommand about to run.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+    # A level the user set that hides anything also hides the notes printed while TensorFlow's
+    # libraries load: TensorFlow 2.21 prints those before any log level applies.
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() == "0" or "tensorflow" in sys.modules:
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if backend != "tensorflow" and command != "train":
         return
