@@ -524,7 +524,7 @@ def _run_evaluate(args) -> int:
         )
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"evaluate failed: {error}", file=sys.stderr)
-        return 1
+        return 2  # nothing scored (model, data or output refused), as vocode/train/export
     for path, reason in report["failed_files"]:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
     print(format_summary(report))

@@ -395,7 +395,7 @@ def test_cli_evaluate_on_the_bundled_sample(tmp_path, capsys):
 
     # No silent overwrite.
     before = (out / "report.json").read_bytes()
-    assert cli.main([*argv, "--no-progress"]) == 1
+    assert cli.main([*argv, "--no-progress"]) == 2  # refused before any work, as vocode's
     assert "already holds a report" in capsys.readouterr().err
     assert (out / "report.json").read_bytes() == before
 
