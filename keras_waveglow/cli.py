@@ -313,7 +313,11 @@ def _add_train(subparsers, common) -> None:
     )
     p.add_argument("--sample-every", type=int, default=1000, help="steps per audio sample")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--init-from", default=None, help=".keras, .weights.h5 or NVIDIA checkpoint")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help=".keras, .weights.h5, NVIDIA checkpoint or a preset with weights to start from",
+    )
     p.add_argument(
         "--no-dequantize",
         dest="dequantize",
@@ -395,6 +399,12 @@ def _run_train(args) -> int:
     except (FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"keras-waveglow train: error: {error}", file=sys.stderr)
         return 2
+    if summary["new_steps"] == 0:
+        print(
+            f"nothing to train: {args.out} is at step {summary['steps']} already "
+            f"(--steps {args.steps}); checkpoint {summary['checkpoint']}"
+        )
+        return 0
     losses = " ".join(f"{k}={v:.4g}" for k, v in sorted(summary["logs"].items()))
     print(
         f"trained {summary['steps']} steps ({summary['skipped_steps']} skipped): {losses}; "

@@ -25,7 +25,9 @@ Only the gradient computation differs per backend: `tf.GradientTape` under Tenso
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -971,7 +973,8 @@ def generator_average_swapped_in(model: WaveGlowGAN):
 class TrainingCheckpoint(keras.callbacks.Callback):
     """Atomic checkpoints of the full training state: keeps the last and the best.
 
-    Every `save_freq` steps and at every epoch end it writes, each through a temporary file
+    Every `save_freq` steps and at the end of training (fit's last epoch, or a stop, also off
+    that grid; with `save_freq=0` at every epoch end) it writes, each through a temporary file
     and an atomic rename, `last.weights.h5` (both networks, both optimizers' slots, the step
     and skip counters, the noise generator's state) and `training_state.json` (step, epoch,
     best monitored value). When `monitor` improves, the same weights are copied to
@@ -1050,7 +1053,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             step = self._step
             if step == self.last_saved_step:
                 return
-            if step is not None and step % self.save_freq and not self.model.stop_training:
+            # The last epoch of fit(epochs=N) (or a stop) ends training: saved off the grid
+            # too, here and not in on_train_end, where fit has already swapped a moving
+            # average into the weights.
+            epochs = (self.params or {}).get("epochs")
+            final = self.model.stop_training or (epochs is not None and epoch + 1 >= epochs)
+            if step is not None and step % self.save_freq and not final:
                 return
         self.save(logs, epoch=epoch)
 
@@ -1104,6 +1112,16 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         return True
 
 
+def _files_fingerprint(files) -> dict:
+    """How many files a run reads and a digest of which (paths relative to their common
+    folder, and sizes): a moved corpus keeps it, an added, removed or changed file does not."""
+    paths = [Path(f).resolve() for f in files]
+    root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path()
+    lines = sorted(f"{p.relative_to(root).as_posix()}\t{p.stat().st_size}" for p in paths)
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return {"count": len(paths), "sha256": digest}
+
+
 def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information) -> None:
     """Writes `out/run_config.json` on a new run; on a resumed one, refuses other settings.
 
@@ -1111,7 +1129,8 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
     the losses and the optimizer all depend on them), so a resume that asks for different ones
     is refused with the differences named. Runs made before the file existed are not checked.
     `data` and `init_from` are recorded for reference, not compared (a resume ignores
-    `init_from`, and a path may be spelled differently).
+    `init_from`, and a path may be spelled differently); `data_files` (the files' count and
+    digest, `_files_fingerprint`) is compared where the run recorded it.
     """
     path = out / RECIPE_FILE
     recipe = json.loads(json.dumps(recipe))  # tuples -> lists, as read back
@@ -1119,10 +1138,19 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
         if not path.exists():
             return
         try:
-            recorded = json.loads(path.read_text(encoding="utf-8")).get("recipe", {})
+            payload = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not a valid run configuration ({error}).") from error
-        recorded = _as_built(recorded)
+        files_then, files_now = payload.get("data_files"), information.get("data_files")
+        if isinstance(files_then, dict) and files_now and files_then != files_now:
+            raise ValueError(
+                f"{out}: resume reads other data than the run did ({files_then['count']} files "
+                f"then, recorded from {payload.get('data')!r}; {files_now['count']} now, from "
+                f"{information.get('data')!r}; or the same number with other names or sizes): "
+                "the resumed run would not repeat the uninterrupted one. Pass the run's data, "
+                f"or start a new run from its weights with --init-from {out / GENERATOR_FILE}."
+            )
+        recorded = _as_built(payload.get("recipe", {}))
         changed = {
             key: (recorded.get(key), value)
             for key, value in recipe.items()
@@ -1139,7 +1167,7 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
     out.mkdir(parents=True, exist_ok=True)
     payload = {
         "recipe": recipe,
-        **{k: None if v is None else str(v) for k, v in information.items()},
+        **{k: v if isinstance(v, dict) or v is None else str(v) for k, v in information.items()},
     }
     _write_json_atomically(path, payload)
 
@@ -1499,17 +1527,30 @@ def _is_float_array(value) -> bool:
     return np.issubdtype(np.asarray(value).dtype, np.floating)
 
 
+def _config_differences(source: dict, target: dict) -> str:
+    """`key: file's -> model's` for the flow settings two WaveGlow configs disagree on."""
+    skip = {"name", "trainable", "dtype", "seed"}
+    keys = sorted((set(source) | set(target)) - skip)
+    changed = [
+        f"{key}: {source.get(key)!r} in the file, {target.get(key)!r} in the model"
+        for key in keys
+        if source.get(key) != target.get(key)
+    ]
+    return "; ".join(changed) or "the same settings, other weights"
+
+
 def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     """Warm start: copies weights from a saved model or checkpoint into `waveglow`.
 
     Accepts a `.keras` file (a `WaveGlow`, or a `WaveGlowGAN` whose generator is used), a
     `.weights.h5` file of a `WaveGlow` or a training checkpoint of `keras-waveglow train`
-    (its generator is used), or an NVIDIA PyTorch checkpoint (anything else, read with
-    `keras_waveglow.convert.from_nvidia`).
+    (its generator is used), the name of a preset with weights (`presets.WEIGHTS`: its
+    bundled or downloaded weights, `hub.preset_weights_file`), or an NVIDIA PyTorch
+    checkpoint (anything else, read with `keras_waveglow.convert.from_nvidia`).
 
     Args:
         waveglow: the model to initialise (same configuration as the source).
-        path: str or path-like.
+        path: str or path-like, or a preset name with weights.
 
     Returns:
         `waveglow`, with the weights loaded.
@@ -1523,9 +1564,18 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     Example:
         >>> model = load_initial_weights(WaveGlow.from_preset("arctic_16k"), "model.keras")
     """
+    from keras_waveglow import presets
+
+    if str(path) in presets.WEIGHTS and not Path(path).exists():  # a preset with weights
+        from keras_waveglow.hub import preset_weights_file
+
+        path = preset_weights_file(str(path))
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file to initialise from.")
+        raise FileNotFoundError(
+            f"{path}: no such file to initialise from (nor a preset with weights: "
+            f"{', '.join(sorted(presets.WEIGHTS))}).{presets.did_you_mean(str(path))}"
+        )
     if path.name.endswith(".weights.h5"):
         import h5py
 
@@ -1557,7 +1607,10 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     if source.get_config()["n_flows"] != waveglow.n_flows or len(source.weights) != len(
         waveglow.weights
     ):
-        raise ValueError(f"{path}: its WaveGlow configuration differs from the model's.")
+        raise ValueError(
+            f"{path}: its WaveGlow configuration differs from the model's "
+            f"({_config_differences(source.get_config(), waveglow.get_config())})."
+        )
     for target, value in zip(waveglow.weights, source.weights, strict=True):
         if tuple(target.shape) != tuple(value.shape):
             raise ValueError(
@@ -1906,14 +1959,13 @@ def train(
         verbose: Keras `fit` verbosity. Default "auto".
 
     Returns:
-        A summary dict: steps, skipped_steps, last logs, output paths.
+        A summary dict: steps (the step counter now), new_steps (taken by this call; 0 when a
+        resumed run was at `steps` already), skipped_steps, last logs, output paths.
 
     Example:
         >>> train("data", "runs/tiny", preset="tiny", steps=50, batch_size=2,
         ...       segment_length=4096)
     """
-    import math
-
     from keras_waveglow.data import make_dataset, resolve_files
     from keras_waveglow.distributed import setup_workers
 
@@ -1930,7 +1982,10 @@ def train(
         and out.exists()
         and any(p.name not in leftovers for p in out.iterdir())
     ):
-        raise FileExistsError(f"{out}: output folder is not empty; pass resume=True to continue.")
+        raise FileExistsError(
+            f"{out}: output folder is not empty; pass resume=True (CLI: --resume) to continue "
+            "the run in it, or another folder."
+        )
     if workers.is_chief and not resume and out.exists():
         shutil.rmtree(out / "tb", ignore_errors=True)  # the dead start's events: not this run's
         (out / "log.csv").unlink(missing_ok=True)
@@ -1957,6 +2012,11 @@ def train(
         )
     if ema is not None and not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")
+    if split not in ("train", "all"):
+        raise ValueError(
+            f"train reads split 'train' or 'all'; {split!r} is a held-out split (score it with "
+            "`keras-waveglow evaluate`)."
+        )
     files = resolve_files(data, split)  # once, before building anything: errors come first
     recipe = {
         "preset": preset,
@@ -1987,7 +2047,14 @@ def train(
         "seed": seed,
     }
     if workers.is_chief:
-        _check_or_record_recipe(out, recipe, resume, data=data, init_from=init_from)
+        _check_or_record_recipe(
+            out,
+            recipe,
+            resume,
+            data=data,
+            init_from=init_from,
+            data_files=_files_fingerprint(files),
+        )
     if mixed_precision not in _POLICIES:
         raise ValueError(
             f"mixed_precision must be one of None, 'bf16', 'fp16'; got {mixed_precision!r}."
@@ -2017,6 +2084,20 @@ def train(
             f"{preset!r} mel; got {segment_length}."
         )
     done = restore_training_state(model, out) if resume else 0
+    if done >= steps:
+        warnings.warn(
+            f"{out}: nothing to train: the run is at step {done} already (steps={steps}).",
+            stacklevel=2,
+        )
+    from keras_waveglow.presets import WEIGHTS
+
+    if preset in WEIGHTS and init_from is None and not resume:
+        warnings.warn(
+            f"preset {preset!r} has trained weights, but this run starts from random ones "
+            f"(its architecture only); to fine-tune from them pass init_from={preset!r} "
+            f"(CLI: --init-from {preset}).",
+            stacklevel=2,
+        )
     epoch_steps = max(1, min(save_every, steps))
     # A run stopped off the epoch grid (its --steps was no multiple of the epoch, and it is
     # now extended) resumes with epochs counted from where it stopped, numbered after the
@@ -2085,6 +2166,7 @@ def train(
     last = {k: float(v[-1]) for k, v in history.items()}
     return {
         "steps": int(ops.convert_to_numpy(model.step_counter.value)),
+        "new_steps": int(ops.convert_to_numpy(model.step_counter.value)) - done,
         "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
         "logs": last,
         "checkpoint": str(out / LAST_WEIGHTS),

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -386,6 +387,22 @@ def test_corpus_splits_and_file_lists(tmp_path):
     from_root = make_dataset(root, "tiny", n_eval=1, n_dev=1, batch_size=2, segment_length=4096)
     for (_, a), (_, b) in zip(batches(from_list), batches(from_root), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_corpus_folder_with_other_recordings_says_what_it_leaves_out(tmp_path, caplog):
+    root = tmp_path / "mixed"
+    (root / "cmu_us_slt_arctic" / "wav").mkdir(parents=True)
+    (root / "my_speaker").mkdir()
+    shutil.copy(SLT, root / "cmu_us_slt_arctic" / "wav" / SLT.name)
+    shutil.copy(AWB, root / "my_speaker" / "take1.wav")
+    assert pipeline_lib.resolve_files(root, "all") == [
+        root / "cmu_us_slt_arctic" / "wav" / SLT.name
+    ]
+    assert "read as a CMU ARCTIC corpus (speakers slt); 1 other audio file(s)" in caplog.text
+    assert "take1.wav" in caplog.text and "file list (.txt)" in caplog.text
+    caplog.clear()
+    pipeline_lib.resolve_files(DATA, "all")  # the bundled corpus alone: no notice
+    assert "other audio file" not in caplog.text
 
 
 def test_bundled_sample_trains_on_the_default_split(caplog):

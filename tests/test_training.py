@@ -7,6 +7,7 @@ import glob
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -685,6 +686,41 @@ def test_checkpoint_is_never_half_written(gan_run, tmp_path):
     assert (tmp_path / "waveglow_best.keras").exists()
 
 
+def test_checkpoint_saves_the_end_of_fit_off_its_grid(gan_run, tmp_path):
+    """fit(epochs=2, steps_per_epoch=2) with save_freq=100: the end of training (step 4, off
+    the grid) is saved at the last epoch's end, so the run can be resumed; the first epoch's
+    end (step 2) is not."""
+    gan = gan_run["gan"]
+    checkpoint = TrainingCheckpoint(tmp_path / "run", save_freq=100)
+    checkpoint.set_model(gan)
+    checkpoint.set_params({"epochs": 2, "steps": 2, "verbose": 0})
+    checkpoint.on_train_begin()
+    for epoch in range(2):  # the callbacks fit calls (the model's own counter stays put)
+        for batch in range(2):
+            checkpoint.on_train_batch_end(batch, {"loss": 1.0})
+        checkpoint.on_epoch_end(epoch, {"loss": 1.0})
+        assert (checkpoint.last_saved_step is not None) == (epoch == 1)
+    assert checkpoint._step % 100  # off the save grid
+    assert (tmp_path / "run" / LAST_WEIGHTS).exists()
+    assert read_training_state(tmp_path / "run")["epoch"] == 1
+
+
+def test_init_from_names_a_preset_or_the_differing_settings(tmp_path):
+    """--init-from takes a preset with weights; a .keras of another shape names what differs."""
+    target = WaveGlow.from_preset("squeezewave_128s", load_weights=False, seed=1)
+    load_initial_weights(target, "squeezewave_128s_klettres")
+    bundled = WaveGlow.from_preset("squeezewave_128s_klettres")
+    assert _max_change(_numpy(target.weights), _numpy(bundled.weights)) == 0
+    other = tmp_path / "squeezewave_tiny.keras"
+    WaveGlow.from_preset("squeezewave_tiny").save(other)
+    with pytest.raises(
+        ValueError, match=r"configuration differs .*n_group: 64 in the file, 8 in the model"
+    ):
+        load_initial_weights(WaveGlow.from_preset("tiny"), other)
+    with pytest.raises(FileNotFoundError, match="Did you mean 'squeezewave_128s_klettres'"):
+        load_initial_weights(target, "squeezewave_128s_kletres")
+
+
 def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_path, capsys):
     """A full checkpoint (both networks, both optimizers) gives the generator's weights alone:
     as is, and stored in float16 (each weight rounded to half precision, cast back on load)."""
@@ -1357,6 +1393,8 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
         argv[argv.index(flag) + 1] = value
         assert main(argv) == 2
         assert message in capsys.readouterr().err
+    assert main([*args[:-2], "--split", "eval", "--out", str(tmp_path / "bad")]) == 2
+    assert "'eval' is a held-out split" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("not a folder")
     assert main([*args[:-2], "--out", str(tmp_path / "a_file")]) == 2
     assert "a_file: exists and is not a folder" in capsys.readouterr().err
@@ -1391,6 +1429,13 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     assert np.all(np.isfinite(ops.convert_to_numpy(model.inverse(mel, seed=0))))
     # The run folder is not overwritten silently.
     assert main(args) == 2
+    assert "pass resume=True (CLI: --resume)" in capsys.readouterr().err
+    # Resuming a run that is at --steps already says so and changes nothing.
+    before = (out / LAST_WEIGHTS).read_bytes()
+    with pytest.warns(UserWarning, match="nothing to train: the run is at step 30 already"):
+        assert main([*args, "--resume"]) == 0
+    assert "nothing to train" in capsys.readouterr().out
+    assert (out / LAST_WEIGHTS).read_bytes() == before
 
 
 def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_path, monkeypatch):
@@ -1547,6 +1592,20 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     # The same settings pass the check and reach the checkpoint (here a stand-in: unreadable).
     with pytest.raises(OSError, match="file signature not found"):
         main([*argv, "--augment-eq", "6", "--resume", "--steps", "9"])
+    # Other data (a speaker fewer) is refused; the same corpus moved elsewhere is not.
+    recorded = json.loads((out / "run_config.json").read_text())
+    assert recorded["data_files"]["count"] == 2 and len(recorded["data_files"]["sha256"]) == 64
+    fewer, moved = tmp_path / "fewer", tmp_path / "moved" / "data"
+    shutil.copytree(ROOT / "data", moved)
+    shutil.copytree(ROOT / "data", fewer)
+    shutil.rmtree(fewer / "cmu_us_awb_arctic")
+    same = [*argv, "--augment-eq", "6", "--resume", "--steps", "9"]
+    at = same.index("--data") + 1
+    assert main([*same[:at], str(fewer), *same[at + 1 :]]) == 2
+    error = capsys.readouterr().err
+    assert "resume reads other data than the run did (2 files then" in error and "1 now" in error
+    with pytest.raises(OSError, match="file signature not found"):
+        main([*same[:at], str(moved), *same[at + 1 :]])
 
 
 def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(

@@ -83,6 +83,21 @@ def resolve_files(
                         "file with split='all' (`--split all` on the command line)."
                     )
             files = [u.path for u in utterances]
+            corpus = {Path(u.path).resolve() for u in arctic.load_corpus(source)}
+            outside = [
+                p
+                for p in source.rglob("*")
+                if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS and p.resolve() not in corpus
+            ]
+            if outside:  # a CMU ARCTIC folder beside other recordings: say what is read
+                logger.warning(
+                    "%s: read as a CMU ARCTIC corpus (speakers %s); %d other audio file(s) "
+                    "under it are not read (e.g. %s): pass a file list (.txt) to train on all.",
+                    source,
+                    ", ".join(arctic.find_speakers(source)),
+                    len(outside),
+                    outside[0],
+                )
         elif source.is_dir():
             files = sorted(
                 p for p in source.rglob("*") if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS
