@@ -2091,6 +2091,12 @@ def train(
         )
     from keras_waveglow.presets import WEIGHTS
 
+    if resume and init_from is not None:
+        warnings.warn(
+            f"init_from={str(init_from)!r} is ignored: a resumed run continues from its own "
+            f"checkpoint ({out / LAST_WEIGHTS}).",
+            stacklevel=2,
+        )
     if preset in WEIGHTS and init_from is None and not resume:
         warnings.warn(
             f"preset {preset!r} has trained weights, but this run starts from random ones "

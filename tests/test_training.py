@@ -1434,6 +1434,8 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     before = (out / LAST_WEIGHTS).read_bytes()
     with pytest.warns(UserWarning, match="nothing to train: the run is at step 30 already"):
         assert main([*args, "--resume"]) == 0
+    with pytest.warns(UserWarning, match="init_from='x.keras' is ignored: a resumed run"):
+        assert main([*args, "--resume", "--init-from", "x.keras"]) == 0
     assert "nothing to train" in capsys.readouterr().out
     assert (out / LAST_WEIGHTS).read_bytes() == before
 
