@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -410,7 +411,8 @@ def load_audio(
     soxr (high quality) and the change is logged at INFO level on the `keras_waveglow.audio`
     logger ("<file>: resampled 22050 Hz -> 16000 Hz"); the file's own rate is available from
     `soundfile.info(path).samplerate`. Float files with samples beyond [-1, 1] are clipped with a
-    warning.
+    warning; a WAV file holding fewer samples than its header announces (a cut download or
+    copy) is read as far as it goes, with a warning naming both sizes.
 
     Args:
         path: str or path-like, the audio file.
@@ -441,11 +443,26 @@ def load_audio(
     if path.stat().st_size == 0:
         raise AudioFileError(f"{path}: empty file (0 bytes), not audio.")
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as handle:
+            audio = handle.read(dtype="float32", always_2d=True)
+            rate = handle.samplerate
+            # libsndfile sizes a cut WAV by the bytes present and notes the header's claim
+            # in its diagnostics: "data : 38400 (should be 2956)".
+            cut = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", handle.extra_info, re.M)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
         raise unreadable_audio_error(path, error) from error
     if audio.shape[0] == 0:
         raise AudioFileError(f"{path}: the file holds no audio samples.")
+    # 0xFFFFFFFF is the size a streaming writer leaves when it cannot seek back: not a cut.
+    if cut and int(cut.group(2)) < int(cut.group(1)) < 0xFFFFFFFF:
+        logger.warning(
+            "%s: truncated: its header announces %s bytes of samples, the file holds %s "
+            "(%d frames read); using what is there.",
+            path,
+            cut.group(1),
+            cut.group(2),
+            audio.shape[0],
+        )
     bad = ~np.isfinite(audio)
     if bad.any():
         raise AudioFileError(f"{path}: {int(bad.sum())} NaN/inf samples; the audio is unusable.")

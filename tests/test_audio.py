@@ -313,6 +313,23 @@ def test_load_audio_clips_loud_float_files(tmp_path, caplog):
     assert "clipped" in caplog.text
 
 
+def test_load_audio_warns_about_a_cut_file_and_reads_what_is_there(tmp_path, caplog):
+    audio = np.random.default_rng(0).uniform(-0.5, 0.5, 19200).astype("float32")
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, audio, 16000, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[: 44 + 2 * 1478])  # header + 1,478 samples
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.audio"):
+        read, _ = load_audio(cut)
+        assert read.shape == (1478,)
+        np.testing.assert_array_equal(read, load_audio(whole)[0][:1478])
+    assert (
+        "cut.wav: truncated: its header announces 38400 bytes of samples, the file holds 2956 "
+        "(1478 frames read)" in caplog.text
+    )
+    assert "whole.wav" not in caplog.text
+
+
 def test_save_audio_round_trips_and_never_overwrites_silently(tmp_path):
     audio = np.random.default_rng(3).uniform(-0.9, 0.9, 4000).astype("float32")
     pcm = save_audio(tmp_path / "pcm.wav", audio, 16000)
