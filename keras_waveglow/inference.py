@@ -86,16 +86,14 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
         raise TypeError(
             f"set_default_model expects a WaveGlow, a path or a preset name; got {type(model)}."
         )
-    if weights is not None:  # refused here, not at every later vocode(mel)
-        from keras_waveglow.presets import PRESETS
+    from keras_waveglow.presets import PRESETS
 
+    if weights is not None:  # refused here, not at every later vocode(mel)
         if isinstance(model, WaveGlow):
             _refuse_weights("a WaveGlow object", weights)
         if model is not None and os.fspath(model) not in PRESETS:
             _refuse_weights(f"the model file {os.fspath(model)}", weights)
     if isinstance(model, str | os.PathLike):  # a typo fails here, not at the next vocode(mel)
-        from keras_waveglow.presets import PRESETS
-
         if os.fspath(model) not in PRESETS and not Path(model).exists():
             raise FileNotFoundError(_not_found_message(os.fspath(model)))
     _default_model = os.fspath(model) if isinstance(model, os.PathLike) else model

@@ -1968,6 +1968,7 @@ def train(
     """
     from keras_waveglow.data import make_dataset, resolve_files
     from keras_waveglow.distributed import setup_workers
+    from keras_waveglow.presets import WEIGHTS
 
     workers = setup_workers()  # first: multi-process engines start before any computation
     out = Path(out)
@@ -2089,8 +2090,6 @@ def train(
             f"{out}: nothing to train: the run is at step {done} already (steps={steps}).",
             stacklevel=2,
         )
-    from keras_waveglow.presets import WEIGHTS
-
     if resume and init_from is not None:
         warnings.warn(
             f"init_from={str(init_from)!r} is ignored: a resumed run continues from its own "
@@ -2170,9 +2169,10 @@ def train(
                 verbose=verbose,
             ).history
     last = {k: float(v[-1]) for k, v in history.items()}
+    reached = int(ops.convert_to_numpy(model.step_counter.value))
     return {
-        "steps": int(ops.convert_to_numpy(model.step_counter.value)),
-        "new_steps": int(ops.convert_to_numpy(model.step_counter.value)) - done,
+        "steps": reached,
+        "new_steps": reached - done,
         "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
         "logs": last,
         "checkpoint": str(out / LAST_WEIGHTS),

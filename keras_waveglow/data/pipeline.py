@@ -73,7 +73,8 @@ def resolve_files(
         if not source.exists():
             raise FileNotFoundError(f"{source}: no such file or folder.")
         if source.is_dir() and arctic.find_speakers(source):
-            utterances = arctic.load_corpus(source)
+            corpus = arctic.load_corpus(source)
+            utterances = corpus
             if split != "all":
                 utterances = arctic.split_corpus(utterances, n_eval=n_eval, n_dev=n_dev)[split]
                 if not utterances:
@@ -83,11 +84,11 @@ def resolve_files(
                         "file with split='all' (`--split all` on the command line)."
                     )
             files = [u.path for u in utterances]
-            corpus = {Path(u.path).resolve() for u in arctic.load_corpus(source)}
+            read = {Path(u.path).resolve() for u in corpus}
             outside = [
                 p
                 for p in source.rglob("*")
-                if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS and p.resolve() not in corpus
+                if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS and p.resolve() not in read
             ]
             if outside:  # a CMU ARCTIC folder beside other recordings: say what is read
                 logger.warning(
