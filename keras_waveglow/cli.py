@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -410,6 +411,13 @@ def _run_train(args) -> int:
         f"trained {summary['steps']} steps ({summary['skipped_steps']} skipped): {losses}; "
         f"checkpoint {summary['checkpoint']}, generator {summary['generator']}"
     )
+    if summary["interrupted"]:
+        print(
+            f"stopped by {summary['interrupted']} at step {summary['steps']} of {args.steps}; "
+            "the same command with --resume continues it.",
+            file=sys.stderr,
+        )
+        return 128 + getattr(signal, summary["interrupted"])  # as the shell reports a signal
     return 0
 
 

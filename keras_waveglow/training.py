@@ -31,7 +31,10 @@ import math
 import os
 import re
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -1667,6 +1670,65 @@ class _StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends training cleanly on Ctrl-C (SIGINT) or SIGTERM: the step under way finishes, the
+    checkpoint callbacks save it, and `fit` returns.
+
+    Use it as a context manager around `fit` (it takes the handlers on entry and gives the
+    previous ones back on exit) and pass it as `fit`'s last callback. The first signal asks
+    for the stop and gives the previous handlers back at once, so a second Ctrl-C interrupts
+    as usual. Only the main thread of a process can take signals: elsewhere it does nothing.
+
+    Attributes:
+        received: the name of the signal that stopped training ("SIGINT", "SIGTERM"), or None.
+
+    Example:
+        >>> stop = StopOnSignal()
+        >>> with stop:
+        ...     gan.fit(ds, epochs=10, callbacks=[TrainingCheckpoint("runs/x"), stop])
+        >>> stop.received  # None when fit ran to its end
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self):
+        super().__init__()
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        self.received = None
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                number = getattr(signal, name, None)
+                if number is not None:
+                    self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        self._give_back()
+        return False
+
+    def _give_back(self):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous = {}
+
+    def _handle(self, number, frame):
+        self.received = signal.Signals(number).name
+        self._give_back()  # a second signal acts as it would without this callback
+        print(
+            f"\n{self.received} received: training stops after the step under way, once its "
+            "checkpoint is saved (send it again to stop at once).",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.received is not None:
+            self.model.stop_training = True
+
+
 class AudioSamples(keras.callbacks.Callback):
     """Writes generated audio and its log-mel image to TensorBoard every `every_n_steps`.
 
@@ -1883,6 +1945,7 @@ def train(
     trim_db: float | None = None,
     seed: int = 0,
     verbose="auto",
+    callbacks: list | None = None,
 ) -> dict:
     """Trains (or resumes) a WaveGlow on a folder of audio; everything lands in `out`.
 
@@ -1957,10 +2020,19 @@ def train(
             None.
         seed: data and model seed. Default 0.
         verbose: Keras `fit` verbosity. Default "auto".
+        callbacks: more Keras callbacks for `fit`, run after the library's own (checkpoints,
+            logs). Default None.
+
+    Ctrl-C (SIGINT) or SIGTERM (a job scheduler's stop) does not lose the steps since the
+    last checkpoint: the step under way finishes, is saved (`StopOnSignal`), and `train`
+    returns with `interrupted` set; a second signal stops at once. The run then resumes
+    exactly with `resume=True`. (One process only: several worker processes keep the default
+    handlers.)
 
     Returns:
         A summary dict: steps (the step counter now), new_steps (taken by this call; 0 when a
-        resumed run was at `steps` already), skipped_steps, last logs, output paths.
+        resumed run was at `steps` already), skipped_steps, interrupted (None, or the signal
+        that stopped training early: "SIGINT", "SIGTERM"), last logs, output paths.
 
     Example:
         >>> train("data", "runs/tiny", preset="tiny", steps=50, batch_size=2,
@@ -1971,6 +2043,7 @@ def train(
     from keras_waveglow.presets import WEIGHTS
 
     workers = setup_workers()  # first: multi-process engines start before any computation
+    callbacks_extra = callbacks or []
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; --out names the run's folder.")
@@ -2156,9 +2229,15 @@ def train(
             )
     else:
         verbose = 0
+    callbacks += list(callbacks_extra)
+    stop = StopOnSignal()
+    # Several workers must stop together, not on one's signal: they keep the default handlers.
+    takes_signals = workers.engine == "single"
+    if takes_signals:
+        callbacks.append(stop)
     history = {}
     if done < steps:
-        with _data_errors_named():
+        with _data_errors_named(), stop if takes_signals else contextlib.nullcontext():
             history = model.fit(
                 dataset,
                 epochs=epochs,
@@ -2174,6 +2253,7 @@ def train(
         "steps": reached,
         "new_steps": reached - done,
         "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
+        "interrupted": stop.received,
         "logs": last,
         "checkpoint": str(out / LAST_WEIGHTS),
         "generator": str(out / GENERATOR_FILE),

@@ -1475,6 +1475,85 @@ def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_pa
         assert _max_change(_numpy(a.weights), _numpy(b.weights)) < 1e-5, step
 
 
+class _SignalAtStep(keras.callbacks.Callback):
+    """Sends this process `number` at the end of its `step`-th step (counted from the run's
+    start), as a scheduler's SIGTERM or a user's Ctrl-C would arrive during that step."""
+
+    def __init__(self, step, number):
+        super().__init__()
+        self.step, self.number, self.at = step, number, None
+
+    def on_train_begin(self, logs=None):
+        self.at = int(ops.convert_to_numpy(self.model.step_counter.value))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.at += 1
+        if self.at == self.step:
+            os.kill(os.getpid(), self.number)
+
+
+def test_sigterm_saves_the_step_under_way_and_the_run_resumes_exactly(tmp_path):
+    """SIGTERM during step 3 (epochs of 2): step 3 is saved, `train` returns `interrupted`,
+    the handlers are given back, and the resumed run's snapshots and weights are those of 6
+    uninterrupted steps."""
+    import signal
+
+    from keras_waveglow.training import train
+
+    handlers = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    common = {"data": ROOT / "data", "preset": "tiny", "batch_size": BATCH, "split": "all"}
+    common.update(segment_length=SEGMENT, save_every=2, keep_every=2, sample_every=0, verbose=0)
+    straight = train(out=tmp_path / "straight", steps=6, **common)
+    assert straight["interrupted"] is None
+    out = tmp_path / "stopped"
+    summary = train(out=out, steps=6, callbacks=[_SignalAtStep(3, signal.SIGTERM)], **common)
+    assert summary["interrupted"] == "SIGTERM"
+    assert summary["steps"] == summary["new_steps"] == 3
+    assert read_training_state(out)["step"] == 3  # saved off the checkpoint grid
+    with open(out / "log.csv", newline="") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]  # steps 1-2, 3
+    assert (out / "waveglow.keras").exists()
+    assert {n: signal.getsignal(n) for n in handlers} == handlers  # given back
+    resumed = train(out=out, steps=6, resume=True, **common)
+    assert resumed["interrupted"] is None and resumed["new_steps"] == 3
+    for step in ("4", "6"):
+        a, b = WaveGlow.from_preset("tiny"), WaveGlow.from_preset("tiny")
+        a.load_weights(tmp_path / "straight" / "snaps" / f"{step}.weights.h5")
+        b.load_weights(out / "snaps" / f"{step}.weights.h5")
+        # Same data and steps; float32 reductions may order differently across calls.
+        assert _max_change(_numpy(a.weights), _numpy(b.weights)) < 1e-5, step
+
+
+def test_ctrl_c_in_the_cli_saves_says_how_to_resume_and_exits_130(tmp_path, monkeypatch, capsys):
+    import signal
+
+    import keras_waveglow.training as training_lib
+    from keras_waveglow.cli import main
+
+    real_end = training_lib._StopAtStep.on_train_batch_end
+    sent = []
+
+    def end_and_interrupt(self, batch, logs=None):  # Ctrl-C during the second step
+        real_end(self, batch, logs)
+        if not sent and self.remaining == 2:
+            sent.append(batch)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(training_lib._StopAtStep, "on_train_batch_end", end_and_interrupt)
+    out = tmp_path / "run"
+    args = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    args += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "10"]
+    args += ["--sample-every", "0", "--steps", "4", "--out", str(out)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "SIGINT received: training stops after the step under way" in err
+    assert "stopped by SIGINT at step 2 of 4; the same command with --resume continues it" in err
+    assert read_training_state(out)["step"] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert main([*args, "--resume"]) == 0
+    assert read_training_state(out)["step"] == 4
+
+
 class _DatasetBuilt(Exception):
     pass
 
