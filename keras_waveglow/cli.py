@@ -210,7 +210,11 @@ def _run_prepare(args) -> int:
             eval_speakers=speakers,
             audio_format=args.format,
         )
-    except (OSError, ValueError, RuntimeError) as error:
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        # refused before any work: a bad argument, .deb or destination (as train, vocode)
+        print(f"keras-waveglow prepare: error: {error}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as error:  # the download or a write failed on the way
         print(f"prepare failed: {error}", file=sys.stderr)
         return 1
     for split in ("train", "eval"):
@@ -510,7 +514,7 @@ def _add_evaluate(subparsers, common) -> None:
         nargs="+",
         required=True,
         metavar="DIR|FILE",
-        help="audio files, directories or .txt file lists",
+        help="audio files, directories or file lists (text files, one path per line)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="report directory")
     p.add_argument("--sigma", type=float, default=0.6, help="latent noise scale (default 0.6)")

@@ -510,7 +510,7 @@ def griffin_lim(mel, mel_config: dict, n_iter: int = 32, seed: int = 0, length=N
 
 def _find_audio(data) -> list[Path]:
     from keras_waveglow.audio import AUDIO_EXTENSIONS
-    from keras_waveglow.data.arctic import read_file_list
+    from keras_waveglow.data.arctic import is_file_list, read_file_list
 
     if isinstance(data, str | os.PathLike):
         data = [data]
@@ -525,7 +525,7 @@ def _find_audio(data) -> list[Path]:
                     if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
                 )
             )
-        elif entry.is_file() and entry.suffix.lower() == ".txt":
+        elif is_file_list(entry):
             files.extend(read_file_list(entry))  # e.g. `prepare`'s eval.txt
         elif entry.is_file():
             files.append(entry)
@@ -666,9 +666,9 @@ def evaluate(
     Args:
         model: anything `keras_waveglow.vocode` accepts as a model (a `WaveGlow`, a `.keras`
             path, a preset name with `weights`, an NVIDIA checkpoint, None for the default).
-        files: an audio file, a directory (searched recursively for wav/flac/ogg), a `.txt`
-            file list (one path per line, relative to the list's folder, as `prepare` writes
-            them), or a list of these.
+        files: an audio file, a directory (searched recursively for wav/flac/ogg), a file
+            list (a text file, `.txt`, `.lst`, ...: one path per line, relative to the list's
+            folder, as `prepare` writes them; `arctic.read_file_list`), or a list of these.
         out_dir: str or path-like, the report directory.
         weights: `.weights.h5` for a preset-name model. Default None.
         sigma: float, WaveGlow's noise scale. Default 0.6.

@@ -291,6 +291,37 @@ def test_file_lists_round_trip_and_are_not_overwritten(tmp_path):
     assert arctic.read_file_list(bom) == [bom.parent / "a.wav", bom.parent / "b.wav"]
 
 
+def test_file_lists_of_any_name_tacotron_lines_and_paths_from_the_working_directory(
+    tmp_path, monkeypatch
+):
+    """A list need not end in .txt; `path|text|speaker` lines give their path; a path that
+    exists only relative to the working directory (NVIDIA's lists) is taken from there."""
+    from keras_waveglow.data import resolve_files
+
+    (tmp_path / "wavs").mkdir()
+    for name in ("a", "b", "c"):
+        sf.write(tmp_path / "wavs" / f"{name}.wav", np.zeros(400, np.float32), 16000)
+    (tmp_path / "lists").mkdir()
+    plain = tmp_path / "lists" / "train.lst"
+    plain.write_text("../wavs/a.wav\n\n../wavs/b.wav\n")
+    tacotron = tmp_path / "lists" / "ljs_audio_text_train_filelist"  # no suffix at all
+    tacotron.write_text("wavs/c.wav|Printing, in the only sense.\nwavs/a.wav|Text|3\n")
+    monkeypatch.chdir(tmp_path)  # the lists' paths are relative to the repository root
+    assert arctic.is_file_list(plain) and arctic.is_file_list(tacotron)
+    assert not arctic.is_file_list(tmp_path / "wavs" / "a.wav")
+    binary = tmp_path / "lists" / "audio.raw"
+    binary.write_bytes(b"RIFF\0\0\0\0WAVE" + bytes(range(256)))
+    assert not arctic.is_file_list(binary)  # binary: read as audio (and refused as such)
+    assert [p.resolve() for p in resolve_files(plain, "all")] == [
+        (tmp_path / "wavs" / n).resolve() for n in ("a.wav", "b.wav")
+    ]
+    assert arctic.read_file_list(tacotron) == [Path("wavs/c.wav"), Path("wavs/a.wav")]
+    # A line naming a file beside the list wins over the working directory's.
+    (tmp_path / "lists" / "wavs").mkdir()
+    sf.write(tmp_path / "lists" / "wavs" / "c.wav", np.zeros(400, np.float32), 16000)
+    assert arctic.read_file_list(tacotron)[0] == tmp_path / "lists" / "wavs" / "c.wav"
+
+
 # ------------------------------------------------------------------------------------------------
 # Download (offline: a local server on 127.0.0.1)
 # ------------------------------------------------------------------------------------------------

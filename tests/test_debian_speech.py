@@ -190,8 +190,17 @@ def test_cli_prepare(deb, tmp_path, capsys):
     assert cli.main([*argv, "--sample-rate", "16000", "--eval-speakers", "aa, bb"]) == 0
     out = capsys.readouterr().out
     assert "train: 2 speakers, 3 files" in out and "eval: 2 speakers, 3 files" in out
-    assert cli.main(argv) == 1
-    assert "not empty" in capsys.readouterr().err
+    assert cli.main(argv) == 2  # refused before any work, as train/vocode/evaluate
+    assert "prepare: error:" in capsys.readouterr().err
+    missing = ["prepare", "klettres", "--dest", str(tmp_path / "m")]
+    assert cli.main([*missing, "--deb", str(tmp_path / "missing.deb")]) == 2
+    assert "missing.deb: no such .deb or folder" in capsys.readouterr().err
+
+
+def test_cli_prepare_exits_1_when_the_download_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere: the download fails
+    assert cli.main(["prepare", "klettres", "--dest", str(tmp_path / "k")]) == 1
+    assert "prepare failed: apt-get not found" in capsys.readouterr().err
 
 
 def stereo_ogg_bytes(rate, seconds, right_gain):

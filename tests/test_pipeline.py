@@ -194,6 +194,28 @@ def test_bad_files_are_skipped_with_a_count(tmp_path, caplog):
         make_dataset([folder / "empty.wav", folder / "text.wav"], "tiny")
 
 
+def test_unusable_short_and_silent_files_are_each_named_once_per_process(tmp_path, caplog):
+    """`train` builds the same files' dataset twice (training data, audio-sample preview): a
+    skipped, a shorter-than-a-segment and an all-zero file are each named in one warning."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    good, _ = load_audio(SLT)
+    sf.write(folder / "good.wav", good, 16000)
+    (folder / "empty.wav").write_bytes(b"")
+    sf.write(folder / "short.wav", good[:1600], 16000)  # 0.1 s: one hop and more, < a segment
+    sf.write(folder / "zeros.wav", np.zeros(8000, np.float32), 16000)
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.data.pipeline"):
+        for _ in range(2):
+            batches(make_dataset(folder, "tiny", batch_size=3, segment_length=4096, seed=0))
+    warnings_ = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("empty.wav" in m for m in warnings_) == 1, warnings_
+    assert any(m.startswith("1 of 4 files skipped by the header check") for m in warnings_)
+    short = [m for m in warnings_ if "shorter than one training segment" in m]
+    assert len(short) == 1 and "short.wav (0.10 s)" in short[0] and "4096 samples" in short[0]
+    silent = [m for m in warnings_ if "every sample is 0" in m]
+    assert len(silent) == 1 and "zeros.wav" in silent[0], warnings_
+
+
 def test_start_batch_equals_repeat_skip_without_loading_the_skipped(monkeypatch):
     """Resuming at batch k: the same batches as `.repeat().skip(k)` (across epoch ends), and
     only the batches yielded are loaded."""

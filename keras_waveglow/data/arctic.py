@@ -298,16 +298,68 @@ def write_file_lists(
     return written
 
 
+def is_file_list(path: str | os.PathLike) -> bool:
+    """Whether `path` is a file list: a text file (any name but an audio file's: `.txt`,
+    `.lst`, `.scp`, ...), as opposed to audio.
+
+    Example:
+        >>> is_file_list("filelists/train.txt"), is_file_list("a.wav")  # doctest: +SKIP
+        (True, False)
+    """
+    from keras_waveglow.audio import AUDIO_EXTENSIONS
+
+    path = Path(path)
+    if path.suffix.lower() in AUDIO_EXTENSIONS or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if b"\0" in head:  # audio and other binary files hold NUL bytes; text does not
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start > len(head) - 4  # only a character cut at the 4096-byte mark
+    return True
+
+
 def read_file_list(path: str | os.PathLike) -> list[Path]:
-    """Reads a list written by `write_file_lists` (relative paths resolve against its folder)."""
+    """Reads a file list: one audio path per line (blank lines ignored).
+
+    A relative path is taken relative to the list's folder (as `write_file_lists` writes
+    them), or relative to the working directory when only that one exists (NVIDIA's and
+    Tacotron 2's lists name files relative to the repository they run from). A line in
+    Tacotron 2's `path|text[|speaker]` form gives its path.
+
+    Args:
+        path: the list (a text file; `.txt`, `.lst`, ...).
+
+    Returns:
+        A list of `Path`, in the list's order.
+
+    Raises:
+        FileNotFoundError: the list does not exist.
+
+    Example:
+        >>> read_file_list("klettres/train.txt")[:1]  # doctest: +SKIP
+        [PosixPath('klettres/de/alpha_a.wav')]
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file list.")
     # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the first path
     lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
-    return [
-        (path.parent / line) if not os.path.isabs(line) else Path(line) for line in lines if line
-    ]
+    files = []
+    for line in lines:
+        if not line:
+            continue
+        if "|" in line and not (path.parent / line).exists():
+            line = line.split("|", 1)[0].strip()
+        entry = Path(line)
+        if not entry.is_absolute():
+            beside = path.parent / entry
+            entry = entry if not beside.exists() and entry.exists() else beside
+        files.append(entry)
+    return files
 
 
 # ------------------------------------------------------------------------------------------------

@@ -34,6 +34,20 @@ from keras_waveglow.data import arctic
 
 logger = logging.getLogger(__name__)
 
+# What a process has reported already: `train` builds the same files' dataset more than once
+# (the training data, a preview for audio samples), and a notice says the same thing each time.
+_REPORTED: set = set()
+_REPORTED_LOCK = threading.Lock()
+
+
+def _report_once(key, message: str, *args) -> None:
+    """Logs a warning the first time this process meets `key`; later, only at debug level."""
+    with _REPORTED_LOCK:
+        first = key not in _REPORTED
+        _REPORTED.add(key)
+    (logger.warning if first else logger.debug)(message, *args)
+
+
 ENGINES = ("auto", "tf.data", "pydataset")
 SPLITS = ("train", "dev", "eval", "all")
 
@@ -53,7 +67,8 @@ def resolve_files(
             - a folder holding CMU ARCTIC speaker folders (`cmu_us_<spk>_arctic/`): the corpus,
               split with `arctic.split_corpus` and `split` taken;
             - any other folder: every .wav/.flac/.ogg under it, sorted (`split` ignored);
-            - a `.txt` file list (one path per line, relative to the list's folder);
+            - a file list: a text file (`.txt`, `.lst`, ...), one path per line, relative to
+              the list's folder (`arctic.read_file_list`; Tacotron 2's `path|text` lines too);
             - one audio file, or a sequence of paths or `arctic.Utterance`s (`split` ignored).
         split: "train", "dev", "eval" or "all" (for corpora). Default "train".
         n_eval: int, eval utterances per speaker for corpus splits. Default 100.
@@ -103,7 +118,7 @@ def resolve_files(
             files = sorted(
                 p for p in source.rglob("*") if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS
             )
-        elif source.suffix.lower() == ".txt":
+        elif arctic.is_file_list(source):
             files = arctic.read_file_list(source)
         else:
             files = [source]
@@ -263,19 +278,26 @@ class ExampleSource:
 
     # -- file checks ------------------------------------------------------------------------
 
-    def _skip(self, path: Path, reason: str) -> None:
+    def _skip(self, path: Path, reason: str, log: bool = True) -> None:
         with self._lock:
             if str(path) in self.skipped:
                 return
             self.skipped[str(path)] = reason
             count = len(self.skipped)
-        logger.warning("skipping %s (%s); %d file(s) skipped so far.", path, reason, count)
+        if log:
+            _report_once(
+                ("skip", str(path), reason),
+                "skipping %s (%s); %d file(s) skipped so far.",
+                path,
+                reason,
+                count,
+            )
 
     def _check_headers(self, files: list[Path]) -> list[Path]:
         """Drops files whose header says they are unusable (cheap: no decoding)."""
         import soundfile as sf
 
-        usable = []
+        usable, short = [], []
         for path in files:
             try:
                 if not path.is_file():
@@ -294,15 +316,30 @@ class ExampleSource:
                     )
             except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
                 reason = str(error).replace(str(path), "").strip(": ") or type(error).__name__
-                self._skip(path, reason)
+                self._skip(path, reason, log=False)  # all named at once below
                 continue
             usable.append(path)
+            if self.segment_length is not None and frames < self.segment_length:
+                short.append(f"{path} ({frames / self.sample_rate:.2f} s)")
         if self.skipped:
-            logger.warning(
-                "%d of %d files skipped by the header check: %s",
+            _report_once(
+                ("header", tuple(self.skipped.items())),
+                "%d of %d files skipped by the header check:\n  %s",
                 len(self.skipped),
                 len(files),
-                "; ".join(f"{p}: {r}" for p, r in self.skipped.items()),
+                "\n  ".join(f"{p}: {r}" for p, r in self.skipped.items()),
+            )
+        if short:
+            _report_once(
+                ("short", self.segment_length, tuple(short)),
+                "%d of %d files are shorter than one training segment (%d samples, %.2f s) and "
+                "are zero-padded to it: %s%s.",
+                len(short),
+                len(files),
+                self.segment_length,
+                self.segment_length / self.sample_rate,
+                ", ".join(short[:5]),
+                f", and {len(short) - 5} more" if len(short) > 5 else "",
             )
         if not usable:
             raise ValueError(
@@ -356,7 +393,13 @@ class ExampleSource:
                 raise audio_lib.AudioFileError(
                     f"{len(audio)} samples after trimming, shorter than one hop ({self.hop_length})"
                 )
-            if self.peak is not None:
+            if not np.any(audio):
+                _report_once(
+                    ("silent", str(path)),
+                    "%s: every sample is 0 (digital silence); used as it is.",
+                    path,
+                )
+            elif self.peak is not None:
                 audio = audio_lib.peak_normalize(audio, self.peak)
         except (audio_lib.AudioFileError, OSError, ValueError, RuntimeError) as error:
             self._skip(path, str(error).replace(str(path), "").strip(": "))
