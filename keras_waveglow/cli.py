@@ -549,6 +549,13 @@ def _run_evaluate(args) -> int:
         return 2  # nothing scored (model, data or output refused), as vocode/train/export
     for path, reason in report["failed_files"]:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
+    if report["paths"] is None:
+        print(
+            f"evaluate: no file could be scored ({len(report['failed_files'])} failed); "
+            f"nothing written to {args.out}",
+            file=sys.stderr,
+        )
+        return 1
     print(format_summary(report))
     print(f"wrote {report['paths']['json']} and {report['paths']['html']}", file=sys.stderr)
     return 1 if report["failed_files"] else 0

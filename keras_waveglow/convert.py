@@ -64,8 +64,12 @@ _TORCH_HINT = "pip install keras-waveglow[torch]"
 _ONNX_HINT = "pip install keras-waveglow[onnx]"
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint's pickle references a global outside the allowlist; nothing was run."""
+class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
+    """A checkpoint's pickle references a global outside the allowlist; nothing was run.
+
+    Also a `ValueError` (a file that cannot be used), so callers that refuse bad input files
+    refuse it with the rest.
+    """
 
 
 # --------------------------------------------------------------------------------------------

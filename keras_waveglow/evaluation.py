@@ -42,6 +42,7 @@ import importlib
 import json
 import logging
 import math
+import operator
 import os
 import re
 import shutil
@@ -534,6 +535,31 @@ def _find_audio(data) -> list[Path]:
     return files
 
 
+def _once_each(paths: list[Path]) -> list[Path]:
+    """`paths` without repeats of a file (by its resolved path), with a warning naming them."""
+    seen, kept, repeated = set(), [], []
+    for path in paths:
+        key = path.resolve()
+        (repeated if key in seen else kept).append(path)
+        seen.add(key)
+    if repeated:
+        logger.warning(
+            "%d file(s) given more than once are scored once: %s",
+            len(repeated),
+            ", ".join(str(p) for p in repeated[:5]) + (", ..." if len(repeated) > 5 else ""),
+        )
+    return kept
+
+
+def _without_path(error: Exception, path: Path) -> str:
+    """The error's message without a leading `<path>: ` (the report names the file)."""
+    message = str(error)
+    for prefix in (f"{path}: ", f"{path.resolve()}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
 def _display_path(path: Path) -> str:
     """The path relative to the working directory when it is inside it (shorter, portable)."""
     try:
@@ -677,7 +703,8 @@ def evaluate(
             k-th file scored (files that fail to load do not count) gets WaveGlow noise seed
             `[seed, k]` and Griffin-Lim phase seed `seed + k`.
         griffin_lim_iters: int, Griffin-Lim iterations. Default 32.
-        max_files: int or None, evaluate only the first this many files. Default None.
+        max_files: int or None, evaluate only the first this many files found (sorted; a file
+            given twice counts once, one that fails counts). Default None.
         overwrite: bool, replace an existing report in `out_dir`. Default False.
         progress: bool, show a tqdm progress bar. Default True.
 
@@ -689,7 +716,9 @@ def evaluate(
         `source` (relative to the working folder when inside it), `source_resolved` (absolute),
         `source_sha256` (of the file's bytes; `compare_reports` pairs files by these two),
         `duration_s`, `metrics`, `errors` and `files`), `skipped_metrics`, `failed_files`,
-        `settings` (including `mr_stft_floor`, the MR-STFT definition) and `paths`. A system
+        `settings` (including `mr_stft_floor`, the MR-STFT definition) and `paths` (None
+        when no file could be scored: nothing is written then, and `out_dir` is untouched;
+        each failure is in `failed_files`, as (path, reason)). A system
         whose output holds NaN or infinite samples for a file (a diverged model) gets only its
         `rtf` there, the error `"<system>/output"`, and no audio or image (`files[system]` is
         None); the run goes on.
@@ -697,7 +726,8 @@ def evaluate(
     Raises:
         FileExistsError: `out_dir` holds a report and `overwrite` is False.
         FileNotFoundError: an input path does not exist.
-        ValueError: no audio files were found.
+        ValueError: no audio files were found, or a bad setting (sigma, denoiser_strength,
+            griffin_lim_iters, max_files), refused before anything is loaded or written.
 
     Example:
         >>> report = evaluate("waveglow.keras", "data/cmu_us_slt_arctic/wav", "report/")
@@ -706,15 +736,22 @@ def evaluate(
     from keras import ops
 
     from keras_waveglow.audio import load_audio, mel_spectrogram, save_audio
-    from keras_waveglow.inference import load_vocoder, runner_for, vocode
+    from keras_waveglow.inference import _check_settings, load_vocoder, runner_for, vocode
 
     if max_files is not None and max_files < 1:
         raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
+    _check_settings(sigma, denoiser_strength, batch_size=1)  # as vocode would, but now
+    if isinstance(griffin_lim_iters, bool) or operator.index(griffin_lim_iters) < 1:
+        raise ValueError(
+            f"griffin_lim_iters must be >= 1 (0 would leave the baseline's phase random); got "
+            f"{griffin_lim_iters}."
+        )
     waveglow = load_vocoder(model, weights)
     out_dir = Path(out_dir)
     # A report folder inside the data folder: the audio it wrote is not data.
     own_audio = (out_dir / "audio").resolve()
     paths = [p for p in _find_audio(files) if not p.resolve().is_relative_to(own_audio)]
+    paths = _once_each(paths)
     if max_files is not None:
         paths = paths[:max_files]
     if not paths:
@@ -726,10 +763,12 @@ def evaluate(
             f"{out_dir} already holds a report ({existing[0].name}); pass overwrite=True "
             "(--overwrite) to replace it."
         )
-    for sub in ("audio", "img"):
-        if (out_dir / sub).exists():
-            shutil.rmtree(out_dir / sub)
-        (out_dir / sub).mkdir(parents=True)
+
+    def prepare_out_dir():  # at the first file scored: a run that scores none changes nothing
+        for sub in ("audio", "img"):
+            if (out_dir / sub).exists():
+                shutil.rmtree(out_dir / sub)
+            (out_dir / sub).mkdir(parents=True)
 
     names, skipped = available_metrics()
     for reason, metrics in _group_by_reason(skipped).items():
@@ -748,10 +787,14 @@ def evaluate(
         try:
             reference, _ = load_audio(path, sample_rate=sample_rate)
             if len(reference) <= mel_config["n_fft"] // 2:
-                raise ValueError(f"{path}: too short ({len(reference)} samples).")
+                raise ValueError(f"too short ({len(reference)} samples)")
+            if not np.max(np.abs(reference)) >= 1 / 32768:
+                # every metric against it would be noise: nothing to score against
+                raise ValueError("silent (every sample below one 16-bit step)")
         except (OSError, ValueError) as error:
-            failed.append((str(path), str(error)))
-            logger.warning("skipping %s: %s", path, error)
+            reason = _without_path(error, path)
+            failed.append((str(path), reason))
+            logger.warning("skipping %s: %s", path, reason)
             continue
         utt_id = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
         while utt_id in used_ids:
@@ -829,6 +872,8 @@ def evaluate(
             for system in usable
         }
         limits = (float(np.log(1e-5)), float(max(m.max() for m in mels.values())))
+        if not utterances:
+            prepare_out_dir()
         for system in usable:
             wav = Path("audio") / f"{utt_id}_{system}.wav"
             png = Path("img") / f"{utt_id}_{system}.png"
@@ -879,6 +924,12 @@ def evaluate(
         "failed_files": failed,
         "paths": {"json": str(json_path), "html": str(html_path)},
     }
+    if not utterances:
+        logger.error(
+            "no file could be scored (%d failed); no report written to %s.", len(failed), out_dir
+        )
+        report["paths"] = None
+        return _json_safe(report)
     report = _json_safe(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_text_atomic(json_path, json.dumps(report, indent=2))

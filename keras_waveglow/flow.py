@@ -1516,6 +1516,38 @@ def _weights_file_entries(handle) -> dict[str, tuple]:
     return found
 
 
+def open_weights_file(path, source=None):
+    """Opens a `.weights.h5` file for reading (`h5py.File`), with errors that name it.
+
+    Args:
+        path: the file.
+        source: the name to show in errors (e.g. the file a temporary copy came from).
+            Default: `path`.
+
+    Returns:
+        An open `h5py.File` (use it in a `with` block).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not an HDF5 file, or one HDF5 cannot open (truncated by a cut copy or
+            download, damaged).
+    """
+    import h5py
+
+    shown = os.fspath(path if source is None else source)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{shown}: no such .weights.h5 file.")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{shown}: not a .weights.h5 (HDF5) file.")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:  # e.g. "truncated file: eof = 100000, ..., stored_eof = ..."
+        raise ValueError(
+            f"{shown}: an HDF5 file that cannot be read ({error}); truncated or damaged: copy "
+            "or export it again."
+        ) from error
+
+
 def check_weights_file(model: keras.Model, path, source=None) -> None:
     """Checks that a `.weights.h5` file holds exactly as many arrays as `model`, of its shapes.
 
@@ -1545,12 +1577,8 @@ def check_weights_file(model: keras.Model, path, source=None) -> None:
     """
     import collections
 
-    import h5py
-
     source = path if source is None else source
-    if not h5py.is_hdf5(path):
-        raise ValueError(f"{os.fspath(source)}: not a .weights.h5 (HDF5) file.")
-    with h5py.File(path, "r") as handle:
+    with open_weights_file(path, source) as handle:
         found = collections.Counter(_weights_file_entries(handle).values())
     expected = collections.Counter(tuple(int(d) for d in w.shape) for w in model.weights)
     if found == expected:

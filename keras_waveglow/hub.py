@@ -9,8 +9,9 @@ default model and the CLI:
   fetched with the project's resumable downloader (`keras_waveglow.data.arctic.download_file`)
   into `<cache>/downloads/<filename>`, checked (size, sha256), converted with `from_nvidia`
   once, and the converted weights are written atomically to
-  `<cache>/<preset>/<sha256>.weights.h5`. The checkpoint is then deleted: later calls read the
-  converted file and need neither network nor PyTorch.
+  `<cache>/<preset>/<sha256>.weights.h5`. The downloaded checkpoint is then deleted (one put
+  there by hand is kept): later calls read the converted file and need neither network nor
+  PyTorch.
 
 The cache folder is `$KERAS_WAVEGLOW_HOME`, else `$KERAS_HOME/keras_waveglow`, else
 `~/.keras/keras_waveglow`. A checkpoint downloaded by hand goes to `checkpoint_path(name)`;
@@ -34,6 +35,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from pickle import UnpicklingError
 
 from keras_waveglow import presets
 
@@ -220,6 +222,16 @@ def _convert(name: str, checkpoint: Path, target: Path) -> None:
 
         # Every preset value is passed: from_nvidia refuses the ones the weights contradict.
         model = from_nvidia(checkpoint, **presets.get_preset(name))
+    except UnpicklingError:
+        raise  # refused as unsafe: its own message says so
+    except ValueError as error:  # the preset's settings, not the user's, met other weights
+        reason = str(error).removeprefix(f"{checkpoint}: ")
+        if " given, but " in reason:  # e.g. "n_flows=12 given, but the checkpoint's weights..."
+            reason = "the preset has " + reason.replace(" given, but ", ", but ", 1)
+        raise ValueError(
+            f"{checkpoint}: not the checkpoint of preset {name!r} ({reason.rstrip('.')}); "
+            "delete or replace the file."
+        ) from error
     except ImportError as error:
         raise ImportError(
             f"Converting {checkpoint} for preset {name!r} needs PyTorch once "
@@ -284,6 +296,7 @@ def preset_weights_file(
     cached = _cached(name, expected)
     if cached is not None:
         return cached
+    placed_by_hand = checkpoint_path(name).is_file()
     checkpoint, digest = _fetch_checkpoint(name, source, allow_unverified, progress, timeout)
     target = converted_path(name, digest)
     _convert(name, checkpoint, target)
@@ -293,7 +306,16 @@ def preset_weights_file(
             f"{name!r}; recorded sha256: {(expected or 'none').lower()}.\n",
             encoding="utf-8",
         )
-    checkpoint.unlink()  # converted: the (large) original is no longer needed
+    if placed_by_hand:  # the user's file: kept (it may be their only copy)
+        logger.info(
+            "Preset %r: converted weights cached at %s; %s was in place before this call "
+            "(put there by hand?), so it is kept: delete it to free the space.",
+            name,
+            target,
+            checkpoint,
+        )
+        return target
+    checkpoint.unlink()  # downloaded and converted: the (large) original is no longer needed
     logger.info("Preset %r: converted weights cached at %s.", name, target)
     return target
 

@@ -44,7 +44,7 @@ from keras import ops, saving
 
 from keras_waveglow.audio import durable_replace
 from keras_waveglow.distributed import outside_distribution
-from keras_waveglow.flow import WaveGlow
+from keras_waveglow.flow import WaveGlow, open_weights_file
 from keras_waveglow.losses import (
     OLD_STFT_FLOOR_DEFINITION,
     STFT_FLOOR_DEFINITION,
@@ -1302,14 +1302,13 @@ def export_generator_weights(
     Example:
         >>> export_generator_weights("runs/x/last.weights.h5", "model.weights.h5", "float16")
     """
-    import h5py
     import numpy as np
 
     source, target = Path(source), Path(target)
     _check_weights_files([source], target, dtype)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target}: exists; pass overwrite=True (--overwrite) to replace it.")
-    with h5py.File(source, "r") as handle:
+    with open_weights_file(source) as handle:
         checkpoint = _generator_group(handle, source) is not handle  # a GAN's full state
     recipe = _read_recipe(source.parent) if checkpoint else None
     ema = (recipe or {}).get("ema")
@@ -1425,7 +1424,7 @@ def _write_generator_file(source: Path, target: Path, convert) -> Path:
             into.attrs[key] = value
 
     def write(tmp: Path) -> None:
-        with h5py.File(source, "r") as handle, h5py.File(tmp, "w") as out:
+        with open_weights_file(source) as handle, h5py.File(tmp, "w") as out:
             copy(_generator_group(handle, source), out, "")
 
     return _atomic_write(target, write)
@@ -1483,7 +1482,7 @@ def average_generator_weights(
 
     def arrays(path: Path) -> dict:
         found = {}
-        with h5py.File(path, "r") as handle:
+        with open_weights_file(path) as handle:
             group = _generator_group(handle, path)
             group.visititems(
                 lambda key, item: (
@@ -1580,13 +1579,9 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
             f"{', '.join(sorted(presets.WEIGHTS))}).{presets.did_you_mean(str(path))}"
         )
     if path.name.endswith(".weights.h5"):
-        import h5py
-
-        if not h5py.is_hdf5(path):
-            raise ValueError(f"{path}: not a .weights.h5 (HDF5) file.")
         from keras_waveglow.flow import check_weights_file
 
-        with h5py.File(path, "r") as handle:
+        with open_weights_file(path) as handle:
             standalone = _generator_group(handle, path) is handle
         if standalone:
             check_weights_file(waveglow, path)  # load_weights ignores arrays left over

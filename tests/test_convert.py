@@ -284,7 +284,7 @@ class _RunsCommand:
 
 
 @pytest.mark.parametrize("zip_format", [True, False])
-def test_checkpoint_that_would_run_a_command_is_refused(tmp_path, zip_format):
+def test_checkpoint_that_would_run_a_command_is_refused(tmp_path, zip_format, capsys):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
     payload = {"model": _RunsCommand(f"touch {shlex.quote(str(marker))}"), "iteration": 1}
@@ -293,6 +293,15 @@ def test_checkpoint_that_would_run_a_command_is_refused(tmp_path, zip_format):
     with pytest.raises(convert.UnsafeCheckpointError, match=r"evil\.pt: refused.*system"):
         keras_waveglow.from_nvidia(path)
     assert not marker.exists()
+    if zip_format:  # the CLI refuses it as a bad model: one line, exit 2 (no traceback)
+        from keras_waveglow.cli import main
+
+        mel = tmp_path / "m.npy"
+        np.save(mel, np.zeros((80, 10), np.float32))
+        assert main(["vocode", str(mel), "-o", str(tmp_path / "o"), "--model", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "evil.pt: refused to load posix.system" in err and "Traceback" not in err
+        assert not marker.exists()
 
     # The payload is live: an unrestricted load runs it (so the check above can fail).
     torch.load(path, weights_only=False)

@@ -459,6 +459,42 @@ def test_evaluate_past_bad_files_with_the_report_inside_the_data(tmp_path):
         assert "1 utterance(s) with metrics that could not be computed" in page
 
 
+def test_evaluate_refuses_bad_settings_first_scores_a_file_once_and_writes_nothing_for_none(
+    tmp_path, capsys
+):
+    """Bad settings are refused before the report folder is touched (the corrected rerun is
+    not blocked); a file given twice is scored once; a silent or corrupt file fails with its
+    reason (the path said once); when no file can be scored nothing is written (exit 1)."""
+    from keras_waveglow.cli import main
+
+    model = vocode_helpers.tiny_model_file()
+    audio, _ = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    speech, silent, corrupt = tmp_path / "speech.wav", tmp_path / "silent.wav", tmp_path / "x.wav"
+    sf.write(speech, audio[: SR // 2], SR)
+    sf.write(silent, np.zeros(SR // 2, np.float32), SR)
+    corrupt.write_bytes(b"RIFF, but not audio")
+    out = tmp_path / "report"
+    for bad in ({"sigma": -1.0}, {"denoiser_strength": float("nan")}, {"griffin_lim_iters": 0}):
+        with pytest.raises(ValueError, match="must be"):
+            evaluation.evaluate(model, speech, out, progress=False, **bad)
+        assert not out.exists(), bad
+    report = evaluation.evaluate(
+        model, [speech, tmp_path / "." / "speech.wav", silent], out, progress=False
+    )
+    assert [u["id"] for u in report["utterances"]] == ["speech"]
+    assert report["failed_files"] == [[str(silent), "silent (every sample below one 16-bit step)"]]
+    before = (out / "report.json").read_bytes()
+    args = ["evaluate", "--model", str(model), "--out", str(out), "--overwrite", "--no-progress"]
+    assert main([*args, "--data", str(silent), str(corrupt)]) == 1
+    err = capsys.readouterr().err
+    assert "no file could be scored (2 failed); nothing written" in err
+    assert f"FAILED {corrupt}: " in err and f"{corrupt}: {corrupt}" not in err
+    assert (out / "report.json").read_bytes() == before  # the earlier report is kept
+    fresh = tmp_path / "fresh"
+    assert main([*args[:-2], "--out", str(fresh), "--data", str(corrupt)]) == 1
+    assert not fresh.exists()
+
+
 def test_a_non_finite_output_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
     """A diverged model's NaN for one file: that file's WaveGlow scores are errors, nothing
     of it is written, the other file and Griffin-Lim are scored, and the report is written."""

@@ -752,6 +752,10 @@ def test_weights_file_of_another_flow_count_is_refused(tmp_path):
     not_hdf5.write_text("not HDF5")
     with pytest.raises(ValueError, match=r"text\.weights\.h5: not a \.weights\.h5 \(HDF5\) file"):
         check_weights_file(four, not_hdf5)
+    cut = tmp_path / "cut.weights.h5"  # a copy or download cut short: HDF5's signature, no end
+    cut.write_bytes(path.read_bytes()[:3000])
+    with pytest.raises(ValueError, match=r"cut\.weights\.h5: an HDF5 file that cannot be read "):
+        check_weights_file(four, cut)
 
 
 def test_preset_weights_refuse_overrides_that_drop_flows():

@@ -200,9 +200,9 @@ def test_http_404_names_url_hash_and_manual_path_which_then_works(
     requests = len(server.requests)
     check_matches_torch(WaveGlow.from_preset(PRESET), reference)
     assert len(server.requests) == requests
+    assert manual.read_bytes() == data  # the user's file is kept (a download is deleted)
     # A hand-placed file with the wrong content is refused and named.
     monkeypatch.setitem(preset, "sha256", "f" * 64)
-    manual.write_bytes(data)
     with pytest.raises(hub.WeightsVerificationError, match=rf"{FILENAME}: sha256 \w+ does not"):
         WaveGlow.from_preset(PRESET)
 
@@ -284,7 +284,11 @@ def test_cli_download_of_a_bundled_preset_downloads_nothing(capsys):
 
 def test_checkpoint_that_contradicts_the_preset_is_not_cached(server, preset, cache, monkeypatch):  # noqa: F811
     monkeypatch.setitem(presets.PRESETS, PRESET, {**presets.PRESETS[PRESET], "n_flows": 6})
-    with pytest.raises(ValueError, match="n_flows=6 given"):
+    # The preset's setting, not the user's, meets the file's weights: said so.
+    message = (
+        rf"{FILENAME}: not the checkpoint of preset '{PRESET}' \(the preset has n_flows=6, but"
+    )
+    with pytest.raises(ValueError, match=message):
         WaveGlow.from_preset(PRESET)
     assert not list(cache.glob(f"{PRESET}/*"))
 

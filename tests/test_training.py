@@ -768,6 +768,10 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
         export_generator_weights(tmp_path / "waveglow.keras", tmp_path / "k.weights.h5")
     with pytest.raises(ValueError, match="would replace its own source checkpoint"):
         export_generator_weights(full, full, overwrite=True)
+    cut = tmp_path / "cut.weights.h5"
+    cut.write_bytes(full.read_bytes()[:5000])
+    with pytest.raises(ValueError, match=r"cut\.weights\.h5: an HDF5 file that cannot be read"):
+        export_generator_weights(cut, tmp_path / "c.weights.h5")
 
     from keras_waveglow.cli import main
 
