@@ -1560,7 +1560,8 @@ def check_weights_file(model: keras.Model, path, source=None) -> None:
 
     Args:
         model: a built Keras model, e.g. a `WaveGlow`.
-        path: str or path-like, a `.weights.h5` file (Keras' layout, as `save_weights` writes).
+        path: str or path-like, a `.weights.h5` file (Keras' layout, as `save_weights` writes;
+            a compiled model's optimizer state in it is not counted).
         source: str or path-like or None, the file to name in errors when `path` was made
             from it (e.g. a generator's weights extracted from a training checkpoint); None
             names `path`.
@@ -1579,7 +1580,10 @@ def check_weights_file(model: keras.Model, path, source=None) -> None:
 
     source = path if source is None else source
     with open_weights_file(path, source) as handle:
-        found = collections.Counter(_weights_file_entries(handle).values())
+        entries = _weights_file_entries(handle)
+    # A compiled model's `save_weights` adds its optimizer's state under "optimizer/"; Keras'
+    # `load_weights` reads it only into a model compiled with such an optimizer: not weights.
+    found = collections.Counter(v for k, v in entries.items() if not k.startswith("optimizer/"))
     expected = collections.Counter(tuple(int(d) for d in w.shape) for w in model.weights)
     if found == expected:
         return

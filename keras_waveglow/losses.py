@@ -167,20 +167,21 @@ def mel_mae_loss(real_audio, fake_audio, mel_config: dict, precision: str = "flo
     """
     from keras_waveglow.audio import mel_spectrogram
 
-    if tuple(real_audio.shape) != tuple(fake_audio.shape):
-        raise ValueError(
-            f"real and generated audio shapes differ: {tuple(real_audio.shape)} vs "
-            f"{tuple(fake_audio.shape)}."
-        )
+    _check_same_shape(real_audio, fake_audio, "real and generated audio")
     real_mel = mel_spectrogram(ops.cast(real_audio, "float32"), **mel_config, precision=precision)
     fake_mel = mel_spectrogram(ops.cast(fake_audio, "float32"), **mel_config, precision=precision)
     return ops.mean(ops.abs(real_mel - fake_mel))
 
 
 def _check_same_shape(a, b, what: str) -> None:
-    """Refuses two audio tensors of different shapes (broadcasting would hide a bug)."""
-    if tuple(a.shape) != tuple(b.shape):
-        raise ValueError(f"{what} shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}.")
+    """Refuses two audio tensors of different shapes (broadcasting would hide a bug).
+
+    A dimension unknown while tracing (None: e.g. a batch from a Python data source through
+    tf.data, whose frame count is not fixed) matches any: only known sizes can differ.
+    """
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    if len(sa) != len(sb) or any(x != y for x, y in zip(sa, sb, strict=True) if None not in (x, y)):
+        raise ValueError(f"{what} shapes differ: {sa} vs {sb}.")
 
 
 def waveform_mae_loss(real_audio, fake_audio):
@@ -261,11 +262,7 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
     Example:
         >>> loss = multi_resolution_stft_loss(audio, model.inverse(mel)[:, :16000])
     """
-    if tuple(real_audio.shape) != tuple(fake_audio.shape):
-        raise ValueError(
-            f"real and generated audio shapes differ: {tuple(real_audio.shape)} vs "
-            f"{tuple(fake_audio.shape)}."
-        )
+    _check_same_shape(real_audio, fake_audio, "real and generated audio")
     if not resolutions:
         raise ValueError("multi_resolution_stft_loss needs at least one resolution.")
     length = real_audio.shape[-1]

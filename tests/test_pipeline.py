@@ -306,6 +306,27 @@ def test_pydataset_gives_the_same_batches_as_tf_data():
     assert not np.array_equal(second_epoch[0][1], py_batches[0][1])
 
 
+def test_fit_over_the_finite_pydataset_starts_at_epoch_0_as_tf_data_does():
+    """Keras sends `on_epoch_end` before the first epoch (and TensorFlow reads batches ahead
+    for their spec): the epochs `fit(epochs=2)` trains on are still 0 and 1, then 2 in the
+    next `fit` call (the first epoch used to be epoch 1: other segments than tf.data's)."""
+    from keras_waveglow import WaveGlow
+
+    dataset = make_dataset(
+        [AWB, SLT], "tiny", engine="pydataset", batch_size=1, segment_length=4096
+    )
+    seen = []
+    build = dataset._build
+    dataset._build = lambda epoch, index: (seen.append(epoch), build(epoch, index))[1]
+    model = WaveGlow.from_preset("tiny", seed=0)
+    model.compile(keras.optimizers.Adam(1e-4))
+    model.fit(dataset, epochs=2, shuffle=False, verbose=0)
+    assert sorted(set(seen)) == [0, 1] and seen[-2:] == [1, 1], seen
+    seen.clear()
+    model.fit(dataset, epochs=1, shuffle=False, verbose=0)
+    assert seen[-2:] == [2, 2], seen
+
+
 def test_without_tensorflow_the_pydataset_engine_is_used(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now fails
     assert not pipeline_lib.tensorflow_available()

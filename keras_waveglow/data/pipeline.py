@@ -508,7 +508,10 @@ class AudioPyDataset(keras.utils.PyDataset):
     (they agree to about 1e-6; see `keras_waveglow.audio`).
 
     Two modes. Finite (`start_batch=None`): one epoch of `len(self)` batches; `on_epoch_end`
-    moves to the next epoch (new order, new segments). Endless (`start_batch=k`): item `i` is
+    moves to the next epoch (new order, new segments). Under `fit` (and `evaluate`), whose
+    `on_epoch_begin`/`on_epoch_end` calls frame each epoch, the first epoch is epoch 0, as
+    tf.data's: the `on_epoch_end` Keras sends before the first epoch (its `EpochIterator`
+    resets) and between epochs with none open ends nothing. Endless (`start_batch=k`): item `i` is
     batch `k + i` of the endless sequence, i.e. batch `(k + i) % len(self)` of epoch
     `(k + i) // len(self)`, exactly what the tf.data engine's `start_batch` yields, whatever
     `fit`'s `steps_per_epoch` is (Keras calls `on_epoch_end` at the end of every `fit` epoch,
@@ -534,6 +537,8 @@ class AudioPyDataset(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.source = source
         self.epoch = 0
+        self._driven = False  # Keras has begun an epoch (it frames them from then on)
+        self._open = False  # an epoch Keras began and has not ended
         self.start_batch = start_batch
         self.prefetch_threads = prefetch_threads
         self._pending: dict[int, object] = {}
@@ -577,9 +582,21 @@ class AudioPyDataset(keras.utils.PyDataset):
             raise IndexError(f"batch {index} out of range ({len(self)} batches).")
         return self._build(self.epoch, index)
 
+    def on_epoch_begin(self) -> None:
+        if not self._driven:
+            # Keras (3.15) calls on_epoch_end once before the first epoch (EpochIterator.reset),
+            # and TensorFlow's adapter reads batches ahead to learn their spec: neither was an
+            # epoch. The first epoch Keras begins is epoch 0, as the tf.data engine's.
+            self._driven = True
+            self.epoch = 0
+        self._open = True
+
     def on_epoch_end(self) -> None:
-        if self.start_batch is None:
+        # Called by hand (no on_epoch_begin ever): every call ends an epoch. Under Keras: only
+        # the end of an epoch it began.
+        if self.start_batch is None and (self._open or not self._driven):
             self.epoch += 1
+        self._open = False
 
 
 def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch=None):
