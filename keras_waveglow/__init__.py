@@ -18,6 +18,7 @@ _EXPORTS = {
     "data": None,
     "hub": None,
     "losses": None,
+    "tfp": None,  # TensorFlow Probability interop (the [tfp] extra)
     "load_audio": "audio",
     "load_mel": "audio",
     "mel_function": "audio",
@@ -111,10 +112,21 @@ __all__ = [
     "save_audio",
     "set_default_model",
     "tf_mel_spectrogram",
+    "tfp",
     "train",
     "vocode",
     "vocode_files",
 ]
+
+
+# The modules whose classes a saved model may name (`keras.saving.load_model` finds a class
+# only once its module has registered it).
+_REGISTERING = ("flow", "discriminators", "training", "inference", "convert")
+
+
+def _register_saved_classes() -> None:
+    for module in _REGISTERING:
+        importlib.import_module(f"{__name__}.{module}")
 
 
 def __getattr__(name: str):
@@ -123,6 +135,8 @@ def __getattr__(name: str):
     module = importlib.import_module(f"{__name__}.{_EXPORTS[name] or name}")
     value = module if _EXPORTS[name] is None else getattr(module, name)
     globals()[name] = value  # later lookups skip __getattr__
+    if "keras" in sys.modules:  # Keras is loaded now: register every saved class with it
+        _register_saved_classes()
     return value
 
 
@@ -134,5 +148,4 @@ def __dir__() -> list[str]:
 # already loaded, importing them costs little: do it now, so `keras.saving.load_model` works
 # after a plain `import keras_waveglow`, as it did before the package became lazy.
 if "keras" in sys.modules:
-    for _module in ("flow", "discriminators", "training", "inference", "convert"):
-        importlib.import_module(f"{__name__}.{_module}")
+    _register_saved_classes()

@@ -226,6 +226,19 @@ def _run_prepare(args) -> int:
     return 0
 
 
+def _at_least(minimum: int):
+    """An argparse type: an int >= `minimum`, refused by argparse at once (exit 2, usage)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its "invalid int value" message
+    return parse
+
+
 def _add_train(subparsers, common) -> None:
     p = subparsers.add_parser(
         "train",
@@ -242,13 +255,15 @@ def _add_train(subparsers, common) -> None:
     p.add_argument("--preset", default="arctic_16k", help="WaveGlow preset (default arctic_16k)")
     p.add_argument(
         "--steps",
-        type=int,
+        type=_at_least(1),
         default=1000,
         help="training steps, exactly (the last epoch is shorter when --save-every does not "
         "divide it; with --resume, the total including those done). Default 1000",
     )
-    p.add_argument("--batch-size", type=int, default=12, help="examples per step (default 12)")
-    p.add_argument("--segment-length", type=int, default=16000, help="samples per example")
+    p.add_argument(
+        "--batch-size", type=_at_least(1), default=12, help="examples per step (default 12)"
+    )
+    p.add_argument("--segment-length", type=_at_least(1), default=16000, help="samples per example")
     p.add_argument(
         "--split",
         default="train",
@@ -307,7 +322,10 @@ def _add_train(subparsers, common) -> None:
         "run needs the same value)",
     )
     p.add_argument(
-        "--save-every", type=int, default=500, help="steps per epoch and checkpoint (default 500)"
+        "--save-every",
+        type=_at_least(1),
+        default=500,
+        help="steps per epoch and checkpoint (default 500)",
     )
     p.add_argument(
         "--keep-every",
@@ -361,7 +379,21 @@ def _add_train(subparsers, common) -> None:
         "below its peak (default: off)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_run_train)
+    p.set_defaults(func=_run_train, precheck=_check_train)
+
+
+def _check_train(args) -> int:
+    """What `train` can refuse before TensorFlow loads and the data is scanned: at once."""
+    from keras_waveglow.presets import PRESETS, did_you_mean
+
+    if args.preset not in PRESETS:
+        print(
+            f"keras-waveglow train: error: unknown preset {args.preset!r}; choose one of "
+            f"{', '.join(PRESETS)}.{did_you_mean(args.preset)}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
 
 
 def _run_train(args) -> int:
@@ -776,6 +808,9 @@ def hide_backend_startup_logs(command: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Runs the CLI; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    precheck = getattr(args, "precheck", None)  # a subcommand's checks that need no backend
+    if precheck is not None and (code := precheck(args)):
+        return code
     if not args.verbose:
         hide_backend_startup_logs(args.command)
     return int(args.func(args) or 0)

@@ -401,6 +401,22 @@ class MelUpsampler(layers.Layer):
         }
 
 
+def _check_input(layer, what: str, shape, channels: int | None = None) -> None:
+    """Refuses a tensor that is not (batch, time, channels), or has other channels than the
+    layer was built for, with its name and shape (the backends' own errors name neither)."""
+    shape = tuple(shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"{type(layer).__name__} {layer.name!r}: {what} must be (batch, time, channels); "
+            f"got shape {shape}."
+        )
+    if channels is not None and shape[-1] is not None and int(shape[-1]) != channels:
+        raise ValueError(
+            f"{type(layer).__name__} {layer.name!r}: {what} must have {channels} channels (as "
+            f"it was built); got shape {shape}."
+        )
+
+
 @saving.register_keras_serializable(package=_PACKAGE)
 class ActNorm(layers.Layer):
     """Glow's activation normalisation: a per-channel affine map with data-dependent init.
@@ -423,6 +439,7 @@ class ActNorm(layers.Layer):
         self.epsilon = float(epsilon)
 
     def build(self, input_shape):
+        _check_input(self, "x", input_shape)
         channels = (int(input_shape[-1]),)
         self.bias = self.add_weight(channels, "zeros", name="bias")
         self.log_scale = self.add_weight(channels, "zeros", name="log_scale")
@@ -438,6 +455,7 @@ class ActNorm(layers.Layer):
         return bias, log_scale
 
     def call(self, x):
+        _check_input(self, "x", x.shape, self.bias.shape[0])
         x32 = ops.cast(x, "float32")
         mean = ops.mean(x32, axis=(0, 1))
         std = ops.std(x32, axis=(0, 1))
@@ -456,6 +474,7 @@ class ActNorm(layers.Layer):
         return y, ops.sum(ops.cast(log_scale, _LOG_DET_DTYPE))
 
     def inverse(self, y):
+        _check_input(self, "y", y.shape, self.bias.shape[0])
         bias, log_scale = self._parameters()
         return y * ops.cast(ops.exp(-log_scale), y.dtype) - ops.cast(bias, y.dtype)
 
@@ -500,7 +519,8 @@ class Invertible1x1Conv(layers.Layer):
         self.seed = seed
 
     def build(self, input_shape):
-        channels = int(input_shape[-1])
+        _check_input(self, "x", input_shape)
+        channels = self.channels = int(input_shape[-1])
         seed = self.seed
         if seed is None:  # draw from NumPy's global state, which keras.utils.set_random_seed sets
             seed = np.random.randint(2**31)  # noqa: NPY002
@@ -554,11 +574,13 @@ class Invertible1x1Conv(layers.Layer):
         return ops.slogdet(self.matrix())[1]
 
     def call(self, x):
+        _check_input(self, "x", x.shape, self.channels)
         y = ops.matmul(x, ops.cast(ops.transpose(self.matrix()), x.dtype))
         return y, self.log_det_per_step()
 
     def inverse(self, y, inverse_matrix=None):
         """Undoes `call`; `inverse_matrix` may be passed in when already computed."""
+        _check_input(self, "y", y.shape, self.channels)
         if inverse_matrix is None:
             inverse_matrix = self.inverse_matrix()
         return ops.matmul(y, ops.cast(ops.transpose(inverse_matrix), y.dtype))
@@ -682,8 +704,9 @@ class WN(layers.Layer):
             dtype=self.dtype_policy,
         )
 
-    def build(self, input_shape, cond_shape=None):
-        x_shape = tuple(input_shape)
+    def build(self, x_shape, cond_shape=None):
+        # Named after call(x, cond): Keras then builds the layer on its first call.
+        x_shape = tuple(x_shape)
         self.start.build(x_shape)
         if cond_shape is not None:
             self.cond_layer.build(tuple(cond_shape))
@@ -814,8 +837,12 @@ class AffineCoupling(layers.Layer):
             **self.wn_options,
         )
 
-    def build(self, input_shape, cond_shape=None):
-        self.wn.build((*tuple(input_shape)[:-1], self.n_half), cond_shape)
+    def build(self, x_shape, cond_shape=None):
+        # Named after call(x, cond): Keras then builds the layer on its first call.
+        _check_input(self, "x", x_shape, self.n_channels)
+        if cond_shape is not None and len(tuple(cond_shape)) != 3:
+            _check_input(self, "cond", cond_shape)
+        self.wn.build((*tuple(x_shape)[:-1], self.n_half), cond_shape)
         self.built = True
 
     def _scale_shift(self, x_a, cond):
@@ -826,6 +853,7 @@ class AffineCoupling(layers.Layer):
         return log_s, b
 
     def call(self, x, cond):
+        _check_input(self, "x", x.shape, self.n_channels)
         x_a, x_b = x[..., : self.n_half], x[..., self.n_half :]
         log_s, b = self._scale_shift(x_a, cond)
         y_b = ops.exp(log_s) * x_b + b
@@ -833,6 +861,7 @@ class AffineCoupling(layers.Layer):
         return ops.concatenate([x_a, y_b], axis=-1), log_det
 
     def inverse(self, y, cond):
+        _check_input(self, "y", y.shape, self.n_channels)
         y_a, y_b = y[..., : self.n_half], y[..., self.n_half :]
         log_s, b = self._scale_shift(y_a, cond)
         x_b = (y_b - b) * ops.exp(-log_s)

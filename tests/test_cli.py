@@ -33,9 +33,17 @@ _HELP_AND_ERRORS = f"""
 import json, sys
 from keras_waveglow import cli
 codes = []
-for argv in (["--help"], ["train", "--help"], ["train", "--steps", "x"], ["frobnicate"]):
+train = ["train", "--data", "d", "--out", "o"]
+for argv in (
+    ["--help"],
+    ["train", "--help"],
+    ["train", "--steps", "x"],
+    ["frobnicate"],
+    [*train, "--steps", "-3"],
+    [*train, "--preset", "tinny"],
+):
     try:
-        cli.main(argv)
+        codes.append(cli.main(argv))
     except SystemExit as exit:
         codes.append(exit.code)
 print(json.dumps({{"codes": codes, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
@@ -43,11 +51,12 @@ print(json.dumps({{"codes": codes, "loaded": [m for m in {HEAVY!r} if m in sys.m
 
 
 def test_help_and_argument_errors_import_no_backend():
-    """`--help` and bad arguments answer without loading Keras, TensorFlow, JAX or torch."""
+    """`--help` and bad arguments (values out of range, a misspelt preset) answer without
+    loading Keras, TensorFlow, JAX or torch."""
     result = _python(_HELP_AND_ERRORS)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"codes": [0, 0, 2, 2], "loaded": []}
+    assert report == {"codes": [0, 0, 2, 2, 2, 2], "loaded": []}
     # The top-level help speaks to users: what the tool is and how to start.
     assert "WaveGlow vocoder (mel spectrogram -> waveform)" in result.stdout
     assert "keras-waveglow train --preset tiny" in result.stdout
@@ -55,6 +64,9 @@ def test_help_and_argument_errors_import_no_backend():
     assert "--steps STEPS" in result.stdout and "exactly" in result.stdout
     assert "invalid int value: 'x'" in result.stderr
     assert "invalid choice: 'frobnicate'" in result.stderr
+    # Values out of range and a misspelt preset: refused before any backend or data scan.
+    assert "argument --steps: must be >= 1; got -3" in result.stderr
+    assert "unknown preset 'tinny'" in result.stderr and "Did you mean 'tiny'?" in result.stderr
 
 
 _QUIET_COMMAND = """
@@ -115,3 +127,30 @@ def test_plain_import_after_keras_lets_load_model_find_the_layers(tmp_path):
     result = _python(_LOAD_AFTER_PLAIN_IMPORT, str(path))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "keras_waveglow.flow WaveGlow"
+
+
+_LOAD_GAN_AFTER_ONE_NAME = """
+import sys
+import keras_waveglow  # before Keras
+import keras
+from keras_waveglow import WaveGlow  # one name: every saved class registers
+model = keras.saving.load_model(sys.argv[1])
+print(type(model).__name__, type(model.discriminator).__name__)
+"""
+
+
+def test_one_name_used_after_a_plain_import_registers_the_gan_classes_too(tmp_path):
+    """Imported before Keras, one public name registers every class a saved model can name:
+    a saved `WaveGlowGAN` (with its discriminators) loads after `from keras_waveglow import
+    WaveGlow` (it needed WaveGlowGAN and WaveDiscriminator imported by name)."""
+    from keras_waveglow import WaveDiscriminator, WaveGlowGAN
+
+    gan = WaveGlowGAN(
+        keras_waveglow.WaveGlow.from_preset("tiny"),
+        WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32),
+    )
+    path = tmp_path / "gan.keras"
+    gan.save(path)
+    result = _python(_LOAD_GAN_AFTER_ONE_NAME, str(path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "WaveGlowGAN WaveDiscriminator"

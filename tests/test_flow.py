@@ -865,3 +865,33 @@ def test_misspelt_preset_override_is_named_before_any_download(monkeypatch):
     with pytest.raises(ValueError, match=r"Preset 'nvidia_universal': unknown WaveGlow .*'sead'"):
         WaveGlow.from_preset("nvidia_universal", sead=3)
     assert WaveGlow.from_preset("tiny", trainable=False, seed=2).trainable is False
+
+
+def test_public_layers_build_on_their_first_call_and_name_wrong_shapes():
+    """Every layer of the flow works as a plain Keras layer: called without `build()` it
+    builds itself, inverts its call, and a wrong input says which layer and which shape
+    (the backends' own messages named neither; a 2-D input was taken silently)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 10, 4)).astype("float32")
+    cond = rng.standard_normal((2, 10, 5)).astype("float32")
+    coupling = AffineCoupling(wn_layers=2, wn_channels=8, n_channels=4)
+    y, log_det = coupling(x, cond)
+    assert tuple(log_det.shape) == (2,)
+    perturb_weights(coupling)  # the end conv starts at zero (identity): make it do something
+    y, _ = coupling(x, cond)
+    assert not np.allclose(ops.convert_to_numpy(y), x)
+    np.testing.assert_allclose(ops.convert_to_numpy(coupling.inverse(y, cond)), x, atol=1e-5)
+    assert tuple(WN(4, 2, 8)(x, cond).shape) == (2, 10, 4)
+    for layer in (ActNorm(), Invertible1x1Conv(seed=0), Invertible1x1Conv(lu_decomposed=True)):
+        y, _ = layer(x)
+        np.testing.assert_allclose(ops.convert_to_numpy(layer.inverse(y)), x, atol=1e-5)
+        with pytest.raises(ValueError, match=r"x must have 4 channels \(as it was built\); got "):
+            layer(np.zeros((2, 10, 6), "float32"))
+        with pytest.raises(ValueError, match=r"y must have 4 channels"):
+            layer.inverse(np.zeros((2, 10, 6), "float32"))
+        with pytest.raises(ValueError, match=r"x must be \(batch, time, channels\); got shape"):
+            type(layer)()(np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match=r"AffineCoupling '\w+': x must have 4 channels"):
+        coupling(np.zeros((2, 10, 6), "float32"), cond)
+    with pytest.raises(ValueError, match=r"cond must be \(batch, time, channels\)"):
+        AffineCoupling(wn_layers=2, wn_channels=8, n_channels=4)(x, cond[0])

@@ -49,15 +49,21 @@ def test_log_prob_equals_negative_nll(model_and_mel):
 
 
 @pytest.mark.tensorflow_only
-def test_sample_equals_model_inverse(model_and_mel):
+def test_sample_equals_model_inverse(model_and_mel, monkeypatch):
+    import sys
+
     import tensorflow_probability as tfp
 
-    from keras_waveglow.tfp import WaveGlowBijector
+    import keras_waveglow
 
+    # As if no test had imported it yet: `keras_waveglow.tfp` must load it by itself.
+    monkeypatch.delitem(sys.modules, "keras_waveglow.tfp", raising=False)
+    monkeypatch.delattr(keras_waveglow, "tfp", raising=False)
     model, mel = model_and_mel
     tfd = tfp.distributions
     base = tfd.Normal(0.0, 0.6)
-    dist = tfd.TransformedDistribution(base, WaveGlowBijector(model, mel))
+    # As the README writes it: the submodule is reached from a plain `import keras_waveglow`.
+    dist = tfd.TransformedDistribution(base, keras_waveglow.tfp.WaveGlowBijector(model, mel))
     shape = (2, 4 * 256)
     audio = dist.sample(shape, seed=(7, 11)).numpy()  # stateless seed: reproducible
     noise = base.sample(shape, seed=(7, 11)).numpy()
