@@ -840,7 +840,7 @@ class AffineCoupling(layers.Layer):
     def build(self, x_shape, cond_shape=None):
         # Named after call(x, cond): Keras then builds the layer on its first call.
         _check_input(self, "x", x_shape, self.n_channels)
-        if cond_shape is not None and len(tuple(cond_shape)) != 3:
+        if cond_shape is not None:
             _check_input(self, "cond", cond_shape)
         self.wn.build((*tuple(x_shape)[:-1], self.n_half), cond_shape)
         self.built = True

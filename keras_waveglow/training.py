@@ -2038,7 +2038,6 @@ def train(
     from keras_waveglow.presets import WEIGHTS
 
     workers = setup_workers()  # first: multi-process engines start before any computation
-    callbacks_extra = callbacks or []
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; --out names the run's folder.")
@@ -2208,11 +2207,11 @@ def train(
         return new_dataset(rows, start_batch=done)
 
     dataset = workers.distribute(worker_dataset, batch_size)
-    callbacks = [_StopAtStep(steps), StopOnConsecutiveSkips(max_consecutive_skips)]
+    fit_callbacks = [_StopAtStep(steps), StopOnConsecutiveSkips(max_consecutive_skips)]
     if workers.is_chief:  # only the chief writes checkpoints, logs and samples
         several_jax_processes = workers.engine == "jax.distributed"
         with _data_errors_named():  # takes a batch for its audio samples
-            callbacks += _writing_callbacks(
+            fit_callbacks += _writing_callbacks(
                 out,
                 resume,
                 epoch_steps,
@@ -2224,12 +2223,12 @@ def train(
             )
     else:
         verbose = 0
-    callbacks += list(callbacks_extra)
+    fit_callbacks += list(callbacks or [])
     stop = StopOnSignal()
     # Several workers must stop together, not on one's signal: they keep the default handlers.
     takes_signals = workers.engine == "single"
     if takes_signals:
-        callbacks.append(stop)
+        fit_callbacks.append(stop)
     history = {}
     if done < steps:
         with _data_errors_named(), stop if takes_signals else contextlib.nullcontext():
@@ -2238,7 +2237,7 @@ def train(
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 steps_per_epoch=epoch_steps,
-                callbacks=callbacks,
+                callbacks=fit_callbacks,
                 shuffle=False,  # the dataset is shuffled (seeded) already
                 verbose=verbose,
             ).history
