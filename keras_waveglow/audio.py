@@ -401,6 +401,21 @@ def unreadable_audio_error(path: str | os.PathLike, error: Exception) -> AudioFi
     return AudioFileError(f"{path}: not an audio file (expected wav, flac or ogg; {detail}).")
 
 
+def reason_without_path(error: BaseException, path: str | os.PathLike) -> str:
+    """The error's message without the file's name, for reports that name the file themselves.
+
+    A leading `<path>: ` (as given or resolved) is dropped and a quoted `'<path>'` inside the
+    message (soundfile's wording) becomes "the file"; an empty message gives the error's type.
+    """
+    message = str(error)
+    path = Path(path)
+    for name in dict.fromkeys((str(path), str(path.resolve()))):
+        if message.startswith(f"{name}: "):
+            message = message[len(name) + 2 :]
+        message = message.replace(f"'{name}'", "the file")
+    return message.strip() or type(error).__name__
+
+
 def load_audio(
     path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
 ) -> tuple[np.ndarray, int]:

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_waveglow.audio import replace_from_temporary
+from keras_waveglow.audio import reason_without_path, replace_from_temporary
 from keras_waveglow.losses import (
     MR_STFT_RESOLUTIONS,
     OLD_STFT_FLOOR_DEFINITION,
@@ -551,15 +551,6 @@ def _once_each(paths: list[Path]) -> list[Path]:
     return kept
 
 
-def _without_path(error: Exception, path: Path) -> str:
-    """The error's message without a leading `<path>: ` (the report names the file)."""
-    message = str(error)
-    for prefix in (f"{path}: ", f"{path.resolve()}: "):
-        if message.startswith(prefix):
-            return message[len(prefix) :]
-    return message
-
-
 def _display_path(path: Path) -> str:
     """The path relative to the working directory when it is inside it (shorter, portable)."""
     try:
@@ -792,7 +783,7 @@ def evaluate(
                 # every metric against it would be noise: nothing to score against
                 raise ValueError("silent (every sample below one 16-bit step)")
         except (OSError, ValueError) as error:
-            reason = _without_path(error, path)
+            reason = reason_without_path(error, path)
             failed.append((str(path), reason))
             logger.warning("skipping %s: %s", path, reason)
             continue

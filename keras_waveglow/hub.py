@@ -217,7 +217,7 @@ def _fetch_checkpoint(
 def _convert(name: str, checkpoint: Path, target: Path) -> None:
     """Converts the NVIDIA checkpoint with the preset's config and writes `target` atomically."""
     try:
-        from keras_waveglow.audio import replace_from_temporary
+        from keras_waveglow.audio import reason_without_path, replace_from_temporary
         from keras_waveglow.convert import from_nvidia
 
         # Every preset value is passed: from_nvidia refuses the ones the weights contradict.
@@ -225,7 +225,7 @@ def _convert(name: str, checkpoint: Path, target: Path) -> None:
     except UnpicklingError:
         raise  # refused as unsafe: its own message says so
     except ValueError as error:  # the preset's settings, not the user's, met other weights
-        reason = str(error).removeprefix(f"{checkpoint}: ")
+        reason = reason_without_path(error, checkpoint)
         if " given, but " in reason:  # e.g. "n_flows=12 given, but the checkpoint's weights..."
             reason = "the preset has " + reason.replace(" given, but ", ", but ", 1)
         raise ValueError(

@@ -637,3 +637,21 @@ def test_random_equaliser_high_pass_and_curve_bounds():
         audio_lib.random_eq(tone, rate, highpass_hz=(300, 9000))
     with pytest.raises(ValueError, match="max_db"):
         audio_lib.random_eq(tone, rate, max_db=-1.0)
+
+
+def test_reason_without_path_drops_the_name_a_report_already_gives(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    relative = Path("corpus") / "a.wav"
+    absolute = tmp_path / relative
+    cases = [
+        (AudioFileError(f"{relative}: empty file (0 bytes)"), "empty file (0 bytes)"),
+        (AudioFileError(f"{absolute}: not an audio file"), "not an audio file"),  # resolved
+        (
+            RuntimeError(f"Error opening '{relative}': Format not recognised."),
+            "Error opening the file: Format not recognised.",
+        ),
+        (ValueError("other.wav: kept"), "other.wav: kept"),  # another file's name stays
+        (OSError(), "OSError"),  # an empty message names the error's type
+    ]
+    for error, expected in cases:
+        assert audio_lib.reason_without_path(error, relative) == expected

@@ -184,6 +184,8 @@ def test_bad_files_are_skipped_with_a_count(tmp_path, caplog):
     ]
     assert "shorter than one hop" in source.skipped[str(folder / "tiny.wav")]
     assert "NaN/inf" in source.skipped[str(folder / "nan.wav")]
+    # The report names each file once: its reason does not repeat the path.
+    assert not any(str(folder) in reason for reason in source.skipped.values()), source.skipped
     assert "5 file(s) skipped" in caplog.text and "5 file(s) skipped" in source.report()
     assert "22050 Hz -> 16000 Hz" in caplog.text  # wrong rate: resampled and reported
     assert len(out) == 2  # 4 files pass the header check: 2 batches of 2

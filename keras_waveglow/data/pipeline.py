@@ -315,7 +315,7 @@ class ExampleSource:
                         f"({self.hop_length} samples at {self.sample_rate} Hz)"
                     )
             except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as error:
-                reason = str(error).replace(str(path), "").strip(": ") or type(error).__name__
+                reason = audio_lib.reason_without_path(error, path)
                 self._skip(path, reason, log=False)  # all named at once below
                 continue
             usable.append(path)
@@ -402,7 +402,7 @@ class ExampleSource:
             elif self.peak is not None:
                 audio = audio_lib.peak_normalize(audio, self.peak)
         except (audio_lib.AudioFileError, OSError, ValueError, RuntimeError) as error:
-            self._skip(path, str(error).replace(str(path), "").strip(": "))
+            self._skip(path, audio_lib.reason_without_path(error, path))
             return None
         if self.cache is not None:
             self.cache[index] = audio
