@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import signal
 import sys
@@ -239,6 +240,24 @@ def _at_least(minimum: int):
     return parse
 
 
+def _number(low: float | None = None, high: float | None = None, *, above: bool = False):
+    """An argparse type: a finite float in [low, high] (`above`: strictly above `low`),
+    refused by argparse at once (exit 2, usage) instead of after TensorFlow has loaded."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number; got {text}")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if above else '>='} {low}; got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}; got {text}")
+        return value
+
+    parse.__name__ = "float"  # argparse names the type in its "invalid float value" message
+    return parse
+
+
 def _add_train(subparsers, common) -> None:
     p = subparsers.add_parser(
         "train",
@@ -266,12 +285,15 @@ def _add_train(subparsers, common) -> None:
     p.add_argument("--segment-length", type=_at_least(1), default=16000, help="samples per example")
     p.add_argument(
         "--split",
+        choices=("train", "all"),
         default="train",
-        help="data split of an ARCTIC corpus: train, dev, eval or all (default train; speakers "
-        "with too few utterances for ParallelWaveGAN's split are split proportionally)",
+        help="data split of an ARCTIC corpus or a prepared folder: train (default) or all "
+        "(dev and eval are held out: score them with `keras-waveglow evaluate`)",
     )
     p.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
-    p.add_argument("--discriminator-width", type=float, default=1.0, help="channel multiplier")
+    p.add_argument(
+        "--discriminator-width", type=_number(0, above=True), default=1.0, help="channel multiplier"
+    )
     p.add_argument(
         "--msd-groups",
         choices=("hifigan", "dense"),
@@ -279,13 +301,18 @@ def _add_train(subparsers, common) -> None:
         help="multi-scale discriminator convolutions: HiFi-GAN's groups (default) or dense, "
         "as GAN runs before 2026-12-05 were built (pass it to resume one)",
     )
-    p.add_argument("--discriminator-start", type=int, default=0, help="step the GAN starts at")
     p.add_argument(
-        "--mae-weight", type=float, default=4.0, help="log-mel MAE weight (default 4, measured)"
+        "--discriminator-start", type=_at_least(0), default=0, help="step the GAN starts at"
+    )
+    p.add_argument(
+        "--mae-weight",
+        type=_number(0),
+        default=4.0,
+        help="log-mel MAE weight (default 4, measured)",
     )
     p.add_argument(
         "--stft-weight",
-        type=float,
+        type=_number(0),
         default=0.0,
         help="multi-resolution STFT distance weight (resolves harmonics; default 0: off)",
     )
@@ -305,17 +332,17 @@ def _add_train(subparsers, common) -> None:
     )
     p.add_argument(
         "--even-weight",
-        type=float,
+        type=_number(0),
         default=0.0,
         help="weight of the sampled audio's even part, (x(z) + x(-z)) / 2, as a share of its "
         "power: a second inverse pass with z negated (default 0: off)",
     )
     p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
-    p.add_argument("--learning-rate", type=float, default=1e-4)
-    p.add_argument("--clipnorm", type=float, default=1.0, help="global-norm clip (0: off)")
+    p.add_argument("--learning-rate", type=_number(0, above=True), default=1e-4)
+    p.add_argument("--clipnorm", type=_number(0), default=1.0, help="global-norm clip (0: off)")
     p.add_argument(
         "--ema",
-        type=float,
+        type=_number(0, above=True),
         default=None,
         help="keep an exponential moving average of the weights with this momentum, e.g. "
         "0.999; snapshots and the exported models hold the average (default: none; a resumed "
@@ -329,12 +356,14 @@ def _add_train(subparsers, common) -> None:
     )
     p.add_argument(
         "--keep-every",
-        type=int,
+        type=_at_least(0),
         default=0,
         help="keep the generator's weights every N steps in OUT/snaps/ (a multiple of "
         "--save-every; for learning curves and `keras-waveglow average`; default: none)",
     )
-    p.add_argument("--sample-every", type=int, default=1000, help="steps per audio sample")
+    p.add_argument(
+        "--sample-every", type=_at_least(0), default=1000, help="steps per audio sample (0: none)"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument(
         "--init-from",
@@ -350,7 +379,7 @@ def _add_train(subparsers, common) -> None:
     )
     p.add_argument(
         "--augment-speed",
-        type=float,
+        type=_number(0, above=True),
         nargs=2,
         default=None,
         metavar=("LOW", "HIGH"),
@@ -359,7 +388,7 @@ def _add_train(subparsers, common) -> None:
     )
     p.add_argument(
         "--augment-eq",
-        type=float,
+        type=_number(0),
         default=None,
         metavar="DB",
         help="a random equaliser of up to +-DB dB on every segment, with a random 50-400 Hz "
@@ -367,13 +396,14 @@ def _add_train(subparsers, common) -> None:
     )
     p.add_argument(
         "--peak",
-        type=float,
+        type=_number(0, 1, above=True),
         default=None,
-        help="scale each training file to this peak first (level normalisation; default: off)",
+        help="scale each training file to this peak, in (0, 1], first (level normalisation; "
+        "default: off)",
     )
     p.add_argument(
         "--trim-db",
-        type=float,
+        type=_number(0, above=True),
         default=None,
         help="trim each training file's leading/trailing silence quieter than this many dB "
         "below its peak (default: off)",
@@ -386,13 +416,37 @@ def _check_train(args) -> int:
     """What `train` can refuse before TensorFlow loads and the data is scanned: at once."""
     from keras_waveglow.presets import PRESETS, did_you_mean
 
-    if args.preset not in PRESETS:
-        print(
-            f"keras-waveglow train: error: unknown preset {args.preset!r}; choose one of "
-            f"{', '.join(PRESETS)}.{did_you_mean(args.preset)}",
-            file=sys.stderr,
-        )
+    def refuse(message: str) -> int:
+        print(f"keras-waveglow train: error: {message}", file=sys.stderr)
         return 2
+
+    if args.preset not in PRESETS:
+        return refuse(
+            f"unknown preset {args.preset!r}; choose one of "
+            f"{', '.join(PRESETS)}.{did_you_mean(args.preset)}"
+        )
+    if args.ema is not None and args.ema >= 1:
+        return refuse(f"--ema must be a momentum in (0, 1), e.g. 0.999; got {args.ema}.")
+    if args.keep_every % args.save_every:
+        return refuse(
+            f"--keep-every must be 0 or a multiple of --save-every ({args.save_every}); "
+            f"got {args.keep_every}."
+        )
+    if args.augment_speed is not None and args.augment_speed[0] > args.augment_speed[1]:
+        low, high = args.augment_speed
+        return refuse(f"--augment-speed LOW HIGH: LOW must not exceed HIGH; got {low} {high}.")
+    n_group = PRESETS[args.preset]["n_group"]
+    if args.segment_length % n_group:
+        return refuse(
+            f"--segment-length must be a multiple of the {args.preset!r} flow's group of "
+            f"{n_group} samples; got {args.segment_length}."
+        )
+    shortest = PRESETS[args.preset]["n_fft"] // 2 + 1
+    if args.segment_length < shortest:
+        return refuse(
+            f"--segment-length must be at least n_fft // 2 + 1 = {shortest} samples for the "
+            f"{args.preset!r} mel; got {args.segment_length}."
+        )
     return 0
 
 

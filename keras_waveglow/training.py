@@ -1117,10 +1117,18 @@ class TrainingCheckpoint(keras.callbacks.Callback):
 
 def _files_fingerprint(files) -> dict:
     """How many files a run reads and a digest of which (paths relative to their common
-    folder, and sizes): a moved corpus keeps it, an added, removed or changed file does not."""
+    folder, and sizes): a moved corpus keeps it, an added, removed or changed file does not.
+    A file that does not exist counts with size -1 (the data pipeline names and skips it)."""
     paths = [Path(f).resolve() for f in files]
     root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path()
-    lines = sorted(f"{p.relative_to(root).as_posix()}\t{p.stat().st_size}" for p in paths)
+
+    def size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return -1
+
+    lines = sorted(f"{p.relative_to(root).as_posix()}\t{size(p)}" for p in paths)
     digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
     return {"count": len(paths), "sha256": digest}
 
@@ -1314,6 +1322,14 @@ def export_generator_weights(
     ema = (recipe or {}).get("ema")
     if average is None:
         average = ema is not None
+        if checkpoint and recipe is None:
+            warnings.warn(
+                f"{source}: no {RECIPE_FILE} beside it tells whether its run kept a moving "
+                "average (--ema): its trained weights are used. Put the run's "
+                f"{RECIPE_FILE} beside the checkpoint to use the average (what the run's "
+                "snapshots hold).",
+                stacklevel=2,
+            )
     if average and ema is None:
         if not checkpoint:
             why = "a WaveGlow weights file holds one set of weights and no moving average"
@@ -1470,8 +1486,6 @@ def average_generator_weights(
         ...     "averaged.weights.h5",
         ... )
     """
-    import h5py
-    import numpy as np
 
     sources, target = [Path(s) for s in sources], Path(target)
     if len(sources) < 2:
@@ -1479,11 +1493,34 @@ def average_generator_weights(
     _check_weights_files(sources, target, dtype)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target}: exists; pass overwrite=True (--overwrite) to replace it.")
+    with tempfile.TemporaryDirectory(prefix=".average.") as folder:
+        # A training checkpoint counts with the weights `export_generator_weights` gives by
+        # default: the moving average when its run kept one (as its snapshots), else the
+        # trained weights; a WaveGlow weights file as it is.
+        generators = [
+            _generator_weights_of(s, Path(folder) / f"{i}.weights.h5")
+            for i, s in enumerate(sources)
+        ]
+        return _average_generator_files(sources, generators, target, dtype)
 
-    def arrays(path: Path) -> dict:
+
+def _generator_weights_of(source: Path, spare: Path) -> Path:
+    """`source` when it is a WaveGlow weights file, else its generator exported to `spare`."""
+    with open_weights_file(source) as handle:
+        standalone = _generator_group(handle, source) is handle
+    return source if standalone else export_generator_weights(source, spare)
+
+
+def _average_generator_files(sources, generators, target: Path, dtype) -> Path:
+    """The averaging of `average_generator_weights` over WaveGlow weights files
+    (`generators[i]` holds `sources[i]`'s weights; errors name the sources)."""
+    import h5py
+    import numpy as np
+
+    def arrays(index: int) -> dict:
         found = {}
-        with open_weights_file(path) as handle:
-            group = _generator_group(handle, path)
+        with open_weights_file(generators[index]) as handle:
+            group = _generator_group(handle, sources[index])
             group.visititems(
                 lambda key, item: (
                     found.__setitem__(key, item[()]) if isinstance(item, h5py.Dataset) else None
@@ -1491,10 +1528,10 @@ def average_generator_weights(
             )
         return found
 
-    first = arrays(sources[0])
+    first = arrays(0)
     sums = {k: np.asarray(v, np.float64) for k, v in first.items() if _is_float_array(v)}
-    for source in sources[1:]:
-        other = arrays(source)
+    for index, source in enumerate(sources[1:], start=1):
+        other = arrays(index)
         if other.keys() != first.keys():
             extra = sorted(set(other) ^ set(first))[0]
             raise ValueError(
@@ -1519,7 +1556,9 @@ def average_generator_weights(
                 )
     store = np.float16 if dtype == "float16" else np.float32
     return _write_generator_file(
-        sources[0], target, lambda name, data: means[name].astype(store) if name in means else data
+        generators[0],
+        target,
+        lambda name, data: means[name].astype(store) if name in means else data,
     )
 
 
@@ -2080,6 +2119,12 @@ def train(
         )
     if ema is not None and not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")
+    if peak is not None and not 0.0 < peak <= 1.0:  # 0: silence; negative: polarity flipped
+        raise ValueError(f"peak must be in (0, 1] (full scale is 1); got {peak}.")
+    if trim_db is not None and not trim_db > 0:
+        raise ValueError(f"trim_db must be > 0 (dB below each file's peak); got {trim_db}.")
+    if sample_every < 0:
+        raise ValueError(f"sample_every must be >= 0 (0: no audio samples); got {sample_every}.")
     if split not in ("train", "all"):
         raise ValueError(
             f"train reads split 'train' or 'all'; {split!r} is a held-out split (score it with "

@@ -303,7 +303,7 @@ def test_file_lists_of_any_name_tacotron_lines_and_paths_from_the_working_direct
         sf.write(tmp_path / "wavs" / f"{name}.wav", np.zeros(400, np.float32), 16000)
     (tmp_path / "lists").mkdir()
     plain = tmp_path / "lists" / "train.lst"
-    plain.write_text("../wavs/a.wav\n\n../wavs/b.wav\n")
+    plain.write_text("# my training list\n../wavs/a.wav\n\n  # b next\n../wavs/b.wav\n")
     tacotron = tmp_path / "lists" / "ljs_audio_text_train_filelist"  # no suffix at all
     tacotron.write_text("wavs/c.wav|Printing, in the only sense.\nwavs/a.wav|Text|3\n")
     monkeypatch.chdir(tmp_path)  # the lists' paths are relative to the repository root

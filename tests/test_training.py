@@ -6,6 +6,7 @@ import csv
 import glob
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -870,6 +871,14 @@ def test_moving_average_fills_snapshots_and_exports_while_checkpoints_resume(tmp
     with pytest.raises(ValueError, match=r"cannot export a moving average: no run_config\.json"):
         export_generator_weights(last, exported, average=True)
     assert not exported.exists()
+    # By default, a checkpoint moved away from its run_config.json gives its trained weights,
+    # and says so (the average is in the optimizer, which only the recipe can rebuild).
+    with pytest.warns(UserWarning, match=r"no run_config\.json beside it tells whether"):
+        export_generator_weights(last, exported)
+    loaded = WaveGlow.from_preset("tiny", seed=5)
+    loaded.load_weights(exported)
+    close(_numpy(loaded.trainable_variables), trained[-1])
+    exported.unlink()
     recipe = {
         "preset": "tiny",
         "gan": False,
@@ -886,6 +895,14 @@ def test_moving_average_fills_snapshots_and_exports_while_checkpoints_resume(tmp
         loaded = WaveGlow.from_preset("tiny", seed=5)
         loaded.load_weights(exported)
         close(_numpy(loaded.trainable_variables), want)
+    # Averaging takes each checkpoint as export-weights does: its moving average (a snapshot
+    # of the run holds the same), not the trained weights of the file's model.
+    from keras_waveglow.training import average_generator_weights
+
+    averaged = tmp_path / "averaged.weights.h5"
+    average_generator_weights([last, out / "snaps" / "4.weights.h5"], averaged)
+    loaded.load_weights(averaged)
+    close(_numpy(loaded.trainable_variables), averages[-1])
     assert keras.config.dtype_policy().name == "float32"
     with pytest.raises(ValueError, match="holds one set of weights and no moving average"):
         export_generator_weights(
@@ -1385,25 +1402,57 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     bad_keep = [*args[:-2], "--keep-every", "10", "--out", str(tmp_path / "bad")]
     assert main(bad_keep) == 2
     assert (
-        "keep_every must be 0 or a multiple of save_every (25); got 10" in capsys.readouterr().err
+        "--keep-every must be 0 or a multiple of --save-every (25); got 10"
+        in capsys.readouterr().err
     )
-    # Arguments that would train nothing, divide by zero or fail inside tf.data: refused first
-    # (below 1 by the argument parser, before anything loads).
+
+    # Arguments that would train nothing, divide by zero, train on nonsense or fail inside
+    # tf.data: refused first (by the argument parser or `_check_train`, before TensorFlow
+    # loads), and nothing is written.
+    def code_of(argv):
+        try:
+            return main(argv)
+        except SystemExit as exit:
+            return exit.code
+
     for flag, value, message in (
         ("--steps", "0", "argument --steps: must be >= 1; got 0"),
         ("--save-every", "0", "argument --save-every: must be >= 1; got 0"),
         ("--segment-length", "512", "at least n_fft // 2 + 1 = 513 samples"),
+        ("--segment-length", "2047", "a multiple of the 'tiny' flow's group of 8 samples"),
     ):
         argv = [*args[:-2], "--out", str(tmp_path / "bad")]
         argv[argv.index(flag) + 1] = value
-        try:
-            code = main(argv)
-        except SystemExit as exit:
-            code = exit.code
-        assert code == 2
+        assert code_of(argv) == 2
         assert message in capsys.readouterr().err
-    assert main([*args[:-2], "--split", "eval", "--out", str(tmp_path / "bad")]) == 2
-    assert "'eval' is a held-out split" in capsys.readouterr().err
+    for extra, message in (
+        (["--peak", "0"], "argument --peak: must be > 0; got 0"),
+        (["--peak", "-1"], "argument --peak: must be > 0; got -1"),  # flipped the polarity
+        (["--trim-db", "-20"], "argument --trim-db: must be > 0; got -20"),
+        (["--sample-every", "-5"], "argument --sample-every: must be >= 0; got -5"),
+        (["--learning-rate", "-1"], "argument --learning-rate: must be > 0; got -1"),
+        (["--learning-rate", "nan"], "argument --learning-rate: must be a finite number"),
+        (["--mae-weight", "-4"], "argument --mae-weight: must be >= 0; got -4"),
+        (["--ema", "1.5"], "--ema must be a momentum in (0, 1)"),
+        (["--augment-speed", "1.3", "0.9"], "LOW must not exceed HIGH; got 1.3 0.9"),
+        (["--split", "eval"], "argument --split: invalid choice: 'eval'"),
+    ):
+        assert code_of([*args[:-2], *extra, "--out", str(tmp_path / "bad")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    # The Python API refuses a held-out split too (the CLI offers train and all only).
+    from keras_waveglow.training import train
+
+    with pytest.raises(ValueError, match="'eval' is a held-out split"):
+        train(ROOT / "data", tmp_path / "bad", preset="tiny", split="eval")
+    for setting, message in (
+        ({"peak": 0.0}, r"peak must be in \(0, 1\]"),
+        ({"trim_db": -20.0}, "trim_db must be > 0"),
+        ({"sample_every": -5}, "sample_every must be >= 0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            train(ROOT / "data", tmp_path / "bad", preset="tiny", **setting)
+    assert not (tmp_path / "bad").exists()
     (tmp_path / "a_file").write_text("not a folder")
     assert main([*args[:-2], "--out", str(tmp_path / "a_file")]) == 2
     assert "a_file: exists and is not a folder" in capsys.readouterr().err
@@ -1585,6 +1634,24 @@ def _capture_train_dataset(monkeypatch, argv):
     with pytest.raises(_DatasetBuilt):
         main(argv)
     return built["dataset"], built["call"]
+
+
+def test_a_file_list_naming_a_missing_file_trains_on_the_rest(tmp_path, monkeypatch, caplog):
+    """A list entry that does not exist is skipped and named like an unreadable file (the
+    run's data fingerprint counted it with a `stat` that failed, a bare `[Errno 2]`)."""
+    listing = tmp_path / "train.txt"
+    missing = tmp_path / "gone.wav"
+    listing.write_text(
+        f"# corpus\n{ROOT / 'data' / 'cmu_us_slt_arctic'}/wav/arctic_a0009.wav\n{missing}\n"
+    )
+    argv = ["train", "--preset", "tiny", "--data", str(listing), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048", "--out", str(tmp_path / "run")]
+    with caplog.at_level(logging.WARNING):
+        dataset, _ = _capture_train_dataset(monkeypatch, argv)
+    assert list(dataset.source.skipped) == [str(missing)]
+    assert "gone.wav" in caplog.text
+    recorded = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert recorded["data_files"]["count"] == 2
 
 
 def _first_batch_audio_of_tone_file(tmp_path, monkeypatch, amplitude, options):

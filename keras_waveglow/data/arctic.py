@@ -323,7 +323,7 @@ def is_file_list(path: str | os.PathLike) -> bool:
 
 
 def read_file_list(path: str | os.PathLike) -> list[Path]:
-    """Reads a file list: one audio path per line (blank lines ignored).
+    """Reads a file list: one audio path per line (blank lines and `#` comments ignored).
 
     A relative path is taken relative to the list's folder (as `write_file_lists` writes
     them), or relative to the working directory when only that one exists (NVIDIA's and
@@ -350,8 +350,8 @@ def read_file_list(path: str | os.PathLike) -> list[Path]:
     lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     files = []
     for line in lines:
-        if not line:
-            continue
+        if not line or (line.startswith("#") and not (path.parent / line).exists()):
+            continue  # blank, or a comment (unless a file of that name is beside the list)
         if "|" in line and not (path.parent / line).exists():
             line = line.split("|", 1)[0].strip()
         entry = Path(line)
