@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import tarfile
+import threading
 
 import numpy as np
 import pytest
@@ -284,3 +289,201 @@ def test_cli_prepare_fillets_and_the_corpus_names(fillets_deb, tmp_path, capsys)
     assert cli.main([*argv, "--eval-speakers", "m"]) == 0
     out = capsys.readouterr().out
     assert "train: 2 speakers, 4 files" in out and "eval: 1 speakers, 2 files" in out
+
+
+def klettres_files_with_a_mute_speaker():
+    """The package of `deb` plus a speaker `zz` whose only recording cannot be decoded."""
+    return {**klettres_files(), "./usr/share/klettres/zz/alpha/z.ogg": b"OggS but not really"}
+
+
+@pytest.fixture(scope="module")
+def mute_deb(tmp_path_factory):
+    path = tmp_path_factory.mktemp("deb") / "klettres-data_1.0_all.deb"
+    return build_deb(path, klettres_files_with_a_mute_speaker())
+
+
+def test_a_speaker_without_a_usable_recording_is_left_out_of_the_splits(mute_deb, tmp_path, caplog):
+    dest = tmp_path / "k"
+    with caplog.at_level("WARNING", logger="keras_waveglow.data.debian"):
+        summary = debian.prepare_klettres(dest, sample_rate=16000, deb=mute_deb)
+
+    # The default spread is over the 4 usable speakers (aa, cc, dd), not the 5 found (it would
+    # have been aa, cc, zz).
+    assert summary["splits"]["eval"]["speakers"] == ["aa", "cc", "dd"]
+    assert summary["splits"]["train"] == {"speakers": ["bb"], "files": 1, "seconds": 0.25}
+    assert sorted(summary["speakers"]) == ["aa", "bb", "cc", "dd"]
+    assert summary["skipped_speakers"] == {"zz": "no usable recording: its only file skipped"}
+    assert not (dest / "zz").exists()
+    written = json.loads((dest / "klettres.json").read_text())
+    assert written["skipped_speakers"] == summary["skipped_speakers"]
+    assert "zz" not in written["speakers"]
+
+    # Files are named by their path inside the package, reasons without the (gone) work folder.
+    skipped = dict(summary["skipped"])
+    assert list(skipped) == [
+        "usr/share/klettres/cc/alpha/broken.ogg",
+        "usr/share/klettres/cc/alpha/silent.ogg",
+        "usr/share/klettres/cc/alpha/tick.ogg",
+        "usr/share/klettres/zz/alpha/z.ogg",
+    ]
+    assert skipped["usr/share/klettres/zz/alpha/z.ogg"].startswith("Error opening the file")
+    warnings = [record.getMessage() for record in caplog.records]
+    assert "usr/share/klettres/zz/alpha/z.ogg: skipped (Error opening the file" in warnings[-2]
+    assert warnings[-1] == (
+        "speaker zz: no usable recording: its only file skipped; left out of the splits."
+    )
+    for text in [*warnings, (dest / "klettres.json").read_text()]:
+        assert str(tmp_path) not in text and "extracted" not in text
+    assert not list(tmp_path.glob(".k.*"))
+
+
+def test_held_out_speakers_without_recordings_or_an_empty_split_are_refused(
+    mute_deb, tmp_path, capsys
+):
+    with pytest.raises(ValueError, match=r"eval speakers \['zz'\]: no usable recording"):
+        debian.prepare_klettres(tmp_path / "a", deb=mute_deb, eval_speakers=["aa", "zz"])
+    # Holding out every usable speaker leaves training only the mute one: no training file.
+    with pytest.raises(ValueError, match=r"the train split would have no recording.*\['zz'\]"):
+        debian.prepare_klettres(
+            tmp_path / "b", deb=mute_deb, eval_speakers=["aa", "bb", "cc", "dd"]
+        )
+    # Through the CLI: refused as prepare's other refusals (exit 2), nothing at --dest.
+    (tmp_path / "c").mkdir()  # an empty --dest is accepted, and left empty
+    argv = ["prepare", "klettres", "--dest", str(tmp_path / "c"), "--deb", str(mute_deb)]
+    assert cli.main([*argv, "--eval-speakers", "zz"]) == 2
+    err = capsys.readouterr().err
+    assert "prepare: error: eval speakers ['zz']: no usable recording" in err
+    assert "extracted" not in err
+    assert cli.main([*argv, "--eval-speakers", "aa,bb,cc,dd"]) == 2
+    assert "prepare: error: the train split would have no recording" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert not any((tmp_path / "c").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # no hidden work folder either
+
+    # Too few usable speakers for the default spread of 3: refused, naming the mute ones.
+    tree = tmp_path / "tree"
+    for speaker in ("aa", "bb", "cc"):
+        (tree / "usr/share/klettres" / speaker / "alpha").mkdir(parents=True)
+        (tree / "usr/share/klettres" / speaker / "alpha" / "a.ogg").write_bytes(
+            ogg_bytes(8000, 0.1)
+        )
+    (tree / "usr/share/klettres/zz/alpha").mkdir(parents=True)
+    (tree / "usr/share/klettres/zz/alpha/z.ogg").write_bytes(b"not audio")
+    (tree / "usr/share/klettres/zz/alpha/y.ogg").write_bytes(b"not audio either")
+    with pytest.raises(ValueError, match=r"3 speakers have a usable recording.*none for \['zz'\]"):
+        debian.prepare_klettres(tmp_path / "d", deb=tree)
+    summary = debian.prepare_klettres(tmp_path / "e", deb=tree, eval_speakers=["aa"])
+    assert summary["skipped_speakers"] == {"zz": "no usable recording: all 2 of its files skipped"}
+
+
+def test_errors_name_the_package_not_the_work_folder(tmp_path, monkeypatch):
+    empty = {"./usr/share/doc/klettres-data/copyright": b"License: GPL-2+\n"}
+    given = build_deb(tmp_path / "klettres-data_1.0_all.deb", empty)
+    with pytest.raises(FileNotFoundError) as caught:
+        debian.prepare_klettres(tmp_path / "a", deb=given)
+    assert str(caught.value) == (
+        f"{given}: no usr/share/klettres/*/*/*.ogg recordings of klettres-data."
+    )
+
+    def fetch(workdir, package):  # as apt-get download: into the work folder
+        return build_deb(workdir / "klettres-data_1.0_all.deb", empty)
+
+    monkeypatch.setattr(debian, "fetch_deb", fetch)
+    with pytest.raises(FileNotFoundError) as caught:
+        debian.prepare_klettres(tmp_path / "b")
+    assert str(caught.value).startswith("klettres-data_1.0_all.deb: no usr/share/klettres/")
+    evil = tmp_path / "evil.deb"
+    evil.write_bytes(ar_archive({"data.tar.xz": tar_xz({"../../evil.ogg": b"x"})}))
+    with pytest.raises(UnsafeArchiveError) as caught:
+        debian.prepare_klettres(tmp_path / "c", deb=evil)
+    assert str(caught.value).startswith(f"{evil} (data.tar.xz): member '../../evil.ogg'")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.deb", "klettres-data_1.0_all.deb"]
+
+
+# Runs prepare in a fresh process whose conversion hangs once it has started writing.
+SLOW_PREPARE = """
+import sys, time
+from keras_waveglow.data import debian
+
+def hang(source, target, sample_rate):
+    target.write_bytes(b"half a file")
+    print("converting", flush=True)
+    time.sleep(120)
+
+debian._convert = hang
+debian.prepare_klettres(sys.argv[1], deb=sys.argv[2])
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_during_prepare_removes_the_work_folder(deb, tmp_path):
+    dest = tmp_path / "out" / "k"
+    env = {**os.environ, "KERAS_BACKEND": "numpy"}  # imports in about 3 s, not TensorFlow's 5
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_PREPARE, str(dest), str(deb)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = process.stdout.readline()  # "" if it ended first
+        assert line == "converting\n", process.communicate(timeout=60)[1]
+        assert [p.name[:3] for p in dest.parent.iterdir()] == [".k."]  # the work folder
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    # Still ended by SIGTERM (as without the handler), but nothing is left behind.
+    assert process.returncode == -signal.SIGTERM, err
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_the_sigterm_handler_is_set_only_during_prepare_and_only_when_default(
+    deb, tmp_path, monkeypatch
+):
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        pytest.skip("SIGTERM already has a handler here")
+    seen, convert = [], debian._convert
+
+    def spy(*args):
+        seen.append(signal.getsignal(signal.SIGTERM))
+        return convert(*args)
+
+    monkeypatch.setattr(debian, "_convert", spy)
+    debian.prepare_klettres(tmp_path / "a", deb=deb)
+    assert callable(seen[0]) and seen[0] not in (signal.SIG_DFL, signal.SIG_IGN)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored
+    # Refused half way (after the conversion): restored too.
+    with pytest.raises(ValueError, match="not all"):
+        debian.prepare_klettres(tmp_path / "b", deb=deb, eval_speakers=list(RECORDINGS))
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+    def own(signum, frame):  # the caller's handler is the caller's business
+        pass
+
+    previous = signal.signal(signal.SIGTERM, own)
+    try:
+        seen.clear()
+        debian.prepare_klettres(tmp_path / "c", deb=deb)
+        assert set(seen) == {own} and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    # Off the main thread no handler can be set: prepare works and leaves SIGTERM alone.
+    seen.clear()
+    errors = []
+    thread = threading.Thread(
+        target=lambda: _record(errors, debian.prepare_klettres, tmp_path / "d", deb=deb)
+    )
+    thread.start()
+    thread.join()
+    assert errors == [] and (tmp_path / "d" / "klettres.json").is_file()
+    assert set(seen) == {signal.SIG_DFL}
+
+
+def _record(errors, function, *args, **kwargs):
+    try:
+        function(*args, **kwargs)
+    except Exception as error:  # reported to the test's thread
+        errors.append(error)

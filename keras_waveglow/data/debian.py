@@ -24,31 +24,39 @@ large, and neither is ever committed or shipped (their recordings are GPL):
    the ARCTIC download;
 3. decode every recording, mix it to mono and resample it to the target rate (soxr);
 4. hold out whole speakers for evaluation: given ones, or the corpus' default (klettres: 3
-   spread evenly over the alphabetical list; fillets: `v`);
+   spread evenly over the alphabetical list; fillets: `v`); a speaker none of whose recordings
+   could be used is left out of both splits (and is never a default held-out one);
 5. write `<dest>/<speaker>/<group>_<name>.wav` (or .flac), `train.txt` and `eval.txt` (one
    path per line, relative to `dest`, as `read_file_list` reads them), `<corpus>.json` (source
    package and its sha256, per-speaker file counts, durations and original sample rates, the
    split), `NOTICE.txt` (the licence) and the package's `copyright` file.
 
-The output folder is built beside `dest` and renamed into place when complete.
+The output folder is built beside `dest` and renamed into place when complete; the hidden work
+folder is removed on success, on an error and on SIGTERM. Reports (warnings, errors, the
+manifest) name a recording by its path inside the package (`usr/share/klettres/...`), never by
+the work folder that is gone once `prepare` ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from keras_waveglow.audio import reason_without_path
 from keras_waveglow.data.arctic import Utterance, extract_archive, file_sha256, write_file_lists
 
 logger = logging.getLogger(__name__)
@@ -231,8 +239,25 @@ def extract_deb(deb: str | os.PathLike, dest: str | os.PathLike) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / names[0]
         archive.write_bytes(members[names[0]])
-        extract_archive(archive, dest)
+        try:
+            extract_archive(archive, dest)
+        except ValueError as error:  # UnsafeArchiveError too: name the .deb, not `tmp`
+            renamed = _renamed(error, archive, f"{deb} ({names[0]})")
+            if renamed is None:
+                raise
+            raise renamed from error
     return dest
+
+
+def _renamed(error: Exception, path: str | os.PathLike, name: str) -> Exception | None:
+    """A copy of `error` (same type) naming `name` where its message named `path` (a file in
+    a temporary folder, gone by the time the message is read); None when the message does not
+    name `path` or the error's type takes more than a message."""
+    message = str(error)
+    if str(path) in message:
+        with contextlib.suppress(TypeError):
+            return type(error)(message.replace(str(path), name))
+    return None
 
 
 def find_recordings(root: str | os.PathLike, corpus: str = "klettres") -> dict[str, list[Path]]:
@@ -254,7 +279,10 @@ def find_recordings(root: str | os.PathLike, corpus: str = "klettres") -> dict[s
         if speaker is not None:
             found.setdefault(speaker, []).append(file)
     if not found:
-        raise FileNotFoundError(f"{sounds}: no {spec.pattern} recordings of {spec.package}.")
+        raise FileNotFoundError(
+            f"{root}: no {(spec.sound_root / spec.pattern).as_posix()} recordings of "
+            f"{spec.package}."
+        )
     return dict(sorted(found.items()))
 
 
@@ -312,6 +340,74 @@ def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, fl
     return rate, len(audio), gain
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived while `prepare` held its work folder (raised so that cleanup runs)."""
+
+
+@contextlib.contextmanager
+def _work_folder(dest: Path) -> Iterator[Path]:
+    """A hidden temporary folder beside `dest`, removed on leaving: on success, on an error
+    and on SIGTERM.
+
+    SIGTERM's default action ends the process at once, running no `finally` block, which left
+    the folder behind. While the folder exists, where SIGTERM still has its default action and
+    this is the main thread (the only one that may set handlers), a handler raises instead; once
+    the folder is gone the default action is restored and the signal raised again, so the
+    process still ends as killed by SIGTERM. A handler set by the caller is left alone.
+    """
+    catch = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    )
+    terminated = cleaning = False
+
+    def on_sigterm(signum, frame):
+        nonlocal terminated
+        terminated = True
+        if not cleaning:  # one that arrives during the removal waits for its end
+            raise _Terminated(f"signal {signum}")
+
+    if catch:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    folder = None
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        yield folder
+    finally:
+        cleaning = True
+        try:
+            if folder is not None:
+                shutil.rmtree(folder)
+        finally:
+            if catch:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                if terminated:
+                    signal.raise_signal(signal.SIGTERM)
+
+
+def _check_held_out(held_out: Sequence[str], speakers: Sequence[str]) -> None:
+    """Refuses held-out speakers that are unknown, none, or all of `speakers`."""
+    unknown = sorted(set(held_out) - set(speakers))
+    if unknown or len(held_out) >= len(speakers) or not held_out:
+        raise ValueError(
+            f"eval speakers {list(held_out)}: need at least one and not all of "
+            f"{sorted(speakers)}" + (f"; unknown: {unknown}" if unknown else "") + "."
+        )
+
+
+def _spread_held_out(speakers: Sequence[str], left_out: dict[str, str]) -> list[str]:
+    """The default held-out speakers (`choose_eval_speakers`), refused with the reason when
+    too few `speakers` (those with a usable recording) are left to train on."""
+    if len(speakers) <= N_EVAL_SPEAKERS:
+        raise ValueError(
+            f"cannot hold out {N_EVAL_SPEAKERS} speakers and train on the rest: "
+            f"{len(speakers)} speakers have a usable recording ({sorted(speakers)})"
+            + (f"; none for {sorted(left_out)}" if left_out else "")
+            + "; name the held-out ones with --eval-speakers."
+        )
+    return choose_eval_speakers(speakers)
+
+
 def prepare_debian_speech(
     corpus: str,
     dest: str | os.PathLike,
@@ -322,6 +418,10 @@ def prepare_debian_speech(
 ) -> dict:
     """Prepares a Debian speech package for training: resampled audio, speaker split, licence.
 
+    A recording that cannot be used (unreadable, silent, shorter than 10 ms) is skipped with a
+    warning; a speaker none of whose recordings can be used is left out of both splits, with a
+    warning, and is never one of the default held-out speakers.
+
     Args:
         corpus: str, a name in `CORPORA`: "klettres", "fillets-nl" or "fillets-cs".
         dest: str or path-like, output folder; must not exist or be empty.
@@ -329,20 +429,24 @@ def prepare_debian_speech(
         deb: path to the corpus' .deb, a folder it was extracted into (`dpkg-deb -x`), or
             None to fetch it with `apt-get download`.
         eval_speakers: held-out speakers; None for the corpus' default (klettres: 3 by
-            `choose_eval_speakers`; fillets: `v`).
+            `choose_eval_speakers` among the speakers with a usable recording; fillets: `v`).
         audio_format: "wav" or "flac" (both 16-bit). Default "wav".
 
     Returns:
         The summary written to `<dest>/<corpus>.json`: "corpus", "source", "sample_rate",
-        "speakers" ({speaker: files, seconds, source_rates}), "splits" ({"train"/"eval":
-        speakers, files, seconds}), "skipped" ([[file, reason]]), "rescaled" ([[file, gain]]:
-        files decoded beyond full scale, scaled to a peak of `RESCALED_PEAK` instead of
-        clipped), "license" and "lists" ({"train"/"eval": path}).
+        "speakers" ({speaker: files, seconds, source_rates}; speakers with a usable recording
+        only), "splits" ({"train"/"eval": speakers, files, seconds}), "skipped" ([[file,
+        reason]], the file named by its path inside the package), "skipped_speakers"
+        ({speaker: reason}: speakers left out of the splits, none of their recordings usable),
+        "rescaled" ([[file, gain]]: files decoded beyond full scale, scaled to a peak of
+        `RESCALED_PEAK` instead of clipped), "license" and "lists" ({"train"/"eval": path}).
 
     Raises:
         FileExistsError: `dest` exists and is not empty.
         FileNotFoundError: no recordings in the package or folder.
-        ValueError: unknown corpus or held-out speakers, bad arguments, or not a Debian package.
+        ValueError: unknown corpus or held-out speakers, bad arguments, not a Debian package,
+            held-out speakers none of whose recordings is usable, or a split left without a
+            usable recording (nothing is written to `dest` then).
         RuntimeError: no .deb given and `apt-get download` is unavailable or fails.
 
     Example:
@@ -359,59 +463,104 @@ def prepare_debian_speech(
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"{dest} exists and is not empty; choose a new --dest.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{dest.name}.", dir=dest.parent) as work:
-        work = Path(work)
-        if deb is None:
+    with _work_folder(dest) as work:
+        fetched = deb is None
+        if fetched:
             deb = fetch_deb(work, spec.package)
         deb = Path(deb)
+        # What reports call the package: the .deb or folder given, or the fetched .deb's name
+        # (the work folder it lies in is gone once prepare ends).
+        package = deb.name if fetched else str(deb)
         if deb.is_dir():
             root, source = deb, {"folder": str(deb.resolve())}
         elif deb.is_file():
-            root = extract_deb(deb, work / "extracted")
+            try:
+                root = extract_deb(deb, work / "extracted")
+            except ValueError as error:
+                renamed = _renamed(error, deb, package) if fetched else None
+                if renamed is None:
+                    raise
+                raise renamed from error
             source = {"package": deb.name, "sha256": file_sha256(deb)}
         else:
             raise FileNotFoundError(f"{deb}: no such .deb or folder.")
-        recordings = find_recordings(root, corpus)
+        try:
+            recordings = find_recordings(root, corpus)
+        except FileNotFoundError as error:
+            renamed = _renamed(error, root, package) if root != deb else None
+            if renamed is None:
+                raise
+            raise renamed from error
         if eval_speakers is not None:
             held_out = list(dict.fromkeys(eval_speakers))
         elif spec.eval_speakers is not None:
             held_out = list(spec.eval_speakers)
         else:
-            held_out = choose_eval_speakers(list(recordings))
-        unknown = sorted(set(held_out) - set(recordings))
-        if unknown or len(held_out) >= len(recordings) or not held_out:
-            raise ValueError(
-                f"eval speakers {held_out}: need at least one and not all of {sorted(recordings)}"
-                + (f"; unknown: {unknown}" if unknown else "")
-                + "."
-            )
+            held_out = None  # chosen among the speakers with a usable recording, below
+        if held_out is not None:  # refused before decoding anything
+            _check_held_out(held_out, list(recordings))
+        else:
+            _spread_held_out(list(recordings), {})  # too few speakers: refused before decoding
         sounds = root / spec.sound_root
         out = work / "out"
-        speakers, skipped, rescaled = {}, [], []
-        splits: dict[str, list[Utterance]] = {"train": [], "eval": []}
+        speakers, skipped, rescaled, left_out = {}, [], [], {}
+        utterances: dict[str, list[Utterance]] = {}
         for speaker, files in recordings.items():
             (out / speaker).mkdir(parents=True)
-            rates, samples = Counter(), 0
+            rates, samples, items = Counter(), 0, []
             for file in files:
+                name = file.relative_to(root).as_posix()  # as inside the package
                 group = file.relative_to(sounds).parts[spec.group_part]
                 target = out / speaker / f"{group}_{file.stem}.{audio_format}"
                 try:
                     rate, n, gain = _convert(file, target, sample_rate)
                 except (RuntimeError, ValueError, OSError) as error:  # soundfile's errors
-                    logger.warning("%s: skipped (%s).", file, error)
-                    skipped.append([str(file.relative_to(root)), str(error)])
+                    reason = reason_without_path(error, file)
+                    logger.warning("%s: skipped (%s).", name, reason)
+                    skipped.append([name, reason])
+                    target.unlink(missing_ok=True)  # a write cut short
                     continue
                 rates[rate] += 1
                 samples += n
                 if gain != 1.0:
-                    rescaled.append([str(file.relative_to(root)), round(gain, 6)])
-                split = "eval" if speaker in held_out else "train"
-                splits[split].append(Utterance(speaker, target.stem, target, None))
+                    rescaled.append([name, round(gain, 6)])
+                items.append(Utterance(speaker, target.stem, target, None))
+            if not items:
+                shutil.rmtree(out / speaker)
+                left_out[speaker] = (
+                    f"no usable recording: all {len(files)} of its files skipped"
+                    if len(files) > 1
+                    else "no usable recording: its only file skipped"
+                )
+                logger.warning(
+                    "speaker %s: %s; left out of the splits.", speaker, left_out[speaker]
+                )
+                continue
+            utterances[speaker] = items
             speakers[speaker] = {
                 "files": sum(rates.values()),
                 "seconds": round(samples / sample_rate, 3),
                 "source_rates": {str(r): c for r, c in sorted(rates.items())},
             }
+        if held_out is None:
+            held_out = _spread_held_out(list(speakers), left_out)
+        unusable = [speaker for speaker in held_out if speaker in left_out]
+        if unusable:
+            raise ValueError(
+                f"eval speakers {unusable}: no usable recording (every file skipped, see the "
+                f"warnings); the speakers with one: {sorted(speakers)}."
+            )
+        splits: dict[str, list[Utterance]] = {"train": [], "eval": []}
+        for speaker, items in utterances.items():
+            splits["eval" if speaker in held_out else "train"].extend(items)
+        for split_name, items in splits.items():
+            if not items:  # only the left-out speakers were not held out
+                raise ValueError(
+                    f"the {split_name} split would have no recording: eval speakers "
+                    f"{held_out}, speakers with a usable recording {sorted(speakers)}"
+                    + (f", without one {sorted(left_out)}" if left_out else "")
+                    + "."
+                )
         lists = write_file_lists(splits, out)
         summary = {
             "corpus": spec.name,
@@ -430,6 +579,7 @@ def prepare_debian_speech(
                 for name, items in splits.items()
             },
             "skipped": skipped,
+            "skipped_speakers": left_out,
             "rescaled": rescaled,
             "license": spec.license,
         }
