@@ -382,6 +382,11 @@ _DEFAULT_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS"}
 _MAGIC = {b"RIFF": "WAV", b"RIFX": "WAV", b"RF64": "WAV", b"fLaC": "FLAC", b"OggS": "OGG"}
 
 
+# A decoded file whose peak exceeds full scale is scaled to this peak instead of being clipped
+# (`keras-waveglow prepare`, the training data).
+RESCALED_PEAK = 0.99
+
+
 class AudioFileError(ValueError):
     """A file that cannot be used as audio or mel input; the message names the file."""
 
@@ -417,7 +422,10 @@ def reason_without_path(error: BaseException, path: str | os.PathLike) -> str:
 
 
 def load_audio(
-    path: str | os.PathLike, sample_rate: int | None = None, mono: bool = True
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    mono: bool = True,
+    clip: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Reads a wav/flac/ogg file as float32 in [-1, 1], mixed to mono and resampled.
 
@@ -426,14 +434,16 @@ def load_audio(
     soxr (high quality) and the change is logged at INFO level on the `keras_waveglow.audio`
     logger ("<file>: resampled 22050 Hz -> 16000 Hz"); the file's own rate is available from
     `soundfile.info(path).samplerate`. Float files with samples beyond [-1, 1] are clipped with a
-    warning; a WAV file holding fewer samples than its header announces (a cut download or
-    copy) is read as far as it goes, with a warning naming both sizes.
+    warning (with `clip=False` they are returned as they are, for the caller to rescale); a
+    WAV file holding fewer samples than its header announces (a cut download or copy) is read
+    as far as it goes, with a warning naming both sizes.
 
     Args:
         path: str or path-like, the audio file.
         sample_rate: int or None, the rate wanted; None keeps the file's rate.
         mono: bool, average the channels to one. Default True. When False, multi-channel audio
             is returned as (T, channels).
+        clip: bool, clip float samples beyond [-1, 1] (with a warning). Default True.
 
     Returns:
         `(audio, rate)`: float32 array (T,) (or (T, channels) when `mono=False` and the file has
@@ -486,7 +496,7 @@ def load_audio(
     elif audio.shape[1] == 1:
         audio = audio[:, 0]
     peak = float(np.max(np.abs(audio)))
-    if peak > 1.0:
+    if clip and peak > 1.0:
         logger.warning("%s: float samples reach %.3f beyond [-1, 1]; clipped.", path, peak)
         audio = np.clip(audio, -1.0, 1.0)
     if sample_rate is not None and int(sample_rate) != rate:
@@ -494,7 +504,8 @@ def load_audio(
 
         logger.info("%s: resampled %d Hz -> %d Hz.", path, rate, int(sample_rate))
         audio = soxr.resample(audio, rate, int(sample_rate), quality="HQ").astype(np.float32)
-        audio = np.clip(audio, -1.0, 1.0)
+        if clip:
+            audio = np.clip(audio, -1.0, 1.0)
         rate = int(sample_rate)
     return np.ascontiguousarray(audio, dtype=np.float32), int(rate)
 

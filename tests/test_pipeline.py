@@ -480,3 +480,20 @@ def test_fit_runs_on_pipeline_batches():
 @pytest.mark.slow
 def test_fit_runs_on_the_other_engine():
     _fit_once("pydataset" if keras.backend.backend() == "tensorflow" else "tf.data")
+
+
+def test_float_files_beyond_full_scale_are_scaled_not_clipped_and_named_once(tmp_path, caplog):
+    """A float file peaking at 3.0 (raw Vorbis decodes beyond 1.0): its training audio is the
+    file scaled to a 0.99 peak, as `prepare` writes it (clipping square-topped the waves),
+    with one warning per process however often the file is read."""
+    rate = 16000
+    tone = 3.0 * np.sin(2 * np.pi * 220 * np.arange(rate) / rate).astype(np.float32)
+    sf.write(tmp_path / "loud.wav", tone, rate, subtype="FLOAT")
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow"):
+        for _ in range(3):
+            source = make_dataset(tmp_path, "tiny", batch_size=1, segment_length=4096).source
+            audio = source.decode(0)
+    np.testing.assert_allclose(audio, tone * (0.99 / np.max(np.abs(tone))), rtol=0, atol=1e-6)
+    loud = [r.getMessage() for r in caplog.records if "beyond full scale" in r.getMessage()]
+    assert len(loud) == 1 and "loud.wav: samples reach 3.000" in loud[0], loud
+    assert "clipped" not in caplog.text.replace("not clipped", "")

@@ -56,7 +56,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_waveglow.audio import reason_without_path
+from keras_waveglow.audio import RESCALED_PEAK, reason_without_path
 from keras_waveglow.data.arctic import Utterance, extract_archive, file_sha256, write_file_lists
 
 logger = logging.getLogger(__name__)
@@ -297,10 +297,6 @@ def choose_eval_speakers(speakers: Sequence[str], n: int = N_EVAL_SPEAKERS) -> l
     if not 0 < n < len(ordered):
         raise ValueError(f"Cannot hold out {n} of {len(ordered)} speakers; need 0 < n < total.")
     return [ordered[int((i + 0.5) * len(ordered) / n)] for i in range(n)]
-
-
-# A decoded file whose peak exceeds full scale is scaled to this peak instead of being clipped.
-RESCALED_PEAK = 0.99
 
 
 def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, float]:

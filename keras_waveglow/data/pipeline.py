@@ -386,7 +386,18 @@ class ExampleSource:
         if self.cache is not None and index in self.cache:
             return self.cache[index]
         try:
-            audio, _ = audio_lib.load_audio(path, self.sample_rate)
+            audio, _ = audio_lib.load_audio(path, self.sample_rate, clip=False)
+            peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+            if peak > 1.0:  # a float file beyond full scale: scaled as `prepare` does, not clipped
+                audio = audio * np.float32(audio_lib.RESCALED_PEAK / peak)
+                _report_once(
+                    ("beyond", str(path)),
+                    "%s: samples reach %.3f, beyond full scale; scaled to a peak of %.2f "
+                    "(as `keras-waveglow prepare` does), not clipped.",
+                    path,
+                    peak,
+                    audio_lib.RESCALED_PEAK,
+                )
             if self.trim_db is not None:
                 audio = audio_lib.trim_silence(audio, top_db=self.trim_db)
             if len(audio) < self.hop_length:
