@@ -522,7 +522,12 @@ def _add_vocode(subparsers, common) -> None:
             "reported and skipped; the exit code is 1 if any input failed."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="mel/audio files or directories")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="mel/audio files, folders (their mel/audio files) or file lists",
+    )
     p.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output directory")
     p.add_argument(
         "--model",
@@ -530,7 +535,12 @@ def _add_vocode(subparsers, common) -> None:
         help="a .keras file, an NVIDIA checkpoint, a preset with weights, or a preset name "
         "with --weights (default: $KERAS_WAVEGLOW_MODEL, else the bundled vocoder)",
     )
-    p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help=".weights.h5 file for a preset --model: exported/averaged weights or a training "
+        "checkpoint (its moving average when its run kept one, as export-weights)",
+    )
     p.add_argument("--sigma", type=float, default=0.6, help="latent noise scale (default 0.6)")
     p.add_argument(
         "--denoise",
@@ -594,7 +604,12 @@ def _add_evaluate(subparsers, common) -> None:
         help="a .keras file, NVIDIA checkpoint or preset (default: $KERAS_WAVEGLOW_MODEL, else "
         "the bundled vocoder)",
     )
-    p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help=".weights.h5 file for a preset --model: exported/averaged weights or a training "
+        "checkpoint (its moving average when its run kept one, as export-weights)",
+    )
     p.add_argument(
         "--data",
         nargs="+",

@@ -1153,8 +1153,10 @@ class WaveGlow(keras.Model):
                 no flag. Default False.
             weights: str or path-like or None, a `.weights.h5` file to load instead of the
                 preset's own weights (e.g. a fine-tuned, averaged or exported one, from
-                `keras-waveglow export-weights` or `average`); nothing is downloaded. Default
-                None (the preset's weights, if any).
+                `keras-waveglow export-weights` or `average`, or a training checkpoint of
+                `keras-waveglow train`, read as `--init-from` reads it: its generator, the
+                moving average when its run kept one, as `export-weights` decides); nothing is
+                downloaded. Default None (the preset's weights, if any).
             **overrides: constructor arguments that replace the preset's (with weights, only
                 ones that keep the weights' shapes, e.g. `seed` or `remat`).
 
@@ -1202,10 +1204,17 @@ class WaveGlow(keras.Model):
             path = hub.preset_weights_file(name, allow_unverified=allow_unverified)
         model = cls(**config)
         try:
-            # Keras' load_weights skips entries of the file the model lacks: a model with
-            # fewer flows (or WN layers) would load a truncated network without a word.
-            check_weights_file(model, path)
-            model.load_weights(path)
+            if weights is not None and path.name.endswith(".weights.h5"):
+                # A WaveGlow's weights or a training checkpoint (both networks, both
+                # optimizers): `--init-from`'s reading, checked with `check_weights_file`.
+                from keras_waveglow.training import load_initial_weights  # lazy: needs flow
+
+                load_initial_weights(model, path)
+            else:
+                # Keras' load_weights skips entries of the file the model lacks: a model with
+                # fewer flows (or WN layers) would load a truncated network without a word.
+                check_weights_file(model, path)
+                model.load_weights(path)
         except ValueError as error:
             raise ValueError(
                 f"Preset {name!r}: its weights ({path}) do not fit the model with overrides "

@@ -209,12 +209,36 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
         _refuse_weights(f"the .keras file {path}", weights)
         return _cached(("keras", path), None, lambda: _load_keras(path))
     if path.name.endswith(".weights.h5"):
-        raise ValueError(
-            f"{path} holds weights only: pass the preset it belongs to, e.g. "
-            f"model='arctic_16k', weights='{path}'."
-        )
+        raise ValueError(_weights_only_message(path))
     _refuse_weights(f"the NVIDIA checkpoint {path}", weights)
     return _cached(("nvidia", path), None, lambda: _load_nvidia(path))
+
+
+def _weights_only_message(path: Path) -> str:
+    """The error for a `.weights.h5` file given as the model: pass it with its preset, named
+    when the file is a training checkpoint or snapshot whose run recorded it (`run_config.json`
+    beside it, or beside `snaps/`)."""
+    import shlex
+
+    from keras_waveglow.training import RECIPE_FILE, _read_recipe
+
+    preset = None
+    for run in (path.parent, path.parent.parent) if path.parent.name == "snaps" else (path.parent,):
+        try:
+            preset = (_read_recipe(run) or {}).get("preset")
+        except ValueError:  # an unreadable run_config.json: no name, the generic example
+            preset = None
+        if preset is not None:
+            break
+    if isinstance(preset, str):
+        which = f" ({preset!r}, says {run / RECIPE_FILE}):"
+    else:
+        which, preset = ", e.g.", "arctic_16k"
+    return (
+        f"{path} holds weights only: pass the preset it belongs to with it{which} "
+        f"model={preset!r}, weights='{path}' (CLI: --model {shlex.quote(preset)} "
+        f"--weights {shlex.quote(str(path))})."
+    )
 
 
 def _refuse_weights(what: str, weights) -> None:
@@ -896,43 +920,82 @@ MEL_EXTENSIONS = (".npy", ".pt")
 
 
 def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tuple[Path, Path]]:
-    """(input file, output wav) pairs; directories are searched recursively."""
+    """(input file, output wav) pairs, each input file once.
+
+    A folder gives the audio and mel files under it (recursively; other files, e.g. the
+    NOTICE.txt, file lists and manifest `keras-waveglow prepare` writes, are left out, as
+    `evaluate` leaves them); a file list (a text file of paths, `data.arctic.is_file_list`, as
+    `train` and `evaluate` read them) gives the files it names; a file named in the arguments
+    or in a list must be audio or a mel, else it fails with the reason. An output keeps the
+    input's path relative to its folder or its list's folder (else its name), with `.wav`.
+    """
     from keras_waveglow.audio import AUDIO_EXTENSIONS
+    from keras_waveglow.data.arctic import is_file_list, read_file_list
 
     known = MEL_EXTENSIONS + tuple(AUDIO_EXTENSIONS)
     pairs, taken = [], {}
     for entry in inputs:
         entry = Path(entry)
+        listed_in = None
         if entry.is_dir():
             found = sorted(
-                p for p in entry.rglob("*") if p.is_file() and not p.name.startswith(".")
+                p
+                for p in entry.rglob("*")
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known
             )
-            candidates = [(p, p.relative_to(entry).with_suffix(".wav")) for p in found]
+            candidates = [(p, p.relative_to(entry)) for p in found]
             if not candidates:
-                failures.append((entry, f"{entry}: the folder holds no files."))
+                why = f"the folder holds no files to vocode (audio or mels: {known})"
+                failures.append((entry, f"{entry}: {why}."))
+        elif entry.suffix.lower() not in known and is_file_list(entry):
+            try:
+                listed = read_file_list(entry)
+            except (OSError, ValueError) as error:  # e.g. not UTF-8 past its first 4 KiB
+                failures.append((entry, f"{entry}: cannot read it as a file list: {error}"))
+                continue
+            if not any(p.exists() for p in listed):  # prose (a NOTICE.txt), not a list
+                why = f"none of its {len(listed)} lines names an existing file"
+                why = f"neither audio, a mel {known} nor a file list: {why if listed else 'empty'}"
+                failures.append((entry, f"{entry}: {why}."))
+                continue
+            listed_in = entry
+            candidates = [(p, _output_path(p, entry.parent)) for p in listed]
         elif entry.exists():
-            candidates = [(entry, Path(entry.name).with_suffix(".wav"))]
+            candidates = [(entry, Path(entry.name))]
         else:
             failures.append((entry, f"{entry}: no such file or directory."))
             continue
         for path, relative in candidates:
+            if listed_in is not None and not path.is_file():
+                what = "a folder, not a file" if path.is_dir() else "no such file"
+                failures.append((path, f"{path}: {what} (listed in {listed_in})."))
+                continue
             if path.suffix.lower() not in known:
                 failures.append(
                     (path, f"{path}: unknown input type {path.suffix!r}; expected one of {known}.")
                 )
                 continue
-            target = out_dir / relative
+            target = out_dir / relative.with_suffix(".wav")
             if target.exists() and os.path.samefile(target, path):
                 failures.append((path, f"{path}: its output would replace the input itself."))
                 continue
             if target in taken:
-                failures.append(
-                    (path, f"{path}: its output {target} is also made from {taken[target]}.")
-                )
-                continue
+                if not os.path.samefile(taken[target], path):
+                    failures.append(
+                        (path, f"{path}: its output {target} is also made from {taken[target]}.")
+                    )
+                continue  # the same file again (e.g. in a folder and a list of it): once
             taken[target] = path
             pairs.append((path, target))
     return pairs
+
+
+def _output_path(path: Path, folder: Path) -> Path:
+    """`path` relative to `folder` when it lies inside it, else its name alone."""
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(folder))
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return Path(path.name)
+    return Path(relative)
 
 
 def vocode_files(
@@ -952,13 +1015,17 @@ def vocode_files(
     """Vocodes mel files and copy-synthesises audio files into `out_dir`, in batches.
 
     Inputs are `.npy`/`.pt` mels (`keras_waveglow.audio.load_mel`), audio files (wav, flac,
-    ogg: audio -> the model's mel -> audio, cropped to the input's length) or directories
-    (searched recursively; the output keeps the relative path, with `.wav`). Files are sorted by
-    length and vocoded `batch_size` at a time. A bad input is reported and skipped; the rest is
-    still produced. Existing outputs are not replaced unless `overwrite`.
+    ogg: audio -> the model's mel -> audio, cropped to the input's length), directories
+    (searched recursively for such files, others left out; the output keeps the relative path,
+    with `.wav`) or file lists (text files, one path per line, as `train` and `evaluate` read
+    them: `keras_waveglow.data.arctic.read_file_list`; the output keeps the path relative to the
+    list's folder). Files are sorted by length and vocoded `batch_size` at a time. A bad input
+    is reported and skipped (a file given by name, or listed, that is neither audio nor a mel
+    is one); the rest is still produced. A file reached twice (a folder and a list of it) is
+    vocoded once. Existing outputs are not replaced unless `overwrite`.
 
     Args:
-        inputs: files and directories.
+        inputs: files, directories and file lists.
         out_dir: str or path-like, the output directory (created when missing).
         model, weights, sigma, denoiser_strength, batch_size, normalize: as `vocode`.
         seed: int or None; with a seed the output is deterministic for the same inputs and

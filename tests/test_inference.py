@@ -562,3 +562,48 @@ def test_vocode_an_nvidia_checkpoint_matches_pytorch(tmp_path):
     expected = expected[0].numpy()
     # The import's parity bound (inverse within 1e-4 relative to the signal's peak).
     np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+
+
+def test_a_training_checkpoint_vocodes_as_its_exported_generator(speech_mel, tmp_path, capsys):
+    """`weights=` takes a run's `last.weights.h5` (both networks, both optimizers) as
+    `--init-from` reads it: its generator, the moving average when the run kept one (--ema), as
+    `export-weights` exports by default; the hint for the file given as --model names the run's
+    preset and its command works."""
+    from keras_waveglow.training import LAST_WEIGHTS, export_generator_weights, train
+
+    run = tmp_path / "run"
+    data = SPEECH.parents[2]  # the bundled data folder
+    train(data, run, preset="tiny", steps=2, batch_size=2, segment_length=2048, ema=0.5,
+          save_every=2, sample_every=0, split="all", verbose=0)  # fmt: skip
+    checkpoint = run / LAST_WEIGHTS
+    exported = export_generator_weights(checkpoint, tmp_path / "average.weights.h5")
+    trained = export_generator_weights(checkpoint, tmp_path / "trained.weights.h5", average=False)
+
+    def arrays(model):
+        return [ops.convert_to_numpy(w) for w in model.weights]
+
+    from_checkpoint = WaveGlow.from_preset("tiny", weights=checkpoint)
+    from_export = WaveGlow.from_preset("tiny", weights=exported)
+    for a, b in zip(arrays(from_checkpoint), arrays(from_export), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = WaveGlow.from_preset("tiny", weights=trained)
+    pairs = zip(arrays(other), arrays(from_export), strict=True)
+    assert max(np.abs(a - b).max() for a, b in pairs) > 0  # the average, not the trained ones
+    mel = speech_mel[:20]
+    expected = vocode(mel, ("tiny", exported), sigma=0.6, seed=3, return_sample_rate=False)
+    got = vocode(mel, "tiny", weights=checkpoint, sigma=0.6, seed=3, return_sample_rate=False)
+    np.testing.assert_array_equal(got, expected)
+
+    # The CLI: the checkpoint as --model is refused with a command that works.
+    np.save(tmp_path / "utt.npy", mel)
+    argv = ["vocode", str(tmp_path / "utt.npy"), "--seed", "0", "--no-progress"]
+    assert cli.main([*argv, "-o", str(tmp_path / "x"), "--model", str(checkpoint)]) == 2
+    err = capsys.readouterr().err
+    hint = f"(CLI: --model tiny --weights {checkpoint})"
+    assert "holds weights only" in err and "'tiny', says" in err and hint in err, err
+    assert cli.main([*argv, "-o", str(tmp_path / "a"), *hint[6:-1].split()]) == 0
+    assert cli.main([*argv, "-o", str(tmp_path / "b"), "--model", "tiny", "--weights",
+                     str(exported)]) == 0  # fmt: skip
+    a, _ = sf.read(tmp_path / "a" / "utt.wav")
+    b, _ = sf.read(tmp_path / "b" / "utt.wav")
+    np.testing.assert_array_equal(a, b)
