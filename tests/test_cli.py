@@ -154,3 +154,28 @@ def test_one_name_used_after_a_plain_import_registers_the_gan_classes_too(tmp_pa
     result = _python(_LOAD_GAN_AFTER_ONE_NAME, str(path))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "WaveGlowGAN WaveDiscriminator"
+
+
+def test_python_dash_m_runs_the_command_line():
+    """`python -m keras_waveglow` is the `keras-waveglow` command (no entry point needed)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_waveglow",
+            "train",
+            "--preset",
+            "tiny",
+            "--data",
+            "x",
+            "--out",
+            "y",
+            "--peak",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "argument --peak: must be > 0; got 0" in result.stderr

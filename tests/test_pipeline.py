@@ -497,3 +497,18 @@ def test_float_files_beyond_full_scale_are_scaled_not_clipped_and_named_once(tmp
     loud = [r.getMessage() for r in caplog.records if "beyond full scale" in r.getMessage()]
     assert len(loud) == 1 and "loud.wav: samples reach 3.000" in loud[0], loud
     assert "clipped" not in caplog.text.replace("not clipped", "")
+
+
+def test_files_recorded_below_the_models_rate_are_named_once(tmp_path, caplog):
+    """An 8 kHz file for a 16 kHz model is upsampled (nothing above 4 kHz in it): one warning
+    names it (NVIDIA's loader refuses such files; it was an INFO line per read)."""
+    good, _ = load_audio(SLT)
+    sf.write(tmp_path / "narrow.wav", good[::2], 8000)
+    sf.write(tmp_path / "wide.wav", good, 16000)
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow"):
+        for _ in range(2):
+            batches(make_dataset(tmp_path, "tiny", batch_size=2, segment_length=4096, seed=0))
+    named = [
+        r.getMessage() for r in caplog.records if "below the model's 16000 Hz" in r.getMessage()
+    ]
+    assert len(named) == 1 and "narrow.wav (8000 Hz)" in named[0] and "wide.wav" not in named[0]

@@ -297,7 +297,7 @@ class ExampleSource:
         """Drops files whose header says they are unusable (cheap: no decoding)."""
         import soundfile as sf
 
-        usable, short = [], []
+        usable, short, upsampled = [], [], []
         for path in files:
             try:
                 if not path.is_file():
@@ -321,6 +321,8 @@ class ExampleSource:
             usable.append(path)
             if self.segment_length is not None and frames < self.segment_length:
                 short.append(f"{path} ({frames / self.sample_rate:.2f} s)")
+            if info.samplerate < self.sample_rate:
+                upsampled.append(f"{path} ({info.samplerate} Hz)")
         if self.skipped:
             _report_once(
                 ("header", tuple(self.skipped.items())),
@@ -340,6 +342,17 @@ class ExampleSource:
                 self.segment_length / self.sample_rate,
                 ", ".join(short[:5]),
                 f", and {len(short) - 5} more" if len(short) > 5 else "",
+            )
+        if upsampled:  # NVIDIA's loader refuses them; the flow would learn their empty top band
+            _report_once(
+                ("upsampled", self.sample_rate, tuple(upsampled)),
+                "%d of %d files are recorded below the model's %d Hz and upsampled to it (nothing "
+                "above half their rate: the model learns that band as silence): %s%s.",
+                len(upsampled),
+                len(files),
+                self.sample_rate,
+                ", ".join(upsampled[:5]),
+                f", and {len(upsampled) - 5} more" if len(upsampled) > 5 else "",
             )
         if not usable:
             raise ValueError(
@@ -428,8 +441,9 @@ class ExampleSource:
             if audio is not None:
                 break
         else:
+            checked = "" if n == len(self.skipped) else " that passed the header check"
             raise NoUsableAudioError(
-                f"every one of the {n} audio files failed to decode; skipped: "
+                f"every one of the {n} audio files{checked} failed to decode; skipped: "
                 + "; ".join(f"{p}: {r}" for p, r in self.skipped.items())
             )
         rng = np.random.default_rng([self.seed, int(epoch), int(slot)])
