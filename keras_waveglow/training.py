@@ -1839,7 +1839,7 @@ def _data_errors_named():
     """Within the block, a dataset whose every file failed to decode raises
     `NoUsableAudioError` (a ValueError naming the files), on either engine: tf.data hands the
     data source's Python error back as a TensorFlow error (its own traceback, its own type)."""
-    from keras_waveglow.data.pipeline import NoUsableAudioError
+    from keras_waveglow.data.pipeline import NoUsableAudioError, settle_tf_calls
 
     try:
         yield
@@ -1849,6 +1849,7 @@ def _data_errors_named():
         found = re.search(r"NoUsableAudioError: (.*)", str(error))
         if found is None:
             raise
+        settle_tf_calls()  # the iterator must not die with map calls waiting for the GIL
         raise NoUsableAudioError(found.group(1).strip()) from error
 
 

@@ -402,6 +402,39 @@ def test_training_on_files_that_all_fail_to_decode_is_a_clear_error(tmp_path):
             split="all",
             save_every=1,
         )
+    # The error left `train` only once tf.data's map threads were idle (an iterator destroyed
+    # with calls waiting for the GIL waited for ever: an occasional hang at exit).
+    assert pipeline_lib._TF_CALLS["running"] == 0
+    assert pipeline_lib.settle_tf_calls(quiet=0.01, timeout=1.0)
+
+
+def test_settle_tf_calls_waits_for_calls_under_way_and_a_quiet_spell():
+    import threading
+    import time
+
+    calls = pipeline_lib._TF_CALLS
+    with pipeline_lib._TF_CALLS_LOCK:
+        calls["running"] += 1  # a call under way
+    try:
+        started = time.monotonic()
+        assert not pipeline_lib.settle_tf_calls(quiet=0.01, timeout=0.2)
+        assert time.monotonic() - started >= 0.2
+
+        def finish():
+            time.sleep(0.1)
+            with pipeline_lib._TF_CALLS_LOCK:
+                calls["running"] -= 1
+                calls["ended"] = time.monotonic()
+
+        ender = threading.Thread(target=finish)
+        ender.start()
+        started = time.monotonic()
+        assert pipeline_lib.settle_tf_calls(quiet=0.05, timeout=5.0)
+        assert time.monotonic() - started >= 0.15  # the call's end, then the quiet spell
+        ender.join()
+    finally:
+        if calls["running"]:
+            calls["running"] -= 1
 
 
 def test_bad_arguments_are_refused_when_the_dataset_is_made():

@@ -48,6 +48,33 @@ def _report_once(key, message: str, *args) -> None:
     (logger.warning if first else logger.debug)(message, *args)
 
 
+# tf.data's calls into this module's Python (its map threads) under way, and when the last one
+# ended: `settle_tf_calls` waits for them after a data error (see there).
+_TF_CALLS = {"running": 0, "ended": 0.0}
+_TF_CALLS_LOCK = threading.Lock()
+
+
+def settle_tf_calls(quiet: float = 0.05, timeout: float = 10.0) -> bool:
+    """Waits, the GIL released, until no tf.data call into the pipeline has run for `quiet` s.
+
+    After a data error tf.data's map threads still run the batches queued behind the failed
+    one, each waiting for the GIL. An iterator destroyed then (by the garbage collector, or at
+    interpreter exit, when those threads can no longer take the GIL) waits for them for ever:
+    `train` hung now and then after "every file failed to decode". Called before such an error
+    leaves `train`, so that the iterator dies idle. Returns False on `timeout`.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _TF_CALLS_LOCK:
+            idle = _TF_CALLS["running"] == 0 and time.monotonic() - _TF_CALLS["ended"] >= quiet
+        if idle:
+            return True
+        time.sleep(quiet / 5)
+    return False
+
+
 ENGINES = ("auto", "tf.data", "pydataset")
 SPLITS = ("train", "dev", "eval", "all")
 
@@ -637,7 +664,16 @@ def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch
             yield epoch, index
 
     def load(epoch, index):
-        return source.batch_audio(int(epoch), int(index))
+        import time
+
+        with _TF_CALLS_LOCK:
+            _TF_CALLS["running"] += 1
+        try:
+            return source.batch_audio(int(epoch), int(index))
+        finally:
+            with _TF_CALLS_LOCK:
+                _TF_CALLS["running"] -= 1
+                _TF_CALLS["ended"] = time.monotonic()
 
     def load_with_mel(epoch, index):
         audio = tf.numpy_function(load, [epoch, index], tf.float32, stateful=False)
