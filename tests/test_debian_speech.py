@@ -442,8 +442,15 @@ def test_sigterm_during_prepare_removes_the_work_folder(deb, tmp_path):
 def test_the_sigterm_handler_is_set_only_during_prepare_and_only_when_default(
     deb, tmp_path, monkeypatch
 ):
-    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        pytest.skip("SIGTERM already has a handler here")
+    # Whatever the test runner set, this test starts from the default action (restored after).
+    outer = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        _check_sigterm_handler_placement(deb, tmp_path, monkeypatch)
+    finally:
+        signal.signal(signal.SIGTERM, outer)
+
+
+def _check_sigterm_handler_placement(deb, tmp_path, monkeypatch):
     seen, convert = [], debian._convert
 
     def spy(*args):

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,8 +64,6 @@ def settle_tf_calls(quiet: float = 0.05, timeout: float = 10.0) -> bool:
     `train` hung now and then after "every file failed to decode". Called before such an error
     leaves `train`, so that the iterator dies idle. Returns False on `timeout`.
     """
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with _TF_CALLS_LOCK:
@@ -664,8 +663,6 @@ def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch
             yield epoch, index
 
     def load(epoch, index):
-        import time
-
         with _TF_CALLS_LOCK:
             _TF_CALLS["running"] += 1
         try:
