@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import math
 import os
 import signal
@@ -269,9 +270,13 @@ def _add_train(subparsers, common) -> None:
             "by `vocode`), log.csv and TensorBoard logs to --out."
         ),
     )
-    p.add_argument("--data", required=True, help="ARCTIC root, audio folder or file list")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="ARCTIC root, audio folder or file list (required; with --resume, default: the run's)",
+    )
     p.add_argument("--out", required=True, help="run folder (must be empty unless --resume)")
-    p.add_argument("--preset", default="arctic_16k", help="WaveGlow preset (default arctic_16k)")
+    p.add_argument("--preset", default=None, help="WaveGlow preset (default arctic_16k)")
     p.add_argument(
         "--steps",
         type=_at_least(1),
@@ -280,45 +285,56 @@ def _add_train(subparsers, common) -> None:
         "divide it; with --resume, the total including those done). Default 1000",
     )
     p.add_argument(
-        "--batch-size", type=_at_least(1), default=12, help="examples per step (default 12)"
+        "--batch-size", type=_at_least(1), default=None, help="examples per step (default 12)"
     )
-    p.add_argument("--segment-length", type=_at_least(1), default=16000, help="samples per example")
+    p.add_argument(
+        "--segment-length", type=_at_least(1), default=None, help="samples per example (16000)"
+    )
     p.add_argument(
         "--split",
         choices=("train", "all"),
-        default="train",
+        default=None,
         help="data split of an ARCTIC corpus or a prepared folder: train (default) or all "
         "(dev and eval are held out: score them with `keras-waveglow evaluate`)",
     )
-    p.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
     p.add_argument(
-        "--discriminator-width", type=_number(0, above=True), default=1.0, help="channel multiplier"
+        "--gan", action="store_true", default=None, help="add the HiFi-GAN discriminators"
+    )
+    p.add_argument(
+        "--discriminator-width",
+        type=_number(0, above=True),
+        default=None,
+        help="channel multiplier (default 1)",
     )
     p.add_argument(
         "--msd-groups",
         choices=("hifigan", "dense"),
-        default="hifigan",
+        default=None,
         help="multi-scale discriminator convolutions: HiFi-GAN's groups (default) or dense, "
         "as GAN runs before 2026-12-05 were built (pass it to resume one)",
     )
     p.add_argument(
-        "--discriminator-start", type=_at_least(0), default=0, help="step the GAN starts at"
+        "--discriminator-start",
+        type=_at_least(0),
+        default=None,
+        help="step the GAN starts at (default 0)",
     )
     p.add_argument(
         "--mae-weight",
         type=_number(0),
-        default=4.0,
+        default=None,
         help="log-mel MAE weight (default 4, measured)",
     )
     p.add_argument(
         "--stft-weight",
         type=_number(0),
-        default=0.0,
+        default=None,
         help="multi-resolution STFT distance weight (resolves harmonics; default 0: off)",
     )
     p.add_argument(
         "--remove-group-mean",
         action="store_true",
+        default=None,
         help="compare sampled and real audio without their n_group-periodic means in the MAE "
         "and STFT terms (against the comb at multiples of rate / n_group)",
     )
@@ -333,13 +349,19 @@ def _add_train(subparsers, common) -> None:
     p.add_argument(
         "--even-weight",
         type=_number(0),
-        default=0.0,
+        default=None,
         help="weight of the sampled audio's even part, (x(z) + x(-z)) / 2, as a share of its "
         "power: a second inverse pass with z negated (default 0: off)",
     )
-    p.add_argument("--mixed-precision", choices=["bf16", "fp16"], default=None)
-    p.add_argument("--learning-rate", type=_number(0, above=True), default=1e-4)
-    p.add_argument("--clipnorm", type=_number(0), default=1.0, help="global-norm clip (0: off)")
+    p.add_argument(
+        "--mixed-precision", choices=["bf16", "fp16"], default=None, help="default: float32"
+    )
+    p.add_argument(
+        "--learning-rate", type=_number(0, above=True), default=None, help="default 1e-4"
+    )
+    p.add_argument(
+        "--clipnorm", type=_number(0), default=None, help="global-norm clip (0: off; default 1)"
+    )
     p.add_argument(
         "--ema",
         type=_number(0, above=True),
@@ -351,7 +373,7 @@ def _add_train(subparsers, common) -> None:
     p.add_argument(
         "--save-every",
         type=_at_least(1),
-        default=500,
+        default=None,
         help="steps per epoch and checkpoint (default 500)",
     )
     p.add_argument(
@@ -364,7 +386,12 @@ def _add_train(subparsers, common) -> None:
     p.add_argument(
         "--sample-every", type=_at_least(0), default=1000, help="steps per audio sample (0: none)"
     )
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the run in --out with the settings in its {_RECIPE_FILE}: the options "
+        "left out (--data included) take the run's values, and one given otherwise is refused",
+    )
     p.add_argument(
         "--init-from",
         default=None,
@@ -374,6 +401,7 @@ def _add_train(subparsers, common) -> None:
         "--no-dequantize",
         dest="dequantize",
         action="store_false",
+        default=None,
         help="train on the PCM values as decoded, without the +-0.5 LSB uniform noise that "
         "keeps digital silence from drawing the likelihood to -inf (NVIDIA's recipe)",
     )
@@ -408,8 +436,75 @@ def _add_train(subparsers, common) -> None:
         help="trim each training file's leading/trailing silence quieter than this many dB "
         "below its peak (default: off)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="default 0")
     p.set_defaults(func=_run_train, precheck=_check_train)
+
+
+_RECIPE_FILE = "run_config.json"  # training.RECIPE_FILE, read here without loading Keras
+
+# `train`'s options that are part of a run's recipe: parser name -> (name in the recipe,
+# default). The parser leaves them None, so an option left out takes its default on a new run
+# and the run's recorded value on a resumed one.
+_TRAIN_RECIPE_OPTIONS = {
+    "preset": ("preset", "arctic_16k"),
+    "batch_size": ("batch_size", 12),
+    "segment_length": ("segment_length", 16000),
+    "split": ("split", "train"),
+    "gan": ("gan", False),
+    "discriminator_width": ("discriminator_width", 1.0),
+    "msd_groups": ("msd_groups", "hifigan"),
+    "discriminator_start": ("discriminator_start_step", 0),
+    "mae_weight": ("mae_weight", 4.0),
+    "stft_weight": ("stft_weight", 0.0),
+    "remove_group_mean": ("remove_group_mean", False),
+    "group_mean_window": ("group_mean_window", None),
+    "even_weight": ("even_weight", 0.0),
+    "mixed_precision": ("mixed_precision", None),
+    "learning_rate": ("learning_rate", 1e-4),
+    "clipnorm": ("clipnorm", 1.0),
+    "ema": ("ema", None),
+    "save_every": ("save_every", 500),
+    "dequantize": ("dequantize", True),
+    "augment_speed": ("augment_speed", None),
+    "augment_eq": ("augment_eq_db", None),
+    "peak": ("peak", None),
+    "trim_db": ("trim_db", None),
+    "seed": ("seed", 0),
+}
+
+
+def _fill_train_options(args) -> str | None:
+    """Gives `train`'s recipe options left out their values: with --resume, the run's (from
+    its run_config.json, --data included), else the defaults. Returns a refusal, or None.
+
+    A recipe that cannot be read is left to `train`, which names the problem; a setting the
+    run did not record (runs older than the option) takes the default, which `train` then
+    compares with what the run was built with.
+    """
+    recorded, data = {}, None
+    path = Path(args.out) / _RECIPE_FILE
+    if args.resume and path.is_file():
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            recorded, data = dict(payload["recipe"]), payload.get("data")
+        except (OSError, ValueError, KeyError, TypeError):
+            recorded, data = {}, None
+    for option, (key, default) in _TRAIN_RECIPE_OPTIONS.items():
+        if getattr(args, option) is None:
+            setattr(args, option, recorded.get(key, default))
+    if args.clipnorm is None:  # recorded as None when the run was given 0 (off)
+        args.clipnorm = 0.0
+    if args.data is None:
+        if data is None:
+            if not args.resume:
+                return "the following argument is required: --data"
+            return f"--data is required: no {path} names the run's data."
+        args.data = data
+    if recorded:
+        print(
+            f"resuming with the run's settings, {path}, for the options left out", file=sys.stderr
+        )
+    return None
 
 
 def _check_train(args) -> int:
@@ -420,6 +515,8 @@ def _check_train(args) -> int:
         print(f"keras-waveglow train: error: {message}", file=sys.stderr)
         return 2
 
+    if (problem := _fill_train_options(args)) is not None:
+        return refuse(problem)
     if args.preset not in PRESETS:
         return refuse(
             f"unknown preset {args.preset!r}; choose one of "
@@ -629,8 +726,18 @@ def _add_evaluate(subparsers, common) -> None:
 
 
 def _run_evaluate(args) -> int:
+    import logging
+
+    from keras_waveglow import evaluation
     from keras_waveglow.evaluation import evaluate, format_summary
 
+    def not_in_report(record: logging.LogRecord) -> bool:
+        return not getattr(record, evaluation.IN_REPORT, False)
+
+    # A bad file and "no file could be scored" are printed below, from the report, once: the
+    # warnings evaluate logs for them as they happen would say each a second time.
+    log = logging.getLogger(evaluation.__name__)
+    log.addFilter(not_in_report)
     try:
         report = evaluate(
             args.model,
@@ -648,6 +755,8 @@ def _run_evaluate(args) -> int:
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"evaluate failed: {error}", file=sys.stderr)
         return 2  # nothing scored (model, data or output refused), as vocode/train/export
+    finally:
+        log.removeFilter(not_in_report)
     for path, reason in report["failed_files"]:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
     if report["paths"] is None:

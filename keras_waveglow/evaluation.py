@@ -64,6 +64,12 @@ from keras_waveglow.losses import (
 
 logger = logging.getLogger(__name__)
 
+# The attribute set (True) on the log records of what `evaluate`'s report also holds: a file
+# that failed (`failed_files`) and "no file could be scored" (`paths` None). A caller that
+# prints those from the report itself, as the CLI does at the end of the run, filters these
+# records out so that each bad file is reported once.
+IN_REPORT = "in_report"
+
 SYSTEMS = ("ground_truth", "griffin_lim", "waveglow")
 SYSTEM_LABELS = {
     "ground_truth": "Ground truth",
@@ -709,7 +715,8 @@ def evaluate(
         `duration_s`, `metrics`, `errors` and `files`), `skipped_metrics`, `failed_files`,
         `settings` (including `mr_stft_floor`, the MR-STFT definition) and `paths` (None
         when no file could be scored: nothing is written then, and `out_dir` is untouched;
-        each failure is in `failed_files`, as (path, reason)). A system
+        each failure is in `failed_files`, as (path, reason), and is logged as a warning when
+        it happens, on a record whose `IN_REPORT` attribute is True). A system
         whose output holds NaN or infinite samples for a file (a diverged model) gets only its
         `rtf` there, the error `"<system>/output"`, and no audio or image (`files[system]` is
         None); the run goes on.
@@ -785,7 +792,7 @@ def evaluate(
         except (OSError, ValueError) as error:
             reason = reason_without_path(error, path)
             failed.append((str(path), reason))
-            logger.warning("skipping %s: %s", path, reason)
+            logger.warning("skipping %s: %s", path, reason, extra={IN_REPORT: True})
             continue
         utt_id = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
         while utt_id in used_ids:
@@ -917,7 +924,10 @@ def evaluate(
     }
     if not utterances:
         logger.error(
-            "no file could be scored (%d failed); no report written to %s.", len(failed), out_dir
+            "no file could be scored (%d failed); no report written to %s.",
+            len(failed),
+            out_dir,
+            extra={IN_REPORT: True},
         )
         report["paths"] = None
         return _json_safe(report)

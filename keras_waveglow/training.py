@@ -25,6 +25,7 @@ Only the gradient computation differs per backend: `tf.GradientTape` under Tenso
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import math
@@ -1683,6 +1684,52 @@ class StopOnConsecutiveSkips(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class TrainingLog(keras.callbacks.Callback):
+    """Writes `log.csv`: one row per epoch with the epoch, the step it ended at and fit's logs.
+
+    The step makes rows map to steps where epochs do not (the last epoch of a run, or one
+    stopped by a signal, is shorter than `--save-every`, and a resume numbers on from there).
+    A resumed run appends in the columns of the log it continues (a value it lacks is "NA",
+    a column the log lacks is left out): a log begun before the `step` column existed stays
+    without it, instead of rows shifted against its header (what `keras.callbacks.CSVLogger`
+    writes when its columns differ from the file's).
+
+    Args:
+        path: the CSV file.
+        append: continue the file when it exists (a resumed run); else it is replaced.
+    """
+
+    def __init__(self, path, append: bool = False):
+        super().__init__()
+        self.path = Path(path)
+        self.append = bool(append)
+        self._columns = None
+
+    def on_train_begin(self, logs=None):
+        self._columns = None
+        if self.append and self.path.exists():
+            with open(self.path, newline="", encoding="utf-8") as f:
+                header = next(csv.reader(f), None)
+            self._columns = header or None
+        elif self.path.exists():
+            self.path.unlink()
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(ops.convert_to_numpy(self.model.step_counter.value))
+        row = {"epoch": epoch, "step": step}
+        for key, value in (logs or {}).items():
+            value = ops.convert_to_numpy(value)
+            row[key] = float(value) if value.ndim == 0 else str(value.tolist())
+        new = self._columns is None
+        if new:
+            self._columns = ["epoch", "step", *sorted(k for k in row if k not in ("epoch", "step"))]
+        with open(self.path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            if new:
+                writer.writerow(self._columns)
+            writer.writerow([row.get(column, "NA") for column in self._columns])
+
+
 class _StopAtStep(keras.callbacks.Callback):
     """Stops `fit` when the model's step counter reaches `steps`: the last epoch may be short.
 
@@ -1926,7 +1973,7 @@ def _writing_callbacks(
     out.mkdir(parents=True, exist_ok=True)
     callbacks = [
         TrainingCheckpoint(out, save_freq=save_freq, monitor="loss", keep_every=keep_every),
-        keras.callbacks.CSVLogger(str(out / "log.csv"), append=resume),
+        TrainingLog(out / "log.csv", append=resume),
     ]
     try:  # TensorBoard needs TensorFlow and the tensorboard package; skip without them
         import tensorboard  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -206,6 +207,82 @@ def test_cli_prepare_exits_1_when_the_download_fails(tmp_path, monkeypatch, caps
     monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere: the download fails
     assert cli.main(["prepare", "klettres", "--dest", str(tmp_path / "k")]) == 1
     assert "prepare failed: apt-get not found" in capsys.readouterr().err
+
+
+def test_a_refusal_leaves_no_new_parent_folder_of_dest(
+    deb, mute_deb, tmp_path, monkeypatch, capsys
+):
+    """The missing parents of --dest are made for the work folder and removed again when
+    prepare refuses or fails; a parent that existed before stays, and a run that succeeds
+    keeps the ones it made."""
+    dest = tmp_path / "new" / "deeper" / "k"
+    argv = ["prepare", "klettres", "--dest", str(dest), "--deb", str(deb)]
+    assert cli.main([*argv, "--eval-speakers", "zz"]) == 2  # unknown held-out speaker
+    assert "prepare: error: eval speakers ['zz']" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(ValueError, match="the train split would have no recording"):
+        debian.prepare_klettres(dest, deb=mute_deb, eval_speakers=["aa", "bb", "cc", "dd"])
+    with pytest.raises(FileNotFoundError, match=r"no such \.deb or folder"):
+        debian.prepare_klettres(dest, deb=tmp_path / "missing.deb")
+    (tmp_path / "new").mkdir()  # there before: kept
+    with pytest.raises(ValueError, match="unknown"):
+        debian.prepare_klettres(dest, deb=deb, eval_speakers=["zz"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+    assert list((tmp_path / "new").iterdir()) == []
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))  # no apt-get: the download fails
+    assert cli.main(["prepare", "klettres", "--dest", str(dest)]) == 1
+    assert list((tmp_path / "new").iterdir()) == []
+    summary = debian.prepare_klettres(dest, deb=deb, eval_speakers=["aa"])
+    assert summary["splits"]["eval"]["speakers"] == ["aa"]
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == ["k"]
+
+
+def test_a_write_failure_stops_prepare_instead_of_skipping_the_file(
+    deb, tmp_path, monkeypatch, capsys, caplog
+):
+    """A prepared file that cannot be written (here a full disk, for one file, after part of
+    it was written) is not a bad recording: prepare stops with an error naming the file and
+    the problem, and leaves nothing at --dest, nor the parent folders it made."""
+    write = sf.write
+
+    def full_disk(file, *args, **kwargs):
+        if os.path.basename(file) == "alpha_b.wav":
+            with open(file, "wb") as partial:
+                partial.write(b"RIFF half a file")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
+        return write(file, *args, **kwargs)
+
+    monkeypatch.setattr(sf, "write", full_disk)
+    dest = tmp_path / "made" / "k"
+    with caplog.at_level("WARNING", logger="keras_waveglow.data.debian"):
+        with pytest.raises(OSError) as caught:
+            debian.prepare_klettres(dest, deb=deb)
+    assert caught.value.errno == errno.ENOSPC
+    assert str(caught.value) == (
+        f"{dest / 'bb' / 'alpha_b.wav'}: cannot write it: No space left on device (converting "
+        f"usr/share/klettres/bb/alpha/b.ogg); nothing was left at {dest}."
+    )
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert not any("b.ogg" in message for message in skipped), skipped
+    assert list(tmp_path.iterdir()) == []  # no dest, work folder or parent made for them
+
+    # Through the CLI: a failure on the way (exit 1), the file and the problem named once.
+    argv = ["prepare", "klettres", "--dest", str(dest), "--deb", str(deb)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"prepare failed: {dest / 'bb' / 'alpha_b.wav'}: cannot write it: No space left" in err
+    assert err.count("alpha_b.wav") == 1 and ".k." not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+    # libsndfile's own write errors (e.g. a folder it may not write to) are RuntimeErrors,
+    # as its decode errors are: they stop prepare too.
+    def read_only(file, *args, **kwargs):
+        raise sf.LibsndfileError(2, prefix=f"Error opening {str(file)!r}: ")
+
+    monkeypatch.setattr(sf, "write", read_only)
+    with pytest.raises(OSError, match=r"aa/alpha_a\.wav: cannot write it: Error opening the file"):
+        debian.prepare_klettres(dest, deb=deb)
+    assert list(tmp_path.iterdir()) == []
 
 
 def stereo_ogg_bytes(rate, seconds, right_gain):
@@ -434,9 +511,10 @@ def test_sigterm_during_prepare_removes_the_work_folder(deb, tmp_path):
         _, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    # Still ended by SIGTERM (as without the handler), but nothing is left behind.
+    # Still ended by SIGTERM (as without the handler), but nothing is left behind: not even
+    # the parent folder of --dest that prepare made.
     assert process.returncode == -signal.SIGTERM, err
-    assert list(dest.parent.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_sigterm_handler_is_set_only_during_prepare_and_only_when_default(

@@ -460,11 +460,12 @@ def test_evaluate_past_bad_files_with_the_report_inside_the_data(tmp_path):
 
 
 def test_evaluate_refuses_bad_settings_first_scores_a_file_once_and_writes_nothing_for_none(
-    tmp_path, capsys
+    tmp_path, capsys, caplog
 ):
     """Bad settings are refused before the report folder is touched (the corrected rerun is
     not blocked); a file given twice is scored once; a silent or corrupt file fails with its
-    reason (the path said once); when no file can be scored nothing is written (exit 1)."""
+    reason (the path said once, and the file reported once by the CLI: not also by the warning
+    evaluate logs); when no file can be scored nothing is written (exit 1)."""
     from keras_waveglow.cli import main
 
     model = vocode_helpers.tiny_model_file()
@@ -485,10 +486,22 @@ def test_evaluate_refuses_bad_settings_first_scores_a_file_once_and_writes_nothi
     assert report["failed_files"] == [[str(silent), "silent (every sample below one 16-bit step)"]]
     before = (out / "report.json").read_bytes()
     args = ["evaluate", "--model", str(model), "--out", str(out), "--overwrite", "--no-progress"]
-    assert main([*args, "--data", str(silent), str(corrupt)]) == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.evaluation"):
+        assert main([*args, "--data", str(silent), str(corrupt)]) == 1
     err = capsys.readouterr().err
     assert "no file could be scored (2 failed); nothing written" in err
     assert f"FAILED {corrupt}: " in err and f"{corrupt}: {corrupt}" not in err
+    # What a user sees: stderr and the warnings (printed there too when run from a shell).
+    said = err + "".join(f"{r.getMessage()}\n" for r in caplog.records)
+    assert said.count(str(corrupt)) == 1 and said.count(str(silent)) == 1, said
+    assert said.count("no file could be scored") == 1, said
+    # evaluate itself, called from Python, still warns as each file fails.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.evaluation"):
+        evaluation.evaluate(model, [corrupt], tmp_path / "lib", progress=False)
+    assert any(f"skipping {corrupt}: " in r.getMessage() for r in caplog.records)
+    assert not logging.getLogger("keras_waveglow.evaluation").filters
     assert (out / "report.json").read_bytes() == before  # the earlier report is kept
     fresh = tmp_path / "fresh"
     assert main([*args[:-2], "--out", str(fresh), "--data", str(corrupt)]) == 1

@@ -7,6 +7,7 @@ import glob
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import subprocess
@@ -1522,8 +1523,9 @@ def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_pa
         snaps = sorted((tmp_path / run / "snaps").glob("*.weights.h5"))
         assert [p.name for p in snaps] == ["2.weights.h5", "4.weights.h5", "6.weights.h5"], run
     with open(tmp_path / "extended" / "log.csv", newline="") as f:
-        epochs = [row["epoch"] for row in csv.DictReader(f)]
-    assert epochs == ["0", "1", "2", "3"]  # steps 1-2, 3, 4-5, 6
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]  # steps 1-2, 3, 4-5, 6
+    assert [row["step"] for row in rows] == ["2", "3", "5", "6"]  # the step each ended at
     assert read_training_state(tmp_path / "extended")["step"] == 6
     for step in ("4", "6"):
         a, b = WaveGlow.from_preset("tiny"), WaveGlow.from_preset("tiny")
@@ -1572,8 +1574,21 @@ def test_sigterm_saves_the_step_under_way_and_the_run_resumes_exactly(tmp_path):
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]  # steps 1-2, 3
     assert (out / "waveglow.keras").exists()
     assert {n: signal.getsignal(n) for n in handlers} == handlers  # given back
+    # A log begun before the step column existed is continued in its own columns.
+    with open(out / "log.csv", newline="") as f:
+        old = [{k: v for k, v in row.items() if k != "step"} for row in csv.DictReader(f)]
+    with open(out / "log.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(old[0]))
+        writer.writeheader()
+        writer.writerows(old)
     resumed = train(out=out, steps=6, resume=True, **common)
     assert resumed["interrupted"] is None and resumed["new_steps"] == 3
+    with open(out / "log.csv", newline="") as f:
+        lines = list(csv.reader(f))
+    assert "step" not in lines[0] and {len(line) for line in lines} == {len(lines[0])}
+    rows = [dict(zip(lines[0], line, strict=True)) for line in lines[1:]]
+    assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]
+    assert all(math.isfinite(float(row["nll"])) for row in rows)
     for step in ("4", "6"):
         a, b = WaveGlow.from_preset("tiny"), WaveGlow.from_preset("tiny")
         a.load_weights(tmp_path / "straight" / "snaps" / f"{step}.weights.h5")
@@ -1741,10 +1756,10 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     with monkeypatch.context() as patch:
         _capture_train_dataset(patch, [*argv, "--augment-eq", "6"])
     (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
-    other = [*argv, "--resume", "--steps", "9", "--learning-rate", "2e-4"]
+    other = [*argv, "--resume", "--steps", "9", "--learning-rate", "2e-4", "--augment-eq", "3"]
     assert main(other) == 2
     error = capsys.readouterr().err
-    assert "augment_eq_db: 6.0 -> None" in error and "learning_rate: 0.0001 -> 0.0002" in error
+    assert "augment_eq_db: 6.0 -> 3.0" in error and "learning_rate: 0.0001 -> 0.0002" in error
     assert "steps" not in error.split("(")[1].split(")")[0]  # --steps may change
     # The same settings pass the check and reach the checkpoint (here a stand-in: unreadable).
     with pytest.raises(OSError, match="file signature not found"):
@@ -1763,6 +1778,59 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     assert "resume reads other data than the run did (2 files then" in error and "1 now" in error
     with pytest.raises(OSError, match="file signature not found"):
         main([*same[:at], str(moved), *same[at + 1 :]])
+
+
+def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monkeypatch, capsys):
+    """`train --resume` needs only --out (and --steps): every recipe option left out, --data
+    included, takes the run's recorded value, so a run started with a long command resumes
+    with a short one; an option given otherwise is still refused by name."""
+    from keras_waveglow.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048", "--ema", "0.99", "--seed", "5"]
+    argv += ["--mae-weight", "2", "--clipnorm", "0", "--no-dequantize", "--out", str(out)]
+    with monkeypatch.context() as patch:
+        _capture_train_dataset(patch, argv)
+    (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
+    short = ["train", "--out", str(out), "--resume", "--steps", "9"]
+    with pytest.raises(OSError, match="file signature not found"):  # past the recipe check
+        main(short)
+    assert "resuming with the run's settings" in capsys.readouterr().err
+    import keras_waveglow.training as training
+
+    seen = {}
+    summary = {"new_steps": 0, "steps": 9, "checkpoint": "last.weights.h5"}
+    monkeypatch.setattr(training, "train", lambda *a, **k: seen.update(k, data=a[0]) or summary)
+    assert main(short) == 0  # "nothing to train": only the call is read
+    assert seen["data"] == str(ROOT / "data") and seen["preset"] == "tiny"
+    assert seen["ema"] == 0.99 and seen["seed"] == 5 and seen["mae_weight"] == 2.0
+    assert seen["clipnorm"] is None and seen["dequantize"] is False and seen["split"] == "all"
+    assert seen["batch_size"] == 2 and seen["segment_length"] == 2048
+    monkeypatch.undo()
+    assert main([*short, "--seed", "6"]) == 2
+    assert "seed: 5 -> 6" in capsys.readouterr().err
+    # Without --resume, an option left out takes its default; --data stays required.
+    assert main(["train", "--out", str(tmp_path / "new")]) == 2
+    assert "required: --data" in capsys.readouterr().err
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "--data is required: no " in capsys.readouterr().err
+
+
+def test_the_cli_s_recipe_options_are_the_recipe_train_records(tmp_path, monkeypatch):
+    """Every option the CLI fills from a run's recipe is one `train` records, under that name,
+    and a new run left to the defaults records the CLI's defaults (the CLI's table is the one
+    place that names them)."""
+    from keras_waveglow.cli import _TRAIN_RECIPE_OPTIONS
+
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(ROOT / "data"), "--out", str(out), "--preset", "tiny"]
+    with monkeypatch.context() as patch:
+        _capture_train_dataset(patch, argv)
+    recipe = json.loads((out / "run_config.json").read_text())["recipe"]
+    for option, (key, default) in _TRAIN_RECIPE_OPTIONS.items():
+        expected = "tiny" if option == "preset" else default
+        assert recipe[key] == expected, (option, recipe[key], expected)
 
 
 def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(

@@ -32,9 +32,11 @@ large, and neither is ever committed or shipped (their recordings are GPL):
    split), `NOTICE.txt` (the licence) and the package's `copyright` file.
 
 The output folder is built beside `dest` and renamed into place when complete; the hidden work
-folder is removed on success, on an error and on SIGTERM. Reports (warnings, errors, the
-manifest) name a recording by its path inside the package (`usr/share/klettres/...`), never by
-the work folder that is gone once `prepare` ends.
+folder is removed on success, on an error and on SIGTERM (and so are the missing parents of
+`dest` made for it, unless `prepare` succeeded: a refusal leaves no folder behind). A recording
+that cannot be decoded is skipped; a file that cannot be written (a full disk) stops the run.
+Reports (warnings, errors, the manifest) name a recording by its path inside the package
+(`usr/share/klettres/...`), never by the work folder that is gone once `prepare` ends.
 """
 
 from __future__ import annotations
@@ -313,6 +315,8 @@ def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, fl
     Raises:
         ValueError: no samples, non-finite ones, shorter than 10 ms, or digital silence (a
             recording with nothing to learn from is skipped and reported, not listed).
+        _WriteFailed: `target` could not be written (disk full, read-only folder): not the
+            recording's fault; the error is its `__cause__`.
     """
     import soundfile as sf
     import soxr
@@ -332,18 +336,59 @@ def _convert(source: Path, target: Path, sample_rate: int) -> tuple[int, int, fl
         raise ValueError("digital silence (peak below one 16-bit step)")
     gain = RESCALED_PEAK / peak if peak > 1.0 else 1.0
     # The clip only guards the 16-bit conversion (never wraps); after the gain nothing reaches it.
-    sf.write(target, np.clip(audio * gain, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    try:
+        sf.write(target, np.clip(audio * gain, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    except (OSError, RuntimeError, AssertionError) as error:
+        # libsndfile's failures (a full disk, a folder it may not write to) come as
+        # LibsndfileError, a RuntimeError, as its decode errors do; a short write as an
+        # AssertionError.
+        raise _WriteFailed(error) from error
     return rate, len(audio), gain
+
+
+class _WriteFailed(Exception):
+    """Writing a prepared file failed (its cause is `__cause__`): unlike a recording that
+    cannot be decoded, a reason to stop `prepare`, not to skip the file."""
+
+
+def _write_error(error: BaseException, written: Path, dest: Path, source: str) -> OSError:
+    """The OSError that stops `prepare` when writing `written` (in the work folder) failed with
+    `error`: it names the file as where it was going under `dest` (the work folder is gone once
+    `prepare` ends) and the recording `source` (its path inside the package), and keeps the
+    cause's errno (ENOSPC, EROFS, EACCES; None for libsndfile's own errors)."""
+    if isinstance(error, OSError) and error.strerror:
+        problem = error.strerror
+    else:
+        problem = reason_without_path(error, written)
+    shown = dest / written.parent.name / written.name
+    failure = OSError(
+        f"{shown}: cannot write it: {problem} (converting {source}); nothing was left at {dest}."
+    )
+    failure.errno = getattr(error, "errno", None)
+    return failure
 
 
 class _Terminated(BaseException):
     """SIGTERM arrived while `prepare` held its work folder (raised so that cleanup runs)."""
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist, innermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
 @contextlib.contextmanager
 def _work_folder(dest: Path) -> Iterator[Path]:
     """A hidden temporary folder beside `dest`, removed on leaving: on success, on an error
     and on SIGTERM.
+
+    The parents of `dest` that do not exist are made first (the folder lies among them) and
+    removed again, where still empty, unless the block ends without an error: a refusal, a
+    failure or SIGTERM leaves no new folder behind.
 
     SIGTERM's default action ends the process at once, running no `finally` block, which left
     the folder behind. While the folder exists, where SIGTERM still has its default action and
@@ -365,15 +410,21 @@ def _work_folder(dest: Path) -> Iterator[Path]:
 
     if catch:
         signal.signal(signal.SIGTERM, on_sigterm)
-    folder = None
+    folder, made, done = None, _missing_folders(dest.parent), False
     try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         yield folder
+        done = True
     finally:
         cleaning = True
         try:
             if folder is not None:
                 shutil.rmtree(folder)
+            if not done:
+                for parent in made:  # innermost first; one something was put in stays
+                    with contextlib.suppress(OSError):
+                        parent.rmdir()
         finally:
             if catch:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -415,7 +466,8 @@ def prepare_debian_speech(
     """Prepares a Debian speech package for training: resampled audio, speaker split, licence.
 
     A recording that cannot be used (unreadable, silent, shorter than 10 ms) is skipped with a
-    warning; a speaker none of whose recordings can be used is left out of both splits, with a
+    warning; a prepared file that cannot be written (a full disk, a read-only folder) stops the
+    run instead. A speaker none of whose recordings can be used is left out of both splits, with a
     warning, and is never one of the default held-out speakers.
 
     Args:
@@ -443,7 +495,12 @@ def prepare_debian_speech(
         ValueError: unknown corpus or held-out speakers, bad arguments, not a Debian package,
             held-out speakers none of whose recordings is usable, or a split left without a
             usable recording (nothing is written to `dest` then).
+        OSError: a prepared file could not be written (named as under `dest`, with the
+            recording it came from; `errno` is the cause's, e.g. ENOSPC).
         RuntimeError: no .deb given and `apt-get download` is unavailable or fails.
+
+    Whenever it raises, nothing is left at `dest`, and the parent folders of `dest` that it
+    made are removed again.
 
     Example:
         >>> summary = prepare_debian_speech("fillets-nl", "/data/fillets_nl")
@@ -458,8 +515,7 @@ def prepare_debian_speech(
         raise ValueError(f"sample_rate must be positive, got {sample_rate}.")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"{dest} exists and is not empty; choose a new --dest.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with _work_folder(dest) as work:
+    with _work_folder(dest) as work:  # makes dest's missing parents; removed if refused
         fetched = deb is None
         if fetched:
             deb = fetch_deb(work, spec.package)
@@ -510,7 +566,10 @@ def prepare_debian_speech(
                 target = out / speaker / f"{group}_{file.stem}.{audio_format}"
                 try:
                     rate, n, gain = _convert(file, target, sample_rate)
-                except (RuntimeError, ValueError, OSError) as error:  # soundfile's errors
+                except _WriteFailed as failed:  # the destination's problem, not the file's
+                    cause = failed.__cause__
+                    raise _write_error(cause, target, dest, name) from cause
+                except (RuntimeError, ValueError, OSError) as error:  # decoding the recording
                     reason = reason_without_path(error, file)
                     logger.warning("%s: skipped (%s).", name, reason)
                     skipped.append([name, reason])
