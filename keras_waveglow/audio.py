@@ -168,8 +168,15 @@ def _check_mel_args(audio_shape, n_fft: int, hop_length: int, win_length: int) -
         raise ValueError(f"hop_length must be positive, got {hop_length}.")
     length = audio_shape[-1]
     if length is not None and length <= n_fft // 2:
+        layout = ""
+        if len(audio_shape) == 2 and audio_shape[0] is not None and audio_shape[0] > length:
+            layout = (
+                f" Shape {tuple(audio_shape)} reads as (batch, T): for (T, channels) audio as "
+                "soundfile returns it, pass one channel or the mean over axis 1."
+            )
         raise ValueError(
             f"audio too short for reflect padding: {length} samples <= n_fft // 2 = {n_fft // 2}."
+            + layout
         )
 
 
@@ -575,6 +582,12 @@ def save_audio(
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim not in (1, 2):
         raise ValueError(f"{path}: audio must be (T,) or (T, channels); got {audio.shape}.")
+    if audio.ndim == 2 and audio.shape[1] > audio.shape[0]:
+        raise ValueError(
+            f"{path}: audio of shape {audio.shape} has more channels than samples; expected "
+            "(T,) or (T, channels): write each row of a (batch, T) array as its own file, "
+            "or pass audio.T for (channels, T)."
+        )
     if not np.all(np.isfinite(audio)):
         raise ValueError(f"{path}: audio holds NaN/inf samples; refusing to write it.")
     if subtype.startswith("PCM") and audio.size and np.max(np.abs(audio)) > 1.0:

@@ -75,7 +75,9 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
         TypeError: a model of another type.
         FileNotFoundError: a string that is neither an existing file nor a preset (the message
             names the closest preset).
-        ValueError: `weights` with anything but a preset name.
+        ValueError: `weights` with anything but a preset name, a preset without weights and
+            none given, or a path that cannot be a model (a folder, a `.weights.h5` file
+            without its preset, an audio or mel file).
 
     Example:
         >>> keras_waveglow.set_default_model("my_waveglow.keras")
@@ -93,11 +95,47 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
             _refuse_weights("a WaveGlow object", weights)
         if model is not None and os.fspath(model) not in PRESETS:
             _refuse_weights(f"the model file {os.fspath(model)}", weights)
-    if isinstance(model, str | os.PathLike):  # a typo fails here, not at the next vocode(mel)
-        if os.fspath(model) not in PRESETS and not Path(model).exists():
-            raise FileNotFoundError(_not_found_message(os.fspath(model)))
+    if isinstance(model, str | os.PathLike):  # refused here, not at the next vocode(mel)
+        spec = os.fspath(model)
+        if spec in PRESETS and not Path(spec).exists():
+            _check_preset_spec(spec, weights)
+        elif not Path(spec).exists():
+            raise FileNotFoundError(_not_found_message(spec))
+        else:
+            _check_model_path(Path(spec))
     _default_model = os.fspath(model) if isinstance(model, os.PathLike) else model
     _default_weights = None if weights is None else os.fspath(weights)
+
+
+def _check_preset_spec(spec: str, weights) -> None:
+    """Refuses a preset that has no weights when none are given."""
+    from keras_waveglow.presets import WEIGHTS
+
+    if weights is None and spec not in WEIGHTS:
+        raise ValueError(
+            f"Preset {spec!r} is an untrained architecture: pass weights=<file.weights.h5> "
+            "(CLI: --weights) or a .keras model file to vocode with it, or use a preset "
+            f"with weights: {sorted(WEIGHTS)}."
+        )
+
+
+def _check_model_path(path: Path) -> None:
+    """Refuses an existing path that cannot be a model file (before anything is read)."""
+    from keras_waveglow.audio import AUDIO_EXTENSIONS
+
+    if path.is_dir():
+        raise ValueError(
+            f"{path} is a folder, not a model: pass a .keras file, an NVIDIA checkpoint or a "
+            "preset name (to vocode the files in a folder: keras-waveglow vocode FOLDER)."
+        )
+    if path.name.endswith(".weights.h5"):
+        raise ValueError(_weights_only_message(path))
+    if path.suffix.lower() in (*AUDIO_EXTENSIONS, ".npy"):  # a .pt may be a checkpoint
+        raise ValueError(
+            f"{path} is an audio or mel file, not a model: vocode it with "
+            "keras_waveglow.vocode_files([path], out_dir) (CLI: keras-waveglow vocode), or "
+            "read a mel with keras_waveglow.load_mel."
+        )
 
 
 def _not_found_message(spec: str, from_env: bool = False) -> str:
@@ -137,6 +175,9 @@ def default_model() -> WaveGlow:
     Raises:
         RuntimeError: nothing is configured and no bundled model exists; the message lists the
             presets with weights.
+        FileNotFoundError: `$KERAS_WAVEGLOW_MODEL` names neither a file nor a preset.
+        ValueError: `$KERAS_WAVEGLOW_MODEL` names a preset without weights, or a path that
+            cannot be a model (see `set_default_model`).
 
     Example:
         >>> model = keras_waveglow.default_model()
@@ -195,21 +236,15 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     if spec in PRESETS and not Path(spec).exists():
         if weights is None and spec in WEIGHTS:
             return _cached(("preset", spec), None, lambda: WaveGlow.from_preset(spec))
-        if weights is None:
-            raise ValueError(
-                f"Preset {spec!r} is an untrained architecture: pass weights=<file.weights.h5> "
-                "(CLI: --weights) or a .keras model file to vocode with it, or use a preset "
-                f"with weights: {sorted(WEIGHTS)}."
-            )
+        _check_preset_spec(spec, weights)
         return _cached(("preset", spec), weights, lambda: _preset_with_weights(spec, weights))
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(_not_found_message(spec, from_env))
-    if path.name.endswith(".keras"):
+    if path.name.endswith(".keras") and path.is_file():
         _refuse_weights(f"the .keras file {path}", weights)
         return _cached(("keras", path), None, lambda: _load_keras(path))
-    if path.name.endswith(".weights.h5"):
-        raise ValueError(_weights_only_message(path))
+    _check_model_path(path)
     _refuse_weights(f"the NVIDIA checkpoint {path}", weights)
     return _cached(("nvidia", path), None, lambda: _load_nvidia(path))
 
@@ -232,8 +267,8 @@ def _weights_only_message(path: Path) -> str:
             break
     if isinstance(preset, str):
         which = f" ({preset!r}, says {run / RECIPE_FILE}):"
-    else:
-        which, preset = ", e.g.", "arctic_16k"
+    else:  # not recorded: the one trained preset the file most often belongs to, as a form
+        which, preset = " (`keras-waveglow presets` lists them), e.g.", "squeezewave_128s"
     return (
         f"{path} holds weights only: pass the preset it belongs to with it{which} "
         f"model={preset!r}, weights='{path}' (CLI: --model {shlex.quote(preset)} "
@@ -422,6 +457,7 @@ def _mel_array(mel) -> np.ndarray:
 
 def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
     """Normalises the input to a list of (frames, n_mels) arrays and remembers its form."""
+    mel_shape = None  # a batch's, for messages
     if isinstance(mel, list | tuple):
         items, form = [_mel_array(m) for m in mel], "list"
         bad = [i for i, m in enumerate(items) if m.ndim != 2]
@@ -436,7 +472,14 @@ def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
                 f"{items[bad[0]].shape}{hint}."
             )
     else:
-        array = _mel_array(mel)
+        try:
+            array = _mel_array(mel)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"mel must be an array or tensor (frames, {n_mels}), a batch of them or a list; "
+                f"got {type(mel).__name__} ({error})."
+            ) from error
+        mel_shape = array.shape
         if array.ndim == 2:
             items, form = [array], "single"
         elif array.ndim == 3:
@@ -450,9 +493,17 @@ def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
             )
     for i, item in enumerate(items):
         if item.shape[-1] != n_mels:
-            hint = " (it looks transposed: (n_mels, frames))" if item.shape[0] == n_mels else ""
+            hint = ""
+            if item.shape[0] == n_mels:
+                swap = "mel.T" if form == "single" else "np.swapaxes(mel, -1, -2)"
+                if form == "list":
+                    swap = "[m.T for m in mels]"
+                hint = f" (it looks transposed: (n_mels, frames); pass {swap})"
+            which = "mel" if form == "single" else f"mel {i} of the {form}"
+            given = f" (given: {mel_shape})" if form == "batch" else ""
             raise ValueError(
-                f"mel {i} has shape {item.shape}; the model expects (frames, {n_mels}){hint}."
+                f"{which} has shape {item.shape}{given}; the model expects (frames, "
+                f"{n_mels}){hint}."
             )
         if item.shape[0] < 1:
             raise ValueError(f"mel {i} has no frames.")
@@ -510,7 +561,8 @@ def vocode(
             the same seed gives the same audio on
             TensorFlow and JAX. Default None (fresh noise).
         batch_size: int, windows run together on the device. Default 8.
-        normalize: None/False (off), True (peak 0.9) or a float peak: peak-normalise each output.
+        normalize: None/False (off), True (peak 0.9) or a peak in (0, 1]: peak-normalise each
+            output.
         weights: `.weights.h5` file for a preset-name `model`. Default None.
         chunk_frames: int, core length of the windows long mels are cut into. Default 512.
         overlap_frames: int or None, context frames on each side of a window; None covers the
@@ -518,9 +570,10 @@ def vocode(
             chunked output equal to whole-utterance output.
         fade_frames: int, cross-fade length around each chunk boundary, at most
             `chunk_frames`. Default 4.
-        return_sample_rate: bool or None. None (default) returns `(audio, sample_rate)` when the
-            model was given as a path or preset (also through the default model) and only
-            `audio` when a `WaveGlow` object was given.
+        return_sample_rate: bool or None. None (default) returns only `audio` when `model` is
+            a `WaveGlow` object, else `(audio, sample_rate)`: a path, a preset, or None (the
+            default model, whatever `set_default_model` was given), so `audio, rate =
+            vocode(mel)` holds wherever it is written.
         progress: bool, show a tqdm progress bar over batches. Default False.
 
     Returns:
@@ -529,9 +582,15 @@ def vocode(
         `return_sample_rate`.
 
     Raises:
-        RuntimeError: no model given and no default model set.
+        TypeError: a path given as `mel`, or a setting of the wrong type (a string, a bool
+            for a number, a float for a frame count).
         ValueError: a mel of the wrong shape, with NaN/inf, or bad arguments (e.g.
-            `fade_frames > chunk_frames`; settings are checked before any model is loaded).
+            `fade_frames > chunk_frames`, `normalize` outside (0, 1]; settings are checked
+            before any model is loaded); a model that cannot be loaded (see `load_vocoder`).
+
+    Warns:
+        UserWarning: mel values outside what a log-mel of this definition can hold (below
+            log(1e-5) - 4 or above 12: a dB, power or other front end's mel).
 
     Example:
         >>> model = keras_waveglow.WaveGlow.from_preset("tiny")
@@ -539,14 +598,28 @@ def vocode(
         >>> audio.shape
         (5120,)
     """
-    given_object = isinstance(model, WaveGlow) or (
-        model is None and isinstance(get_default_model(), WaveGlow)
-    )
+    sigma = _number("sigma", sigma)
+    denoiser_strength = _number("denoiser_strength", denoiser_strength)
     _check_settings(sigma, denoiser_strength, batch_size, chunk_frames, fade_frames)
+    normalize = _check_normalize(normalize)
+    if overlap_frames is not None:
+        overlap_frames = _count("overlap_frames", overlap_frames, minimum=0)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"seed must be None, an int >= 0 or a sequence of them; got {seed!r} ({error})."
+        ) from error
+    if isinstance(mel, str | bytes | os.PathLike):
+        raise TypeError(
+            f"vocode takes mel arrays, not the path {os.fspath(mel)!r}: read a mel file with "
+            "keras_waveglow.load_mel(path), or vocode files with keras_waveglow.vocode_files."
+        )
     waveglow = load_vocoder(model, weights)
     if return_sample_rate is None:
-        return_sample_rate = not given_object
+        return_sample_rate = not isinstance(model, WaveGlow)
     items, form = _as_mel_list(mel, waveglow.n_mel_channels)
+    _warn_if_not_log_mel(items)
     hop, group = waveglow.hop_length, waveglow.n_group
     if overlap_frames is None:
         left, right = receptive_field_frames(waveglow)
@@ -558,7 +631,6 @@ def vocode(
         )
     fade = fade_frames * hop
 
-    rng = np.random.default_rng(seed)
     noise = []
     for item in items:  # one draw per utterance, in order: chunking does not change the noise
         steps = item.shape[0] * hop // group
@@ -612,7 +684,7 @@ def vocode(
             padded = np.pad(out, (0, max(0, need - length)))
             out = denoiser_for(waveglow).denoise(padded, strength=denoiser_strength)[:length]
         if normalize:
-            out = _peak_normalize(out, DEFAULT_PEAK if normalize is True else float(normalize))
+            out = _peak_normalize(out, normalize)
         results.append(out)
 
     if form == "single":
@@ -647,6 +719,8 @@ def _check_settings(
     batch_size = operator.index(batch_size)  # ints, NumPy and JAX integer scalars
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    chunk_frames = _count("chunk_frames", chunk_frames, minimum=1)
+    fade_frames = _count("fade_frames", fade_frames, minimum=0)
     if chunk_frames < 1 or fade_frames < 0:
         raise ValueError(
             f"chunk_frames must be >= 1 and fade_frames >= 0; got {chunk_frames}, {fade_frames}."
@@ -656,6 +730,67 @@ def _check_settings(
             f"fade_frames ({fade_frames}) must not exceed chunk_frames ({chunk_frames}): the "
             "cross-fades around a chunk's two boundaries would overlap and change the "
             "amplitude. Use a shorter fade or longer chunks."
+        )
+
+
+def _number(name: str, value) -> float:
+    """A real number setting as a float; a string or bool is refused by name (NumPy and
+    0-d tensors are fine)."""
+    if isinstance(value, str | bytes | bool) or value is None:
+        raise TypeError(f"{name} must be a number; got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a number; got {value!r}.") from error
+
+
+def _count(name: str, value, minimum: int) -> int:
+    """An integer setting (ints, NumPy integers) >= `minimum`, refused by name otherwise."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int; got {value!r}.")
+    try:
+        value = operator.index(value)
+    except TypeError as error:
+        raise TypeError(f"{name} must be an int; got {value!r}.") from error
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
+    return value
+
+
+def _check_normalize(normalize) -> float | None:
+    """`vocode`'s normalize as a peak, or None (off)."""
+    if normalize is None or normalize is False:
+        return None
+    if normalize is True:
+        return DEFAULT_PEAK
+    peak = _number("normalize", normalize)
+    if not 0.0 < peak <= 1.0:
+        raise ValueError(
+            f"normalize must be None/False (off), True (peak {DEFAULT_PEAK}) or a peak in "
+            f"(0, 1]; got {normalize!r} (a negative peak flips the polarity, one above 1 clips)."
+        )
+    return peak
+
+
+# What a log-mel of this definition can hold: log(1e-5) at silence and, for full-scale audio,
+# a few nats above 0 (the loudest klettres/ARCTIC frames reach about 3); the margins take a
+# text front end's predictions, which overshoot a little.
+_PLAUSIBLE_LOG_MEL = (_SILENCE - 4.0, 12.0)
+
+
+def _warn_if_not_log_mel(items: list[np.ndarray]) -> None:
+    """Warns once when the mels' values cannot be natural-log mels of this definition."""
+    import warnings
+
+    low = min(float(item.min()) for item in items)
+    high = max(float(item.max()) for item in items)
+    if low < _PLAUSIBLE_LOG_MEL[0] or high > _PLAUSIBLE_LOG_MEL[1]:
+        warnings.warn(
+            f"mel values span [{low:.3g}, {high:.3g}], outside a natural-log mel's "
+            f"[log(1e-5) = {_SILENCE:.2f}, about 5]: a dB or power mel, or another front "
+            "end's? Make mels with keras_waveglow.mel_spectrogram(audio, "
+            "**model.mel_config); the audio will not sound right.",
+            stacklevel=3,
         )
 
 
@@ -1055,6 +1190,7 @@ def vocode_files(
     )
 
     _check_settings(sigma, denoiser_strength, batch_size)
+    _check_normalize(normalize)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir}: the output folder is an existing file.")

@@ -262,10 +262,12 @@ def test_default_model_from_setter_and_environment(model, speech_mel, model_file
     np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
 
     monkeypatch.delenv(inference.MODEL_ENV_VAR)
-    set_default_model(model)  # an object: audio only
-    audio = vocode(speech_mel[:20], sigma=0.0)
-    assert isinstance(audio, np.ndarray)
+    set_default_model(model)  # an object set as default: vocode(mel) still gives the rate
+    audio, sample_rate = vocode(speech_mel[:20], sigma=0.0)
+    assert isinstance(audio, np.ndarray) and sample_rate == 16000
     np.testing.assert_array_equal(audio, expected)
+    batch = vocode(np.stack([speech_mel[:20]] * 2), sigma=0.0)
+    assert isinstance(batch, tuple) and batch[0].shape == (2, expected.shape[0])
 
     set_default_model(path)
     audio, sample_rate = vocode(speech_mel[:20], sigma=0.0)

@@ -121,3 +121,99 @@ def test_explicit_files_that_are_not_audio_fail_with_their_reason(corpus, tmp_pa
     argv = ["vocode", str(tmp_path / "texts"), "-o", str(tmp_path / "o2"), "--model", model]
     assert cli.main([*argv, "--no-progress"]) == 1
     assert "texts: the folder holds no files to vocode" in capsys.readouterr().err
+
+
+def test_set_default_model_refuses_what_can_never_vocode_where_it_is_given(tmp_path):
+    """A preset without weights, a folder, a weights-only file, an audio or mel file are
+    refused by `set_default_model` itself (they failed at the next `vocode(mel)`), and
+    `load_vocoder` names a folder as a folder (it said "no such checkpoint file")."""
+    with pytest.raises(ValueError, match=r"Preset 'tiny' is an untrained architecture"):
+        inference.set_default_model("tiny")
+    with pytest.raises(ValueError, match=r"is a folder, not a model"):
+        inference.set_default_model(tmp_path)
+    with pytest.raises(ValueError, match=r"is a folder, not a model"):
+        inference.load_vocoder(str(tmp_path))
+    weights = tmp_path / "w.weights.h5"
+    weights.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"w\.weights\.h5 holds weights only"):
+        inference.set_default_model(weights)
+    for name in ("speech.wav", "mel.npy"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(ValueError, match=rf"{name} is an audio or mel file, not a model"):
+            inference.set_default_model(tmp_path / name)
+    assert inference.get_default_model() is None  # nothing was set
+    inference.set_default_model("tiny", weights=weights)  # with weights: taken (read later)
+    assert inference.get_default_model() == "tiny"
+
+
+def test_vocode_returns_the_rate_for_a_default_model_whatever_was_set():
+    """`audio, rate = vocode(mel)` holds for any default, an object included (an object set
+    as default returned the audio alone, so a batch unpacked into two rows silently)."""
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()[:12]
+    inference.set_default_model(model)
+    audio, rate = inference.vocode(np.stack([mel, mel]), seed=0)
+    assert audio.shape == (2, 12 * 256) and rate == model.sample_rate
+    assert isinstance(inference.vocode(mel, model, seed=0), np.ndarray)  # an object given
+
+
+def test_vocode_refuses_bad_settings_by_name_before_loading_a_model():
+    mel = vocode_helpers.speech_mel()[:12]
+    model = vocode_helpers.tiny_model()
+    cases = [
+        ({"normalize": -1.0}, ValueError, r"normalize must be .* peak in \(0, 1\]"),
+        ({"normalize": 5.0}, ValueError, r"normalize must be"),
+        ({"sigma": None}, TypeError, r"sigma must be a number; got None"),
+        ({"sigma": "0.6"}, TypeError, r"sigma must be a number; got '0.6'"),
+        ({"denoiser_strength": True}, TypeError, r"denoiser_strength must be a number"),
+        ({"seed": -1}, ValueError, r"seed must be None, an int >= 0 .* got -1"),
+        ({"seed": 1.5}, ValueError, r"seed must be None"),
+        ({"chunk_frames": 2.5}, TypeError, r"chunk_frames must be an int; got 2.5"),
+        ({"overlap_frames": -5, "fade_frames": 0}, ValueError, r"overlap_frames must be >= 0"),
+    ]
+    for options, error, message in cases:
+        with pytest.raises(error, match=message):
+            inference.vocode(mel, "no/such/model.keras", **options)  # refused before loading
+    with pytest.raises(TypeError, match=r"not the path 'foo\.npy'.*load_mel"):
+        inference.vocode("foo.npy", model)
+    with pytest.raises(TypeError, match=r"mel must be an array .* got generator"):
+        inference.vocode((m for m in [mel]), model)
+    audio = inference.vocode(mel, model, seed=0, normalize=0.5)
+    assert np.max(np.abs(audio)) == pytest.approx(0.5)
+    np.testing.assert_array_equal(
+        inference.vocode(mel, model, seed=np.int64(3)), inference.vocode(mel, model, seed=3)
+    )
+
+
+def test_a_transposed_mel_is_named_with_its_fix():
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()[:12]
+    with pytest.raises(ValueError, match=r"mel has shape \(80, 12\).*pass mel\.T\)"):
+        inference.vocode(mel.T, model)
+    with pytest.raises(
+        ValueError, match=r"mel 0 of the batch .*given: \(1, 80, 12\).*np\.swapaxes\(mel, -1, -2\)"
+    ):
+        inference.vocode(mel.T[None], model)
+
+
+def test_a_mel_that_is_not_a_natural_log_mel_warns(recwarn):
+    """dB (librosa's power_to_db) or power mels are vocoded, with a warning naming the
+    problem; a mel of the library's own definition gives none."""
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()[:12]
+    inference.vocode(mel, model, seed=0)
+    assert not [w for w in recwarn if "natural-log mel" in str(w.message)]
+    assert float(np.min(mel)) >= np.log(1e-5) - 1e-6  # the definition's floor
+    with pytest.warns(UserWarning, match=r"outside a natural-log mel.*dB or power mel"):
+        inference.vocode(10 * mel / np.log(10), model, seed=0)  # dB: down to -50
+    with pytest.warns(UserWarning, match=r"outside a natural-log mel"):
+        inference.vocode(np.exp(mel) * 1e6, model, seed=0)  # linear, large
+
+
+def test_save_audio_and_the_mel_name_a_batch_or_channel_layout():
+    from keras_waveglow.audio import mel_spectrogram, save_audio
+
+    with pytest.raises(ValueError, match=r"more channels than samples.*each row"):
+        save_audio("/nonexistent/b.wav", np.zeros((2, 5000), "float32"), 16000)
+    with pytest.raises(ValueError, match=r"reads as \(batch, T\): for \(T, channels\)"):
+        mel_spectrogram(np.zeros((4000, 2), "float32"), 22050)
