@@ -10,6 +10,7 @@ Usage (TensorFlow backend):
     python benchmarks/sigma_sweep.py --model squeezewave_128s_klettres \\
         --data klettres/eval.txt --max-files 12 --sigmas 0 0.3 0.6 0.9 \\
         --denoise 0 --extra 0.6:0.01 0.6:0.1 --out sweep.jsonl
+    (`--denoise-mode silence` measures the bias from the log-mel of silence.)
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def main(argv=None) -> None:
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 0.3, 0.6, 0.9])
     parser.add_argument("--denoise", type=float, nargs="+", default=[0.0])
     parser.add_argument("--extra", nargs="*", default=[], help="more SIGMA:STRENGTH pairs")
+    parser.add_argument(
+        "--denoise-mode", choices=("zeros", "silence"), default="zeros", help="the bias's mel"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="append the JSON lines to this file too")
     args = parser.parse_args(argv)
@@ -73,10 +77,12 @@ def main(argv=None) -> None:
                 Path(tmp) / "report",
                 sigma=sigma,
                 denoiser_strength=strength,
+                denoiser_mode=args.denoise_mode,
                 seed=args.seed,
                 progress=False,
             )
         record = {"model": args.model, "sigma": sigma, "denoiser_strength": strength}
+        record["denoiser_mode"] = args.denoise_mode
         record["files"] = len(files)
         for system in ("waveglow", "griffin_lim"):
             for metric in METRICS:

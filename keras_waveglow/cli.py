@@ -646,6 +646,14 @@ def _add_vocode(subparsers, common) -> None:
         metavar="STRENGTH",
         help="denoiser strength, e.g. 0.01-0.1 (default 0: off)",
     )
+    p.add_argument(
+        "--denoise-mode",
+        choices=("zeros", "silence"),
+        default="zeros",
+        help="the denoiser's bias: the model's output for an all-zero log-mel (NVIDIA's, "
+        "default) or for silence (for models that render the zero log-mel loud, as the "
+        "bundled one does)",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
     p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible output")
     p.add_argument("--normalize", action="store_true", help="peak-normalise each output to 0.9")
@@ -665,6 +673,7 @@ def _run_vocode(args) -> int:
             weights=args.weights,
             sigma=args.sigma,
             denoiser_strength=args.denoise,
+            denoiser_mode=args.denoise_mode,
             seed=args.seed,
             batch_size=args.batch_size,
             normalize=args.normalize or None,
@@ -717,6 +726,12 @@ def _add_evaluate(subparsers, common) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="report directory")
     p.add_argument("--sigma", type=float, default=0.6, help="latent noise scale (default 0.6)")
     p.add_argument("--denoise", type=float, default=0.0, help="denoiser strength (default 0)")
+    p.add_argument(
+        "--denoise-mode",
+        choices=("zeros", "silence"),
+        default="zeros",
+        help="the denoiser's bias: all-zero log-mel (default) or silence, as vocode's",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for WaveGlow and Griffin-Lim")
     p.add_argument("--griffin-lim-iters", type=int, default=32, help="default 32")
     p.add_argument("--max-files", type=int, default=None, help="evaluate at most this many")
@@ -746,6 +761,7 @@ def _run_evaluate(args) -> int:
             weights=args.weights,
             sigma=args.sigma,
             denoiser_strength=args.denoise,
+            denoiser_mode=args.denoise_mode,
             seed=args.seed,
             griffin_lim_iters=args.griffin_lim_iters,
             max_files=args.max_files,

@@ -678,6 +678,7 @@ def evaluate(
     max_files: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    denoiser_mode: str = "zeros",
 ) -> dict:
     """Copy-synthesis evaluation of a WaveGlow against Griffin-Lim and the ground truth.
 
@@ -696,6 +697,8 @@ def evaluate(
         weights: `.weights.h5` for a preset-name model. Default None.
         sigma: float, WaveGlow's noise scale. Default 0.6.
         denoiser_strength: float, WaveGlow denoiser strength. Default 0.0.
+        denoiser_mode: the denoiser's bias, "zeros" or "silence" (as `vocode`). Default
+            "zeros"; recorded in the settings when the denoiser is on.
         seed: int, seed of WaveGlow's noise and Griffin-Lim's initial phase. Default 0. The
             k-th file scored (files that fail to load do not count) gets WaveGlow noise seed
             `[seed, k]` and Griffin-Lim phase seed `seed + k`.
@@ -734,11 +737,19 @@ def evaluate(
     from keras import ops
 
     from keras_waveglow.audio import load_audio, mel_spectrogram, save_audio
-    from keras_waveglow.inference import _check_settings, load_vocoder, runner_for, vocode
+    from keras_waveglow.inference import (
+        DENOISER_MODES,
+        _check_settings,
+        load_vocoder,
+        runner_for,
+        vocode,
+    )
 
     if max_files is not None and max_files < 1:
         raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
     _check_settings(sigma, denoiser_strength, batch_size=1)  # as vocode would, but now
+    if denoiser_mode not in DENOISER_MODES:
+        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {denoiser_mode!r}.")
     if isinstance(griffin_lim_iters, bool) or operator.index(griffin_lim_iters) < 1:
         raise ValueError(
             f"griffin_lim_iters must be >= 1 (0 would leave the baseline's phase random); got "
@@ -811,6 +822,7 @@ def evaluate(
                 waveglow,
                 sigma=sigma,
                 denoiser_strength=denoiser_strength,
+                denoiser_mode=denoiser_mode,
                 seed=[seed, number],
                 return_sample_rate=False,
             )
@@ -903,6 +915,7 @@ def evaluate(
         "settings": {
             "sigma": sigma,
             "denoiser_strength": denoiser_strength,
+            **({"denoiser_mode": denoiser_mode} if denoiser_strength > 0 else {}),
             "seed": seed,
             "griffin_lim_iters": griffin_lim_iters,
             "mel_config": mel_config,

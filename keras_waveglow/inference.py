@@ -382,10 +382,10 @@ class _ObjectCache:
     neither tracks it as a sublayer nor writes it into saved models or weights files.
     """
 
-    __slots__ = ("denoise_runner", "denoiser", "inverse_runner")
+    __slots__ = ("denoise_runner", "denoisers", "inverse_runner")
 
     def __init__(self):
-        self.denoiser = None
+        self.denoisers = {}  # mode -> Denoiser
         self.denoise_runner = None
         self.inverse_runner = None
 
@@ -544,6 +544,7 @@ def vocode(
     fade_frames: int = 4,
     return_sample_rate: bool | None = None,
     progress: bool = False,
+    denoiser_mode: str = "zeros",
 ):
     """Turns mel spectrograms into audio with WaveGlow.
 
@@ -556,7 +557,7 @@ def vocode(
             the default model (`default_model`).
         sigma: float, standard deviation of the latent noise. Default 0.6 (0 is deterministic).
         denoiser_strength: float, strength of NVIDIA-style bias removal (`Denoiser`); 0 turns
-            it off. Default 0.0 (NVIDIA's examples use 0.01 to 0.1).
+            it off. Default 0.0 (NVIDIA's examples use 0.01 to 0.1, with "zeros").
         seed: int, sequence of ints or None, seed of the latent noise (`np.random.default_rng`);
             the same seed gives the same audio on
             TensorFlow and JAX. Default None (fresh noise).
@@ -575,6 +576,11 @@ def vocode(
             default model, whatever `set_default_model` was given), so `audio, rate =
             vocode(mel)` holds wherever it is written.
         progress: bool, show a tqdm progress bar over batches. Default False.
+        denoiser_mode: "zeros" (NVIDIA's: the bias is the model's output for an all-zero
+            log-mel) or "silence" (for the log-mel of silence, log(1e-5)). Default "zeros".
+            For a model that renders the all-zero log-mel as loud audio, as the bundled one
+            does, "zeros" subtracts a bias far above speech; "silence" removes the hiss it
+            makes where there is nothing to say.
 
     Returns:
         float32 NumPy audio: (frames * hop_length,) for one mel, (batch, frames * hop_length)
@@ -602,6 +608,8 @@ def vocode(
     denoiser_strength = _number("denoiser_strength", denoiser_strength)
     _check_settings(sigma, denoiser_strength, batch_size, chunk_frames, fade_frames)
     normalize = _check_normalize(normalize)
+    if denoiser_mode not in DENOISER_MODES:
+        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {denoiser_mode!r}.")
     if overlap_frames is not None:
         overlap_frames = _count("overlap_frames", overlap_frames, minimum=0)
     try:
@@ -682,7 +690,8 @@ def vocode(
             # with silence for it, then crop back.
             length, need = len(out), waveglow.n_fft // 2 + 1
             padded = np.pad(out, (0, max(0, need - length)))
-            out = denoiser_for(waveglow).denoise(padded, strength=denoiser_strength)[:length]
+            denoiser = denoiser_for(waveglow, denoiser_mode)
+            out = denoiser.denoise(padded, strength=denoiser_strength)[:length]
         if normalize:
             out = _peak_normalize(out, normalize)
         results.append(out)
@@ -1039,12 +1048,18 @@ class _DenoiseRunner(keras.Model):
         return cls(**config)
 
 
-def denoiser_for(model: WaveGlow) -> Denoiser:
-    """The (cached) `Denoiser.from_model(model)`, kept on the model as `runner_for`'s runner."""
+DENOISER_MODES = ("zeros", "silence")
+
+
+def denoiser_for(model: WaveGlow, mode: str = "zeros") -> Denoiser:
+    """The (cached) `Denoiser.from_model(model, mode=mode)`, kept on the model as
+    `runner_for`'s runner."""
+    if mode not in DENOISER_MODES:
+        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {mode!r}.")
     cache = _object_cache(model)
-    if cache.denoiser is None:
-        cache.denoiser = Denoiser.from_model(model, name="denoiser")
-    return cache.denoiser
+    if mode not in cache.denoisers:
+        cache.denoisers[mode] = Denoiser.from_model(model, mode=mode, name=f"denoiser_{mode}")
+    return cache.denoisers[mode]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1146,6 +1161,7 @@ def vocode_files(
     normalize: bool | float | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    denoiser_mode: str = "zeros",
 ) -> dict:
     """Vocodes mel files and copy-synthesises audio files into `out_dir`, in batches.
 
@@ -1162,7 +1178,8 @@ def vocode_files(
     Args:
         inputs: files, directories and file lists.
         out_dir: str or path-like, the output directory (created when missing).
-        model, weights, sigma, denoiser_strength, batch_size, normalize: as `vocode`.
+        model, weights, sigma, denoiser_strength, batch_size, normalize, denoiser_mode: as
+            `vocode`.
         seed: int or None; with a seed the output is deterministic for the same inputs and
             batch size.
         overwrite: bool, replace existing outputs. Default False.
@@ -1191,6 +1208,8 @@ def vocode_files(
 
     _check_settings(sigma, denoiser_strength, batch_size)
     _check_normalize(normalize)
+    if denoiser_mode not in DENOISER_MODES:
+        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {denoiser_mode!r}.")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir}: the output folder is an existing file.")
@@ -1236,6 +1255,7 @@ def vocode_files(
             batch_size=batch_size,
             normalize=normalize,
             return_sample_rate=False,
+            denoiser_mode=denoiser_mode,
         )
         for (_, target, keep, path), audio in zip(group, audios, strict=True):
             try:

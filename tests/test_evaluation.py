@@ -475,7 +475,8 @@ def test_evaluate_refuses_bad_settings_first_scores_a_file_once_and_writes_nothi
     sf.write(silent, np.zeros(SR // 2, np.float32), SR)
     corrupt.write_bytes(b"RIFF, but not audio")
     out = tmp_path / "report"
-    for bad in ({"sigma": -1.0}, {"denoiser_strength": float("nan")}, {"griffin_lim_iters": 0}):
+    bad_settings = ({"sigma": -1.0}, {"denoiser_strength": float("nan")}, {"griffin_lim_iters": 0})
+    for bad in (*bad_settings, {"denoiser_mode": "quiet"}):
         with pytest.raises(ValueError, match="must be"):
             evaluation.evaluate(model, speech, out, progress=False, **bad)
         assert not out.exists(), bad
@@ -483,6 +484,16 @@ def test_evaluate_refuses_bad_settings_first_scores_a_file_once_and_writes_nothi
         model, [speech, tmp_path / "." / "speech.wav", silent], out, progress=False
     )
     assert [u["id"] for u in report["utterances"]] == ["speech"]
+    assert "denoiser_mode" not in report["settings"]  # off: not a setting of this report
+    denoised = evaluation.evaluate(
+        model,
+        speech,
+        tmp_path / "silence",
+        denoiser_strength=0.1,
+        denoiser_mode="silence",
+        progress=False,
+    )
+    assert denoised["settings"]["denoiser_mode"] == "silence"
     assert report["failed_files"] == [[str(silent), "silent (every sample below one 16-bit step)"]]
     before = (out / "report.json").read_bytes()
     args = ["evaluate", "--model", str(model), "--out", str(out), "--overwrite", "--no-progress"]

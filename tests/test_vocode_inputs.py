@@ -217,3 +217,21 @@ def test_save_audio_and_the_mel_name_a_batch_or_channel_layout():
         save_audio("/nonexistent/b.wav", np.zeros((2, 5000), "float32"), 16000)
     with pytest.raises(ValueError, match=r"reads as \(batch, T\): for \(T, channels\)"):
         mel_spectrogram(np.zeros((4000, 2), "float32"), 22050)
+
+
+def test_the_denoiser_s_bias_comes_from_zeros_or_from_silence():
+    """`denoiser_mode` picks the mel the bias spectrum is measured from: NVIDIA's all-zero
+    log-mel (default) or silence; each is the `Denoiser.from_model` of that mode, cached."""
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()[:12]
+    plain = inference.vocode(mel, model, seed=0)
+    for mode in ("zeros", "silence"):
+        got = inference.vocode(mel, model, seed=0, denoiser_strength=0.5, denoiser_mode=mode)
+        want = inference.Denoiser.from_model(model, mode=mode).denoise(plain, strength=0.5)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+        assert inference.denoiser_for(model, mode) is inference.denoiser_for(model, mode)
+    zeros = np.asarray(inference.denoiser_for(model, "zeros").bias_spectrum)
+    silence = np.asarray(inference.denoiser_for(model, "silence").bias_spectrum)
+    assert not np.allclose(zeros, silence)
+    with pytest.raises(ValueError, match=r"denoiser_mode must be one of .* got 'quiet'"):
+        inference.vocode(mel, model, denoiser_strength=0.1, denoiser_mode="quiet")
