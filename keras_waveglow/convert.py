@@ -60,8 +60,10 @@ from keras_waveglow.audio import durable_replace
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.presets import get_preset
 
-_TORCH_HINT = "pip install keras-waveglow[torch]"
-_ONNX_HINT = "pip install keras-waveglow[onnx]"
+# Quoted for zsh; pip takes an installed package's extras from its own metadata (the package
+# is installed from its checkout, not from PyPI).
+_TORCH_HINT = "pip install 'keras-waveglow[torch]'"
+_ONNX_HINT = "pip install 'keras-waveglow[onnx]'"
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
@@ -201,14 +203,24 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
         ['iteration', 'learning_rate', 'model', 'optimizer']
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, not a checkpoint file.")
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint file.")
+    keras_file = (
+        "a Keras file, not an NVIDIA checkpoint: load it with keras_waveglow.load_vocoder "
+        "(a .keras model) or WaveGlow.from_preset(name, weights=path) (a .weights.h5 file)"
+    )
     with open(path, "rb") as handle:
-        if handle.read(8) == b"\x89HDF\r\n\x1a\n":  # Keras weights under another name
+        if handle.read(8) == b"\x89HDF\r\n\x1a\n":  # Keras weights
+            if path.name.endswith(".weights.h5"):
+                raise ValueError(f"{path}: {keras_file}.")
             raise ValueError(
                 f"{path}: an HDF5 file not named *.weights.h5 or *.keras; Keras reads "
                 "weights only from a file named *.weights.h5 (rename it)."
             )
+    if path.suffix == ".keras" and zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: {keras_file}.")
     torch = _import_torch()
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
@@ -558,7 +570,7 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
         UnsafeCheckpointError: the file's pickle references code outside the allowlist.
         ValueError: the file is not a WaveGlow checkpoint, or an override contradicts it or
             NVIDIA's architecture (the message names the option).
-        ImportError: torch is missing (`pip install keras-waveglow[torch]`).
+        ImportError: torch is missing (`pip install 'keras-waveglow[torch]'`).
 
     Example:
         >>> model = keras_waveglow.from_nvidia("waveglow_256channels_universal_v5.pt")
@@ -583,25 +595,68 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
 # --------------------------------------------------------------------------------------------
 
 
-def _prepare_output(path: str | os.PathLike, overwrite: bool) -> Path:
+def _prepare_output(
+    path: str | os.PathLike, overwrite: bool, *, folder: bool = False, suffix: str | None = None
+) -> Path:
+    """Checks an export's output path before any work; creates nothing.
+
+    An export replaces only its own kind of output, and only with `overwrite`: a file output
+    never replaces a folder, a SavedModel only a folder holding a SavedModel; an empty path, the
+    current folder or one of its parents is refused outright (replacing it would delete the
+    folder the process works in).
+    """
+    if not os.fspath(path).strip():
+        raise ValueError("the output path is empty.")
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix is not None and path.suffix != suffix:
+        raise ValueError(f"{path}: the output must end in {suffix}.")
+    here = Path.cwd().resolve()
+    if here == path.resolve() or here.is_relative_to(path.resolve()):
+        raise ValueError(f"{path} is the current folder or holds it; choose a new output path.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"{path}: {parent} is a file, not a folder.")
+            break
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+        if folder and not path.is_dir():
+            raise ValueError(f"{path} is a file; a SavedModel is a folder: choose another path.")
+        if folder and not (path / "saved_model.pb").is_file():
+            raise ValueError(
+                f"{path} is a folder without a SavedModel (no saved_model.pb); refusing to "
+                "replace it: choose another path."
+            )
+        if not folder and path.is_dir():
+            raise IsADirectoryError(
+                f"{path} is a folder; refusing to replace a folder with a file: choose "
+                "another path."
+            )
     return path
 
 
 def _commit(tmp: Path, path: Path) -> None:
-    """Moves a finished temporary output into place (atomic for files and absent dirs)."""
-    if path.is_dir():
-        shutil.rmtree(path)
+    """Moves a finished temporary output into place: atomically for a file; a folder that is
+    replaced is first moved aside into the temporary folder (removed with it), and put back
+    if the new one cannot take its place."""
     if tmp.is_file():
         durable_replace(tmp, path)
-    else:
+        return
+    if not path.is_dir():
         os.replace(tmp, path)
+        return
+    aside = tmp.parent / "previous"
+    os.replace(path, aside)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        os.replace(aside, path)
+        raise
 
 
 def _write_atomically(path: Path, write: Callable[[Path], None], suffix: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         tmp = tmp_dir / f"out{suffix}"
@@ -613,7 +668,8 @@ def _write_atomically(path: Path, write: Callable[[Path], None], suffix: str = "
 
 
 def export_keras(model: WaveGlow, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Saves the model as a `.keras` archive (reload with `keras.saving.load_model`).
+    """Saves the model as a `.keras` archive (reload with `keras_waveglow.load_vocoder(path)`,
+    or `keras.saving.load_model` after `import keras_waveglow`, which registers the classes).
 
     Args:
         model: the model.
@@ -626,9 +682,7 @@ def export_keras(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fal
     Example:
         >>> export_keras(model, "waveglow.keras")
     """
-    path = _prepare_output(path, overwrite)
-    if path.suffix != ".keras":
-        raise ValueError(f"{path}: a Keras archive must end in .keras.")
+    path = _prepare_output(path, overwrite, suffix=".keras")
     return _write_atomically(path, model.save, suffix=".keras")
 
 
@@ -690,7 +744,7 @@ def export_savedmodel(
         >>> audio = vocode(mel=mel)["output_0"]
     """
     _require_tensorflow("SavedModel export")
-    path = _prepare_output(path, overwrite)
+    path = _prepare_output(path, overwrite, folder=True)
     archive = _export_archive(model, float(sigma))
     return _write_atomically(path, lambda tmp: archive.write_out(str(tmp), verbose=False))
 
@@ -723,6 +777,13 @@ def export_tflite(
     import tensorflow as tf
 
     path = _prepare_output(path, overwrite)
+    if model.compute_dtype != "float32":
+        raise ValueError(
+            f"TFLite export needs a model that computes in float32; this one computes in "
+            f"{model.compute_dtype} (dtype policy {model.dtype_policy.name!r}). Export a float32 "
+            "copy (WaveGlow.from_config({**model.get_config(), 'dtype': 'float32'}), then "
+            "set_weights of this model's weights); float16=True still stores float16 weights."
+        )
     with tempfile.TemporaryDirectory() as tmp:
         saved = os.path.join(tmp, "savedmodel")
         _export_archive(model, 0.0, with_sampling=False).write_out(saved, verbose=False)

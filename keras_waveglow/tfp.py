@@ -1,7 +1,7 @@
 """TensorFlow Probability interop: a WaveGlow, given a mel, as a `tfp.bijectors.Bijector`.
 
 TensorFlow backend only (TFP's JAX substrate does not import with current JAX). Install with
-`pip install keras-waveglow[tfp]`.
+`pip install 'keras-waveglow[tfp]'`.
 """
 
 from __future__ import annotations

@@ -257,6 +257,15 @@ def test_checkpoint_metadata_that_contradicts_the_weights_is_refused(tmp_path):
 def test_bad_files_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match=r"missing\.pt: no such checkpoint"):
         keras_waveglow.from_nvidia(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match=r"a folder, not a checkpoint file"):
+        keras_waveglow.from_nvidia(tmp_path)
+    # Keras' own files, named as Keras names them, are pointed to the Keras loaders.
+    model = keras_waveglow.WaveGlow.from_preset("tiny", seed=0)
+    model.save_weights(tmp_path / "w.weights.h5")
+    model.save(tmp_path / "m.keras")
+    for name in ("w.weights.h5", "m.keras"):
+        with pytest.raises(ValueError, match=rf"{name}: a Keras file, not an NVIDIA checkpoint"):
+            keras_waveglow.from_nvidia(tmp_path / name)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"this is not a checkpoint\x00\x01")
     with pytest.raises(ValueError, match=r"garbage\.pt: not a readable PyTorch checkpoint"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -161,3 +163,68 @@ def test_tensorflow_exports_say_which_backend_they_need(model, tmp_path, monkeyp
     for export in (export_savedmodel, export_tflite, export_onnx):
         with pytest.raises(RuntimeError, match="KERAS_BACKEND=tensorflow"):
             export(model, tmp_path / "out")
+
+
+def test_an_export_never_replaces_what_is_not_its_own_kind(tmp_path, monkeypatch):
+    """With overwrite=True a file export replaced a folder at its path (rmtree), and an empty
+    path or "." emptied the working folder: each is refused now, with nothing touched; a
+    SavedModel replaces only a folder holding a SavedModel."""
+    from keras_waveglow.convert import _prepare_output
+
+    model = WaveGlow(**CONFIGS["tiny"], seed=0)
+    keep = tmp_path / "work" / "mydir"
+    keep.mkdir(parents=True)
+    (keep / "important.txt").write_text("keep me")
+    monkeypatch.chdir(tmp_path / "work")
+    with pytest.raises(IsADirectoryError, match=r"mydir is a folder; refusing to replace"):
+        _prepare_output("mydir", overwrite=True)  # a file output (TFLite, ONNX)
+    (tmp_path / "work" / "precious.keras").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"precious\.keras is a folder"):
+        export_keras(model, "precious.keras", overwrite=True)
+    for where in ("", " ", ".", str(tmp_path)):
+        with pytest.raises(ValueError, match=r"output path is empty|current folder or holds it"):
+            _prepare_output(where, overwrite=True, folder=True)
+    assert (keep / "important.txt").read_text() == "keep me"
+    with pytest.raises(ValueError, match=r"without a SavedModel \(no saved_model\.pb\)"):
+        _prepare_output("mydir", overwrite=True, folder=True)
+    (tmp_path / "work" / "afile").write_text("x")
+    with pytest.raises(ValueError, match=r"afile is a file; a SavedModel is a folder"):
+        _prepare_output("afile", overwrite=True, folder=True)
+    with pytest.raises(NotADirectoryError, match=r"afile is a file, not a folder"):
+        export_keras(model, "afile/x.keras")
+    with pytest.raises(ValueError, match=r"must end in \.keras"):
+        export_keras(model, "newdir/a.h5")
+    assert not (tmp_path / "work" / "newdir").exists()  # refused before anything was made
+    (keep / "saved_model.pb").write_bytes(b"")
+    assert _prepare_output("mydir", overwrite=True, folder=True).name == "mydir"
+
+
+@pytest.mark.tensorflow_only
+def test_replacing_a_savedmodel_keeps_the_old_one_until_the_new_one_is_in_place(
+    tmp_path, monkeypatch
+):
+    import keras_waveglow.convert as convert
+
+    model = WaveGlow(**CONFIGS["tiny"], seed=0)
+    path = export_savedmodel(model, tmp_path / "sm")
+    before = sorted(p.name for p in path.iterdir())
+    real_replace = convert.os.replace
+
+    def failing_second_move(src, dst):
+        if Path(src).name == "out":  # the new SavedModel moving into place
+            raise OSError("disk trouble")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(convert.os, "replace", failing_second_move)
+    with pytest.raises(OSError, match="disk trouble"):
+        export_savedmodel(model, path, overwrite=True)
+    assert sorted(p.name for p in path.iterdir()) == before  # the old one is back
+    assert [p.name for p in tmp_path.iterdir()] == ["sm"]  # no temporary left
+
+
+@pytest.mark.tensorflow_only
+def test_tflite_export_of_a_float16_model_says_what_to_do(tmp_path):
+    model = WaveGlow(**CONFIGS["tiny"], seed=0, dtype="mixed_float16")
+    with pytest.raises(ValueError, match=r"computes in float32; this one computes in float16"):
+        export_tflite(model, tmp_path / "out" / "m.tflite")
+    assert not (tmp_path / "out").exists()
