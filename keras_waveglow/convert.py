@@ -475,6 +475,22 @@ def _refuse_other_architecture(settings: Mapping, path, where: str) -> None:
             )
 
 
+class _ReadKeys(dict):
+    """A state dict that records which of its keys were read (`load_nvidia_weights` names the
+    ones it never read, as torch's strict `load_state_dict` would)."""
+
+    def __init__(self, state: Mapping):
+        super().__init__(state)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
 def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="<state_dict>"):
     """Copies a channels-first NVIDIA state dict into a built `WaveGlow` (in place).
 
@@ -493,6 +509,11 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
             conditioning, separable or other-dilation WN convs, no skip connections; the
             message names the option and NVIDIA's value), or a weight's shape differs.
 
+    Warns:
+        UserWarning: the state dict holds weights the model has no place for (e.g. a flow
+            more than the model's, or another network's keys), named: torch's strict
+            `load_state_dict` refuses them; here the model is loaded and they are left out.
+
     Example:
         >>> model = load_nvidia_weights(WaveGlow(**infer_config(state)), state)
     """
@@ -500,6 +521,7 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
     _refuse_other_architecture(
         {key: getattr(model, key) for key in _NVIDIA_ARCHITECTURE}, path, "in the model"
     )
+    state = _ReadKeys(state)
     order = _grouped_order(model.n_mel_channels, model.n_group)
     upsample = state["upsample.weight"]  # (in, out, k) -> Keras (k, out, in)
     _assign(model.upsample.kernel, np.transpose(upsample, (2, 1, 0)), "upsample.weight", path)
@@ -531,6 +553,14 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
             ):
                 layer_prefix = f"{prefix}{name}.{i}."
                 _load_conv(layer, _conv_parts(state, layer_prefix, path), layer_prefix, path)
+    unused = sorted(set(state) - state.read)
+    if unused:
+        shown = ", ".join(unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
+        warnings.warn(
+            f"{path}: {len(unused)} weight(s) of the checkpoint have no place in the model and "
+            f"were left out: {shown}.",
+            stacklevel=2,
+        )
     return model
 
 

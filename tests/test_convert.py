@@ -123,7 +123,7 @@ def _check_parity(keras_model, ref):
     ],
 )
 def test_from_nvidia_matches_pytorch(
-    tmp_path, layout, per_layer_cond, weight_norm, keras_weight_norm
+    tmp_path, recwarn, layout, per_layer_cond, weight_norm, keras_weight_norm
 ):
     model = _torch_model(per_layer_cond, weight_norm)
     # Non-trivial weights: every coupling moves the audio and the log-det is far from 0.
@@ -132,6 +132,7 @@ def test_from_nvidia_matches_pytorch(
     path = _save(model, tmp_path / "waveglow.pt", layout)
 
     imported = keras_waveglow.from_nvidia(path, weight_norm=keras_weight_norm, sample_rate=16000)
+    assert not [w for w in recwarn if "no place in the model" in str(w.message)]  # all read
 
     assert isinstance(imported, keras_waveglow.WaveGlow)
     config = imported.get_config()
@@ -168,6 +169,11 @@ def test_weights_that_do_not_fit_the_model_are_named():
     expected = r"WN\.0\.start\.weight converts to shape \(1, 4, 16\), but the model expects"
     with pytest.raises(ValueError, match=expected):
         convert.load_nvidia_weights(wrong, state)
+    # Weights the model has no place for are named (torch's strict load refuses them).
+    fits = keras_waveglow.WaveGlow(**TORCH_CONFIG)
+    extra = {**state, "extra.weight": np.zeros(2, "float32")}
+    with pytest.warns(UserWarning, match=r"1 weight\(s\) .* no place in the model .*extra\.weight"):
+        convert.load_nvidia_weights(fits, extra)
 
 
 def test_torchscript_archives_are_refused(tmp_path):
@@ -331,7 +337,7 @@ def test_restricted_unpickler_refuses_unknown_classes_in_a_module_tree(tmp_path)
 def test_missing_torch_says_how_to_install(tmp_path, monkeypatch):
     path = _save(_torch_model(False, False), tmp_path / "sd.pt", "state_dict")
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
-    with pytest.raises(ImportError, match=r"pip install keras-waveglow\[torch\]"):
+    with pytest.raises(ImportError, match=r"pip install 'keras-waveglow\[torch\]'"):
         keras_waveglow.from_nvidia(path)
 
 
