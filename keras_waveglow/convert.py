@@ -475,6 +475,18 @@ def _refuse_other_architecture(settings: Mapping, path, where: str) -> None:
             )
 
 
+def _as_arrays(state: Mapping) -> dict:
+    """A state dict as NumPy arrays (torch tensors too, as `torch.load` returns them), without
+    DistributedDataParallel's `module.` prefix."""
+    arrays = {}
+    for key, value in state.items():
+        key = key[len("module.") :] if key.startswith("module.") else key
+        if hasattr(value, "detach"):  # a torch tensor, possibly one that requires grad
+            value = value.detach().cpu().float().numpy()
+        arrays[key] = np.asarray(value)
+    return arrays
+
+
 class _ReadKeys(dict):
     """A state dict that records which of its keys were read (`load_nvidia_weights` names the
     ones it never read, as torch's strict `load_state_dict` would)."""
@@ -496,9 +508,9 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
 
     Args:
         model: a `WaveGlow` whose shape matches the checkpoint (see `infer_config`).
-        state: parameter name -> array (no `module.` prefix); weight-normed convs as
-            `weight_g`/`weight_v`, plain ones as `weight`; conditioning as one `cond_layer` or
-            per-layer `cond_layers.<i>`.
+        state: parameter name -> array or torch tensor (a `module.` prefix is dropped);
+            weight-normed convs as `weight_g`/`weight_v`, plain ones as `weight`;
+            conditioning as one `cond_layer` or per-layer `cond_layers.<i>`.
         path: where the weights came from, for error messages.
 
     Returns:
@@ -521,7 +533,7 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
     _refuse_other_architecture(
         {key: getattr(model, key) for key in _NVIDIA_ARCHITECTURE}, path, "in the model"
     )
-    state = _ReadKeys(state)
+    state = _ReadKeys(_as_arrays(state))
     order = _grouped_order(model.n_mel_channels, model.n_group)
     upsample = state["upsample.weight"]  # (in, out, k) -> Keras (k, out, in)
     _assign(model.upsample.kernel, np.transpose(upsample, (2, 1, 0)), "upsample.weight", path)

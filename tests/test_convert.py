@@ -174,6 +174,12 @@ def test_weights_that_do_not_fit_the_model_are_named():
     extra = {**state, "extra.weight": np.zeros(2, "float32")}
     with pytest.warns(UserWarning, match=r"1 weight\(s\) .* no place in the model .*extra\.weight"):
         convert.load_nvidia_weights(fits, extra)
+    # A state dict as torch.load gives it (tensors, DistributedDataParallel's prefix) loads
+    # the same weights.
+    tensors = {f"module.{k}": v for k, v in model.state_dict().items()}
+    again = convert.load_nvidia_weights(keras_waveglow.WaveGlow(**TORCH_CONFIG), tensors)
+    for a, b in zip(again.weights, fits.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_torchscript_archives_are_refused(tmp_path):
