@@ -1407,6 +1407,21 @@ _KERAS_FILE_HINT = (
     " A .keras model (e.g. a run's waveglow.keras) is a zip: load it with "
     "keras.saving.load_model and save_weights, or export the run's last.weights.h5 or a snapshot."
 )
+_OTHER_FILE_HINT = (
+    " An NVIDIA (PyTorch) checkpoint is imported with keras_waveglow.from_nvidia(path), whose "
+    "save_weights writes a .weights.h5 file."
+)
+
+
+def _not_hdf5_hint(source: Path) -> str:
+    """What to do with a weights source that is not HDF5: a .keras zip, or anything else."""
+    import zipfile
+
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            if "config.json" in archive.namelist():  # what every .keras archive holds
+                return _KERAS_FILE_HINT
+    return _KERAS_FILE_HINT if source.suffix == ".keras" else _OTHER_FILE_HINT
 
 
 def _check_weights_files(sources, target: Path, dtype) -> None:
@@ -1417,7 +1432,7 @@ def _check_weights_files(sources, target: Path, dtype) -> None:
         if not source.is_file():
             raise FileNotFoundError(f"{source}: no such checkpoint.")
         if not h5py.is_hdf5(source):
-            raise ValueError(f"{source}: not a .weights.h5 (HDF5) file.{_KERAS_FILE_HINT}")
+            raise ValueError(f"{source}: not a .weights.h5 (HDF5) file.{_not_hdf5_hint(source)}")
         if target.exists() and os.path.samefile(target, source):
             raise ValueError(f"{target}: the output would replace its own source checkpoint.")
     if not target.name.endswith(".weights.h5"):

@@ -768,6 +768,9 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
     (tmp_path / "waveglow.keras").write_bytes(b"PK\x03\x04 a zip, not HDF5")
     with pytest.raises(ValueError, match=r"waveglow\.keras: not a \.weights\.h5 \(HDF5\) file"):
         export_generator_weights(tmp_path / "waveglow.keras", tmp_path / "k.weights.h5")
+    (tmp_path / "nvidia.pt").write_bytes(b"\x80\x02 a pickle, not HDF5")
+    with pytest.raises(ValueError, match=r"nvidia\.pt: not a .*keras_waveglow\.from_nvidia"):
+        export_generator_weights(tmp_path / "nvidia.pt", tmp_path / "n.weights.h5")
     with pytest.raises(ValueError, match="would replace its own source checkpoint"):
         export_generator_weights(full, full, overwrite=True)
     cut = tmp_path / "cut.weights.h5"
