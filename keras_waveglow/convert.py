@@ -149,10 +149,21 @@ def _resolve_global(module: str, name: str) -> Any:
         return _stand_in(f"{module}.{name}")
     if (module, name) == ("torch.nn.backends.thnn", "_get_thnn_function_backend"):
         return _no_backend
+    if module.rsplit(".", 1)[-1] == "glow_old" and name in _GLOW_CLASSES:
+        raise _GlowOldError(
+            f"a model of NVIDIA's first WaveGlow release ({module}.{name}, "
+            "waveglow_old.pt), which this package does not implement: its couplings "
+            "alternate which half of the channels they transform. Use a checkpoint of glow.py "
+            "(e.g. waveglow_256channels_universal_v5.pt, preset nvidia_universal)."
+        )
     raise UnsafeCheckpointError(
         f"refused to load {module}.{name}: only tensors and WaveGlow module classes may be "
         "unpickled, and this global could run code from the file."
     )
+
+
+class _GlowOldError(ValueError):
+    """A pickle of `glow_old.py`'s classes: read safely, but not a model this package runs."""
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -239,6 +250,8 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
             )
     except UnsafeCheckpointError as error:
         raise UnsafeCheckpointError(f"{path}: {error}") from None
+    except _GlowOldError as error:
+        raise ValueError(f"{path}: {error}") from None
     except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, ValueError) as error:
         raise ValueError(f"{path}: not a readable PyTorch checkpoint ({error}).") from error
 

@@ -353,3 +353,22 @@ def test_importing_the_package_does_not_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
     )
     assert result.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_a_glow_old_checkpoint_is_named_as_unsupported(tmp_path, monkeypatch):
+    """A train.py checkpoint of NVIDIA's first release (glow_old.py) is read safely and named
+    as what it is (it was refused as a class that could run code)."""
+    import types
+
+    module = types.ModuleType("glow_old")
+
+    class WaveGlow(torch.nn.Module):
+        pass
+
+    WaveGlow.__module__, WaveGlow.__qualname__ = "glow_old", "WaveGlow"
+    module.WaveGlow = WaveGlow
+    monkeypatch.setitem(sys.modules, "glow_old", module)
+    path = tmp_path / "waveglow_old.pt"
+    torch.save({"model": WaveGlow(), "iteration": 1}, path)
+    with pytest.raises(ValueError, match=r"old\.pt: a model of NVIDIA's first WaveGlow release"):
+        keras_waveglow.from_nvidia(path)
