@@ -338,10 +338,13 @@ def _count(state: Mapping, pattern: str, path: Path) -> int:
 
 
 def _conv_shape(state: Mapping, prefix: str, path: Path) -> tuple:
-    for suffix in ("weight", "weight_v"):
+    for suffix in ("weight", "weight_v", "parametrizations.weight.original1"):
         if prefix + suffix in state:
             return state[prefix + suffix].shape
-    raise ValueError(f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v).")
+    raise ValueError(
+        f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v, or "
+        f"{prefix}parametrizations.weight.original0/1)."
+    )
 
 
 def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) -> dict:
@@ -385,7 +388,11 @@ def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) 
             f"{path}: upsampler kernel {kernel} with stride {hop_length}; only kernel = "
             "4 x stride (NVIDIA's 1024/256) is supported."
         )
-    wn_layers = _count(state, r"WN\.0\.in_layers\.(\d+)\.(?:weight|weight_v)", path)
+    wn_layers = _count(
+        state,
+        r"WN\.0\.in_layers\.(\d+)\.(?:weight|weight_v|parametrizations\.weight\.original1)",
+        path,
+    )
     config = {
         "n_mel_channels": int(upsample.shape[0]),
         "n_flows": n_flows,
@@ -408,7 +415,16 @@ def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) 
 
 
 def _torch_conv(state: Mapping, prefix: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(v, g) of a Conv1d, channels-first; g = ||v|| per output channel when no weight norm."""
+    """(v, g) of a Conv1d, channels-first; g = ||v|| per output channel when no weight norm.
+
+    Weight norm as `torch.nn.utils.weight_norm` saves it (`weight_g`, `weight_v`) or as its
+    successor, `torch.nn.utils.parametrizations.weight_norm` (`parametrizations.weight.original0`
+    is g, `original1` is v)."""
+    new_style = prefix + "parametrizations.weight.original"
+    if new_style + "1" in state:
+        if new_style + "0" not in state:
+            raise ValueError(f"{path}: {new_style}1 without {new_style}0.")
+        return state[new_style + "1"], state[new_style + "0"].reshape(-1)
     if prefix + "weight_v" in state:
         v = state[prefix + "weight_v"]
         g = state.get(prefix + "weight_g")
@@ -416,7 +432,10 @@ def _torch_conv(state: Mapping, prefix: str, path: Path) -> tuple[np.ndarray, np
             raise ValueError(f"{path}: {prefix}weight_v without {prefix}weight_g.")
         return v, g.reshape(-1)
     if prefix + "weight" not in state:
-        raise ValueError(f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v).")
+        raise ValueError(
+            f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v, or "
+            f"{prefix}parametrizations.weight.original0/1)."
+        )
     weight = state[prefix + "weight"]
     return weight, np.sqrt(np.sum(np.square(weight, dtype=np.float64), axis=(1, 2)))
 

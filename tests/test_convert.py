@@ -372,3 +372,25 @@ def test_a_glow_old_checkpoint_is_named_as_unsupported(tmp_path, monkeypatch):
     torch.save({"model": WaveGlow(), "iteration": 1}, path)
     with pytest.raises(ValueError, match=r"old\.pt: a model of NVIDIA's first WaveGlow release"):
         keras_waveglow.from_nvidia(path)
+
+
+def test_new_style_weight_norm_keys_load_as_the_old_ones(tmp_path):
+    """`torch.nn.utils.parametrizations.weight_norm` saves g and v as
+    `parametrizations.weight.original0/1` (old-style `weight_norm`: `weight_g/_v`): the same
+    weights, so the same model (it was reported as missing weights)."""
+    model = _torch_model(per_layer_cond=False, weight_norm=True)
+    old = {k: v for k, v in model.state_dict().items()}
+    assert any(k.endswith(".weight_g") for k in old)
+    renamed = {
+        k.replace(".weight_g", ".parametrizations.weight.original0").replace(
+            ".weight_v", ".parametrizations.weight.original1"
+        ): v
+        for k, v in old.items()
+    }
+    torch.save(old, tmp_path / "old.pt")
+    torch.save(renamed, tmp_path / "new.pt")
+    a = keras_waveglow.from_nvidia(tmp_path / "old.pt")
+    b = keras_waveglow.from_nvidia(tmp_path / "new.pt")
+    assert {**a.get_config(), "name": ""} == {**b.get_config(), "name": ""}
+    for x, y in zip(a.weights, b.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
