@@ -801,7 +801,9 @@ def export_savedmodel(
     Two serving signatures: `vocode(mel)` with mel (batch, frames, n_mels) float32 returns
     audio (batch, frames * hop_length), sampling z at `sigma` (the default signature); and
     `vocode_from_noise(mel, z)` with z (batch, frames * hop_length // n_group, n_group), for
-    deterministic output. TensorFlow backend only.
+    deterministic output. The graph does not check z's length (the Keras model does): a
+    longer z is conditioned on the upsampler's tail, so give exactly that length, and at
+    least one frame. TensorFlow backend only.
 
     Args:
         model: the model.
@@ -831,7 +833,8 @@ def export_tflite(
     TFLite has no stateful random numbers, so the caller draws `z = sigma * N(0, 1)` of shape
     (batch, frames * hop_length // n_group, n_group). With `float16=True` the weights are
     stored in float16 (half the size; computation stays float32 on CPU). Frames may vary:
-    the signature runner resizes its inputs. TensorFlow backend only.
+    the signature runner resizes its inputs; z's length is not checked (give exactly that
+    length, and at least one frame). TensorFlow backend only.
 
     Args:
         model: the model.
@@ -876,7 +879,8 @@ def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fals
 
     The graph's inputs are named `mel` (batch, frames, n_mels) and `z` (batch,
     frames * hop_length // n_group, n_group), both float32 with dynamic batch and frames;
-    draw `z = sigma * N(0, 1)` yourself. TensorFlow backend only.
+    draw `z = sigma * N(0, 1)` yourself, of exactly that length (the graph does not check it),
+    for at least one frame. TensorFlow backend only.
 
     Args:
         model: the model.
