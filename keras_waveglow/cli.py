@@ -379,12 +379,15 @@ def _add_train(subparsers, common) -> None:
     p.add_argument(
         "--keep-every",
         type=_at_least(0),
-        default=0,
+        default=None,
         help="keep the generator's weights every N steps in OUT/snaps/ (a multiple of "
         "--save-every; for learning curves and `keras-waveglow average`; default: none)",
     )
     p.add_argument(
-        "--sample-every", type=_at_least(0), default=1000, help="steps per audio sample (0: none)"
+        "--sample-every",
+        type=_at_least(0),
+        default=None,
+        help="steps per audio sample (0: none; default 1000)",
     )
     p.add_argument(
         "--resume",
@@ -473,6 +476,11 @@ _TRAIN_RECIPE_OPTIONS = {
 }
 
 
+# Options recorded beside the recipe (they change no step, so a resume may change them): on a
+# resumed run, left out, they take the run's values too.
+_TRAIN_RUN_OPTIONS = {"keep_every": 0, "sample_every": 1000}
+
+
 def _fill_train_options(args) -> str | None:
     """Gives `train`'s recipe options left out their values: with --resume, the run's (from
     its run_config.json, --data included), else the defaults. Returns a refusal, or None.
@@ -481,17 +489,21 @@ def _fill_train_options(args) -> str | None:
     run did not record (runs older than the option) takes the default, which `train` then
     compares with what the run was built with.
     """
-    recorded, data = {}, None
+    recorded, data, payload = {}, None, {}
     path = Path(args.out) / _RECIPE_FILE
     if args.resume and path.is_file():
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
             recorded, data = dict(payload["recipe"]), payload.get("data")
         except (OSError, ValueError, KeyError, TypeError):
-            recorded, data = {}, None
+            recorded, data, payload = {}, None, {}
     for option, (key, default) in _TRAIN_RECIPE_OPTIONS.items():
         if getattr(args, option) is None:
             setattr(args, option, recorded.get(key, default))
+    for option, default in _TRAIN_RUN_OPTIONS.items():
+        if getattr(args, option) is None:
+            value = payload.get(option) if isinstance(payload, dict) else None
+            setattr(args, option, value if isinstance(value, int) else default)
     if args.clipnorm is None:  # recorded as None when the run was given 0 (off)
         args.clipnorm = 0.0
     if args.data is None:

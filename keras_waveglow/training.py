@@ -1179,7 +1179,10 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
     out.mkdir(parents=True, exist_ok=True)
     payload = {
         "recipe": recipe,
-        **{k: v if isinstance(v, dict) or v is None else str(v) for k, v in information.items()},
+        **{
+            k: v if isinstance(v, dict | int | float) or v is None else str(v)
+            for k, v in information.items()
+        },
     }
     _write_json_atomically(path, payload)
 
@@ -2230,6 +2233,8 @@ def train(
             data=data,
             init_from=init_from,
             data_files=_files_fingerprint(files),
+            keep_every=keep_every,  # not the recipe (they change no step): what a resume
+            sample_every=sample_every,  # on the command line takes when not told
         )
     if mixed_precision not in _POLICIES:
         raise ValueError(

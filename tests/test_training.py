@@ -1793,6 +1793,7 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     argv += ["--batch-size", "2", "--segment-length", "2048", "--ema", "0.99", "--seed", "5"]
     argv += ["--mae-weight", "2", "--clipnorm", "0", "--no-dequantize", "--out", str(out)]
+    argv += ["--save-every", "2", "--keep-every", "4", "--sample-every", "0"]
     with monkeypatch.context() as patch:
         _capture_train_dataset(patch, argv)
     (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
@@ -1810,6 +1811,9 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     assert seen["ema"] == 0.99 and seen["seed"] == 5 and seen["mae_weight"] == 2.0
     assert seen["clipnorm"] is None and seen["dequantize"] is False and seen["split"] == "all"
     assert seen["batch_size"] == 2 and seen["segment_length"] == 2048
+    # Not the recipe (they change no step) but recorded beside it, and taken too.
+    assert seen["save_every"] == 2 and seen["keep_every"] == 4 and seen["sample_every"] == 0
+    assert main([*short, "--keep-every", "6"]) == 0 and seen["keep_every"] == 6  # may change
     monkeypatch.undo()
     assert main([*short, "--seed", "6"]) == 2
     assert "seed: 5 -> 6" in capsys.readouterr().err
@@ -1830,7 +1834,9 @@ def test_the_cli_s_recipe_options_are_the_recipe_train_records(tmp_path, monkeyp
     argv = ["train", "--data", str(ROOT / "data"), "--out", str(out), "--preset", "tiny"]
     with monkeypatch.context() as patch:
         _capture_train_dataset(patch, argv)
-    recipe = json.loads((out / "run_config.json").read_text())["recipe"]
+    payload = json.loads((out / "run_config.json").read_text())
+    assert payload["keep_every"] == 0 and payload["sample_every"] == 1000  # _TRAIN_RUN_OPTIONS
+    recipe = payload["recipe"]
     for option, (key, default) in _TRAIN_RECIPE_OPTIONS.items():
         expected = "tiny" if option == "preset" else default
         assert recipe[key] == expected, (option, recipe[key], expected)
