@@ -782,8 +782,8 @@ def _check_normalize(normalize) -> float | None:
 
 
 # What a log-mel of this definition can hold: log(1e-5) at silence and, for full-scale audio,
-# a few nats above 0 (the loudest klettres/ARCTIC frames reach about 3); the margins take a
-# text front end's predictions, which overshoot a little.
+# a few nats above 0 (e^12 would be a magnitude far beyond full-scale audio); the margins take
+# a text front end's predictions, which overshoot a little.
 _PLAUSIBLE_LOG_MEL = (_SILENCE - 4.0, 12.0)
 
 
