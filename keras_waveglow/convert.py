@@ -166,6 +166,10 @@ class _GlowOldError(ValueError):
     """A pickle of `glow_old.py`'s classes: read safely, but not a model this package runs."""
 
 
+class _NoSuchCheckpoint(FileNotFoundError, ValueError):
+    """No file at a checkpoint's path (a ValueError too, as it was before it was this)."""
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         return _resolve_global(module, name)
@@ -204,8 +208,9 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
 
     Raises:
         UnsafeCheckpointError: the pickle references any other global.
-        ValueError: the file is missing, a TorchScript archive, HDF5 (Keras weights misnamed),
-            or not a PyTorch checkpoint.
+        FileNotFoundError: no file at `path` (also a ValueError).
+        ValueError: a folder, a TorchScript archive, HDF5 (Keras weights misnamed), or not a
+            PyTorch checkpoint.
         ImportError: torch is not installed.
 
     Example:
@@ -217,7 +222,7 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
     if path.is_dir():
         raise ValueError(f"{path}: a folder, not a checkpoint file.")
     if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint file.")
+        raise _NoSuchCheckpoint(f"{path}: no such checkpoint file.")
     keras_file = (
         "a Keras file, not an NVIDIA checkpoint: load it with keras_waveglow.load_vocoder "
         "(a .keras model) or WaveGlow.from_preset(name, weights=path) (a .weights.h5 file)"
@@ -642,6 +647,7 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
 
     Raises:
         UnsafeCheckpointError: the file's pickle references code outside the allowlist.
+        FileNotFoundError: no file at `path` (also a ValueError).
         ValueError: the file is not a WaveGlow checkpoint, or an override contradicts it or
             NVIDIA's architecture (the message names the option).
         ImportError: torch is missing (`pip install 'keras-waveglow[torch]'`).

@@ -738,7 +738,7 @@ def evaluate(
 
     from keras_waveglow.audio import load_audio, mel_spectrogram, save_audio
     from keras_waveglow.inference import (
-        DENOISER_MODES,
+        _check_denoiser_mode,
         _check_settings,
         load_vocoder,
         runner_for,
@@ -748,8 +748,7 @@ def evaluate(
     if max_files is not None and max_files < 1:
         raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
     _check_settings(sigma, denoiser_strength, batch_size=1)  # as vocode would, but now
-    if denoiser_mode not in DENOISER_MODES:
-        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {denoiser_mode!r}.")
+    _check_denoiser_mode(denoiser_mode)
     if isinstance(griffin_lim_iters, bool) or operator.index(griffin_lim_iters) < 1:
         raise ValueError(
             f"griffin_lim_iters must be >= 1 (0 would leave the baseline's phase random); got "

@@ -608,8 +608,7 @@ def vocode(
     denoiser_strength = _number("denoiser_strength", denoiser_strength)
     _check_settings(sigma, denoiser_strength, batch_size, chunk_frames, fade_frames)
     normalize = _check_normalize(normalize)
-    if denoiser_mode not in DENOISER_MODES:
-        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {denoiser_mode!r}.")
+    _check_denoiser_mode(denoiser_mode)
     if overlap_frames is not None:
         overlap_frames = _count("overlap_frames", overlap_frames, minimum=0)
     try:
@@ -1051,11 +1050,16 @@ class _DenoiseRunner(keras.Model):
 DENOISER_MODES = ("zeros", "silence")
 
 
+def _check_denoiser_mode(mode: object) -> None:
+    """Refuses a `denoiser_mode` outside `DENOISER_MODES`, by name."""
+    if not isinstance(mode, str) or mode not in DENOISER_MODES:
+        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {mode!r}.")
+
+
 def denoiser_for(model: WaveGlow, mode: str = "zeros") -> Denoiser:
     """The (cached) `Denoiser.from_model(model, mode=mode)`, kept on the model as
     `runner_for`'s runner."""
-    if mode not in DENOISER_MODES:
-        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {mode!r}.")
+    _check_denoiser_mode(mode)
     cache = _object_cache(model)
     if mode not in cache.denoisers:
         cache.denoisers[mode] = Denoiser.from_model(model, mode=mode, name=f"denoiser_{mode}")
@@ -1208,8 +1212,7 @@ def vocode_files(
 
     _check_settings(sigma, denoiser_strength, batch_size)
     _check_normalize(normalize)
-    if denoiser_mode not in DENOISER_MODES:
-        raise ValueError(f"denoiser_mode must be one of {DENOISER_MODES}; got {denoiser_mode!r}.")
+    _check_denoiser_mode(denoiser_mode)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir}: the output folder is an existing file.")

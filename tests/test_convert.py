@@ -267,8 +267,10 @@ def test_checkpoint_metadata_that_contradicts_the_weights_is_refused(tmp_path):
 
 
 def test_bad_files_get_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"missing\.pt: no such checkpoint"):
+    # A missing file is a FileNotFoundError, as for every other loader; still a ValueError.
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt: no such checkpoint") as missing:
         keras_waveglow.from_nvidia(tmp_path / "missing.pt")
+    assert isinstance(missing.value, ValueError)
     with pytest.raises(ValueError, match=r"a folder, not a checkpoint file"):
         keras_waveglow.from_nvidia(tmp_path)
     # Keras' own files, named as Keras names them, are pointed to the Keras loaders.
