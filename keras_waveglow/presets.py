@@ -96,7 +96,7 @@ PRESETS.update(
         # and of the README's first learning curves, kept so their commands still reproduce.
         "squeezewave_128s_linear": {**_SQUEEZEWAVE_128S, "wn_linear_path": True},
         # 128S with every coupling's log-scale soft-clamped to (-6, 6) (`c * tanh(log_s / c)`).
-        # Measured on the bundled model (benchmarks/coupling_scales.py, 60 training + 25
+        # Measured on the second bundled model (benchmarks/coupling_scales.py, 60 training + 25
         # held-out klettres files): couplings 1-11 reach a log_s of at most 3.01, coupling 0
         # 8.1 (it expands near-silent input; channels that leave at flow 2 pass two couplings,
         # and 2 x 6 still covers the log-gain of 11.6 that dequantised digital silence, +-0.5
