@@ -266,15 +266,20 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _flatten_module(stand_in: _ModuleState, prefix: str, out: dict) -> None:
+def _flatten_module(
+    stand_in: _ModuleState, prefix: str, out: dict, _above: tuple[int, ...] = ()
+) -> None:
     attrs = stand_in.__dict__
     for group in ("_parameters", "_buffers"):
         for name, tensor in (attrs.get(group) or {}).items():
             if tensor is not None:
                 out[prefix + name] = tensor
+    above = (*_above, id(stand_in))
     for name, child in (attrs.get("_modules") or {}).items():
         if isinstance(child, _ModuleState):
-            _flatten_module(child, f"{prefix}{name}.", out)
+            if id(child) in above:  # a pickle can make a module its own descendant
+                raise ValueError(f"module {prefix}{name} contains itself: not a saved model.")
+            _flatten_module(child, f"{prefix}{name}.", out, above)
 
 
 def _hints_from_module(root: _ModuleState) -> dict:
@@ -313,7 +318,10 @@ def _extract_state(obj: Any, path: Path) -> tuple[dict[str, np.ndarray], dict]:
             raise ValueError(f"{path}: the pickled model is a {obj.torch_class}, not a WaveGlow.")
         hints.update(_hints_from_module(obj))
         flat: dict = {}
-        _flatten_module(obj, "", flat)
+        try:
+            _flatten_module(obj, "", flat)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
         obj = flat
     if not isinstance(obj, Mapping) or not any(_is_tensor(v) for v in obj.values()):
         keys = sorted(obj)[:8] if isinstance(obj, Mapping) else type(obj).__name__

@@ -342,6 +342,18 @@ def test_restricted_unpickler_refuses_unknown_classes_in_a_module_tree(tmp_path)
         convert.load_torch_checkpoint(path)
 
 
+def test_a_module_tree_that_contains_itself_is_refused_by_name(tmp_path):
+    """A pickle can make a module its own descendant; reading its weights looped until
+    RecursionError."""
+    model = _torch_model(False, False)
+    model.WN[0].add_module("loop", model)
+    path = tmp_path / "cyclic.pt"
+    with torch_waveglow.published_class_names():
+        torch.save({"model": model}, path)
+    with pytest.raises(ValueError, match=r"cyclic\.pt: module WN\.0\.loop contains itself"):
+        keras_waveglow.from_nvidia(path)
+
+
 def test_missing_torch_says_how_to_install(tmp_path, monkeypatch):
     path = _save(_torch_model(False, False), tmp_path / "sd.pt", "state_dict")
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
