@@ -154,6 +154,7 @@ def _keras_bench(args, precision):
         "peak_memory_bytes": _peak_device_memory(backend),  # process peak so far
         "peak_host_memory_bytes": _peak_host_memory_bytes(),
         "keras": keras.__version__,
+        "backend_version": _backend_version(backend),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
     }
@@ -195,6 +196,13 @@ def _compiled_inverse(model, mel, sigma, backend):
         return run(mel)
 
     return step, lambda out: out.numpy()
+
+
+def _backend_version(backend: str) -> str:
+    """The installed version of the backend's own package (jax, tensorflow or torch)."""
+    from importlib.metadata import version
+
+    return version({"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}[backend])
 
 
 def _peak_device_memory(backend):
