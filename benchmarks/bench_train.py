@@ -59,6 +59,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--gan", action="store_true", help="with the discriminators")
     parser.add_argument("--discriminator-width", type=float, default=1.0)
     parser.add_argument("--mae-weight", type=float, default=45.0)
+    parser.add_argument(
+        "--msd-groups", choices=("hifigan", "dense"), default="hifigan", help="with --gan"
+    )
     parser.add_argument("--steps", type=int, default=5, help="steps per timed block")
     parser.add_argument("--repeats", type=int, default=3, help="timed blocks (median)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
@@ -73,6 +76,7 @@ def main(argv=None) -> dict:
         gan=args.gan,
         discriminator_width=args.discriminator_width,
         mae_weight=args.mae_weight,
+        msd_groups=args.msd_groups,
     )
     model.compile(keras.optimizers.Adam(1e-4, global_clipnorm=1.0))
     waveglow = model.waveglow
@@ -99,6 +103,9 @@ def main(argv=None) -> dict:
         "batch_size": args.batch_size,
         "segment_length": args.segment_length,
         "gan": args.gan,
+        "discriminator_width": args.discriminator_width if args.gan else None,
+        "msd_groups": args.msd_groups if args.gan else None,
+        "mae_weight": args.mae_weight,
         "steps_per_block": args.steps,
         "repeats": args.repeats,
         "seconds_per_step": seconds / args.steps,

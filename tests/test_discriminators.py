@@ -200,3 +200,42 @@ def test_configs_saved_before_groups_existed_build_dense_convolutions():
             scales = msd.discriminators
         assert all(s.conv_groups == [1] * 7 for s in scales)
         assert cls.from_config(config).get_config() == config
+
+
+def test_grouped_conv_per_group_on_cpu_equals_the_backends_grouped_conv(monkeypatch):
+    """Without a GPU, `GroupedConv1D` runs one dense conv per group (the backends' own grouped
+    convs are far slower on a CPU: benchmarks/grouped_conv.py); its outputs equal the grouped
+    conv's (float32 sums of 41 * 4 products of O(1) numbers in another order: 1e-5)."""
+    from keras_waveglow import discriminators
+    from keras_waveglow.discriminators import GroupedConv1D
+
+    conv = GroupedConv1D(16, 41, strides=2, padding="same", groups=4)
+    x = ops.convert_to_tensor(_audio(2, 1200).reshape(2, 75, 16))
+    conv.build(x.shape)
+    assert tuple(conv.kernel.shape) == (41, 4, 16)  # Conv1D(groups=4)'s kernel: weights fit
+    dense_convs = []
+    original = ops.conv
+
+    def counting(inputs, kernel, *args, **kwargs):
+        dense_convs.append(tuple(kernel.shape))
+        return original(inputs, kernel, *args, **kwargs)
+
+    def output(accelerated: bool):
+        monkeypatch.setattr(discriminators, "_accelerated", lambda: accelerated)
+        monkeypatch.setattr(ops, "conv", counting)
+        dense_convs.clear()
+        out = ops.convert_to_numpy(conv(x))
+        monkeypatch.setattr(ops, "conv", original)
+        return out, list(dense_convs)
+
+    per_group, calls = output(False)
+    assert calls == [(41, 4, 4)] * 4  # one dense conv per group
+    grouped, calls = output(True)
+    assert calls == []  # with a GPU: Keras' own Conv1D call, the backend's grouped conv
+    reference = keras.layers.Conv1D(16, 41, strides=2, padding="same", groups=4)
+    reference.build(x.shape)
+    reference.set_weights(conv.get_weights())
+    np.testing.assert_array_equal(grouped, ops.convert_to_numpy(reference(x)))
+    assert per_group.shape == (2, 38, 16)
+    np.testing.assert_allclose(per_group, grouped, atol=1e-5)
+    assert_serialization_round_trip(conv)
