@@ -320,6 +320,18 @@ def _add_train(subparsers, common) -> None:
         help="step the GAN starts at (default 0)",
     )
     p.add_argument(
+        "--adv-weight",
+        type=_number(0),
+        default=None,
+        help="with --gan: weight of the least-squares generator loss (default 1, HiFi-GAN's)",
+    )
+    p.add_argument(
+        "--fm-weight",
+        type=_number(0),
+        default=None,
+        help="with --gan: weight of the feature-matching loss (default 2, HiFi-GAN's)",
+    )
+    p.add_argument(
         "--mae-weight",
         type=_number(0),
         default=None,
@@ -457,6 +469,8 @@ _TRAIN_RECIPE_OPTIONS = {
     "discriminator_width": ("discriminator_width", 1.0),
     "msd_groups": ("msd_groups", "hifigan"),
     "discriminator_start": ("discriminator_start_step", 0),
+    "adv_weight": ("adv_weight", 1.0),
+    "fm_weight": ("fm_weight", 2.0),
     "mae_weight": ("mae_weight", 4.0),
     "stft_weight": ("stft_weight", 0.0),
     "remove_group_mean": ("remove_group_mean", False),
@@ -575,6 +589,8 @@ def _run_train(args) -> int:
             discriminator_width=args.discriminator_width,
             msd_groups=args.msd_groups,
             discriminator_start_step=args.discriminator_start,
+            adv_weight=args.adv_weight,
+            fm_weight=args.fm_weight,
             mae_weight=args.mae_weight,
             stft_weight=args.stft_weight,
             remove_group_mean=args.remove_group_mean,

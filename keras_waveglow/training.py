@@ -2033,6 +2033,8 @@ def train(
     discriminator_start_step: int = 0,
     discriminator_width: float = 1.0,
     msd_groups: str = "hifigan",
+    adv_weight: float = 1.0,
+    fm_weight: float = 2.0,
     save_every: int = 500,
     keep_every: int = 0,
     sample_every: int = 1000,
@@ -2091,6 +2093,8 @@ def train(
         even_weight: weight of the even part's power share (`WaveGlowGAN`; a second inverse
             pass per step). Default 0.0 (off).
         discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
+        adv_weight, fm_weight: with `gan`, the weights of the least-squares generator loss
+            and of feature matching (`WaveGlowGAN`). Default 1.0 and 2.0 (HiFi-GAN's).
         msd_groups: "hifigan" or "dense" multi-scale convolutions (`build_gan`). Default
             "hifigan".
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
@@ -2216,6 +2220,8 @@ def train(
         "discriminator_start_step": discriminator_start_step,
         "discriminator_width": discriminator_width,
         "msd_groups": msd_groups,
+        "adv_weight": adv_weight,
+        "fm_weight": fm_weight,
         "save_every": save_every,
         "split": split,
         "dequantize": dequantize,
@@ -2256,6 +2262,8 @@ def train(
             group_mean_window=group_mean_window,
             even_weight=even_weight,
             discriminator_start_step=discriminator_start_step,
+            adv_weight=adv_weight,
+            fm_weight=fm_weight,
         )
         model.compile(**_optimizers(recipe))
     shortest = model.waveglow.n_fft // 2 + 1

@@ -1842,6 +1842,30 @@ def test_the_cli_s_recipe_options_are_the_recipe_train_records(tmp_path, monkeyp
         assert recipe[key] == expected, (option, recipe[key], expected)
 
 
+def test_the_adversarial_weights_reach_the_gan_and_the_run_s_recipe(tmp_path, monkeypatch):
+    """`train --gan --adv-weight A --fm-weight F` builds the WaveGlowGAN with those weights and
+    records them."""
+    from keras_waveglow import training
+
+    built = []
+    real_build_gan = training.build_gan
+
+    def capture(*args, **kwargs):
+        built.append(real_build_gan(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(training, "build_gan", capture)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(ROOT / "data"), "--out", str(out), "--preset", "tiny"]
+    argv += ["--gan", "--discriminator-width", "0.03125", "--adv-weight", "0.1"]
+    argv += ["--fm-weight", "0.5"]
+    with monkeypatch.context() as patch:
+        _capture_train_dataset(patch, argv)
+    assert (built[-1].adv_weight, built[-1].fm_weight) == (0.1, 0.5)
+    recipe = json.loads((out / "run_config.json").read_text())["recipe"]
+    assert (recipe["adv_weight"], recipe["fm_weight"]) == (0.1, 0.5)  # a resume compares them
+
+
 def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(
     tmp_path, monkeypatch, capsys
 ):
