@@ -516,7 +516,7 @@ def _fill_train_options(args) -> str | None:
             setattr(args, option, recorded.get(key, default))
     for option, default in _TRAIN_RUN_OPTIONS.items():
         if getattr(args, option) is None:
-            value = payload.get(option) if isinstance(payload, dict) else None
+            value = payload.get(option)  # a dict: one without "recipe" was reset to {}
             setattr(args, option, value if isinstance(value, int) else default)
     if args.clipnorm is None:  # recorded as None when the run was given 0 (off)
         args.clipnorm = 0.0

@@ -350,14 +350,23 @@ def _count(state: Mapping, pattern: str, path: Path) -> int:
     return len(indices)
 
 
-def _conv_shape(state: Mapping, prefix: str, path: Path) -> tuple:
-    for suffix in ("weight", "weight_v", "parametrizations.weight.original1"):
-        if prefix + suffix in state:
-            return state[prefix + suffix].shape
-    raise ValueError(
+# Where a Conv1d's kernel (or weight norm's v) is saved: plain, `weight_norm`, and its
+# successor `parametrizations.weight_norm`.
+_KERNEL_SUFFIXES = ("weight", "weight_v", "parametrizations.weight.original1")
+
+
+def _missing_conv(prefix: str, path: Path) -> ValueError:
+    return ValueError(
         f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v, or "
         f"{prefix}parametrizations.weight.original0/1)."
     )
+
+
+def _conv_shape(state: Mapping, prefix: str, path: Path) -> tuple:
+    for suffix in _KERNEL_SUFFIXES:
+        if prefix + suffix in state:
+            return state[prefix + suffix].shape
+    raise _missing_conv(prefix, path)
 
 
 def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) -> dict:
@@ -401,11 +410,8 @@ def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) 
             f"{path}: upsampler kernel {kernel} with stride {hop_length}; only kernel = "
             "4 x stride (NVIDIA's 1024/256) is supported."
         )
-    wn_layers = _count(
-        state,
-        r"WN\.0\.in_layers\.(\d+)\.(?:weight|weight_v|parametrizations\.weight\.original1)",
-        path,
-    )
+    suffixes = "|".join(re.escape(suffix) for suffix in _KERNEL_SUFFIXES)
+    wn_layers = _count(state, rf"WN\.0\.in_layers\.(\d+)\.(?:{suffixes})", path)
     config = {
         "n_mel_channels": int(upsample.shape[0]),
         "n_flows": n_flows,
@@ -445,10 +451,7 @@ def _torch_conv(state: Mapping, prefix: str, path: Path) -> tuple[np.ndarray, np
             raise ValueError(f"{path}: {prefix}weight_v without {prefix}weight_g.")
         return v, g.reshape(-1)
     if prefix + "weight" not in state:
-        raise ValueError(
-            f"{path}: missing weights {prefix}weight (or {prefix}weight_g/_v, or "
-            f"{prefix}parametrizations.weight.original0/1)."
-        )
+        raise _missing_conv(prefix, path)
     weight = state[prefix + "weight"]
     return weight, np.sqrt(np.sum(np.square(weight, dtype=np.float64), axis=(1, 2)))
 

@@ -52,8 +52,8 @@ class GroupedConv1D(layers.Conv1D):
 
     The same kernel (`(kernel_size, in / groups, filters)`), config and outputs as `Conv1D`
     with `groups`. On CPUs the backends' own grouped convolutions are slow: a 16-group
-    256-channel kernel-41 layer's training step took 4.8 s in TensorFlow and 0.46 s in JAX
-    against 0.039 s and 0.029 s for a convolution per group
+    256-channel kernel-41 layer's training step took 4.8 s in TensorFlow and 0.50 s in JAX
+    against 0.032 s and 0.029 s for a convolution per group
     (`python benchmarks/grouped_conv.py`, `benchmarks/results/grouped_conv_cpu_2026-12-06.jsonl`).
     With a GPU or TPU visible to Keras the backend's grouped convolution is used.
 
