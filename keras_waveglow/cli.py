@@ -320,6 +320,14 @@ def _add_train(subparsers, common) -> None:
         help="step the GAN starts at (default 0)",
     )
     p.add_argument(
+        "--discriminator-warmup",
+        type=_at_least(0),
+        default=None,
+        help="with --gan: steps after --discriminator-start in which the discriminator trains "
+        "alone, the flow getting no adversarial gradient (for fine-tuning a trained flow; "
+        "default 0)",
+    )
+    p.add_argument(
         "--adv-weight",
         type=_number(0),
         default=None,
@@ -469,6 +477,7 @@ _TRAIN_RECIPE_OPTIONS = {
     "discriminator_width": ("discriminator_width", 1.0),
     "msd_groups": ("msd_groups", "hifigan"),
     "discriminator_start": ("discriminator_start_step", 0),
+    "discriminator_warmup": ("discriminator_warmup_steps", 0),
     "adv_weight": ("adv_weight", 1.0),
     "fm_weight": ("fm_weight", 2.0),
     "mae_weight": ("mae_weight", 4.0),
@@ -589,6 +598,7 @@ def _run_train(args) -> int:
             discriminator_width=args.discriminator_width,
             msd_groups=args.msd_groups,
             discriminator_start_step=args.discriminator_start,
+            discriminator_warmup_steps=args.discriminator_warmup,
             adv_weight=args.adv_weight,
             fm_weight=args.fm_weight,
             mae_weight=args.mae_weight,

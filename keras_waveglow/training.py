@@ -102,9 +102,10 @@ class WaveGlowGAN(keras.Model):
     """WaveGlow trained on likelihood, log-mel MAE and (optionally) adversarial terms.
 
     Generator objective: `nll_weight * NLL + mae_weight * MAE_mel + waveform_mae_weight *
-    MAE_wave + stft_weight * MR_STFT + active * (adv_weight * LSGAN_G + fm_weight * FM)`,
-    with `active` = 1 from step `discriminator_start_step` on. Discriminator objective:
-    `active * LSGAN_D`.
+    MAE_wave + stft_weight * MR_STFT + g_active * (adv_weight * LSGAN_G + fm_weight * FM)`,
+    with `g_active` = 1 from step `discriminator_start_step + discriminator_warmup_steps` on.
+    Discriminator objective: `active * LSGAN_D`, with `active` = 1 from step
+    `discriminator_start_step` on.
 
     Args:
         waveglow: the `WaveGlow` to train.
@@ -121,6 +122,11 @@ class WaveGlowGAN(keras.Model):
             80-band log-mel's bands are wider than their spacing). Default 0.0.
         discriminator_start_step: int, training step from which the discriminator trains and
             the adversarial terms count. Default 0.
+        discriminator_warmup_steps: int, steps after `discriminator_start_step` in which the
+            discriminator trains alone: the generator's adversarial and feature-matching terms
+            count from `discriminator_start_step + discriminator_warmup_steps` on. For
+            fine-tuning a trained flow, whose samples a random discriminator would otherwise
+            pull anywhere. Default 0.
         train_sigma: float, standard deviation of z when sampling audio for the MAE and
             adversarial terms. Default 0.6 (the usual inference sigma).
         remove_group_mean: bool, compare the sampled and the real audio in the log-mel MAE,
@@ -170,6 +176,7 @@ class WaveGlowGAN(keras.Model):
         remove_group_mean: bool = False,
         group_mean_window: int | None = None,
         even_weight: float = 0.0,
+        discriminator_warmup_steps: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -184,11 +191,16 @@ class WaveGlowGAN(keras.Model):
             ("stft_weight", stft_weight),
             ("even_weight", even_weight),
             ("discriminator_start_step", discriminator_start_step),
+            ("discriminator_warmup_steps", discriminator_warmup_steps),
         ):
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}.")
         if train_sigma <= 0:
             raise ValueError(f"train_sigma must be > 0, got {train_sigma}.")
+        if discriminator_warmup_steps and discriminator is None:
+            raise ValueError(
+                "discriminator_warmup_steps needs a discriminator (there is none to warm up)."
+            )
         self.waveglow = waveglow
         self.discriminator = discriminator
         self.nll_weight = float(nll_weight)
@@ -203,6 +215,7 @@ class WaveGlowGAN(keras.Model):
         self.remove_group_mean = bool(remove_group_mean)
         self.group_mean_window = check_group_mean_window(group_mean_window, "group_mean_window")
         self.discriminator_start_step = int(discriminator_start_step)
+        self.discriminator_warmup_steps = int(discriminator_warmup_steps)
         self.train_sigma = float(train_sigma)
         self.log_names = [
             n
@@ -405,6 +418,12 @@ class WaveGlowGAN(keras.Model):
         """A boolean tensor: has the step counter reached `discriminator_start_step`?"""
         return ops.greater_equal(self.step_counter.value, self.discriminator_start_step)
 
+    def adversarial_active(self):
+        """A boolean tensor: do the generator's adversarial terms count at this step (the
+        discriminator has started and its warm-up is over)?"""
+        start = self.discriminator_start_step + self.discriminator_warmup_steps
+        return ops.greater_equal(self.step_counter.value, start)
+
     def samples_audio(self) -> bool:
         """Whether a term beside the likelihood needs the inverse pass (audio from z)."""
         return (
@@ -471,6 +490,7 @@ class WaveGlowGAN(keras.Model):
         if not has_gan:
             return terms, generator_total, discriminator_total
         active = ops.cast(self.discriminator_active(), "float32")
+        g_active = ops.cast(self.adversarial_active(), "float32")
         frozen = frozen_discriminator or self.discriminator
         real_logits, real_features = self.discriminator(audio)
         fake_logits, _ = self.discriminator(ops.stop_gradient(fake))
@@ -480,7 +500,7 @@ class WaveGlowGAN(keras.Model):
         real_features = keras.tree.map_structure(ops.stop_gradient, real_features)
         fm = feature_matching_loss(real_features, gen_features)
         terms.update(generator_adversarial=adv, feature_matching=fm, discriminator_loss=d_loss)
-        generator_total = generator_total + active * (self.adv_weight * adv + self.fm_weight * fm)
+        generator_total = generator_total + g_active * (self.adv_weight * adv + self.fm_weight * fm)
         discriminator_total = active * d_loss
         return terms, generator_total, discriminator_total
 
@@ -815,6 +835,7 @@ class WaveGlowGAN(keras.Model):
             "group_mean_window": self.group_mean_window,
             "even_weight": self.even_weight,
             "discriminator_start_step": self.discriminator_start_step,
+            "discriminator_warmup_steps": self.discriminator_warmup_steps,
             "train_sigma": self.train_sigma,
         }
 
@@ -2031,6 +2052,7 @@ def train(
     group_mean_window: int | None = None,
     even_weight: float = 0.0,
     discriminator_start_step: int = 0,
+    discriminator_warmup_steps: int = 0,
     discriminator_width: float = 1.0,
     msd_groups: str = "hifigan",
     adv_weight: float = 1.0,
@@ -2092,7 +2114,9 @@ def train(
             `remove_group_mean`. Default None.
         even_weight: weight of the even part's power share (`WaveGlowGAN`; a second inverse
             pass per step). Default 0.0 (off).
-        discriminator_start_step, discriminator_width: `WaveGlowGAN` settings.
+        discriminator_start_step, discriminator_warmup_steps, discriminator_width:
+            `WaveGlowGAN` settings (with `gan`; the warm-up trains the discriminator alone
+            for that many steps, for fine-tuning a trained flow). Defaults 0, 0, 1.0.
         adv_weight, fm_weight: with `gan`, the weights of the least-squares generator loss
             and of feature matching (`WaveGlowGAN`). Default 1.0 and 2.0 (HiFi-GAN's).
         msd_groups: "hifigan" or "dense" multi-scale convolutions (`build_gan`). Default
@@ -2218,6 +2242,7 @@ def train(
         "group_mean_window": group_mean_window,
         "even_weight": even_weight,
         "discriminator_start_step": discriminator_start_step,
+        "discriminator_warmup_steps": discriminator_warmup_steps,
         "discriminator_width": discriminator_width,
         "msd_groups": msd_groups,
         "adv_weight": adv_weight,
@@ -2262,6 +2287,7 @@ def train(
             group_mean_window=group_mean_window,
             even_weight=even_weight,
             discriminator_start_step=discriminator_start_step,
+            discriminator_warmup_steps=discriminator_warmup_steps,
             adv_weight=adv_weight,
             fm_weight=fm_weight,
         )

@@ -540,6 +540,51 @@ def test_discriminator_fixed_before_start_and_trains_after(gan_run):
             assert np.isfinite(step_logs[name]), (name, step_logs)
 
 
+def test_discriminator_warmup_trains_it_alone_then_the_flow_sees_it():
+    """During the warm-up the flow's update is exactly that of a run without adversarial
+    terms (0 * term adds nothing), while the discriminator trains as in that run; after it,
+    the adversarial terms change the flow's update."""
+    warmup = 2
+    mel, audio = None, None
+    runs = {}
+    for name, kwargs in (
+        ("warmup", {"discriminator_warmup_steps": warmup}),
+        ("no_adv", {"adv_weight": 0.0, "fm_weight": 0.0}),
+    ):
+        keras.config.set_dtype_policy("float32")
+        keras.utils.set_random_seed(7)
+        waveglow = WaveGlow.from_preset("tiny", seed=0)
+        disc = WaveDiscriminator(periods=(2,), n_scales=0, width=1 / 32)
+        gan = WaveGlowGAN(waveglow, disc, mae_weight=1.0, **kwargs)
+        gan.compile(
+            keras.optimizers.Adam(1e-3), discriminator_optimizer=keras.optimizers.Adam(1e-3)
+        )
+        if mel is None:
+            mel, audio = _pairs(waveglow, _segments("awb")[: (warmup + 1) * BATCH])
+        snaps = [{"g": _numpy(waveglow.trainable_variables), "d": _numpy(disc.trainable_variables)}]
+        for step in range(warmup + 1):
+            batch = slice(step * BATCH, (step + 1) * BATCH)
+            gan.fit(mel[batch], audio[batch], batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+            snaps.append(
+                {"g": _numpy(waveglow.trainable_variables), "d": _numpy(disc.trainable_variables)}
+            )
+        runs[name] = snaps
+    warm, plain = runs["warmup"], runs["no_adv"]
+    # Tolerance: the same float32 graph on the same inputs; 1e-6 allows only reassociation.
+    for step in range(1, warmup + 1):
+        assert _max_change(warm[step - 1]["d"], warm[step]["d"]) > 0.0  # D trains from step 0
+        assert _max_change(warm[step]["g"], plain[step]["g"]) < 1e-6, step
+        assert _max_change(warm[step]["d"], plain[step]["d"]) < 1e-6, step
+    # Step warmup + 1: the adversarial terms count; the flows part.
+    assert _max_change(warm[warmup + 1]["g"], plain[warmup + 1]["g"]) > 1e-5
+    config = WaveGlowGAN(waveglow, disc, discriminator_warmup_steps=3).get_config()
+    assert config["discriminator_warmup_steps"] == 3
+    with pytest.raises(ValueError, match="discriminator_warmup_steps needs a discriminator"):
+        WaveGlowGAN(waveglow, discriminator_warmup_steps=3)
+    with pytest.raises(ValueError, match="discriminator_warmup_steps must be >= 0"):
+        WaveGlowGAN(waveglow, disc, discriminator_warmup_steps=-1)
+
+
 def test_nan_batch_is_skipped_counted_and_training_continues(gan_run):
     snaps, logs = gan_run["snapshots"], gan_run["logs"]
     before, after = snaps[NAN_STEP - 1], snaps[NAN_STEP]
@@ -1843,8 +1888,8 @@ def test_the_cli_s_recipe_options_are_the_recipe_train_records(tmp_path, monkeyp
 
 
 def test_the_adversarial_weights_reach_the_gan_and_the_run_s_recipe(tmp_path, monkeypatch):
-    """`train --gan --adv-weight A --fm-weight F` builds the WaveGlowGAN with those weights and
-    records them."""
+    """`train --gan --adv-weight A --fm-weight F --discriminator-warmup N` builds the
+    WaveGlowGAN with those settings and records them."""
     from keras_waveglow import training
 
     built = []
@@ -1858,12 +1903,15 @@ def test_the_adversarial_weights_reach_the_gan_and_the_run_s_recipe(tmp_path, mo
     out = tmp_path / "run"
     argv = ["train", "--data", str(ROOT / "data"), "--out", str(out), "--preset", "tiny"]
     argv += ["--gan", "--discriminator-width", "0.03125", "--adv-weight", "0.1"]
-    argv += ["--fm-weight", "0.5"]
+    argv += ["--fm-weight", "0.5", "--discriminator-warmup", "7"]
     with monkeypatch.context() as patch:
         _capture_train_dataset(patch, argv)
     assert (built[-1].adv_weight, built[-1].fm_weight) == (0.1, 0.5)
+    assert built[-1].discriminator_warmup_steps == 7
     recipe = json.loads((out / "run_config.json").read_text())["recipe"]
-    assert (recipe["adv_weight"], recipe["fm_weight"]) == (0.1, 0.5)  # a resume compares them
+    # A resume compares them.
+    assert (recipe["adv_weight"], recipe["fm_weight"]) == (0.1, 0.5)
+    assert recipe["discriminator_warmup_steps"] == 7
 
 
 def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(
@@ -2001,13 +2049,14 @@ _RESUME_ENGINES = ["auto", "pydataset"] if keras.backend.backend() == "jax" else
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", _RESUME_ENGINES)
 def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path, engine):
-    """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on), on
+    """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on, the
+    flow's adversarial terms from step 3 after a one-step warm-up), on
     the default data engine and, under JAX, on the PyDataset one (the pipeline told there is
     no TensorFlow, as on the JAX-only GPU machine)."""
     common = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     common += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "4"]
     common += ["--gan", "--discriminator-width", "0.03125", "--discriminator-start", "2"]
-    common += ["--sample-every", "0"]
+    common += ["--discriminator-warmup", "1", "--sample-every", "0"]
     code = "import sys; from keras_waveglow.cli import main; sys.exit(main(sys.argv[1:]))"
     if engine == "pydataset":
         no_tf_data = "import keras_waveglow.data.pipeline as p; p.tensorflow_available = lambda: 0"
