@@ -2034,7 +2034,7 @@ def _writing_callbacks(
 def train(
     data,
     out,
-    preset: str = "tiny",
+    preset: str = "arctic_16k",
     steps: int = 1000,
     batch_size: int = 12,
     segment_length: int = 16000,
@@ -2087,7 +2087,8 @@ def train(
         data: a folder of audio, an ARCTIC root, or a file list (see
             `keras_waveglow.data.make_dataset`).
         out: output folder; must be empty or absent unless `resume`.
-        preset: WaveGlow preset. Default "tiny".
+        preset: WaveGlow preset. Default "arctic_16k", as `keras-waveglow train`'s (it was
+            "tiny" before 2026-12-06).
         steps: total training steps, counting those of a resumed run. Default 1000.
         batch_size, segment_length: batch shape. Defaults 12 and 16000.
         gan: add the discriminator and adversarial terms. Default False.

@@ -1887,6 +1887,21 @@ def test_the_cli_s_recipe_options_are_the_recipe_train_records(tmp_path, monkeyp
         assert recipe[key] == expected, (option, recipe[key], expected)
 
 
+def test_python_train_has_the_cli_s_defaults():
+    """`train(data, out)` from Python trains what `keras-waveglow train` does with the same
+    options left out: every recipe option's default is the same in both (the preset was
+    "tiny" in Python, "arctic_16k" on the command line, before 2026-12-06)."""
+    import inspect
+
+    from keras_waveglow.cli import _TRAIN_RECIPE_OPTIONS
+    from keras_waveglow.training import train
+
+    parameters = inspect.signature(train).parameters
+    for option, (key, default) in _TRAIN_RECIPE_OPTIONS.items():
+        assert key in parameters, option
+        assert parameters[key].default == default, (option, parameters[key].default, default)
+
+
 def test_the_adversarial_weights_reach_the_gan_and_the_run_s_recipe(tmp_path, monkeypatch):
     """`train --gan --adv-weight A --fm-weight F --discriminator-warmup N` builds the
     WaveGlowGAN with those settings and records them."""
