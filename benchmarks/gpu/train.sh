@@ -17,9 +17,13 @@
 # REMOVE_GROUP_MEAN=1 (`train --remove-group-mean`), GROUP_MEAN_WINDOW (an odd number of
 # groups: `train --group-mean-window`, implies the former), EVEN (`train --even-weight`: the
 # even part's power share; unset: off), AUGMENT_SPEED ("LOW HIGH": `train --augment-speed`),
-# AUGMENT_EQ (dB: `train --augment-eq`), SKIP_INSTALL=1 to use the current Python
-# as is (the CPU rehearsal). Continuing the bundled model, as the CPU runs found best:
+# AUGMENT_EQ (dB: `train --augment-eq`), GAN=1 (`train --gan`, with DISC_WIDTH (0.5),
+# WARMUP (0: `--discriminator-warmup`), ADV (1) and FM (2): `--adv-weight`, `--fm-weight`),
+# SKIP_INSTALL=1 to use the current Python as is (the CPU rehearsal). Continuing the bundled
+# model, as the CPU runs found best:
 #   INIT=keras_waveglow/weights/squeezewave_128s_klettres.weights.h5 LR=1e-4 EMA=0.999
+# and the adversarial route from it, untried with a moving average (README, "What the next
+# run needs"): the same plus GAN=1 WARMUP=500 ADV=0.1 FM=0.2
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUDGET=${BUDGET:-330}
@@ -77,6 +81,8 @@ init=()
 # shellcheck disable=SC2206  # two numbers, split on purpose
 [ -n "${AUGMENT_SPEED:-}" ] && init+=(--augment-speed $AUGMENT_SPEED)
 [ -n "${AUGMENT_EQ:-}" ] && init+=(--augment-eq "$AUGMENT_EQ")
+[ "${GAN:-0}" = 1 ] && init+=(--gan --discriminator-width "${DISC_WIDTH:-0.5}" \
+  --discriminator-warmup "${WARMUP:-0}" --adv-weight "${ADV:-1}" --fm-weight "${FM:-2}")
 echo "$(date +%s) start" >> "$OUT/progress.txt"
 timeout --signal=TERM --kill-after=20 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
   --split all --preset "$PRESET" --batch-size "$BATCH" --segment-length "$SEGMENT" \
