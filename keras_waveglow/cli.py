@@ -559,6 +559,11 @@ def _check_train(args) -> int:
         )
     if args.ema is not None and args.ema >= 1:
         return refuse(f"--ema must be a momentum in (0, 1), e.g. 0.999; got {args.ema}.")
+    if args.discriminator_warmup and not args.gan:
+        return refuse(
+            f"--discriminator-warmup {args.discriminator_warmup} needs --gan: without the "
+            "discriminators there is nothing to warm up."
+        )
     if args.keep_every % args.save_every:
         return refuse(
             f"--keep-every must be 0 or a multiple of --save-every ({args.save_every}); "

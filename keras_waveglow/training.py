@@ -7,8 +7,9 @@ Each training step
 2. samples audio through the flow's inverse at `train_sigma` (z drawn with the flow's own
    `SeedGenerator`, so the step is reproducible and the inverse is differentiated through);
 3. adds the L1 distance between the log-mels of sampled and real audio (the project's one mel
-   definition), and, once the discriminator has started, HiFi-GAN's least-squares adversarial
-   and feature-matching terms;
+   definition), and, once the discriminator has started and its warm-up
+   (`discriminator_warmup_steps`) is over, HiFi-GAN's least-squares adversarial and
+   feature-matching terms;
 4. updates the discriminator with its own optimizer on real vs. (detached) sampled audio.
 
 Both optimizers live in one `keras.optimizers.MultiOptimizer` (routed by variable path), so
@@ -120,8 +121,9 @@ class WaveGlowGAN(keras.Model):
         stft_weight: float, weight of the multi-resolution STFT distance of sampled vs. real
             audio (`losses.multi_resolution_stft_loss`: resolves harmonics where the
             80-band log-mel's bands are wider than their spacing). Default 0.0.
-        discriminator_start_step: int, training step from which the discriminator trains and
-            the adversarial terms count. Default 0.
+        discriminator_start_step: int, training step from which the discriminator trains; the
+            flow's adversarial terms count from here plus `discriminator_warmup_steps`.
+            Default 0.
         discriminator_warmup_steps: int, steps after `discriminator_start_step` in which the
             discriminator trains alone: the generator's adversarial and feature-matching terms
             count from `discriminator_start_step + discriminator_warmup_steps` on. For
@@ -1395,8 +1397,13 @@ def _read_recipe(run: Path) -> dict | None:
 def _as_built(recipe: dict) -> dict:
     """A recorded recipe with the settings it was built with before they were recorded:
     an MR-STFT term that floored |STFT| (`stft_floor`), a dense multi-scale discriminator
-    (`msd_groups`)."""
+    (`msd_groups`), the adversarial weights before they were options (`adv_weight`,
+    `fm_weight`, `discriminator_warmup_steps`: 1, 2 and 0)."""
     recipe = dict(recipe)
+    if recipe.get("gan"):
+        for key, value in (("adv_weight", 1.0), ("fm_weight", 2.0)):
+            recipe.setdefault(key, value)
+        recipe.setdefault("discriminator_warmup_steps", 0)
     if recipe.get("stft_weight") and "stft_floor" not in recipe:
         recipe["stft_floor"] = OLD_STFT_FLOOR_DEFINITION
     if recipe.get("gan") and "msd_groups" not in recipe:
@@ -2214,6 +2221,11 @@ def train(
         )
     if ema is not None and not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")
+    if discriminator_warmup_steps and not gan:
+        raise ValueError(
+            f"discriminator_warmup_steps ({discriminator_warmup_steps}) needs gan=True: "
+            "without the discriminators there is nothing to warm up."
+        )
     if peak is not None and not 0.0 < peak <= 1.0:  # 0: silence; negative: polarity flipped
         raise ValueError(f"peak must be in (0, 1] (full scale is 1); got {peak}.")
     if trim_db is not None and not trim_db > 0:

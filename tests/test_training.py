@@ -1929,6 +1929,45 @@ def test_the_adversarial_weights_reach_the_gan_and_the_run_s_recipe(tmp_path, mo
     assert recipe["discriminator_warmup_steps"] == 7
 
 
+def test_the_adversarial_options_of_a_gan_run_recorded_before_them_are_its_defaults(
+    tmp_path, monkeypatch, capsys
+):
+    """A GAN run recorded before `adv_weight`, `fm_weight` and `discriminator_warmup_steps`
+    were options trained with 1, 2 and 0: a resume asking for others is refused by name (it
+    was accepted, the missing keys never compared). The warm-up without `--gan` is refused
+    before anything loads, and by `train()`."""
+    from keras_waveglow.cli import main
+    from keras_waveglow.training import train
+
+    out = tmp_path / "gan"
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048"]
+    gan = ["--gan", "--discriminator-width", "0.03125"]
+    with monkeypatch.context() as patch:
+        _capture_train_dataset(patch, [*argv, *gan, "--out", str(out)])
+    config = json.loads((out / "run_config.json").read_text())
+    for key in ("adv_weight", "fm_weight", "discriminator_warmup_steps"):
+        del config["recipe"][key]  # as written before 2026-12-06
+    (out / "run_config.json").write_text(json.dumps(config))
+    (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
+    resume = [*argv, *gan, "--out", str(out), "--resume", "--steps", "9"]
+    for option, change in (
+        (["--discriminator-warmup", "5"], "discriminator_warmup_steps: 0 -> 5"),
+        (["--adv-weight", "0.1"], "adv_weight: 1.0 -> 0.1"),
+        (["--fm-weight", "3"], "fm_weight: 2.0 -> 3.0"),
+    ):
+        assert main([*resume, *option]) == 2, option
+        assert change in capsys.readouterr().err, option
+    with pytest.raises(OSError, match="file signature not found"):  # its own settings pass
+        main(resume)
+    plain = [*argv, "--out", str(tmp_path / "plain"), "--discriminator-warmup", "5"]
+    assert main(plain) == 2
+    assert "--discriminator-warmup 5 needs --gan" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"discriminator_warmup_steps \(5\) needs gan=True"):
+        train(ROOT / "data", tmp_path / "plain", discriminator_warmup_steps=5)
+    assert not (tmp_path / "plain").exists()
+
+
 def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(
     tmp_path, monkeypatch, capsys
 ):
@@ -2065,13 +2104,13 @@ _RESUME_ENGINES = ["auto", "pydataset"] if keras.backend.backend() == "jax" else
 @pytest.mark.parametrize("engine", _RESUME_ENGINES)
 def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path, engine):
     """Fresh processes: 4 steps then --resume to 8 equals 8 uninterrupted steps (GAN on, the
-    flow's adversarial terms from step 3 after a one-step warm-up), on
+    flow's adversarial terms from step 5, after a three-step warm-up: across the resume), on
     the default data engine and, under JAX, on the PyDataset one (the pipeline told there is
     no TensorFlow, as on the JAX-only GPU machine)."""
     common = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     common += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "4"]
     common += ["--gan", "--discriminator-width", "0.03125", "--discriminator-start", "2"]
-    common += ["--discriminator-warmup", "1", "--sample-every", "0"]
+    common += ["--discriminator-warmup", "3", "--sample-every", "0"]
     code = "import sys; from keras_waveglow.cli import main; sys.exit(main(sys.argv[1:]))"
     if engine == "pydataset":
         no_tf_data = "import keras_waveglow.data.pipeline as p; p.tensorflow_available = lambda: 0"
