@@ -1400,15 +1400,20 @@ def _as_built(recipe: dict) -> dict:
     (`msd_groups`), the adversarial weights before they were options (`adv_weight`,
     `fm_weight`, `discriminator_warmup_steps`: 1, 2 and 0)."""
     recipe = dict(recipe)
-    if recipe.get("gan"):
-        for key, value in (("adv_weight", 1.0), ("fm_weight", 2.0)):
-            recipe.setdefault(key, value)
-        recipe.setdefault("discriminator_warmup_steps", 0)
     if recipe.get("stft_weight") and "stft_floor" not in recipe:
         recipe["stft_floor"] = OLD_STFT_FLOOR_DEFINITION
-    if recipe.get("gan") and "msd_groups" not in recipe:
-        recipe["msd_groups"] = "dense"
+    if recipe.get("gan"):
+        recipe = {**_GAN_AS_BUILT, **recipe}
     return recipe
+
+
+# What a GAN run recorded before these settings were recorded was built with.
+_GAN_AS_BUILT = {
+    "msd_groups": "dense",
+    "adv_weight": 1.0,
+    "fm_weight": 2.0,
+    "discriminator_warmup_steps": 0,
+}
 
 
 def _save_generator_average(source: Path, recipe: dict, target: Path) -> None:
