@@ -793,18 +793,64 @@ def _noise_spec(model: WaveGlow):
     return keras.InputSpec(shape=(None, None, model.n_group), dtype="float32")
 
 
+def _noise_for_mel(model: WaveGlow, mel, z):
+    """z cropped to the mel's samples (F * hop_length // n_group steps).
+
+    The Keras model refuses a longer z when the shapes are known; a traced graph (SavedModel,
+    TFLite, ONNX) sees them only at run time, where a longer z would be conditioned on the
+    upsampler's tail past the last frame. Cropping gives it the Keras model's audio for the z
+    it can use.
+    """
+    steps = keras.ops.shape(mel)[1] * model.hop_length // model.n_group
+    return z[:, :steps]
+
+
+def _checked_inputs(model: WaveGlow, mel, z=None):
+    """Run-time checks in a TensorFlow graph: at least one frame; z no longer than the mel.
+
+    A SavedModel raises `InvalidArgumentError` with these messages; TFLite's converter drops
+    assertions, so there a longer z is cropped (`_noise_for_mel`) and an empty mel fails in
+    the runtime.
+    """
+    import tensorflow as tf
+
+    frames = tf.shape(mel)[1]
+    checks = [tf.debugging.assert_positive(frames, message="the mel has no frames")]
+    if z is not None:
+        samples = frames * model.hop_length
+        checks.append(
+            tf.debugging.assert_less_equal(
+                tf.shape(z)[1] * model.n_group,
+                samples,
+                message=(
+                    f"z too long for the mel: give at most frames * hop_length // n_group "
+                    f"(hop_length {model.hop_length}, n_group {model.n_group}) steps; "
+                    "[z steps * n_group, frames * hop_length] ="
+                ),
+            )
+        )
+    with tf.control_dependencies(checks):
+        mel = tf.identity(mel)
+        z = None if z is None else tf.identity(z)
+    return mel, z
+
+
 def _export_archive(model: WaveGlow, sigma: float, with_sampling: bool = True):
+    def vocode(mel):
+        mel, _ = _checked_inputs(model, mel)
+        return model.inverse(mel, sigma=sigma)
+
+    def vocode_from_noise(mel, z):
+        mel, z = _checked_inputs(model, mel, z)
+        return model.inverse(mel, z=_noise_for_mel(model, mel, z))
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     if with_sampling:
-        archive.add_endpoint(
-            name="vocode",
-            fn=lambda mel: model.inverse(mel, sigma=sigma),
-            input_signature=[_mel_spec(model)],
-        )
+        archive.add_endpoint(name="vocode", fn=vocode, input_signature=[_mel_spec(model)])
     archive.add_endpoint(
         name="vocode_from_noise",
-        fn=lambda mel, z: model.inverse(mel, z=z),
+        fn=vocode_from_noise,
         input_signature=[_mel_spec(model), _noise_spec(model)],
     )
     return archive
@@ -818,9 +864,9 @@ def export_savedmodel(
     Two serving signatures: `vocode(mel)` with mel (batch, frames, n_mels) float32 returns
     audio (batch, frames * hop_length), sampling z at `sigma` (the default signature); and
     `vocode_from_noise(mel, z)` with z (batch, frames * hop_length // n_group, n_group), for
-    deterministic output. The graph does not check z's length (the Keras model does): a
-    longer z is conditioned on the upsampler's tail, so give exactly that length, and at
-    least one frame. TensorFlow backend only.
+    deterministic output; a shorter z gives the first `steps * n_group` samples, as the Keras
+    model's `inverse`. A mel without frames, or a z longer than the mel, raises
+    `InvalidArgumentError` naming the problem. TensorFlow backend only.
 
     Args:
         model: the model.
@@ -850,8 +896,9 @@ def export_tflite(
     TFLite has no stateful random numbers, so the caller draws `z = sigma * N(0, 1)` of shape
     (batch, frames * hop_length // n_group, n_group). With `float16=True` the weights are
     stored in float16 (half the size; computation stays float32 on CPU). Frames may vary:
-    the signature runner resizes its inputs; z's length is not checked (give exactly that
-    length, and at least one frame). TensorFlow backend only.
+    the signature runner resizes its inputs. TFLite drops run-time assertions: a z longer
+    than the mel is cropped to it, and a mel without frames fails in the runtime ("Invalid
+    tensor size"). TensorFlow backend only.
 
     Args:
         model: the model.
@@ -896,8 +943,9 @@ def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fals
 
     The graph's inputs are named `mel` (batch, frames, n_mels) and `z` (batch,
     frames * hop_length // n_group, n_group), both float32 with dynamic batch and frames;
-    draw `z = sigma * N(0, 1)` yourself, of exactly that length (the graph does not check it),
-    for at least one frame. TensorFlow backend only.
+    draw `z = sigma * N(0, 1)` yourself, of that length (a longer z is cropped to it, a
+    shorter one gives the first `steps * n_group` samples), for at least one frame (an empty
+    mel fails in the runtime). TensorFlow backend only.
 
     Args:
         model: the model.
@@ -943,6 +991,8 @@ class VocodeFromNoise(keras.Model):
     """`[mel, z] -> waveglow.inverse(mel, z=z)`: the deterministic vocoder as a Keras model.
 
     Keras' exporters trace a model's `call`; this wrapper gives them the (mel, z) signature.
+    Where both lengths are known, a z longer than the mel is refused (as `WaveGlow.inverse`);
+    traced with unknown lengths (for export) it is cropped to the mel's samples at run time.
 
     Args:
         waveglow: a `WaveGlow`.
@@ -964,6 +1014,8 @@ class VocodeFromNoise(keras.Model):
 
     def call(self, inputs):
         mel, z = inputs
+        if z.shape[1] is None or mel.shape[1] is None:  # traced for export: crop at run time
+            z = _noise_for_mel(self.waveglow, mel, z)
         return self.waveglow.inverse(mel, z=z)
 
     def get_config(self):

@@ -76,6 +76,8 @@ def test_vocode_from_noise_wrapper_is_the_inverse(model):
     wrapper = VocodeFromNoise(model)
     expected = _vocode(model, mel, z)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(wrapper([mel, z])), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="z too long for the mel"):
+        wrapper([mel, np.concatenate([z, z[:, :1]], axis=1)])
     clone = VocodeFromNoise.from_config(wrapper.get_config())
     assert clone.waveglow.get_config() == model.get_config()
 
@@ -103,6 +105,20 @@ def test_savedmodel_serving_signatures(model, tmp_path):
         assert _relative_error(out, _vocode(model, mel, np.zeros_like(z))) > 1e-2
         out = loaded.signatures["vocode_from_noise"](mel=tf.constant(mel), z=tf.constant(z))
         assert _relative_error(out["output_0"].numpy(), _vocode(model, mel, z)) < 1e-5
+    # A shorter z gives the first samples, as the Keras model; a longer one or an empty mel is
+    # refused at run time, naming the problem (the Keras model refuses them before tracing).
+    mel, z = _inputs(model, 1, FRAMES)
+    short = z[:, : z.shape[1] - 3]
+    out = loaded.signatures["vocode_from_noise"](mel=tf.constant(mel), z=tf.constant(short))
+    assert _relative_error(out["output_0"].numpy(), _vocode(model, mel, short)) < 1e-5
+    longer = np.concatenate([z, z[:, :2]], axis=1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z too long for the mel"):
+        loaded.signatures["vocode_from_noise"](mel=tf.constant(mel), z=tf.constant(longer))
+    empty = np.zeros((1, 0, model.n_mel_channels), "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the mel has no frames"):
+        loaded.signatures["vocode"](mel=tf.constant(empty))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the mel has no frames"):
+        loaded.signatures["vocode_from_noise"](mel=tf.constant(empty), z=tf.constant(z[:, :0]))
     first, second = (loaded.vocode(tf.constant(mel)).numpy() for _ in range(2))
     assert not np.allclose(first, second)  # fresh noise on every call
     with pytest.raises(FileExistsError, match="savedmodel exists"):
@@ -137,6 +153,12 @@ def test_tflite_float16(model, tmp_path):
         # float16 weights carry a relative rounding error of 2^-11 ~ 5e-4 each; through
         # the flows this gives ~5e-4 of the peak (measured); 5e-3 bounds it.
         assert _relative_error(out, _vocode(model, mel, z)) < 5e-3
+    # TFLite drops assertions: a longer z is cropped to the mel's samples, not conditioned
+    # on the upsampler's tail past the last frame.
+    longer = np.concatenate([z, z[:, :3]], axis=1)
+    out = runner(mel=mel, z=longer)["output_0"]
+    assert out.shape == (1, (FRAMES + 2) * model.hop_length)
+    assert _relative_error(out, _vocode(model, mel, z)) < 5e-3
     with pytest.raises(FileExistsError):
         export_tflite(model, path)
 
@@ -155,6 +177,10 @@ def test_onnx(model, tmp_path):
         (out,) = session.run(None, {"mel": mel, "z": z})
         # float32 in another runtime: same math, different kernels (measured ~3e-7).
         assert _relative_error(out, _vocode(model, mel, z)) < 1e-5
+    # No assertions in the ONNX graph: a longer z is cropped to the mel's samples.
+    (out,) = session.run(None, {"mel": mel, "z": np.concatenate([z, z[:, :2]], axis=1)})
+    assert out.shape == (1, (FRAMES + 1) * model.hop_length)
+    assert _relative_error(out, _vocode(model, mel, z)) < 1e-5
 
 
 def test_tensorflow_exports_say_which_backend_they_need(model, tmp_path, monkeypatch):
