@@ -59,7 +59,7 @@ class GroupedConv1D(layers.Conv1D):
 
     Example:
         >>> conv = GroupedConv1D(64, 41, strides=2, padding="same", groups=16)
-        >>> conv(keras.random.normal((2, 400, 32))).shape
+        >>> tuple(conv(keras.random.normal((2, 400, 32))).shape)
         (2, 200, 64)
     """
 

@@ -113,7 +113,7 @@ def upsample_frames(x, factor: int, mode: str):
         (B, F * factor, C) tensor.
 
     Example:
-        >>> upsample_frames(keras.ops.ones((1, 3, 2)), 2, "linear").shape
+        >>> tuple(upsample_frames(keras.ops.ones((1, 3, 2)), 2, "linear").shape)
         (1, 6, 2)
     """
     if mode not in _FRAME_UPSAMPLING:
@@ -255,7 +255,7 @@ class SeparableConv1D(layers.Layer):
 
     Example:
         >>> layer = SeparableConv1D(8, kernel_size=3, dilation_rate=2)
-        >>> layer(keras.ops.ones((1, 10, 4))).shape
+        >>> tuple(layer(keras.ops.ones((1, 10, 4))).shape)
         (1, 10, 8)
     """
 

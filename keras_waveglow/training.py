@@ -114,7 +114,8 @@ class WaveGlowGAN(keras.Model):
             `(logits_list, features_list)`), or None for likelihood (+ MAE) training only.
         nll_weight: float, weight of the flow NLL. Default 1.0.
         mae_weight: float, weight of the log-mel L1 of sampled vs. real audio; 0 skips the
-            inverse pass when there is no discriminator. Default 45.0 (HiFi-GAN's).
+            inverse pass when there is no discriminator. Default 4.0, as `train`'s (measured
+            on klettres, README; HiFi-GAN's 45 made the flow's likelihood collapse).
         adv_weight: float, weight of the least-squares generator loss. Default 1.0.
         fm_weight: float, weight of the feature-matching loss. Default 2.0.
         waveform_mae_weight: float, weight of the sample-wise L1. Default 0.0.
@@ -168,7 +169,7 @@ class WaveGlowGAN(keras.Model):
         waveglow: WaveGlow,
         discriminator: keras.Model | None = None,
         nll_weight: float = 1.0,
-        mae_weight: float = 45.0,
+        mae_weight: float = 4.0,
         adv_weight: float = 1.0,
         fm_weight: float = 2.0,
         waveform_mae_weight: float = 0.0,
@@ -2116,8 +2117,8 @@ def train(
             value. None: no average. Default None.
         mae_weight: weight of the log-mel MAE. Default 4.0, measured on klettres (README,
             learning curves): at 4 the held-out NLL falls as fast as with likelihood alone
-            while the spectral envelope comes in; at `WaveGlowGAN`'s 45 (HiFi-GAN's) the
-            likelihood collapses.
+            while the spectral envelope comes in; at 45 (HiFi-GAN's mel weight, `WaveGlowGAN`'s
+            default before 2026-12-06) the likelihood collapses.
         stft_weight: weight of the multi-resolution STFT distance (`WaveGlowGAN`). Default
             0.0 (off).
         remove_group_mean: compare sampled and real audio without their `n_group`-periodic

@@ -2037,6 +2037,8 @@ def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):
         with monkeypatch.context() as patch:  # one make_dataset capture per run
             _capture_train_dataset(patch, [*argv, "--out", str(tmp_path / run), *options])
     assert [model.mae_weight for model in built] == [4.0, 9.0, 4.0]
+    # The class's own default is the same measured weight (it was HiFi-GAN's 45).
+    assert training.WaveGlowGAN(built[0].waveglow).mae_weight == 4.0
     assert [model.stft_weight for model in built] == [0.0, 2.0, 0.0]
     assert [model.remove_group_mean for model in built] == [False, True, True]
     assert [model.group_mean_window for model in built] == [None, None, 5]
