@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import numbers
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 from keras import backend, ops
+
+from keras_waveglow._paths import file_in_the_way
 
 LOG_FLOOR = 1e-5
 
@@ -157,6 +162,19 @@ def _check_float_audio(dtype: str) -> None:
         )
 
 
+def _check_sample_rate(sample_rate, whole: bool = False) -> None:
+    """Refuses a sample rate that is not a finite positive number (a whole one if `whole`),
+    by name, before librosa or soxr fail on it with a message that names neither."""
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, numbers.Real)
+        or not (math.isfinite(sample_rate) and sample_rate > 0)
+        or (whole and not float(sample_rate).is_integer())
+    ):
+        kind = "a positive whole number" if whole else "a positive number"
+        raise ValueError(f"sample_rate must be {kind} of Hz; got {sample_rate!r}.")
+
+
 def _check_mel_args(audio_shape, n_fft: int, hop_length: int, win_length: int) -> None:
     if len(audio_shape) not in (1, 2):
         raise ValueError(f"audio must have shape (T,) or (B, T); got {tuple(audio_shape)}.")
@@ -229,8 +247,9 @@ def mel_spectrogram(
 
     Raises:
         TypeError: the audio is not floating point (e.g. raw int16 PCM).
-        ValueError: a bad shape, audio too short for the reflect padding, a window longer than
-            `n_fft` or not positive, a hop that is not positive, or an unknown precision.
+        ValueError: a `sample_rate` that is not a positive number, a bad shape, audio too short
+            for the reflect padding, a window longer than `n_fft` or not positive, a hop that
+            is not positive, or an unknown precision.
 
     Example:
         >>> mel = mel_spectrogram(np.zeros(16000, "float32"), 16000)
@@ -238,6 +257,7 @@ def mel_spectrogram(
         (63, 80)
     """
     _check_precision(precision)
+    _check_sample_rate(sample_rate)
     audio = ops.convert_to_tensor(audio)
     _check_float_audio(backend.standardize_dtype(audio.dtype))
     _check_mel_args(audio.shape, n_fft, hop_length, win_length)
@@ -316,6 +336,7 @@ def tf_mel_spectrogram(
     import tensorflow as tf
 
     _check_precision(precision)
+    _check_sample_rate(sample_rate)
     dtype = tf.float64 if precision == "float64" else tf.float32
     audio = tf.convert_to_tensor(audio)
     _check_float_audio(audio.dtype.name)
@@ -387,6 +408,10 @@ _DEFAULT_SUBTYPES = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS"}
 # Magic numbers of the containers `load_audio` reads: a file that starts with one of these but
 # does not decode has a corrupt header; anything else is not an audio file at all.
 _MAGIC = {b"RIFF": "WAV", b"RIFX": "WAV", b"RF64": "WAV", b"fLaC": "FLAC", b"OggS": "OGG"}
+# A file whose header declares a rate outside [low, high] Hz is read with a warning: below
+# 1 kHz no audio format is in real use (a 1 Hz header turns 2,000 samples into 2,000 s, or
+# 44 M samples once resampled to 22.05 kHz); 768 kHz is the highest rate audio hardware uses.
+PLAUSIBLE_FILE_RATES = (1000, 768_000)
 
 
 # A decoded file whose peak exceeds full scale is scaled to this peak instead of being clipped
@@ -443,11 +468,14 @@ def load_audio(
     `soundfile.info(path).samplerate`. Float files with samples beyond [-1, 1] are clipped with a
     warning (with `clip=False` they are returned as they are, for the caller to rescale); a
     WAV file holding fewer samples than its header announces (a cut download or copy) is read
-    as far as it goes, with a warning naming both sizes.
+    as far as it goes, with a warning naming both sizes. A file whose header declares a rate
+    below 1,000 Hz or above 768,000 Hz (`PLAUSIBLE_FILE_RATES`; most likely a wrong or corrupt
+    header) is read too, with a warning naming its rate and the length it gives.
 
     Args:
         path: str or path-like, the audio file.
-        sample_rate: int or None, the rate wanted; None keeps the file's rate.
+        sample_rate: int or None, the rate wanted (a positive whole number of Hz); None keeps
+            the file's rate.
         mono: bool, average the channels to one. Default True. When False, multi-channel audio
             is returned as (T, channels).
         clip: bool, clip float samples beyond [-1, 1] (with a warning). Default True.
@@ -458,7 +486,10 @@ def load_audio(
         when given).
 
     Raises:
+        ValueError: `sample_rate` is not None or a positive whole number (checked before the
+            file is opened).
         FileNotFoundError: the file does not exist.
+        IsADirectoryError: the path is a folder.
         AudioFileError: the file is empty, has a corrupt header, is not an audio file, holds no
             samples, or holds NaN/inf samples. The message names the file.
 
@@ -469,7 +500,12 @@ def load_audio(
     """
     import soundfile as sf
 
+    if sample_rate is not None:
+        _check_sample_rate(sample_rate, whole=True)
+        sample_rate = int(sample_rate)
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not a file.")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such audio file.")
     if path.stat().st_size == 0:
@@ -498,6 +534,22 @@ def load_audio(
     bad = ~np.isfinite(audio)
     if bad.any():
         raise AudioFileError(f"{path}: {int(bad.sum())} NaN/inf samples; the audio is unusable.")
+    low, high = PLAUSIBLE_FILE_RATES
+    if not low <= rate <= high:
+        frames = audio.shape[0]
+        if sample_rate is not None and sample_rate != rate:
+            frames = round(frames * sample_rate / rate)
+        logger.warning(
+            "%s: its header declares %d Hz, outside %d-%d Hz (a wrong or corrupt header?); "
+            "read at that rate it gives %d samples (%.4g s) at %d Hz.",
+            path,
+            rate,
+            low,
+            high,
+            frames,
+            audio.shape[0] / rate,
+            rate if sample_rate is None else sample_rate,
+        )
     if mono and audio.shape[1] > 1:
         audio = audio.mean(axis=1, dtype=np.float64).astype(np.float32)
     elif audio.shape[1] == 1:
@@ -506,14 +558,14 @@ def load_audio(
     if clip and peak > 1.0:
         logger.warning("%s: float samples reach %.3f beyond [-1, 1]; clipped.", path, peak)
         audio = np.clip(audio, -1.0, 1.0)
-    if sample_rate is not None and int(sample_rate) != rate:
+    if sample_rate is not None and sample_rate != rate:
         import soxr
 
-        logger.info("%s: resampled %d Hz -> %d Hz.", path, rate, int(sample_rate))
-        audio = soxr.resample(audio, rate, int(sample_rate), quality="HQ").astype(np.float32)
+        logger.info("%s: resampled %d Hz -> %d Hz.", path, rate, sample_rate)
+        audio = soxr.resample(audio, rate, sample_rate, quality="HQ").astype(np.float32)
         if clip:
             audio = np.clip(audio, -1.0, 1.0)
-        rate = int(sample_rate)
+        rate = sample_rate
     return np.ascontiguousarray(audio, dtype=np.float32), int(rate)
 
 
@@ -564,6 +616,9 @@ def save_audio(
 
     Raises:
         FileExistsError: `path` exists and `overwrite` is False.
+        IsADirectoryError: `path` is an existing folder.
+        NotADirectoryError: a parent of `path` is an existing file.
+        TypeError: the audio is not floating point (e.g. int16 PCM: divide it by 32768 first).
         ValueError: an unknown extension, a subtype the format cannot hold (e.g. "FLOAT" in
             flac, "PCM_16" in ogg), audio of the wrong rank or holding NaN/inf, or soundfile
             refusing the write (e.g. Opus at a rate it does not support). The message names
@@ -577,8 +632,20 @@ def save_audio(
 
     path = Path(path)
     file_format, subtype = _write_format(path, subtype)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder; refusing to replace a folder with a file: choose another path."
+        )
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    if (blocker := file_in_the_way(path.parent)) is not None:
+        raise NotADirectoryError(f"{path}: {blocker} is a file, not a folder.")
+    audio = np.asarray(audio)
+    if not audio.dtype.name.startswith(("float", "bfloat")):
+        raise TypeError(
+            f"{path}: audio must be floating point in [-1, 1]; got {audio.dtype} (convert it "
+            "first, e.g. int16 PCM / 32768)."
+        )
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim not in (1, 2):
         raise ValueError(f"{path}: audio must be (T,) or (T, channels); got {audio.shape}.")
@@ -616,6 +683,38 @@ def save_audio(
     return path
 
 
+def _read_npy(path: Path) -> np.ndarray:
+    """The array of a .npy file, read without unpickling; says what the file is if not .npy."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if not magic:
+        raise AudioFileError(f"{path}: empty file (0 bytes), not a .npy array.")
+    if magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a zip archive: what np.savez writes
+        try:
+            with zipfile.ZipFile(path) as archive:
+                keys = [name.removesuffix(".npy") for name in archive.namelist()]
+        except (zipfile.BadZipFile, OSError) as error:
+            raise AudioFileError(
+                f"{path}: a damaged zip (.npz?) archive, not a .npy file ({error})."
+            ) from error
+        shown = ", ".join(keys[:10]) + (f", ... ({len(keys)} in all)" if len(keys) > 10 else "")
+        raise AudioFileError(
+            f"{path}: an .npz archive (keys: {shown or 'none'}), not a .npy file; load it with "
+            "numpy.load and pass the mel array, or save the mel alone with numpy.save."
+        )
+    if magic != b"\x93NUMPY":
+        raise AudioFileError(f"{path}: not a .npy file (no NumPy header: text or another format?).")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        if "allow_pickle" in str(error):  # an object array: reading it would run pickle
+            raise AudioFileError(
+                f"{path}: holds Python objects, not a numeric mel array (not loaded: "
+                "reading it would unpickle code)."
+            ) from error
+        raise AudioFileError(f"{path}: not a readable .npy array ({error}).") from error
+
+
 def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
     """Reads a mel spectrogram made elsewhere as (frames, n_mels) float32.
 
@@ -632,29 +731,33 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
         float32 array (frames, n_mels).
 
     Raises:
+        TypeError: `n_mels` is not an int.
+        ValueError: `n_mels` is not positive.
         FileNotFoundError: the file does not exist.
-        AudioFileError: unknown extension, unreadable file, wrong rank, NaN/inf values, neither
-            axis of size `n_mels`, or both (ambiguous orientation).
+        IsADirectoryError: the path is a folder.
+        AudioFileError: unknown extension, unreadable file, a `.npy` name on another format
+            (text, an `.npz` archive: its keys are listed), Python objects or a structured
+            array, wrong rank, NaN/inf values, neither axis of size `n_mels`, or both
+            (ambiguous orientation).
         ImportError: a `.pt` file without torch installed.
 
     Example:
         >>> load_mel("mel.npy", n_mels=80).shape
         (245, 80)
     """
+    if isinstance(n_mels, bool) or not isinstance(n_mels, numbers.Integral):
+        raise TypeError(f"n_mels must be an int; got {n_mels!r}.")
+    if n_mels < 1:
+        raise ValueError(f"n_mels must be >= 1; got {n_mels}.")
+    n_mels = int(n_mels)
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not a file.")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such mel file.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            mel = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            if "allow_pickle" in str(error):  # an object array: reading it would run pickle
-                raise AudioFileError(
-                    f"{path}: holds Python objects, not a numeric mel array (not loaded: "
-                    "reading it would unpickle code)."
-                ) from error
-            raise AudioFileError(f"{path}: not a readable .npy array ({error}).") from error
+        mel = _read_npy(path)
     elif suffix == ".pt":
         try:
             import torch
@@ -672,6 +775,11 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
     else:
         raise AudioFileError(f"{path}: unknown mel file type {suffix!r}; expected .npy or .pt.")
     mel = np.asarray(mel)
+    if mel.dtype.names:
+        raise AudioFileError(
+            f"{path}: a structured array (fields: {', '.join(mel.dtype.names)}), not a plain "
+            f"numeric mel array; got shape {mel.shape}."
+        )
     if mel.ndim == 3 and mel.shape[0] == 1:
         mel = mel[0]
     if mel.ndim != 2:

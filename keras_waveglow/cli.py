@@ -15,6 +15,8 @@ import signal
 import sys
 from pathlib import Path
 
+from keras_waveglow._paths import folder_refusal
+
 DESCRIPTION = """\
 WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX.
 
@@ -44,12 +46,14 @@ def _add_download(subparsers, common) -> None:
         metavar="arctic|PRESET",
         help="'arctic', or a preset with downloadable weights (see `keras-waveglow presets`)",
     )
+    # The ARCTIC options default to None (filled in by _check_download) so that one given with a
+    # preset is seen and refused, not ignored.
     p.add_argument(
         "--speakers",
-        default="slt",
+        default=None,
         help="comma-separated speakers (awb,bdl,clb,jmk,ksp,rms,slt) or 'all' (default: slt)",
     )
-    p.add_argument("--dest", default="data", help="data root for the speaker folders")
+    p.add_argument("--dest", default=None, help="data root for the speaker folders (default: data)")
     p.add_argument("--base-url", default=None, help="mirror of festvox's packed/ folder")
     p.add_argument(
         "--sha256",
@@ -67,7 +71,76 @@ def _add_download(subparsers, common) -> None:
         action="store_true",
         help="preset weights: accept a checkpoint with no recorded sha256 (prints its digest)",
     )
-    p.set_defaults(func=_run_download)
+    p.set_defaults(func=_run_download, precheck=_check_download)
+
+
+# `download`'s options that only an ARCTIC download reads: parser name -> flag.
+_ARCTIC_ONLY_OPTIONS = {
+    "speakers": "--speakers",
+    "dest": "--dest",
+    "base_url": "--base-url",
+    "sha256": "--sha256",
+    "splits": "--splits",
+    "overwrite": "--overwrite",
+    "keep_archive": "--keep-archive",
+}
+_SHA256_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _check_download(args) -> int:
+    """What `download` can refuse before anything is fetched (or a backend loads): at once."""
+
+    def refuse(message: str) -> int:
+        print(f"keras-waveglow download: error: {message}", file=sys.stderr)
+        return 2
+
+    if args.corpus != "arctic":
+        from keras_waveglow.presets import PRESETS
+
+        given = [
+            flag
+            for option, flag in _ARCTIC_ONLY_OPTIONS.items()
+            if getattr(args, option) not in (None, False, [])
+        ]
+        if given and args.corpus in PRESETS:  # an unknown name is named by the download
+            return refuse(
+                f"{', '.join(given)}: only for `download arctic`, not for a preset's weights "
+                f"({args.corpus!r}); leave {'it' if len(given) == 1 else 'them'} out."
+            )
+        return 0
+    if args.allow_unverified:
+        return refuse("--allow-unverified applies to a preset's weights, not to `arctic`.")
+    if args.speakers is None:
+        args.speakers = "slt"
+    if args.dest is None:
+        args.dest = "data"
+    args.checksums = {}
+    for item in args.sha256:
+        speaker, sep, digest = item.partition("=")
+        if not sep or not digest:
+            return refuse(f"--sha256 expects SPEAKER=HEX, got {item!r}")
+        if len(digest) != 64 or not set(digest) <= _SHA256_HEX:
+            return refuse(
+                f"--sha256 {item}: the checksum for {speaker!r} must be 64 hexadecimal "
+                f"characters (a SHA-256 digest); got {digest!r} ({len(digest)} characters)."
+            )
+        args.checksums[speaker] = digest
+    if (problem := folder_refusal(args.dest, "the data folder")) is not None:
+        return refuse(f"--dest {problem}")
+    if args.splits:
+        if (problem := folder_refusal(args.splits, "the file-list folder")) is not None:
+            return refuse(f"--splits {problem}")
+        if not args.overwrite:  # refused before a long download, not after
+            for name in ("train", "dev", "eval"):
+                existing = Path(args.splits) / f"{name}.txt"
+                if existing.exists():
+                    print(
+                        f"download failed: {existing} exists; pass --overwrite to replace the "
+                        "lists.",
+                        file=sys.stderr,
+                    )
+                    return 1
+    return 0
 
 
 def _run_download(args) -> int:
@@ -75,28 +148,12 @@ def _run_download(args) -> int:
         return _run_download_preset(args)
     from keras_waveglow.data import arctic
 
-    checksums = {}
-    for item in args.sha256:
-        speaker, sep, digest = item.partition("=")
-        if not sep or not digest:
-            print(f"--sha256 expects SPEAKER=HEX, got {item!r}", file=sys.stderr)
-            return 2
-        checksums[speaker] = digest
-    if args.splits and not args.overwrite:  # refused before a long download, not after
-        for name in ("train", "dev", "eval"):
-            existing = Path(args.splits) / f"{name}.txt"
-            if existing.exists():
-                print(
-                    f"download failed: {existing} exists; pass --overwrite to replace the lists.",
-                    file=sys.stderr,
-                )
-                return 1
     try:
         folders = arctic.download_arctic(
             args.speakers,
             args.dest,
             base_url=args.base_url,
-            sha256=checksums,
+            sha256=args.checksums,
             progress=not args.no_progress,
             keep_archive=args.keep_archive,
         )
@@ -702,34 +759,51 @@ def _add_vocode(subparsers, common) -> None:
     p.add_argument("--normalize", action="store_true", help="peak-normalise each output to 0.9")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_vocode)
+    p.set_defaults(func=_run_vocode, precheck=_check_vocode)
+
+
+def _check_vocode(args) -> int:
+    """An output folder that is a file, or lies under one: refused before the model loads
+    (not found when the first output is written, after all the vocoding)."""
+    if (problem := folder_refusal(args.out, "the output folder")) is not None:
+        print(f"vocode failed: {problem}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _run_vocode(args) -> int:
+    import warnings
+
     from keras_waveglow.inference import vocode_files
 
     try:
-        result = vocode_files(
-            args.inputs,
-            args.out,
-            args.model,
-            weights=args.weights,
-            sigma=args.sigma,
-            denoiser_strength=args.denoise,
-            denoiser_mode=args.denoise_mode,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            normalize=args.normalize or None,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-        )
+        with warnings.catch_warnings():  # each is in result["warnings"], printed below
+            warnings.filterwarnings("ignore", message=r".*mel values span")
+            result = vocode_files(
+                args.inputs,
+                args.out,
+                args.model,
+                weights=args.weights,
+                sigma=args.sigma,
+                denoiser_strength=args.denoise,
+                denoiser_mode=args.denoise_mode,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                normalize=args.normalize or None,
+                overwrite=args.overwrite,
+                progress=not args.no_progress,
+            )
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"vocode failed: {error}", file=sys.stderr)
         return 2
+    for _, message in result["warnings"]:
+        print(f"WARNING {message}", file=sys.stderr)
     for _, message in result["failed"]:
         print(f"FAILED {message}", file=sys.stderr)
+    warned = f" ({len(result['warnings'])} with a warning)" if result["warnings"] else ""
     print(
-        f"wrote {len(result['written'])} file(s) to {args.out}; {len(result['failed'])} failed",
+        f"wrote {len(result['written'])} file(s){warned} to {args.out}; "
+        f"{len(result['failed'])} failed",
         file=sys.stderr,
     )
     return 1 if result["failed"] else 0

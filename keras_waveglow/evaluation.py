@@ -116,6 +116,7 @@ MR_STFT_POWER_FLOOR = STFT_POWER_FLOOR
 MR_STFT_FLOOR = STFT_FLOOR_DEFINITION
 MR_STFT_OLD_FLOOR = OLD_STFT_FLOOR_DEFINITION
 _EVAL_EXTRA = "pip install 'keras-waveglow[eval]'"
+_STAGING_PREFIX = ".evaluate-"  # evaluate's folder for a run's audio until its report is done
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,6 +566,24 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+def _check_report_folder(out_dir: Path) -> None:
+    """Refuses a report folder that is an existing file or lies under one, before any work."""
+    from keras_waveglow._paths import folder_refusal
+
+    if (problem := folder_refusal(out_dir, "the report folder")) is not None:
+        raise NotADirectoryError(problem)
+
+
+def _in_own_output(path: Path, out_dir: Path) -> bool:
+    """Whether `path` is audio `evaluate` wrote into `out_dir`: its audio/ folder, or the
+    hidden folder a run writes into until its report is complete."""
+    try:
+        parts = path.resolve().relative_to(out_dir.resolve()).parts
+    except ValueError:
+        return False
+    return bool(parts) and (parts[0] == "audio" or parts[0].startswith(_STAGING_PREFIX))
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -705,7 +724,9 @@ def evaluate(
         griffin_lim_iters: int, Griffin-Lim iterations. Default 32.
         max_files: int or None, evaluate only the first this many files found (sorted; a file
             given twice counts once, one that fails counts). Default None.
-        overwrite: bool, replace an existing report in `out_dir`. Default False.
+        overwrite: bool, replace an existing report in `out_dir`. Default False. The new
+            run's audio and images are written into a hidden folder there and swapped in
+            when its report is written: an interrupted run leaves the old report whole.
         progress: bool, show a tqdm progress bar. Default True.
 
     Returns:
@@ -726,6 +747,8 @@ def evaluate(
 
     Raises:
         FileExistsError: `out_dir` holds a report and `overwrite` is False.
+        NotADirectoryError: `out_dir` is an existing file or lies under one (refused before
+            the model is loaded).
         FileNotFoundError: an input path does not exist.
         ValueError: no audio files were found, or a bad setting (sigma, denoiser_strength,
             griffin_lim_iters, max_files), refused before anything is loaded or written.
@@ -754,11 +777,11 @@ def evaluate(
             f"griffin_lim_iters must be >= 1 (0 would leave the baseline's phase random); got "
             f"{griffin_lim_iters}."
         )
-    waveglow = load_vocoder(model, weights)
     out_dir = Path(out_dir)
-    # A report folder inside the data folder: the audio it wrote is not data.
-    own_audio = (out_dir / "audio").resolve()
-    paths = [p for p in _find_audio(files) if not p.resolve().is_relative_to(own_audio)]
+    _check_report_folder(out_dir)
+    waveglow = load_vocoder(model, weights)
+    # A report folder inside the data folder: the audio it wrote (or is writing) is not data.
+    paths = [p for p in _find_audio(files) if not _in_own_output(p, out_dir)]
     paths = _once_each(paths)
     if max_files is not None:
         paths = paths[:max_files]
@@ -772,11 +795,17 @@ def evaluate(
             "(--overwrite) to replace it."
         )
 
-    def prepare_out_dir():  # at the first file scored: a run that scores none changes nothing
+    # The new audio/ and img/ are written into a hidden folder in out_dir, made at the first
+    # file scored (a run that scores none changes nothing), and swapped in for the old ones
+    # when the report is complete: an interrupted run leaves the old report as it was.
+    staging = None
+
+    def prepare_out_dir() -> Path:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=out_dir))
         for sub in ("audio", "img"):
-            if (out_dir / sub).exists():
-                shutil.rmtree(out_dir / sub)
-            (out_dir / sub).mkdir(parents=True)
+            (folder / sub).mkdir()
+        return folder
 
     names, skipped = available_metrics()
     for reason, metrics in _group_by_reason(skipped).items():
@@ -790,164 +819,174 @@ def evaluate(
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc="evaluate", unit="file")
-    utterances, failed, used_ids = [], [], set()
-    for path in iterator:
-        try:
-            reference, _ = load_audio(path, sample_rate=sample_rate)
-            if len(reference) <= mel_config["n_fft"] // 2:
-                raise ValueError(f"too short ({len(reference)} samples)")
-            if not np.max(np.abs(reference)) >= 1 / 32768:
-                # every metric against it would be noise: nothing to score against
-                raise ValueError("silent (every sample below one 16-bit step)")
-        except (OSError, ValueError) as error:
-            reason = reason_without_path(error, path)
-            failed.append((str(path), reason))
-            logger.warning("skipping %s: %s", path, reason, extra={IN_REPORT: True})
-            continue
-        utt_id = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
-        while utt_id in used_ids:
-            utt_id += "_"
-        used_ids.add(utt_id)
-        mel = ops.convert_to_numpy(mel_spectrogram(reference, **mel_config))
-        duration = len(reference) / sample_rate
+    try:
+        utterances, failed, used_ids = [], [], set()
+        for path in iterator:
+            try:
+                reference, _ = load_audio(path, sample_rate=sample_rate)
+                if len(reference) <= mel_config["n_fft"] // 2:
+                    raise ValueError(f"too short ({len(reference)} samples)")
+                if not np.max(np.abs(reference)) >= 1 / 32768:
+                    # every metric against it would be noise: nothing to score against
+                    raise ValueError("silent (every sample below one 16-bit step)")
+            except (OSError, ValueError) as error:
+                reason = reason_without_path(error, path)
+                failed.append((str(path), reason))
+                logger.warning("skipping %s: %s", path, reason, extra={IN_REPORT: True})
+                continue
+            utt_id = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+            while utt_id in used_ids:
+                utt_id += "_"
+            used_ids.add(utt_id)
+            mel = ops.convert_to_numpy(mel_spectrogram(reference, **mel_config))
+            duration = len(reference) / sample_rate
 
-        # The noise seeds count the files scored so far: a file that fails to load does not
-        # change the noise of the ones after it.
-        number = len(utterances)
+            # The noise seeds count the files scored so far: a file that fails to load does not
+            # change the noise of the ones after it.
+            number = len(utterances)
 
-        def synthesize(mel=mel, number=number):
-            return vocode(
-                mel,
-                waveglow,
-                sigma=sigma,
-                denoiser_strength=denoiser_strength,
-                denoiser_mode=denoiser_mode,
-                seed=[seed, number],
-                return_sample_rate=False,
-            )
+            def synthesize(mel=mel, number=number):
+                return vocode(
+                    mel,
+                    waveglow,
+                    sigma=sigma,
+                    denoiser_strength=denoiser_strength,
+                    denoiser_mode=denoiser_mode,
+                    seed=[seed, number],
+                    return_sample_rate=False,
+                )
 
-        traces = runner.trace_count
-        start = time.perf_counter()
-        generated = synthesize()
-        elapsed = time.perf_counter() - start
-        if runner.trace_count != traces:  # that call compiled: time a compiled one
+            traces = runner.trace_count
             start = time.perf_counter()
             generated = synthesize()
             elapsed = time.perf_counter() - start
-        audio = {"ground_truth": reference, "waveglow": generated[: len(reference)]}
-        rtf = {"waveglow": elapsed / duration}
-        if not utterances:  # librosa's first call sets up caches: keep it out of the timing
-            griffin_lim(mel[:16], mel_config, n_iter=1, seed=seed)
-        start = time.perf_counter()
-        audio["griffin_lim"] = griffin_lim(
-            mel, mel_config, n_iter=griffin_lim_iters, seed=seed + number, length=len(reference)
-        )
-        rtf["griffin_lim"] = (time.perf_counter() - start) / duration
-
-        metrics = {system: {} for system in SYSTEMS}
-        errors = {}
-        # A diverged model's NaN (or inf) output: that system is not scored, nor saved, for
-        # this file, and the run goes on.
-        unusable = {}
-        for system in ("griffin_lim", "waveglow"):
-            problem = _non_finite(audio[system])
-            if problem:
-                unusable[system] = f"non-finite output ({problem}); not scored or saved"
-                errors[f"{system}/output"] = unusable[system]
-                logger.warning("%s: %s %s", path, system, unusable[system])
-        for system in ("griffin_lim", "waveglow"):
-            values = metrics[system]
-            values["rtf"] = rtf[system]
-            if system in unusable:
-                continue
-            scores, failures = score_against_reference(
-                reference, audio[system], sample_rate, mel_config, names
+            if runner.trace_count != traces:  # that call compiled: time a compiled one
+                start = time.perf_counter()
+                generated = synthesize()
+                elapsed = time.perf_counter() - start
+            audio = {"ground_truth": reference, "waveglow": generated[: len(reference)]}
+            rtf = {"waveglow": elapsed / duration}
+            if not utterances:  # librosa's first call sets up caches: keep it out of the timing
+                griffin_lim(mel[:16], mel_config, n_iter=1, seed=seed)
+            start = time.perf_counter()
+            audio["griffin_lim"] = griffin_lim(
+                mel, mel_config, n_iter=griffin_lim_iters, seed=seed + number, length=len(reference)
             )
-            values.update(scores)
-            for key, message in failures.items():
-                errors[f"{system}/{key}"] = message
-                logger.warning("%s: %s/%s failed: %s", path, system, key, message)
-        usable = [system for system in SYSTEMS if system not in unusable]
-        if "dnsmos_ovrl" in names:
-            for system in usable:
-                try:
-                    metrics[system].update(dnsmos(audio[system], sample_rate))
-                except Exception as error:  # as above: report, keep going
-                    errors[f"{system}/dnsmos"] = f"{type(error).__name__}: {error}"
+            rtf["griffin_lim"] = (time.perf_counter() - start) / duration
 
-        files_out = {system: None for system in SYSTEMS}
-        mels = {
-            system: ops.convert_to_numpy(mel_spectrogram(audio[system], **mel_config))
-            for system in usable
-        }
-        limits = (float(np.log(1e-5)), float(max(m.max() for m in mels.values())))
-        if not utterances:
-            prepare_out_dir()
-        for system in usable:
-            wav = Path("audio") / f"{utt_id}_{system}.wav"
-            png = Path("img") / f"{utt_id}_{system}.png"
-            clipped = np.clip(audio[system], -1.0, 1.0)
-            save_audio(out_dir / wav, clipped, sample_rate, overwrite=True)
-            _save_mel_image(mels[system], out_dir / png, SYSTEM_LABELS[system], limits)
-            files_out[system] = {"audio": wav.as_posix(), "mel_image": png.as_posix()}
-        utterances.append(
-            {
-                "id": utt_id,
-                "source": _display_path(path),
-                "source_resolved": str(path.resolve()),
-                "source_sha256": _file_sha256(path),
-                "duration_s": duration,
-                "metrics": metrics,
-                "errors": errors,
-                "files": files_out,
+            metrics = {system: {} for system in SYSTEMS}
+            errors = {}
+            # A diverged model's NaN (or inf) output: that system is not scored, nor saved, for
+            # this file, and the run goes on.
+            unusable = {}
+            for system in ("griffin_lim", "waveglow"):
+                problem = _non_finite(audio[system])
+                if problem:
+                    unusable[system] = f"non-finite output ({problem}); not scored or saved"
+                    errors[f"{system}/output"] = unusable[system]
+                    logger.warning("%s: %s %s", path, system, unusable[system])
+            for system in ("griffin_lim", "waveglow"):
+                values = metrics[system]
+                values["rtf"] = rtf[system]
+                if system in unusable:
+                    continue
+                scores, failures = score_against_reference(
+                    reference, audio[system], sample_rate, mel_config, names
+                )
+                values.update(scores)
+                for key, message in failures.items():
+                    errors[f"{system}/{key}"] = message
+                    logger.warning("%s: %s/%s failed: %s", path, system, key, message)
+            usable = [system for system in SYSTEMS if system not in unusable]
+            if "dnsmos_ovrl" in names:
+                for system in usable:
+                    try:
+                        metrics[system].update(dnsmos(audio[system], sample_rate))
+                    except Exception as error:  # as above: report, keep going
+                        errors[f"{system}/dnsmos"] = f"{type(error).__name__}: {error}"
+
+            files_out = {system: None for system in SYSTEMS}
+            mels = {
+                system: ops.convert_to_numpy(mel_spectrogram(audio[system], **mel_config))
+                for system in usable
             }
-        )
+            limits = (float(np.log(1e-5)), float(max(m.max() for m in mels.values())))
+            if staging is None:
+                staging = prepare_out_dir()
+            for system in usable:
+                wav = Path("audio") / f"{utt_id}_{system}.wav"
+                png = Path("img") / f"{utt_id}_{system}.png"
+                clipped = np.clip(audio[system], -1.0, 1.0)
+                save_audio(staging / wav, clipped, sample_rate, overwrite=True)
+                _save_mel_image(mels[system], staging / png, SYSTEM_LABELS[system], limits)
+                files_out[system] = {"audio": wav.as_posix(), "mel_image": png.as_posix()}
+            utterances.append(
+                {
+                    "id": utt_id,
+                    "source": _display_path(path),
+                    "source_resolved": str(path.resolve()),
+                    "source_sha256": _file_sha256(path),
+                    "duration_s": duration,
+                    "metrics": metrics,
+                    "errors": errors,
+                    "files": files_out,
+                }
+            )
 
-    report = {
-        "model": {
-            "class": type(waveglow).__name__,
-            **_model_source(model),
-            "sample_rate": sample_rate,
-            "parameters": int(waveglow.count_params()),
-            **_weights_record(model, weights),
-        },
-        "settings": {
-            "sigma": sigma,
-            "denoiser_strength": denoiser_strength,
-            **({"denoiser_mode": denoiser_mode} if denoiser_strength > 0 else {}),
-            "seed": seed,
-            "griffin_lim_iters": griffin_lim_iters,
-            "mel_config": mel_config,
-            "mr_stft_resolutions": [list(r) for r in MR_STFT_RESOLUTIONS],
-            "mr_stft_floor": MR_STFT_FLOOR,
-            "mcd_order": MCD_ORDER,
-            "f0_frame_period_ms": F0_FRAME_PERIOD_MS,
-            "f0_extractor": "pyworld" if _try_import("pyworld") is not None else "librosa.pyin",
-        },
-        "metrics": {
-            name: {"label": label, "higher_is_better": up} for name, (label, up) in METRICS.items()
-        },
-        "systems": _system_summaries(utterances),
-        "by_folder": summarize_by_folder(utterances),
-        "utterances": utterances,
-        "skipped_metrics": skipped,
-        "failed_files": failed,
-        "paths": {"json": str(json_path), "html": str(html_path)},
-    }
-    if not utterances:
-        logger.error(
-            "no file could be scored (%d failed); no report written to %s.",
-            len(failed),
-            out_dir,
-            extra={IN_REPORT: True},
-        )
-        report["paths"] = None
-        return _json_safe(report)
-    report = _json_safe(report)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_text_atomic(json_path, json.dumps(report, indent=2))
-    _write_text_atomic(html_path, report_html(report))
-    return report
+        report = {
+            "model": {
+                "class": type(waveglow).__name__,
+                **_model_source(model),
+                "sample_rate": sample_rate,
+                "parameters": int(waveglow.count_params()),
+                **_weights_record(model, weights),
+            },
+            "settings": {
+                "sigma": sigma,
+                "denoiser_strength": denoiser_strength,
+                **({"denoiser_mode": denoiser_mode} if denoiser_strength > 0 else {}),
+                "seed": seed,
+                "griffin_lim_iters": griffin_lim_iters,
+                "mel_config": mel_config,
+                "mr_stft_resolutions": [list(r) for r in MR_STFT_RESOLUTIONS],
+                "mr_stft_floor": MR_STFT_FLOOR,
+                "mcd_order": MCD_ORDER,
+                "f0_frame_period_ms": F0_FRAME_PERIOD_MS,
+                "f0_extractor": "pyworld" if _try_import("pyworld") is not None else "librosa.pyin",
+            },
+            "metrics": {
+                name: {"label": label, "higher_is_better": up}
+                for name, (label, up) in METRICS.items()
+            },
+            "systems": _system_summaries(utterances),
+            "by_folder": summarize_by_folder(utterances),
+            "utterances": utterances,
+            "skipped_metrics": skipped,
+            "failed_files": failed,
+            "paths": {"json": str(json_path), "html": str(html_path)},
+        }
+        if not utterances:
+            logger.error(
+                "no file could be scored (%d failed); no report written to %s.",
+                len(failed),
+                out_dir,
+                extra={IN_REPORT: True},
+            )
+            report["paths"] = None
+            return _json_safe(report)
+        report = _json_safe(report)
+        replaced = staging / "replaced"  # the old report's audio/ and img/, deleted below
+        replaced.mkdir()
+        for sub in ("audio", "img"):
+            if os.path.lexists(out_dir / sub):
+                os.replace(out_dir / sub, replaced / sub)
+            os.replace(staging / sub, out_dir / sub)
+        _write_text_atomic(json_path, json.dumps(report, indent=2))
+        _write_text_atomic(html_path, report_html(report))
+        return report
+    finally:  # the new files when the run stopped early, the old ones when it finished
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _model_source(model) -> dict:

@@ -308,6 +308,13 @@ def _preset_with_weights(name: str, weights) -> WaveGlow:
 
 
 def _load_keras(path: Path) -> WaveGlow:
+    import zipfile
+
+    if path.is_file() and not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise ValueError(
+            f"{path}: not a .keras archive (not a zip file: corrupt, truncated, or another "
+            "format under a .keras name)."
+        )
     model = keras.saving.load_model(path)
     if not isinstance(model, WaveGlow):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_waveglow.WaveGlow.")
@@ -447,19 +454,32 @@ def bucket_frames(frames: int, cap: int | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _mel_array(mel) -> np.ndarray:
+def _mel_array(mel, which: str = "mel") -> np.ndarray:
     """float32 NumPy copy of an array, tensor of any backend, or torch tensor (even one that
-    requires grad, which NumPy cannot read as is)."""
+    requires grad, which NumPy cannot read as is). Booleans, integers and complex values are
+    refused (as `load_mel` refuses them from a file): no log-mel holds them."""
     if type(mel).__module__.startswith("torch") and hasattr(mel, "detach"):
-        mel = mel.detach().cpu().float().numpy()
-    return np.asarray(ops.convert_to_numpy(mel), "float32")
+        mel = mel.detach().cpu()
+        if mel.is_floating_point():
+            mel = mel.float()
+        mel = mel.numpy()
+    array = np.asarray(ops.convert_to_numpy(mel))
+    if array.dtype.kind in "biuc":
+        raise TypeError(
+            f"{which} values must be real floats (a natural-log mel); got {array.dtype}. A "
+            "mask, integer or complex array is not a log-mel: make mels with "
+            "keras_waveglow.mel_spectrogram(audio, **model.mel_config)."
+        )
+    return np.asarray(array, "float32")
 
 
 def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
     """Normalises the input to a list of (frames, n_mels) arrays and remembers its form."""
     mel_shape = None  # a batch's, for messages
     if isinstance(mel, list | tuple):
-        items, form = [_mel_array(m) for m in mel], "list"
+        if not mel:
+            raise ValueError("the list of mels is empty: nothing to vocode.")
+        items, form = [_mel_array(m, f"mel {i} of the list") for i, m in enumerate(mel)], "list"
         bad = [i for i, m in enumerate(items) if m.ndim != 2]
         if bad:
             hint = (
@@ -474,7 +494,14 @@ def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
     else:
         try:
             array = _mel_array(mel)
-        except (TypeError, ValueError) as error:
+        except TypeError as error:
+            if "real floats" in str(error):
+                raise
+            raise TypeError(
+                f"mel must be an array or tensor (frames, {n_mels}), a batch of them or a list; "
+                f"got {type(mel).__name__} ({error})."
+            ) from error
+        except ValueError as error:
             raise TypeError(
                 f"mel must be an array or tensor (frames, {n_mels}), a batch of them or a list; "
                 f"got {type(mel).__name__} ({error})."
@@ -722,11 +749,7 @@ def _check_settings(
         raise ValueError(
             f"denoiser_strength must be a finite number >= 0 (0: off); got {denoiser_strength}."
         )
-    if isinstance(batch_size, bool):
-        raise TypeError(f"batch_size must be an int; got {batch_size!r}.")
-    batch_size = operator.index(batch_size)  # ints, NumPy and JAX integer scalars
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    _count("batch_size", batch_size, minimum=1)  # ints, NumPy and JAX integer scalars
     chunk_frames = _count("chunk_frames", chunk_frames, minimum=1)
     fade_frames = _count("fade_frames", fade_frames, minimum=0)
     if chunk_frames < 1 or fade_frames < 0:
@@ -786,20 +809,27 @@ def _check_normalize(normalize) -> float | None:
 _PLAUSIBLE_LOG_MEL = (_SILENCE - 4.0, 12.0)
 
 
+def _log_mel_problem(items: list[np.ndarray]) -> str | None:
+    """Why the mels' values cannot be natural-log mels of this definition, or None."""
+    low = min(float(item.min()) for item in items)
+    high = max(float(item.max()) for item in items)
+    if low < _PLAUSIBLE_LOG_MEL[0] or high > _PLAUSIBLE_LOG_MEL[1]:
+        return (
+            f"mel values span [{low:.3g}, {high:.3g}], outside a natural-log mel's "
+            f"[log(1e-5) = {_SILENCE:.2f}, about 5]: a dB or power mel, or another front "
+            "end's? Make mels with keras_waveglow.mel_spectrogram(audio, "
+            "**model.mel_config); the audio will not sound right."
+        )
+    return None
+
+
 def _warn_if_not_log_mel(items: list[np.ndarray]) -> None:
     """Warns once when the mels' values cannot be natural-log mels of this definition."""
     import warnings
 
-    low = min(float(item.min()) for item in items)
-    high = max(float(item.max()) for item in items)
-    if low < _PLAUSIBLE_LOG_MEL[0] or high > _PLAUSIBLE_LOG_MEL[1]:
-        warnings.warn(
-            f"mel values span [{low:.3g}, {high:.3g}], outside a natural-log mel's "
-            f"[log(1e-5) = {_SILENCE:.2f}, about 5]: a dB or power mel, or another front "
-            "end's? Make mels with keras_waveglow.mel_spectrogram(audio, "
-            "**model.mel_config); the audio will not sound right.",
-            stacklevel=3,
-        )
+    problem = _log_mel_problem(items)
+    if problem is not None:
+        warnings.warn(problem, stacklevel=3)
 
 
 def _accumulate(out, window_audio, window_start, core_start, cores, fade) -> None:
@@ -1180,7 +1210,7 @@ def vocode_files(
     vocoded once. Existing outputs are not replaced unless `overwrite`.
 
     Args:
-        inputs: files, directories and file lists.
+        inputs: files, directories and file lists (one path alone is taken as a list of it).
         out_dir: str or path-like, the output directory (created when missing).
         model, weights, sigma, denoiser_strength, batch_size, normalize, denoiser_mode: as
             `vocode`.
@@ -1190,18 +1220,25 @@ def vocode_files(
         progress: bool, show a tqdm progress bar over files. Default True.
 
     Returns:
-        `{"written": [Path, ...], "failed": [(Path, message), ...], "sample_rate": int}`.
+        `{"written": [Path, ...], "failed": [(Path, message), ...], "warnings": [(Path,
+        message), ...], "sample_rate": int}`: "warnings" names each mel file whose values
+        cannot be a natural-log mel (a dB or power mel); it is vocoded and written all the
+        same, and the same message is raised as a `UserWarning`.
 
     Raises:
         ValueError: bad settings (sigma, denoiser_strength, batch_size), checked before any
             model is loaded; per-file problems are reported in "failed" instead.
-        NotADirectoryError: `out_dir` is an existing file.
+        NotADirectoryError: `out_dir` is an existing file or lies under one (checked before
+            the model loads).
 
     Example:
         >>> result = vocode_files(["mels/"], "wavs/", model="waveglow.keras")
         >>> len(result["failed"])
         0
     """
+    import warnings
+
+    from keras_waveglow._paths import folder_refusal
     from keras_waveglow.audio import (
         AUDIO_EXTENSIONS,
         load_audio,
@@ -1213,13 +1250,17 @@ def vocode_files(
     _check_settings(sigma, denoiser_strength, batch_size)
     _check_normalize(normalize)
     _check_denoiser_mode(denoiser_mode)
+    if isinstance(inputs, str | bytes | os.PathLike):  # one path, not its characters
+        inputs = [os.fsdecode(inputs)]
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir}: the output folder is an existing file.")
+    # An output folder that is a file, or lies under one, would fail at every write.
+    if (problem := folder_refusal(out_dir, "the output folder")) is not None:
+        raise NotADirectoryError(problem)
     waveglow = load_vocoder(model, weights)
     failures: list[tuple[Path, str]] = []
     pairs = _expand_inputs(inputs, out_dir, failures)
     loaded = []  # (mel, output path, samples to keep or None, input path)
+    warned: list[tuple[Path, str]] = []
     for path, target in pairs:
         if target.exists() and not overwrite:
             failures.append((path, f"{target} exists; pass overwrite=True (--overwrite)."))
@@ -1234,7 +1275,11 @@ def vocode_files(
             else:
                 mel, keep = load_mel(path, n_mels=waveglow.n_mel_channels), None
                 _as_mel_list(mel, waveglow.n_mel_channels)
-        except (OSError, ValueError, ImportError, RuntimeError) as error:
+                problem = _log_mel_problem([np.asarray(mel)])
+                if problem is not None:  # named here, not once for a batch of files
+                    warned.append((path, f"{path}: {problem}"))
+                    warnings.warn(warned[-1][1], stacklevel=2)
+        except (OSError, ValueError, TypeError, ImportError, RuntimeError) as error:
             message = str(error)
             failures.append((path, message if str(path) in message else f"{path}: {message}"))
             continue
@@ -1249,17 +1294,19 @@ def vocode_files(
         bar = tqdm(total=len(loaded), desc="vocode", unit="file")
     for number, first in enumerate(range(0, len(loaded), batch_size)):
         group = loaded[first : first + batch_size]
-        audios = vocode(
-            [entry[0] for entry in group],
-            waveglow,
-            sigma=sigma,
-            denoiser_strength=denoiser_strength,
-            seed=None if seed is None else [int(seed), number],
-            batch_size=batch_size,
-            normalize=normalize,
-            return_sample_rate=False,
-            denoiser_mode=denoiser_mode,
-        )
+        with warnings.catch_warnings():  # each file was checked (and named) above
+            warnings.filterwarnings("ignore", message="mel values span")
+            audios = vocode(
+                [entry[0] for entry in group],
+                waveglow,
+                sigma=sigma,
+                denoiser_strength=denoiser_strength,
+                seed=None if seed is None else [int(seed), number],
+                batch_size=batch_size,
+                normalize=normalize,
+                return_sample_rate=False,
+                denoiser_mode=denoiser_mode,
+            )
         for (_, target, keep, path), audio in zip(group, audios, strict=True):
             try:
                 save_audio(target, audio[:keep], waveglow.sample_rate, overwrite=overwrite)
@@ -1270,7 +1317,12 @@ def vocode_files(
             bar.update(len(group))
     if bar is not None:
         bar.close()
-    return {"written": written, "failed": failures, "sample_rate": waveglow.sample_rate}
+    return {
+        "written": written,
+        "failed": failures,
+        "warnings": warned,
+        "sample_rate": waveglow.sample_rate,
+    }
 
 
 __all__ = [

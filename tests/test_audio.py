@@ -3,6 +3,7 @@
 import doctest
 import logging
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -169,6 +170,16 @@ def test_mel_rejects_bad_shapes():
             mel(np.zeros(3000, "float32"), 16000, win_length=0)
 
 
+@pytest.mark.parametrize("mel", [mel_spectrogram, tf_mel_spectrogram], ids=["ops", "tf"])
+def test_both_mel_paths_name_a_bad_sample_rate(mel):
+    # 0 used to reach librosa's filterbank as a ZeroDivisionError naming nothing.
+    audio = np.zeros(4000, "float32")
+    for rate in (0, -1, "16k", float("nan"), None, True):
+        with pytest.raises(ValueError, match=r"sample_rate must be a positive number of Hz"):
+            mel(audio, rate)
+    assert tuple(mel(audio, 16000.0).shape) == (16, 80)  # a float rate is still a rate
+
+
 def test_mel_is_differentiable_and_jit_compiles():
     audio = np.random.default_rng(1).uniform(-0.3, 0.3, (2, 4096)).astype("float32")
     expected = ops.convert_to_numpy(mel_spectrogram(audio, 16000))
@@ -330,6 +341,44 @@ def test_load_audio_warns_about_a_cut_file_and_reads_what_is_there(tmp_path, cap
     assert "whole.wav" not in caplog.text
 
 
+def test_load_audio_checks_the_rate_argument_by_name_before_the_file(tmp_path):
+    # A bad rate is refused first, even for a missing file ("16k" said "invalid literal for
+    # int()", 0 and -1 soxr's "Sample rate should be over 0", naming neither file nor argument).
+    for path in (tmp_path / "missing.wav", BUNDLED[0]):
+        for rate in ("16k", 0, -1, 22050.5, True):
+            with pytest.raises(ValueError, match=r"sample_rate must be a positive whole number"):
+                load_audio(path, rate)
+    assert load_audio(BUNDLED[0], np.int64(16000))[1] == 16000  # NumPy ints are rates too
+    assert load_audio(BUNDLED[0], 16000.0)[1] == 16000
+    # A folder is a folder, not a missing file.
+    with pytest.raises(IsADirectoryError, match=re.escape(f"{tmp_path}: is a folder, not a file")):
+        load_audio(tmp_path)
+
+
+def test_load_audio_warns_about_a_file_rate_no_audio_uses(tmp_path, caplog):
+    # A 1 Hz header made 2,000 samples into 44.1 M once resampled to 22.05 kHz, silently.
+    samples = np.random.default_rng(6).uniform(-0.5, 0.5, 100).astype("float32")
+    one_hz, fast = tmp_path / "one_hz.wav", tmp_path / "fast.wav"
+    sf.write(one_hz, samples, 1, subtype="FLOAT")
+    sf.write(fast, np.tile(samples, 20), 1_000_000, subtype="FLOAT")
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.audio"):
+        audio, rate = load_audio(one_hz)
+        assert (len(audio), rate) == (100, 1)  # read, not refused
+        assert "one_hz.wav: its header declares 1 Hz, outside 1000-768000 Hz" in caplog.text
+        assert "100 samples (100 s) at 1 Hz" in caplog.text
+        caplog.clear()
+        audio, rate = load_audio(one_hz, 2000)
+        assert (len(audio), rate) == (200_000, 2000)
+        assert "one_hz.wav" in caplog.text and "200000 samples (100 s) at 2000 Hz" in caplog.text
+        caplog.clear()
+        load_audio(fast, 16000)
+        assert "fast.wav: its header declares 1000000 Hz" in caplog.text
+        assert "32 samples (0.002 s) at 16000 Hz" in caplog.text
+        caplog.clear()
+        load_audio(BUNDLED[0], 8000)  # ordinary rates, resampled or not: no warning
+        assert caplog.text == ""
+
+
 def test_save_audio_round_trips_and_never_overwrites_silently(tmp_path):
     audio = np.random.default_rng(3).uniform(-0.9, 0.9, 4000).astype("float32")
     pcm = save_audio(tmp_path / "pcm.wav", audio, 16000)
@@ -397,6 +446,25 @@ def test_save_audio_refuses_bad_formats_before_writing_anything(tmp_path):
         save_audio(tmp_path / "b.ogg", audio, 22050, subtype="OPUS")
     assert str(tmp_path / "b.ogg") in str(error.value) and ".tmp" not in str(error.value)
     assert [p.name for p in tmp_path.iterdir()] == ["kept.flac"]
+
+
+def test_save_audio_refuses_integer_pcm_and_names_a_file_or_folder_in_the_way(tmp_path):
+    # int16 PCM was cast to float 1000.0 and clipped to a full-scale square wave.
+    for dtype in ("int16", "int32", "uint8", "bool"):
+        with pytest.raises(TypeError, match=rf"int_{dtype}\.wav: .*got {dtype}.*/ 32768"):
+            save_audio(tmp_path / f"int_{dtype}.wav", np.ones(100, dtype), 16000)
+    assert list(tmp_path.iterdir()) == []
+    # A parent that is a file said "[Errno 17] File exists: 'notes.txt'".
+    (tmp_path / "notes.txt").write_text("kept")
+    with pytest.raises(NotADirectoryError, match=r"notes\.txt is a file, not a folder"):
+        save_audio(tmp_path / "notes.txt" / "sub" / "a.wav", np.zeros(100), 16000)
+    # A folder in the way failed at the rename, naming the temporary ('.out.xxx.tmp' -> 'out').
+    (tmp_path / "out").mkdir()
+    for overwrite in (False, True):
+        with pytest.raises(IsADirectoryError, match=r"out is a folder; refusing to replace"):
+            save_audio(tmp_path / "out", np.zeros(100), 16000, overwrite=overwrite)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "out"]  # no temporary
+    assert (tmp_path / "notes.txt").read_text() == "kept" and (tmp_path / "out").is_dir()
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
@@ -476,13 +544,61 @@ def test_load_mel_errors_name_the_file(tmp_path):
     with pytest.raises(AudioFileError, match="unknown mel file type"):
         load_mel(tmp_path / "mel.txt")
     (tmp_path / "broken.npy").write_bytes(b"not numpy")
-    with pytest.raises(AudioFileError, match=r"broken\.npy"):
+    with pytest.raises(AudioFileError, match=r"broken\.npy: not a \.npy file"):
         load_mel(tmp_path / "broken.npy")
     np.save(tmp_path / "objects.npy", np.array([{"mel": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(AudioFileError, match=r"objects\.npy: holds Python objects"):
         load_mel(tmp_path / "objects.npy")
     # The shape check uses n_mels: 64 bands read fine when asked for.
     assert load_mel(tmp_path / "wrong_bands.npy", n_mels=64).shape == (100, 64)
+
+
+def _open_files() -> list[str]:
+    """The files this process holds open (Linux); descriptors closed meanwhile left out."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return names
+
+
+def test_load_mel_says_what_a_file_named_npy_really_is(tmp_path):
+    # Any non-NPY bytes were reported as "holds Python objects" (np.load's pickle refusal), an
+    # .npz archive as "must be 2-D ... got shape (1,)", a structured array as "got shape (5,)".
+    text = tmp_path / "text.npy"
+    text.write_text("1 2 3\n")
+    with pytest.raises(AudioFileError, match=r"text\.npy: not a \.npy file \(no NumPy header"):
+        load_mel(text)
+    archive = tmp_path / "archive.npy"
+    with open(archive, "wb") as f:
+        np.savez(f, mel=np.zeros((10, 80), "float32"), f0=np.zeros(10))
+    with pytest.raises(AudioFileError, match=r"archive\.npy: an \.npz archive \(keys: mel, f0\)"):
+        load_mel(archive)
+    if os.path.isdir("/proc/self/fd"):
+        assert str(archive) not in _open_files()  # the archive was closed
+    structured = tmp_path / "structured.npy"
+    np.save(structured, np.zeros(5, dtype=[("a", "f4"), ("b", "i4")]))
+    with pytest.raises(AudioFileError, match=r"structured\.npy: a structured array \(fields: a, b"):
+        load_mel(structured)
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(AudioFileError, match=r"empty\.npy: empty file \(0 bytes\)"):
+        load_mel(tmp_path / "empty.npy")
+
+
+def test_load_mel_checks_n_mels_and_names_a_folder(tmp_path):
+    np.save(tmp_path / "mel.npy", np.zeros((40, 80), "float32"))
+    # "80" read as "neither axis has n_mels=80 entries: (40, 80)".
+    for bad in ("80", 80.0, True):
+        with pytest.raises(TypeError, match=r"n_mels must be an int"):
+            load_mel(tmp_path / "mel.npy", n_mels=bad)
+    with pytest.raises(ValueError, match=r"n_mels must be >= 1; got 0"):
+        load_mel(tmp_path / "mel.npy", n_mels=0)
+    assert load_mel(tmp_path / "mel.npy", n_mels=np.int64(80)).shape == (40, 80)
+    # A folder said "no such mel file".
+    with pytest.raises(IsADirectoryError, match=re.escape(f"{tmp_path}: is a folder, not a file")):
+        load_mel(tmp_path)
 
 
 def test_load_mel_reads_tacotron2_torch_tensors(tmp_path):

@@ -179,3 +179,71 @@ def test_python_dash_m_runs_the_command_line():
     )
     assert result.returncode == 2
     assert "argument --peak: must be > 0; got 0" in result.stderr
+
+
+_REFUSED_AT_ONCE = f"""
+import json, sys
+from keras_waveglow import cli
+codes = [cli.main(json.loads(argv)) for argv in sys.argv[1:]]
+print(json.dumps({{"codes": codes, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def test_vocode_and_download_refuse_bad_paths_and_options_before_any_work(tmp_path):
+    """An output folder under a file, a malformed --sha256, a --dest or --splits that is (or
+    lies under) a file, and ARCTIC options given with a preset: refused (exit 2, named) before
+    a model, a backend or a download is loaded."""
+    from keras_waveglow.presets import DEFAULT_PRESET
+
+    blocker = tmp_path / "good.npy"
+    blocker.write_bytes(b"a file")
+    nowhere = ["--base-url", "http://127.0.0.1:9/", "--no-progress"]  # no download can start
+    arctic = ["download", "arctic", "--dest", str(tmp_path / "data"), *nowhere]
+    cases = [
+        (
+            ["vocode", str(blocker), "-o", str(blocker / "sub"), "--no-progress"],
+            f"vocode failed: {blocker / 'sub'}: {blocker} is a file, not a folder.",
+        ),
+        (
+            ["vocode", str(blocker), "-o", str(blocker), "--no-progress"],
+            f"vocode failed: {blocker}: the output folder is an existing file.",
+        ),
+        (
+            [*arctic, "--sha256", "slt=zz"],
+            "--sha256 slt=zz: the checksum for 'slt' must be 64 hexadecimal characters "
+            "(a SHA-256 digest); got 'zz' (2 characters).",
+        ),
+        (
+            [*arctic, "--sha256", f"slt={'0' * 63}g"],
+            "the checksum for 'slt' must be 64 hexadecimal characters",
+        ),
+        (
+            [*arctic, "--dest", str(blocker)],
+            f"--dest {blocker}: the data folder is an existing file.",
+        ),
+        (
+            [*arctic, "--dest", str(blocker / "sub")],
+            f"--dest {blocker / 'sub'}: {blocker} is a file, not a folder.",
+        ),
+        (
+            [*arctic, "--splits", str(blocker)],
+            f"--splits {blocker}: the file-list folder is an existing file.",
+        ),
+        (
+            ["download", DEFAULT_PRESET, "--speakers", "xyz", "--sha256", "slt=zz"],
+            f"--speakers, --sha256: only for `download arctic`, not for a preset's weights "
+            f"({DEFAULT_PRESET!r}); leave them out.",
+        ),
+        (
+            ["download", DEFAULT_PRESET, "--splits", "x", "--no-progress"],
+            "--splits: only for `download arctic`",
+        ),
+        (["download", "arctic", "--allow-unverified", *nowhere], "not to `arctic`"),
+    ]
+    result = _python(_REFUSED_AT_ONCE, *(json.dumps(argv) for argv, _ in cases))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"codes": [2] * len(cases), "loaded": []}, result.stderr[-3000:]
+    for _, message in cases:
+        assert message in result.stderr
+    assert blocker.read_bytes() == b"a file" and not (tmp_path / "data").exists()

@@ -519,6 +519,85 @@ def test_evaluate_refuses_bad_settings_first_scores_a_file_once_and_writes_nothi
     assert not fresh.exists()
 
 
+def test_a_report_folder_that_is_a_file_or_under_one_is_refused_before_the_model_loads(
+    tmp_path, capsys, monkeypatch
+):
+    """`--out FILE` and `--out FILE/sub`: named, exit 2, before any model is loaded (not an
+    errno message after the first file is scored)."""
+    from keras_waveglow import inference
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(inference, "load_vocoder", no_model)
+    blocker = tmp_path / "good.npy"
+    blocker.write_bytes(b"not a folder")
+    for out, message in (
+        (blocker, f"{blocker}: the report folder is an existing file."),
+        (blocker / "sub", f"{blocker / 'sub'}: {blocker} is a file, not a folder."),
+    ):
+        argv = ["evaluate", "--data", str(DATA), "--out", str(out), "--no-progress"]
+        assert cli.main(argv) == 2
+        assert f"evaluate failed: {message}" in capsys.readouterr().err
+        with pytest.raises(NotADirectoryError, match=re.escape(message)):
+            evaluate("tiny", DATA, out, progress=False)
+    assert blocker.read_bytes() == b"not a folder"
+
+
+def test_an_interrupted_overwrite_leaves_the_old_report_whole(tmp_path, monkeypatch):
+    """`overwrite=True` writes the new audio and images aside and swaps them in with the new
+    report: a run stopped after its first file keeps the old report and every file it names."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, source in (
+        ("a.wav", "cmu_us_slt_arctic/wav/arctic_a0009.wav"),
+        ("b.wav", "cmu_us_awb_arctic/wav/arctic_a0007.wav"),
+    ):
+        audio, _ = load_audio(DATA / source, SR)
+        sf.write(data / name, audio[: SR // 2], SR)
+    out = data / "report"  # inside the data folder: its own audio is not scored
+    model = vocode_helpers.tiny_model()
+    evaluate(model, data, out, progress=False)
+
+    def snapshot() -> dict[str, bytes]:
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+        }
+
+    before = snapshot()
+    named = {
+        path
+        for utt in json.loads(before["report.json"])["utterances"]
+        for files in utt["files"].values()
+        for path in files.values()
+    }
+    assert len(named) == 12 and named <= set(before)  # 2 files x 3 systems x (wav, png)
+
+    real_sha256 = evaluation._file_sha256
+    calls = []
+
+    def interrupted(path):  # after the first file's audio and images are written
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_sha256(path)
+
+    monkeypatch.setattr(evaluation, "_file_sha256", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(model, data, out, seed=1, overwrite=True, progress=False)
+    assert snapshot() == before  # nothing changed, nothing left behind
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+    # A run that finishes replaces the report, audio and images, and leaves nothing aside.
+    monkeypatch.setattr(evaluation, "_file_sha256", real_sha256)
+    report = evaluate(model, data, out, seed=1, overwrite=True, progress=False)
+    assert [u["id"] for u in report["utterances"]] == ["a", "b"]
+    after = snapshot()
+    assert set(after) == set(before) and after["report.json"] != before["report.json"]
+    assert after["audio/a_waveglow.wav"] != before["audio/a_waveglow.wav"]  # the new seed's
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
 def test_a_non_finite_output_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
     """A diverged model's NaN for one file: that file's WaveGlow scores are errors, nothing
     of it is written, the other file and Griffin-Lim are scored, and the report is written."""

@@ -235,3 +235,65 @@ def test_the_denoiser_s_bias_comes_from_zeros_or_from_silence():
     assert not np.allclose(zeros, silence)
     with pytest.raises(ValueError, match=r"denoiser_mode must be one of .* got 'quiet'"):
         inference.vocode(mel, model, denoiser_strength=0.1, denoiser_mode="quiet")
+
+
+def test_mels_that_are_not_floats_or_hold_nothing_are_refused_by_name():
+    """A mask, integer or complex mel was cast and vocoded (a bool mask gave audio peaking
+    near 2e4); `load_mel` already refused such files. An empty list failed inside `min()`."""
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()[:12]
+    for bad in (mel > -5, mel.astype("int32"), mel.astype("complex64")):
+        with pytest.raises(TypeError, match=rf"mel values must be real floats.*{bad.dtype}"):
+            inference.vocode(bad, model)
+    with pytest.raises(TypeError, match=r"mel 1 of the list values must be real floats.*int8"):
+        inference.vocode([mel, mel.astype("int8")], model)
+    with pytest.raises(ValueError, match=r"the list of mels is empty"):
+        inference.vocode([], model)
+    with pytest.raises(TypeError, match=r"batch_size must be an int; got 2\.0"):
+        inference.vocode(mel, model, batch_size=2.0)
+    with pytest.raises(TypeError, match=r"batch_size must be an int; got 2\.0"):
+        inference.vocode_files([], "unused", model, batch_size=2.0)
+    audio = inference.vocode(mel.astype("float64"), model, seed=0)  # floats of any width
+    np.testing.assert_array_equal(audio, inference.vocode(mel, model, seed=0))
+
+
+def test_vocode_files_takes_one_path_as_one_input_and_names_each_warned_file(
+    tmp_path, recwarn, capsys
+):
+    """A str was iterated character by character ("/" searched the whole filesystem); the
+    dB-mel warning came once per batch, unnamed, with the span of several files."""
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()[:12]
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    np.save(mels / "good.npy", mel)
+    np.save(mels / "db.npy", 10 * mel / np.log(10))  # a dB mel
+    result = inference.vocode_files(str(mels / "good.npy"), tmp_path / "a", model)
+    assert result["written"] == [tmp_path / "a" / "good.wav"] and result["failed"] == []
+    assert result["warnings"] == []
+    result = inference.vocode_files(mels, tmp_path / "b", model, progress=False)
+    assert _names(result["written"], tmp_path / "b") == ["db.wav", "good.wav"]
+    assert [(p.name, "outside a natural-log mel" in m) for p, m in result["warnings"]] == [
+        ("db.npy", True)
+    ]
+    messages = [str(w.message) for w in recwarn if "natural-log mel" in str(w.message)]
+    assert len(messages) == 1 and messages[0].startswith(str(mels / "db.npy"))
+    # The command line prints each as a WARNING line, counted, and no raw Python warning.
+    model_file = str(vocode_helpers.tiny_model_file())
+    argv = ["vocode", str(mels), "-o", str(tmp_path / "c"), "--model", model_file]
+    recwarn.clear()
+    assert cli.main([*argv, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"WARNING {mels / 'db.npy'}: mel values span" in err, err
+    assert "wrote 2 file(s) (1 with a warning)" in err and "UserWarning" not in err, err
+    assert not [w for w in recwarn if "natural-log mel" in str(w.message)]
+    # Into a folder under a file: refused before any model loads or file is read.
+    with pytest.raises(NotADirectoryError, match=r"good\.npy is a file"):
+        inference.vocode_files([mels], mels / "good.npy" / "sub", "no/such.keras")
+
+
+def test_a_keras_file_that_is_not_an_archive_is_named_as_such(tmp_path):
+    for name, content in (("text.keras", b"not a model\n"), ("empty.keras", b"")):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=rf"{name}: not a \.keras archive \(not a zip"):
+            inference.load_vocoder(str(tmp_path / name))
