@@ -1216,9 +1216,10 @@ class WaveGlow(keras.Model):
                 check_weights_file(model, path)
                 model.load_weights(path)
         except ValueError as error:
+            detail = f" with overrides {overrides}" if overrides else ""
+            detail += "" if str(path) in str(error) else f" ({path})"
             raise ValueError(
-                f"Preset {name!r}: its weights ({path}) do not fit the model with overrides "
-                f"{overrides}: {error}"
+                f"Preset {name!r}: cannot load its weights{detail}: {error}"
             ) from error
         return model
 

@@ -849,6 +849,11 @@ def test_from_preset_loads_a_given_weights_file(tmp_path):
         np.testing.assert_array_equal(ops.convert_to_numpy(got), ops.convert_to_numpy(want))
     with pytest.raises(ValueError, match=r"Preset 'tiny': .*tuned\.weights\.h5.*do not fit"):
         WaveGlow.from_preset("tiny", weights=path, n_flows=2)
+    # Not a weights file at all: said as such, without an empty "overrides {}" or a misfit.
+    (tmp_path / "text.weights.h5").write_text("not HDF5\n")
+    with pytest.raises(ValueError, match=r"Preset 'tiny': cannot load its weights") as caught:
+        WaveGlow.from_preset("tiny", weights=tmp_path / "text.weights.h5")
+    assert "overrides" not in str(caught.value) and "HDF5" in str(caught.value)
     with pytest.raises(ValueError, match="contradicts load_weights=False"):
         WaveGlow.from_preset("tiny", weights=path, load_weights=False)
     with pytest.raises(FileNotFoundError, match=r"missing\.weights\.h5: no such weights file"):
