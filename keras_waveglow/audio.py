@@ -551,7 +551,20 @@ def load_audio(
             rate if sample_rate is None else sample_rate,
         )
     if mono and audio.shape[1] > 1:
+        channels = audio.shape[1]
+        channel_power = float(np.mean(np.square(audio, dtype=np.float64)))
         audio = audio.mean(axis=1, dtype=np.float64).astype(np.float32)
+        mixed_power = float(np.mean(np.square(audio, dtype=np.float64)))
+        # Averaging loses 10 log10(channels) dB of power for uncorrelated channels and none
+        # for identical ones; 20 dB beyond that, the channels cancel (one polarity-inverted).
+        if channel_power > 0 and mixed_power < channel_power / channels * 1e-2:
+            logger.warning(
+                "%s: its %d channels cancel when averaged to mono (%.1f dB quieter than the "
+                "channels: one polarity-inverted?); read it with mono=False and pick a channel.",
+                path,
+                channels,
+                10 * np.log10(channel_power / max(mixed_power, 1e-30)),
+            )
     elif audio.shape[1] == 1:
         audio = audio[:, 0]
     peak = float(np.max(np.abs(audio)))

@@ -1226,8 +1226,9 @@ def vocode_files(
         same, and the same message is raised as a `UserWarning`.
 
     Raises:
-        ValueError: bad settings (sigma, denoiser_strength, batch_size), checked before any
-            model is loaded; per-file problems are reported in "failed" instead.
+        ValueError: no inputs, or bad settings (sigma, denoiser_strength, batch_size),
+            checked before any model is loaded; per-file problems are reported in "failed"
+            instead.
         NotADirectoryError: `out_dir` is an existing file or lies under one (checked before
             the model loads).
 
@@ -1252,6 +1253,9 @@ def vocode_files(
     _check_denoiser_mode(denoiser_mode)
     if isinstance(inputs, str | bytes | os.PathLike):  # one path, not its characters
         inputs = [os.fsdecode(inputs)]
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("no inputs given: name mel or audio files, folders or file lists.")
     out_dir = Path(out_dir)
     # An output folder that is a file, or lies under one, would fail at every write.
     if (problem := folder_refusal(out_dir, "the output folder")) is not None:

@@ -263,6 +263,27 @@ def test_load_audio_mixes_stereo_and_reports_resampling(tmp_path, caplog):
     # soxr HQ keeps a 440 Hz tone intact away from the edges (filter transients).
     expected = 0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)
     np.testing.assert_allclose(resampled[500:-500], expected[500:-500], atol=1e-3)
+    assert "cancel" not in caplog.text  # correlated channels: no warning
+
+
+def test_load_audio_warns_when_channels_cancel_in_the_mono_mix(tmp_path, caplog):
+    """A polarity-inverted channel mixed to (near) silence without a word."""
+    rate = 16000
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)
+    rng = np.random.default_rng(0)
+    cases = {  # name: (channels, warned)
+        "inverted": (np.stack([tone, -tone], axis=1), True),
+        "inverted_but_for_a_little": (np.stack([tone, -0.99 * tone], axis=1), True),
+        "unrelated": (rng.uniform(-0.5, 0.5, (rate, 2)), False),  # loses 3 dB: expected
+        "one_silent": (np.stack([tone, 0 * tone], axis=1), False),
+    }
+    for name, (channels, warned) in cases.items():
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, channels, rate, subtype="FLOAT")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="keras_waveglow.audio"):
+            load_audio(path)
+        assert (f"{path}: its 2 channels cancel" in caplog.text) == warned, (name, caplog.text)
 
 
 @pytest.mark.parametrize("extension", ["flac", "ogg"])

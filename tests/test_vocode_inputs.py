@@ -252,7 +252,9 @@ def test_mels_that_are_not_floats_or_hold_nothing_are_refused_by_name():
     with pytest.raises(TypeError, match=r"batch_size must be an int; got 2\.0"):
         inference.vocode(mel, model, batch_size=2.0)
     with pytest.raises(TypeError, match=r"batch_size must be an int; got 2\.0"):
-        inference.vocode_files([], "unused", model, batch_size=2.0)
+        inference.vocode_files(["x.npy"], "unused", model, batch_size=2.0)
+    with pytest.raises(ValueError, match=r"no inputs given"):
+        inference.vocode_files([], "unused", model)
     audio = inference.vocode(mel.astype("float64"), model, seed=0)  # floats of any width
     np.testing.assert_array_equal(audio, inference.vocode(mel, model, seed=0))
 
