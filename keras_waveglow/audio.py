@@ -476,8 +476,9 @@ def load_audio(
         path: str or path-like, the audio file.
         sample_rate: int or None, the rate wanted (a positive whole number of Hz); None keeps
             the file's rate.
-        mono: bool, average the channels to one. Default True. When False, multi-channel audio
-            is returned as (T, channels).
+        mono: bool, average the channels to one (with a warning when they cancel: 20 dB
+            below uncorrelated channels' mix, e.g. one polarity-inverted). Default True. When
+            False, multi-channel audio is returned as (T, channels).
         clip: bool, clip float samples beyond [-1, 1] (with a warning). Default True.
 
     Returns:
