@@ -15,8 +15,11 @@ def file_in_the_way(path: str | os.PathLike) -> Path | None:
     keeps a folder from being made there; None when there is none."""
     path = Path(path)
     for candidate in (path, *path.parents):
-        if candidate.exists():
-            return None if candidate.is_dir() else candidate
+        try:
+            if candidate.exists():
+                return None if candidate.is_dir() else candidate
+        except OSError:  # e.g. a folder that cannot be searched: the write will say so
+            return None
     return None
 
 

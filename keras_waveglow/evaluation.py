@@ -574,14 +574,51 @@ def _check_report_folder(out_dir: Path) -> None:
         raise NotADirectoryError(problem)
 
 
-def _in_own_output(path: Path, out_dir: Path) -> bool:
-    """Whether `path` is audio `evaluate` wrote into `out_dir`: its audio/ folder, or the
-    hidden folder a run writes into until its report is complete."""
+def _own_output_folders(out_dir: Path) -> list[Path]:
+    """Where `evaluate` writes audio in `out_dir` (resolved, so a symlinked audio/ counts):
+    its audio/ folder, and hidden folders interrupted runs left (warned about)."""
+    left = sorted(out_dir.glob(_STAGING_PREFIX + "*")) if out_dir.is_dir() else []
+    if left:
+        logger.warning(
+            "%s holds %d folder(s) an interrupted evaluate left (%s): not scored; delete them "
+            "once nothing in them is wanted (a run stopped while replacing a report may have "
+            "left the old report's audio there).",
+            out_dir,
+            len(left),
+            ", ".join(p.name for p in left),
+        )
+    return [(out_dir / "audio").resolve(), *(p.resolve() for p in left)]
+
+
+def _swap_in(staging: Path, out_dir: Path, names: tuple[str, ...]) -> None:
+    """Moves `names` from `staging` into `out_dir`, the old ones aside into `staging`; on any
+    failure the old ones are put back, so `out_dir` holds one whole report or the other."""
+    aside = staging / "replaced"
+    aside.mkdir()
+    moved_aside, moved_in = [], []
     try:
-        parts = path.resolve().relative_to(out_dir.resolve()).parts
-    except ValueError:
-        return False
-    return bool(parts) and (parts[0] == "audio" or parts[0].startswith(_STAGING_PREFIX))
+        for name in names:
+            if os.path.lexists(out_dir / name):
+                os.replace(out_dir / name, aside / name)
+                moved_aside.append(name)
+            os.replace(staging / name, out_dir / name)
+            moved_in.append(name)
+    except BaseException:
+        for name in reversed(moved_in):
+            os.replace(out_dir / name, staging / name)
+        for name in reversed(moved_aside):
+            os.replace(aside / name, out_dir / name)
+        raise
+    try:  # the renames on disk (as `durable_replace` does for one file)
+        fd = os.open(out_dir, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
@@ -725,8 +762,10 @@ def evaluate(
         max_files: int or None, evaluate only the first this many files found (sorted; a file
             given twice counts once, one that fails counts). Default None.
         overwrite: bool, replace an existing report in `out_dir`. Default False. The new
-            run's audio and images are written into a hidden folder there and swapped in
-            when its report is written: an interrupted run leaves the old report whole.
+            report (audio, images, report.json, index.html) is written whole into a hidden
+            folder there, then moved in, the old one moved out (and back if a move fails):
+            an interrupted run leaves the old report whole, and only a kill during the moves
+            leaves the hidden folder behind (warned about by the next run there).
         progress: bool, show a tqdm progress bar. Default True.
 
     Returns:
@@ -781,7 +820,8 @@ def evaluate(
     _check_report_folder(out_dir)
     waveglow = load_vocoder(model, weights)
     # A report folder inside the data folder: the audio it wrote (or is writing) is not data.
-    paths = [p for p in _find_audio(files) if not _in_own_output(p, out_dir)]
+    own = _own_output_folders(out_dir)
+    paths = [p for p in _find_audio(files) if not any(p.resolve().is_relative_to(o) for o in own)]
     paths = _once_each(paths)
     if max_files is not None:
         paths = paths[:max_files]
@@ -975,14 +1015,10 @@ def evaluate(
             report["paths"] = None
             return _json_safe(report)
         report = _json_safe(report)
-        replaced = staging / "replaced"  # the old report's audio/ and img/, deleted below
-        replaced.mkdir()
-        for sub in ("audio", "img"):
-            if os.path.lexists(out_dir / sub):
-                os.replace(out_dir / sub, replaced / sub)
-            os.replace(staging / sub, out_dir / sub)
-        _write_text_atomic(json_path, json.dumps(report, indent=2))
-        _write_text_atomic(html_path, report_html(report))
+        # The whole new report is in the staging folder before anything of the old one moves.
+        _write_text_atomic(staging / json_path.name, json.dumps(report, indent=2))
+        _write_text_atomic(staging / html_path.name, report_html(report))
+        _swap_in(staging, out_dir, ("audio", "img", html_path.name, json_path.name))
         return report
     finally:  # the new files when the run stopped early, the old ones when it finished
         if staging is not None:

@@ -454,6 +454,10 @@ def bucket_frames(frames: int, cap: int | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+class _NotFloatMel(TypeError):
+    """A mel array of booleans, integers or complex values."""
+
+
 def _mel_array(mel, which: str = "mel") -> np.ndarray:
     """float32 NumPy copy of an array, tensor of any backend, or torch tensor (even one that
     requires grad, which NumPy cannot read as is). Booleans, integers and complex values are
@@ -465,7 +469,7 @@ def _mel_array(mel, which: str = "mel") -> np.ndarray:
         mel = mel.numpy()
     array = np.asarray(ops.convert_to_numpy(mel))
     if array.dtype.kind in "biuc":
-        raise TypeError(
+        raise _NotFloatMel(
             f"{which} values must be real floats (a natural-log mel); got {array.dtype}. A "
             "mask, integer or complex array is not a log-mel: make mels with "
             "keras_waveglow.mel_spectrogram(audio, **model.mel_config)."
@@ -494,9 +498,9 @@ def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
     else:
         try:
             array = _mel_array(mel)
+        except _NotFloatMel:
+            raise
         except TypeError as error:
-            if "real floats" in str(error):
-                raise
             raise TypeError(
                 f"mel must be an array or tensor (frames, {n_mels}), a batch of them or a list; "
                 f"got {type(mel).__name__} ({error})."
@@ -615,9 +619,10 @@ def vocode(
         `return_sample_rate`.
 
     Raises:
-        TypeError: a path given as `mel`, or a setting of the wrong type (a string, a bool
-            for a number, a float for a frame count).
-        ValueError: a mel of the wrong shape, with NaN/inf, or bad arguments (e.g.
+        TypeError: a path given as `mel`, mel values that are not real floats (booleans,
+            integers, complex), or a setting of the wrong type (a string, a bool for a number,
+            a float for a frame count or batch size).
+        ValueError: an empty list, a mel of the wrong shape, with NaN/inf, or bad arguments (e.g.
             `fade_frames > chunk_frames`, `normalize` outside (0, 1]; settings are checked
             before any model is loaded); a model that cannot be loaded (see `load_vocoder`).
 

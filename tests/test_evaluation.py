@@ -587,15 +587,50 @@ def test_an_interrupted_overwrite_leaves_the_old_report_whole(tmp_path, monkeypa
         evaluate(model, data, out, seed=1, overwrite=True, progress=False)
     assert snapshot() == before  # nothing changed, nothing left behind
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    monkeypatch.setattr(evaluation, "_file_sha256", real_sha256)
+
+    # A failure writing the new report, or moving it in, leaves the old one whole too.
+    def disk_full(report):
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluation, "report_html", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            evaluate(model, data, out, seed=1, overwrite=True, progress=False)
+    assert snapshot() == before
+    real_replace = evaluation.os.replace
+
+    def failing_move_in(src, dst):  # the third of the four moves into the report folder
+        if Path(dst) == out / "index.html" and Path(src).parent.name.startswith(".evaluate-"):
+            raise OSError("device busy")
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluation.os, "replace", failing_move_in)
+        with pytest.raises(OSError, match="device busy"):
+            evaluate(model, data, out, seed=1, overwrite=True, progress=False)
+    assert snapshot() == before
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
     # A run that finishes replaces the report, audio and images, and leaves nothing aside.
-    monkeypatch.setattr(evaluation, "_file_sha256", real_sha256)
     report = evaluate(model, data, out, seed=1, overwrite=True, progress=False)
     assert [u["id"] for u in report["utterances"]] == ["a", "b"]
     after = snapshot()
     assert set(after) == set(before) and after["report.json"] != before["report.json"]
     assert after["audio/a_waveglow.wav"] != before["audio/a_waveglow.wav"]  # the new seed's
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_folder_an_interrupted_evaluate_left_is_named_and_not_scored(tmp_path, caplog):
+    data = tmp_path / "data"
+    (data / "report" / ".evaluate-x1" / "audio").mkdir(parents=True)
+    audio, _ = load_audio(DATA / "cmu_us_slt_arctic/wav/arctic_a0009.wav", SR)
+    sf.write(data / "a.wav", audio[: SR // 2], SR)
+    sf.write(data / "report" / ".evaluate-x1" / "audio" / "a_waveglow.wav", audio[:SR], SR)
+    with caplog.at_level(logging.WARNING, logger=evaluation.__name__):
+        report = evaluate(vocode_helpers.tiny_model(), data, data / "report", progress=False)
+    assert [u["id"] for u in report["utterances"]] == ["a"]
+    assert "1 folder(s) an interrupted evaluate left (.evaluate-x1)" in caplog.text
 
 
 def test_a_non_finite_output_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
