@@ -165,6 +165,9 @@ def _check_float_audio(dtype: str) -> None:
 def _check_sample_rate(sample_rate, whole: bool = False) -> None:
     """Refuses a sample rate that is not a finite positive number (a whole one if `whole`),
     by name, before librosa or soxr fail on it with a message that names neither."""
+    if not isinstance(sample_rate, bool | str | bytes) and hasattr(sample_rate, "dtype"):
+        if np.ndim(sample_rate) == 0:  # a NumPy, TensorFlow or JAX scalar, as int() took
+            sample_rate = np.asarray(sample_rate).item()
     if (
         isinstance(sample_rate, bool)
         or not isinstance(sample_rate, numbers.Real)

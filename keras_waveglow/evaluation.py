@@ -785,7 +785,9 @@ def evaluate(
         None); the run goes on.
 
     Raises:
-        FileExistsError: `out_dir` holds a report and `overwrite` is False.
+        FileExistsError: `out_dir` holds a report and `overwrite` is False, or holds an
+            audio/ or img/ folder with no report beside it (never replaced). Both checked
+            before the model is loaded.
         NotADirectoryError: `out_dir` is an existing file or lies under one (refused before
             the model is loaded).
         FileNotFoundError: an input path does not exist.
@@ -818,6 +820,19 @@ def evaluate(
         )
     out_dir = Path(out_dir)
     _check_report_folder(out_dir)
+    json_path, html_path = out_dir / "report.json", out_dir / "index.html"
+    existing = [p for p in (json_path, html_path, out_dir / "audio", out_dir / "img") if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds a report ({existing[0].name}); pass overwrite=True "
+            "(--overwrite) to replace it."
+        )
+    if existing and not (json_path.exists() or html_path.exists()):
+        # audio/ or img/ without a report beside them: someone's own folder, not replaced.
+        raise FileExistsError(
+            f"{existing[0]} is not a report's (no report.json or index.html beside it); "
+            "overwrite replaces only a report: choose another report folder."
+        )
     waveglow = load_vocoder(model, weights)
     # A report folder inside the data folder: the audio it wrote (or is writing) is not data.
     own = _own_output_folders(out_dir)
@@ -827,13 +842,6 @@ def evaluate(
         paths = paths[:max_files]
     if not paths:
         raise ValueError(f"no audio files (wav, flac, ogg) found in {files}.")
-    json_path, html_path = out_dir / "report.json", out_dir / "index.html"
-    existing = [p for p in (json_path, html_path, out_dir / "audio", out_dir / "img") if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{out_dir} already holds a report ({existing[0].name}); pass overwrite=True "
-            "(--overwrite) to replace it."
-        )
 
     # The new audio/ and img/ are written into a hidden folder in out_dir, made at the first
     # file scored (a run that scores none changes nothing), and swapped in for the old ones

@@ -1288,7 +1288,7 @@ def vocode_files(
                 if problem is not None:  # named here, not once for a batch of files
                     warned.append((path, f"{path}: {problem}"))
                     warnings.warn(warned[-1][1], stacklevel=2)
-        except (OSError, ValueError, TypeError, ImportError, RuntimeError) as error:
+        except (OSError, ValueError, _NotFloatMel, ImportError, RuntimeError) as error:
             message = str(error)
             failures.append((path, message if str(path) in message else f"{path}: {message}"))
             continue

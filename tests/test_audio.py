@@ -371,6 +371,7 @@ def test_load_audio_checks_the_rate_argument_by_name_before_the_file(tmp_path):
                 load_audio(path, rate)
     assert load_audio(BUNDLED[0], np.int64(16000))[1] == 16000  # NumPy ints are rates too
     assert load_audio(BUNDLED[0], 16000.0)[1] == 16000
+    assert load_audio(BUNDLED[0], np.array(16000))[1] == 16000  # 0-d arrays, as int() took
     # A folder is a folder, not a missing file.
     with pytest.raises(IsADirectoryError, match=re.escape(f"{tmp_path}: is a folder, not a file")):
         load_audio(tmp_path)

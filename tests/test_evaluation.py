@@ -542,6 +542,14 @@ def test_a_report_folder_that_is_a_file_or_under_one_is_refused_before_the_model
         with pytest.raises(NotADirectoryError, match=re.escape(message)):
             evaluate("tiny", DATA, out, progress=False)
     assert blocker.read_bytes() == b"not a folder"
+    # A folder whose audio/ is not a report's (no report.json or index.html): overwrite does
+    # not take it (it deleted it).
+    mine = tmp_path / "mine"
+    (mine / "audio").mkdir(parents=True)
+    (mine / "audio" / "take1.wav").write_bytes(b"RIFF")
+    with pytest.raises(FileExistsError, match=r"audio is not a report's \(no report\.json"):
+        evaluate("tiny", DATA, mine, overwrite=True, progress=False)
+    assert (mine / "audio" / "take1.wav").read_bytes() == b"RIFF"
 
 
 def test_an_interrupted_overwrite_leaves_the_old_report_whole(tmp_path, monkeypatch):
