@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from keras_waveglow._paths import folder_refusal
+from keras_waveglow._paths import file_in_the_way, folder_refusal
 
 DESCRIPTION = """\
 WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX.
@@ -224,6 +224,7 @@ def _run_presets(args) -> int:
 
 # `keras_waveglow.data.debian.CORPORA`, named here so that building the parser imports no Keras.
 PREPARE_CORPORA = ("fillets-cs", "fillets-nl", "klettres")
+PREPARE_RATES = (8000, 192000)  # `prepare --sample-rate`: telephone speech to studio audio
 
 
 def _add_prepare(subparsers, common) -> None:
@@ -242,7 +243,12 @@ def _add_prepare(subparsers, common) -> None:
     )
     p.add_argument("corpus", choices=PREPARE_CORPORA, help="the corpus to prepare")
     p.add_argument("--dest", required=True, help="output folder (must not exist, or be empty)")
-    p.add_argument("--sample-rate", type=int, default=22050, help="target rate (default 22050)")
+    p.add_argument(
+        "--sample-rate",
+        type=_int_in(PREPARE_RATES[0], PREPARE_RATES[1]),
+        default=22050,
+        help=f"target rate in Hz, {PREPARE_RATES[0]} to {PREPARE_RATES[1]} (default 22050)",
+    )
     p.add_argument("--deb", default=None, help="the corpus' .deb or extracted folder (no apt-get)")
     p.add_argument(
         "--eval-speakers",
@@ -251,7 +257,15 @@ def _add_prepare(subparsers, common) -> None:
         "alphabetical list, fillets v)",
     )
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="audio format")
-    p.set_defaults(func=_run_prepare)
+    p.set_defaults(func=_run_prepare, precheck=_check_prepare)
+
+
+def _check_prepare(args) -> int:
+    """What `prepare` can refuse before apt-get runs or a backend loads: at once."""
+    if (problem := folder_refusal(args.dest, "the output folder")) is not None:
+        print(f"keras-waveglow prepare: error: --dest {problem}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _run_prepare(args) -> int:
@@ -292,6 +306,19 @@ def _at_least(minimum: int):
         value = int(text)
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its "invalid int value" message
+    return parse
+
+
+def _int_in(low: int, high: int):
+    """An argparse type: an int in [low, high], refused by argparse at once (exit 2, usage)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}]; got {value}")
         return value
 
     parse.__name__ = "int"  # argparse names the type in its "invalid int value" message
@@ -556,6 +583,18 @@ _TRAIN_RECIPE_OPTIONS = {
 }
 
 
+# `train`'s options that only a GAN run reads: parser name -> flag. Given without --gan (new
+# or recorded), they are refused, not ignored.
+_GAN_ONLY_OPTIONS = {
+    "discriminator_width": "--discriminator-width",
+    "msd_groups": "--msd-groups",
+    "discriminator_start": "--discriminator-start",
+    "discriminator_warmup": "--discriminator-warmup",
+    "adv_weight": "--adv-weight",
+    "fm_weight": "--fm-weight",
+}
+
+
 # Options recorded beside the recipe (they change no step, so a resume may change them): on a
 # resumed run, left out, they take the run's values too.
 _TRAIN_RUN_OPTIONS = {"keep_every": 0, "sample_every": 1000}
@@ -607,8 +646,19 @@ def _check_train(args) -> int:
         print(f"keras-waveglow train: error: {message}", file=sys.stderr)
         return 2
 
+    # Whether a GAN-only option was given is known only before the defaults fill them in.
+    gan_only = [
+        f"{flag} {getattr(args, option)}"
+        for option, flag in _GAN_ONLY_OPTIONS.items()
+        if getattr(args, option) is not None
+    ]
     if (problem := _fill_train_options(args)) is not None:
         return refuse(problem)
+    out = Path(args.out)
+    if out.is_file():  # the message `train` gives
+        return refuse(f"{out}: exists and is not a folder; --out names the run's folder.")
+    if (problem := folder_refusal(out, "the run folder")) is not None:
+        return refuse(f"--out {problem}")
     if args.preset not in PRESETS:
         return refuse(
             f"unknown preset {args.preset!r}; choose one of "
@@ -616,10 +666,12 @@ def _check_train(args) -> int:
         )
     if args.ema is not None and args.ema >= 1:
         return refuse(f"--ema must be a momentum in (0, 1), e.g. 0.999; got {args.ema}.")
-    if args.discriminator_warmup and not args.gan:
+    if gan_only and not args.gan:
         return refuse(
-            f"--discriminator-warmup {args.discriminator_warmup} needs --gan: without the "
-            "discriminators there is nothing to warm up."
+            f"{', '.join(gan_only)} {'needs' if len(gan_only) == 1 else 'need'} --gan: "
+            f"{'it applies' if len(gan_only) == 1 else 'they apply'} to the discriminators, "
+            "which a run without --gan does not have; add --gan or leave "
+            f"{'it' if len(gan_only) == 1 else 'them'} out."
         )
     if args.keep_every % args.save_every:
         return refuse(
@@ -941,6 +993,12 @@ def _run_compare(args) -> int:
     from keras_waveglow.evaluation import _write_text_atomic, compare_reports, format_comparison
 
     out = Path(args.json) if args.json else None
+    if out is not None and out.is_dir():
+        print(f"compare failed: --json {out}: a folder, not a file", file=sys.stderr)
+        return 1
+    if out is not None and (blocker := file_in_the_way(out.parent)) is not None:
+        print(f"compare failed: --json {out}: {blocker} is a file, not a folder", file=sys.stderr)
+        return 1
     if out is not None and out.exists() and not args.overwrite:
         print(f"compare failed: {out} exists (give --overwrite to replace it)", file=sys.stderr)
         return 1
@@ -966,7 +1024,51 @@ def _run_compare(args) -> int:
 def _add_weights_output(p) -> None:
     p.add_argument("--out", required=True, help="the .weights.h5 file to write")
     p.add_argument("--float16", action="store_true", help="store the weights in float16")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out (never a training checkpoint)",
+    )
+
+
+def _is_training_checkpoint(path: Path) -> bool:
+    """Whether `path` is a training checkpoint (`train`'s last/best.weights.h5: both networks
+    and their optimizers), told as `export-weights` tells one: the WaveGlow's weights under
+    `layers/`, not at the file's root (a WaveGlow weights file), or an optimizer's state.
+    h5py alone: no backend loads."""
+    import h5py
+
+    try:
+        if not path.is_file() or not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as handle:
+            if "couplings" in handle and "convinvs" in handle:
+                return False  # a WaveGlow weights file (an export)
+            layers = handle.get("layers", {})
+            return "optimizer" in handle or any(
+                "couplings" in group and "convinvs" in group for group in layers.values()
+            )
+    except (OSError, ValueError):  # unreadable: the export names it, or replaces it
+        return False
+
+
+def _check_weights_output(command: str, args) -> int:
+    """The `--out` checks shared by `average` and `export-weights`, before a backend loads."""
+    out = Path(args.out)
+    problem = None
+    if out.is_dir():
+        problem = f"--out {out}: a folder; name the .weights.h5 file to write."
+    elif (blocker := file_in_the_way(out.parent)) is not None:
+        problem = f"--out {out}: {blocker} is a file, not a folder."
+    elif _is_training_checkpoint(out):
+        problem = (
+            f"--out {out}: a training checkpoint (both networks and their optimizers); it is "
+            "never replaced by generator weights, even with --overwrite: choose another --out."
+        )
+    if problem is None:
+        return 0
+    print(f"keras-waveglow {command}: error: {problem}", file=sys.stderr)
+    return 2
 
 
 def _add_average(subparsers, common) -> None:
@@ -982,7 +1084,25 @@ def _add_average(subparsers, common) -> None:
     )
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help=".weights.h5 files")
     _add_weights_output(p)
-    p.set_defaults(func=_run_average)
+    p.set_defaults(func=_run_average, precheck=_check_average)
+
+
+def _check_average(args) -> int:
+    """What `average` can refuse before a backend loads: a checkpoint given twice, a bad --out."""
+    seen = {}
+    for checkpoint in args.checkpoints:
+        path = Path(checkpoint)
+        key = path.resolve() if path.exists() else path.absolute()
+        if key in seen:
+            same = "" if seen[key] == checkpoint else f" (the same file as {seen[key]})"
+            print(
+                f"keras-waveglow average: error: {checkpoint}: given twice{same}; the mean "
+                "would count it double. Give each checkpoint once.",
+                file=sys.stderr,
+            )
+            return 2
+        seen[key] = checkpoint
+    return _check_weights_output("average", args)
 
 
 def _run_average(args) -> int:
@@ -1023,7 +1143,26 @@ def _add_export_weights(subparsers, common) -> None:
         ),
     )
     _add_weights_output(p)
-    p.set_defaults(func=_run_export_weights)
+    p.set_defaults(func=_run_export_weights, precheck=_check_export_weights)
+
+
+def _check_export_weights(args) -> int:
+    """What `export-weights` can refuse before a backend loads: a run folder given as the
+    checkpoint, a bad --out."""
+    source = Path(args.checkpoint)
+    if source.is_dir():
+        found = sorted(p.name for p in source.glob("*.weights.h5") if p.is_file())
+        hint = (
+            f"name a checkpoint file in it: {', '.join(str(source / n) for n in found)}"
+            if found
+            else "it holds no .weights.h5 file to export"
+        )
+        print(
+            f"keras-waveglow export-weights: error: {source}: a folder, not a checkpoint; {hint}.",
+            file=sys.stderr,
+        )
+        return 2
+    return _check_weights_output("export-weights", args)
 
 
 def _run_export_weights(args) -> int:

@@ -1142,7 +1142,7 @@ def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tupl
             except (OSError, ValueError) as error:  # e.g. not UTF-8 past its first 4 KiB
                 failures.append((entry, f"{entry}: cannot read it as a file list: {error}"))
                 continue
-            if not any(p.exists() for p in listed):  # prose (a NOTICE.txt), not a list
+            if not any(_exists(p) for p in listed):  # prose (a NOTICE.txt), not a list
                 why = f"none of its {len(listed)} lines names an existing file"
                 why = f"neither audio, a mel {known} nor a file list: {why if listed else 'empty'}"
                 failures.append((entry, f"{entry}: {why}."))
@@ -1177,6 +1177,14 @@ def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tupl
             taken[target] = path
             pairs.append((path, target))
     return pairs
+
+
+def _exists(path: Path) -> bool:
+    """`path.exists()`, False where the name cannot be a path (a prose line over 255 bytes)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def _output_path(path: Path, folder: Path) -> Path:

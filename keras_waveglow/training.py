@@ -196,10 +196,10 @@ class WaveGlowGAN(keras.Model):
             ("discriminator_start_step", discriminator_start_step),
             ("discriminator_warmup_steps", discriminator_warmup_steps),
         ):
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}.")
-        if train_sigma <= 0:
-            raise ValueError(f"train_sigma must be > 0, got {train_sigma}.")
+            if not (value >= 0 and math.isfinite(value)):  # NaN would drop the term unseen
+                raise ValueError(f"{name} must be >= 0 and finite, got {value}.")
+        if not (train_sigma > 0 and math.isfinite(train_sigma)):
+            raise ValueError(f"train_sigma must be > 0 and finite, got {train_sigma}.")
         if discriminator_warmup_steps and discriminator is None:
             raise ValueError(
                 "discriminator_warmup_steps needs a discriminator (there is none to warm up)."
@@ -1177,10 +1177,19 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
             payload = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not a valid run configuration ({error}).") from error
+        if not isinstance(payload, dict) or not isinstance(payload.get("recipe", {}), dict):
+            held = payload if not isinstance(payload, dict) else payload["recipe"]
+            what = "the file" if held is payload else 'its "recipe"'
+            raise ValueError(
+                f"{path}: not a valid run configuration: {what} should be a JSON object "
+                f"({{...}}, as train writes it), not a {_json_kind(held)}. Restore the run's "
+                "file, or move it away (the resume is then not checked against the run's "
+                "settings)."
+            )
         files_then, files_now = payload.get("data_files"), information.get("data_files")
         if isinstance(files_then, dict) and files_now and files_then != files_now:
             raise ValueError(
-                f"{out}: resume reads other data than the run did ({files_then['count']} files "
+                f"{out}: resume reads other data than the run did ({files_then.get('count')} files "
                 f"then, recorded from {payload.get('data')!r}; {files_now['count']} now, from "
                 f"{information.get('data')!r}; or the same number with other names or sizes): "
                 "the resumed run would not repeat the uninterrupted one. Pass the run's data, "
@@ -1224,9 +1233,31 @@ def read_training_state(directory) -> dict:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        state = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not a valid training state file ({error}).") from error
+    best = state.get("best") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or not (
+        best is None or (isinstance(best, int | float) and not isinstance(best, bool))
+    ):
+        shape = (
+            f"a {_json_kind(state)}"
+            if not isinstance(state, dict)
+            else f'"best" a {_json_kind(best)}'
+        )
+        raise ValueError(
+            f'{path}: not a valid training state file: a JSON object with "step", '
+            f'"epoch", "best" (a number or null), "monitor", "skipped_steps" was '
+            f"expected, it holds {shape}. Move it away: a resume then takes the step from the "
+            f"checkpoint, and its next save replaces {BEST_WEIGHTS}."
+        )
+    return state
+
+
+def _json_kind(value) -> str:
+    """The JSON name of a parsed value's type: for messages about a file of the wrong shape."""
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -> int:
@@ -1252,8 +1283,76 @@ def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -
     path = directory / (LAST_WEIGHTS if which == "last" else BEST_WEIGHTS)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint to resume from.")
+    _check_checkpoint_readable(path)
     _load_checkpoint(model, path)
     return int(ops.convert_to_numpy(model.step_counter.value))
+
+
+def _checkpoint_summary(path: Path) -> tuple[bool, int | None] | None:
+    """(whether it holds an optimizer's state, its step counter if found) of a readable
+    `.weights.h5` file; None when it cannot be read."""
+    try:
+        with open_weights_file(path) as handle:
+            full = "optimizer" in handle
+            step = None
+            counter = handle.get("vars/0")  # WaveGlowGAN's first weight: step_counter
+            if full and counter is not None and counter.shape == () and counter.dtype.kind in "iu":
+                step = int(counter[()])
+            return full, step
+    except (OSError, ValueError):
+        return None
+
+
+def _check_checkpoint_readable(path: Path) -> None:
+    """Refuses a run's checkpoint that HDF5 cannot open (empty, truncated by a full disk or a
+    cut copy, damaged) before anything is loaded, naming it and what else in its run folder
+    could be used instead. Nothing is changed or deleted."""
+    try:
+        with open_weights_file(path):
+            return
+    except ValueError as error:
+        cause = error.__cause__ or "not an HDF5 file"
+    run = path.parent
+    size = path.stat().st_size
+    usable = []
+    for name in (BEST_WEIGHTS, LAST_WEIGHTS):
+        other = run / name
+        if other == path or not other.is_file():
+            continue
+        summary = _checkpoint_summary(other)
+        if summary is None:
+            usable.append(f"{name} (unreadable too)")
+        elif summary[0]:
+            at = f"step {summary[1]}" if summary[1] is not None else "an earlier step"
+            usable.append(
+                f"{name}, a full checkpoint at {at} that opens: copy it over {path.name} to "
+                "resume from there"
+            )
+        else:
+            usable.append(f"{name} (the generator's weights only: --init-from it)")
+    snaps = sorted(
+        (p for p in (run / SNAPSHOT_DIR).glob("*.weights.h5") if p.name.split(".")[0].isdigit()),
+        key=lambda p: int(p.name.split(".")[0]),
+    )
+    if snaps:
+        usable.append(
+            f"{len(snaps)} generator snapshot(s) in {SNAPSHOT_DIR}/, the latest "
+            f"{snaps[-1].relative_to(run)} (--init-from it)"
+        )
+    models = [n for n in (BEST_GENERATOR_FILE, GENERATOR_FILE) if (run / n).is_file()]
+    if models:
+        usable.append(f"the generator model(s) {', '.join(models)} (--init-from one)")
+    if usable:
+        offer = (
+            f"What else {run} holds: {'; '.join(usable)}. (--init-from starts a new run, in "
+            "another folder, from a generator's weights.)"
+        )
+    else:
+        offer = f"{run} holds no other checkpoint, snapshot or generator to go on from."
+    raise ValueError(
+        f"{path}: the run's checkpoint cannot be read ({size} bytes; {cause}): truncated or "
+        f"damaged (a full disk, a copy cut short?). Nothing was changed. {offer}"
+    )
 
 
 def _load_checkpoint(model: WaveGlowGAN, path: Path) -> None:
@@ -1685,6 +1784,13 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
             waveglow.load_weights(generator)
         return waveglow
     if path.suffix == ".keras":
+        import zipfile
+
+        if path.is_file() and not zipfile.is_zipfile(path):  # Keras would say "File not found"
+            raise ValueError(
+                f"{path}: not a .keras archive (not a zip file: corrupt, truncated, or another "
+                "format under a .keras name)."
+            )
         source = keras.saving.load_model(path, compile=False)
         if isinstance(source, WaveGlowGAN):
             source = source.waveglow
@@ -2180,14 +2286,62 @@ def train(
         >>> train("data", "runs/tiny", preset="tiny", steps=50, batch_size=2,
         ...       segment_length=4096)
     """
+    from keras_waveglow._paths import folder_refusal
     from keras_waveglow.data import make_dataset, resolve_files
     from keras_waveglow.distributed import setup_workers
+    from keras_waveglow.inference import _count, _number
     from keras_waveglow.presets import WEIGHTS
 
     workers = setup_workers()  # first: multi-process engines start before any computation
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; --out names the run's folder.")
+    if (refusal := folder_refusal(out, "the run folder")) is not None:  # under a file
+        raise NotADirectoryError(refusal)
+    # The numbers, by name, before anything is written or loaded (the CLI's parser refuses
+    # the same ones): a float step count would train a step less, a float segment length
+    # fails inside tf.data, and a NaN loss weight drops its term and is recorded as invalid
+    # JSON that no resume can match (NaN != NaN).
+    steps = _count("steps", steps, 1)
+    batch_size = _count("batch_size", batch_size, 1)
+    segment_length = _count("segment_length", segment_length, 1)
+    save_every = _count("save_every", save_every, 1)
+    keep_every = _count("keep_every", keep_every, 0)
+    sample_every = _count("sample_every", sample_every, 0)
+    max_consecutive_skips = _count("max_consecutive_skips", max_consecutive_skips, 1)
+    discriminator_start_step = _count("discriminator_start_step", discriminator_start_step, 0)
+    discriminator_warmup_steps = _count("discriminator_warmup_steps", discriminator_warmup_steps, 0)
+    seed = _count("seed", seed, 0)
+    group_mean_window = check_group_mean_window(group_mean_window, "group_mean_window")
+
+    def finite(name, value, above_zero=False):
+        value = _number(name, value)
+        if not math.isfinite(value) or value < 0 or (above_zero and value == 0):
+            raise ValueError(
+                f"{name} must be a finite number {'>' if above_zero else '>='} 0; got {value}."
+            )
+        return value
+
+    mae_weight = finite("mae_weight", mae_weight)
+    stft_weight = finite("stft_weight", stft_weight)
+    even_weight = finite("even_weight", even_weight)
+    adv_weight = finite("adv_weight", adv_weight)
+    fm_weight = finite("fm_weight", fm_weight)
+    discriminator_width = finite("discriminator_width", discriminator_width, above_zero=True)
+    learning_rate = finite("learning_rate", learning_rate, above_zero=True)
+    discriminator_learning_rate = finite(
+        "discriminator_learning_rate", discriminator_learning_rate, above_zero=True
+    )
+    if clipnorm is not None:
+        clipnorm = _number("clipnorm", clipnorm)
+    if ema is not None:
+        ema = _number("ema", ema)
+    if peak is not None:
+        peak = _number("peak", peak)
+    if trim_db is not None:
+        trim_db = _number("trim_db", trim_db)
+    if augment_eq_db is not None:
+        augment_eq_db = finite("augment_eq_db", augment_eq_db)
     # A start killed before its first checkpoint leaves only its recipe, an empty log and the
     # TensorBoard folder: that is not a run, and a new start may replace it.
     leftovers = {RECIPE_FILE, "log.csv", "tb"}
@@ -2209,18 +2363,10 @@ def train(
             f"{out}: nothing to resume ({LAST_WEIGHTS} missing: no checkpoint was written yet); "
             "start it again without resume."
         )
-    if steps < 1 or save_every < 1:
-        raise ValueError(f"steps and save_every must be >= 1; got {steps} and {save_every}.")
-    if keep_every < 0 or (keep_every and keep_every % save_every):
+    if keep_every and keep_every % save_every:
         raise ValueError(
             f"keep_every must be 0 or a multiple of save_every ({save_every}); got {keep_every}."
         )
-    for label, rate in (
-        ("learning_rate", learning_rate),
-        ("discriminator_learning_rate", discriminator_learning_rate),
-    ):
-        if not (math.isfinite(rate) and rate > 0):  # negative: gradient ascent
-            raise ValueError(f"{label} must be a finite number > 0; got {rate}.")
     if clipnorm is not None and not (math.isfinite(clipnorm) and clipnorm > 0):
         raise ValueError(
             f"clipnorm must be > 0 (or None / --clipnorm 0 for no clipping); got {clipnorm}."
@@ -2234,10 +2380,8 @@ def train(
         )
     if peak is not None and not 0.0 < peak <= 1.0:  # 0: silence; negative: polarity flipped
         raise ValueError(f"peak must be in (0, 1] (full scale is 1); got {peak}.")
-    if trim_db is not None and not trim_db > 0:
+    if trim_db is not None and not (trim_db > 0 and math.isfinite(trim_db)):
         raise ValueError(f"trim_db must be > 0 (dB below each file's peak); got {trim_db}.")
-    if sample_every < 0:
-        raise ValueError(f"sample_every must be >= 0 (0: no audio samples); got {sample_every}.")
     if split not in ("train", "all"):
         raise ValueError(
             f"train reads split 'train' or 'all'; {split!r} is a held-out split (score it with "
@@ -2286,6 +2430,9 @@ def train(
             keep_every=keep_every,  # not the recipe (they change no step): what a resume
             sample_every=sample_every,  # on the command line takes when not told
         )
+    if resume:  # the run's own files, read before the model is built: errors come first
+        read_training_state(out)
+        _check_checkpoint_readable(out / LAST_WEIGHTS)
     if mixed_precision not in _POLICIES:
         raise ValueError(
             f"mixed_precision must be one of None, 'bf16', 'fp16'; got {mixed_precision!r}."

@@ -322,6 +322,33 @@ def test_file_lists_of_any_name_tacotron_lines_and_paths_from_the_working_direct
     assert arctic.read_file_list(tacotron)[0] == tmp_path / "lists" / "wavs" / "c.wav"
 
 
+def test_a_prose_file_read_as_a_list_is_refused_in_one_message_when_asked(tmp_path):
+    """`read_file_list(..., require_existing=True)` (what `train` reads --data with) refuses a
+    text that names no existing audio file (a README: its lines, a table row read as the
+    folder, a path to a JSON file) in one bounded message; a list with one audio file left
+    passes, and without the flag the lines come back as before (vocode names them itself)."""
+    (tmp_path / "notes.json").write_text("{}")
+    sf.write(tmp_path / "a.wav", np.zeros(400, np.float32), 16000)
+    prose = tmp_path / "README.md"
+    lines = [f"Line {i} of prose about the vocoder." for i in range(500)]
+    prose.write_text("\n".join(["# Title", "| a | b |", "notes.json", *lines]) + "\n")
+    assert len(arctic.read_file_list(prose)) == 502
+    with pytest.raises(ValueError) as refused:
+        arctic.read_file_list(prose, require_existing=True)
+    message = str(refused.value)
+    assert message == (
+        f"{prose}: read as a file list (one audio path per line), but none of its 502 lines "
+        f"names an existing audio file (first: {str(tmp_path)!r}); is it a file list?"
+    )
+    prose.write_text("\n".join([*lines, "a.wav"]) + "\n")  # one file left: the data check
+    assert len(arctic.read_file_list(prose, require_existing=True)) == 501
+    long_line = tmp_path / "long.txt"
+    long_line.write_text("x" * 300 + "\n")
+    with pytest.raises(ValueError, match=r"\.\.\.'\); is it a file list\?$") as refused:
+        arctic.read_file_list(long_line, require_existing=True)
+    assert len(str(refused.value)) < 300
+
+
 # ------------------------------------------------------------------------------------------------
 # Download (offline: a local server on 127.0.0.1)
 # ------------------------------------------------------------------------------------------------

@@ -247,3 +247,167 @@ def test_vocode_and_download_refuse_bad_paths_and_options_before_any_work(tmp_pa
     for _, message in cases:
         assert message in result.stderr
     assert blocker.read_bytes() == b"a file" and not (tmp_path / "data").exists()
+
+
+_REFUSED_OR_EXITED = f"""
+import json, sys
+from keras_waveglow import cli
+codes = []
+for argv in sys.argv[1:]:
+    try:
+        codes.append(cli.main(json.loads(argv)))
+    except SystemExit as exit:  # argparse's own refusals
+        codes.append(exit.code)
+print(json.dumps({{"codes": codes, "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+
+
+def _fake_weights_file(path: Path, *, checkpoint: bool) -> None:
+    """An HDF5 file laid out as a training checkpoint (the WaveGlow under layers/, an
+    optimizer) or as a WaveGlow weights file (the WaveGlow at the root)."""
+    import h5py
+
+    with h5py.File(path, "w") as handle:
+        root = handle.create_group("layers/wave_glow") if checkpoint else handle
+        root.create_group("couplings")
+        root.create_group("convinvs")
+        if checkpoint:
+            handle.create_group("optimizer/vars")
+
+
+def test_train_prepare_export_average_refuse_bad_paths_and_options_before_any_work(tmp_path):
+    """train: --out under a file, GAN-only options without --gan; prepare: a --dest that is
+    (or lies under) a file, a --sample-rate out of range; export-weights: a run folder as the
+    checkpoint (its checkpoints named), a training checkpoint, a folder or a path under a file
+    as --out (even with --overwrite); average: a checkpoint given twice. All refused (exit 2,
+    named) before a backend, a model or apt-get is loaded; nothing is written."""
+    from keras_waveglow.cli import _is_training_checkpoint
+
+    blocker = tmp_path / "afile"
+    blocker.write_bytes(b"a file")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.weights.h5").write_bytes(b"")
+    (run / "best.weights.h5").write_bytes(b"")
+    checkpoint = tmp_path / "ckpt.weights.h5"
+    _fake_weights_file(checkpoint, checkpoint=True)
+    generator = tmp_path / "gen.weights.h5"
+    _fake_weights_file(generator, checkpoint=False)
+    assert _is_training_checkpoint(checkpoint) and not _is_training_checkpoint(generator)
+    assert not _is_training_checkpoint(blocker) and not _is_training_checkpoint(tmp_path / "no")
+    before = checkpoint.read_bytes()
+    (tmp_path / "out.weights.h5").mkdir()
+    train = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    fresh = [*train, "--out", str(tmp_path / "new_run")]
+    deb = ["prepare", "klettres", "--deb", str(tmp_path / "no.deb")]
+    export = ["export-weights", str(generator)]
+    cases = [
+        (
+            [*train, "--out", str(blocker / "sub")],
+            f"--out {blocker / 'sub'}: {blocker} is a file, not a folder.",
+        ),
+        (
+            [*train, "--out", str(blocker)],
+            f"{blocker}: exists and is not a folder; --out names the run's folder.",
+        ),
+        (
+            [*fresh, "--adv-weight", "5", "--discriminator-start", "3"],
+            "--discriminator-start 3, --adv-weight 5.0 need --gan: they apply to the "
+            "discriminators, which a run without --gan does not have; add --gan or leave "
+            "them out.",
+        ),
+        ([*fresh, "--fm-weight", "1"], "--fm-weight 1.0 needs --gan"),
+        ([*fresh, "--discriminator-width", "0.5"], "--discriminator-width 0.5 needs --gan"),
+        ([*fresh, "--msd-groups", "dense"], "--msd-groups dense needs --gan"),
+        ([*fresh, "--discriminator-warmup", "4"], "--discriminator-warmup 4 needs --gan"),
+        (
+            [*deb, "--dest", str(blocker)],
+            f"--dest {blocker}: the output folder is an existing file.",
+        ),
+        (
+            [*deb, "--dest", str(blocker / "sub")],
+            f"--dest {blocker / 'sub'}: {blocker} is a file, not a folder.",
+        ),
+        (
+            [*deb, "--dest", str(tmp_path / "k"), "--sample-rate", "100"],
+            "argument --sample-rate: must be in [8000, 192000]; got 100",
+        ),
+        (
+            [*deb, "--dest", str(tmp_path / "k"), "--sample-rate", "10000000"],
+            "argument --sample-rate: must be in [8000, 192000]; got 10000000",
+        ),
+        (
+            ["export-weights", str(run), "--out", str(tmp_path / "x.weights.h5")],
+            f"{run}: a folder, not a checkpoint; name a checkpoint file in it: "
+            f"{run / 'best.weights.h5'}, {run / 'last.weights.h5'}.",
+        ),
+        (
+            ["export-weights", str(tmp_path), "--out", str(tmp_path / "x.weights.h5")],
+            f"{tmp_path}: a folder, not a checkpoint; name a checkpoint file in it: "
+            f"{checkpoint}, {generator}.",
+        ),
+        (
+            [*export, "--out", str(checkpoint), "--overwrite"],
+            f"--out {checkpoint}: a training checkpoint (both networks and their optimizers); "
+            "it is never replaced by generator weights, even with --overwrite: choose another "
+            "--out.",
+        ),
+        (
+            [*export, "--out", str(tmp_path / "out.weights.h5"), "--overwrite"],
+            f"--out {tmp_path / 'out.weights.h5'}: a folder; name the .weights.h5 file to write.",
+        ),
+        (
+            [*export, "--out", str(blocker / "x.weights.h5")],
+            f"--out {blocker / 'x.weights.h5'}: {blocker} is a file, not a folder.",
+        ),
+        (
+            ["average", str(generator), str(checkpoint), str(generator), "--out", "x.weights.h5"],
+            f"average: error: {generator}: given twice; the mean would count it double. Give "
+            "each checkpoint once.",
+        ),
+        (
+            [
+                "average",
+                str(generator),
+                str(tmp_path / "run" / ".." / generator.name),
+                "--out",
+                str(tmp_path / "avg.weights.h5"),
+            ],
+            f"{tmp_path / 'run' / '..' / generator.name}: given twice (the same file as "
+            f"{generator});",
+        ),
+        (
+            ["average", str(generator), str(run / "last.weights.h5"), "--out", str(checkpoint)],
+            f"average: error: --out {checkpoint}: a training checkpoint",
+        ),
+    ]
+    result = _python(_REFUSED_OR_EXITED, *(json.dumps(argv) for argv, _ in cases))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"codes": [2] * len(cases), "loaded": []}, result.stderr[-3000:]
+    for _, message in cases:
+        assert message in result.stderr
+    assert "--sample-rate SAMPLE_RATE" in result.stderr  # argparse's usage line
+    assert blocker.read_bytes() == b"a file" and checkpoint.read_bytes() == before
+    for made in ("new_run", "k", "x.weights.h5", "avg.weights.h5"):
+        assert not (tmp_path / made).exists(), made
+    help_text = _python(_REFUSED_OR_EXITED, json.dumps(["prepare", "--help"])).stdout
+    assert "target rate in Hz, 8000 to 192000" in help_text
+
+
+def test_train_refuses_prose_given_as_a_file_list_in_one_message(tmp_path, capsys):
+    """`train --data README.md` (prose read as a file list) is refused in one line that names
+    the list and its first line, not one "no such file" per line of prose; no run folder."""
+    readme = tmp_path / "README.md"
+    readme.write_text("".join(f"Line {i}: the vocoder is a flow.\n" for i in range(400)))
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "tiny", "--data", str(readme), "--split", "all"]
+    assert keras_waveglow.cli.main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"keras-waveglow train: error: {readme}: read as a file list (one audio path per "
+        f"line), but none of its 400 lines names an existing audio file (first: '"
+    )
+    assert err.endswith("'); is it a file list?\n") and err.count("\n") == 1
+    assert "Line 0" in err and "Line 1:" not in err and len(err) < 500 + len(str(readme))
+    assert not out.exists()

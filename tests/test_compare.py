@@ -358,3 +358,24 @@ def test_reports_record_which_weights_file_they_scored(tmp_path, monkeypatch):
     base["model"]["weights_sha256"], new["model"]["weights_sha256"] = digest, "ab" * 32
     text = format_comparison(compare_reports(base, new))
     assert f"sha256 {digest[:8]}" in text and "sha256 abababab" in text
+
+
+def test_cli_compare_refuses_a_json_path_it_cannot_write_before_reading_the_reports(
+    tmp_path, capsys
+):
+    """`compare --json` naming a folder, or a path under a file, is refused (even with
+    --overwrite) before the reports are read; bad reports keep compare's exit code 1."""
+    base, new = tmp_path / "missing_base.json", tmp_path / "missing_new.json"
+    (tmp_path / "folder").mkdir()
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file")
+    cases = (
+        (tmp_path / "folder", f"--json {tmp_path / 'folder'}: a folder, not a file"),
+        (blocker / "sub.json", f"--json {blocker / 'sub.json'}: {blocker} is a file, not a folder"),
+    )
+    for out, message in cases:
+        assert cli.main(["compare", str(base), str(new), "--json", str(out), "--overwrite"]) == 1
+        err = capsys.readouterr().err
+        assert err.strip() == f"compare failed: {message}", err
+        assert "no such report" not in err  # refused before the reports were read
+    assert blocker.read_text() == "a file" and not any((tmp_path / "folder").iterdir())

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -1786,6 +1787,15 @@ def test_train_augmentation_flags_reach_the_dataset(tmp_path, monkeypatch):
     }
 
 
+def _stops_at_the_stand_in_checkpoint(main, argv, capsys) -> str:
+    """`main(argv)` resumes a run whose last.weights.h5 is an empty stand-in: past the settings
+    check, it is refused there (named, exit 2, before the model is built); returns stderr."""
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert "last.weights.h5: the run's checkpoint cannot be read (0 bytes" in error, error
+    return error
+
+
 def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     """`train` records its settings in run_config.json; `--resume` with different ones (here
     the augmentation and the learning rate) is refused with the differences named, before
@@ -1810,8 +1820,9 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     assert "augment_eq_db: 6.0 -> 3.0" in error and "learning_rate: 0.0001 -> 0.0002" in error
     assert "steps" not in error.split("(")[1].split(")")[0]  # --steps may change
     # The same settings pass the check and reach the checkpoint (here a stand-in: unreadable).
-    with pytest.raises(OSError, match="file signature not found"):
-        main([*argv, "--augment-eq", "6", "--resume", "--steps", "9"])
+    _stops_at_the_stand_in_checkpoint(
+        main, [*argv, "--augment-eq", "6", "--resume", "--steps", "9"], capsys
+    )
     # Other data (a speaker fewer) is refused; the same corpus moved elsewhere is not.
     recorded = json.loads((out / "run_config.json").read_text())
     assert recorded["data_files"]["count"] == 2 and len(recorded["data_files"]["sha256"]) == 64
@@ -1824,8 +1835,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     assert main([*same[:at], str(fewer), *same[at + 1 :]]) == 2
     error = capsys.readouterr().err
     assert "resume reads other data than the run did (2 files then" in error and "1 now" in error
-    with pytest.raises(OSError, match="file signature not found"):
-        main([*same[:at], str(moved), *same[at + 1 :]])
+    _stops_at_the_stand_in_checkpoint(main, [*same[:at], str(moved), *same[at + 1 :]], capsys)
 
 
 def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monkeypatch, capsys):
@@ -1843,9 +1853,8 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
         _capture_train_dataset(patch, argv)
     (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
     short = ["train", "--out", str(out), "--resume", "--steps", "9"]
-    with pytest.raises(OSError, match="file signature not found"):  # past the recipe check
-        main(short)
-    assert "resuming with the run's settings" in capsys.readouterr().err
+    error = _stops_at_the_stand_in_checkpoint(main, short, capsys)  # past the recipe check
+    assert "resuming with the run's settings" in error
     import keras_waveglow.training as training
 
     seen = {}
@@ -1867,6 +1876,134 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     assert "required: --data" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "--data is required: no " in capsys.readouterr().err
+
+
+def _resume_tiny(out, **settings):
+    from keras_waveglow.training import train
+
+    options = {"preset": "tiny", "steps": 2, "batch_size": 1, "segment_length": SEGMENT}
+    return train(ROOT / "data", out, split="all", resume=True, **{**options, **settings})
+
+
+def test_resume_from_an_unreadable_checkpoint_names_it_and_what_else_the_run_holds(tmp_path):
+    """A last.weights.h5 cut short (a full disk, a cut copy) is refused before the model is
+    built, by name, as truncated or damaged, with what else the run folder holds to go on
+    from (a full best.weights.h5 and its step, the latest snapshot, the generators); nothing
+    is changed or deleted."""
+    import h5py
+
+    out = tmp_path / "run"
+    (out / "snaps").mkdir(parents=True)
+    with h5py.File(out / "best.weights.h5", "w") as f:  # stands for a full checkpoint at step 3
+        f.create_dataset("vars/0", data=np.int32(3))
+        f.create_dataset("optimizer/vars/0", data=np.int64(3))
+        f.create_dataset("layers/wave_glow/vars/0", data=np.zeros(50000, "float32"))
+    whole = (out / "best.weights.h5").read_bytes()
+    (out / "last.weights.h5").write_bytes(whole[: len(whole) // 2])
+    for step in (2, 10):
+        (out / "snaps" / f"{step}.weights.h5").write_bytes(b"")
+    (out / "waveglow.keras").write_bytes(b"")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(ValueError) as caught:
+        _resume_tiny(out)
+    message = str(caught.value)
+    assert message.startswith(f"{out / 'last.weights.h5'}: the run's checkpoint cannot be read")
+    assert "truncated file" in message and "truncated or damaged" in message
+    assert (
+        "best.weights.h5, a full checkpoint at step 3 that opens: copy it over last.weights.h5"
+        in message
+    )
+    assert "2 generator snapshot(s) in snaps/, the latest snaps/10.weights.h5" in message
+    assert "waveglow.keras (--init-from one)" in message
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # An empty one, alone in its folder: nothing else to offer.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "last.weights.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"\(0 bytes; not an HDF5 file\): truncated or damaged"):
+        _resume_tiny(alone)
+
+
+def test_resume_refuses_run_files_of_the_wrong_shape_by_name(tmp_path):
+    """run_config.json, its "recipe" and training_state.json that parse as JSON but are not
+    the objects `train` writes are refused by name with the shape expected (not an
+    AttributeError from deep inside), before the model is built."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
+    config, state = out / "run_config.json", out / "training_state.json"
+    for payload, message in (
+        ([1, 2], "not a valid run configuration: the file should be a JSON object"),
+        ({"recipe": [1, 2]}, 'not a valid run configuration: its "recipe" should be a JSON obj'),
+    ):
+        config.write_text(json.dumps(payload))
+        with pytest.raises(ValueError, match=re.escape(f"{config}: {message}")):
+            _resume_tiny(out)
+    config.unlink()
+    for payload, held in (([1, 2], "a list"), ({"step": 2, "best": "low"}, '"best" a string')):
+        state.write_text(json.dumps(payload))
+        with pytest.raises(ValueError, match=re.escape(f"{state}: not a valid training state")):
+            _resume_tiny(out)
+        with pytest.raises(ValueError, match=re.escape(f"was expected, it holds {held}.")):
+            read_training_state(out)
+
+
+def test_python_train_refuses_bad_numbers_by_name(tmp_path, monkeypatch):
+    """`train()` refuses what the CLI's parser refuses, by name, before the data is read or
+    anything written: NaN, infinite or negative loss weights (a NaN weight dropped its term
+    unseen and was recorded as invalid JSON), non-int counts (steps=1.5 trained one step,
+    a float segment length failed inside tf.data)."""
+    import keras_waveglow.data as data_module
+    from keras_waveglow.training import train
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(data_module, "resolve_files", not_reached)
+    out = tmp_path / "run"
+    nan, inf = float("nan"), float("inf")
+    for setting, error, message in (
+        ({"mae_weight": nan}, ValueError, "mae_weight must be a finite number >= 0; got nan"),
+        ({"stft_weight": inf}, ValueError, "stft_weight must be a finite number >= 0; got inf"),
+        ({"adv_weight": -1.0}, ValueError, "adv_weight must be a finite number >= 0; got -1.0"),
+        ({"learning_rate": nan}, ValueError, "learning_rate must be a finite number > 0"),
+        ({"trim_db": inf}, ValueError, "trim_db must be > 0"),
+        ({"steps": 1.5}, TypeError, "steps must be an int; got 1.5"),
+        ({"steps": "2"}, TypeError, "steps must be an int; got '2'"),
+        ({"segment_length": 2048.0}, TypeError, "segment_length must be an int; got 2048.0"),
+        ({"seed": "x"}, TypeError, "seed must be an int; got 'x'"),
+        ({"discriminator_width": 0}, ValueError, "discriminator_width must be a finite number > 0"),
+    ):
+        with pytest.raises(error, match=re.escape(message)):
+            train(ROOT / "data", out, preset="tiny", **setting)
+    assert not out.exists()
+    with pytest.raises(ValueError, match="mae_weight must be >= 0 and finite, got nan"):
+        WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), mae_weight=nan)
+
+
+def test_python_train_refuses_an_out_under_a_file_before_reading_the_data(tmp_path, monkeypatch):
+    """`train(out=afile/sub)` names the file in the way (`folder_refusal`) before the data is
+    read, not with mkdir's bare `[Errno 20] Not a directory` after it."""
+    import keras_waveglow.data as data_module
+    from keras_waveglow.training import train
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(data_module, "resolve_files", not_reached)
+    (tmp_path / "afile").write_text("not a folder")
+    message = f"{tmp_path / 'afile' / 'sub'}: {tmp_path / 'afile'} is a file, not a folder."
+    with pytest.raises(NotADirectoryError, match=re.escape(message)):
+        train(ROOT / "data", tmp_path / "afile" / "sub", preset="tiny")
+
+
+def test_init_from_a_corrupt_keras_file_says_it_is_not_a_keras_archive(tmp_path):
+    """A .keras file that is not a zip (cut short, or another format) is named as such, not
+    reported as "File not found" (Keras' words for any file it cannot open as a zip)."""
+    broken = tmp_path / "model.keras"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(ValueError, match=re.escape(f"{broken}: not a .keras archive")):
+        load_initial_weights(WaveGlow.from_preset("tiny", seed=0), broken)
 
 
 def test_the_cli_s_recipe_options_are_the_recipe_train_records(tmp_path, monkeypatch):
@@ -1958,8 +2095,7 @@ def test_the_adversarial_options_of_a_gan_run_recorded_before_them_are_its_defau
     ):
         assert main([*resume, *option]) == 2, option
         assert change in capsys.readouterr().err, option
-    with pytest.raises(OSError, match="file signature not found"):  # its own settings pass
-        main(resume)
+    _stops_at_the_stand_in_checkpoint(main, resume, capsys)  # its own settings pass
     plain = [*argv, "--out", str(tmp_path / "plain"), "--discriminator-warmup", "5"]
     assert main(plain) == 2
     assert "--discriminator-warmup 5 needs --gan" in capsys.readouterr().err
@@ -1990,8 +2126,9 @@ def test_resuming_a_run_whose_stft_term_floored_the_magnitude_is_refused(
     resume = ["--resume", "--steps", "9"]
     assert main([*argv, "--out", str(tmp_path / "stft"), "--stft-weight", "2", *resume]) == 2
     assert "stft_floor: 'magnitude 1e-7' -> 'power 1e-7'" in capsys.readouterr().err
-    with pytest.raises(OSError, match="file signature not found"):  # past the check
-        main([*argv, "--out", str(tmp_path / "plain"), *resume])
+    _stops_at_the_stand_in_checkpoint(
+        main, [*argv, "--out", str(tmp_path / "plain"), *resume], capsys
+    )
 
 
 def test_resuming_a_gan_run_with_a_dense_multi_scale_discriminator_needs_msd_groups_dense(
@@ -2015,8 +2152,9 @@ def test_resuming_a_gan_run_with_a_dense_multi_scale_discriminator_needs_msd_gro
     (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
     assert main([*argv, "--resume", "--steps", "9"]) == 2
     assert "msd_groups: 'dense' -> 'hifigan'" in capsys.readouterr().err
-    with pytest.raises(OSError, match="file signature not found"):  # past the check
-        main([*argv, "--resume", "--steps", "9", "--msd-groups", "dense"])
+    _stops_at_the_stand_in_checkpoint(
+        main, [*argv, "--resume", "--steps", "9", "--msd-groups", "dense"], capsys
+    )  # past the check
 
 
 def test_train_uses_the_measured_mae_weight_unless_told(tmp_path, monkeypatch):

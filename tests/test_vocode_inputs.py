@@ -299,3 +299,16 @@ def test_a_keras_file_that_is_not_an_archive_is_named_as_such(tmp_path):
         (tmp_path / name).write_bytes(content)
         with pytest.raises(ValueError, match=rf"{name}: not a \.keras archive \(not a zip"):
             inference.load_vocoder(str(tmp_path / name))
+
+
+def test_a_prose_file_with_a_line_too_long_for_a_path_fails_as_prose(tmp_path):
+    """A line over 255 bytes made `Path.exists` raise (File name too long) inside the
+    prose-or-list check, ending the whole batch."""
+    notes = tmp_path / "NOTES"
+    notes.write_text("short line\n" + "a" * 300 + "\n")
+    result = inference.vocode_files([notes], tmp_path / "out", vocode_helpers.tiny_model())
+    assert result["written"] == []
+    assert [m for _, m in result["failed"]] == [
+        f"{notes}: neither audio, a mel {inference.MEL_EXTENSIONS + tuple(AUDIO_EXTENSIONS)} "
+        "nor a file list: none of its 2 lines names an existing file."
+    ]

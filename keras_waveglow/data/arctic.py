@@ -322,7 +322,7 @@ def is_file_list(path: str | os.PathLike) -> bool:
     return True
 
 
-def read_file_list(path: str | os.PathLike) -> list[Path]:
+def read_file_list(path: str | os.PathLike, *, require_existing: bool = False) -> list[Path]:
     """Reads a file list: one audio path per line (blank lines and `#` comments ignored).
 
     A relative path is taken relative to the list's folder (as `write_file_lists` writes
@@ -332,12 +332,18 @@ def read_file_list(path: str | os.PathLike) -> list[Path]:
 
     Args:
         path: the list (a text file; `.txt`, `.lst`, ...).
+        require_existing: bool, refuse a list none of whose lines names an existing audio
+            file (a folder or a text file does not count): prose (a README) rather than a
+            list, named in one bounded message instead of as many missing files as it has
+            lines. Default False (the caller names what is missing).
 
     Returns:
         A list of `Path`, in the list's order.
 
     Raises:
         FileNotFoundError: the list does not exist.
+        ValueError: `require_existing` and none of the list's lines names an existing audio
+            file, or the list is not UTF-8 text.
 
     Example:
         >>> read_file_list("klettres/train.txt")[:1]  # doctest: +SKIP
@@ -350,16 +356,45 @@ def read_file_list(path: str | os.PathLike) -> list[Path]:
     lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     files = []
     for line in lines:
-        if not line or (line.startswith("#") and not (path.parent / line).exists()):
+        if not line or (line.startswith("#") and not _exists(path.parent / line)):
             continue  # blank, or a comment (unless a file of that name is beside the list)
-        if "|" in line and not (path.parent / line).exists():
+        if "|" in line and not _exists(path.parent / line):
             line = line.split("|", 1)[0].strip()
         entry = Path(line)
         if not entry.is_absolute():
             beside = path.parent / entry
-            entry = entry if not beside.exists() and entry.exists() else beside
+            entry = entry if not _exists(beside) and _exists(entry) else beside
         files.append(entry)
+    if require_existing and files and not any(map(_may_be_audio, files)):
+        first = str(files[0])
+        first = first if len(first) <= 80 else f"{first[:77]}..."
+        raise ValueError(
+            f"{path}: read as a file list (one audio path per line), but none of its "
+            f"{len(files)} lines names an existing audio file (first: {first!r}); is it a "
+            "file list?"
+        )
     return files
+
+
+def _exists(path: Path) -> bool:
+    """`path.exists()`, False for a name the system refuses (a prose line over 255 bytes)."""
+    try:
+        return path.exists()
+    except OSError:  # e.g. ENAMETOOLONG, which pathlib raises
+        return False
+
+
+def _may_be_audio(path: Path) -> bool:
+    """Whether `path` is an existing file that is not text (audio, as far as a list goes)."""
+    try:
+        if not path.is_file():
+            return False
+    except OSError:  # a name the system refuses
+        return False
+    try:
+        return not is_file_list(path)
+    except OSError:  # unreadable: the data check names it
+        return True
 
 
 # ------------------------------------------------------------------------------------------------

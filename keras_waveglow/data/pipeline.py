@@ -144,8 +144,8 @@ def resolve_files(
             files = sorted(
                 p for p in source.rglob("*") if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS
             )
-        elif arctic.is_file_list(source):
-            files = arctic.read_file_list(source)
+        elif arctic.is_file_list(source):  # prose (a README) refused in one message
+            files = arctic.read_file_list(source, require_existing=True)
         else:
             files = [source]
     else:
