@@ -1,4 +1,5 @@
-"""Where a folder cannot be made: the one check every writer runs before any work.
+"""Checks on paths before any work: where a folder cannot be made (every writer), and
+whether a `.keras` file is an archive at all.
 
 Light on purpose (no Keras, no NumPy): the command line's prechecks run it before a backend
 loads.
@@ -31,3 +32,16 @@ def folder_refusal(path: str | os.PathLike, what: str) -> str | None:
     if blocker == Path(path):
         return f"{path}: {what} is an existing file."
     return f"{path}: {blocker} is a file, not a folder."
+
+
+def check_keras_archive(path: str | os.PathLike) -> None:
+    """Refuses an existing `.keras` path that is not a zip archive, for which Keras' loader
+    would say "File not found"."""
+    import zipfile
+
+    path = Path(path)
+    if path.is_file() and not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path}: not a .keras archive (not a zip file: corrupt, truncated, or another "
+            "format under a .keras name)."
+        )

@@ -64,8 +64,14 @@ def durable_replace(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    sync_folder(os.path.dirname(os.path.abspath(path)))
+
+
+def sync_folder(folder: str | os.PathLike) -> None:
+    """`fsync` of a folder, so renames into it survive a crash; skipped where a folder cannot
+    be opened for syncing (not POSIX)."""
     try:
-        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_waveglow.audio import reason_without_path, replace_from_temporary
+from keras_waveglow.audio import reason_without_path, replace_from_temporary, sync_folder
 from keras_waveglow.losses import (
     MR_STFT_RESOLUTIONS,
     OLD_STFT_FLOOR_DEFINITION,
@@ -609,16 +609,7 @@ def _swap_in(staging: Path, out_dir: Path, names: tuple[str, ...]) -> None:
         for name in reversed(moved_aside):
             os.replace(aside / name, out_dir / name)
         raise
-    try:  # the renames on disk (as `durable_replace` does for one file)
-        fd = os.open(out_dir, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    sync_folder(out_dir)  # the renames on disk (as `durable_replace` does for one file)
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

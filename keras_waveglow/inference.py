@@ -308,13 +308,9 @@ def _preset_with_weights(name: str, weights) -> WaveGlow:
 
 
 def _load_keras(path: Path) -> WaveGlow:
-    import zipfile
+    from keras_waveglow._paths import check_keras_archive
 
-    if path.is_file() and not zipfile.is_zipfile(path):  # Keras would say "File not found"
-        raise ValueError(
-            f"{path}: not a .keras archive (not a zip file: corrupt, truncated, or another "
-            "format under a .keras name)."
-        )
+    check_keras_archive(path)  # Keras would say "File not found"
     model = keras.saving.load_model(path)
     if not isinstance(model, WaveGlow):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_waveglow.WaveGlow.")

@@ -1784,13 +1784,9 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
             waveglow.load_weights(generator)
         return waveglow
     if path.suffix == ".keras":
-        import zipfile
+        from keras_waveglow._paths import check_keras_archive
 
-        if path.is_file() and not zipfile.is_zipfile(path):  # Keras would say "File not found"
-            raise ValueError(
-                f"{path}: not a .keras archive (not a zip file: corrupt, truncated, or another "
-                "format under a .keras name)."
-            )
+        check_keras_archive(path)  # Keras would say "File not found"
         source = keras.saving.load_model(path, compile=False)
         if isinstance(source, WaveGlowGAN):
             source = source.waveglow
