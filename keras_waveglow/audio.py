@@ -643,7 +643,8 @@ def save_audio(
         NotADirectoryError: a parent of `path` is an existing file.
         TypeError: the audio is not floating point (e.g. int16 PCM: divide it by 32768 first).
         ValueError: an unknown extension, a subtype the format cannot hold (e.g. "FLOAT" in
-            flac, "PCM_16" in ogg), audio of the wrong rank or holding NaN/inf, or soundfile
+            flac, "PCM_16" in ogg), audio of the wrong rank, without samples or holding
+            NaN/inf, or soundfile
             refusing the write (e.g. Opus at a rate it does not support). The message names
             the file.
 
@@ -672,6 +673,11 @@ def save_audio(
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim not in (1, 2):
         raise ValueError(f"{path}: audio must be (T,) or (T, channels); got {audio.shape}.")
+    if audio.shape[0] == 0:
+        raise ValueError(
+            f"{path}: the audio has no samples; refusing to write a file that `load_audio` "
+            "(and every audio reader here) refuses."
+        )
     if audio.ndim == 2 and audio.shape[1] > audio.shape[0]:
         raise ValueError(
             f"{path}: audio of shape {audio.shape} has more channels than samples; expected "

@@ -1422,7 +1422,8 @@ def export_generator_weights(
         overwrite: bool, replace an existing `target`. Default False.
         average: None (the moving average when the checkpoint's run kept one, else the
             trained weights), True (the moving average; an error when there is none) or
-            False (the trained weights). Default None.
+            False (the trained weights; a weights file, which holds one set, is exported
+            as it is, with a warning). Default None.
 
     Returns:
         The `Path` of `target`.
@@ -1457,6 +1458,13 @@ def export_generator_weights(
                 "snapshots hold).",
                 stacklevel=2,
             )
+    if average is False and not checkpoint:
+        warnings.warn(
+            f"{source}: a WaveGlow weights file holds one set of weights, exported as they "
+            "are: whether they are a run's trained weights or its moving average is not "
+            "recorded in it (average=False / --trained choose within a training checkpoint).",
+            stacklevel=2,
+        )
     if average and ema is None:
         if not checkpoint:
             why = "a WaveGlow weights file holds one set of weights and no moving average"

@@ -487,6 +487,11 @@ def test_save_audio_refuses_integer_pcm_and_names_a_file_or_folder_in_the_way(tm
             save_audio(tmp_path / "out", np.zeros(100), 16000, overwrite=overwrite)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "out"]  # no temporary
     assert (tmp_path / "notes.txt").read_text() == "kept" and (tmp_path / "out").is_dir()
+    # No samples: soundfile wrote a 44-byte wav that load_audio refuses to read back.
+    for empty in (np.zeros(0, "float32"), np.zeros((0, 2), "float32")):
+        with pytest.raises(ValueError, match=r"empty\.wav: the audio has no samples"):
+            save_audio(tmp_path / "empty.wav", empty, 16000)
+    assert not (tmp_path / "empty.wav").exists()
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
