@@ -835,20 +835,51 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 
 
+def _real(name: str, value) -> float:
+    """A real-number setting as a float; a string, bool, None or array is refused by name
+    (NumPy and other 0-d scalars are fine)."""
+    if isinstance(value, bool | str | bytes) or value is None or np.ndim(value) != 0:
+        raise TypeError(f"{name} must be a number; got {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a number; got {value!r}.") from error
+
+
+def check_peak(peak, name: str = "peak") -> float:
+    """`peak` as a float, if it is a finite number in (0, 1]; else TypeError / ValueError.
+
+    0 would scale every file to silence, a negative peak flips the polarity and one above 1
+    pushes the audio beyond full scale (NaN makes every sample NaN).
+    """
+    value = _real(name, peak)
+    if not 0.0 < value <= 1.0:  # NaN fails too
+        raise ValueError(
+            f"{name} must be in (0, 1] (full scale is 1); got {peak!r} (0 is silence, a "
+            "negative peak flips the polarity, one above 1 is beyond full scale)."
+        )
+    return value
+
+
 def peak_normalize(audio, peak: float = 0.9) -> np.ndarray:
     """Scales audio so that its largest absolute sample is `peak` (silence is left as is).
 
     Args:
         audio: array-like float audio.
-        peak: float, the target peak. Default 0.9.
+        peak: float in (0, 1], the target peak (full scale is 1). Default 0.9.
 
     Returns:
         float32 array of the same shape.
+
+    Raises:
+        TypeError: `peak` is not a number.
+        ValueError: `peak` is not in (0, 1] (0, negative, above full scale, or NaN).
 
     Example:
         >>> round(float(np.abs(peak_normalize(np.array([0.1, -0.2]))).max()), 6)
         0.9
     """
+    peak = check_peak(peak)
     audio = np.asarray(audio, dtype=np.float32)
     current = float(np.max(np.abs(audio))) if audio.size else 0.0
     if current == 0.0:
@@ -869,16 +900,24 @@ def rms_normalize(audio, target_db: float = -23.0) -> np.ndarray:
     Returns:
         float32 array of the same shape.
 
+    Raises:
+        TypeError: `target_db` is not a number.
+        ValueError: `target_db` is not finite (NaN would make every sample NaN, +-inf
+            infinite or silent).
+
     Example:
         >>> x = rms_normalize(np.random.default_rng(0).normal(size=1000), -20.0)
         >>> round(float(20 * np.log10(np.sqrt(np.mean(x ** 2)))), 3)
         -20.0
     """
+    target = _real("target_db", target_db)
+    if not math.isfinite(target):
+        raise ValueError(f"target_db must be a finite level in dBFS; got {target_db!r}.")
     audio = np.asarray(audio, dtype=np.float32)
     rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
     if rms == 0.0:
         return audio.copy()
-    return (audio * (10.0 ** (target_db / 20.0) / rms)).astype(np.float32)
+    return (audio * (10.0 ** (target / 20.0) / rms)).astype(np.float32)
 
 
 def trim_silence(

@@ -382,6 +382,11 @@ def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) 
         `WaveGlow` constructor arguments: n_mel_channels, n_flows, n_group, n_early_every,
         n_early_size, wn_layers, wn_channels, wn_kernel_size, hop_length.
 
+    Raises:
+        ValueError: not a WaveGlow state dict, flows missing (a gap in the `convinv.<k>` or
+            `WN.<k>` indices, or fewer of one than of the other: a truncated checkpoint), an
+            unsupported upsampler, or hints that contradict the weights.
+
     Example:
         >>> infer_config(state)["n_flows"]
         12
@@ -393,6 +398,15 @@ def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) 
         raise ValueError(
             f"{path}: not a WaveGlow state dict (no 'upsample.weight' / 'convinv.0.conv.weight'); "
             f"first keys: {sorted(state)[:6]}."
+        )
+    # Each flow is a 1x1 conv and a coupling (WN): a checkpoint with a coupling more than
+    # convs (the last flow's conv lost) would otherwise load as a model with a flow fewer.
+    n_couplings = _count(state, r"WN\.(\d+)\..+", path)
+    if n_couplings != n_flows:
+        raise ValueError(
+            f"{path}: the checkpoint has {n_flows} invertible 1x1 conv(s) (convinv.<k>) but "
+            f"{n_couplings} coupling network(s) (WN.<k>); every flow has one of each, so the "
+            "checkpoint is truncated or damaged."
         )
     channels = [state[f"convinv.{k}.conv.weight"].shape[0] for k in range(n_flows)]
     drops = [(k, channels[k - 1] - channels[k]) for k in range(1, n_flows)]
@@ -454,6 +468,12 @@ def _torch_conv(state: Mapping, prefix: str, path: Path) -> tuple[np.ndarray, np
         raise _missing_conv(prefix, path)
     weight = state[prefix + "weight"]
     return weight, np.sqrt(np.sum(np.square(weight, dtype=np.float64), axis=(1, 2)))
+
+
+def _weight(state: Mapping, key: str, path: Path) -> np.ndarray:
+    if key not in state:
+        raise ValueError(f"{path}: missing weights {key}.")
+    return state[key]
 
 
 def _bias(state: Mapping, prefix: str, path: Path) -> np.ndarray:
@@ -567,7 +587,8 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
     Raises:
         ValueError: the model is not NVIDIA's architecture (e.g. ActNorm, frame-rate mel
             conditioning, separable or other-dilation WN convs, no skip connections; the
-            message names the option and NVIDIA's value), or a weight's shape differs.
+            message names the option and NVIDIA's value), a weight the model needs is missing
+            from `state` (named, with `path`), or a weight's shape differs.
 
     Warns:
         UserWarning: the state dict holds weights the model has no place for (e.g. a flow
@@ -583,12 +604,12 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
     )
     state = _ReadKeys(_as_arrays(state))
     order = _grouped_order(model.n_mel_channels, model.n_group)
-    upsample = state["upsample.weight"]  # (in, out, k) -> Keras (k, out, in)
+    upsample = _weight(state, "upsample.weight", path)  # (in, out, k) -> Keras (k, out, in)
     _assign(model.upsample.kernel, np.transpose(upsample, (2, 1, 0)), "upsample.weight", path)
     _assign(model.upsample.bias, _bias(state, "upsample.", path), "upsample.bias", path)
     for k in range(model.n_flows):
         key = f"convinv.{k}.conv.weight"
-        _assign(model.convinvs[k].weight, state[key][:, :, 0], key, path)
+        _assign(model.convinvs[k].weight, _weight(state, key, path)[:, :, 0], key, path)
         wn = model.couplings[k].wn
         prefix = f"WN.{k}."
         for name in ("start", "end"):
@@ -673,8 +694,8 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
     for key in _INFERRED:
         if key in overrides and overrides[key] != config[key]:
             raise ValueError(
-                f"{path}: {key}={overrides[key]} given, but the checkpoint's weights have "
-                f"{key}={config[key]}."
+                f"{path}: {key}={overrides[key]!r} given, but the checkpoint's weights have "
+                f"{key}={config[key]!r}."
             )
     _refuse_other_architecture(overrides, path, "given")
     model = WaveGlow(**{**get_preset("nvidia_22k"), **config, **overrides})

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
+import numbers
 import os
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import numpy as np
 import scipy.linalg
 from keras import initializers, layers, ops, random, saving
 
+from keras_waveglow.audio import _check_float_audio, _check_sample_rate
 from keras_waveglow.presets import get_preset
 
 _PACKAGE = "keras_waveglow"
@@ -56,6 +59,101 @@ def set_conv_implementation(name: str) -> None:
             f"conv implementation must be one of {_CONV_IMPLEMENTATIONS}, got {name!r}."
         )
     _conv_implementation = name
+
+
+def _whole(name: str, value, minimum: int | None = None) -> int:
+    """`value` as an int, refused by name where `int()` would fail obscurely or truncate.
+
+    Raises:
+        TypeError: not a number (a str, None, a bool).
+        ValueError: not a whole number (2.7, NaN), or below `minimum`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if not isinstance(value, numbers.Integral) and not float(value).is_integer():
+        raise ValueError(f"{name} must be a whole number, got {value!r}.")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return value
+
+
+def _flag(name: str, value) -> bool:
+    """`value` as a bool; refuses anything else by name (`bool("no")` is True).
+
+    Raises:
+        TypeError: not a bool.
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def _finite(name: str, value, positive: bool = True) -> float:
+    """`value` as a float that is finite and > 0 (`positive`) or >= 0, refused by name.
+
+    Raises:
+        TypeError: not a number.
+        ValueError: NaN, infinite, negative, or 0 where `positive`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value}.")
+    return value
+
+
+def _dim(x, axis: int):
+    """`x`'s size along `axis`: an int where known at trace time, else a scalar tensor (only
+    TensorFlow traces with unknown dimensions)."""
+    size = x.shape[axis]
+    return ops.shape(x)[axis] if size is None else size
+
+
+def _require(x, ok, message: str, *values):
+    """Returns `x` once `ok`, a check of input shapes, holds; refuses it with `message`.
+
+    `ok` is a Python bool where every dimension it reads is known at trace time, always so
+    on JAX: False raises `ValueError(message.format(*values))`. On TensorFlow a dimension
+    can be unknown at trace time (Keras traces `fit`/`evaluate`/`predict` with relaxed
+    shapes after calls with other shapes; tf.data with `None` dimensions), and `ok` is then
+    a boolean tensor: the check becomes a run-time assertion with the same message, raising
+    `tf.errors.InvalidArgumentError`, and the returned `x` waits for it, so no computation on
+    the bad input fails first with an error of its own. XLA (`jit_compile`) drops
+    assertions: there the check does not run.
+    """
+    if isinstance(ok, bool | np.bool_):
+        if not ok:
+            raise ValueError(message.format(*values))
+        return x
+    if keras.backend.backend() != "tensorflow":
+        return x  # not reached: only TensorFlow traces with unknown dimensions
+    import tensorflow as tf
+
+    check = tf.debugging.Assert(ok, [tf.strings.format(message, values)])
+    with tf.control_dependencies([check]):
+        return tf.identity(x)
+
+
+def _as_array(value, what: str, expected: str):
+    """A list or tuple as one NumPy array; refuses one that is not an array by name (e.g.
+    `model([mel, audio])`); anything else is returned as it is."""
+    if not isinstance(value, list | tuple):
+        return value
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError, NotImplementedError) as error:
+        raise ValueError(
+            f"{what} must be one array of shape {expected}; got a {type(value).__name__} that "
+            f"does not make one ({error})."
+        ) from None
+
+
+def _is_array(value) -> bool:
+    """A NumPy array or a backend tensor (not a dataset, generator or `PyDataset`)."""
+    return isinstance(value, np.ndarray) or ops.is_tensor(value)
 
 
 def _dilated_taps_matmul(x, kernel, dilation):
@@ -146,9 +244,9 @@ class Conv1D(layers.Layer):
     NVIDIA checkpoints that still carry `weight_g`/`weight_v` load exactly.
 
     Args:
-        filters: int, output channels.
-        kernel_size: int, taps. Default 1.
-        dilation_rate: int, dilation. Default 1.
+        filters: int >= 1, output channels.
+        kernel_size: int >= 1, taps. Default 1.
+        dilation_rate: int >= 1, dilation. Default 1.
         weight_norm: bool, weight-normalised kernel. Default False.
         kernel_initializer: initializer for the kernel (or `v`). Default "glorot_uniform".
         bias_initializer: initializer for the bias. Default "zeros".
@@ -158,6 +256,11 @@ class Conv1D(layers.Layer):
 
     Returns:
         (B, T, filters) tensor.
+
+    Raises:
+        TypeError: `filters`, `kernel_size` or `dilation_rate` not an integer.
+        ValueError: `filters`, `kernel_size` or `dilation_rate` < 1 or not whole (the message
+            names it).
     """
 
     def __init__(
@@ -171,9 +274,9 @@ class Conv1D(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
-        self.dilation_rate = int(dilation_rate)
+        self.filters = _whole("Conv1D filters", filters, 1)
+        self.kernel_size = _whole("Conv1D kernel_size", kernel_size, 1)
+        self.dilation_rate = _whole("Conv1D dilation_rate", dilation_rate, 1)
         self.weight_norm = bool(weight_norm)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -239,9 +342,9 @@ class SeparableConv1D(layers.Layer):
     the plain kernels for inference.
 
     Args:
-        filters: int, output channels.
-        kernel_size: int, odd number of depthwise taps. Default 3.
-        dilation_rate: int, dilation of the depthwise taps. Default 1.
+        filters: int >= 1, output channels.
+        kernel_size: int >= 1, odd number of depthwise taps. Default 3.
+        dilation_rate: int >= 1, dilation of the depthwise taps. Default 1.
         weight_norm: bool, weight-normalised kernels. Default False.
         kernel_initializer: initializer for both kernels (or their `v`). Default
             "glorot_uniform".
@@ -252,6 +355,11 @@ class SeparableConv1D(layers.Layer):
 
     Returns:
         (B, T, filters) tensor.
+
+    Raises:
+        TypeError: `filters`, `kernel_size` or `dilation_rate` not an integer.
+        ValueError: `filters`, `kernel_size` or `dilation_rate` < 1 or not whole, or an even
+            `kernel_size` (the message names it).
 
     Example:
         >>> layer = SeparableConv1D(8, kernel_size=3, dilation_rate=2)
@@ -270,11 +378,11 @@ class SeparableConv1D(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if kernel_size % 2 != 1:
+        self.filters = _whole("SeparableConv1D filters", filters, 1)
+        self.kernel_size = _whole("SeparableConv1D kernel_size", kernel_size, 1)
+        self.dilation_rate = _whole("SeparableConv1D dilation_rate", dilation_rate, 1)
+        if self.kernel_size % 2 != 1:
             raise ValueError(f"SeparableConv1D kernel_size must be odd, got {kernel_size}.")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
-        self.dilation_rate = int(dilation_rate)
         self.weight_norm = bool(weight_norm)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -342,22 +450,31 @@ class MelUpsampler(layers.Layer):
     `bias` (filters,).
 
     Args:
-        filters: int, output channels.
-        hop_length: int, stride in samples.
-        kernel_size: int, a multiple of hop_length. Default 4 * hop_length.
+        filters: int >= 1, output channels.
+        hop_length: int >= 1, stride in samples.
+        kernel_size: int >= 1 or None, a multiple of hop_length. Default None
+            (4 * hop_length).
 
     Call arguments:
         mel: (B, F, channels_in) tensor.
 
     Returns:
         (B, (F - 1) * hop_length + kernel_size, filters) tensor.
+
+    Raises:
+        TypeError: `filters`, `hop_length` or `kernel_size` not an integer.
+        ValueError: one of them < 1 or not whole, or `kernel_size` not a multiple of
+            `hop_length` (the message names it).
     """
 
     def __init__(self, filters: int, hop_length: int, kernel_size: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.hop_length = int(hop_length)
-        self.kernel_size = int(kernel_size or 4 * hop_length)
+        self.filters = _whole("MelUpsampler filters", filters, 1)
+        self.hop_length = _whole("MelUpsampler hop_length", hop_length, 1)
+        if kernel_size is None:
+            self.kernel_size = 4 * self.hop_length
+        else:
+            self.kernel_size = _whole("MelUpsampler kernel_size", kernel_size, 1)
         if self.kernel_size % self.hop_length:
             raise ValueError(
                 f"kernel_size ({self.kernel_size}) must be a multiple of hop_length "
@@ -426,17 +543,25 @@ class ActNorm(layers.Layer):
     values live in non-trainable variables (updated statelessly under JAX jit, too) and the
     trainable parameters are offsets from them starting at zero.
 
+    Args:
+        epsilon: float > 0, added to the first batch's standard deviation before its log.
+            Default 1e-6.
+
     Call arguments:
         x: (B, T_g, channels) tensor.
 
     Returns:
         `(y, log_det_per_step)`: y like x, and the float32 scalar `sum(log|scale|)`; the
         log-determinant for a sequence is `T_g` times that.
+
+    Raises:
+        TypeError: `epsilon` not a number.
+        ValueError: `epsilon` not finite and > 0.
     """
 
     def __init__(self, epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
-        self.epsilon = float(epsilon)
+        self.epsilon = _finite("ActNorm epsilon", epsilon)
 
     def build(self, input_shape):
         _check_input(self, "x", input_shape)
@@ -500,7 +625,9 @@ class Invertible1x1Conv(layers.Layer):
     never cached, so it cannot go stale after an update.
 
     With `lu_decomposed=True`, `W = P (L + I) (U + diag(sign * exp(log_s)))` (Glow): the
-    log-determinant is `sum(log_s)` and the inverse takes two triangular solves.
+    log-determinant is `sum(log_s)` and the inverse takes two triangular solves. The factors
+    are read without autocasting, so under a mixed dtype policy `W` and the log-determinant
+    are still computed in float32.
 
     Args:
         lu_decomposed: bool, use the LU parametrisation. Default False.
@@ -531,21 +658,27 @@ class Invertible1x1Conv(layers.Layer):
             return
         permutation, lower, upper = scipy.linalg.lu(rotation)
         diag = np.diag(upper)
-        self.permutation = self.add_weight(
+        # autocast=False: under a mixed policy the factors stay float32 inside `call` too, so
+        # W and its log-determinant are computed in float32 (autocast would round them to the
+        # compute dtype, and mix them with the float32 masks below).
+        factor = functools.partial(self.add_weight, autocast=False)
+        self.permutation = factor(
             (channels, channels), const(permutation), name="permutation", trainable=False
         )
-        self.sign_s = self.add_weight(
-            (channels,), const(np.sign(diag)), name="sign_s", trainable=False
-        )
-        self.lower = self.add_weight((channels, channels), const(np.tril(lower, -1)), name="lower")
-        self.upper = self.add_weight((channels, channels), const(np.triu(upper, 1)), name="upper")
-        self.log_s = self.add_weight((channels,), const(np.log(np.abs(diag))), name="log_s")
+        self.sign_s = factor((channels,), const(np.sign(diag)), name="sign_s", trainable=False)
+        self.lower = factor((channels, channels), const(np.tril(lower, -1)), name="lower")
+        self.upper = factor((channels, channels), const(np.triu(upper, 1)), name="upper")
+        self.log_s = factor((channels,), const(np.log(np.abs(diag))), name="log_s")
         self._lower_mask = np.tril(np.ones((channels, channels), "float32"), -1)
         self._eye = np.eye(channels, dtype="float32")
 
     def _lu_factors(self):
-        lower = self.lower * self._lower_mask + self._eye
-        upper = self.upper * self._lower_mask.T + ops.diag(self.sign_s * ops.exp(self.log_s))
+        """The float32 factors `L + I` and `U + diag(sign * exp(log_s))`, whatever the policy."""
+        lower, upper, sign_s, log_s = (
+            ops.cast(v, "float32") for v in (self.lower, self.upper, self.sign_s, self.log_s)
+        )
+        lower = lower * self._lower_mask + self._eye
+        upper = upper * self._lower_mask.T + ops.diag(sign_s * ops.exp(log_s))
         return lower, upper
 
     def matrix(self):
@@ -553,7 +686,7 @@ class Invertible1x1Conv(layers.Layer):
         if not self.lu_decomposed:
             return ops.cast(self.weight, "float32")
         lower, upper = self._lu_factors()
-        return ops.matmul(self.permutation, ops.matmul(lower, upper))
+        return ops.matmul(ops.cast(self.permutation, "float32"), ops.matmul(lower, upper))
 
     def inverse_matrix(self):
         """`W^-1` in float32, from the current weights."""
@@ -563,8 +696,9 @@ class Invertible1x1Conv(layers.Layer):
         # W^-1 = U^-1 L^-1 P^T: two triangular solves instead of a general inverse.
         eye = ops.convert_to_tensor(self._eye)
         lower_inv = ops.solve_triangular(lower, eye, lower=True)
+        permutation = ops.cast(self.permutation, "float32")
         return ops.matmul(
-            ops.solve_triangular(upper, lower_inv, lower=False), ops.transpose(self.permutation)
+            ops.solve_triangular(upper, lower_inv, lower=False), ops.transpose(permutation)
         )
 
     def log_det_per_step(self):
@@ -921,9 +1055,12 @@ class WaveGlow(keras.Model):
         remat: bool, rematerialise each WN layer's activations in training (`WN`'s
             `remat`; same results, one more forward pass of compute). Default False.
         sample_rate, n_fft, win_length, fmin, fmax: the mel front end this model expects
-            (see `keras_waveglow.mel_spectrogram`). Defaults: 22050, 1024, 1024, 0.0, 8000.0.
-        train_sigma: float, sigma of the Gaussian prior in the training loss. Default 1.0.
-        seed: int or None, seed for the random rotations and the noise. Default None.
+            (see `keras_waveglow.mel_spectrogram`): a positive whole `sample_rate`,
+            `1 <= win_length <= n_fft`, `0 <= fmin < fmax <= sample_rate / 2` (fmax None:
+            sample_rate / 2). Defaults: 22050, 1024, 1024, 0.0, 8000.0.
+        train_sigma: float, finite and > 0, sigma of the Gaussian prior in the training
+            loss. Default 1.0.
+        seed: int >= 0 or None, seed for the random rotations and the noise. Default None.
         mel_upsampling: "learned" (transposed conv, kernel `4 * hop_length`), or "nearest" /
             "linear": the mel itself at the frame rate, upsampled by `hop_length // n_group`
             inside each WN after its conditioning conv. Default "learned".
@@ -947,8 +1084,12 @@ class WaveGlow(keras.Model):
             optional per-example `sample_weight`, see `compute_loss`).
 
     Raises:
-        ValueError: an argument out of its range (the message names it), or a flow shape
-            whose channels do not fit (`n_group`, `n_early_every`, `n_early_size`).
+        ValueError: an argument out of its range or not a whole number where an integer is
+            expected (the message names it), a mel front end `mel_spectrogram` would refuse,
+            or a flow shape whose channels do not fit (`n_group`, `n_early_every`,
+            `n_early_size`).
+        TypeError: an argument of the wrong type (a str for an integer or a number, a
+            non-bool flag such as `use_actnorm="no"`); the message names it.
 
     Example:
         >>> model = WaveGlow.from_preset("tiny")
@@ -988,19 +1129,18 @@ class WaveGlow(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value, minimum in (
-            ("n_mel_channels", n_mel_channels, 1),
-            ("n_flows", n_flows, 1),
-            ("n_early_every", n_early_every, 1),
-            ("n_early_size", n_early_size, 0),
-            ("wn_layers", wn_layers, 1),
-            ("wn_channels", wn_channels, 1),
-            ("wn_kernel_size", wn_kernel_size, 1),
-            ("wn_dilation_base", wn_dilation_base, 1),
-            ("hop_length", hop_length, 1),
-        ):
-            if value < minimum:
-                raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+        # Integers are checked as integers (n_group="8" or n_flows=2.7 are refused by name,
+        # not failed on or truncated), flags as bools (bool("no") is True).
+        n_mel_channels = _whole("n_mel_channels", n_mel_channels, 1)
+        n_flows = _whole("n_flows", n_flows, 1)
+        n_group = _whole("n_group", n_group)
+        n_early_every = _whole("n_early_every", n_early_every, 1)
+        n_early_size = _whole("n_early_size", n_early_size, 0)
+        wn_layers = _whole("wn_layers", wn_layers, 1)
+        wn_channels = _whole("wn_channels", wn_channels, 1)
+        wn_kernel_size = _whole("wn_kernel_size", wn_kernel_size, 1)
+        wn_dilation_base = _whole("wn_dilation_base", wn_dilation_base, 1)
+        hop_length = _whole("hop_length", hop_length, 1)
         if wn_kernel_size % 2 != 1:
             raise ValueError(f"wn_kernel_size must be odd, got {wn_kernel_size}.")
         if n_group % 2 or n_group < 2:
@@ -1013,31 +1153,40 @@ class WaveGlow(keras.Model):
             raise ValueError(
                 f"mel_upsampling must be one of {_MEL_UPSAMPLING}, got {mel_upsampling!r}."
             )
-        self.n_mel_channels = int(n_mel_channels)
-        self.n_flows = int(n_flows)
-        self.n_group = int(n_group)
-        self.n_early_every = int(n_early_every)
-        self.n_early_size = int(n_early_size)
-        self.wn_layers = int(wn_layers)
-        self.wn_channels = int(wn_channels)
-        self.wn_kernel_size = int(wn_kernel_size)
-        self.hop_length = int(hop_length)
-        self.use_actnorm = bool(use_actnorm)
-        self.lu_decomposed = bool(lu_decomposed)
-        self.weight_norm = bool(weight_norm)
-        self.remat = bool(remat)
+        self._check_mel_front_end(sample_rate, n_fft, win_length, fmin, fmax)
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+                raise TypeError(f"seed must be None or an integer, got {seed!r}.")
+            if seed < 0:
+                raise ValueError(f"seed must be None or an integer >= 0, got {seed}.")
+            seed = int(seed)
+        self.n_mel_channels = n_mel_channels
+        self.n_flows = n_flows
+        self.n_group = n_group
+        self.n_early_every = n_early_every
+        self.n_early_size = n_early_size
+        self.wn_layers = wn_layers
+        self.wn_channels = wn_channels
+        self.wn_kernel_size = wn_kernel_size
+        self.hop_length = hop_length
+        self.use_actnorm = _flag("use_actnorm", use_actnorm)
+        self.lu_decomposed = _flag("lu_decomposed", lu_decomposed)
+        self.weight_norm = _flag("weight_norm", weight_norm)
+        self.remat = _flag("remat", remat)
         self.sample_rate = int(sample_rate)
         self.n_fft = int(n_fft)
         self.win_length = int(win_length)
         self.fmin = float(fmin)
         self.fmax = None if fmax is None else float(fmax)
-        self.train_sigma = float(train_sigma)
+        # The weighted loss divides by 2 * train_sigma**2 itself: 0, NaN or a negative sigma
+        # would train to non-finite weights (or silently as +sigma) instead of being refused.
+        self.train_sigma = _finite("train_sigma", train_sigma)
         self.seed = seed
         self.mel_upsampling = mel_upsampling
-        self.wn_separable = bool(wn_separable)
-        self.wn_dilation_base = int(wn_dilation_base)
-        self.wn_skip_connections = bool(wn_skip_connections)
-        self.wn_linear_path = bool(wn_linear_path)
+        self.wn_separable = _flag("wn_separable", wn_separable)
+        self.wn_dilation_base = wn_dilation_base
+        self.wn_skip_connections = _flag("wn_skip_connections", wn_skip_connections)
+        self.wn_linear_path = _flag("wn_linear_path", wn_linear_path)
         self.coupling_log_scale_bound = (
             None if coupling_log_scale_bound is None else float(coupling_log_scale_bound)
         )
@@ -1091,6 +1240,33 @@ class WaveGlow(keras.Model):
             for k in range(n_flows)
         ]
         self.build((None, None, n_mel_channels))
+
+    @staticmethod
+    def _check_mel_front_end(sample_rate, n_fft, win_length, fmin, fmax) -> None:
+        """Refuses mel settings `mel_spectrogram` would refuse (or that make no sense), now
+        rather than when the first mel is made, after the model may have been saved."""
+        _check_sample_rate(sample_rate, whole=True)
+        n_fft = _whole("n_fft", n_fft, 1)
+        win_length = _whole("win_length", win_length, 1)
+        if win_length > n_fft:
+            raise ValueError(f"win_length ({win_length}) must not exceed n_fft ({n_fft}).")
+        nyquist = float(sample_rate) / 2
+        for name, value in (("fmin", fmin), ("fmax", fmax)):
+            if (value is not None or name == "fmin") and (
+                isinstance(value, bool) or not isinstance(value, numbers.Real)
+            ):
+                none = " or None" if name == "fmax" else ""
+                raise TypeError(f"{name} must be a number of Hz{none}, got {value!r}.")
+        if fmax is not None and not 0 < fmax <= nyquist:
+            raise ValueError(
+                f"fmax must be in (0, sample_rate / 2 = {nyquist:g}] Hz or None, got {fmax}."
+            )
+        top = nyquist if fmax is None else fmax
+        if not 0 <= fmin < top:
+            raise ValueError(
+                f"fmin must be in [0, fmax) = [0, {top:g}) Hz (fmax None: sample_rate / 2), "
+                f"got {fmin}."
+            )
 
     def _emits_early(self, k: int) -> bool:
         return k > 0 and k % self.n_early_every == 0
@@ -1237,40 +1413,114 @@ class WaveGlow(keras.Model):
         }
 
     # ----------------------------------------------------------------------------------------
-    # Input checks (static shapes only, so they cost nothing under jit)
+    # Input checks: on static shapes (free under jit); on TensorFlow, dimensions unknown at
+    # trace time are checked at run time (`_require`)
     # ----------------------------------------------------------------------------------------
 
+    def _unknown_rank(self, what: str, expected: str) -> ValueError:
+        return ValueError(
+            f"{what} must have {expected}; got a tensor of unknown rank (TensorFlow traced it "
+            "so after calls with inputs of other ranks, or from a dataset without a static "
+            "rank)."
+        )
+
     def _check_mel(self, mel):
-        if len(mel.shape) != 3:
-            raise ValueError(
-                f"mel must have rank 3 (batch, frames, {self.n_mel_channels}); "
-                f"got shape {tuple(mel.shape)}."
-            )
-        if mel.shape[-1] is not None and mel.shape[-1] != self.n_mel_channels:
-            raise ValueError(
-                f"mel must have {self.n_mel_channels} channels on its last axis "
-                f"(batch, frames, n_mels); got shape {tuple(mel.shape)}."
-            )
+        """Checks a mel's shape, (B, F, n_mel); returns the mel to compute with.
+
+        A list becomes a NumPy array; on TensorFlow, where the channel axis is unknown at
+        trace time, the mel returned waits for the run-time check.
+
+        Raises:
+            ValueError: not of rank 3, or not `n_mel_channels` channels on the last axis.
+            tf.errors.InvalidArgumentError: the same, found at run time (TensorFlow, a
+                channel axis unknown at trace time).
+        """
+        layout = f"(batch, frames, {self.n_mel_channels})"
+        mel = _as_array(mel, "mel", layout)
+        expected = f"rank 3 {layout}"
+        try:
+            rank = len(mel.shape)
+        except ValueError:  # a TensorShape of unknown rank
+            raise self._unknown_rank("mel", expected) from None
+        if rank != 3:
+            raise ValueError(f"mel must have {expected}; got shape {tuple(mel.shape)}.")
+        shape = tuple(_dim(mel, i) for i in range(3))
+        return _require(
+            mel,
+            shape[2] == self.n_mel_channels,
+            "mel must have {} channels on its last axis (batch, frames, n_mels); got shape {}.",
+            self.n_mel_channels,
+            shape,
+        )
 
     def _check_audio(self, audio, mel):
-        if len(audio.shape) != 2:
+        """Checks audio (B, T) and its mel (B, F, n_mel); returns `(audio, mel)` to compute
+        with.
+
+        Lists become NumPy arrays; on TensorFlow, where a dimension is unknown at trace time,
+        the tensors returned wait for the run-time checks.
+
+        Raises:
+            TypeError: integer audio (PCM not scaled to [-1, 1]).
+            ValueError: the audio not of rank 2, its length not a multiple of `n_group` or
+                more than F * hop_length samples, batch sizes that differ, or a bad mel
+                (`_check_mel`).
+            tf.errors.InvalidArgumentError: the same shape checks, found at run time
+                (TensorFlow, dimensions unknown at trace time).
+        """
+        audio = _as_array(audio, "audio", "(batch, samples)")
+        try:
+            rank = len(audio.shape)
+        except ValueError:  # a TensorShape of unknown rank
+            raise self._unknown_rank("audio", "rank 2 (batch, samples)") from None
+        if rank != 2:
             raise ValueError(f"audio must have rank 2 (batch, samples); got {tuple(audio.shape)}.")
-        self._check_mel(mel)
-        length, frames = audio.shape[1], mel.shape[1]
-        if length is not None and length % self.n_group:
-            raise ValueError(
-                f"audio length must be a multiple of n_group={self.n_group}; got {length} samples."
-            )
-        if length is not None and frames is not None and frames * self.hop_length < length:
-            raise ValueError(
-                f"mel too short for the audio: {frames} frames x hop {self.hop_length} = "
-                f"{frames * self.hop_length} samples < {length} audio samples."
-            )
-        if audio.shape[0] is not None and mel.shape[0] is not None:
-            if audio.shape[0] != mel.shape[0]:
-                raise ValueError(
-                    f"audio and mel batch sizes differ: {audio.shape[0]} vs {mel.shape[0]}."
-                )
+        _check_float_audio(keras.backend.standardize_dtype(audio.dtype))
+        mel = self._check_mel(mel)
+        batch, length = _dim(audio, 0), _dim(audio, 1)
+        mel_batch, frames = _dim(mel, 0), _dim(mel, 1)
+        audio = _require(
+            audio,
+            length % self.n_group == 0,
+            "audio length must be a multiple of n_group={}; got {} samples.",
+            self.n_group,
+            length,
+        )
+        audio = _require(
+            audio,
+            frames * self.hop_length >= length,
+            "mel too short for the audio: {} frames x hop {} = {} samples < {} audio samples.",
+            frames,
+            self.hop_length,
+            frames * self.hop_length,
+            length,
+        )
+        audio = _require(
+            audio,
+            batch == mel_batch,
+            "audio and mel batch sizes differ: {} vs {}.",
+            batch,
+            mel_batch,
+        )
+        return audio, mel
+
+    def _check_arrays(self, x, y=None, sample_weight=None, needs_audio=False) -> None:
+        """Runs the input checks on arrays given to `fit`/`evaluate`/`predict`, eagerly.
+
+        Only NumPy arrays and backend tensors are checked (their shapes and dtypes, nothing is
+        copied); datasets, generators and `PyDataset`s are left to the checks in the traced
+        step.
+        """
+        if not _is_array(x):
+            return
+        if needs_audio and y is None:
+            raise ValueError("WaveGlow.fit expects (mel, audio) pairs; got no audio targets.")
+        if not _is_array(y):
+            self._check_mel(x)
+            return
+        self._check_audio(y, x)
+        if _is_array(sample_weight):
+            self._per_example_weight(sample_weight, y)
 
     # ----------------------------------------------------------------------------------------
     # Conditioning
@@ -1310,8 +1560,15 @@ class WaveGlow(keras.Model):
             `(z, log_det)`: z of shape (B, T // n_group, n_group) with the early outputs first
             along the last axis (NVIDIA's order), and the float32 total log|det Jacobian| of
             audio -> z per example, shape (B,).
+
+        Raises:
+            TypeError: integer audio (scale PCM to [-1, 1] first).
+            ValueError: shapes that do not fit: ranks, mel channels, a length not a multiple
+                of `n_group`, a mel too short for the audio, batch sizes that differ.
+            tf.errors.InvalidArgumentError: the same shape checks at run time, in a
+                TensorFlow function traced with dimensions unknown at trace time.
         """
-        self._check_audio(audio, mel)
+        audio, mel = self._check_audio(audio, mel)
         return self._forward_from_upsampled(audio, self.upsample_mel(mel))
 
     def _forward_from_upsampled(self, audio, upsampled):
@@ -1363,8 +1620,12 @@ class WaveGlow(keras.Model):
         """Maps latent noise back to audio: vocoding.
 
         Args:
-            mel: (B, F, n_mel) tensor.
-            sigma: float, standard deviation of the sampled z. Default 0.6.
+            mel: (B, F, n_mel) tensor (a nested list is taken as an array). NVIDIA's
+                channels-first (B, n_mel, F) layout is refused by its shape, except for a mel
+                of exactly n_mel frames, which cannot be told apart: transpose such mels
+                first.
+            sigma: float >= 0 (finite), standard deviation of the sampled z; ignored when
+                `z` is given. Default 0.6.
             seed: int, `keras.random.SeedGenerator` or None (the model's own generator).
             z: optional (B, T // n_group, n_group) latent with T <= F * hop_length, e.g. what
                 `forward` returns for T audio samples; sampled with T = F * hop_length when None.
@@ -1373,9 +1634,16 @@ class WaveGlow(keras.Model):
             (B, T) float32 audio.
 
         Raises:
-            ValueError: a z of the wrong shape, or longer than F * hop_length samples.
+            ValueError: a mel not of shape (B, F, n_mel), a `sigma` (a Python number) that
+                is negative, NaN or infinite, or a z of the wrong shape or longer than
+                F * hop_length samples.
+            TypeError: `sigma` None or a str.
         """
-        self._check_mel(mel)
+        if sigma is None or isinstance(sigma, str):
+            raise TypeError(f"sigma must be a number, got {sigma!r}.")
+        if isinstance(sigma, numbers.Real):  # a tensor (e.g. traced) is left as it is
+            _finite("sigma", sigma, positive=False)
+        mel = self._check_mel(mel)
         upsampled = self.upsample_mel(mel)
         # A given z sets the length and the conditioning is cropped to it, as in `forward`;
         # otherwise F * hop (the transposed conv's tail, kernel - stride, matches no audio).
@@ -1407,7 +1675,7 @@ class WaveGlow(keras.Model):
     # ----------------------------------------------------------------------------------------
 
     def call(self, mel, training=None):
-        self._check_mel(mel)
+        mel = self._check_mel(mel)
         if training:
             return self.upsample_mel(mel)
         return self.inverse(mel)
@@ -1433,12 +1701,15 @@ class WaveGlow(keras.Model):
         Raises:
             ValueError: no audio targets, mismatched shapes, or `sample_weight` not of shape
                 (B,) or (B, 1).
+            TypeError: integer audio.
+            tf.errors.InvalidArgumentError: mismatched shapes found at run time (TensorFlow,
+                dimensions unknown at trace time, e.g. after steps with other shapes).
         """
         from keras_waveglow.losses import waveglow_nll
 
         if y is None:
             raise ValueError("WaveGlow.fit expects (mel, audio) pairs; got no audio targets.")
-        self._check_audio(y, x)
+        y, x = self._check_audio(y, x)
         weight = None if sample_weight is None else self._per_example_weight(sample_weight, y)
         if not training or y_pred is None or len(y_pred.shape) != 3:
             y_pred = self.upsample_mel(x)
@@ -1455,6 +1726,47 @@ class WaveGlow(keras.Model):
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, with array inputs checked before Keras traces the step.
+
+        NumPy arrays and backend tensors (`x`, `y`, `sample_weight`, and
+        `validation_data=(mel, audio[, weights])`) get `compute_loss`'s input checks here,
+        eagerly. Why: on JAX, Keras 3.15.1's trainer sets every variable's value to None
+        before it traces the step and puts the values back only after the step ran, so an
+        error raised while tracing (such as these checks' own) left the model without
+        weights in memory, and every later call failed. Datasets and generators are checked
+        in the step, as before.
+
+        Raises:
+            ValueError: arrays refused by `compute_loss`'s checks (no audio, shapes that do
+                not fit, sample weights not one per example).
+            TypeError: integer audio.
+        """
+        self._check_arrays(x, y, kwargs.get("sample_weight"), needs_audio=True)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, list | tuple) and len(validation) in (2, 3):
+            self._check_arrays(*validation, needs_audio=True)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`, with array inputs checked first (see `fit` for why).
+
+        Raises:
+            ValueError: arrays refused by `compute_loss`'s checks.
+            TypeError: integer audio.
+        """
+        self._check_arrays(x, y, kwargs.get("sample_weight"), needs_audio=True)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """`keras.Model.predict`, with an array mel checked first (see `fit` for why).
+
+        Raises:
+            ValueError: a mel array not of shape (B, F, n_mel).
+        """
+        self._check_arrays(x)
+        return super().predict(x, *args, **kwargs)
 
     @staticmethod
     def _per_example_weight(sample_weight, audio):

@@ -23,7 +23,6 @@ and runs with `predict_on_batch`, which Keras jit-compiles with the active backe
 from __future__ import annotations
 
 import math
-import operator
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ import keras
 import numpy as np
 from keras import layers, ops, saving
 
+from keras_waveglow._checks import count as _count
 from keras_waveglow.audio import LOG_FLOOR
 from keras_waveglow.flow import WaveGlow
 
@@ -776,19 +776,6 @@ def _number(name: str, value) -> float:
         raise TypeError(f"{name} must be a number; got {value!r}.") from error
 
 
-def _count(name: str, value, minimum: int) -> int:
-    """An integer setting (ints, NumPy integers) >= `minimum`, refused by name otherwise."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int; got {value!r}.")
-    try:
-        value = operator.index(value)
-    except TypeError as error:
-        raise TypeError(f"{name} must be an int; got {value!r}.") from error
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}.")
-    return value
-
-
 def _check_normalize(normalize) -> float | None:
     """`vocode`'s normalize as a peak, or None (off)."""
     if normalize is None or normalize is False:
@@ -879,10 +866,12 @@ class Denoiser(layers.Layer):
     instead, so the layer works standalone on any audio.
 
     Args:
-        n_fft: int, FFT size. Default 1024.
-        hop_length: int or None, STFT hop; None is `n_fft // 4`. Default None.
-        win_length: int or None, Hann window length; None is `n_fft`. Default None.
-        strength: float, default strength for `call`. Default 0.1.
+        n_fft: int >= 1, FFT size. Default 1024.
+        hop_length: int >= 1 or None, STFT hop; None is `n_fft // 4`. Default None.
+        win_length: int in [1, n_fft] or None, Hann window length; None is `n_fft`. Default
+            None.
+        strength: float, finite and >= 0, default strength for `call` (0: no change; a
+            negative strength would add the bias instead). Default 0.1.
         bias_spectrum: optional array (n_fft // 2 + 1,), the magnitude to subtract.
 
     Call arguments:
@@ -891,6 +880,11 @@ class Denoiser(layers.Layer):
 
     Returns:
         Denoised audio with the input's shape, float32.
+
+    Raises:
+        TypeError: `n_fft`, `hop_length` or `win_length` not an int, or `strength` not a
+            number.
+        ValueError: any of them out of range (named), or a `bias_spectrum` of another shape.
 
     Example:
         >>> denoiser = Denoiser.from_model(model)
@@ -907,12 +901,23 @@ class Denoiser(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.n_fft = int(n_fft)
-        self.hop_length = int(hop_length) if hop_length else self.n_fft // 4
-        self.win_length = int(win_length) if win_length else self.n_fft
+        # 0 was taken for "the default" (hop, window) or accepted (n_fft): refused by name now.
+        self.n_fft = _count("n_fft", n_fft, minimum=1)
+        if hop_length is None:
+            self.hop_length = self.n_fft // 4
+            if self.hop_length < 1:
+                raise ValueError(
+                    f"n_fft={self.n_fft} leaves no default hop_length (n_fft // 4 = 0); pass "
+                    "hop_length or a larger n_fft."
+                )
+        else:
+            self.hop_length = _count("hop_length", hop_length, minimum=1)
+        self.win_length = (
+            self.n_fft if win_length is None else _count("win_length", win_length, minimum=1)
+        )
         if self.win_length > self.n_fft:
             raise ValueError(f"win_length ({self.win_length}) must not exceed n_fft.")
-        self.strength = float(strength)
+        self.strength = _check_strength(strength)
         self._initial_bias = None
         if bias_spectrum is not None:
             bias = np.asarray(bias_spectrum, "float32")
@@ -965,21 +970,38 @@ class Denoiser(layers.Layer):
             model: a `WaveGlow`.
             strength: float, default strength. Default 0.1.
             mode: "zeros" (NVIDIA's all-zero log-mel) or "silence" (log-mel log(1e-5)).
-            n_frames: int, frames of the bias mel. Default 64 (NVIDIA: 88).
+            n_frames: int, frames of the bias mel, enough that their audio (`n_frames *
+                hop_length` samples) is longer than `n_fft // 2` (the STFT's reflect
+                padding). Default 64 (NVIDIA: 88).
             n_fft: int or None, FFT size; None uses the model's `n_fft`.
             **kwargs: other `Denoiser` arguments (hop_length, win_length, name).
 
         Returns:
             A `Denoiser`.
+
+        Raises:
+            TypeError: `n_frames` is not an int (or a `Denoiser` argument of the wrong type).
+            ValueError: a bad `mode`, too few `n_frames`, or a bad `Denoiser` argument.
         """
         if mode not in ("zeros", "silence"):
             raise ValueError(f"mode must be 'zeros' or 'silence', got {mode!r}.")
+        n_frames = _count("n_frames", n_frames, minimum=1)
+        n_fft = model.n_fft if n_fft is None else n_fft
+        # Build (and check) the layer before running the model on the bias mel.
+        denoiser = cls(n_fft=n_fft, strength=strength, **kwargs)
+        half = denoiser.n_fft // 2
+        if n_frames * model.hop_length <= half:
+            fewest = half // model.hop_length + 1
+            raise ValueError(
+                f"n_frames must be >= {fewest}: the bias audio ({n_frames} frames x hop "
+                f"{model.hop_length} = {n_frames * model.hop_length} samples) must be longer "
+                f"than n_fft // 2 = {half} for the STFT's reflect padding; got {n_frames}."
+            )
         value = 0.0 if mode == "zeros" else _SILENCE
         mel = np.full((1, n_frames, model.n_mel_channels), value, "float32")
         steps = n_frames * model.hop_length // model.n_group
         z = np.zeros((1, steps, model.n_group), "float32")
         bias_audio = runner_for(model).predict_on_batch([mel, z])[0]  # compiled, not eager
-        denoiser = cls(n_fft=n_fft or model.n_fft, strength=strength, **kwargs)
         denoiser.bias_spectrum.assign(ops.mean(denoiser.magnitude(bias_audio), axis=0))
         return denoiser
 
@@ -990,10 +1012,15 @@ class Denoiser(layers.Layer):
 
         Args:
             audio: (T,) or (B, T) float audio.
-            strength: float or None, overrides the layer's strength.
+            strength: float (finite, >= 0) or None, overrides the layer's strength.
 
         Returns:
             float32 NumPy audio of the input's shape.
+
+        Raises:
+            TypeError: `strength` is not a number.
+            ValueError: audio of another rank or too short, or a negative or non-finite
+                `strength`.
         """
         audio = np.asarray(ops.convert_to_numpy(audio), "float32")
         if audio.ndim not in (1, 2):
@@ -1004,7 +1031,7 @@ class Denoiser(layers.Layer):
                 f"{self.n_fft // 2}."
             )
         batch = audio[None] if audio.ndim == 1 else audio
-        strength = self.strength if strength is None else float(strength)
+        strength = self.strength if strength is None else _check_strength(strength)
         cache = _object_cache(self)  # freed with the denoiser, as `runner_for`'s
         if cache.denoise_runner is None:
             cache.denoise_runner = _DenoiseRunner(self, name="denoise_runner")
@@ -1016,8 +1043,8 @@ class Denoiser(layers.Layer):
     def call(self, audio, strength=None):
         if strength is None:
             strength = self.strength
-        if isinstance(strength, int | float):
-            strength = float(strength)
+        if isinstance(strength, int | float):  # a tensor (one per row) is not checked
+            strength = _check_strength(strength)
         audio = ops.convert_to_tensor(audio, "float32")
         if len(audio.shape) not in (1, 2):
             raise ValueError(f"audio must have shape (T,) or (B, T); got {tuple(audio.shape)}.")
@@ -1054,6 +1081,15 @@ class Denoiser(layers.Layer):
             "win_length": self.win_length,
             "strength": self.strength,
         }
+
+
+def _check_strength(strength) -> float:
+    """A denoiser strength as a float: finite and >= 0 (a negative one adds the bias
+    spectrum, amplifying the hum; NaN makes every sample NaN)."""
+    value = _number("strength", strength)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"strength must be a finite number >= 0 (0: no change); got {strength!r}.")
+    return value
 
 
 @saving.register_keras_serializable(package=_PACKAGE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from keras import ops
@@ -34,16 +35,41 @@ def waveglow_nll(z, log_det, sigma: float = 1.0):
     Returns:
         A float32 scalar.
 
+    Raises:
+        ValueError: `sigma` not > 0, `z` not of rank 3, or `log_det` not of shape (B,) with
+            z's batch size B (e.g. the two swapped); a dimension unknown while tracing matches
+            any.
+
     Example:
         >>> z, log_det = model.forward(audio, mel)
         >>> loss = waveglow_nll(z, log_det, sigma=1.0)
     """
     if not sigma > 0:  # also NaN; a Python float here (the prior's scale is a setting)
         raise ValueError(f"sigma must be > 0; got {sigma}.")
+    _check_latent(z, log_det)
     z = ops.cast(z, "float32")
     log_det = ops.cast(log_det, "float32")
     n_samples = ops.cast(ops.size(z), "float32")
     return (ops.sum(ops.square(z)) / (2.0 * sigma * sigma) - ops.sum(log_det)) / n_samples
+
+
+def _static_shape(x) -> tuple:
+    shape = getattr(x, "shape", None)
+    return tuple(np.shape(x)) if shape is None else tuple(shape)
+
+
+def _check_latent(z, log_det) -> None:
+    """Refuses a z that is not (B, steps, n_group) or a log_det that is not (B,): the sums
+    would broadcast or mix batches silently. Static shapes only (free under jit); a
+    dimension unknown while tracing (None) matches any."""
+    z_shape, det_shape = _static_shape(z), _static_shape(log_det)
+    ranks_fit = len(z_shape) == 3 and len(det_shape) == 1
+    known = None not in (z_shape[:1] + det_shape[:1])
+    if not ranks_fit or (known and z_shape[0] != det_shape[0]):
+        raise ValueError(
+            "waveglow_nll needs z of shape (B, T // n_group, n_group) and log_det of shape "
+            f"(B,), as WaveGlow.forward returns them; got z {z_shape} and log_det {det_shape}."
+        )
 
 
 def nll_to_log_likelihood(loss, sigma: float = 1.0) -> dict:
@@ -57,10 +83,19 @@ def nll_to_log_likelihood(loss, sigma: float = 1.0) -> dict:
         `{"nats_per_sample": ..., "bits_per_sample": ...}` as Python floats: the mean
         log-likelihood `-loss - 0.5 * log(2 pi sigma^2)` and that divided by log(2).
 
+    Raises:
+        TypeError: `sigma` is not a number.
+        ValueError: `sigma` is not a finite number > 0 (as `waveglow_nll` refuses; a
+            negative sigma would give the likelihood of |sigma|).
+
     Example:
         >>> nll_to_log_likelihood(-3.0, sigma=1.0)["nats_per_sample"]  # 3 - 0.9189...
         2.081...
     """
+    if isinstance(sigma, bool | str | bytes) or sigma is None or np.ndim(sigma) != 0:
+        raise TypeError(f"sigma must be a number; got {sigma!r}.")
+    if not (float(sigma) > 0 and math.isfinite(float(sigma))):  # NaN fails too
+        raise ValueError(f"sigma must be a finite number > 0; got {sigma!r}.")
     nats = -float(loss) - 0.5 * math.log(2.0 * math.pi * sigma * sigma)
     return {"nats_per_sample": nats, "bits_per_sample": nats / math.log(2.0)}
 
@@ -72,6 +107,18 @@ def nll_to_log_likelihood(loss, sigma: float = 1.0) -> dict:
 
 def _float32_list(tensors):
     return [ops.cast(t, "float32") for t in tensors]
+
+
+def _check_list(value, name: str) -> None:
+    """Refuses a single tensor where a list of them (one per sub-discriminator) is expected:
+    iterating it would take its rows for sub-discriminators, and its truth value is
+    ambiguous."""
+    if not isinstance(value, Sequence) or isinstance(value, str | bytes):
+        raise TypeError(
+            f"{name} must be a list of logit tensors, one per sub-discriminator (the first "
+            f"output of a discriminator); got {type(value).__name__}"
+            + (f" of shape {tuple(value.shape)}." if hasattr(value, "shape") else ".")
+        )
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -87,9 +134,15 @@ def discriminator_loss(real_logits, fake_logits):
         `(total, real_parts, fake_parts)`: the float32 scalar sum and the per-discriminator
         float32 scalars, for logging.
 
+    Raises:
+        TypeError: either argument is not a list (e.g. one tensor).
+        ValueError: the lists differ in length or are empty.
+
     Example:
         >>> total, real_parts, fake_parts = discriminator_loss(d(real)[0], d(fake)[0])
     """
+    _check_list(real_logits, "real_logits")
+    _check_list(fake_logits, "fake_logits")
     if len(real_logits) != len(fake_logits):
         raise ValueError(
             f"real and fake logits differ in number: {len(real_logits)} vs {len(fake_logits)}."
@@ -111,9 +164,14 @@ def generator_adversarial_loss(fake_logits):
     Returns:
         `(total, parts)`: the float32 scalar `sum_k mean((1 - D_k(fake))^2)` and its parts.
 
+    Raises:
+        TypeError: `fake_logits` is not a list (e.g. one tensor).
+        ValueError: the list is empty.
+
     Example:
         >>> adv, parts = generator_adversarial_loss(d(fake)[0])
     """
+    _check_list(fake_logits, "fake_logits")
     if not fake_logits:
         raise ValueError("generator_adversarial_loss got no logits.")
     parts = [ops.mean(ops.square(1.0 - f)) for f in _float32_list(fake_logits)]
@@ -155,22 +213,50 @@ def mel_mae_loss(real_audio, fake_audio, mel_config: dict, precision: str = "flo
     Args:
         real_audio: (B, T) float tensor.
         fake_audio: (B, T) float tensor (e.g. `WaveGlow.inverse` cropped to T).
-        mel_config: dict of `mel_spectrogram` keyword arguments.
+        mel_config: dict of `mel_spectrogram` keyword arguments, all seven of them
+            (`sample_rate`, `n_fft`, `hop_length`, `win_length`, `n_mels`, `fmin`, `fmax`), as
+            `WaveGlow.mel_config` has them.
         precision: STFT precision, "float32" (default: fast on GPUs, and a loss needs no
             librosa-exact values) or "float64". Same definition either way.
 
     Returns:
         A float32 scalar, `mean(|logmel(real) - logmel(fake)|)`.
 
+    Raises:
+        TypeError: `mel_config` is not a dict.
+        ValueError: `mel_config` lacks a setting (named: `mel_spectrogram`'s defaults are
+            NVIDIA's 22 kHz ones, not necessarily the model's), or the audio shapes differ.
+
     Example:
         >>> mae = mel_mae_loss(audio, model.inverse(mel)[:, :16000], model.mel_config)
     """
     from keras_waveglow.audio import mel_spectrogram
 
+    _check_mel_config(mel_config)
     _check_same_shape(real_audio, fake_audio, "real and generated audio")
     real_mel = mel_spectrogram(ops.cast(real_audio, "float32"), **mel_config, precision=precision)
     fake_mel = mel_spectrogram(ops.cast(fake_audio, "float32"), **mel_config, precision=precision)
     return ops.mean(ops.abs(real_mel - fake_mel))
+
+
+MEL_CONFIG_KEYS = ("sample_rate", "n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax")
+
+
+def _check_mel_config(mel_config) -> None:
+    """Refuses a mel config that is not a complete dict: a missing key would silently take
+    `mel_spectrogram`'s default, i.e. another mel than the model's."""
+    if not isinstance(mel_config, Mapping):
+        raise TypeError(
+            "mel_config must be a dict of mel_spectrogram keyword arguments (e.g. "
+            f"model.mel_config); got {type(mel_config).__name__} {mel_config!r}."
+        )
+    missing = [key for key in MEL_CONFIG_KEYS if key not in mel_config]
+    if missing:
+        raise ValueError(
+            f"mel_config lacks {missing}: pass the model's whole mel_config (all of "
+            f"{list(MEL_CONFIG_KEYS)}); a missing setting would fall back to mel_spectrogram's "
+            "default, which need not be the model's."
+        )
 
 
 def _check_same_shape(a, b, what: str) -> None:
@@ -339,6 +425,10 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
     Returns:
         (B, T) tensor of the same dtype.
 
+    Raises:
+        ValueError: `audio` not of shape (B, T) with a static T that is a multiple of
+            `n_group`, or a bad `n_group` / `window`.
+
     Example:
         >>> x = np.tile(np.arange(4.0, dtype="float32"), (1, 3))  # (1, 12): one group repeated
         >>> float(ops.max(ops.abs(remove_group_mean(x, 4))))
@@ -350,6 +440,10 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
     if isinstance(n_group, bool) or not isinstance(n_group, numbers.Integral) or n_group < 1:
         raise ValueError(f"n_group must be an int >= 1; got {n_group!r}.")
     n_group = int(n_group)
+    if len(audio.shape) != 2:  # (T,) came back as (1, T); (B, T, 1) was read as T = 1
+        raise ValueError(
+            f"remove_group_mean needs audio of shape (B, T); got {tuple(audio.shape)}."
+        )
     length = audio.shape[-1]
     if length is None or length % n_group:
         raise ValueError(

@@ -2290,10 +2290,11 @@ def train(
         >>> train("data", "runs/tiny", preset="tiny", steps=50, batch_size=2,
         ...       segment_length=4096)
     """
+    from keras_waveglow._checks import count as _count
     from keras_waveglow._paths import folder_refusal
     from keras_waveglow.data import make_dataset, resolve_files
     from keras_waveglow.distributed import setup_workers
-    from keras_waveglow.inference import _count, _number
+    from keras_waveglow.inference import _number
     from keras_waveglow.presets import WEIGHTS
 
     workers = setup_workers()  # first: multi-process engines start before any computation

@@ -427,6 +427,36 @@ def test_mixed_precision_keeps_log_det_float32():
     assert all(keras.backend.standardize_dtype(v.dtype) == "float32" for v in model.weights)
 
 
+@pytest.fixture
+def dtype_policy():
+    """Sets the global dtype policy for one test and restores it afterwards, also on failure."""
+    previous = keras.config.dtype_policy()
+    yield keras.config.set_dtype_policy
+    keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_lu_convs_run_under_mixed_precision_with_float32_log_dets(policy, dtype_policy):
+    dtype_policy(policy)
+    model = WaveGlow.from_preset("tiny", lu_decomposed=True, seed=0)
+    perturb_weights(model)
+    mel, audio = _inputs(model, frames=8)
+    z, log_det = model.forward(audio, mel)
+    assert keras.backend.standardize_dtype(log_det.dtype) == "float32"
+    assert np.all(np.isfinite(ops.convert_to_numpy(log_det)))
+    assert keras.backend.standardize_dtype(z.dtype) == policy.split("_")[1]
+    for conv in model.convinvs:  # float32 factors and log-det inside the layer's call too
+        _, step_log_det = conv(ops.cast(z[..., : conv.channels], model.compute_dtype))
+        assert keras.backend.standardize_dtype(step_log_det.dtype) == "float32"
+        expected = np.sum(ops.convert_to_numpy(conv.log_s))
+        np.testing.assert_allclose(ops.convert_to_numpy(step_log_det), expected, rtol=1e-6)
+    rebuilt = ops.convert_to_numpy(model.inverse(mel, z=z))
+    assert rebuilt.dtype == np.float32
+    np.testing.assert_allclose(rebuilt, audio, atol=0.05)  # rounded to the compute dtype
+    vocoded = ops.convert_to_numpy(model(mel))
+    assert vocoded.shape == (2, 8 * 256) and np.all(np.isfinite(vocoded))
+
+
 def test_inverse_output_length_and_seeded_sampling():
     model = WaveGlow.from_preset("tiny")
     mel, _ = _inputs(model, batch=2, frames=5)

@@ -24,13 +24,15 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from keras_waveglow import audio as audio_lib
+from keras_waveglow._checks import count as _count
 from keras_waveglow.data import arctic
 
 logger = logging.getLogger(__name__)
@@ -155,15 +157,45 @@ def resolve_files(
     return files
 
 
-def _settings(config) -> tuple[dict, int]:
-    """Mel settings and n_group of a WaveGlow, preset name or config dict."""
+def _settings(config) -> tuple[dict, int | None]:
+    """Mel settings and n_group of a WaveGlow, preset name or config dict.
+
+    n_group is None for a config dict without one (e.g. a model's `mel_config`): only the
+    training mode needs it (segments are a multiple of it), and guessing would be wrong for
+    some model (`WaveGlow`'s default is 8, SqueezeWave's presets use 128 or 256).
+    """
     from keras_waveglow.presets import get_preset
 
-    source = get_preset(config) if isinstance(config, str) else config
+    if isinstance(config, str):
+        source = get_preset(config)
+    elif isinstance(config, Mapping) or hasattr(config, "mel_config"):
+        source = config
+    else:
+        raise TypeError(
+            "config must be a WaveGlow, a preset name or a config dict; got "
+            f"{type(config).__name__} {config!r}."
+        )
     n_group = getattr(source, "n_group", None)
-    if n_group is None and isinstance(source, dict):
-        n_group = source.get("n_group", 1)
-    return audio_lib.mel_settings(source), int(n_group or 1)
+    if n_group is None and isinstance(source, Mapping):
+        n_group = source.get("n_group")
+    return audio_lib.mel_settings(source), None if n_group is None else int(n_group)
+
+
+def _check_trim_db(trim_db) -> float | None:
+    """`trim_db` as a float (or None), if it is a finite number > 0.
+
+    It is a level below each file's peak: at 0 or below, every frame counts as silence and
+    every file is trimmed away ("0 samples after trimming"), which named no argument.
+    """
+    if trim_db is None:
+        return None
+    value = audio_lib._real("trim_db", trim_db)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(
+            f"trim_db must be > 0 (dB below each file's peak; frames quieter than that are "
+            f"trimmed) and finite; got {trim_db!r}."
+        )
+    return value
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,11 +214,46 @@ def _check_rows(rows, batch_size: int, segment_length: int | None):
     return start, stop
 
 
+# The lowest `augment` SNR accepted, in dB. At 0 dB the added white noise is as loud as the
+# speech; below it, louder, so the "clean" target the vocoder learns to reproduce is mostly
+# noise (and from about -20 dB on, with the noise's RMS 10x the speech's, its samples pass full
+# scale: -100 dB gave peaks of 3e4). No vocoder recipe trains on that, so a negative value is
+# taken for a sign error and refused rather than warned about (`audio.add_noise` itself takes
+# any SNR, for other uses).
+MIN_SNR_DB = 0.0
+
+
+def _snr_option(value):
+    """`augment`'s snr_db as a float or a (low, high) pair of floats, each >= MIN_SNR_DB."""
+    if isinstance(value, tuple | list) or np.ndim(value) == 1:
+        if len(value) != 2:
+            raise ValueError(
+                f"augment snr_db must be a number or a (low, high) pair; got {value!r}."
+            )
+        values = tuple(audio_lib._real("augment snr_db", v) for v in value)
+        if values[0] > values[1]:
+            raise ValueError(f"augment snr_db (low, high) must have low <= high; got {value!r}.")
+    else:
+        values = (audio_lib._real("augment snr_db", value),)
+    if not all(math.isfinite(v) and v >= MIN_SNR_DB for v in values):
+        raise ValueError(
+            f"augment snr_db must be finite and >= {MIN_SNR_DB:g} dB; got {value!r} (below 0 dB "
+            "the added noise is louder than the speech, and the vocoder would learn to make "
+            "noise; from about -20 dB the noise alone passes full scale)."
+        )
+    return values if len(values) == 2 else values[0]
+
+
 def _augment_options(augment) -> dict:
     if augment is False or augment is None:
         return {}
-    if augment is True:
-        return {"dequantize": True}
+    if isinstance(augment, bool | np.bool_):
+        return {"dequantize": True} if augment else {}
+    if not isinstance(augment, Mapping):
+        raise TypeError(
+            f"augment must be False, True or a dict of options ({', '.join(AUGMENT_OPTIONS)}); "
+            f"got {type(augment).__name__} {augment!r}."
+        )
     options = dict(augment)
     unknown = set(options) - set(AUGMENT_OPTIONS)
     if unknown:
@@ -204,6 +271,8 @@ def _augment_options(augment) -> dict:
                 f"augment speed must be (low, high) with 0 < low <= high; got {options['speed']}."
             )
         options["speed"] = (low, high)
+    if options.get("snr_db") is not None:
+        options["snr_db"] = _snr_option(options["snr_db"])
     if not 0.0 <= float(options.get("speed_prob", 1.0)) <= 1.0:
         raise ValueError(f"augment speed_prob must be in [0, 1]; got {options['speed_prob']}.")
     return options
@@ -240,18 +309,26 @@ class ExampleSource:
         batch_size: int, examples per batch.
         seed: int, the seed of every random choice.
         shuffle: bool, shuffle the file order each epoch.
-        augment: bool or dict (`dequantize`: bool, `snr_db`: float or (low, high),
+        augment: bool or dict (`dequantize`: bool, `snr_db`: float or (low, high), in dB,
+            each >= 0 (`MIN_SNR_DB`),
             `gain_db`: (min_db, max_db), `speed`: (low, high) factor drawn uniformly for
             `audio.change_speed` with probability `speed_prob` (default 1), `eq_db`: float,
             the largest boost or cut of `audio.random_eq` (with `eq_highpass_hz`, default
             (50, 400), and `eq_highpass_prob`, default 0.5)). Speed is drawn before the
             segment start (a segment is cut from `speed` times as much audio, then
             resampled), then the equaliser, gain, noise and dequantisation, in that order.
-        trim_db: float or None, trim leading/trailing silence quieter than this (dB below peak).
-        peak: float or None, peak-normalise each file to this value.
+        trim_db: float > 0 or None, trim leading/trailing silence quieter than this (dB below
+            peak).
+        peak: float in (0, 1] or None, peak-normalise each file to this value.
         cache: bool, keep decoded files in memory.
         rows: None or `(start, stop)`: each batch holds only these rows of the `batch_size`
             batch (one worker's share of a global batch); training mode only.
+
+    Raises:
+        TypeError: `batch_size` not an int, `augment` neither a bool nor a dict, or `peak` /
+            `trim_db` not a number.
+        ValueError: a bad value (`peak` outside (0, 1], `trim_db` <= 0, an augment option out
+            of range, a negative seed, bad rows), or no usable file.
     """
 
     def __init__(
@@ -272,15 +349,15 @@ class ExampleSource:
         self.sample_rate = int(self.mel_settings["sample_rate"])
         self.hop_length = int(self.mel_settings["hop_length"])
         self.segment_length = segment_length
-        self.batch_size = int(batch_size)
+        self.batch_size = _count("batch_size", batch_size, 1)
         if int(seed) < 0:  # NumPy's and TensorFlow's generators take no negative seed
             raise ValueError(f"seed must be >= 0; got {seed}.")
         self.seed = int(seed)
         self.shuffle = bool(shuffle)
         self.augment = _augment_options(augment)
         self._augmented(np.zeros(16, np.float32), np.random.default_rng(0))  # bad options fail now
-        self.trim_db = trim_db
-        self.peak = peak
+        self.trim_db = _check_trim_db(trim_db)
+        self.peak = None if peak is None else audio_lib.check_peak(peak)
         self.cache = {} if cache else None
         self.rows = _check_rows(rows, batch_size, segment_length)
         self.skipped: dict[str, str] = {}
@@ -691,6 +768,36 @@ def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch
     return dataset.prefetch(prefetch)
 
 
+def _check_segment_length(segment_length, n_group: int | None, settings: dict) -> int:
+    """A training segment length as an int: a multiple of n_group, longer than n_fft // 2."""
+    if segment_length is None:
+        raise ValueError(
+            "segment_length must be a positive multiple of n_group="
+            f"{n_group if n_group is not None else '?'} in training mode; got None (None "
+            "is for whole_utterances=True)."
+        )
+    segment_length = _count("segment_length", segment_length, None)
+    if n_group is None:
+        raise ValueError(
+            "config has no n_group: training segments must be a multiple of the model's "
+            "n_group; add 'n_group' to the config dict, or pass the WaveGlow or its preset name."
+        )
+    if segment_length <= 0 or segment_length % n_group:
+        raise ValueError(
+            f"segment_length must be a positive multiple of n_group={n_group}; "
+            f"got {segment_length}."
+        )
+    # The mel reflect-pads n_fft // 2 samples on each side, which needs more than that many.
+    shortest = int(settings["n_fft"]) // 2 + 1
+    if segment_length < shortest:
+        raise ValueError(
+            f"segment_length must be at least n_fft // 2 + 1 = {shortest} samples (the mel "
+            "pads each segment by reflection, which needs more than n_fft // 2 samples); got "
+            f"{segment_length}."
+        )
+    return segment_length
+
+
 def tensorflow_available() -> bool:
     """Whether TensorFlow imports (the tf.data engine needs it)."""
     try:
@@ -700,12 +807,17 @@ def tensorflow_available() -> bool:
     return True
 
 
+# make_dataset's segment_length default: in whole-utterance mode, any other value was given on
+# purpose, is ignored, and is warned about.
+DEFAULT_SEGMENT_LENGTH = 16000
+
+
 def make_dataset(
     files_or_corpus,
     config,
     split: str = "train",
     batch_size: int = 12,
-    segment_length: int | None = 16000,
+    segment_length: int | None = DEFAULT_SEGMENT_LENGTH,
     seed: int = 0,
     shuffle: bool | None = None,
     cache: bool = False,
@@ -742,22 +854,28 @@ def make_dataset(
         files_or_corpus: an ARCTIC root folder, a folder of audio, a `.txt` file list, an audio
             file, or a sequence of paths / `arctic.Utterance`s (see `resolve_files`).
         config: a `WaveGlow`, a preset name, or a config dict (gives the mel settings and
-            n_group).
+            n_group). A dict needs the mel settings (`sample_rate`, `n_fft`, `hop_length`,
+            `win_length`, `n_mels` or `n_mel_channels`, `fmin`, `fmax`) and, in training
+            mode, `n_group` (a model's `get_config()` has them all; its `mel_config` has no
+            n_group, which only whole-utterance mode does without).
         split: "train", "dev", "eval" or "all" (for corpora). Default "train".
-        batch_size: int. Default 12.
-        segment_length: int, samples per training example, a multiple of the model's n_group.
-            Default 16000.
+        batch_size: int >= 1. Default 12.
+        segment_length: int, samples per training example, a multiple of the model's n_group
+            and at least `n_fft // 2 + 1` (the mel pads each segment by reflection, which
+            needs more than `n_fft // 2` samples). Default 16000. Ignored in whole-utterance
+            mode (a value other than the default and None is warned about there).
         seed: int. Default 0.
         shuffle: bool or None; None shuffles in training mode only.
         cache: bool, keep decoded audio in memory (small corpora). Default False (streaming).
         num_parallel_calls: int or None (tf.data.AUTOTUNE) for the decode and mel maps; the
             PyDataset engine's threads in its endless mode (None: all cores).
         augment: False, True (dequantisation noise) or a dict with `dequantize` (bool),
-            `snr_db` (float or (low, high)), `gain_db` ((min_db, max_db)), `speed` ((low,
-            high) speed/pitch factor, with `speed_prob`) and `eq_db` (random equaliser, with
-            `eq_highpass_hz` and `eq_highpass_prob`); see `ExampleSource`.
-        trim_db: float or None, trim silence quieter than this many dB below the peak.
-        peak: float or None, peak-normalise each file (e.g. 0.9).
+            `snr_db` (float or (low, high), in dB, each >= 0: no more noise than speech),
+            `gain_db` ((min_db, max_db)), `speed` ((low, high) speed/pitch factor, with
+            `speed_prob`) and `eq_db` (random equaliser, with `eq_highpass_hz` and
+            `eq_highpass_prob`); see `ExampleSource`.
+        trim_db: float > 0 or None, trim silence quieter than this many dB below the peak.
+        peak: float in (0, 1] or None, peak-normalise each file (e.g. 0.9).
         whole_utterances: bool or None; None: True for "dev"/"eval", else False.
         engine: "auto" (tf.data when TensorFlow imports, else PyDataset), "tf.data" or
             "pydataset".
@@ -779,8 +897,17 @@ def make_dataset(
         `AudioPyDataset`.
 
     Raises:
-        ValueError: bad arguments (segment length not a multiple of n_group, unknown split or
-            engine) or no usable file at all.
+        TypeError: an argument of the wrong type, named (`segment_length` or `batch_size` not
+            an int, `augment` neither a bool nor a dict, `config` neither a model, a preset
+            name nor a dict, `peak` or `trim_db` not a number).
+        ValueError: bad values (segment length not a multiple of n_group or not longer than
+            n_fft // 2, a config dict without n_group in training mode, `peak` outside (0, 1],
+            `trim_db` <= 0, an augment option out of range, unknown split or engine) or no
+            usable file at all. All are checked here, before the first batch.
+
+    Warns:
+        UserWarning: whole-utterance mode with a `segment_length` other than the default
+            (it is ignored: every file is yielded whole).
 
     Example:
         >>> ds = make_dataset("data", "tiny", split="all", batch_size=2, segment_length=8000)
@@ -790,18 +917,25 @@ def make_dataset(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    batch_size = _count("batch_size", batch_size, 1)
     settings, n_group = _settings(config)
     if whole_utterances is None:
         whole_utterances = split in ("dev", "eval")
     if whole_utterances:
+        if segment_length is not None and segment_length != DEFAULT_SEGMENT_LENGTH:
+            warnings.warn(
+                f"segment_length={segment_length!r} is ignored: whole-utterance mode "
+                f"(whole_utterances={whole_utterances!r}, split={split!r}) yields every file "
+                "whole; pass whole_utterances=False for segments, or leave segment_length out.",
+                stacklevel=2,
+            )
         segment_length = None
-    elif segment_length is None or segment_length <= 0 or segment_length % n_group:
-        raise ValueError(
-            f"segment_length must be a positive multiple of n_group={n_group}; "
-            f"got {segment_length}."
-        )
+    else:
+        segment_length = _check_segment_length(segment_length, n_group, settings)
+    augment_options = _augment_options(augment)  # bad options fail now, not in a batch
+    _check_trim_db(trim_db)
+    if peak is not None:
+        audio_lib.check_peak(peak)
     if shuffle is None:
         shuffle = not whole_utterances
     files = resolve_files(files_or_corpus, split, n_eval=n_eval, n_dev=n_dev)
@@ -812,7 +946,7 @@ def make_dataset(
         batch_size,
         seed,
         shuffle,
-        augment=augment,
+        augment=augment_options,
         trim_db=trim_db,
         peak=peak,
         cache=cache,

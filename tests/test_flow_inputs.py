@@ -1,0 +1,241 @@
+"""WaveGlow's input and argument checks: in traced steps, before Keras, and in constructors."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_waveglow import ActNorm, Conv1D, SeparableConv1D, WaveGlow
+from keras_waveglow.flow import MelUpsampler
+
+BACKEND = keras.backend.backend()
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    # A check of a dimension unknown at trace time runs in the step: TensorFlow's error.
+    TRACED_ERRORS = (ValueError, tf.errors.InvalidArgumentError)
+else:
+    TRACED_ERRORS = (ValueError,)
+
+
+def _data(batch=2, frames=9, samples=2048, seed=0):
+    rng = np.random.default_rng(seed)
+    mel = (rng.standard_normal((batch, frames, 80)) - 5).astype("float32")
+    audio = (0.1 * rng.standard_normal((batch, samples))).astype("float32")
+    return mel, audio
+
+
+def _batches(*arrays):
+    """A one-batch generator: not an array, so `fit`/`evaluate`/`predict` leave its checks
+    to the traced step."""
+    yield arrays
+
+
+@pytest.fixture
+def compiled():
+    model = WaveGlow.from_preset("tiny", seed=0)
+    model.compile(keras.optimizers.Adam(1e-4))
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# Shape checks in steps traced again with relaxed shapes (TensorFlow: unknown dimensions)
+# --------------------------------------------------------------------------------------------
+
+
+_SHORT = r"mel too short for the audio: 6 frames x hop 256 = 1536 samples < 2048 audio samples"
+# method, two good (mel, audio) batches of other shapes, the bad batch, its message. Frames
+# (or samples, or channels) that differ between the good batches make TensorFlow trace the
+# step again with that dimension unknown, where no static check can see the bad batch.
+_RETRACED = {
+    "evaluate, mel too short": ("evaluate", [(9, 2048), (8, 2048)], (6, 2048), _SHORT),
+    "fit, mel too short": ("fit", [(9, 2048), (8, 2048)], (6, 2048), _SHORT),
+    "fit, audio length": (
+        "fit",
+        [(9, 2048), (9, 2040)],
+        (9, 2044),
+        "audio length must be a multiple of n_group=8; got 2044 samples",
+    ),
+    "predict, mel channels": (
+        "predict",
+        [(9, None), (8, None)],
+        (9, None, 79),
+        r"mel must have 80 channels on its last axis \(batch, frames, n_mels\); got shape",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_RETRACED))
+def test_traced_steps_refuse_bad_batches_after_retracing_with_other_shapes(case, compiled):
+    """The static checks' refusals also where TensorFlow traces a dimension as unknown (a
+    run-time check with the same message); each case ends with the refusal, which on JAX
+    leaves the model without weights (Keras 3.15.1, see the next test)."""
+    method, good, bad, message = _RETRACED[case]
+    mel, audio = _data()
+
+    def batches(frames, samples, channels=80):
+        if samples is None:  # predict: mels only
+            return _batches(mel[:, :frames, :channels])
+        return _batches(mel[:, :frames, :channels], audio[:, :samples])
+
+    for shape in good:
+        getattr(compiled, method)(batches(*shape), verbose=0)
+    with pytest.raises(TRACED_ERRORS, match=message):
+        getattr(compiled, method)(batches(*bad), verbose=0)
+
+
+# --------------------------------------------------------------------------------------------
+# fit / evaluate / predict check arrays before Keras (JAX would lose the weights otherwise)
+# --------------------------------------------------------------------------------------------
+
+
+def test_refused_fit_evaluate_predict_leave_the_model_usable(compiled):
+    """On JAX, Keras 3.15.1 leaves every variable None when an error is raised while it traces
+    a step; arrays are checked before, so a refused call keeps the weights."""
+    mel, audio = _data()
+    weights = compiled.get_weights()
+    with pytest.raises(ValueError, match="mel too short for the audio: 6 frames"):
+        compiled.fit(mel[:, :6], audio, batch_size=2, verbose=0)
+    with pytest.raises(ValueError, match="mel too short for the audio: 7 frames"):
+        compiled.fit(mel, audio, validation_data=(mel[:, :7], audio), verbose=0)
+    with pytest.raises(ValueError, match="got no audio targets"):
+        compiled.evaluate(mel, verbose=0)
+    with pytest.raises(ValueError, match="80 channels on its last axis"):
+        compiled.predict(mel[..., :79], verbose=0)
+    with pytest.raises(ValueError, match="one weight per example"):
+        compiled.fit(mel, audio, sample_weight=np.ones((2, 3), "float32"), verbose=0)
+    for before, after in zip(weights, compiled.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert ops.convert_to_numpy(compiled.inverse(mel, seed=0)).shape == (2, 9 * 256)
+    assert np.isfinite(compiled.evaluate(mel, audio, batch_size=2, verbose=0))
+    assert np.isfinite(compiled.fit(mel, audio, batch_size=2, verbose=0).history["loss"][0])
+
+
+# --------------------------------------------------------------------------------------------
+# Values: integer audio, sigma, train_sigma
+# --------------------------------------------------------------------------------------------
+
+
+def test_integer_audio_is_refused_not_scored_32768_times_too_loud(compiled):
+    mel, audio = _data()
+    pcm = (audio * 32767).astype("int16")
+    with pytest.raises(TypeError, match="audio must be floating point in \\[-1, 1\\]; got int16"):
+        compiled.forward(pcm, mel)
+    with pytest.raises(TypeError, match="audio must be floating point in \\[-1, 1\\]; got int16"):
+        compiled.evaluate(mel, pcm, batch_size=2, verbose=0)
+
+
+@pytest.mark.parametrize("sigma", [-0.6, float("nan"), float("inf")])
+def test_inverse_refuses_a_sigma_that_is_negative_or_not_finite(sigma):
+    model = WaveGlow.from_preset("tiny", seed=0)
+    mel, _ = _data(batch=1, frames=4)
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0, got"):
+        model.inverse(mel, sigma=sigma)
+
+
+def test_inverse_takes_sigma_zero_and_a_nested_list():
+    model = WaveGlow.from_preset("tiny", seed=0)
+    mel, _ = _data(batch=1, frames=4)
+    with pytest.raises(TypeError, match=r"sigma must be a number, got '0\.6'"):
+        model.inverse(mel, sigma="0.6")
+    np.testing.assert_array_equal(ops.convert_to_numpy(model.inverse(mel, sigma=0.0)), 0.0)
+    expected = ops.convert_to_numpy(model.inverse(mel, seed=3))
+    np.testing.assert_allclose(ops.convert_to_numpy(model.inverse(mel.tolist(), seed=3)), expected)
+    with pytest.raises(ValueError, match="mel must be one array of shape \\(batch, frames, 80\\)"):
+        model.inverse([mel, mel[:, :2]])
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan"), float("inf")])
+def test_train_sigma_must_be_finite_and_positive(sigma):
+    with pytest.raises(ValueError, match="train_sigma must be a finite number > 0, got"):
+        WaveGlow.from_preset("tiny", train_sigma=sigma)
+
+
+# --------------------------------------------------------------------------------------------
+# Constructor arguments
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"sample_rate": 0}, "sample_rate must be a positive whole number of Hz; got 0"),
+        ({"sample_rate": -16000}, "sample_rate must be a positive whole number"),
+        ({"sample_rate": 16000.5}, "sample_rate must be a positive whole number"),
+        ({"n_fft": 0}, "n_fft must be >= 1, got 0"),
+        ({"win_length": 0}, "win_length must be >= 1, got 0"),
+        ({"win_length": 2048}, r"win_length \(2048\) must not exceed n_fft \(1024\)"),
+        ({"fmin": 9000.0}, r"fmin must be in \[0, fmax\) = \[0, 8000\) Hz"),
+        ({"fmin": -1.0}, r"fmin must be in \[0, fmax\)"),
+        ({"fmax": 20000.0}, r"fmax must be in \(0, sample_rate / 2 = 8000\] Hz or None"),
+    ],
+)
+def test_mel_front_end_settings_are_checked_at_construction(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        WaveGlow.from_preset("tiny", **overrides)
+
+
+def test_without_fmax_fmin_stays_below_the_nyquist_frequency():
+    model = WaveGlow.from_preset("tiny", fmax=None, win_length=1024, fmin=7999.0)
+    assert model.mel_config["fmax"] is None and model.fmin == 7999.0
+    with pytest.raises(ValueError, match=r"fmin must be in \[0, fmax\) = \[0, 8000\) Hz"):
+        WaveGlow.from_preset("tiny", fmax=None, fmin=8000.0)
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        ({"n_group": "8"}, TypeError, "n_group must be an integer, got '8'"),
+        ({"n_flows": 2.7}, ValueError, "n_flows must be a whole number, got 2.7"),
+        ({"seed": -1}, ValueError, "seed must be None or an integer >= 0, got -1"),
+        ({"seed": 1.5}, TypeError, "seed must be None or an integer, got 1.5"),
+        ({"use_actnorm": "no"}, TypeError, "use_actnorm must be True or False, got 'no'"),
+        ({"train_sigma": "0.6"}, TypeError, "train_sigma must be a number, got '0.6'"),
+        ({"fmax": "8000"}, TypeError, "fmax must be a number of Hz or None, got '8000'"),
+        ({"fmin": None}, TypeError, "fmin must be a number of Hz, got None"),
+    ],
+)
+def test_constructor_arguments_of_the_wrong_type_are_named(overrides, error, message):
+    with pytest.raises(error, match=message):
+        WaveGlow.from_preset("tiny", **overrides)
+
+
+def test_whole_floats_build_and_fractions_are_refused_not_truncated():
+    model = WaveGlow.from_preset("tiny", hop_length=256.0, wn_kernel_size=3.0)
+    assert model.hop_length == 256 and isinstance(model.hop_length, int)
+    with pytest.raises(ValueError, match=r"wn_channels must be a whole number, got 16\.9"):
+        WaveGlow.from_preset("tiny", wn_channels=16.9)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: Conv1D(0), "Conv1D filters must be >= 1, got 0"),
+        (lambda: Conv1D(4, kernel_size=0), "Conv1D kernel_size must be >= 1, got 0"),
+        (lambda: Conv1D(4, 3, dilation_rate=0), "Conv1D dilation_rate must be >= 1, got 0"),
+        (lambda: Conv1D(4, 3, dilation_rate=-1), "Conv1D dilation_rate must be >= 1, got -1"),
+        (
+            lambda: SeparableConv1D(4, 3, dilation_rate=0),
+            "SeparableConv1D dilation_rate must be >= 1, got 0",
+        ),
+        (lambda: SeparableConv1D(4, -1), "SeparableConv1D kernel_size must be >= 1, got -1"),
+        (lambda: SeparableConv1D(0), "SeparableConv1D filters must be >= 1, got 0"),
+        (lambda: MelUpsampler(4, 0), "MelUpsampler hop_length must be >= 1, got 0"),
+        (lambda: MelUpsampler(4, 8, kernel_size=0), "MelUpsampler kernel_size must be >= 1"),
+        (lambda: MelUpsampler(0, 8), "MelUpsampler filters must be >= 1, got 0"),
+        (lambda: ActNorm(epsilon=-1.0), "ActNorm epsilon must be a finite number > 0"),
+        (lambda: ActNorm(epsilon=float("nan")), "ActNorm epsilon must be a finite number > 0"),
+    ],
+)
+def test_building_blocks_refuse_arguments_out_of_range(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_building_blocks_name_arguments_of_the_wrong_type():
+    with pytest.raises(TypeError, match="Conv1D kernel_size must be an integer, got '3'"):
+        Conv1D(4, "3")
+    with pytest.raises(TypeError, match="ActNorm epsilon must be a number, got None"):
+        ActNorm(epsilon=None)
