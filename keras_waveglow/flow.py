@@ -79,12 +79,15 @@ def _whole(name: str, value, minimum: int | None = None) -> int:
 
 
 def _flag(name: str, value) -> bool:
-    """`value` as a bool; refuses anything else by name (`bool("no")` is True).
+    """`value` as a bool (True, False, or the integers 1 and 0); refuses anything else by
+    name (`bool("no")` is True).
 
     Raises:
-        TypeError: not a bool.
+        TypeError: neither a bool nor 0 or 1.
     """
-    if not isinstance(value, bool | np.bool_):
+    if not isinstance(value, bool | np.bool_) and not (
+        isinstance(value, numbers.Integral) and value in (0, 1)
+    ):
         raise TypeError(f"{name} must be True or False, got {value!r}.")
     return bool(value)
 
@@ -1243,8 +1246,9 @@ class WaveGlow(keras.Model):
 
     @staticmethod
     def _check_mel_front_end(sample_rate, n_fft, win_length, fmin, fmax) -> None:
-        """Refuses mel settings `mel_spectrogram` would refuse (or that make no sense), now
-        rather than when the first mel is made, after the model may have been saved."""
+        """Refuses mel settings `mel_spectrogram` would refuse or that make no mel (fmin at
+        or above fmax), now rather than when the first mel is made, after the model may have
+        been saved."""
         _check_sample_rate(sample_rate, whole=True)
         n_fft = _whole("n_fft", n_fft, 1)
         win_length = _whole("win_length", win_length, 1)
@@ -1257,10 +1261,11 @@ class WaveGlow(keras.Model):
             ):
                 none = " or None" if name == "fmax" else ""
                 raise TypeError(f"{name} must be a number of Hz{none}, got {value!r}.")
-        if fmax is not None and not 0 < fmax <= nyquist:
-            raise ValueError(
-                f"fmax must be in (0, sample_rate / 2 = {nyquist:g}] Hz or None, got {fmax}."
-            )
+        # fmax above the Nyquist frequency stays allowed, as `mel_spectrogram` allows it (the
+        # bands above it are empty, and librosa warns): models were built and saved so (an
+        # 8 kHz model with the default fmax of 8000).
+        if fmax is not None and not (0 < fmax and math.isfinite(fmax)):
+            raise ValueError(f"fmax must be a finite number of Hz > 0 or None, got {fmax}.")
         top = nyquist if fmax is None else fmax
         if not 0 <= fmin < top:
             raise ValueError(
@@ -1514,7 +1519,7 @@ class WaveGlow(keras.Model):
         if not _is_array(x):
             return
         if needs_audio and y is None:
-            raise ValueError("WaveGlow.fit expects (mel, audio) pairs; got no audio targets.")
+            raise ValueError("WaveGlow.fit and evaluate take (mel, audio) pairs; got no audio.")
         if not _is_array(y):
             self._check_mel(x)
             return
@@ -1708,7 +1713,7 @@ class WaveGlow(keras.Model):
         from keras_waveglow.losses import waveglow_nll
 
         if y is None:
-            raise ValueError("WaveGlow.fit expects (mel, audio) pairs; got no audio targets.")
+            raise ValueError("WaveGlow.fit and evaluate take (mel, audio) pairs; got no audio.")
         y, x = self._check_audio(y, x)
         weight = None if sample_weight is None else self._per_example_weight(sample_weight, y)
         if not training or y_pred is None or len(y_pred.shape) != 3:
