@@ -30,6 +30,7 @@ import csv
 import hashlib
 import json
 import math
+import numbers
 import os
 import re
 import shutil
@@ -195,9 +196,20 @@ class WaveGlowGAN(keras.Model):
             ("even_weight", even_weight),
             ("discriminator_start_step", discriminator_start_step),
             ("discriminator_warmup_steps", discriminator_warmup_steps),
+            ("train_sigma", train_sigma),
         ):
-            if not (value >= 0 and math.isfinite(value)):  # NaN would drop the term unseen
-                raise ValueError(f"{name} must be >= 0 and finite, got {value}.")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a number, got {value!r}.")
+            if name != "train_sigma" and not (value >= 0 and math.isfinite(value)):
+                raise ValueError(  # NaN would drop the term unseen
+                    f"{name} must be >= 0 and finite, got {value}."
+                )
+        for name, value in (
+            ("discriminator_start_step", discriminator_start_step),
+            ("discriminator_warmup_steps", discriminator_warmup_steps),
+        ):
+            if not float(value).is_integer():  # 2.5 was truncated to 2
+                raise ValueError(f"{name} must be a whole number of steps, got {value}.")
         if not (train_sigma > 0 and math.isfinite(train_sigma)):
             raise ValueError(f"train_sigma must be > 0 and finite, got {train_sigma}.")
         if discriminator_warmup_steps and discriminator is None:

@@ -1979,6 +1979,19 @@ def test_python_train_refuses_bad_numbers_by_name(tmp_path, monkeypatch):
     assert not out.exists()
     with pytest.raises(ValueError, match="mae_weight must be >= 0 and finite, got nan"):
         WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), mae_weight=nan)
+    # A str compared with 0 ("'>' not supported"), a fraction of a step truncated.
+    for setting, error, message in (
+        ({"train_sigma": "0.6"}, TypeError, "train_sigma must be a number, got '0.6'"),
+        ({"mae_weight": None}, TypeError, "mae_weight must be a number, got None"),
+        ({"train_sigma": 0.0}, ValueError, "train_sigma must be > 0 and finite, got 0.0"),
+        (
+            {"discriminator_start_step": 2.5},
+            ValueError,
+            "discriminator_start_step must be a whole number of steps, got 2.5",
+        ),
+    ):
+        with pytest.raises(error, match=re.escape(message)):
+            WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), **setting)
 
 
 def test_python_train_refuses_an_out_under_a_file_before_reading_the_data(tmp_path, monkeypatch):
