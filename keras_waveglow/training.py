@@ -423,6 +423,30 @@ class WaveGlowGAN(keras.Model):
     def call(self, mel, training=None):
         return self.waveglow(mel, training=False)
 
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.fit`, with (mel, audio) arrays checked before Keras traces the step.
+
+        NumPy arrays and backend tensors get the WaveGlow's input checks here, eagerly (see
+        `WaveGlow.fit`: on JAX, Keras 3.15.1 leaves every variable without a value when an
+        error is raised while it traces a step). Datasets are checked in the step.
+
+        Raises:
+            ValueError: arrays the WaveGlow refuses (no audio, shapes that do not fit).
+            TypeError: integer audio.
+        """
+        self.waveglow._check_arrays(x, y, needs_audio=True)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """`keras.Model.evaluate`, with arrays checked first (see `fit` for why).
+
+        Raises:
+            ValueError: arrays the WaveGlow refuses.
+            TypeError: integer audio.
+        """
+        self.waveglow._check_arrays(x, y, needs_audio=True)
+        return super().evaluate(x, y, *args, **kwargs)
+
     def _unpack(self, data):
         mel, audio, _ = keras.utils.unpack_x_y_sample_weight(data)
         if audio is None:

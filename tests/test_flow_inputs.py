@@ -113,6 +113,24 @@ def test_refused_fit_evaluate_predict_leave_the_model_usable(compiled):
     assert np.isfinite(compiled.fit(mel, audio, batch_size=2, verbose=0).history["loss"][0])
 
 
+def test_a_refused_gan_fit_leaves_both_networks_usable():
+    """The same for `WaveGlowGAN`: its arrays are checked by its WaveGlow before Keras traces."""
+    from keras_waveglow import WaveDiscriminator, WaveGlowGAN
+
+    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), WaveDiscriminator(width=0.25))
+    gan.compile()
+    mel, audio = _data()
+    gan.fit(mel, audio, batch_size=2, verbose=0)  # builds every variable
+    weights = gan.get_weights()
+    with pytest.raises(ValueError, match="mel too short for the audio: 6 frames"):
+        gan.fit(mel[:, :6], audio, batch_size=2, verbose=0)
+    with pytest.raises(ValueError, match=r"take \(mel, audio\) pairs; got no audio"):
+        gan.evaluate(mel, verbose=0)
+    for before, after in zip(weights, gan.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert np.isfinite(gan.fit(mel, audio, batch_size=2, verbose=0).history["loss"][0])
+
+
 # --------------------------------------------------------------------------------------------
 # Values: integer audio, sigma, train_sigma
 # --------------------------------------------------------------------------------------------
