@@ -63,7 +63,7 @@ def test_make_dataset_refuses_a_peak_outside_full_scale(peak):
     "snr_db", [-100, -1.0, math.nan, -math.inf, (-10.0, 10.0), (0.0, math.nan)]
 )
 def test_make_dataset_refuses_more_noise_than_speech(snr_db):
-    # -100 dB gave audio peaking at 3e4, without a word.
+    # -100 dB (noise 10^5 times the speech's RMS) was taken without a word.
     with pytest.raises(ValueError, match=r"augment snr_db must be finite and >= 0 dB; got"):
         make_dataset([AWB], "tiny", batch_size=1, augment={"snr_db": snr_db}, **PY)
 

@@ -217,9 +217,9 @@ def _check_rows(rows, batch_size: int, segment_length: int | None):
 # The lowest `augment` SNR accepted, in dB. At 0 dB the added white noise is as loud as the
 # speech; below it, louder, so the "clean" target the vocoder learns to reproduce is mostly
 # noise (and from about -20 dB on, with the noise's RMS 10x the speech's, its samples pass full
-# scale: -100 dB gave peaks of 3e4). No vocoder recipe trains on that, so a negative value is
-# taken for a sign error and refused rather than warned about (`audio.add_noise` itself takes
-# any SNR, for other uses).
+# scale; at -100 dB its RMS is 10^5 times the speech's). No vocoder recipe trains on that, so
+# a negative value is taken for a sign error and refused rather than warned about
+# (`audio.add_noise` itself takes any SNR, for other uses).
 MIN_SNR_DB = 0.0
 
 
