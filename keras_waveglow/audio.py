@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from keras import backend, ops
 
+from keras_waveglow import _checks
 from keras_waveglow._paths import file_in_the_way
 
 LOG_FLOOR = 1e-5
@@ -190,9 +191,9 @@ def _check_mel_args(audio_shape, n_fft: int, hop_length: int, win_length: int) -
     if win_length > n_fft:
         raise ValueError(f"win_length ({win_length}) must not exceed n_fft ({n_fft}).")
     if win_length <= 0:
-        raise ValueError(f"win_length must be positive, got {win_length}.")
+        raise ValueError(f"win_length must be positive; got {win_length}.")
     if hop_length <= 0:
-        raise ValueError(f"hop_length must be positive, got {hop_length}.")
+        raise ValueError(f"hop_length must be positive; got {hop_length}.")
     length = audio_shape[-1]
     if length is not None and length <= n_fft // 2:
         layout = ""
@@ -774,11 +775,7 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
         >>> load_mel("mel.npy", n_mels=80).shape
         (245, 80)
     """
-    if isinstance(n_mels, bool) or not isinstance(n_mels, numbers.Integral):
-        raise TypeError(f"n_mels must be an int; got {n_mels!r}.")
-    if n_mels < 1:
-        raise ValueError(f"n_mels must be >= 1; got {n_mels}.")
-    n_mels = int(n_mels)
+    n_mels = _checks.count("n_mels", n_mels, 1)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a folder, not a file.")
@@ -835,24 +832,13 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 
 
-def _real(name: str, value) -> float:
-    """A real-number setting as a float; a string, bool, None or array is refused by name
-    (NumPy and other 0-d scalars are fine)."""
-    if isinstance(value, bool | str | bytes) or value is None or np.ndim(value) != 0:
-        raise TypeError(f"{name} must be a number; got {value!r}.")
-    try:
-        return float(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a number; got {value!r}.") from error
-
-
 def check_peak(peak, name: str = "peak") -> float:
     """`peak` as a float, if it is a finite number in (0, 1]; else TypeError / ValueError.
 
     0 would scale every file to silence, a negative peak flips the polarity and one above 1
     pushes the audio beyond full scale (NaN makes every sample NaN).
     """
-    value = _real(name, peak)
+    value = _checks.number(name, peak)
     if not 0.0 < value <= 1.0:  # NaN fails too
         raise ValueError(
             f"{name} must be in (0, 1] (full scale is 1); got {peak!r} (0 is silence, a "
@@ -910,7 +896,7 @@ def rms_normalize(audio, target_db: float = -23.0) -> np.ndarray:
         >>> round(float(20 * np.log10(np.sqrt(np.mean(x ** 2)))), 3)
         -20.0
     """
-    target = _real("target_db", target_db)
+    target = _checks.number("target_db", target_db)
     if not math.isfinite(target):
         raise ValueError(f"target_db must be a finite level in dBFS; got {target_db!r}.")
     audio = np.asarray(audio, dtype=np.float32)
@@ -996,9 +982,17 @@ def add_noise(audio, snr_db: float, seed=None) -> np.ndarray:
     Returns:
         float32 array of the same shape (silence stays silent).
 
+    Raises:
+        TypeError: `snr_db` not a number.
+        ValueError: `snr_db` NaN or infinite (NaN made every sample NaN; +inf is no noise,
+            -inf infinite noise).
+
     Example:
         >>> y = add_noise(np.sin(np.arange(16000) / 10), snr_db=20.0, seed=0)
     """
+    snr_db = _checks.number("snr_db", snr_db)
+    if not math.isfinite(snr_db):
+        raise ValueError(f"snr_db must be a finite number of dB; got {snr_db}.")
     audio = np.asarray(audio, dtype=np.float32)
     power = float(np.mean(np.square(audio, dtype=np.float64))) if audio.size else 0.0
     if power == 0.0:

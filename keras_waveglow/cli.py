@@ -118,7 +118,7 @@ def _check_download(args) -> int:
     for item in args.sha256:
         speaker, sep, digest = item.partition("=")
         if not sep or not digest:
-            return refuse(f"--sha256 expects SPEAKER=HEX, got {item!r}")
+            return refuse(f"--sha256 expects SPEAKER=HEX; got {item!r}")
         if len(digest) != 64 or not set(digest) <= _SHA256_HEX:
             return refuse(
                 f"--sha256 {item}: the checksum for {speaker!r} must be 64 hexadecimal "

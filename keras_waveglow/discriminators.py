@@ -134,7 +134,7 @@ class PeriodDiscriminator(layers.Layer):
     ):
         super().__init__(**kwargs)
         if int(period) < 1:
-            raise ValueError(f"period must be >= 1, got {period}.")
+            raise ValueError(f"period must be >= 1; got {period}.")
         self.period = int(period)
         self.width = float(width)
         self.channels = list(channels) if channels is not None else None
@@ -237,12 +237,12 @@ class ScaleDiscriminator(layers.Layer):
         widths = self.channels if self.channels is not None else _scaled(SCALE_CHANNELS, width)
         if len(widths) != len(self._KERNELS):
             raise ValueError(
-                f"ScaleDiscriminator needs {len(self._KERNELS)} channel counts, got {widths}."
+                f"ScaleDiscriminator needs {len(self._KERNELS)} channel counts; got {widths}."
             )
         wanted = self.groups if self.groups is not None else list(SCALE_GROUPS)
         if len(wanted) != len(self._KERNELS) or min(wanted) < 1:
             raise ValueError(
-                f"ScaleDiscriminator needs {len(self._KERNELS)} group counts >= 1, got {groups}."
+                f"ScaleDiscriminator needs {len(self._KERNELS)} group counts >= 1; got {groups}."
             )
         inputs = [1, *widths[:-1]]
         self.conv_groups = [
@@ -374,7 +374,7 @@ class MultiScaleDiscriminator(keras.Model):
     def __init__(self, n_scales: int = 3, width: float = 1.0, groups=None, **kwargs):
         super().__init__(**kwargs)
         if int(n_scales) < 1:
-            raise ValueError(f"n_scales must be >= 1, got {n_scales}.")
+            raise ValueError(f"n_scales must be >= 1; got {n_scales}.")
         self.n_scales = int(n_scales)
         self.width = float(width)
         self.groups = [int(g) for g in groups] if groups is not None else None

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.linalg
 from keras import initializers, layers, ops, random, saving
 
+from keras_waveglow import _checks
 from keras_waveglow.audio import _check_float_audio, _check_sample_rate
 from keras_waveglow.presets import get_preset
 
@@ -56,56 +57,9 @@ def set_conv_implementation(name: str) -> None:
     global _conv_implementation
     if name not in _CONV_IMPLEMENTATIONS:
         raise ValueError(
-            f"conv implementation must be one of {_CONV_IMPLEMENTATIONS}, got {name!r}."
+            f"conv implementation must be one of {_CONV_IMPLEMENTATIONS}; got {name!r}."
         )
     _conv_implementation = name
-
-
-def _whole(name: str, value, minimum: int | None = None) -> int:
-    """`value` as an int, refused by name where `int()` would fail obscurely or truncate.
-
-    Raises:
-        TypeError: not a number (a str, None, a bool).
-        ValueError: not a whole number (2.7, NaN), or below `minimum`.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be an integer, got {value!r}.")
-    if not isinstance(value, numbers.Integral) and not float(value).is_integer():
-        raise ValueError(f"{name} must be a whole number, got {value!r}.")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return value
-
-
-def _flag(name: str, value) -> bool:
-    """`value` as a bool (True, False, or the integers 1 and 0); refuses anything else by
-    name (`bool("no")` is True).
-
-    Raises:
-        TypeError: neither a bool nor 0 or 1.
-    """
-    if not isinstance(value, bool | np.bool_) and not (
-        isinstance(value, numbers.Integral) and value in (0, 1)
-    ):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
-
-
-def _finite(name: str, value, positive: bool = True) -> float:
-    """`value` as a float that is finite and > 0 (`positive`) or >= 0, refused by name.
-
-    Raises:
-        TypeError: not a number.
-        ValueError: NaN, infinite, negative, or 0 where `positive`.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value}.")
-    return value
 
 
 def _dim(x, axis: int):
@@ -152,6 +106,16 @@ def _as_array(value, what: str, expected: str):
             f"{what} must be one array of shape {expected}; got a {type(value).__name__} that "
             f"does not make one ({error})."
         ) from None
+
+
+def _model_arguments(method: str, x, y, args: tuple, kwargs: dict) -> dict:
+    """The arguments of a call `keras.Model.<method>(x, y, *args, **kwargs)` by name,
+    positional ones included; just `kwargs` where they do not bind (Keras then says why)."""
+    try:
+        signature = inspect.signature(getattr(keras.Model, method))
+        return dict(signature.bind(None, x, y, *args, **kwargs).arguments)
+    except (TypeError, ValueError):
+        return dict(kwargs)
 
 
 def _is_array(value) -> bool:
@@ -218,7 +182,7 @@ def upsample_frames(x, factor: int, mode: str):
         (1, 6, 2)
     """
     if mode not in _FRAME_UPSAMPLING:
-        raise ValueError(f"upsampling mode must be one of {_FRAME_UPSAMPLING}, got {mode!r}.")
+        raise ValueError(f"upsampling mode must be one of {_FRAME_UPSAMPLING}; got {mode!r}.")
     if factor == 1:
         return x
     if mode == "nearest":
@@ -277,9 +241,9 @@ class Conv1D(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = _whole("Conv1D filters", filters, 1)
-        self.kernel_size = _whole("Conv1D kernel_size", kernel_size, 1)
-        self.dilation_rate = _whole("Conv1D dilation_rate", dilation_rate, 1)
+        self.filters = _checks.count("Conv1D filters", filters, 1)
+        self.kernel_size = _checks.count("Conv1D kernel_size", kernel_size, 1)
+        self.dilation_rate = _checks.count("Conv1D dilation_rate", dilation_rate, 1)
         self.weight_norm = bool(weight_norm)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -381,11 +345,11 @@ class SeparableConv1D(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = _whole("SeparableConv1D filters", filters, 1)
-        self.kernel_size = _whole("SeparableConv1D kernel_size", kernel_size, 1)
-        self.dilation_rate = _whole("SeparableConv1D dilation_rate", dilation_rate, 1)
+        self.filters = _checks.count("SeparableConv1D filters", filters, 1)
+        self.kernel_size = _checks.count("SeparableConv1D kernel_size", kernel_size, 1)
+        self.dilation_rate = _checks.count("SeparableConv1D dilation_rate", dilation_rate, 1)
         if self.kernel_size % 2 != 1:
-            raise ValueError(f"SeparableConv1D kernel_size must be odd, got {kernel_size}.")
+            raise ValueError(f"SeparableConv1D kernel_size must be odd; got {kernel_size}.")
         self.weight_norm = bool(weight_norm)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -472,12 +436,12 @@ class MelUpsampler(layers.Layer):
 
     def __init__(self, filters: int, hop_length: int, kernel_size: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.filters = _whole("MelUpsampler filters", filters, 1)
-        self.hop_length = _whole("MelUpsampler hop_length", hop_length, 1)
+        self.filters = _checks.count("MelUpsampler filters", filters, 1)
+        self.hop_length = _checks.count("MelUpsampler hop_length", hop_length, 1)
         if kernel_size is None:
             self.kernel_size = 4 * self.hop_length
         else:
-            self.kernel_size = _whole("MelUpsampler kernel_size", kernel_size, 1)
+            self.kernel_size = _checks.count("MelUpsampler kernel_size", kernel_size, 1)
         if self.kernel_size % self.hop_length:
             raise ValueError(
                 f"kernel_size ({self.kernel_size}) must be a multiple of hop_length "
@@ -564,7 +528,7 @@ class ActNorm(layers.Layer):
 
     def __init__(self, epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
-        self.epsilon = _finite("ActNorm epsilon", epsilon)
+        self.epsilon = _checks.finite("ActNorm epsilon", epsilon, positive=True)
 
     def build(self, input_shape):
         _check_input(self, "x", input_shape)
@@ -792,7 +756,7 @@ class WN(layers.Layer):
     ):
         super().__init__(**kwargs)
         if kernel_size % 2 != 1:
-            raise ValueError(f"WN kernel_size must be odd, got {kernel_size}.")
+            raise ValueError(f"WN kernel_size must be odd; got {kernel_size}.")
         if cond_upsampling not in ("none", *_FRAME_UPSAMPLING):
             raise ValueError(
                 "WN cond_upsampling must be 'none', 'nearest' or 'linear', "
@@ -951,7 +915,7 @@ class AffineCoupling(layers.Layer):
         super().__init__(**kwargs)
         self.wn_options = dict(wn_options or {})
         if log_scale_bound is not None and not float(log_scale_bound) > 0:
-            raise ValueError(f"log_scale_bound must be > 0 or None, got {log_scale_bound}.")
+            raise ValueError(f"log_scale_bound must be > 0 or None; got {log_scale_bound}.")
         self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
         self.wn_layers = int(wn_layers)
         self.wn_channels = int(wn_channels)
@@ -959,7 +923,7 @@ class AffineCoupling(layers.Layer):
         self.weight_norm = bool(weight_norm)
         self.remat = bool(remat)
         if n_channels is None or n_channels % 2:
-            raise ValueError(f"AffineCoupling needs an even n_channels, got {n_channels}.")
+            raise ValueError(f"AffineCoupling needs an even n_channels; got {n_channels}.")
         self.n_channels = int(n_channels)
         self.n_half = self.n_channels // 2
         self.wn = WN(
@@ -1087,12 +1051,11 @@ class WaveGlow(keras.Model):
             optional per-example `sample_weight`, see `compute_loss`).
 
     Raises:
-        ValueError: an argument out of its range or not a whole number where an integer is
-            expected (the message names it), a mel front end `mel_spectrogram` would refuse,
-            or a flow shape whose channels do not fit (`n_group`, `n_early_every`,
-            `n_early_size`).
-        TypeError: an argument of the wrong type (a str for an integer or a number, a
-            non-bool flag such as `use_actnorm="no"`); the message names it.
+        ValueError: an argument out of its range (the message names it), a mel front end
+            `mel_spectrogram` would refuse, or a flow shape whose channels do not fit
+            (`n_group`, `n_early_every`, `n_early_size`).
+        TypeError: an argument of the wrong type (a float or str for an integer, a str for
+            a number, a non-bool flag such as `use_actnorm="no"`); the message names it.
 
     Example:
         >>> model = WaveGlow.from_preset("tiny")
@@ -1134,35 +1097,35 @@ class WaveGlow(keras.Model):
         super().__init__(**kwargs)
         # Integers are checked as integers (n_group="8" or n_flows=2.7 are refused by name,
         # not failed on or truncated), flags as bools (bool("no") is True).
-        n_mel_channels = _whole("n_mel_channels", n_mel_channels, 1)
-        n_flows = _whole("n_flows", n_flows, 1)
-        n_group = _whole("n_group", n_group)
-        n_early_every = _whole("n_early_every", n_early_every, 1)
-        n_early_size = _whole("n_early_size", n_early_size, 0)
-        wn_layers = _whole("wn_layers", wn_layers, 1)
-        wn_channels = _whole("wn_channels", wn_channels, 1)
-        wn_kernel_size = _whole("wn_kernel_size", wn_kernel_size, 1)
-        wn_dilation_base = _whole("wn_dilation_base", wn_dilation_base, 1)
-        hop_length = _whole("hop_length", hop_length, 1)
+        n_mel_channels = _checks.count("n_mel_channels", n_mel_channels, 1)
+        n_flows = _checks.count("n_flows", n_flows, 1)
+        n_group = _checks.count("n_group", n_group)
+        n_early_every = _checks.count("n_early_every", n_early_every, 1)
+        n_early_size = _checks.count("n_early_size", n_early_size, 0)
+        wn_layers = _checks.count("wn_layers", wn_layers, 1)
+        wn_channels = _checks.count("wn_channels", wn_channels, 1)
+        wn_kernel_size = _checks.count("wn_kernel_size", wn_kernel_size, 1)
+        wn_dilation_base = _checks.count("wn_dilation_base", wn_dilation_base, 1)
+        hop_length = _checks.count("hop_length", hop_length, 1)
         if wn_kernel_size % 2 != 1:
-            raise ValueError(f"wn_kernel_size must be odd, got {wn_kernel_size}.")
+            raise ValueError(f"wn_kernel_size must be odd; got {wn_kernel_size}.")
         if n_group % 2 or n_group < 2:
-            raise ValueError(f"n_group must be even and >= 2, got {n_group}.")
+            raise ValueError(f"n_group must be even and >= 2; got {n_group}.")
         if hop_length % n_group:
             raise ValueError(
                 f"hop_length ({hop_length}) must be a multiple of n_group ({n_group})."
             )
         if mel_upsampling not in _MEL_UPSAMPLING:
             raise ValueError(
-                f"mel_upsampling must be one of {_MEL_UPSAMPLING}, got {mel_upsampling!r}."
+                f"mel_upsampling must be one of {_MEL_UPSAMPLING}; got {mel_upsampling!r}."
             )
         self._check_mel_front_end(sample_rate, n_fft, win_length, fmin, fmax)
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-                raise TypeError(f"seed must be None or an integer, got {seed!r}.")
-            if seed < 0:
-                raise ValueError(f"seed must be None or an integer >= 0, got {seed}.")
-            seed = int(seed)
+            try:
+                seed = _checks.count("seed", seed, 0)
+            except (TypeError, ValueError) as error:  # the message says None is fine too
+                message = str(error).replace("seed must be", "seed must be None or")
+                raise type(error)(message) from None
         self.n_mel_channels = n_mel_channels
         self.n_flows = n_flows
         self.n_group = n_group
@@ -1172,10 +1135,10 @@ class WaveGlow(keras.Model):
         self.wn_channels = wn_channels
         self.wn_kernel_size = wn_kernel_size
         self.hop_length = hop_length
-        self.use_actnorm = _flag("use_actnorm", use_actnorm)
-        self.lu_decomposed = _flag("lu_decomposed", lu_decomposed)
-        self.weight_norm = _flag("weight_norm", weight_norm)
-        self.remat = _flag("remat", remat)
+        self.use_actnorm = _checks.flag("use_actnorm", use_actnorm)
+        self.lu_decomposed = _checks.flag("lu_decomposed", lu_decomposed)
+        self.weight_norm = _checks.flag("weight_norm", weight_norm)
+        self.remat = _checks.flag("remat", remat)
         self.sample_rate = int(sample_rate)
         self.n_fft = int(n_fft)
         self.win_length = int(win_length)
@@ -1183,13 +1146,13 @@ class WaveGlow(keras.Model):
         self.fmax = None if fmax is None else float(fmax)
         # The weighted loss divides by 2 * train_sigma**2 itself: 0, NaN or a negative sigma
         # would train to non-finite weights (or silently as +sigma) instead of being refused.
-        self.train_sigma = _finite("train_sigma", train_sigma)
+        self.train_sigma = _checks.finite("train_sigma", train_sigma, positive=True)
         self.seed = seed
         self.mel_upsampling = mel_upsampling
-        self.wn_separable = _flag("wn_separable", wn_separable)
+        self.wn_separable = _checks.flag("wn_separable", wn_separable)
         self.wn_dilation_base = wn_dilation_base
-        self.wn_skip_connections = _flag("wn_skip_connections", wn_skip_connections)
-        self.wn_linear_path = _flag("wn_linear_path", wn_linear_path)
+        self.wn_skip_connections = _checks.flag("wn_skip_connections", wn_skip_connections)
+        self.wn_linear_path = _checks.flag("wn_linear_path", wn_linear_path)
         self.coupling_log_scale_bound = (
             None if coupling_log_scale_bound is None else float(coupling_log_scale_bound)
         )
@@ -1250,8 +1213,8 @@ class WaveGlow(keras.Model):
         or above fmax), now rather than when the first mel is made, after the model may have
         been saved."""
         _check_sample_rate(sample_rate, whole=True)
-        n_fft = _whole("n_fft", n_fft, 1)
-        win_length = _whole("win_length", win_length, 1)
+        n_fft = _checks.count("n_fft", n_fft, 1)
+        win_length = _checks.count("win_length", win_length, 1)
         if win_length > n_fft:
             raise ValueError(f"win_length ({win_length}) must not exceed n_fft ({n_fft}).")
         nyquist = float(sample_rate) / 2
@@ -1260,12 +1223,12 @@ class WaveGlow(keras.Model):
                 isinstance(value, bool) or not isinstance(value, numbers.Real)
             ):
                 none = " or None" if name == "fmax" else ""
-                raise TypeError(f"{name} must be a number of Hz{none}, got {value!r}.")
+                raise TypeError(f"{name} must be a number of Hz{none}; got {value!r}.")
         # fmax above the Nyquist frequency stays allowed, as `mel_spectrogram` allows it (the
         # bands above it are empty, and librosa warns): models were built and saved so (an
         # 8 kHz model with the default fmax of 8000).
         if fmax is not None and not (0 < fmax and math.isfinite(fmax)):
-            raise ValueError(f"fmax must be a finite number of Hz > 0 or None, got {fmax}.")
+            raise ValueError(f"fmax must be a finite number of Hz > 0 or None; got {fmax}.")
         top = nyquist if fmax is None else fmax
         if not 0 <= fmin < top:
             raise ValueError(
@@ -1527,6 +1490,16 @@ class WaveGlow(keras.Model):
         if _is_array(sample_weight):
             self._per_example_weight(sample_weight, y)
 
+    def _check_fit_arrays(self, method: str, x, y, args: tuple, kwargs: dict) -> None:
+        """`_check_arrays` on what `keras.Model.<method>(x, y, *args, **kwargs)` trains or
+        scores on: `x`, `y`, `sample_weight` and (`fit`) `validation_data`, each given by
+        keyword or by position."""
+        named = _model_arguments(method, x, y, args, kwargs)
+        self._check_arrays(x, y, named.get("sample_weight"), needs_audio=True)
+        validation = named.get("validation_data")
+        if isinstance(validation, list | tuple) and len(validation) in (2, 3):
+            self._check_arrays(*validation, needs_audio=True)
+
     # ----------------------------------------------------------------------------------------
     # Conditioning
     # ----------------------------------------------------------------------------------------
@@ -1644,10 +1617,8 @@ class WaveGlow(keras.Model):
                 F * hop_length samples.
             TypeError: `sigma` None or a str.
         """
-        if sigma is None or isinstance(sigma, str):
-            raise TypeError(f"sigma must be a number, got {sigma!r}.")
-        if isinstance(sigma, numbers.Real):  # a tensor (e.g. traced) is left as it is
-            _finite("sigma", sigma, positive=False)
+        if not ops.is_tensor(sigma):  # a tensor (e.g. traced) is left as it is
+            _checks.finite("sigma", sigma)
         mel = self._check_mel(mel)
         upsampled = self.upsample_mel(mel)
         # A given z sets the length and the conditioning is cropped to it, as in `forward`;
@@ -1735,9 +1706,9 @@ class WaveGlow(keras.Model):
     def fit(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.fit`, with array inputs checked before Keras traces the step.
 
-        NumPy arrays and backend tensors (`x`, `y`, `sample_weight`, and
-        `validation_data=(mel, audio[, weights])`) get `compute_loss`'s input checks here,
-        eagerly. Why: on JAX, Keras 3.15.1's trainer sets every variable's value to None
+        NumPy arrays and backend tensors (`x`, `y`, `sample_weight` and `validation_data=(mel,
+        audio[, weights])`, by keyword or by position) get `compute_loss`'s input checks
+        here, eagerly. Why: on JAX, Keras 3.15.1's trainer sets every variable's value to None
         before it traces the step and puts the values back only after the step ran, so an
         error raised while tracing (such as these checks' own) left the model without
         weights in memory, and every later call failed. Datasets and generators are checked
@@ -1748,10 +1719,7 @@ class WaveGlow(keras.Model):
                 not fit, sample weights not one per example).
             TypeError: integer audio.
         """
-        self._check_arrays(x, y, kwargs.get("sample_weight"), needs_audio=True)
-        validation = kwargs.get("validation_data")
-        if isinstance(validation, list | tuple) and len(validation) in (2, 3):
-            self._check_arrays(*validation, needs_audio=True)
+        self._check_fit_arrays("fit", x, y, args, kwargs)
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
@@ -1761,7 +1729,7 @@ class WaveGlow(keras.Model):
             ValueError: arrays refused by `compute_loss`'s checks.
             TypeError: integer audio.
         """
-        self._check_arrays(x, y, kwargs.get("sample_weight"), needs_audio=True)
+        self._check_fit_arrays("evaluate", x, y, args, kwargs)
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):

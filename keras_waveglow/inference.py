@@ -31,7 +31,7 @@ import keras
 import numpy as np
 from keras import layers, ops, saving
 
-from keras_waveglow._checks import count as _count
+from keras_waveglow import _checks
 from keras_waveglow.audio import LOG_FLOOR
 from keras_waveglow.flow import WaveGlow
 
@@ -632,13 +632,13 @@ def vocode(
         >>> audio.shape
         (5120,)
     """
-    sigma = _number("sigma", sigma)
-    denoiser_strength = _number("denoiser_strength", denoiser_strength)
+    sigma = _checks.number("sigma", sigma)
+    denoiser_strength = _checks.number("denoiser_strength", denoiser_strength)
     _check_settings(sigma, denoiser_strength, batch_size, chunk_frames, fade_frames)
     normalize = _check_normalize(normalize)
     _check_denoiser_mode(denoiser_mode)
     if overlap_frames is not None:
-        overlap_frames = _count("overlap_frames", overlap_frames, minimum=0)
+        overlap_frames = _checks.count("overlap_frames", overlap_frames, minimum=0)
     try:
         rng = np.random.default_rng(seed)
     except (TypeError, ValueError) as error:
@@ -744,15 +744,11 @@ def _check_settings(
     A cross-fade longer than a chunk would make the fades of a window's two core boundaries
     overlap, so the windows' weights would no longer sum to one (wrong amplitude).
     """
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma must be a finite number >= 0; got {sigma}.")
-    if not (np.isfinite(denoiser_strength) and denoiser_strength >= 0):
-        raise ValueError(
-            f"denoiser_strength must be a finite number >= 0 (0: off); got {denoiser_strength}."
-        )
-    _count("batch_size", batch_size, minimum=1)  # ints, NumPy and JAX integer scalars
-    chunk_frames = _count("chunk_frames", chunk_frames, minimum=1)
-    fade_frames = _count("fade_frames", fade_frames, minimum=0)
+    _checks.finite("sigma", sigma)
+    _checks.finite("denoiser_strength", denoiser_strength, note=" (0: off)")
+    _checks.count("batch_size", batch_size, minimum=1)  # ints, NumPy and JAX integer scalars
+    chunk_frames = _checks.count("chunk_frames", chunk_frames, minimum=1)
+    fade_frames = _checks.count("fade_frames", fade_frames, minimum=0)
     if chunk_frames < 1 or fade_frames < 0:
         raise ValueError(
             f"chunk_frames must be >= 1 and fade_frames >= 0; got {chunk_frames}, {fade_frames}."
@@ -765,24 +761,13 @@ def _check_settings(
         )
 
 
-def _number(name: str, value) -> float:
-    """A real number setting as a float; a string or bool is refused by name (NumPy and
-    0-d tensors are fine)."""
-    if isinstance(value, str | bytes | bool) or value is None:
-        raise TypeError(f"{name} must be a number; got {value!r}.")
-    try:
-        return float(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a number; got {value!r}.") from error
-
-
 def _check_normalize(normalize) -> float | None:
     """`vocode`'s normalize as a peak, or None (off)."""
     if normalize is None or normalize is False:
         return None
     if normalize is True:
         return DEFAULT_PEAK
-    peak = _number("normalize", normalize)
+    peak = _checks.number("normalize", normalize)
     if not 0.0 < peak <= 1.0:
         raise ValueError(
             f"normalize must be None/False (off), True (peak {DEFAULT_PEAK}) or a peak in "
@@ -902,7 +887,7 @@ class Denoiser(layers.Layer):
     ):
         super().__init__(**kwargs)
         # 0 was taken for "the default" (hop, window) or accepted (n_fft): refused by name now.
-        self.n_fft = _count("n_fft", n_fft, minimum=1)
+        self.n_fft = _checks.count("n_fft", n_fft, minimum=1)
         if hop_length is None:
             self.hop_length = self.n_fft // 4
             if self.hop_length < 1:
@@ -911,9 +896,9 @@ class Denoiser(layers.Layer):
                     "hop_length or a larger n_fft."
                 )
         else:
-            self.hop_length = _count("hop_length", hop_length, minimum=1)
+            self.hop_length = _checks.count("hop_length", hop_length, minimum=1)
         self.win_length = (
-            self.n_fft if win_length is None else _count("win_length", win_length, minimum=1)
+            self.n_fft if win_length is None else _checks.count("win_length", win_length, minimum=1)
         )
         if self.win_length > self.n_fft:
             raise ValueError(f"win_length ({self.win_length}) must not exceed n_fft.")
@@ -984,8 +969,8 @@ class Denoiser(layers.Layer):
             ValueError: a bad `mode`, too few `n_frames`, or a bad `Denoiser` argument.
         """
         if mode not in ("zeros", "silence"):
-            raise ValueError(f"mode must be 'zeros' or 'silence', got {mode!r}.")
-        n_frames = _count("n_frames", n_frames, minimum=1)
+            raise ValueError(f"mode must be 'zeros' or 'silence'; got {mode!r}.")
+        n_frames = _checks.count("n_frames", n_frames, minimum=1)
         n_fft = model.n_fft if n_fft is None else n_fft
         # Build (and check) the layer before running the model on the bias mel.
         denoiser = cls(n_fft=n_fft, strength=strength, **kwargs)
@@ -1086,10 +1071,7 @@ class Denoiser(layers.Layer):
 def _check_strength(strength) -> float:
     """A denoiser strength as a float: finite and >= 0 (a negative one adds the bias
     spectrum, amplifying the hum; NaN makes every sample NaN)."""
-    value = _number("strength", strength)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"strength must be a finite number >= 0 (0: no change); got {strength!r}.")
-    return value
+    return _checks.finite("strength", strength, note=" (0: no change)")
 
 
 @saving.register_keras_serializable(package=_PACKAGE)

@@ -4,11 +4,12 @@ distance, and least-squares GAN terms."""
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from keras import ops
+
+from keras_waveglow import _checks
 
 # (n_fft, hop, window) of Parallel WaveGAN's multi-resolution STFT loss (arXiv 1910.11480):
 # shared by the training term below and the evaluation metric.
@@ -92,10 +93,7 @@ def nll_to_log_likelihood(loss, sigma: float = 1.0) -> dict:
         >>> nll_to_log_likelihood(-3.0, sigma=1.0)["nats_per_sample"]  # 3 - 0.9189...
         2.081...
     """
-    if isinstance(sigma, bool | str | bytes) or sigma is None or np.ndim(sigma) != 0:
-        raise TypeError(f"sigma must be a number; got {sigma!r}.")
-    if not (float(sigma) > 0 and math.isfinite(float(sigma))):  # NaN fails too
-        raise ValueError(f"sigma must be a finite number > 0; got {sigma!r}.")
+    sigma = _checks.finite("sigma", sigma, positive=True)
     nats = -float(loss) - 0.5 * math.log(2.0 * math.pi * sigma * sigma)
     return {"nats_per_sample": nats, "bits_per_sample": nats / math.log(2.0)}
 
@@ -119,6 +117,28 @@ def _check_list(value, name: str) -> None:
             f"output of a discriminator); got {type(value).__name__}"
             + (f" of shape {tuple(value.shape)}." if hasattr(value, "shape") else ".")
         )
+
+
+def _is_list(value) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _same_shape(a, b) -> bool:
+    """Shapes that can match: the same rank and equal sizes where both are known (TensorFlow
+    traces with unknown ones)."""
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=True)
+    )
+
+
+def _structure(value) -> str:
+    """What `value` is, for an error: a type, a shape, or a list of what its items are."""
+    if hasattr(value, "shape"):
+        return f"{type(value).__name__} of shape {tuple(value.shape)}"
+    if _is_list(value):
+        inner = sorted({_structure(item).split(" of shape")[0] for item in value})
+        return f"a {type(value).__name__} of {len(value)} items ({', '.join(inner) or 'none'})"
+    return type(value).__name__
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -191,12 +211,39 @@ def feature_matching_loss(real_features, fake_features):
     Returns:
         A float32 scalar.
 
+    Raises:
+        TypeError: either argument not a list of lists of tensors (one level of nesting
+            missing: iterating a tensor would take its rows for feature maps).
+        ValueError: the two nestings differ in length or a pair of maps in shape (named by
+            sub-discriminator k and layer l), or there are no feature maps.
+
     Example:
         >>> fm = feature_matching_loss(d(real)[1], d(fake)[1])
     """
+    for name, value in (("real_features", real_features), ("fake_features", fake_features)):
+        if not _is_list(value) or not all(_is_list(maps) for maps in value):
+            raise TypeError(
+                f"{name} must be a list (one per sub-discriminator) of lists of feature maps "
+                "(the second output of a discriminator); got " + _structure(value) + "."
+            )
+    if len(real_features) != len(fake_features):
+        raise ValueError(
+            f"real_features has {len(real_features)} sub-discriminators and fake_features "
+            f"{len(fake_features)}."
+        )
     terms = []
-    for real_maps, fake_maps in zip(real_features, fake_features, strict=True):
-        for real_map, fake_map in zip(real_maps, fake_maps, strict=True):
+    for k, (real_maps, fake_maps) in enumerate(zip(real_features, fake_features, strict=True)):
+        if len(real_maps) != len(fake_maps):
+            raise ValueError(
+                f"sub-discriminator {k}: {len(real_maps)} real feature maps and "
+                f"{len(fake_maps)} fake ones."
+            )
+        for layer, (real_map, fake_map) in enumerate(zip(real_maps, fake_maps, strict=True)):
+            if not _same_shape(real_map.shape, fake_map.shape):
+                raise ValueError(
+                    f"sub-discriminator {k}, layer {layer}: real feature map of shape "
+                    f"{tuple(real_map.shape)}, fake one of shape {tuple(fake_map.shape)}."
+                )
             diff = ops.cast(real_map, "float32") - ops.cast(fake_map, "float32")
             terms.append(ops.mean(ops.abs(diff)))
     if not terms:
@@ -437,9 +484,7 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
         >>> float(ops.max(ops.abs(remove_group_mean(ramp, 4, window=3)[:, 4:8])))
         0.0
     """
-    if isinstance(n_group, bool) or not isinstance(n_group, numbers.Integral) or n_group < 1:
-        raise ValueError(f"n_group must be an int >= 1; got {n_group!r}.")
-    n_group = int(n_group)
+    n_group = _checks.count("n_group", n_group, 1)
     if len(audio.shape) != 2:  # (T,) came back as (1, T); (B, T, 1) was read as T = 1
         raise ValueError(
             f"remove_group_mean needs audio of shape (B, T); got {tuple(audio.shape)}."

@@ -30,7 +30,6 @@ import csv
 import hashlib
 import json
 import math
-import numbers
 import os
 import re
 import shutil
@@ -45,6 +44,7 @@ from pathlib import Path
 import keras
 from keras import ops, saving
 
+from keras_waveglow import _checks
 from keras_waveglow.audio import durable_replace
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import WaveGlow, open_weights_file
@@ -185,33 +185,28 @@ class WaveGlowGAN(keras.Model):
     ):
         super().__init__(**kwargs)
         if not isinstance(waveglow, WaveGlow):
-            raise TypeError(f"waveglow must be a keras_waveglow.WaveGlow, got {type(waveglow)}.")
-        for name, value in (
-            ("nll_weight", nll_weight),
-            ("mae_weight", mae_weight),
-            ("adv_weight", adv_weight),
-            ("fm_weight", fm_weight),
-            ("waveform_mae_weight", waveform_mae_weight),
-            ("stft_weight", stft_weight),
-            ("even_weight", even_weight),
-            ("discriminator_start_step", discriminator_start_step),
-            ("discriminator_warmup_steps", discriminator_warmup_steps),
-            ("train_sigma", train_sigma),
-        ):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise TypeError(f"{name} must be a number, got {value!r}.")
-            if name != "train_sigma" and not (value >= 0 and math.isfinite(value)):
-                raise ValueError(  # NaN would drop the term unseen
-                    f"{name} must be >= 0 and finite, got {value}."
-                )
-        for name, value in (
-            ("discriminator_start_step", discriminator_start_step),
-            ("discriminator_warmup_steps", discriminator_warmup_steps),
-        ):
-            if not float(value).is_integer():  # 2.5 was truncated to 2
-                raise ValueError(f"{name} must be a whole number of steps, got {value}.")
-        if not (train_sigma > 0 and math.isfinite(train_sigma)):
-            raise ValueError(f"train_sigma must be > 0 and finite, got {train_sigma}.")
+            raise TypeError(f"waveglow must be a keras_waveglow.WaveGlow; got {type(waveglow)}.")
+        # Refused by name: NaN would drop a term unseen, 2.5 steps were truncated to 2, and
+        # a train_sigma of 0 or NaN makes every weight non-finite in one step.
+        nll_weight, mae_weight, adv_weight, fm_weight, waveform_mae_weight, stft_weight = (
+            _checks.finite(name, value)
+            for name, value in (
+                ("nll_weight", nll_weight),
+                ("mae_weight", mae_weight),
+                ("adv_weight", adv_weight),
+                ("fm_weight", fm_weight),
+                ("waveform_mae_weight", waveform_mae_weight),
+                ("stft_weight", stft_weight),
+            )
+        )
+        even_weight = _checks.finite("even_weight", even_weight)
+        train_sigma = _checks.finite("train_sigma", train_sigma, positive=True)
+        discriminator_start_step = _checks.count(
+            "discriminator_start_step", discriminator_start_step, 0
+        )
+        discriminator_warmup_steps = _checks.count(
+            "discriminator_warmup_steps", discriminator_warmup_steps, 0
+        )
         if discriminator_warmup_steps and discriminator is None:
             raise ValueError(
                 "discriminator_warmup_steps needs a discriminator (there is none to warm up)."
@@ -434,7 +429,7 @@ class WaveGlowGAN(keras.Model):
             ValueError: arrays the WaveGlow refuses (no audio, shapes that do not fit).
             TypeError: integer audio.
         """
-        self.waveglow._check_arrays(x, y, needs_audio=True)
+        self.waveglow._check_fit_arrays("fit", x, y, args, kwargs)
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
@@ -444,7 +439,7 @@ class WaveGlowGAN(keras.Model):
             ValueError: arrays the WaveGlow refuses.
             TypeError: integer audio.
         """
-        self.waveglow._check_arrays(x, y, needs_audio=True)
+        self.waveglow._check_fit_arrays("evaluate", x, y, args, kwargs)
         return super().evaluate(x, y, *args, **kwargs)
 
     def _unpack(self, data):
@@ -1077,9 +1072,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     ):
         super().__init__()
         if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+            raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}.")
         if keep_every < 0:
-            raise ValueError(f"keep_every must be >= 0, got {keep_every}.")
+            raise ValueError(f"keep_every must be >= 0; got {keep_every}.")
         self.keep_every = int(keep_every)
         self.directory = Path(directory)
         self.save_freq = int(save_freq)
@@ -1871,7 +1866,7 @@ class StopOnConsecutiveSkips(keras.callbacks.Callback):
     def __init__(self, patience: int = 10):
         super().__init__()
         if patience < 1:
-            raise ValueError(f"patience must be >= 1, got {patience}.")
+            raise ValueError(f"patience must be >= 1; got {patience}.")
         self.patience = int(patience)
         self.stopped_at_step = None
 
@@ -2326,11 +2321,9 @@ def train(
         >>> train("data", "runs/tiny", preset="tiny", steps=50, batch_size=2,
         ...       segment_length=4096)
     """
-    from keras_waveglow._checks import count as _count
     from keras_waveglow._paths import folder_refusal
     from keras_waveglow.data import make_dataset, resolve_files
     from keras_waveglow.distributed import setup_workers
-    from keras_waveglow.inference import _number
     from keras_waveglow.presets import WEIGHTS
 
     workers = setup_workers()  # first: multi-process engines start before any computation
@@ -2343,25 +2336,24 @@ def train(
     # the same ones): a float step count would train a step less, a float segment length
     # fails inside tf.data, and a NaN loss weight drops its term and is recorded as invalid
     # JSON that no resume can match (NaN != NaN).
-    steps = _count("steps", steps, 1)
-    batch_size = _count("batch_size", batch_size, 1)
-    segment_length = _count("segment_length", segment_length, 1)
-    save_every = _count("save_every", save_every, 1)
-    keep_every = _count("keep_every", keep_every, 0)
-    sample_every = _count("sample_every", sample_every, 0)
-    max_consecutive_skips = _count("max_consecutive_skips", max_consecutive_skips, 1)
-    discriminator_start_step = _count("discriminator_start_step", discriminator_start_step, 0)
-    discriminator_warmup_steps = _count("discriminator_warmup_steps", discriminator_warmup_steps, 0)
-    seed = _count("seed", seed, 0)
+    steps = _checks.count("steps", steps, 1)
+    batch_size = _checks.count("batch_size", batch_size, 1)
+    segment_length = _checks.count("segment_length", segment_length, 1)
+    save_every = _checks.count("save_every", save_every, 1)
+    keep_every = _checks.count("keep_every", keep_every, 0)
+    sample_every = _checks.count("sample_every", sample_every, 0)
+    max_consecutive_skips = _checks.count("max_consecutive_skips", max_consecutive_skips, 1)
+    discriminator_start_step = _checks.count(
+        "discriminator_start_step", discriminator_start_step, 0
+    )
+    discriminator_warmup_steps = _checks.count(
+        "discriminator_warmup_steps", discriminator_warmup_steps, 0
+    )
+    seed = _checks.count("seed", seed, 0)
     group_mean_window = check_group_mean_window(group_mean_window, "group_mean_window")
 
     def finite(name, value, above_zero=False):
-        value = _number(name, value)
-        if not math.isfinite(value) or value < 0 or (above_zero and value == 0):
-            raise ValueError(
-                f"{name} must be a finite number {'>' if above_zero else '>='} 0; got {value}."
-            )
-        return value
+        return _checks.finite(name, value, positive=above_zero)
 
     mae_weight = finite("mae_weight", mae_weight)
     stft_weight = finite("stft_weight", stft_weight)
@@ -2374,13 +2366,13 @@ def train(
         "discriminator_learning_rate", discriminator_learning_rate, above_zero=True
     )
     if clipnorm is not None:
-        clipnorm = _number("clipnorm", clipnorm)
+        clipnorm = _checks.number("clipnorm", clipnorm)
     if ema is not None:
-        ema = _number("ema", ema)
+        ema = _checks.number("ema", ema)
     if peak is not None:
-        peak = _number("peak", peak)
+        peak = _checks.number("peak", peak)
     if trim_db is not None:
-        trim_db = _number("trim_db", trim_db)
+        trim_db = _checks.number("trim_db", trim_db)
     if augment_eq_db is not None:
         augment_eq_db = finite("augment_eq_db", augment_eq_db)
     # A start killed before its first checkpoint leaves only its recipe, an empty log and the

@@ -333,3 +333,73 @@ def test_denoiser_from_model_refuses_too_few_frames():
         Denoiser.from_model(model, n_frames=2)
     with pytest.raises(TypeError, match=r"n_frames must be an int; got 64\.0"):
         Denoiser.from_model(model, n_frames=64.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# The shared checks (keras_waveglow/_checks.py) and the last arguments that passed unchecked
+# ------------------------------------------------------------------------------------------------
+
+
+def test_shared_checks_accept_numpy_scalars_and_refuse_the_rest_by_name():
+    from keras_waveglow import _checks
+
+    assert _checks.count("n", np.int64(3), 1) == 3 and type(_checks.count("n", np.int16(3))) is int
+    for value in (2.0, 2.5, "2", None, True, np.bool_(True), np.array([2])):
+        with pytest.raises(TypeError, match=r"^n must be an int; got "):
+            _checks.count("n", value)
+    with pytest.raises(ValueError, match=r"^n must be >= 1; got 0\.$"):
+        _checks.count("n", 0, 1)
+    assert _checks.flag("f", 1) is True and _checks.flag("f", np.bool_(False)) is False
+    for value in (2, "no", 0.0, None):
+        with pytest.raises(TypeError, match=r"^f must be True or False; got "):
+            _checks.flag("f", value)
+    assert _checks.number("x", np.float32(0.5)) == 0.5 and _checks.number("x", np.array(2)) == 2.0
+    for value in ("0.5", None, False, 1j, np.ones(2)):
+        with pytest.raises(TypeError, match=r"^x must be a number; got "):
+            _checks.number("x", value)
+    assert _checks.finite("w", 0) == 0.0 and _checks.finite("w", 1e-9, positive=True) == 1e-9
+    for value, positive, bound in ((math.nan, False, ">="), (-1, False, ">="), (0, True, ">")):
+        with pytest.raises(ValueError, match=rf"^w must be a finite number {bound} 0 \(n\); got"):
+            _checks.finite("w", value, positive=positive, note=" (n)")
+    with pytest.raises(ValueError, match=r"w must be a finite number >= 0; got inf"):
+        _checks.finite("w", math.inf)
+
+
+@pytest.mark.parametrize("snr_db", [math.nan, math.inf, -math.inf])
+def test_add_noise_refuses_an_snr_that_is_not_finite(snr_db):
+    # NaN made every sample NaN; +inf added nothing and -inf infinite noise, silently.
+    with pytest.raises(ValueError, match=r"snr_db must be a finite number of dB; got"):
+        audio_lib.add_noise(AUDIO[0], snr_db, seed=0)
+    with pytest.raises(TypeError, match=r"snr_db must be a number; got '20'"):
+        audio_lib.add_noise(AUDIO[0], "20", seed=0)
+    noisy = audio_lib.add_noise(AUDIO[0], -10.0, seed=0)  # any finite SNR: not a training option
+    assert noisy.shape == AUDIO[0].shape and np.all(np.isfinite(noisy))
+
+
+def test_feature_matching_loss_refuses_one_level_of_nesting_missing():
+    # A list of maps where a list of lists was expected iterated each map's rows and returned 0.
+    maps = [[AUDIO[:, :100], AUDIO[:, :50]], [AUDIO[:, :30]]]
+    flat = [AUDIO[:, :100]]
+    with pytest.raises(TypeError, match=r"real_features must be a list .* of lists of feature"):
+        losses.feature_matching_loss(flat, flat)
+    with pytest.raises(TypeError, match=r"fake_features must be a list .*; got ndarray of shape"):
+        losses.feature_matching_loss(maps, AUDIO)
+    with pytest.raises(ValueError, match=r"real_features has 2 sub-discriminators and fake_"):
+        losses.feature_matching_loss(maps, maps[:1])
+    with pytest.raises(ValueError, match=r"sub-discriminator 0: 2 real feature maps and 1 fake"):
+        losses.feature_matching_loss(maps, [maps[0][:1], maps[1]])
+    other = [[AUDIO[:, :100], AUDIO[:, :51]], [AUDIO[:, :30]]]
+    with pytest.raises(ValueError, match=r"sub-discriminator 0, layer 1: real feature map of "):
+        losses.feature_matching_loss(maps, other)
+    shifted = [[m + 0.5 for m in group] for group in maps]
+    np.testing.assert_allclose(float(losses.feature_matching_loss(maps, shifted)), 1.5, rtol=1e-6)
+
+
+def test_make_dataset_refuses_start_batch_and_rows_that_are_not_ints():
+    # start_batch=2.5 failed inside tf.data; rows=(0, 1.5) was truncated to (0, 1).
+    with pytest.raises(TypeError, match=r"start_batch must be an int; got 2\.5"):
+        make_dataset([AWB], "tiny", segment_length=4096, start_batch=2.5, **PY)
+    with pytest.raises(TypeError, match=r"each of rows must be an int; got 1\.5"):
+        make_dataset([AWB], "tiny", segment_length=4096, batch_size=2, rows=(0, 1.5), **PY)
+    with pytest.raises(ValueError, match=r"rows must be None or a \(start, stop\) pair of ints"):
+        make_dataset([AWB], "tiny", segment_length=4096, batch_size=2, rows=(0, 1, 2), **PY)

@@ -728,15 +728,15 @@ def test_nvidia_presets_keep_their_weight_layout():
 @pytest.mark.parametrize(
     "argument, value, message",
     [
-        ("n_early_every", 0, "n_early_every must be >= 1, got 0"),
-        ("hop_length", 0, "hop_length must be >= 1, got 0"),
-        ("n_early_size", -2, "n_early_size must be >= 0, got -2"),
-        ("n_flows", 0, "n_flows must be >= 1, got 0"),
-        ("wn_layers", 0, "wn_layers must be >= 1, got 0"),
-        ("wn_channels", 0, "wn_channels must be >= 1, got 0"),
-        ("n_mel_channels", 0, "n_mel_channels must be >= 1, got 0"),
-        ("wn_kernel_size", 2, "wn_kernel_size must be odd, got 2"),
-        ("wn_dilation_base", 0, "wn_dilation_base must be >= 1, got 0"),
+        ("n_early_every", 0, "n_early_every must be >= 1; got 0"),
+        ("hop_length", 0, "hop_length must be >= 1; got 0"),
+        ("n_early_size", -2, "n_early_size must be >= 0; got -2"),
+        ("n_flows", 0, "n_flows must be >= 1; got 0"),
+        ("wn_layers", 0, "wn_layers must be >= 1; got 0"),
+        ("wn_channels", 0, "wn_channels must be >= 1; got 0"),
+        ("n_mel_channels", 0, "n_mel_channels must be >= 1; got 0"),
+        ("wn_kernel_size", 2, "wn_kernel_size must be odd; got 2"),
+        ("wn_dilation_base", 0, "wn_dilation_base must be >= 1; got 0"),
     ],
 )
 def test_constructor_arguments_out_of_range_are_named(argument, value, message):

@@ -510,9 +510,9 @@ def prepare_debian_speech(
     spec = _corpus(corpus)
     dest = Path(dest)
     if audio_format not in ("wav", "flac"):
-        raise ValueError(f"audio_format must be 'wav' or 'flac', got {audio_format!r}.")
+        raise ValueError(f"audio_format must be 'wav' or 'flac'; got {audio_format!r}.")
     if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be positive, got {sample_rate}.")
+        raise ValueError(f"sample_rate must be positive; got {sample_rate}.")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"{dest} exists and is not empty; choose a new --dest.")
     with _work_folder(dest) as work:  # makes dest's missing parents; removed if refused

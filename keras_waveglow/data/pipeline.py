@@ -31,8 +31,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_waveglow import _checks
 from keras_waveglow import audio as audio_lib
-from keras_waveglow._checks import count as _count
 from keras_waveglow.data import arctic
 
 logger = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def _check_trim_db(trim_db) -> float | None:
     """
     if trim_db is None:
         return None
-    value = audio_lib._real("trim_db", trim_db)
+    value = _checks.number("trim_db", trim_db)
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(
             f"trim_db must be > 0 (dB below each file's peak; frames quieter than that are "
@@ -206,7 +206,9 @@ def _check_trim_db(trim_db) -> float | None:
 def _check_rows(rows, batch_size: int, segment_length: int | None):
     if rows is None:
         return None
-    start, stop = (int(r) for r in rows)
+    if isinstance(rows, str | bytes) or np.ndim(rows) != 1 or len(rows) != 2:
+        raise ValueError(f"rows must be None or a (start, stop) pair of ints; got {rows!r}.")
+    start, stop = (_checks.count("each of rows", r) for r in rows)  # 1.5 was truncated to 1
     if segment_length is None:
         raise ValueError("rows (a share of each batch) needs training mode (segment_length).")
     if not 0 <= start < stop <= batch_size:
@@ -230,11 +232,11 @@ def _snr_option(value):
             raise ValueError(
                 f"augment snr_db must be a number or a (low, high) pair; got {value!r}."
             )
-        values = tuple(audio_lib._real("augment snr_db", v) for v in value)
+        values = tuple(_checks.number("augment snr_db", v) for v in value)
         if values[0] > values[1]:
             raise ValueError(f"augment snr_db (low, high) must have low <= high; got {value!r}.")
     else:
-        values = (audio_lib._real("augment snr_db", value),)
+        values = (_checks.number("augment snr_db", value),)
     if not all(math.isfinite(v) and v >= MIN_SNR_DB for v in values):
         raise ValueError(
             f"augment snr_db must be finite and >= {MIN_SNR_DB:g} dB; got {value!r} (below 0 dB "
@@ -349,7 +351,7 @@ class ExampleSource:
         self.sample_rate = int(self.mel_settings["sample_rate"])
         self.hop_length = int(self.mel_settings["hop_length"])
         self.segment_length = segment_length
-        self.batch_size = _count("batch_size", batch_size, 1)
+        self.batch_size = _checks.count("batch_size", batch_size, 1)
         if int(seed) < 0:  # NumPy's and TensorFlow's generators take no negative seed
             raise ValueError(f"seed must be >= 0; got {seed}.")
         self.seed = int(seed)
@@ -667,8 +669,10 @@ class AudioPyDataset(keras.utils.PyDataset):
         self.epoch = 0
         self._driven = False  # Keras has begun an epoch (it frames them from then on)
         self._open = False  # an epoch Keras began and has not ended
-        self.start_batch = start_batch
-        self.prefetch_threads = prefetch_threads
+        self.start_batch = (
+            None if start_batch is None else _checks.count("start_batch", start_batch, 0)
+        )
+        self.prefetch_threads = _checks.count("prefetch_threads", prefetch_threads, 0)
         self._pending: dict[int, object] = {}
         self._pool = None
 
@@ -776,7 +780,7 @@ def _check_segment_length(segment_length, n_group: int | None, settings: dict) -
             f"{n_group if n_group is not None else '?'} in training mode; got None (None "
             "is for whole_utterances=True)."
         )
-    segment_length = _count("segment_length", segment_length, None)
+    segment_length = _checks.count("segment_length", segment_length, None)
     if n_group is None:
         raise ValueError(
             "config has no n_group: training segments must be a multiple of the model's "
@@ -917,7 +921,7 @@ def make_dataset(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}.")
-    batch_size = _count("batch_size", batch_size, 1)
+    batch_size = _checks.count("batch_size", batch_size, 1)
     settings, n_group = _settings(config)
     if whole_utterances is None:
         whole_utterances = split in ("dev", "eval")
@@ -954,8 +958,10 @@ def make_dataset(
     )
     if engine == "auto":
         engine = "tf.data" if tensorflow_available() else "pydataset"
-    if start_batch is not None and (whole_utterances or start_batch < 0):
-        raise ValueError(f"start_batch={start_batch} needs training mode and a value >= 0.")
+    if start_batch is not None:
+        start_batch = _checks.count("start_batch", start_batch)  # 2.5 failed inside tf.data
+        if whole_utterances or start_batch < 0:
+            raise ValueError(f"start_batch={start_batch} needs training mode and a value >= 0.")
     if engine == "pydataset":
         threads = 0 if start_batch is None else (num_parallel_calls or os.cpu_count() or 1)
         return AudioPyDataset(source, start_batch=start_batch, prefetch_threads=threads)
