@@ -426,9 +426,11 @@ class WaveGlowGAN(keras.Model):
         error is raised while it traces a step). Datasets are checked in the step.
 
         Raises:
-            ValueError: arrays the WaveGlow refuses (no audio, shapes that do not fit).
+            ValueError: arrays the WaveGlow refuses (no audio, shapes that do not fit), or
+                `sample_weight`/`class_weight` (see `_unpack`).
             TypeError: integer audio.
         """
+        self._refuse_weights("fit", x, y, args, kwargs)
         self.waveglow._check_fit_arrays("fit", x, y, args, kwargs)
         return super().fit(x, y, *args, **kwargs)
 
@@ -436,16 +438,35 @@ class WaveGlowGAN(keras.Model):
         """`keras.Model.evaluate`, with arrays checked first (see `fit` for why).
 
         Raises:
-            ValueError: arrays the WaveGlow refuses.
+            ValueError: arrays the WaveGlow refuses, or `sample_weight`.
             TypeError: integer audio.
         """
+        self._refuse_weights("evaluate", x, y, args, kwargs)
         self.waveglow._check_fit_arrays("evaluate", x, y, args, kwargs)
         return super().evaluate(x, y, *args, **kwargs)
 
+    _NO_WEIGHTS = (
+        "WaveGlowGAN does not weight examples (its adversarial and feature-matching terms "
+        "have no per-example form), so {} would be ignored; drop it, or train the likelihood "
+        "alone with WaveGlow.fit, which takes per-example sample_weight."
+    )
+
+    def _refuse_weights(self, method: str, x, y, args: tuple, kwargs: dict) -> None:
+        """Refuses `sample_weight`/`class_weight` before Keras traces a step (they were
+        dropped silently); a dataset's third element is refused in the step (`_unpack`)."""
+        from keras_waveglow.flow import _model_arguments
+
+        named = _model_arguments(method, x, y, args, kwargs)
+        for name in ("sample_weight", "class_weight"):
+            if named.get(name) is not None:
+                raise ValueError(self._NO_WEIGHTS.format(name))
+
     def _unpack(self, data):
-        mel, audio, _ = keras.utils.unpack_x_y_sample_weight(data)
+        mel, audio, weight = keras.utils.unpack_x_y_sample_weight(data)
         if audio is None:
             raise ValueError("WaveGlowGAN trains on (mel, audio) pairs; got no audio.")
+        if weight is not None:
+            raise ValueError(self._NO_WEIGHTS.format("a third element (sample weights)"))
         return mel, audio
 
     def discriminator_active(self):

@@ -135,9 +135,31 @@ def test_a_refused_gan_fit_leaves_both_networks_usable():
         gan.evaluate(mel, verbose=0)
     with pytest.raises(ValueError, match="mel too short for the audio: 7 frames"):
         gan.fit(mel, audio, validation_data=(mel[:, :7], audio), verbose=0)
+    # Sample weights were dropped silently: the GAN's terms have no per-example form.
+    expected = r"WaveGlowGAN does not weight examples .* so sample_weight would be ignored"
+    with pytest.raises(ValueError, match=expected):
+        gan.fit(mel, audio, sample_weight=np.ones(2, "float32"), verbose=0)
+    with pytest.raises(ValueError, match=expected):
+        gan.evaluate(mel, audio, 2, 0, np.ones(2, "float32"))
     for before, after in zip(weights, gan.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)
     assert np.isfinite(gan.fit(mel, audio, batch_size=2, verbose=0).history["loss"][0])
+
+
+def test_a_gan_refuses_a_dataset_with_sample_weights():
+    """A third element in a dataset's batches is refused in the step, not dropped."""
+    from keras_waveglow import WaveDiscriminator, WaveGlowGAN
+
+    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), WaveDiscriminator(width=0.25))
+    gan.compile()
+    mel, audio = _data()
+
+    def weighted():
+        while True:
+            yield mel, audio, np.ones(2, "float32")
+
+    with pytest.raises(ValueError, match=r"so a third element \(sample weights\) would be"):
+        gan.fit(weighted(), steps_per_epoch=1, verbose=0)
 
 
 # --------------------------------------------------------------------------------------------
