@@ -452,21 +452,33 @@ class WaveGlowGAN(keras.Model):
     )
 
     def _refuse_weights(self, method: str, x, y, args: tuple, kwargs: dict) -> None:
-        """Refuses `sample_weight`/`class_weight` before Keras traces a step (they were
-        dropped silently); a dataset's third element is refused in the step (`_unpack`)."""
+        """Refuses `sample_weight`/`class_weight` and weighted `validation_data` arrays before
+        Keras traces a step (they were dropped silently); a dataset's third element is
+        dropped with a warning when the step is traced (`_unpack`)."""
         from keras_waveglow.flow import _model_arguments
 
         named = _model_arguments(method, x, y, args, kwargs)
         for name in ("sample_weight", "class_weight"):
             if named.get(name) is not None:
                 raise ValueError(self._NO_WEIGHTS.format(name))
+        validation = named.get("validation_data")
+        if isinstance(validation, list | tuple) and len(validation) == 3:
+            if validation[2] is not None:
+                raise ValueError(self._NO_WEIGHTS.format("validation_data's third element"))
 
     def _unpack(self, data):
         mel, audio, weight = keras.utils.unpack_x_y_sample_weight(data)
         if audio is None:
             raise ValueError("WaveGlowGAN trains on (mel, audio) pairs; got no audio.")
         if weight is not None:
-            raise ValueError(self._NO_WEIGHTS.format("a third element (sample weights)"))
+            # Warned, not raised: this runs while Keras traces the step, where on JAX an
+            # error leaves every variable without a value (see `WaveGlow.fit`).
+            warnings.warn(
+                "WaveGlowGAN does not weight examples: the dataset's third element (sample "
+                "weights) is ignored; drop it, or train the likelihood alone with "
+                "WaveGlow.fit, which takes per-example sample_weight.",
+                stacklevel=2,
+            )
         return mel, audio
 
     def discriminator_active(self):

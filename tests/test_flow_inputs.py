@@ -146,8 +146,9 @@ def test_a_refused_gan_fit_leaves_both_networks_usable():
     assert np.isfinite(gan.fit(mel, audio, batch_size=2, verbose=0).history["loss"][0])
 
 
-def test_a_gan_refuses_a_dataset_with_sample_weights():
-    """A third element in a dataset's batches is refused in the step, not dropped."""
+def test_a_gan_warns_that_a_dataset_s_sample_weights_are_dropped():
+    """A third element in a dataset's batches is dropped with a warning when the step is
+    traced (an error there would leave the model without weights on JAX)."""
     from keras_waveglow import WaveDiscriminator, WaveGlowGAN
 
     gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), WaveDiscriminator(width=0.25))
@@ -158,8 +159,14 @@ def test_a_gan_refuses_a_dataset_with_sample_weights():
         while True:
             yield mel, audio, np.ones(2, "float32")
 
-    with pytest.raises(ValueError, match=r"so a third element \(sample weights\) would be"):
-        gan.fit(weighted(), steps_per_epoch=1, verbose=0)
+    with pytest.warns(
+        UserWarning, match=r"the dataset's third element \(sample weights\) is ignored"
+    ):
+        history = gan.fit(weighted(), steps_per_epoch=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert ops.convert_to_numpy(gan.waveglow.inverse(mel, seed=0)).shape == (2, 9 * 256)
+    with pytest.raises(ValueError, match=r"so validation_data's third element would be"):
+        gan.fit(mel, audio, validation_data=(mel, audio, np.ones(2, "float32")), verbose=0)
 
 
 # --------------------------------------------------------------------------------------------
