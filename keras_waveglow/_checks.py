@@ -54,7 +54,8 @@ def flag(name: str, value) -> bool:
 
 def number(name: str, value) -> float:
     """A real-number setting as a float: Python and NumPy numbers and 0-d arrays or tensors;
-    a str, bool, None, complex number or array of several values is refused by name.
+    a str, bool, None, complex number (NumPy's too), 0-d array of those or array of several
+    values is refused by name.
 
     Raises:
         TypeError: not a real number.
@@ -64,11 +65,23 @@ def number(name: str, value) -> float:
     try:
         if np.ndim(value) != 0:
             raise TypeError(f"{name} must be a number; got an array of shape {np.shape(value)}.")
+        # A 0-d str, bool or complex array, np.complex64, ... (not "V": bfloat16 is a number;
+        # TensorFlow's bfloat16 tensors have no NumPy form and are left to float()).
+        if _kind(value) in set("bcmMOSU"):
+            raise TypeError(f"{name} must be a number; got {value!r}.")
         return float(value)
     except (TypeError, ValueError) as error:
         if str(error).startswith(f"{name} must be"):
             raise
         raise TypeError(f"{name} must be a number; got {value!r}.") from error
+
+
+def _kind(value) -> str:
+    """NumPy's dtype kind of `value` ("f", "i", "c", ...), or "" where it has no NumPy form."""
+    try:
+        return np.asarray(value).dtype.kind
+    except ValueError:
+        return ""
 
 
 def finite(name: str, value, positive: bool = False, note: str = "") -> float:

@@ -17,6 +17,8 @@ import math
 import keras
 from keras import layers, ops, saving
 
+from keras_waveglow import _checks
+
 _PACKAGE = "keras_waveglow"
 _LEAKY_SLOPE = 0.1
 
@@ -34,9 +36,16 @@ def _with_legacy_groups(config: dict, key: str) -> dict:
     return {key: list(DENSE_SCALE_GROUPS), **config}
 
 
+def _counts(name: str, values, minimum: int) -> list[int] | None:
+    """A sequence of ints (each >= `minimum`) as a list, or None; a float is refused by name."""
+    if values is None:
+        return None
+    if isinstance(values, str) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of ints; got {values!r}.")
+    return [_checks.count(f"{name}[{i}]", v, minimum) for i, v in enumerate(values)]
+
+
 def _scaled(channels, width: float) -> list[int]:
-    if not width > 0:  # also NaN
-        raise ValueError(f"discriminator width must be > 0 (a channel multiplier); got {width}.")
     return [max(1, round(c * width)) for c in channels]
 
 
@@ -133,13 +142,11 @@ class PeriodDiscriminator(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if int(period) < 1:
-            raise ValueError(f"period must be >= 1; got {period}.")
-        self.period = int(period)
-        self.width = float(width)
-        self.channels = list(channels) if channels is not None else None
-        self.kernel_size = int(kernel_size)
-        self.stride = int(stride)
+        self.period = _checks.count("period", period, 1)
+        self.width = _checks.finite("width", width, positive=True)
+        self.channels = _counts("channels", channels, 1)
+        self.kernel_size = _checks.count("kernel_size", kernel_size, 1)
+        self.stride = _checks.count("stride", stride, 1)
         widths = self.channels if self.channels is not None else _scaled(PERIOD_CHANNELS, width)
         n = len(widths)
         self.convs = [
@@ -231,9 +238,9 @@ class ScaleDiscriminator(layers.Layer):
 
     def __init__(self, channels=None, width: float = 1.0, groups=None, **kwargs):
         super().__init__(**kwargs)
-        self.width = float(width)
-        self.channels = list(channels) if channels is not None else None
-        self.groups = [int(g) for g in groups] if groups is not None else None
+        self.width = _checks.finite("width", width, positive=True)
+        self.channels = _counts("channels", channels, 1)
+        self.groups = _counts("groups", groups, 1)
         widths = self.channels if self.channels is not None else _scaled(SCALE_CHANNELS, width)
         if len(widths) != len(self._KERNELS):
             raise ValueError(
@@ -319,10 +326,10 @@ class MultiPeriodDiscriminator(keras.Model):
 
     def __init__(self, periods=(2, 3, 5, 7, 11), width: float = 1.0, **kwargs):
         super().__init__(**kwargs)
-        self.periods = [int(p) for p in periods]
+        self.periods = _counts("periods", periods, 1)
         if not self.periods:
             raise ValueError("MultiPeriodDiscriminator needs at least one period.")
-        self.width = float(width)
+        self.width = _checks.finite("width", width, positive=True)
         self.discriminators = [
             PeriodDiscriminator(p, width=width, name=f"period_{p}", dtype=self.dtype_policy)
             for p in self.periods
@@ -373,11 +380,9 @@ class MultiScaleDiscriminator(keras.Model):
 
     def __init__(self, n_scales: int = 3, width: float = 1.0, groups=None, **kwargs):
         super().__init__(**kwargs)
-        if int(n_scales) < 1:
-            raise ValueError(f"n_scales must be >= 1; got {n_scales}.")
-        self.n_scales = int(n_scales)
-        self.width = float(width)
-        self.groups = [int(g) for g in groups] if groups is not None else None
+        self.n_scales = _checks.count("n_scales", n_scales, 1)
+        self.width = _checks.finite("width", width, positive=True)
+        self.groups = _counts("groups", groups, 1)
         self.discriminators = [
             ScaleDiscriminator(
                 width=width, groups=groups, name=f"scale_{i}", dtype=self.dtype_policy
@@ -457,10 +462,10 @@ class WaveDiscriminator(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.periods = [int(p) for p in periods]
-        self.n_scales = int(n_scales)
-        self.width = float(width)
-        self.scale_groups = [int(g) for g in scale_groups] if scale_groups is not None else None
+        self.periods = _counts("periods", periods, 1)
+        self.n_scales = _checks.count("n_scales", n_scales, 0)
+        self.width = _checks.finite("width", width, positive=True)
+        self.scale_groups = _counts("scale_groups", scale_groups, 1)
         if not self.periods and self.n_scales < 1:
             raise ValueError("WaveDiscriminator needs at least one period or one scale.")
         self.period_discriminator = (

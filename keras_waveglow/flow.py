@@ -755,6 +755,12 @@ class WN(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        n_out_channels = _checks.count("WN n_out_channels", n_out_channels, 1)
+        n_layers = _checks.count("WN n_layers", n_layers, 1)
+        n_channels = _checks.count("WN n_channels", n_channels, 1)
+        kernel_size = _checks.count("WN kernel_size", kernel_size, 1)
+        dilation_base = _checks.count("WN dilation_base", dilation_base)
+        cond_factor = _checks.count("WN cond_factor", cond_factor)
         if kernel_size % 2 != 1:
             raise ValueError(f"WN kernel_size must be odd; got {kernel_size}.")
         if cond_upsampling not in ("none", *_FRAME_UPSAMPLING):
@@ -767,18 +773,18 @@ class WN(layers.Layer):
                 "WN dilation_base and cond_factor must be >= 1, "
                 f"got {dilation_base} and {cond_factor}."
             )
-        self.n_out_channels = int(n_out_channels)
-        self.n_layers = int(n_layers)
-        self.n_channels = int(n_channels)
-        self.kernel_size = int(kernel_size)
-        self.weight_norm = bool(weight_norm)
-        self.remat = bool(remat)
-        self.separable = bool(separable)
-        self.dilation_base = int(dilation_base)
-        self.skip_connections = bool(skip_connections)
-        self.linear_path = bool(linear_path)
+        self.n_out_channels = n_out_channels
+        self.n_layers = n_layers
+        self.n_channels = n_channels
+        self.kernel_size = kernel_size
+        self.weight_norm = _checks.flag("WN weight_norm", weight_norm)
+        self.remat = _checks.flag("WN remat", remat)
+        self.separable = _checks.flag("WN separable", separable)
+        self.dilation_base = dilation_base
+        self.skip_connections = _checks.flag("WN skip_connections", skip_connections)
+        self.linear_path = _checks.flag("WN linear_path", linear_path)
         self.cond_upsampling = cond_upsampling
-        self.cond_factor = int(cond_factor)
+        self.cond_factor = cond_factor
         wn = {"weight_norm": weight_norm, "dtype": self.dtype_policy}
         self.start = Conv1D(n_channels, name="start", **wn)
         self.cond_layer = Conv1D(2 * n_channels * n_layers, name="cond", **wn)
@@ -914,17 +920,20 @@ class AffineCoupling(layers.Layer):
     ):
         super().__init__(**kwargs)
         self.wn_options = dict(wn_options or {})
-        if log_scale_bound is not None and not float(log_scale_bound) > 0:
+        if (
+            log_scale_bound is not None
+            and not _checks.number("log_scale_bound", log_scale_bound) > 0
+        ):
             raise ValueError(f"log_scale_bound must be > 0 or None; got {log_scale_bound}.")
         self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
-        self.wn_layers = int(wn_layers)
-        self.wn_channels = int(wn_channels)
-        self.wn_kernel_size = int(wn_kernel_size)
-        self.weight_norm = bool(weight_norm)
-        self.remat = bool(remat)
-        if n_channels is None or n_channels % 2:
+        self.wn_layers = _checks.count("wn_layers", wn_layers, 1)
+        self.wn_channels = _checks.count("wn_channels", wn_channels, 1)
+        self.wn_kernel_size = _checks.count("wn_kernel_size", wn_kernel_size, 1)
+        self.weight_norm = _checks.flag("weight_norm", weight_norm)
+        self.remat = _checks.flag("remat", remat)
+        if n_channels is None or _checks.count("n_channels", n_channels, 2) % 2:
             raise ValueError(f"AffineCoupling needs an even n_channels; got {n_channels}.")
-        self.n_channels = int(n_channels)
+        self.n_channels = n_channels
         self.n_half = self.n_channels // 2
         self.wn = WN(
             2 * self.n_half,
@@ -985,6 +994,21 @@ class AffineCoupling(layers.Layer):
 # --------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------
+
+
+def _check_sigma(sigma):
+    """`inverse`'s sigma: a finite number >= 0 as a float, or a NumPy-able array of them as
+    float32 (one per example, say); refused by name otherwise."""
+    if np.ndim(sigma) == 0 or isinstance(sigma, str | bytes):
+        return _checks.finite("sigma", sigma)
+    values = np.asarray(sigma)
+    if values.dtype.kind not in ("i", "u", "f"):
+        raise TypeError(f"sigma must be a number or an array of numbers; got {values.dtype}.")
+    if not np.all(np.isfinite(values)) or np.any(values < 0):
+        raise ValueError(
+            f"sigma must be finite and >= 0 everywhere; got min {values.min()}, max {values.max()}."
+        )
+    return values.astype("float32")
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -1602,8 +1626,9 @@ class WaveGlow(keras.Model):
                 channels-first (B, n_mel, F) layout is refused by its shape, except for a mel
                 of exactly n_mel frames, which cannot be told apart: transpose such mels
                 first.
-            sigma: float >= 0 (finite), standard deviation of the sampled z; ignored when
-                `z` is given. Default 0.6.
+            sigma: float >= 0 (finite), standard deviation of the sampled z, or an array
+                of them that broadcasts against z's (B, T // n_group, n_group), e.g. (B, 1, 1)
+                for one sigma per example; ignored when `z` is given. Default 0.6.
             seed: int, `keras.random.SeedGenerator` or None (the model's own generator).
             z: optional (B, T // n_group, n_group) latent with T <= F * hop_length, e.g. what
                 `forward` returns for T audio samples; sampled with T = F * hop_length when None.
@@ -1612,13 +1637,14 @@ class WaveGlow(keras.Model):
             (B, T) float32 audio.
 
         Raises:
-            ValueError: a mel not of shape (B, F, n_mel), a `sigma` (a Python number) that
-                is negative, NaN or infinite, or a z of the wrong shape or longer than
-                F * hop_length samples.
-            TypeError: `sigma` None or a str.
+            ValueError: a mel not of shape (B, F, n_mel); a `sigma` (number or NumPy array)
+                with a negative, NaN or infinite value, or an array that does not broadcast
+                against z; a z of the wrong shape or longer than F * hop_length samples.
+            TypeError: a `sigma` that is not a real number or array of them (None, a str, a
+                bool, a complex number).
         """
         if not ops.is_tensor(sigma):  # a tensor (e.g. traced) is left as it is
-            _checks.finite("sigma", sigma)
+            sigma = _check_sigma(sigma)
         mel = self._check_mel(mel)
         upsampled = self.upsample_mel(mel)
         # A given z sets the length and the conditioning is cropped to it, as in `forward`;
@@ -1632,7 +1658,16 @@ class WaveGlow(keras.Model):
         steps = length // self.n_group
         if z is None:
             seed = self.seed_generator if seed is None else seed
-            z = random.normal((ops.shape(cond)[0], steps, self.n_group), seed=seed) * sigma
+            shape = (ops.shape(cond)[0], steps, self.n_group)
+            if isinstance(sigma, np.ndarray) and all(isinstance(d, int) for d in shape):
+                try:
+                    np.broadcast_shapes(sigma.shape, shape)
+                except ValueError:
+                    raise ValueError(
+                        f"sigma of shape {sigma.shape} does not broadcast against z's {shape} "
+                        "(batch, steps, n_group); use shape (batch, 1, 1) for one per example."
+                    ) from None
+            z = random.normal(shape, seed=seed) * sigma
         z = ops.cast(z, self.compute_dtype)
         n_early = sum(self.n_early_size for k in range(self.n_flows) if self._emits_early(k))
         early, x = z[..., :n_early], z[..., n_early:]

@@ -434,12 +434,18 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
 
 
 def check_group_mean_window(window, name: str = "window") -> int | None:
-    """`window` as an int, if it is None or an odd int >= 1 (not a bool); else ValueError."""
+    """`window` as an int, if it is None or an odd int >= 1.
+
+    Raises:
+        TypeError: not an int (a float, 3.0 too, a bool, a str).
+        ValueError: even or < 1.
+    """
     if window is None:
         return None
-    if isinstance(window, bool) or int(window) != window or window < 1 or window % 2 == 0:
+    window = _checks.count(name, window)
+    if window < 1 or window % 2 == 0:
         raise ValueError(f"{name} must be None or an odd int >= 1; got {window!r}.")
-    return int(window)
+    return window
 
 
 def remove_group_mean(audio, n_group: int, window: int | None = None):
@@ -474,7 +480,8 @@ def remove_group_mean(audio, n_group: int, window: int | None = None):
 
     Raises:
         ValueError: `audio` not of shape (B, T) with a static T that is a multiple of
-            `n_group`, or a bad `n_group` / `window`.
+            `n_group`, or an `n_group` / `window` out of range.
+        TypeError: an `n_group` or `window` that is not an int.
 
     Example:
         >>> x = np.tile(np.arange(4.0, dtype="float32"), (1, 3))  # (1, 12): one group repeated

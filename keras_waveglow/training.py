@@ -213,20 +213,20 @@ class WaveGlowGAN(keras.Model):
             )
         self.waveglow = waveglow
         self.discriminator = discriminator
-        self.nll_weight = float(nll_weight)
-        self.mae_weight = float(mae_weight)
-        self.adv_weight = float(adv_weight)
-        self.fm_weight = float(fm_weight)
-        self.waveform_mae_weight = float(waveform_mae_weight)
-        self.stft_weight = float(stft_weight)
-        self.even_weight = float(even_weight)
+        self.nll_weight = nll_weight
+        self.mae_weight = mae_weight
+        self.adv_weight = adv_weight
+        self.fm_weight = fm_weight
+        self.waveform_mae_weight = waveform_mae_weight
+        self.stft_weight = stft_weight
+        self.even_weight = even_weight
         if group_mean_window is not None and not remove_group_mean:
             raise ValueError("group_mean_window needs remove_group_mean=True.")
-        self.remove_group_mean = bool(remove_group_mean)
+        self.remove_group_mean = _checks.flag("remove_group_mean", remove_group_mean)
         self.group_mean_window = check_group_mean_window(group_mean_window, "group_mean_window")
-        self.discriminator_start_step = int(discriminator_start_step)
-        self.discriminator_warmup_steps = int(discriminator_warmup_steps)
-        self.train_sigma = float(train_sigma)
+        self.discriminator_start_step = discriminator_start_step
+        self.discriminator_warmup_steps = discriminator_warmup_steps
+        self.train_sigma = train_sigma
         self.log_names = [
             n
             for n in _LOG_NAMES
@@ -1106,11 +1106,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         super().__init__()
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}.")
-        if keep_every < 0:
-            raise ValueError(f"keep_every must be >= 0; got {keep_every}.")
-        self.keep_every = int(keep_every)
+        self.keep_every = _checks.count("keep_every", keep_every, 0)
         self.directory = Path(directory)
-        self.save_freq = int(save_freq)
+        self.save_freq = _checks.count("save_freq", save_freq, 0)
         self.monitor = monitor
         self.mode = mode
         self.best = None
@@ -1898,9 +1896,7 @@ class StopOnConsecutiveSkips(keras.callbacks.Callback):
 
     def __init__(self, patience: int = 10):
         super().__init__()
-        if patience < 1:
-            raise ValueError(f"patience must be >= 1; got {patience}.")
-        self.patience = int(patience)
+        self.patience = _checks.count("patience", patience, 1)
         self.stopped_at_step = None
 
     def on_train_batch_end(self, batch, logs=None):
@@ -2046,7 +2042,7 @@ class AudioSamples(keras.callbacks.Callback):
     Args:
         log_dir: TensorBoard folder (a "samples" sub-folder is written).
         mel: (B, F, n_mel) array of mels to vocode (a few short ones).
-        every_n_steps: int. Default 1000.
+        every_n_steps: int >= 0 (0: none during training). Default 1000.
         sigma: float, sampling sigma. Default 0.6.
         seed: int, sampling seed. Default 0.
     """
@@ -2055,9 +2051,9 @@ class AudioSamples(keras.callbacks.Callback):
         super().__init__()
         self.log_dir = str(Path(log_dir) / "samples")
         self.mel = mel
-        self.every_n_steps = int(every_n_steps)
-        self.sigma = float(sigma)
-        self.seed = int(seed)
+        self.every_n_steps = _checks.count("every_n_steps", every_n_steps, 0)
+        self.sigma = _checks.finite("sigma", sigma)
+        self.seed = _checks.count("seed", seed)
         self._writer = None
         self.written_steps = []
 

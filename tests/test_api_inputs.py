@@ -354,9 +354,14 @@ def test_shared_checks_accept_numpy_scalars_and_refuse_the_rest_by_name():
         with pytest.raises(TypeError, match=r"^f must be True or False; got "):
             _checks.flag("f", value)
     assert _checks.number("x", np.float32(0.5)) == 0.5 and _checks.number("x", np.array(2)) == 2.0
-    for value in ("0.5", None, False, 1j, np.ones(2)):
+    # A 0-d str, bool or complex array and NumPy's complex scalars too (float() read them).
+    for value in ("0.5", None, False, 1j, np.ones(2), np.array("0.5"), np.array(True)):
         with pytest.raises(TypeError, match=r"^x must be a number; got "):
             _checks.number("x", value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float(np.complex64) warned and dropped the imaginary part
+        with pytest.raises(TypeError, match=r"^x must be a number; got np\.complex64"):
+            _checks.number("x", np.complex64(1 + 2j))
     assert _checks.finite("w", 0) == 0.0 and _checks.finite("w", 1e-9, positive=True) == 1e-9
     for value, positive, bound in ((math.nan, False, ">="), (-1, False, ">="), (0, True, ">")):
         with pytest.raises(ValueError, match=rf"^w must be a finite number {bound} 0 \(n\); got"):

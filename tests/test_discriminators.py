@@ -93,9 +93,22 @@ def test_bad_inputs_raise_clear_errors():
         PeriodDiscriminator(0)
     with pytest.raises(ValueError, match="at least one period or one scale"):
         WaveDiscriminator(periods=(), n_scales=0)
-    for width in (0, -1, float("nan")):  # silently 1-channel convolutions before
-        with pytest.raises(ValueError, match="discriminator width must be > 0"):
+    for width in (0, -1, float("nan"), float("inf")):  # silently 1-channel convolutions before
+        with pytest.raises(ValueError, match="width must be a finite number > 0"):
             WaveDiscriminator(periods=(2,), n_scales=1, width=width)
+    # Counts are ints: a fraction was truncated (period 2.5 built period 2), a whole float too.
+    for build, message in (
+        (lambda: PeriodDiscriminator(2.5), r"period must be an int; got 2\.5"),
+        (lambda: PeriodDiscriminator(2, stride=3.0), r"stride must be an int; got 3\.0"),
+        (lambda: MultiScaleDiscriminator(n_scales=2.5), r"n_scales must be an int; got 2\.5"),
+        (lambda: MultiPeriodDiscriminator((2, 3.5)), r"periods\[1\] must be an int; got 3\.5"),
+        (lambda: WaveDiscriminator(periods=2), r"periods must be a sequence of ints; got 2"),
+        (lambda: ScaleDiscriminator(groups=[1, 4.0] + [1] * 5), r"groups\[1\] must be an int"),
+    ):
+        with pytest.raises(TypeError, match=message):
+            build()
+    with pytest.raises(ValueError, match=r"scale_groups\[0\] must be >= 1; got 0"):
+        WaveDiscriminator(periods=(2,), n_scales=1, scale_groups=[0] * 7)
     with pytest.raises(ValueError, match="7 channel counts"):
         ScaleDiscriminator(channels=[4, 4])
     with pytest.raises(ValueError, match=r"\(batch, samples\)"):
@@ -179,8 +192,10 @@ def test_scale_discriminator_groups_its_convolutions_as_hifigan():
     x = _conv1d_same(x, kernel, bias, 1, 1)
     # float32 sums of <= 41 * 8 products of O(1) numbers over 8 layers: 1e-4 is generous.
     np.testing.assert_allclose(ops.convert_to_numpy(logits)[0], x[:, 0], atol=1e-4)
-    with pytest.raises(ValueError, match="7 group counts >= 1"):
+    with pytest.raises(ValueError, match=r"groups\[0\] must be >= 1; got 0"):
         ScaleDiscriminator(width=1 / 32, groups=[0] * 7)
+    with pytest.raises(ValueError, match="needs 7 group counts >= 1; got"):
+        ScaleDiscriminator(width=1 / 32, groups=[1] * 3)
 
 
 def test_configs_saved_before_groups_existed_build_dense_convolutions():

@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from keras_waveglow import ActNorm, Conv1D, SeparableConv1D, WaveGlow
-from keras_waveglow.flow import MelUpsampler
+from keras_waveglow.flow import WN, AffineCoupling, MelUpsampler
 
 BACKEND = keras.backend.backend()
 if BACKEND == "tensorflow":
@@ -203,6 +203,31 @@ def test_inverse_takes_sigma_zero_and_a_nested_list():
         model.inverse([mel, mel[:, :2]])
 
 
+def test_inverse_takes_one_sigma_per_example_as_an_array():
+    model = WaveGlow.from_preset("tiny", seed=0)
+    mel, _ = _data(batch=2, frames=4)
+
+    def run(sigma):
+        return ops.convert_to_numpy(model.inverse(mel, sigma=sigma, seed=3))
+
+    # The same draws scaled per example: each row is what its scalar sigma gives (elementwise
+    # float32 products of the same normals; 1e-6 covers the backends' op order).
+    mixed = run(np.array([0.3, 0.6]).reshape(2, 1, 1))
+    np.testing.assert_allclose(mixed[0], run(0.3)[0], atol=1e-6)
+    np.testing.assert_allclose(mixed[1], run(0.6)[1], atol=1e-6)
+    assert np.abs(mixed[0] - mixed[1]).max() > 0  # not both the same sigma
+    with pytest.raises(ValueError, match=r"sigma of shape \(3, 1, 1\) does not broadcast"):
+        run(np.full((3, 1, 1), 0.6))
+    with pytest.raises(
+        ValueError, match=r"sigma must be finite and >= 0 everywhere; got min -0\.1,"
+    ):
+        run(np.array([-0.1, 0.6]).reshape(2, 1, 1))
+    with pytest.raises(TypeError, match="sigma must be a number or an array of numbers; got <U"):
+        run(np.array(["0.6", "0.6"]))
+    with pytest.raises(TypeError, match=r"sigma must be a number; got array\('0\.6'"):
+        run(np.array("0.6"))
+
+
 @pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan"), float("inf")])
 def test_train_sigma_must_be_finite_and_positive(sigma):
     with pytest.raises(ValueError, match="train_sigma must be a finite number > 0; got"):
@@ -310,3 +335,18 @@ def test_building_blocks_name_arguments_of_the_wrong_type():
         Conv1D(4, "3")
     with pytest.raises(TypeError, match="ActNorm epsilon must be a number; got None"):
         ActNorm(epsilon=None)
+    # The coupling and its WN, built on their own, follow the model's rule (2.0 was taken as
+    # 2 and 2.5 truncated; a str flag was truthy).
+    for build, message in (
+        (lambda: WN(4, n_layers=2.0), r"WN n_layers must be an int; got 2\.0"),
+        (lambda: WN(4, n_channels=8.5), r"WN n_channels must be an int; got 8\.5"),
+        (lambda: WN(4, separable="no"), "WN separable must be True or False; got 'no'"),
+        (lambda: AffineCoupling(n_channels=4.0), r"n_channels must be an int; got 4\.0"),
+        (lambda: AffineCoupling(n_channels=4, wn_layers=1.5), "wn_layers must be an int"),
+    ):
+        with pytest.raises(TypeError, match=message):
+            build()
+    with pytest.raises(ValueError, match="WN n_layers must be >= 1; got 0"):
+        WN(4, n_layers=0)
+    with pytest.raises(ValueError, match="AffineCoupling needs an even n_channels; got 5"):
+        AffineCoupling(n_channels=5)

@@ -2,6 +2,7 @@
 
 import logging
 import math
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -440,6 +441,20 @@ def test_settle_tf_calls_waits_for_calls_under_way_and_a_quiet_spell():
 def test_bad_arguments_are_refused_when_the_dataset_is_made():
     with pytest.raises(ValueError, match="seed must be >= 0; got -1"):
         make_dataset([AWB], "tiny", seed=-1)
+    with pytest.raises(TypeError, match=r"seed must be an int; got 1\.5"):  # was int(1.5)
+        make_dataset([AWB], "tiny", seed=1.5)
+    # Thread and buffer counts by their own names, on both engines (the PyDataset engine
+    # named its internal `prefetch_threads`); -1 is tf.data.AUTOTUNE, as the docs say.
+    for engine in ("tf.data", "pydataset"):
+        for name, value, error, message in [
+            ("num_parallel_calls", 2.0, TypeError, "num_parallel_calls must be an int; got 2.0"),
+            ("num_parallel_calls", 0, ValueError, r"num_parallel_calls must be None, -1 .* >= 1"),
+            ("prefetch", -2, ValueError, r"prefetch must be None, -1 \(tf.data.AUTOTUNE\) or >= 0"),
+        ]:
+            with pytest.raises(error, match=message):
+                make_dataset([AWB], "tiny", engine=engine, start_batch=0, **{name: value})
+    endless = make_dataset([AWB], "tiny", engine="pydataset", start_batch=0, num_parallel_calls=-1)
+    assert endless.prefetch_threads == (os.cpu_count() or 1)
     for name, value in [("gain_db", -3.0), ("speed", 1.1), ("eq_highpass_hz", 100)]:
         with pytest.raises(ValueError, match=rf"augment {name} must be a \(low, high\) pair"):
             make_dataset([AWB], "tiny", augment={name: value, "eq_db": 3.0})

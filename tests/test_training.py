@@ -37,6 +37,7 @@ from keras_waveglow.losses import (
 )
 from keras_waveglow.training import (
     LAST_WEIGHTS,
+    AudioSamples,
     StopOnConsecutiveSkips,
     TrainingCheckpoint,
     WaveGlowGAN,
@@ -255,8 +256,11 @@ def test_sliding_group_mean_follows_a_comb_whose_amplitude_follows_the_mel():
         assert left < most * left_whole, (window, left, left_whole)
     # Window 1 removes everything, to the rounding of the float32 cumulative sums (< 1e-6).
     assert np.abs(ops.convert_to_numpy(remove_group_mean(combed, 128, window=1))).max() < 1e-6
-    for bad in (0, 2, -1, 2.5, True):
+    for bad in (0, 2, -1):
         with pytest.raises(ValueError, match="odd int >= 1"):
+            remove_group_mean(combed, 128, window=bad)
+    for bad in (2.5, 3.0, True):  # 3.0 was taken as 3: integer settings are ints everywhere
+        with pytest.raises(TypeError, match="remove_group_mean's window must be an int; got"):
             remove_group_mean(combed, 128, window=bad)
 
 
@@ -299,9 +303,10 @@ def test_sampled_terms_compare_without_the_group_mean_when_asked(tmp_path):
     assert keras.saving.load_model(tmp_path / "sliding.keras").group_mean_window == 3
     with pytest.raises(ValueError, match="needs remove_group_mean=True"):
         WaveGlowGAN(waveglow, group_mean_window=3)
-    for bad in (4, True):
-        with pytest.raises(ValueError, match="odd int >= 1"):
-            WaveGlowGAN(waveglow, remove_group_mean=True, group_mean_window=bad)
+    with pytest.raises(ValueError, match="odd int >= 1"):
+        WaveGlowGAN(waveglow, remove_group_mean=True, group_mean_window=4)
+    with pytest.raises(TypeError, match="group_mean_window must be an int; got True"):
+        WaveGlowGAN(waveglow, remove_group_mean=True, group_mean_window=True)
 
 
 def _value_and_grad(function, x):
@@ -1215,6 +1220,19 @@ def test_bad_arguments_raise_clear_errors():
         restore_training_state(gan, "/nonexistent/run")
     with pytest.raises(ValueError, match="mode must be"):
         TrainingCheckpoint("x", mode="median")
+    # Step counts are ints: 2.5 was truncated to 2, silently.
+    with pytest.raises(TypeError, match=r"save_freq must be an int; got 2\.5"):
+        TrainingCheckpoint("x", save_freq=2.5)
+    with pytest.raises(TypeError, match=r"keep_every must be an int; got 1\.0"):
+        TrainingCheckpoint("x", keep_every=1.0)
+    with pytest.raises(ValueError, match="keep_every must be >= 0; got -1"):
+        TrainingCheckpoint("x", keep_every=-1)
+    with pytest.raises(TypeError, match=r"patience must be an int; got 2\.5"):
+        StopOnConsecutiveSkips(patience=2.5)
+    with pytest.raises(ValueError, match="patience must be >= 1; got 0"):
+        StopOnConsecutiveSkips(patience=0)
+    with pytest.raises(TypeError, match=r"every_n_steps must be an int; got 2\.5"):
+        AudioSamples("x", np.zeros((1, 4, 80), "float32"), every_n_steps=2.5)
 
 
 def test_gan_config_and_keras_round_trip(tmp_path):

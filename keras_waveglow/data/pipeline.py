@@ -352,9 +352,8 @@ class ExampleSource:
         self.hop_length = int(self.mel_settings["hop_length"])
         self.segment_length = segment_length
         self.batch_size = _checks.count("batch_size", batch_size, 1)
-        if int(seed) < 0:  # NumPy's and TensorFlow's generators take no negative seed
-            raise ValueError(f"seed must be >= 0; got {seed}.")
-        self.seed = int(seed)
+        # NumPy's and TensorFlow's generators take no negative seed.
+        self.seed = _checks.count("seed", seed, 0)
         self.shuffle = bool(shuffle)
         self.augment = _augment_options(augment)
         self._augmented(np.zeros(16, np.float32), np.random.default_rng(0))  # bad options fail now
@@ -816,6 +815,21 @@ def tensorflow_available() -> bool:
 DEFAULT_SEGMENT_LENGTH = 16000
 
 
+def _parallelism(name: str, value, minimum: int) -> int | None:
+    """A thread or buffer count for tf.data: None and -1 (`tf.data.AUTOTUNE`) both mean
+    "automatic" and come back as None; otherwise an int >= `minimum`, refused by name."""
+    if value is None:
+        return None
+    value = _checks.count(name, value)
+    if value == -1:
+        return None
+    if value < minimum:
+        raise ValueError(
+            f"{name} must be None, -1 (tf.data.AUTOTUNE) or >= {minimum}; got {value}."
+        )
+    return value
+
+
 def make_dataset(
     files_or_corpus,
     config,
@@ -871,8 +885,9 @@ def make_dataset(
         seed: int. Default 0.
         shuffle: bool or None; None shuffles in training mode only.
         cache: bool, keep decoded audio in memory (small corpora). Default False (streaming).
-        num_parallel_calls: int or None (tf.data.AUTOTUNE) for the decode and mel maps; the
-            PyDataset engine's threads in its endless mode (None: all cores).
+        num_parallel_calls: int >= 1, or None or -1 (`tf.data.AUTOTUNE`: automatic) for the
+            decode and mel maps; the PyDataset engine's threads in its endless mode
+            (automatic: all cores).
         augment: False, True (dequantisation noise) or a dict with `dequantize` (bool),
             `snr_db` (float or (low, high), in dB, each >= 0: no more noise than speech),
             `gain_db` ((min_db, max_db)), `speed` ((low, high) speed/pitch factor, with
@@ -885,7 +900,8 @@ def make_dataset(
             "pydataset".
         n_eval: int, eval utterances per speaker for corpus splits. Default 100.
         n_dev: int, dev utterances per speaker for corpus splits. Default 100.
-        prefetch: int or None (AUTOTUNE), batches to prefetch (tf.data).
+        prefetch: int >= 0, or None or -1 (`tf.data.AUTOTUNE`), batches to prefetch
+            (tf.data).
         rows: None or `(start, stop)`: yield only rows `start:stop` of each `batch_size`
             batch (one worker's share of the global batch; see `keras_waveglow.distributed`).
             Training mode only. Default None (whole batches).
@@ -962,6 +978,8 @@ def make_dataset(
         start_batch = _checks.count("start_batch", start_batch)  # 2.5 failed inside tf.data
         if whole_utterances or start_batch < 0:
             raise ValueError(f"start_batch={start_batch} needs training mode and a value >= 0.")
+    num_parallel_calls = _parallelism("num_parallel_calls", num_parallel_calls, 1)
+    prefetch = _parallelism("prefetch", prefetch, 0)
     if engine == "pydataset":
         threads = 0 if start_batch is None else (num_parallel_calls or os.cpu_count() or 1)
         return AudioPyDataset(source, start_batch=start_batch, prefetch_threads=threads)
