@@ -765,12 +765,12 @@ class WN(layers.Layer):
             raise ValueError(f"WN kernel_size must be odd; got {kernel_size}.")
         if cond_upsampling not in ("none", *_FRAME_UPSAMPLING):
             raise ValueError(
-                "WN cond_upsampling must be 'none', 'nearest' or 'linear', "
+                "WN cond_upsampling must be 'none', 'nearest' or 'linear'; "
                 f"got {cond_upsampling!r}."
             )
         if dilation_base < 1 or cond_factor < 1:
             raise ValueError(
-                "WN dilation_base and cond_factor must be >= 1, "
+                "WN dilation_base and cond_factor must be >= 1; "
                 f"got {dilation_base} and {cond_factor}."
             )
         self.n_out_channels = n_out_channels
@@ -1256,7 +1256,7 @@ class WaveGlow(keras.Model):
         top = nyquist if fmax is None else fmax
         if not 0 <= fmin < top:
             raise ValueError(
-                f"fmin must be in [0, fmax) = [0, {top:g}) Hz (fmax None: sample_rate / 2), "
+                f"fmin must be in [0, fmax) = [0, {top:g}) Hz (fmax None: sample_rate / 2); "
                 f"got {fmin}."
             )
 
