@@ -867,8 +867,8 @@ def _add_evaluate(subparsers, common) -> None:
         parents=[common],
         help="copy-synthesis metrics vs Griffin-Lim and ground truth, with an HTML report",
         description=(
-            "Copy-synthesise each utterance with WaveGlow and Griffin-Lim (32 iterations, "
-            "seeded) from the same mel, score both against the ground truth (PESQ, "
+            "Copy-synthesise each utterance with WaveGlow and fast Griffin-Lim (32 iterations, "
+            "momentum 0.99, seeded) from the same mel, score both against the ground truth (PESQ, "
             "multi-resolution STFT, log-mel L1, MCD, F0 RMSE, GPE, V/UV F1, DNSMOS if "
             "installed, real-time factor) and write report.json and index.html."
         ),

@@ -228,6 +228,33 @@ def test_mr_stft_of_two_definitions_is_left_out_with_a_reason(tmp_path):
     )
 
 
+def test_metrics_measured_differently_are_left_out_with_a_reason():
+    """Voicing, pitch and MCD from pyworld against librosa's pyin, and log-mel L1 in other
+    mels, are not compared: a verdict on them would compare the definitions."""
+    sources = ["s/a.wav", "s/b.wav", "s/c.wav"]
+    base = _report(sources, [1.0, 1.1, 1.2], [0.5, 0.6, 0.7])
+    new = _report(sources, [1.2, 1.4, 1.3], [0.4, 0.4, 0.5])
+    for report, f1 in ((base, [0.6, 0.62, 0.61]), (new, [0.9, 0.91, 0.92])):
+        for utt, value in zip(report["utterances"], f1, strict=True):
+            utt["metrics"]["waveglow"]["vuv_f1"] = value
+    mel = {"sample_rate": 22050, "n_mels": 80}
+    base["settings"].update(f0_extractor="pyworld", mel_config=mel)
+    new["settings"].update(f0_extractor="librosa.pyin", mel_config=mel)
+    result = compare_reports(base, new)
+    assert set(result["metrics_left_out"]) == {"f0_rmse_cents", "gpe", "vuv_f1", "mcd_db"}
+    assert "vuv_f1" not in result["metrics"] and "log_mel_l1" in result["metrics"]
+    reason = result["metrics_left_out"]["vuv_f1"]
+    assert "with pyworld" in reason and "with librosa.pyin" in reason
+    assert "vuv_f1 left out: " in format_comparison(result)
+    new["settings"].update(f0_extractor="pyworld", mel_config={**mel, "n_mels": 100})
+    result = compare_reports(base, new)
+    assert set(result["metrics_left_out"]) == {"log_mel_l1"}
+    assert "different mels" in result["metrics_left_out"]["log_mel_l1"]
+    assert result["metrics"]["vuv_f1"]["difference"]["mean"] == pytest.approx(0.3)
+    new["settings"]["mel_config"] = dict(mel)
+    assert compare_reports(base, new)["metrics_left_out"] == {}
+
+
 def test_files_pair_by_content_not_by_the_path_shown(tmp_path, monkeypatch):
     """Two files named x.wav, slt's in c/de and awb's in c/it, evaluated from different
     working folders. By the displayed paths `x.wav` (run in c/de) and `it/x.wav` (run in c)
