@@ -209,15 +209,27 @@ def _run_presets(args) -> int:
 
     rows = hub.describe_presets()
     header = ("preset", "rate", "params", "weights", "training data", "licence")
-    table = [
-        (r["name"], str(r["sample_rate"]), f"{r['parameters'] / 1e6:.2f}M", r["weights"])
+
+    def weights(row: dict) -> str:  # a download without a recorded digest needs consent
+        unverified = row["weights"] == "downloadable" and not row["sha256"]
+        return "downloadable, no sha256 (--allow-unverified)" if unverified else row["weights"]
+
+    table = [header] + [
+        (
+            r["name"],
+            str(r["sample_rate"]),
+            f"{r['parameters'] / 1e6:.2f}M",
+            weights(r),
+            r["data"],
+            r["license"],
+        )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in [header[:4], *table]) for i in range(4)]
-    notes = [header[4:], *((r["data"], r["license"]) for r in rows)]
-    for row, (data, license_) in zip([header[:4], *table], notes, strict=True):
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        print("  ".join([*cells, data, license_]).rstrip())
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
     print(f"\ncache: {hub.cache_dir()} (set ${hub.HOME_ENV_VAR} to move it)")
     return 0
 

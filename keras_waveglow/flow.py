@@ -1325,16 +1325,20 @@ class WaveGlow(keras.Model):
                 `keras-waveglow train`, read as `--init-from` reads it: its generator, the
                 moving average when its run kept one, as `export-weights` decides); nothing is
                 downloaded. Default None (the preset's weights, if any).
-            **overrides: constructor arguments that replace the preset's (with weights, only
-                ones that keep the weights' shapes, e.g. `seed` or `remat`).
+            **overrides: constructor arguments that replace the preset's. With the preset's
+                own weights only settings of the run (`seed`, `remat`, `train_sigma`, `name`,
+                `dtype`, `trainable`) or values equal to the preset's: anything else would
+                load the weights into another network or mel, and is refused before any
+                download. With `weights=`, any that keep the file's shapes.
 
         Returns:
             A `WaveGlow`.
 
         Raises:
-            ValueError: unknown preset, overrides that the weights do not fit (weights of
-                other shapes, or more or fewer of them: `check_weights_file`), or `weights`
-                with `load_weights=False`.
+            ValueError: unknown preset, overrides that change what the preset's own weights
+                compute, overrides that a `weights` file does not fit (weights of other
+                shapes, or more or fewer of them: `check_weights_file`), or `weights` with
+                `load_weights=False`.
             FileNotFoundError: `weights` does not exist.
             keras_waveglow.hub.WeightsUnavailableError: the weights cannot be downloaded (the
                 message names the URL, its sha256 and where to put a manual download).
@@ -1355,6 +1359,11 @@ class WaveGlow(keras.Model):
                 f"Preset {name!r}: unknown {cls.__name__} argument(s) {unknown}; "
                 f"known: {', '.join(sorted(known))}."
             )
+        if weights is None and load_weights:
+            from keras_waveglow import hub  # lazy: hub converts through convert.py (needs flow)
+
+            if hub.weights_source(name) is not None:
+                cls._check_overrides_keep_the_weights(name, overrides)
         if weights is not None:
             if not load_weights:
                 raise ValueError("weights= loads a file; it contradicts load_weights=False.")
@@ -1390,6 +1399,30 @@ class WaveGlow(keras.Model):
                 f"Preset {name!r}: cannot load its weights{detail}: {error}"
             ) from error
         return model
+
+    # What a preset's own weights may be loaded with: settings of the run, not of the network
+    # or its mel (a hop length, a sample rate or a WN option that keeps the weights' shapes
+    # loads them into another function: NaN audio, or audio at the wrong rate).
+    _RUN_SETTINGS = frozenset({"seed", "remat", "train_sigma", "name", "dtype", "trainable"})
+
+    @classmethod
+    def _check_overrides_keep_the_weights(cls, name: str, overrides: dict) -> None:
+        """Refuses, before any download, overrides that change what a preset's own weights
+        compute (a value equal to the preset's is no change)."""
+        preset = get_preset(name)
+        changed = sorted(
+            key
+            for key, value in overrides.items()
+            if key not in cls._RUN_SETTINGS and (key not in preset or preset[key] != value)
+        )
+        if changed:
+            raise ValueError(
+                f"Preset {name!r} loads weights trained with its own settings; {changed} would "
+                "change what they compute (with these weights only "
+                f"{', '.join(sorted(cls._RUN_SETTINGS))} may be set). Use "
+                f"load_weights=False for the architecture with these settings, or weights= for "
+                "a file trained with them."
+            )
 
     @property
     def mel_config(self) -> dict:

@@ -103,11 +103,31 @@ def _consent_path(name: str, sha256: str) -> Path:
     return cache_dir() / name / f"{sha256.lower()}.accepted"
 
 
+def _readable(path: Path) -> bool:
+    """Whether a cached conversion opens as HDF5; a damaged one (a disk error, a cut copy)
+    is moved aside with a warning, so that the caller downloads and converts it anew."""
+    from keras_waveglow.flow import open_weights_file  # lazy: flow imports this module
+
+    try:
+        with open_weights_file(path):
+            return True
+    except ValueError as error:
+        damaged = path.with_name(path.name + ".damaged")
+        os.replace(path, damaged)
+        logger.warning("%s; moved to %s, converting anew.", error, damaged)
+        return False
+
+
 def _cached(name: str, sha256: str | None) -> Path | None:
     """The converted weights in the cache: the recorded digest's, else an accepted one's."""
     if sha256 and converted_path(name, sha256).is_file():
-        return converted_path(name, sha256)
-    found = sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))
+        if _readable(converted_path(name, sha256)):
+            return converted_path(name, sha256)
+    found = [
+        path
+        for path in sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))
+        if _readable(path)
+    ]
     if not sha256:  # nothing recorded to contradict: an earlier conversion will do
         return found[0] if found else None
     # Another digest's conversion counts only where the user accepted that checkpoint with
@@ -297,6 +317,14 @@ def preset_weights_file(
     if cached is not None:
         return cached
     placed_by_hand = checkpoint_path(name).is_file()
+    try:  # the conversion needs it: say so before a download of hundreds of megabytes
+        import torch  # noqa: F401
+    except ImportError as error:
+        raise ImportError(
+            f"Preset {name!r}: its weights are NVIDIA's PyTorch checkpoint, converted once "
+            "on first use, which needs PyTorch (pip install 'keras-waveglow[torch]'); the "
+            f"converted weights are cached and later calls do not need it. ({error})"
+        ) from error
     checkpoint, digest = _fetch_checkpoint(name, source, allow_unverified, progress, timeout)
     target = converted_path(name, digest)
     _convert(name, checkpoint, target)
@@ -355,7 +383,9 @@ def describe_presets() -> list[dict]:
 
     Returns:
         A list of dicts with "name", "sample_rate", "parameters", "weights" ("bundled",
-        "downloadable" or "none"), "data", "license" and "url" (None unless downloadable).
+        "downloadable" or "none"), "data", "license", "url" (None unless downloadable) and
+        "sha256" (the recorded digest of a download, None where none is recorded: such a
+        checkpoint needs `allow_unverified`).
     """
     rows = []
     for name in presets.PRESETS:
@@ -370,6 +400,7 @@ def describe_presets() -> list[dict]:
                 "data": source.get("data", "-"),
                 "license": source.get("license", "-"),
                 "url": source.get("url"),
+                "sha256": source.get("sha256"),
             }
         )
     return rows

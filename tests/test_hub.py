@@ -111,11 +111,16 @@ def test_download_converts_once_then_works_offline_without_torch(
     again = WaveGlow.from_preset(PRESET, seed=3)
     check_matches_torch(again, reference)
     assert again.seed == 3
-    with pytest.raises(
-        ValueError,
-        match=r"hub_test.*cannot load its weights with overrides \{'wn_channels': 8\}.*do not fit",
-    ):
-        WaveGlow.from_preset(PRESET, wn_channels=8)
+    # Overrides that change what the weights compute are refused by name, whether the shapes
+    # would fit (wn_linear_path, hop_length: NaN audio or the wrong rate, loaded silently
+    # before) or not; a value equal to the preset's is no change.
+    for override in ({"wn_channels": 8}, {"wn_linear_path": True}, {"hop_length": 128}):
+        with pytest.raises(ValueError, match=rf"hub_test.*\['{next(iter(override))}'\] would"):
+            WaveGlow.from_preset(PRESET, **override)
+    same = WaveGlow.from_preset(
+        PRESET, hop_length=presets.get_preset(PRESET)["hop_length"], remat=True
+    )
+    check_matches_torch(same, reference)
     # A preset name with weights is a model specification for vocode and set_default_model.
     check_matches_torch(inference.load_vocoder(PRESET), reference)
 
@@ -129,6 +134,31 @@ def test_weightless_config_on_request_and_weightless_presets_unchanged(server, p
     assert hub.weights_kind("tiny") == "none" and hub.weights_kind(PRESET) == "downloadable"
     with pytest.raises(ValueError, match=r"untrained architecture.*nvidia_ljspeech"):
         inference.load_vocoder("tiny")
+
+
+def test_no_pytorch_is_said_before_the_download_and_a_damaged_cache_is_rebuilt(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+    caplog,
+):
+    _, reference = checkpoint
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "torch", None)  # `import torch` fails
+        with pytest.raises(ImportError, match=r"hub_test.*needs PyTorch.*keras-waveglow\[torch\]"):
+            WaveGlow.from_preset(PRESET)
+    assert server.requests == [] and cached_files(cache) == []  # nothing fetched for nothing
+    path = hub.download_preset(PRESET, progress=False)
+    # A cached conversion cut short (a disk error, an interrupted copy): moved aside with a
+    # warning and converted anew, where every later call failed ("truncated or damaged").
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.hub"):
+        check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert "truncated or damaged" in caplog.text and "converting anew" in caplog.text
+    assert (path.parent / (path.name + ".damaged")).is_file()
 
 
 def test_bad_hash_is_refused_and_nothing_is_cached(server, preset, cache, monkeypatch):  # noqa: F811
@@ -357,5 +387,12 @@ def test_cli_lists_presets(capsys):
     assert cli.main(["presets"]) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("nvidia_ljspeech"))
-    assert "22050" in line and "268.00M" in line and "downloadable" in line and "LJSpeech" in line
+    assert "22050" in line and "268.00M" in line and "LJSpeech" in line
+    assert "downloadable, no sha256 (--allow-unverified)" in line  # NVIDIA publishes none
+    universal = next(line for line in out.splitlines() if line.startswith("nvidia_universal "))
+    assert "downloadable  " in universal and "no sha256" not in universal
+    # Every column starts at one offset (the licence after data of any length).
+    lines = out.splitlines()[: len(presets.PRESETS) + 1]
+    start = lines[0].index("licence")
+    assert all(line[start - 2 : start] == "  " for line in lines[1:] if len(line) > start)
     assert next(line for line in out.splitlines() if line.startswith("tiny")).split()[3] == "none"
