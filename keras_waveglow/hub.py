@@ -31,6 +31,7 @@ digest each time).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -316,6 +317,36 @@ def preset_weights_file(
     cached = _cached(name, expected)
     if cached is not None:
         return cached
+    # One process at a time fetches and converts: two notebooks or data-parallel workers on
+    # first use shared one .part file and one checkpoint (the second resumed the first's
+    # transfer, then found its checkpoint deleted). The others wait, then find the cache.
+    with _lock(cache_dir() / f".{name}.lock"):
+        cached = _cached(name, expected)
+        if cached is not None:
+            return cached
+        return _fetch_and_convert(name, source, expected, allow_unverified, progress, timeout)
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    """An exclusive lock on `path` (created) across processes, where the OS has `fcntl`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock; concurrent first calls are not coordinated
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch_and_convert(
+    name: str, source: dict, expected, allow_unverified: bool, progress: bool, timeout: float
+) -> Path:
     placed_by_hand = checkpoint_path(name).is_file()
     try:  # the conversion needs it: say so before a download of hundreds of megabytes
         import torch  # noqa: F401

@@ -80,7 +80,12 @@ def preset(server, checkpoint, cache, monkeypatch):  # noqa: F811
 
 
 def cached_files(home):
-    return sorted(p.relative_to(home).as_posix() for p in home.rglob("*") if p.is_file())
+    """The cache's files, less the (empty) lock files that coordinate first calls."""
+    return sorted(
+        p.relative_to(home).as_posix()
+        for p in home.rglob("*")
+        if p.is_file() and not p.name.endswith(".lock")
+    )
 
 
 def check_matches_torch(model, reference):
@@ -159,6 +164,45 @@ def test_no_pytorch_is_said_before_the_download_and_a_damaged_cache_is_rebuilt(
         check_matches_torch(WaveGlow.from_preset(PRESET), reference)
     assert "truncated or damaged" in caplog.text and "converting anew" in caplog.text
     assert (path.parent / (path.name + ".damaged")).is_file()
+
+
+def test_concurrent_first_calls_download_and_convert_once(server, preset, cache, monkeypatch):  # noqa: F811
+    """Two first calls at once (two notebooks, data-parallel workers): one fetches and
+    converts while the other waits on the lock, then reads the cache; before, both wrote one
+    .part file and the second found the checkpoint deleted under it."""
+    import threading
+    import time
+
+    real = hub._fetch_and_convert
+    inside, peak, fetches = [0], [0], []
+
+    def slow(*args, **kwargs):
+        inside[0] += 1
+        peak[0] = max(peak[0], inside[0])
+        time.sleep(0.5)  # long enough for the other thread to reach the lock
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+            fetches.append(args[0])
+
+    monkeypatch.setattr(hub, "_fetch_and_convert", slow)
+    results, errors = [], []
+
+    def call():
+        try:
+            results.append(hub.download_preset(PRESET, progress=False))
+        except Exception as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and len(results) == 2 and results[0] == results[1]
+    assert peak[0] == 1 and fetches == [PRESET] and len(server.requests) == 1
+    assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
 
 
 def test_bad_hash_is_refused_and_nothing_is_cached(server, preset, cache, monkeypatch):  # noqa: F811
