@@ -781,7 +781,9 @@ def evaluate(
         same per folder of the inputs, see `summarize_by_folder`), `utterances` (per file: `id`,
         `source` (relative to the working folder when inside it), `source_resolved` (absolute),
         `source_sha256` (of the file's bytes; `compare_reports` pairs files by these two),
-        `duration_s`, `metrics`, `errors` and `files`), `skipped_metrics`, `failed_files`,
+        `duration_s`, `metrics`, `errors`, `clipped_samples` ({system: samples beyond
+        [-1, 1]}, for systems that had any: outputs are scored clipped, as saved) and
+        `files`), `skipped_metrics`, `failed_files`,
         `settings` (including `mr_stft_floor`, the MR-STFT definition) and `paths` (None
         when no file could be scored: nothing is written then, and `out_dir` is untouched;
         each failure is in `failed_files`, as (path, reason), and is logged as a warning when
@@ -916,6 +918,15 @@ def evaluate(
                 unusable[system] = f"non-finite output ({problem}); not scored or saved"
                 errors[f"{system}/output"] = unusable[system]
                 logger.warning("%s: %s %s", path, system, unusable[system])
+        # Scored as saved and heard: clipped to [-1, 1] (an output that overshoots scored
+        # better unclipped than what the report plays); how many samples were is recorded.
+        clipped = {}
+        for system in ("griffin_lim", "waveglow"):
+            if system not in unusable:
+                over = int(np.count_nonzero(np.abs(audio[system]) > 1.0))
+                if over:
+                    clipped[system] = over
+                    audio[system] = np.clip(audio[system], -1.0, 1.0)
         for system in ("griffin_lim", "waveglow"):
             values = metrics[system]
             values["rtf"] = rtf[system]
@@ -947,8 +958,8 @@ def evaluate(
         for system in usable:
             wav = Path("audio") / f"{utt_id}_{system}.wav"
             png = Path("img") / f"{utt_id}_{system}.png"
-            clipped = np.clip(audio[system], -1.0, 1.0)
-            save_audio(staging / wav, clipped, sample_rate, overwrite=True)
+            saved = np.clip(audio[system], -1.0, 1.0)  # the ground truth may exceed 1 too
+            save_audio(staging / wav, saved, sample_rate, overwrite=True)
             _save_mel_image(mels[system], staging / png, SYSTEM_LABELS[system], limits)
             files_out[system] = {"audio": wav.as_posix(), "mel_image": png.as_posix()}
         return {
@@ -959,6 +970,7 @@ def evaluate(
             "duration_s": duration,
             "metrics": metrics,
             "errors": errors,
+            "clipped_samples": clipped,
             "files": files_out,
         }
 

@@ -745,6 +745,37 @@ def test_a_file_that_fails_after_loading_is_reported_and_the_run_goes_on(tmp_pat
     assert json.loads((out / "report.json").read_text())["failed_files"][0][0].endswith("b.wav")
 
 
+def test_an_output_that_overshoots_is_scored_as_saved_clipped(tmp_path, monkeypatch):
+    """The report plays audio clipped to [-1, 1]; its scores are of that audio, and how many
+    samples were clipped is recorded (unclipped, an overshooting output scored better than
+    what is heard)."""
+    from keras_waveglow import inference
+
+    real_vocode = inference.vocode
+    monkeypatch.setattr(
+        inference,
+        "vocode",
+        lambda mel, model, **kw: 4.0 * np.asarray(real_vocode(mel, model, **kw)),
+    )
+    monkeypatch.setattr(evaluation, "available_metrics", lambda: (["log_mel_l1"], {}))
+    data = tmp_path / "data"
+    data.mkdir()
+    audio, rate = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    sf.write(data / "a.wav", audio[: SR // 2], rate)
+    model = vocode_helpers.tiny_model()
+    report = evaluate(model, data, tmp_path / "report", progress=False)
+    (utterance,) = report["utterances"]
+    reference, _ = load_audio(data / "a.wav", SR)
+    mel = np.asarray(mel_spectrogram(reference, **model.mel_config))
+    loud = 4.0 * np.asarray(real_vocode(mel, model, seed=[0, 0]))[: len(reference)]
+    over = int(np.count_nonzero(np.abs(loud) > 1))
+    assert over > 100 and utterance["clipped_samples"] == {"waveglow": over}
+    scored = utterance["metrics"]["waveglow"]["log_mel_l1"]
+    expected = log_mel_l1(reference, np.clip(loud, -1, 1), model.mel_config)
+    assert scored == pytest.approx(expected, rel=1e-5)
+    assert abs(log_mel_l1(reference, loud, model.mel_config) - expected) > 1e-3
+
+
 def test_a_non_finite_output_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
     """A diverged model's NaN for one file: that file's WaveGlow scores are errors, nothing
     of it is written, the other file and Griffin-Lim are scored, and the report is written."""
