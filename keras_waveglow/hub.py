@@ -175,7 +175,8 @@ def _fetch_checkpoint(
 
     path = checkpoint_path(name)
     expected = source.get("sha256")
-    if not path.is_file():
+    fetched = not path.is_file()
+    if fetched:
         if not expected and not allow_unverified:
             raise WeightsVerificationError(
                 f"Preset {name!r}: no sha256 is recorded for its checkpoint, so it is not "
@@ -193,8 +194,9 @@ def _fetch_checkpoint(
             download_file(source["url"], path, sha256=check, progress=progress, timeout=timeout)
         except ValueError as error:
             raise WeightsVerificationError(
-                f"Preset {name!r}: the downloaded checkpoint was refused ({error}); nothing was "
-                "cached. " + _remedy(name, source) + _consent(name)
+                f"Preset {name!r}: the downloaded checkpoint was refused ({error}): a transfer "
+                "cut short, or another file than the one recorded; nothing was cached, call "
+                "again to retry. " + _remedy(name, source) + _consent(name)
             ) from error
         except OSError as error:
             raise WeightsUnavailableError(
@@ -202,10 +204,18 @@ def _fetch_checkpoint(
                 + _remedy(name, source)
             ) from error
     size = source.get("size")
-    if size is not None and path.stat().st_size != size and not allow_unverified:
+    # Checked whatever allow_unverified says: a recorded size that differs is a truncated
+    # (or other) file, never one to trust anyway.
+    if size is not None and path.stat().st_size != size:
+        got = path.stat().st_size
+        if fetched:  # cut short (a server that sent no length) or another file: not kept
+            path.unlink()
+        remedy = (
+            "the download was deleted; call again to retry" if fetched else "delete or replace it"
+        )
         raise WeightsVerificationError(
-            f"{path}: {path.stat().st_size} bytes, but preset {name!r} expects {size}; "
-            "delete or replace it. " + _remedy(name, source)
+            f"{path}: {got} bytes, but preset {name!r} expects {size}; {remedy}. "
+            + _remedy(name, source)
         )
     digest = file_sha256(path)
     if expected and digest != expected.lower():
@@ -235,8 +245,10 @@ def _fetch_checkpoint(
     return path, digest
 
 
-def _convert(name: str, checkpoint: Path, target: Path) -> None:
-    """Converts the NVIDIA checkpoint with the preset's config and writes `target` atomically."""
+def _convert(name: str, checkpoint: Path, target: Path, downloaded: bool = False) -> None:
+    """Converts the NVIDIA checkpoint with the preset's config and writes `target` atomically.
+    A `downloaded` checkpoint that is not the preset's is deleted (a file put there by hand is
+    the user's, and kept)."""
     try:
         from keras_waveglow.audio import reason_without_path, replace_from_temporary
         from keras_waveglow.convert import from_nvidia
@@ -249,9 +261,13 @@ def _convert(name: str, checkpoint: Path, target: Path) -> None:
         reason = reason_without_path(error, checkpoint)
         if " given, but " in reason:  # e.g. "n_flows=12 given, but the checkpoint's weights..."
             reason = "the preset has " + reason.replace(" given, but ", ", but ", 1)
+        if downloaded:
+            checkpoint.unlink(missing_ok=True)
+            remedy = "the download was deleted (a transfer cut short, or another file)"
+        else:
+            remedy = "delete or replace the file"
         raise ValueError(
-            f"{checkpoint}: not the checkpoint of preset {name!r} ({reason.rstrip('.')}); "
-            "delete or replace the file."
+            f"{checkpoint}: not the checkpoint of preset {name!r} ({reason.rstrip('.')}); {remedy}."
         ) from error
     except ImportError as error:
         raise ImportError(
@@ -358,7 +374,7 @@ def _fetch_and_convert(
         ) from error
     checkpoint, digest = _fetch_checkpoint(name, source, allow_unverified, progress, timeout)
     target = converted_path(name, digest)
-    _convert(name, checkpoint, target)
+    _convert(name, checkpoint, target, downloaded=not placed_by_hand)
     if not expected or digest != expected.lower():  # let through by allow_unverified
         _consent_path(name, digest).write_text(
             f"{checkpoint.name} (sha256 {digest}) accepted with allow_unverified for preset "

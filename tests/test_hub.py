@@ -365,9 +365,32 @@ def test_checkpoint_that_contradicts_the_preset_is_not_cached(server, preset, ca
     message = (
         rf"{FILENAME}: not the checkpoint of preset '{PRESET}' \(the preset has n_flows=6, but"
     )
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message + r".*the download was deleted"):
         WaveGlow.from_preset(PRESET)
     assert not list(cache.glob(f"{PRESET}/*"))
+    assert cached_files(cache) == []  # not kept, to be taken later for a file put by hand
+
+
+def test_a_transfer_cut_short_is_never_accepted(server, preset, checkpoint, cache, monkeypatch):  # noqa: F811
+    """A server that drops the connection without a Content-Length: the file looks complete.
+    Its recorded size refuses it even with allow_unverified (which let it through before);
+    without a size, its conversion fails and the download is deleted, not kept."""
+    data, reference = checkpoint
+    server.send_length = False
+    server.cut_after, server.cuts_left = len(data) // 2, 1
+    monkeypatch.setitem(preset, "sha256", None)
+    with pytest.raises(
+        hub.WeightsVerificationError,
+        match=rf"{len(data) // 2} bytes, but preset .* the download was deleted; call again",
+    ):
+        WaveGlow.from_preset(PRESET, allow_unverified=True)
+    assert cached_files(cache) == []
+    monkeypatch.setitem(preset, "size", None)
+    server.cuts_left = 1
+    with pytest.raises(ValueError, match=r"not the checkpoint of .* the download was deleted"):
+        WaveGlow.from_preset(PRESET, allow_unverified=True)
+    assert cached_files(cache) == []
+    check_matches_torch(WaveGlow.from_preset(PRESET, allow_unverified=True), reference)
 
 
 def test_bundled_file_preset_becomes_the_default_model(tmp_path, cache, monkeypatch):
