@@ -194,13 +194,15 @@ def _fetch_checkpoint(
             download_file(source["url"], path, sha256=check, progress=progress, timeout=timeout)
         except ValueError as error:
             raise WeightsVerificationError(
-                f"Preset {name!r}: the downloaded checkpoint was refused ({error}): a transfer "
-                "cut short, or another file than the one recorded; nothing was cached, call "
-                "again to retry. " + _remedy(name, source) + _consent(name)
+                f"Preset {name!r}: the downloaded checkpoint was refused "
+                f"({str(error).rstrip('.')}): a transfer cut short, or another file than the one "
+                "recorded; nothing was cached, call again to retry. "
+                + _remedy(name, source)
+                + _consent(name)
             ) from error
         except OSError as error:
             raise WeightsUnavailableError(
-                f"Preset {name!r}: could not download its weights ({error}). "
+                f"Preset {name!r}: could not download its weights ({str(error).rstrip('.')}). "
                 + _remedy(name, source)
             ) from error
     size = source.get("size")
@@ -340,6 +342,10 @@ def preset_weights_file(
         cached = _cached(name, expected)
         if cached is not None:
             return cached
+        # Under the lock no other conversion of this preset runs: a temporary file is what a
+        # killed one left behind.
+        for stale in (cache_dir() / name).glob(".converting-*"):
+            stale.unlink(missing_ok=True)
         return _fetch_and_convert(name, source, expected, allow_unverified, progress, timeout)
 
 

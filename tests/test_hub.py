@@ -155,7 +155,11 @@ def test_no_pytorch_is_said_before_the_download_and_a_damaged_cache_is_rebuilt(
         with pytest.raises(ImportError, match=r"hub_test.*needs PyTorch.*keras-waveglow\[torch\]"):
             WaveGlow.from_preset(PRESET)
     assert server.requests == [] and cached_files(cache) == []  # nothing fetched for nothing
+    stale = cache / PRESET / ".converting-killed.weights.h5"  # a conversion killed midway
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"partial")
     path = hub.download_preset(PRESET, progress=False)
+    assert not stale.exists()
     # A cached conversion cut short (a disk error, an interrupted copy): moved aside with a
     # warning and converted anew, where every later call failed ("truncated or damaged").
     data = path.read_bytes()
