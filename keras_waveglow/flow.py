@@ -11,6 +11,7 @@ Shapes carried in names: `B` batch, `T` audio samples, `T_g = T // n_group` grou
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -116,6 +117,64 @@ def _model_arguments(method: str, x, y, args: tuple, kwargs: dict) -> dict:
         return dict(signature.bind(None, x, y, *args, **kwargs).arguments)
     except (TypeError, ValueError):
         return dict(kwargs)
+
+
+class _KeepWeightsOnJax(keras.callbacks.Callback):
+    """Keeps a model's weights through an error raised while Keras traces a step, on JAX.
+
+    Keras 3.15.1's JAX trainer takes every variable's value out (sets it to None) before the
+    first step of an epoch and puts the values back from its state only after a step has run:
+    an error raised while the step is traced (an input the model refuses, from a dataset)
+    left the model without weights in memory. At each batch where the variables still hold
+    their values (`_jax_state_synced`), this records them as that state, by reference (no
+    copy), so the trainer's `finally: jax_state_sync()` puts them back.
+    """
+
+    def _remember(self, batch=None, logs=None):
+        model = self.model
+        if getattr(model, "_jax_state_synced", False) is not True:
+            return
+        optimizer = getattr(model, "optimizer", None)
+        model._jax_state = {
+            "trainable_variables": [v.value for v in model.trainable_variables],
+            "non_trainable_variables": [v.value for v in model.non_trainable_variables],
+            "optimizer_variables": [v.value for v in optimizer.variables] if optimizer else [],
+            "metrics_variables": [v.value for v in model.metrics_variables],
+        }
+
+    on_train_batch_begin = on_test_batch_begin = on_predict_batch_begin = _remember
+
+
+@contextlib.contextmanager
+def _restoring_jax_state(model):
+    """On JAX, puts the state `_KeepWeightsOnJax` recorded (or the trainer's latest) back into
+    the variables when the call fails: Keras 3.15.1's `evaluate` and `predict` do not (its
+    `fit` does, in a `finally`)."""
+    try:
+        yield
+    except BaseException:
+        if keras.backend.backend() == "jax" and hasattr(model, "jax_state_sync"):
+            model.jax_state_sync()
+        raise
+
+
+def _keeping_weights(method: str, positional: tuple, args: tuple, kwargs: dict):
+    """`(args, kwargs)` for `keras.Model.<method>(*positional, *args, **kwargs)` with, on
+    JAX, `_KeepWeightsOnJax` among the callbacks; unchanged elsewhere, or where the call does
+    not bind (Keras then says why) or its callbacks are a `CallbackList`."""
+    if keras.backend.backend() != "jax":
+        return args, kwargs
+    try:
+        bound = inspect.signature(getattr(keras.Model, method)).bind(
+            None, *positional, *args, **kwargs
+        )
+    except TypeError:
+        return args, kwargs
+    callbacks = bound.arguments.get("callbacks")
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        return args, kwargs
+    bound.arguments["callbacks"] = [*(callbacks or []), _KeepWeightsOnJax()]
+    return bound.args[1 + len(positional) :], bound.kwargs
 
 
 def _is_array(value) -> bool:
@@ -1776,11 +1835,10 @@ class WaveGlow(keras.Model):
 
         NumPy arrays and backend tensors (`x`, `y`, `sample_weight` and `validation_data=(mel,
         audio[, weights])`, by keyword or by position) get `compute_loss`'s input checks
-        here, eagerly. Why: on JAX, Keras 3.15.1's trainer sets every variable's value to None
-        before it traces the step and puts the values back only after the step ran, so an
-        error raised while tracing (such as these checks' own) left the model without
-        weights in memory, and every later call failed. Datasets and generators are checked
-        in the step, as before.
+        here, eagerly, so that a refusal comes before any work. Datasets and generators are
+        checked in the step: on JAX, where Keras 3.15.1's trainer takes every variable's
+        value out before it traces the step and an error there left the model without
+        weights in memory, the values are put back (`_KeepWeightsOnJax`).
 
         Raises:
             ValueError: arrays refused by `compute_loss`'s checks (no audio, shapes that do
@@ -1788,7 +1846,9 @@ class WaveGlow(keras.Model):
             TypeError: integer audio.
         """
         self._check_fit_arrays("fit", x, y, args, kwargs)
-        return super().fit(x, y, *args, **kwargs)
+        args, kwargs = _keeping_weights("fit", (x, y), args, kwargs)
+        with _restoring_jax_state(self):
+            return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.evaluate`, with array inputs checked first (see `fit` for why).
@@ -1798,7 +1858,9 @@ class WaveGlow(keras.Model):
             TypeError: integer audio.
         """
         self._check_fit_arrays("evaluate", x, y, args, kwargs)
-        return super().evaluate(x, y, *args, **kwargs)
+        args, kwargs = _keeping_weights("evaluate", (x, y), args, kwargs)
+        with _restoring_jax_state(self):
+            return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """`keras.Model.predict`, with an array mel checked first (see `fit` for why).
@@ -1807,7 +1869,9 @@ class WaveGlow(keras.Model):
             ValueError: a mel array not of shape (B, F, n_mel).
         """
         self._check_arrays(x)
-        return super().predict(x, *args, **kwargs)
+        args, kwargs = _keeping_weights("predict", (x,), args, kwargs)
+        with _restoring_jax_state(self):
+            return super().predict(x, *args, **kwargs)
 
     @staticmethod
     def _per_example_weight(sample_weight, audio):

@@ -47,7 +47,12 @@ from keras import ops, saving
 from keras_waveglow import _checks
 from keras_waveglow.audio import durable_replace
 from keras_waveglow.distributed import outside_distribution
-from keras_waveglow.flow import WaveGlow, open_weights_file
+from keras_waveglow.flow import (
+    WaveGlow,
+    _keeping_weights,
+    _restoring_jax_state,
+    open_weights_file,
+)
 from keras_waveglow.losses import (
     OLD_STFT_FLOOR_DEFINITION,
     STFT_FLOOR_DEFINITION,
@@ -432,7 +437,9 @@ class WaveGlowGAN(keras.Model):
         """
         self._refuse_weights("fit", x, y, args, kwargs)
         self.waveglow._check_fit_arrays("fit", x, y, args, kwargs)
-        return super().fit(x, y, *args, **kwargs)
+        args, kwargs = _keeping_weights("fit", (x, y), args, kwargs)
+        with _restoring_jax_state(self):
+            return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """`keras.Model.evaluate`, with arrays checked first (see `fit` for why).
@@ -443,7 +450,9 @@ class WaveGlowGAN(keras.Model):
         """
         self._refuse_weights("evaluate", x, y, args, kwargs)
         self.waveglow._check_fit_arrays("evaluate", x, y, args, kwargs)
-        return super().evaluate(x, y, *args, **kwargs)
+        args, kwargs = _keeping_weights("evaluate", (x, y), args, kwargs)
+        with _restoring_jax_state(self):
+            return super().evaluate(x, y, *args, **kwargs)
 
     _NO_WEIGHTS = (
         "WaveGlowGAN does not weight examples (its adversarial and feature-matching terms "
@@ -454,7 +463,7 @@ class WaveGlowGAN(keras.Model):
     def _refuse_weights(self, method: str, x, y, args: tuple, kwargs: dict) -> None:
         """Refuses `sample_weight`/`class_weight` and weighted `validation_data` arrays before
         Keras traces a step (they were dropped silently); a dataset's third element is
-        dropped with a warning when the step is traced (`_unpack`)."""
+        refused when the step is traced (`_unpack`)."""
         from keras_waveglow.flow import _model_arguments
 
         named = _model_arguments(method, x, y, args, kwargs)
@@ -471,14 +480,9 @@ class WaveGlowGAN(keras.Model):
         if audio is None:
             raise ValueError("WaveGlowGAN trains on (mel, audio) pairs; got no audio.")
         if weight is not None:
-            # Warned, not raised: this runs while Keras traces the step, where on JAX an
-            # error leaves every variable without a value (see `WaveGlow.fit`).
-            warnings.warn(
-                "WaveGlowGAN does not weight examples: the dataset's third element (sample "
-                "weights) is ignored; drop it, or train the likelihood alone with "
-                "WaveGlow.fit, which takes per-example sample_weight.",
-                stacklevel=2,
-            )
+            # Raised while Keras traces the step: on JAX the weights are put back
+            # (`flow._KeepWeightsOnJax`), where Keras 3.15.1 alone left them empty.
+            raise ValueError(self._NO_WEIGHTS.format("the dataset's third element"))
         return mel, audio
 
     def discriminator_active(self):

@@ -70,8 +70,9 @@ _RETRACED = {
 @pytest.mark.parametrize("case", sorted(_RETRACED))
 def test_traced_steps_refuse_bad_batches_after_retracing_with_other_shapes(case, compiled):
     """The static checks' refusals also where TensorFlow traces a dimension as unknown (a
-    run-time check with the same message); each case ends with the refusal, which on JAX
-    leaves the model without weights (Keras 3.15.1, see the next test)."""
+    run-time check with the same message). The refused call leaves the weights as they were:
+    on JAX, Keras 3.15.1 took every variable's value out before tracing and an error there
+    left the model without weights (`flow._KeepWeightsOnJax` puts them back)."""
     method, good, bad, message = _RETRACED[case]
     mel, audio = _data()
 
@@ -82,8 +83,12 @@ def test_traced_steps_refuse_bad_batches_after_retracing_with_other_shapes(case,
 
     for shape in good:
         getattr(compiled, method)(batches(*shape), verbose=0)
+    weights = compiled.get_weights()
     with pytest.raises(TRACED_ERRORS, match=message):
         getattr(compiled, method)(batches(*bad), verbose=0)
+    for before, after in zip(weights, compiled.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert ops.convert_to_numpy(compiled.inverse(mel, seed=0)).shape == (2, 9 * 256)
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,14 +146,19 @@ def test_a_refused_gan_fit_leaves_both_networks_usable():
         gan.fit(mel, audio, sample_weight=np.ones(2, "float32"), verbose=0)
     with pytest.raises(ValueError, match=expected):
         gan.evaluate(mel, audio, 2, 0, np.ones(2, "float32"))
+    # A dataset is checked in the traced step: refused there, the weights stay (on JAX they
+    # were all emptied).
+    with pytest.raises(TRACED_ERRORS, match="80 channels on its last axis"):
+        gan.fit(_batches(mel[..., :79], audio), verbose=0)
     for before, after in zip(weights, gan.get_weights(), strict=True):
         np.testing.assert_array_equal(before, after)
     assert np.isfinite(gan.fit(mel, audio, batch_size=2, verbose=0).history["loss"][0])
 
 
-def test_a_gan_warns_that_a_dataset_s_sample_weights_are_dropped():
-    """A third element in a dataset's batches is dropped with a warning when the step is
-    traced (an error there would leave the model without weights on JAX)."""
+def test_a_gan_refuses_a_dataset_s_sample_weights_and_keeps_its_weights():
+    """A third element in a dataset's batches is refused when the step is traced, as arrays
+    are before; on JAX the refusal no longer leaves the networks without weights (it was a
+    warning for that reason)."""
     from keras_waveglow import WaveDiscriminator, WaveGlowGAN
 
     gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), WaveDiscriminator(width=0.25))
@@ -159,11 +169,12 @@ def test_a_gan_warns_that_a_dataset_s_sample_weights_are_dropped():
         while True:
             yield mel, audio, np.ones(2, "float32")
 
-    with pytest.warns(
-        UserWarning, match=r"the dataset's third element \(sample weights\) is ignored"
-    ):
-        history = gan.fit(weighted(), steps_per_epoch=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
+    gan.fit(mel, audio, batch_size=2, verbose=0)  # builds every variable
+    weights = gan.get_weights()
+    with pytest.raises(TRACED_ERRORS, match=r"so the dataset's third element would be ignored"):
+        gan.fit(weighted(), steps_per_epoch=1, verbose=0)
+    for before, after in zip(weights, gan.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
     assert ops.convert_to_numpy(gan.waveglow.inverse(mel, seed=0)).shape == (2, 9 * 256)
     with pytest.raises(ValueError, match=r"so validation_data's third element would be"):
         gan.fit(mel, audio, validation_data=(mel, audio, np.ones(2, "float32")), verbose=0)
