@@ -80,7 +80,7 @@ def _kind(value) -> str:
     """NumPy's dtype kind of `value` ("f", "i", "c", ...), or "" where it has no NumPy form."""
     try:
         return np.asarray(value).dtype.kind
-    except ValueError:
+    except (TypeError, ValueError, RuntimeError):  # TF bfloat16, torch CUDA or grad tensors
         return ""
 
 

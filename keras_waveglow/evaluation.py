@@ -106,6 +106,10 @@ METRIC_BOUNDS = {
     "rtf": (0.0, None),
 }
 # The per-folder table and the printed summary show these, WaveGlow beside Griffin-Lim.
+# How a report names the F0 extractor of the pyin fallback (frames of at least 80 ms).
+PYIN_EXTRACTOR = "librosa.pyin, 80 ms+ frames"
+# `evaluate` stops when this many files fail alike after loading before any is scored.
+SYSTEMATIC_FAILURES = 3
 # librosa.griffinlim's momentum (its default): fast Griffin-Lim; 0 is the classic algorithm.
 GRIFFIN_LIM_MOMENTUM = 0.99
 FOLDER_TABLE_METRICS = ("pesq_wb", "log_mel_l1", "vuv_f1")
@@ -366,8 +370,9 @@ def f0_contour(audio, sample_rate: int) -> np.ndarray:
         fmin=F0_RANGE_HZ[0],
         fmax=F0_RANGE_HZ[1],
         sr=sample_rate,
-        # About 90 ms (2048 samples at 16 and 22.05 kHz, librosa's default there): frames
-        # twice as long smeared the voicing boundaries V/UV F1 is meant to see.
+        # The power of two at or above 80 ms (2048 samples at 16 and 22.05 kHz, 93-128 ms;
+        # librosa's default at 22.05 kHz): 186 ms frames at 22.05 kHz smeared the voicing
+        # boundaries V/UV F1 is meant to see.
         frame_length=1 << math.ceil(math.log2(0.08 * sample_rate)),
         hop_length=hop,
     )
@@ -801,6 +806,8 @@ def evaluate(
         FileNotFoundError: an input path does not exist.
         ValueError: no audio files were found, or a bad setting (sigma, denoiser_strength,
             griffin_lim_iters, max_files), refused before anything is loaded or written.
+        RuntimeError: the first `SYSTEMATIC_FAILURES` (3) files failed alike after loading
+            (e.g. a plotting library missing, an unwritable folder): nothing is written.
 
     Example:
         >>> report = evaluate("waveglow.keras", "data/cmu_us_slt_arctic/wav", "report/")
@@ -827,6 +834,7 @@ def evaluate(
             f"{griffin_lim_iters}."
         )
     out_dir = Path(out_dir)
+    made_out_dir = not out_dir.exists()  # removed again if no report is written into it
     _check_report_folder(out_dir)
     json_path, html_path = out_dir / "report.json", out_dir / "index.html"
     existing = [p for p in (json_path, html_path, out_dir / "audio", out_dir / "img") if p.exists()]
@@ -980,7 +988,7 @@ def evaluate(
 
         iterator = tqdm(iterator, desc="evaluate", unit="file")
     try:
-        utterances, failed, used_ids = [], [], set()
+        utterances, failed, used_ids, alike = [], [], set(), []
         for path in iterator:
             try:
                 reference, _ = load_audio(path, sample_rate=sample_rate)
@@ -1010,6 +1018,14 @@ def evaluate(
                     for system in SYSTEMS:
                         (staging / "audio" / f"{utt_id}_{system}.wav").unlink(missing_ok=True)
                         (staging / "img" / f"{utt_id}_{system}.png").unlink(missing_ok=True)
+                if not utterances:  # the same error on the first files: not one file's problem
+                    alike.append((type(error), reason_without_path(error, path)))
+                    if len(alike) == SYSTEMATIC_FAILURES and len(set(alike)) == 1:
+                        raise RuntimeError(
+                            f"the first {len(alike)} files failed alike after loading "
+                            f"({type(error).__name__}: {alike[0][1]}): stopped, as every file "
+                            "would; nothing was written."
+                        ) from error
 
         report = {
             "model": {
@@ -1031,7 +1047,12 @@ def evaluate(
                 "mr_stft_floor": MR_STFT_FLOOR,
                 "mcd_order": MCD_ORDER,
                 "f0_frame_period_ms": F0_FRAME_PERIOD_MS,
-                "f0_extractor": "pyworld" if _try_import("pyworld") is not None else "librosa.pyin",
+                # The pyin fallback's name carries its frame rule: a report that says only
+                # "librosa.pyin" used longer frames (`compare` leaves its voicing out).
+                "f0_extractor": (
+                    "pyworld" if _try_import("pyworld") is not None else PYIN_EXTRACTOR
+                ),
+                "scored_clipped": True,  # outputs scored as saved, clipped to [-1, 1]
             },
             "metrics": {
                 name: {"label": label, "higher_is_better": up}
@@ -1062,6 +1083,8 @@ def evaluate(
     finally:  # the new files when the run stopped early, the old ones when it finished
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        if made_out_dir and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # no report in it: as it was, absent
 
 
 def _model_source(model) -> dict:

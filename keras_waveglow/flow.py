@@ -992,7 +992,7 @@ class AffineCoupling(layers.Layer):
         self.remat = _checks.flag("remat", remat)
         if n_channels is None or _checks.count("n_channels", n_channels, 2) % 2:
             raise ValueError(f"AffineCoupling needs an even n_channels; got {n_channels}.")
-        self.n_channels = n_channels
+        self.n_channels = _checks.count("n_channels", n_channels)  # a plain int, for JSON
         self.n_half = self.n_channels // 2
         self.wn = WN(
             2 * self.n_half,
@@ -1056,13 +1056,22 @@ class AffineCoupling(layers.Layer):
 
 
 def _check_sigma(sigma):
-    """`inverse`'s sigma: a finite number >= 0 as a float, or a NumPy-able array of them as
-    float32 (one per example, say); refused by name otherwise."""
+    """`inverse`'s sigma: a finite number >= 0 as a float, or one per example (shape (B,) or
+    (B, 1, 1)) as a float32 (B, 1, 1) array; refused by name otherwise. A (B,) array is not
+    left to broadcast: against z's (B, T // n_group, n_group) it would scale the n_group
+    channels, and silently so where B == n_group."""
     if np.ndim(sigma) == 0 or isinstance(sigma, str | bytes):
         return _checks.finite("sigma", sigma)
     values = np.asarray(sigma)
     if values.dtype.kind not in ("i", "u", "f"):
         raise TypeError(f"sigma must be a number or an array of numbers; got {values.dtype}.")
+    if values.ndim == 1:
+        values = values.reshape(-1, 1, 1)
+    if values.ndim != 3 or values.shape[1:] != (1, 1):
+        raise ValueError(
+            "sigma must be a number or one per example, shape (batch,) or (batch, 1, 1); got "
+            f"shape {np.shape(sigma)}."
+        )
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ValueError(
             f"sigma must be finite and >= 0 everywhere; got min {values.min()}, max {values.max()}."
@@ -1468,11 +1477,17 @@ class WaveGlow(keras.Model):
     def _check_overrides_keep_the_weights(cls, name: str, overrides: dict) -> None:
         """Refuses, before any download, overrides that change what a preset's own weights
         compute (a value equal to the preset's is no change)."""
-        preset = get_preset(name)
+        # The value the weights were built with: the preset's, else the constructor's default.
+        defaults = {
+            key: parameter.default
+            for key, parameter in inspect.signature(cls.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        built_with = {**defaults, **get_preset(name)}
         changed = sorted(
             key
             for key, value in overrides.items()
-            if key not in cls._RUN_SETTINGS and (key not in preset or preset[key] != value)
+            if key not in cls._RUN_SETTINGS and (key not in built_with or built_with[key] != value)
         )
         if changed:
             raise ValueError(
@@ -1718,9 +1733,9 @@ class WaveGlow(keras.Model):
                 channels-first (B, n_mel, F) layout is refused by its shape, except for a mel
                 of exactly n_mel frames, which cannot be told apart: transpose such mels
                 first.
-            sigma: float >= 0 (finite), standard deviation of the sampled z, or an array
-                of them that broadcasts against z's (B, T // n_group, n_group), e.g. (B, 1, 1)
-                for one sigma per example; ignored when `z` is given. Default 0.6.
+            sigma: float >= 0 (finite), standard deviation of the sampled z, or a NumPy
+                array of one per example, shape (B,) or (B, 1, 1); ignored when `z` is given.
+                Default 0.6.
             seed: int, `keras.random.SeedGenerator` or None (the model's own generator).
             z: optional (B, T // n_group, n_group) latent with T <= F * hop_length, e.g. what
                 `forward` returns for T audio samples; sampled with T = F * hop_length when None.
@@ -1730,8 +1745,8 @@ class WaveGlow(keras.Model):
 
         Raises:
             ValueError: a mel not of shape (B, F, n_mel); a `sigma` (number or NumPy array)
-                with a negative, NaN or infinite value, or an array that does not broadcast
-                against z; a z of the wrong shape or longer than F * hop_length samples.
+                with a negative, NaN or infinite value, or an array not of one value per
+                example; a z of the wrong shape or longer than F * hop_length samples.
             TypeError: a `sigma` that is not a real number or array of them (None, a str, a
                 bool, a complex number).
         """
@@ -1751,14 +1766,13 @@ class WaveGlow(keras.Model):
         if z is None:
             seed = self.seed_generator if seed is None else seed
             shape = (ops.shape(cond)[0], steps, self.n_group)
-            if isinstance(sigma, np.ndarray) and all(isinstance(d, int) for d in shape):
-                try:
-                    np.broadcast_shapes(sigma.shape, shape)
-                except ValueError:
+            batch = shape[0]
+            if isinstance(sigma, np.ndarray) and isinstance(batch, int):
+                if sigma.shape[0] not in (1, batch):
                     raise ValueError(
-                        f"sigma of shape {sigma.shape} does not broadcast against z's {shape} "
-                        "(batch, steps, n_group); use shape (batch, 1, 1) for one per example."
-                    ) from None
+                        f"sigma has {sigma.shape[0]} values (one per example) for a batch of "
+                        f"{batch} mels."
+                    )
             z = random.normal(shape, seed=seed) * sigma
         z = ops.cast(z, self.compute_dtype)
         n_early = sum(self.n_early_size for k in range(self.n_flows) if self._emits_early(k))

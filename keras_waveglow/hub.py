@@ -112,9 +112,19 @@ def _readable(path: Path) -> bool:
     try:
         with open_weights_file(path):
             return True
+    except FileNotFoundError:  # another process moved it aside meanwhile
+        return False
     except ValueError as error:
         damaged = path.with_name(path.name + ".damaged")
-        os.replace(path, damaged)
+        try:
+            os.replace(path, damaged)
+        except FileNotFoundError:
+            return False
+        except OSError as move_error:  # a read-only cache, say
+            raise OSError(
+                f"{error}; it is a cached conversion and could not be moved aside "
+                f"({move_error}): delete it, then call again to convert anew."
+            ) from move_error
         logger.warning("%s; moved to %s, converting anew.", error, damaged)
         return False
 
@@ -338,30 +348,42 @@ def preset_weights_file(
     # One process at a time fetches and converts: two notebooks or data-parallel workers on
     # first use shared one .part file and one checkpoint (the second resumed the first's
     # transfer, then found its checkpoint deleted). The others wait, then find the cache.
-    with _lock(cache_dir() / f".{name}.lock"):
+    with _lock(cache_dir() / f".{name}.lock") as locked:
         cached = _cached(name, expected)
         if cached is not None:
             return cached
-        # Under the lock no other conversion of this preset runs: a temporary file is what a
-        # killed one left behind.
-        for stale in (cache_dir() / name).glob(".converting-*"):
-            stale.unlink(missing_ok=True)
+        if locked:  # no other conversion of this preset runs: a temporary file is a killed one's
+            for stale in (cache_dir() / name).glob(".converting-*"):
+                stale.unlink(missing_ok=True)
         return _fetch_and_convert(name, source, expected, allow_unverified, progress, timeout)
 
 
 @contextlib.contextmanager
 def _lock(path: Path):
-    """An exclusive lock on `path` (created) across processes, where the OS has `fcntl`."""
+    """An exclusive lock on `path` (created) across processes; yields whether it is held.
+
+    Not held where the OS has no `fcntl` (Windows) or the file system refuses `flock` (some
+    network file systems): concurrent first calls are then not coordinated, as before.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         try:
             import fcntl
-        except ImportError:  # Windows: no lock; concurrent first calls are not coordinated
-            yield
+        except ImportError:
+            yield False
             return
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.info("%s: waiting for another process to finish with it.", path)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as error:
+            logger.warning("%s: no lock on this file system (%s); not coordinated.", path, error)
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

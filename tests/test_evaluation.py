@@ -745,6 +745,28 @@ def test_a_file_that_fails_after_loading_is_reported_and_the_run_goes_on(tmp_pat
     assert json.loads((out / "report.json").read_text())["failed_files"][0][0].endswith("b.wav")
 
 
+def test_the_same_failure_on_the_first_files_stops_the_run(tmp_path, monkeypatch):
+    """A failure every file would meet (a library missing, a folder that cannot be written)
+    is not vocoded through the whole list: after the first three fail alike the run stops,
+    and no empty report folder is left."""
+    calls = []
+
+    def broken(mel, path, *args, **kwargs):
+        calls.append(Path(path).name)
+        raise ImportError("simulated: matplotlib is not installed")
+
+    monkeypatch.setattr(evaluation, "_save_mel_image", broken)
+    data = tmp_path / "data"
+    data.mkdir()
+    audio, rate = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    for k in range(5):
+        sf.write(data / f"{k}.wav", audio[k * SR // 4 : (k + 2) * SR // 4], rate)
+    out = tmp_path / "report"
+    with pytest.raises(RuntimeError, match=r"first 3 files failed alike .*ImportError: simulated"):
+        evaluate(vocode_helpers.tiny_model(), data, out, progress=False)
+    assert len(calls) == 3 and not out.exists()
+
+
 def test_an_output_that_overshoots_is_scored_as_saved_clipped(tmp_path, monkeypatch):
     """The report plays audio clipped to [-1, 1]; its scores are of that audio, and how many
     samples were clipped is recorded (unclipped, an overshooting output scored better than

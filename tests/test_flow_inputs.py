@@ -227,8 +227,14 @@ def test_inverse_takes_one_sigma_per_example_as_an_array():
     np.testing.assert_allclose(mixed[0], run(0.3)[0], atol=1e-6)
     np.testing.assert_allclose(mixed[1], run(0.6)[1], atol=1e-6)
     assert np.abs(mixed[0] - mixed[1]).max() > 0  # not both the same sigma
-    with pytest.raises(ValueError, match=r"sigma of shape \(3, 1, 1\) does not broadcast"):
+    # (B,) is one per example too, never broadcast over the n_group channels.
+    np.testing.assert_array_equal(run(np.array([0.3, 0.6])), mixed)
+    with pytest.raises(ValueError, match=r"sigma has 3 values .* for a batch of 2 mels"):
         run(np.full((3, 1, 1), 0.6))
+    with pytest.raises(
+        ValueError, match=r"one per example, shape \(batch,\) .* got shape \(2, 8\)"
+    ):
+        run(np.full((2, 8), 0.6))
     with pytest.raises(
         ValueError, match=r"sigma must be finite and >= 0 everywhere; got min -0\.1,"
     ):

@@ -119,7 +119,7 @@ def test_download_converts_once_then_works_offline_without_torch(
     # Overrides that change what the weights compute are refused by name, whether the shapes
     # would fit (wn_linear_path, hop_length: NaN audio or the wrong rate, loaded silently
     # before) or not; a value equal to the preset's is no change.
-    for override in ({"wn_channels": 8}, {"wn_linear_path": True}, {"hop_length": 128}):
+    for override in ({"wn_channels": 8}, {"wn_linear_path": False}, {"hop_length": 128}):
         with pytest.raises(ValueError, match=rf"hub_test.*\['{next(iter(override))}'\] would"):
             WaveGlow.from_preset(PRESET, **override)
     same = WaveGlow.from_preset(
@@ -207,6 +207,18 @@ def test_concurrent_first_calls_download_and_convert_once(server, preset, cache,
     assert errors == [] and len(results) == 2 and results[0] == results[1]
     assert peak[0] == 1 and fetches == [PRESET] and len(server.requests) == 1
     assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
+
+
+def test_overrides_are_refused_before_any_download(server, preset, checkpoint, cache):  # noqa: F811
+    """With an empty cache: the refusal comes before the request (a large checkpoint was
+    downloaded and converted first); a value equal to what the weights were built with, the
+    preset's or the constructor's default, is no change."""
+    _, reference = checkpoint
+    with pytest.raises(ValueError, match=r"\['wn_linear_path'\] would change what they compute"):
+        WaveGlow.from_preset(PRESET, wn_linear_path=False)
+    assert server.requests == [] and cached_files(cache) == []
+    model = WaveGlow.from_preset(PRESET, coupling_log_scale_bound=None, wn_separable=False)
+    check_matches_torch(model, reference)
 
 
 def test_bad_hash_is_refused_and_nothing_is_cached(server, preset, cache, monkeypatch):  # noqa: F811
