@@ -787,8 +787,8 @@ def evaluate(
         `source` (relative to the working folder when inside it), `source_resolved` (absolute),
         `source_sha256` (of the file's bytes; `compare_reports` pairs files by these two),
         `duration_s`, `metrics`, `errors`, `clipped_samples` ({system: samples beyond
-        [-1, 1]}, for systems that had any: outputs are scored clipped, as saved) and
-        `files`), `skipped_metrics`, `failed_files`,
+        [-1, 1]}, for systems that had any: the saved WAV is clipped there, while the
+        metrics are of the output as produced) and `files`), `skipped_metrics`, `failed_files`,
         `settings` (including `mr_stft_floor`, the MR-STFT definition) and `paths` (None
         when no file could be scored: nothing is written then, and `out_dir` is untouched;
         each failure is in `failed_files`, as (path, reason), and is logged as a warning when
@@ -926,15 +926,17 @@ def evaluate(
                 unusable[system] = f"non-finite output ({problem}); not scored or saved"
                 errors[f"{system}/output"] = unusable[system]
                 logger.warning("%s: %s %s", path, system, unusable[system])
-        # Scored as saved and heard: clipped to [-1, 1] (an output that overshoots scored
-        # better unclipped than what the report plays); how many samples were is recorded.
+        # Scored as produced; the saved WAV is clipped to [-1, 1], so how many samples that
+        # changed is recorded. Scoring the clipped audio instead lowered the baseline: fast
+        # Griffin-Lim overshoots on loud recordings, and clipping took its PESQ-WB on 12
+        # klettres files from 3.09 to 3.06 (benchmarks/results/
+        # learning_curves_klettres_v5mixcs_step10000_scored_clipped_2026-12-06.jsonl).
         clipped = {}
         for system in ("griffin_lim", "waveglow"):
             if system not in unusable:
                 over = int(np.count_nonzero(np.abs(audio[system]) > 1.0))
                 if over:
                     clipped[system] = over
-                    audio[system] = np.clip(audio[system], -1.0, 1.0)
         for system in ("griffin_lim", "waveglow"):
             values = metrics[system]
             values["rtf"] = rtf[system]
@@ -1052,7 +1054,6 @@ def evaluate(
                 "f0_extractor": (
                     "pyworld" if _try_import("pyworld") is not None else PYIN_EXTRACTOR
                 ),
-                "scored_clipped": True,  # outputs scored as saved, clipped to [-1, 1]
             },
             "metrics": {
                 name: {"label": label, "higher_is_better": up}
