@@ -815,8 +815,15 @@ def test_preset_weights_refuse_overrides_that_drop_flows():
     """Keras' load_weights skips arrays the model lacks: 8 of the preset's 12 flows loaded
     silently before; the bundled weights still load as they are."""
     name = "squeezewave_128s_klettres"
-    with pytest.raises(ValueError, match=rf"Preset '{name}': .*weights\.h5: .*shapes only in"):
+    # The preset's own weights: refused by name before loading (review 6).
+    with pytest.raises(ValueError, match=rf"Preset '{name}' .*\['n_flows'\] would change"):
         WaveGlow.from_preset(name, n_flows=8)
+    # The same file given as weights= (a user's file): the shapes decide.
+    from keras_waveglow import hub
+
+    path = hub.preset_weights_file(name)
+    with pytest.raises(ValueError, match=r"squeezewave_128s'.*weights\.h5.*shapes only in"):
+        WaveGlow.from_preset("squeezewave_128s", n_flows=8, weights=path)
     assert WaveGlow.from_preset(name).n_flows == 12
 
 
