@@ -67,13 +67,17 @@ def number(name: str, value) -> float:
             raise TypeError(f"{name} must be a number; got an array of shape {np.shape(value)}.")
         # A 0-d str, bool or complex array, np.complex64, ... (not "V": bfloat16 is a number;
         # TensorFlow's bfloat16 tensors have no NumPy form and are left to float()).
-        if _kind(value) in set("bcmMOSU"):
+        if _kind(value) in _NOT_NUMBERS:
             raise TypeError(f"{name} must be a number; got {value!r}.")
         return float(value)
     except (TypeError, ValueError) as error:
         if str(error).startswith(f"{name} must be"):
             raise
         raise TypeError(f"{name} must be a number; got {value!r}.") from error
+
+
+# NumPy dtype kinds that are no real number: bool, complex, times, object, bytes, str.
+_NOT_NUMBERS = frozenset("bcmMOSU")
 
 
 def _kind(value) -> str:

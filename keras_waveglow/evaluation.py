@@ -485,7 +485,8 @@ def griffin_lim(mel, mel_config: dict, n_iter: int = 32, seed: int = 0, length=N
     phase estimated by `n_iter` iterations of `librosa.griffinlim` from a seeded random phase,
     with librosa's default momentum 0.99: the "fast Griffin-Lim" of Perraudin et al. (2013),
     the stronger baseline (on ARCTIC's arctic_a0009 at 22.05 kHz, PESQ-WB 3.12 against 2.96
-    for the classic algorithm, momentum 0; review 5 of 2026-12-06).
+    for the classic algorithm, momentum 0: `python benchmarks/evaluation_baselines.py`,
+    `benchmarks/results/evaluation_baselines_2026-12-06.jsonl`).
 
     Args:
         mel: (frames, n_mels) log-mel, as `keras_waveglow.mel_spectrogram` makes.

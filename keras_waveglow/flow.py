@@ -818,19 +818,14 @@ class WN(layers.Layer):
         n_layers = _checks.count("WN n_layers", n_layers, 1)
         n_channels = _checks.count("WN n_channels", n_channels, 1)
         kernel_size = _checks.count("WN kernel_size", kernel_size, 1)
-        dilation_base = _checks.count("WN dilation_base", dilation_base)
-        cond_factor = _checks.count("WN cond_factor", cond_factor)
+        dilation_base = _checks.count("WN dilation_base", dilation_base, 1)
+        cond_factor = _checks.count("WN cond_factor", cond_factor, 1)
         if kernel_size % 2 != 1:
             raise ValueError(f"WN kernel_size must be odd; got {kernel_size}.")
         if cond_upsampling not in ("none", *_FRAME_UPSAMPLING):
             raise ValueError(
                 "WN cond_upsampling must be 'none', 'nearest' or 'linear'; "
                 f"got {cond_upsampling!r}."
-            )
-        if dilation_base < 1 or cond_factor < 1:
-            raise ValueError(
-                "WN dilation_base and cond_factor must be >= 1; "
-                f"got {dilation_base} and {cond_factor}."
             )
         self.n_out_channels = n_out_channels
         self.n_layers = n_layers
@@ -992,7 +987,7 @@ class AffineCoupling(layers.Layer):
         self.remat = _checks.flag("remat", remat)
         if n_channels is None or _checks.count("n_channels", n_channels, 2) % 2:
             raise ValueError(f"AffineCoupling needs an even n_channels; got {n_channels}.")
-        self.n_channels = _checks.count("n_channels", n_channels)  # a plain int, for JSON
+        self.n_channels = int(n_channels)  # checked above; a plain int, for JSON
         self.n_half = self.n_channels // 2
         self.wn = WN(
             2 * self.n_half,

@@ -131,9 +131,9 @@ def _readable(path: Path) -> bool:
 
 def _cached(name: str, sha256: str | None) -> Path | None:
     """The converted weights in the cache: the recorded digest's, else an accepted one's."""
-    if sha256 and converted_path(name, sha256).is_file():
-        if _readable(converted_path(name, sha256)):
-            return converted_path(name, sha256)
+    recorded = converted_path(name, sha256) if sha256 else None
+    if recorded is not None and recorded.is_file() and _readable(recorded):
+        return recorded
     found = [
         path
         for path in sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))

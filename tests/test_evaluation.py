@@ -202,9 +202,9 @@ def test_f0_metrics_on_harmonic_tones():
 
 def test_the_pyin_fallback_voices_speech_near_pyworld_and_little_noise(speech, monkeypatch):
     """Without pyworld the F0 contour comes from librosa's pyin, with ~90 ms frames: its
-    voicing of a second of ARCTIC speech at 22.05 kHz agrees with DIO's (F1 0.87 measured on
-    2026-12-06, 0.78 with the 186 ms frames used before) and it voices a tenth of white-noise
-    frames (a quarter before)."""
+    voicing of a second of ARCTIC speech at 22.05 kHz agrees with DIO's (F1 0.87, 0.78 with
+    the 186 ms frames used before) and it voices a tenth of white-noise frames (a quarter
+    before): `benchmarks/results/evaluation_baselines_2026-12-06.jsonl`."""
     import soxr
 
     slt, _ = speech
