@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import numpy as np
 
-RATE = 22050
+RATE = 22050  # the bundled vocoder's rate (its preset's mel_config below)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,46 +35,20 @@ def main() -> None:
 
     import librosa
 
-    from keras_waveglow import evaluation
+    from keras_waveglow import WaveGlow, evaluation
     from keras_waveglow.audio import load_audio, mel_spectrogram
-    from keras_waveglow.presets import get_preset
 
-    preset = get_preset("squeezewave_128s")
-    mel_config = {
-        "sample_rate": RATE,
-        "n_fft": preset["n_fft"],
-        "hop_length": preset["hop_length"],
-        "win_length": preset["win_length"],
-        "n_mels": preset["n_mel_channels"],
-        "fmin": preset["fmin"],
-        "fmax": preset["fmax"],
-    }
+    # The bundled vocoder's mel (22.05 kHz, 80 bands, 1024/256).
+    mel_config = WaveGlow.from_preset("squeezewave_128s", load_weights=False).mel_config
     audio, _ = load_audio(args.file, sample_rate=RATE)
-    mel = np.asarray(mel_spectrogram(audio, **mel_config), np.float64)
-    magnitude = librosa.feature.inverse.mel_to_stft(
-        np.exp(mel.T),
-        sr=RATE,
-        n_fft=mel_config["n_fft"],
-        power=1.0,
-        fmin=mel_config["fmin"],
-        fmax=mel_config["fmax"],
-        htk=False,
-        norm="slaney",
-    )
-    for momentum in (evaluation.GRIFFIN_LIM_MOMENTUM, 0.0):
-        output = librosa.griffinlim(
-            magnitude,
-            n_iter=32,
-            hop_length=mel_config["hop_length"],
-            win_length=mel_config["win_length"],
-            n_fft=mel_config["n_fft"],
-            window="hann",
-            center=True,
-            length=len(audio),
-            init="random",
-            random_state=np.random.RandomState(0),
-            momentum=momentum,
-        ).astype(np.float32)
+    mel = np.asarray(mel_spectrogram(audio, **mel_config))
+    default = evaluation.GRIFFIN_LIM_MOMENTUM
+    for momentum in (default, 0.0):
+        evaluation.GRIFFIN_LIM_MOMENTUM = momentum  # read by griffin_lim at each call
+        try:
+            output = evaluation.griffin_lim(mel, mel_config, n_iter=32, seed=0, length=len(audio))
+        finally:
+            evaluation.GRIFFIN_LIM_MOMENTUM = default
         print(
             json.dumps(
                 {
