@@ -58,7 +58,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--segment-length", type=int, default=16000)
     parser.add_argument("--gan", action="store_true", help="with the discriminators")
     parser.add_argument("--discriminator-width", type=float, default=1.0)
-    parser.add_argument("--mae-weight", type=float, default=45.0)
+    parser.add_argument("--mae-weight", type=float, default=4.0)  # WaveGlowGAN's default
     parser.add_argument(
         "--msd-groups", choices=("hifigan", "dense"), default="hifigan", help="with --gan"
     )

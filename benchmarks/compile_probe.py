@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--preset", default="squeezewave_tiny")
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--segment-length", type=int, default=8192)
-    parser.add_argument("--mae-weight", type=float, default=45.0)
+    parser.add_argument("--mae-weight", type=float, default=4.0)  # WaveGlowGAN's default
     parser.add_argument("--overrides", default="{}", help="JSON WaveGlow arguments")
     parser.add_argument("--patch", default="", help="dwconv, inv, nomel (comma-separated)")
     parser.add_argument("--compile", action="store_true")

@@ -139,8 +139,10 @@ def _cached(name: str, sha256: str | None) -> Path | None:
         for path in sorted((cache_dir() / name).glob("[0-9a-f]*.weights.h5"))
         if _readable(path)
     ]
-    if not sha256:  # nothing recorded to contradict: an earlier conversion will do
-        return found[0] if found else None
+    if not sha256:
+        # Nothing recorded to contradict: an earlier conversion will do, the newest one where
+        # several are cached (a checkpoint accepted later replaces the one accepted before).
+        return max(found, key=lambda path: path.stat().st_mtime_ns) if found else None
     # Another digest's conversion counts only where the user accepted that checkpoint with
     # allow_unverified (the consent holds for later calls); one verified against an older
     # record does not.

@@ -149,7 +149,8 @@ WEIGHTS: dict[str, dict] = {
         # The URL DeepLearningExamples' torch.hub entry point `nvidia_waveglow` (fp32) downloads.
         "url": "https://api.ngc.nvidia.com/v2/models/nvidia/waveglow_ckpt_fp32/versions/19.09.0/"
         "files/nvidia_waveglowpyt_fp32_20190427",
-        "filename": "nvidia_waveglowpyt_fp32_20190427.pt",
+        # The URL's own name: what wget, a browser and torch.hub's cache save it as.
+        "filename": "nvidia_waveglowpyt_fp32_20190427",
         "sha256": None,
         "size": None,
         "data": "LJSpeech-1.1 (one female English speaker, 24 h, 22.05 kHz)",

@@ -70,6 +70,8 @@ class ArchiveServer(http.server.ThreadingHTTPServer):
         self.cuts_left = 0
         self.support_range = True
         self.send_length = True  # False: no Content-Length (the end is where the data stop)
+        self.fail_statuses: list[int] = []  # answered (one per request) before serving again
+        self.retry_after: str | None = None  # the Retry-After header sent with those
 
     @property
     def url(self):
@@ -87,6 +89,13 @@ class ArchiveHandler(http.server.BaseHTTPRequestHandler):
         name = self.path.rsplit("/", 1)[-1]
         if not self.path.startswith("/packed/") or name not in server.files:
             self.send_error(404)
+            return
+        if server.fail_statuses:
+            self.send_response(server.fail_statuses.pop(0))
+            if server.retry_after is not None:
+                self.send_header("Retry-After", server.retry_after)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         data = server.files[name]
         start = 0
@@ -434,18 +443,58 @@ def test_transfer_that_stays_incomplete_keeps_the_part_for_later(server, tmp_pat
     assert server.requests[-1][1] == "bytes=1400-"
 
 
-def test_unreachable_server_leaves_nothing_and_says_so(tmp_path, caplog):
+def test_unreachable_server_leaves_nothing_and_says_so(tmp_path, caplog, monkeypatch):
     import socket
 
     with socket.socket() as probe:  # a port with nothing listening: connection refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/x.tar.bz2"
+    waits = []
+    monkeypatch.setattr(arctic.time, "sleep", waits.append)
     with caplog.at_level(logging.WARNING, logger="keras_waveglow.data.arctic"):
         with pytest.raises(OSError, match=r"could not download it after 2 attempts.*nothing was"):
             arctic.download_file(url, tmp_path / "x.tar.bz2", progress=False, retries=1)
-    assert "retrying" in caplog.text and "resuming" not in caplog.text
+    assert "retrying in 1 s" in caplog.text and "resuming" not in caplog.text
+    assert waits == [arctic.RETRY_WAIT_S] and list(tmp_path.iterdir()) == []
+
+
+def test_transient_http_errors_are_retried_after_a_pause(server, tmp_path, monkeypatch, caplog):
+    waits = []
+    monkeypatch.setattr(arctic.time, "sleep", waits.append)
+    data = speaker_tarball("slt")
+    server.files = {ARCHIVE.format("slt"): data}
+    # 503 with Retry-After: 7 -> waits 7 s; then 502 without one -> RETRY_WAIT_S * 2 ** 1.
+    server.fail_statuses, server.retry_after = [503], "7"
+    path = tmp_path / ARCHIVE.format("slt")
+    url = f"{server.url}/{ARCHIVE.format('slt')}"
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.data.arctic"):
+        arctic.download_file(url, path, progress=False)
+    assert path.read_bytes() == data and len(server.requests) == 2
+    assert waits == [7.0]
+    assert "HTTP Error 503" in caplog.text and "retrying in 7 s" in caplog.text
+
+    path.unlink()
+    waits.clear()
+    server.requests.clear()
+    server.fail_statuses, server.retry_after = [502, 500], None
+    arctic.download_file(url, path, progress=False)
+    assert path.read_bytes() == data and len(server.requests) == 3
+    assert waits == [arctic.RETRY_WAIT_S, 2 * arctic.RETRY_WAIT_S]
+
+    # A server that keeps failing: the last status named, nothing saved.
+    path.unlink()
+    server.fail_statuses = [503] * 3
+    with pytest.raises(OSError, match=r"could not download it after 2 attempts \(HTTP Error 503"):
+        arctic.download_file(url, path, progress=False, retries=1)
     assert list(tmp_path.iterdir()) == []
+    # An answer that cannot change (404) ends the call at once, without waiting.
+    waits.clear()
+    server.requests.clear()
+    server.fail_statuses = []
+    with pytest.raises(OSError, match="HTTP error 404"):
+        arctic.download_file(f"{server.url}/missing.tar.bz2", path, progress=False)
+    assert len(server.requests) == 1 and waits == []
 
 
 def test_checksum_mismatch_and_http_errors_are_reported(server, tmp_path):

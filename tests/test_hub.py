@@ -345,6 +345,23 @@ def test_unverified_source_needs_consent_and_logs_its_digest(
     # The conversion is found again although no digest is recorded.
     WaveGlow.from_preset(PRESET)
     assert len(server.requests) == 1
+    # Of several conversions, the newest (the checkpoint accepted last) is used, not the
+    # lowest digest.
+    converted = cache / PRESET / f"{digest}.weights.h5"
+    other = cache / PRESET / f"{'0' * 64}.weights.h5"
+    other.write_bytes(converted.read_bytes())
+    now = converted.stat().st_mtime
+    os.utime(other, (now - 60, now - 60))
+    assert hub._cached(PRESET, None) == converted
+    os.utime(other, (now + 60, now + 60))
+    assert hub._cached(PRESET, None) == other
+
+
+def test_a_hand_downloaded_checkpoint_goes_where_wget_names_it(cache):
+    # nvidia_ljspeech's URL ends without ".pt": the manual path is the name a download gets.
+    for name in ("nvidia_ljspeech", "nvidia_universal"):
+        url = presets.WEIGHTS[name]["url"]
+        assert hub.checkpoint_path(name) == cache / "downloads" / url.rsplit("/", 1)[-1]
 
 
 def test_from_preset_accepts_an_unverified_checkpoint_on_request(

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -42,6 +43,11 @@ def _durable_replace(tmp: Path, path: Path) -> None:
 
 ARCTIC_UTTERANCES_PER_SPEAKER = 1132  # a0001..a0593 and b0001..b0539
 _COMPLETE_MARKER = ".download_complete"
+# HTTP statuses a server sends when it may answer later (timeout, too many requests, server
+# errors behind a proxy): retried like a dropped connection. Others (404, 403, ...) end at once.
+TRANSIENT_HTTP_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_WAIT_S = 1.0  # the first wait before retrying a failed request; doubled on each retry
+_MAX_WAIT_S = 60.0  # the longest wait, whatever the server's Retry-After asks
 _WAV_NAME = re.compile(r"^arctic_([ab])(\d{4})\.wav$")
 _TRANSCRIPT_LINE = re.compile(r'^\(\s*(\S+)\s+"(.*)"\s*\)$')
 
@@ -494,24 +500,32 @@ def download_file(
         path: str or path-like, where the file goes.
         sha256: str or None, the expected hex digest.
         progress: bool, show a tqdm progress bar. Default True.
-        retries: int, extra attempts after an interrupted transfer. Default 3.
+        retries: int, extra attempts after an interrupted transfer, a failed connection or a
+            transient HTTP status (`TRANSIENT_HTTP_STATUSES`: 408, 429, 500, 502-504); an
+            attempt that gained no bytes is followed by a pause (the server's Retry-After, else
+            `RETRY_WAIT_S` doubled per attempt, at most a minute). Default 3.
         timeout: float, socket timeout in seconds. Default 60.
 
     Returns:
         The `Path` of the complete file.
 
     Raises:
-        OSError: the transfer stayed incomplete after all retries (the part file is kept).
+        OSError: the transfer stayed incomplete after all retries (the part file is kept), or
+            the server answered with another HTTP error (404, 403, ...: not retried).
         ValueError: size or checksum mismatch (the part file is deleted).
     """
     path = Path(path)
     part = path.with_name(path.name + ".part")
     for attempt in range(retries + 1):
+        before = part.stat().st_size if part.exists() else 0
         try:
             total = _download_once(url, part, progress, timeout)
             problem = None
         except urllib.error.HTTPError as error:
-            raise OSError(f"{url}: HTTP error {error.code} {error.reason}.") from error
+            if error.code not in TRANSIENT_HTTP_STATUSES:
+                raise OSError(f"{url}: HTTP error {error.code} {error.reason}.") from error
+            # The server may answer later: wait (its Retry-After, else a doubling pause).
+            total, problem = None, error
         except (http.client.HTTPException, OSError) as error:
             # A dropped connection (IncompleteRead, reset, timeout): keep the bytes, resume.
             total, problem = None, error
@@ -535,7 +549,14 @@ def download_file(
                 f"({problem}); run again to resume from {part}."
             ) from cause
         action = "resuming" if size else "retrying"
+        wait = 0.0
+        if isinstance(problem, urllib.error.HTTPError) or size <= before:
+            # Nothing gained this attempt (a server error, a refused connection): pause before
+            # asking again; a transfer cut after some progress resumes at once.
+            wait = _retry_wait(problem, attempt)
+            action += f" in {wait:g} s"
         logger.warning("%s: interrupted at %d bytes (%s); %s.", url, size, problem, action)
+        time.sleep(wait)
     if sha256 is not None:
         digest = file_sha256(part)
         if digest.lower() != sha256.lower():
@@ -543,6 +564,15 @@ def download_file(
             raise ValueError(f"{url}: sha256 mismatch: expected {sha256}, got {digest}.")
     _durable_replace(part, path)
     return path
+
+
+def _retry_wait(problem: object, attempt: int) -> float:
+    """Seconds to wait before retry `attempt + 1`: the server's Retry-After (in seconds) when it
+    sent one, else RETRY_WAIT_S doubled per attempt; at most _MAX_WAIT_S."""
+    retry_after = getattr(problem, "headers", None) and problem.headers.get("Retry-After")
+    if retry_after and retry_after.strip().isdigit():
+        return min(float(retry_after), _MAX_WAIT_S)
+    return min(RETRY_WAIT_S * 2**attempt, _MAX_WAIT_S)
 
 
 def _is_within(dest: Path, target: Path) -> bool:
