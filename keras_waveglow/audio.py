@@ -797,6 +797,8 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
             raise AudioFileError(f"{path}: cannot read a torch tensor ({error}).") from error
         if not isinstance(tensor, torch.Tensor):
             raise AudioFileError(f"{path}: holds a {type(tensor).__name__}, not a torch tensor.")
+        if not tensor.is_floating_point():  # checked before the cast hides it (as for .npy)
+            raise AudioFileError(f"{path}: mel values must be floats; got {tensor.dtype}.")
         mel = tensor.detach().to(torch.float32).numpy()
     else:
         raise AudioFileError(f"{path}: unknown mel file type {suffix!r}; expected .npy or .pt.")

@@ -819,7 +819,9 @@ def _add_vocode(subparsers, common) -> None:
         "bundled one does)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
-    p.add_argument("--seed", type=int, default=None, help="noise seed for reproducible output")
+    p.add_argument(
+        "--seed", type=_at_least(0), default=None, help="noise seed for reproducible output"
+    )
     p.add_argument("--normalize", action="store_true", help="peak-normalise each output to 0.9")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -843,6 +845,7 @@ def _run_vocode(args) -> int:
     try:
         with warnings.catch_warnings():  # each is in result["warnings"], printed below
             warnings.filterwarnings("ignore", message=r".*mel values span")
+            warnings.filterwarnings("ignore", message=r".*under the output folder")
             result = vocode_files(
                 args.inputs,
                 args.out,
@@ -860,7 +863,7 @@ def _run_vocode(args) -> int:
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"vocode failed: {error}", file=sys.stderr)
         return 2
-    for _, message in result["warnings"]:
+    for _, message in result["left_out"] + result["warnings"]:
         print(f"WARNING {message}", file=sys.stderr)
     for _, message in result["failed"]:
         print(f"FAILED {message}", file=sys.stderr)
@@ -913,7 +916,7 @@ def _add_evaluate(subparsers, common) -> None:
         default="zeros",
         help="the denoiser's bias: all-zero log-mel (default) or silence, as vocode's",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for WaveGlow and Griffin-Lim")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="seed for WaveGlow and Griffin-Lim")
     p.add_argument("--griffin-lim-iters", type=int, default=32, help="default 32")
     p.add_argument("--max-files", type=int, default=None, help="evaluate at most this many")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")

@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_waveglow import _checks
 from keras_waveglow.audio import reason_without_path, replace_from_temporary, sync_folder
 from keras_waveglow.losses import (
     MR_STFT_RESOLUTIONS,
@@ -808,7 +809,7 @@ def evaluate(
             the model is loaded).
         FileNotFoundError: an input path does not exist.
         ValueError: no audio files were found, or a bad setting (sigma, denoiser_strength,
-            griffin_lim_iters, max_files), refused before anything is loaded or written.
+            griffin_lim_iters, max_files, seed), refused before anything is loaded or written.
         RuntimeError: the first `SYSTEMATIC_FAILURES` (3) files failed alike after loading
             (e.g. a plotting library missing, an unwritable folder): nothing is written.
 
@@ -829,6 +830,7 @@ def evaluate(
 
     if max_files is not None and max_files < 1:
         raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
+    seed = _checks.count("seed", seed, 0)  # before the model loads, as typed
     _check_settings(sigma, denoiser_strength, batch_size=1)  # as vocode would, but now
     _check_denoiser_mode(denoiser_mode)
     if isinstance(griffin_lim_iters, bool) or operator.index(griffin_lim_iters) < 1:

@@ -4,8 +4,9 @@
 cut into jobs of a few fixed shapes (shape buckets), so the backend compiles the flow's inverse
 once per bucket instead of once per length:
 
-* a mel of up to `chunk_frames + 2 * overlap_frames` frames is one job, padded with silence
-  (log-mel `log(1e-5)`) up to the next power of two (at least 32 frames);
+* a mel of up to `chunk_frames + 2 * overlap_frames` frames, less the model's right receptive
+  field, is one job, padded with silence (log-mel `log(1e-5)`) up to the next power of two (at
+  least 32 frames) that leaves at least that receptive field of silence after it;
 * a longer mel is cut into windows of exactly that many frames whose cores are `chunk_frames`
   long; neighbouring outputs are cross-faded over `fade_frames` around each core boundary.
 
@@ -13,7 +14,10 @@ The latent noise is drawn once per utterance with NumPy (`np.random.default_rng(
 sliced for the windows, so a seeded call gives the same audio on TensorFlow and JAX, and chunked
 output equals whole-utterance output: the flow's receptive field is finite (the upsampler looks
 3 frames back, each coupling's WN `(2**wn_layers - 1) * (wn_kernel_size - 1) / 2` grouped steps
-either way), and the default overlap covers it.
+either way), and the default overlap covers it. Every job ends in at least that receptive field
+of silence, so the last frames are made alike whatever the length, its bucket or the chunking:
+as `WaveGlow.inverse` makes them for the mel followed by silence (not for the mel alone, whose
+end `inverse` pads with zeros, a loud log-mel).
 
 Compilation goes through Keras itself: a small `keras.Model` wraps `WaveGlow.inverse(mel, z=z)`
 and runs with `predict_on_batch`, which Keras jit-compiles with the active backend
@@ -75,9 +79,9 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
         TypeError: a model of another type.
         FileNotFoundError: a string that is neither an existing file nor a preset (the message
             names the closest preset).
-        ValueError: `weights` with anything but a preset name, a preset without weights and
-            none given, or a path that cannot be a model (a folder, a `.weights.h5` file
-            without its preset, an audio or mel file).
+        ValueError: `weights` with anything but a preset name (None included), a preset
+            without weights and none given, or a path that cannot be a model (a folder, a
+            `.weights.h5` file without its preset, an audio or mel file).
 
     Example:
         >>> keras_waveglow.set_default_model("my_waveglow.keras")
@@ -91,6 +95,12 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
     from keras_waveglow.presets import PRESETS
 
     if weights is not None:  # refused here, not at every later vocode(mel)
+        if model is None:  # clearing the default: weights would be dropped without a word
+            raise ValueError(
+                "set_default_model(None) clears the default model and takes no weights; name "
+                "their preset: set_default_model(<preset>, weights="
+                f"{os.fspath(weights)!r})."
+            )
         if isinstance(model, WaveGlow):
             _refuse_weights("a WaveGlow object", weights)
         if model is not None and os.fspath(model) not in PRESETS:
@@ -539,11 +549,17 @@ def _as_mel_list(mel, n_mels: int) -> tuple[list[np.ndarray], str]:
     return items, form
 
 
-def _plan_jobs(frames: int, chunk: int, context: int) -> list[tuple[int, int, int]]:
-    """Windows `(start, length, core_start)` covering a mel of `frames` frames."""
+def _plan_jobs(frames: int, chunk: int, context: int, tail: int = 0) -> list[tuple[int, int, int]]:
+    """Windows `(start, length, core_start)` covering a mel of `frames` frames.
+
+    A mel that fits one window with `tail` frames to spare is one job, padded with silence to
+    its bucket but never by fewer than `tail` frames (the model's right receptive field): its
+    last frames then hear silence after them whatever the length, as the last window of a
+    chunked mel does (it reaches `context` frames past the end).
+    """
     window = chunk + 2 * context
-    if frames <= window:
-        return [(0, bucket_frames(frames, window), 0)]
+    if frames + tail <= window:
+        return [(0, bucket_frames(frames + tail, window), 0)]
     jobs = []
     for core_start in range(0, frames, chunk):
         jobs.append((max(core_start - context, 0), window, core_start))
@@ -656,8 +672,8 @@ def vocode(
     items, form = _as_mel_list(mel, waveglow.n_mel_channels)
     _warn_if_not_log_mel(items)
     hop, group = waveglow.hop_length, waveglow.n_group
+    left, right = receptive_field_frames(waveglow)
     if overlap_frames is None:
-        left, right = receptive_field_frames(waveglow)
         overlap_frames = max(left, right) + (fade_frames + 1) // 2 + 1
     elif overlap_frames < (fade_frames + 1) // 2:
         raise ValueError(
@@ -674,7 +690,8 @@ def vocode(
 
     jobs = []  # (item, window start, window length, core start)
     for index, item in enumerate(items):
-        for start, length, core in _plan_jobs(item.shape[0], chunk_frames, overlap_frames):
+        plan = _plan_jobs(item.shape[0], chunk_frames, overlap_frames, tail=right)
+        for start, length, core in plan:
             jobs.append((index, start, length, core))
     outputs = [np.zeros(item.shape[0] * hop, "float32") for item in items]
     cores = {}
@@ -792,6 +809,15 @@ def _log_mel_problem(items: list[np.ndarray]) -> str | None:
             f"[log(1e-5) = {_SILENCE:.2f}, about 5]: a dB or power mel, or another front "
             "end's? Make mels with keras_waveglow.mel_spectrogram(audio, "
             "**model.mel_config); the audio will not sound right."
+        )
+    if any(float(item.min()) > 0.0 for item in items):
+        # Every band of every frame louder than magnitude 1: no speech does that (full-scale
+        # white noise sits near 0, silence at -11.5); a magnitude mel whose log was forgotten.
+        return (
+            "a mel whose values are all above 0 (a natural-log mel of speech has quiet bands "
+            "below 0 and silence at log(1e-5) = -11.5): a linear magnitude or power mel, not its "
+            "log? Make mels with keras_waveglow.mel_spectrogram(audio, **model.mel_config); "
+            "the audio will not sound right."
         )
     return None
 
@@ -1122,8 +1148,14 @@ def denoiser_for(model: WaveGlow, mode: str = "zeros") -> Denoiser:
 MEL_EXTENSIONS = (".npy", ".pt")
 
 
-def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tuple[Path, Path]]:
+def _expand_inputs(
+    inputs: Sequence, out_dir: Path, failures: list, left_out: list | None = None
+) -> list[tuple[Path, Path]]:
     """(input file, output wav) pairs, each input file once.
+
+    A folder that holds the output folder leaves out the files under it (an earlier run's
+    outputs, which would be copy-synthesised into a folder nested one level deeper each run);
+    how many is said in `left_out` (folder, message) and as a `UserWarning`.
 
     A folder gives the audio and mel files under it (recursively; other files, e.g. the
     NOTICE.txt, file lists and manifest `keras-waveglow prepare` writes, are left out, as
@@ -1132,10 +1164,13 @@ def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tupl
     or in a list must be audio or a mel, else it fails with the reason. An output keeps the
     input's path relative to its folder or its list's folder (else its name), with `.wav`.
     """
+    import warnings
+
     from keras_waveglow.audio import AUDIO_EXTENSIONS
     from keras_waveglow.data.arctic import is_file_list, read_file_list
 
     known = MEL_EXTENSIONS + tuple(AUDIO_EXTENSIONS)
+    outputs = out_dir.resolve()
     pairs, taken = [], {}
     for entry in inputs:
         entry = Path(entry)
@@ -1146,6 +1181,16 @@ def _expand_inputs(inputs: Sequence, out_dir: Path, failures: list) -> list[tupl
                 for p in entry.rglob("*")
                 if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known
             )
+            inside = [p for p in found if p.resolve().is_relative_to(outputs)]
+            if inside:
+                found = [p for p in found if p not in inside]
+                message = (
+                    f"{entry}: left out {len(inside)} file(s) under the output folder {out_dir} "
+                    "(outputs of a run, not inputs); give an output folder outside the inputs."
+                )
+                if left_out is not None:
+                    left_out.append((entry, message))
+                warnings.warn(message, stacklevel=3)
             candidates = [(p, p.relative_to(entry)) for p in found]
             if not candidates:
                 why = f"the folder holds no files to vocode (audio or mels: {known})"
@@ -1250,12 +1295,14 @@ def vocode_files(
         `{"written": [Path, ...], "failed": [(Path, message), ...], "warnings": [(Path,
         message), ...], "sample_rate": int}`: "warnings" names each mel file whose values
         cannot be a natural-log mel (a dB or power mel); it is vocoded and written all the
-        same, and the same message is raised as a `UserWarning`.
+        same, and the same message is raised as a `UserWarning`. "left_out" names each
+        input folder that holds the output folder, with how many files under the output
+        folder were not taken as inputs (outputs of a run; also a `UserWarning`).
 
     Raises:
-        ValueError: no inputs, or bad settings (sigma, denoiser_strength, batch_size),
-            checked before any model is loaded; per-file problems are reported in "failed"
-            instead.
+        ValueError: no inputs, or bad settings (sigma, denoiser_strength, batch_size, a
+            negative seed), checked before any model is loaded; per-file problems are
+            reported in "failed" instead.
         NotADirectoryError: `out_dir` is an existing file or lies under one (checked before
             the model loads).
 
@@ -1278,6 +1325,8 @@ def vocode_files(
     _check_settings(sigma, denoiser_strength, batch_size)
     _check_normalize(normalize)
     _check_denoiser_mode(denoiser_mode)
+    if seed is not None:  # before the model and the inputs load, named as given
+        seed = _checks.count("seed", seed, 0)
     if isinstance(inputs, str | bytes | os.PathLike):  # one path, not its characters
         inputs = [os.fsdecode(inputs)]
     inputs = list(inputs)
@@ -1289,7 +1338,8 @@ def vocode_files(
         raise NotADirectoryError(problem)
     waveglow = load_vocoder(model, weights)
     failures: list[tuple[Path, str]] = []
-    pairs = _expand_inputs(inputs, out_dir, failures)
+    left_out: list[tuple[Path, str]] = []
+    pairs = _expand_inputs(inputs, out_dir, failures, left_out)
     loaded = []  # (mel, output path, samples to keep or None, input path)
     warned: list[tuple[Path, str]] = []
     for path, target in pairs:
@@ -1352,6 +1402,7 @@ def vocode_files(
         "written": written,
         "failed": failures,
         "warnings": warned,
+        "left_out": left_out,
         "sample_rate": waveglow.sample_rate,
     }
 

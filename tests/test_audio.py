@@ -638,6 +638,15 @@ def test_load_mel_reads_tacotron2_torch_tensors(tmp_path):
     torch.save({"mel": torch.from_numpy(mel)}, tmp_path / "dict.pt")
     with pytest.raises(AudioFileError, match="not a torch tensor"):
         load_mel(tmp_path / "dict.pt")
+    # Refused by dtype as from .npy (the float32 cast hid it; complex lost its imaginary part).
+    for dtype in (torch.int64, torch.bool, torch.complex64):
+        torch.save(torch.ones(57, 80, dtype=dtype), tmp_path / "other.pt")
+        with pytest.raises(
+            AudioFileError, match=rf"other\.pt: mel values must be floats; got {dtype}"
+        ):
+            load_mel(tmp_path / "other.pt")
+    torch.save(torch.from_numpy(mel).half(), tmp_path / "half.pt")  # float16: taken
+    np.testing.assert_array_equal(load_mel(tmp_path / "half.pt"), mel.T.astype("float16"))
 
 
 def test_load_mel_without_torch_says_what_to_install(tmp_path, monkeypatch):

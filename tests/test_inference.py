@@ -58,9 +58,10 @@ def _no_default_model(monkeypatch):
 
 
 def _padded_inverse(model, mel, seed, sigma):
-    """The reference: the model's inverse on the mel padded to its bucket, with NumPy noise."""
+    """The reference: the model's inverse on the mel padded to its bucket (with at least its
+    right receptive field of silence), with NumPy noise."""
     frames = mel.shape[0]
-    bucket = bucket_frames(frames)
+    bucket = bucket_frames(frames + receptive_field_frames(model)[1])
     padded = np.full((1, bucket, 80), np.log(1e-5), "float32")
     padded[0, :frames] = mel
     z = np.zeros((1, bucket * HOP // 8, 8), "float32")
@@ -108,7 +109,7 @@ def test_vocode_compiles_once_per_bucket(speech_mel):
     vocode(speech_mel[:20], model, sigma=0.0)  # bucket 32, batch 1 (compiled at most once)
     before = runner.trace_count
     vocode(speech_mel[:27], model, sigma=0.0)
-    vocode(speech_mel[:32], model, sigma=0.0)
+    vocode(speech_mel[:31], model, sigma=0.0)  # + 1 frame of silence (right receptive field)
     assert runner.trace_count == before, "a length inside the same bucket was traced again"
     vocode(speech_mel[:40], model, sigma=0.0)  # bucket 64
     assert runner.trace_count == before + 1
@@ -177,6 +178,26 @@ def test_chunked_equals_whole(model, speech_mel, sigma, monkeypatch):
     # The default overlap covers the receptive field, so only float32 rounding differs.
     assert error < 1e-3
     assert np.abs(chunked - whole).max() / np.abs(whole).max() < 1e-3  # fades included
+
+
+def test_the_last_frames_do_not_depend_on_the_bucket_or_the_chunking(model, speech_mel):
+    # 64 frames fill their bucket: padded to 128 with silence, as the last chunk of a chunked
+    # run is, so the end is made alike (unpadded, as before: 1.2e-2 of the peak apart).
+    mel = speech_mel[:64]
+    whole = vocode(mel, model, sigma=0.6, seed=5)
+    chunked = vocode(mel, model, sigma=0.6, seed=5, chunk_frames=16, fade_frames=4)
+    # As test_chunked_equals_whole: float32 rounding (and the fades) only.
+    assert np.abs(chunked - whole).max() / np.abs(whole).max() < 1e-3
+    # The tail is the inverse of the mel followed by silence, whatever the bucket.
+    expected = _padded_inverse(model, mel, seed=5, sigma=0.6)
+    np.testing.assert_allclose(whole, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    for frames in (63, 64, 65):  # a longer mel's first frames: the same audio
+        longer = vocode(speech_mel[:frames], model, sigma=0.0)
+        end = min(frames, 62) * HOP  # away from each one's own end (right field: 1 frame)
+        reference = vocode(speech_mel[:62], model, sigma=0.0)
+        np.testing.assert_allclose(
+            longer[: end - HOP], reference[: end - HOP], rtol=0, atol=1e-5 * np.abs(reference).max()
+        )
 
 
 def test_normalize_option(model, speech_mel):
@@ -333,6 +354,9 @@ def test_model_specifications(model, tmp_path, monkeypatch):
         load_vocoder(model, weights=weights)
     with pytest.raises(ValueError, match="a WaveGlow object"):
         set_default_model(model, weights=weights)  # refused where it is given
+    # Clearing the default takes no weights (they were dropped, the bundled ones used).
+    with pytest.raises(ValueError, match=r"takes no weights.*set_default_model\(<preset>"):
+        set_default_model(None, weights=weights)
     assert inference.get_default_model() is None
     keras_file = tmp_path / "tiny.keras"
     model.save(keras_file)
@@ -396,8 +420,11 @@ def test_denoiser_standalone_removes_the_given_spectrum():
 
 def test_denoiser_from_model_measures_the_zero_mel_output(model, speech_mel):
     denoiser = Denoiser.from_model(model, strength=0.1)
-    # The model's output for an all-zero log-mel at sigma 0 (64 frames, a full bucket).
-    bias_audio = vocode(np.zeros((1, 64, 80), "float32"), model, sigma=0.0)
+    # The model's output for an all-zero log-mel of 64 frames at sigma 0, as NVIDIA's infer
+    # makes it (no silence after it, unlike vocode).
+    bias_audio = ops.convert_to_numpy(
+        model.inverse(np.zeros((1, 64, 80), "float32"), z=np.zeros((1, 64 * HOP // 8, 8)))
+    )
     stft = librosa.stft(bias_audio[0], n_fft=1024, hop_length=256, pad_mode="reflect")
     expected = np.abs(stft).mean(axis=1)
     actual = ops.convert_to_numpy(denoiser.bias_spectrum)
@@ -406,7 +433,7 @@ def test_denoiser_from_model_measures_the_zero_mel_output(model, speech_mel):
     cleaned = denoiser.denoise(bias_audio[0], strength=1.0)
     assert np.sum(cleaned**2) < 0.1 * np.sum(bias_audio**2)
     # vocode(..., denoiser_strength) applies the same denoiser to its output.
-    raw = vocode(speech_mel[:64], model, sigma=0.0)  # same length as bias_audio: one compile
+    raw = vocode(speech_mel[:64], model, sigma=0.0)
     denoised = vocode(speech_mel[:64], model, sigma=0.0, denoiser_strength=0.1)
     expected = denoiser.denoise(raw, strength=0.1)
     np.testing.assert_allclose(denoised, expected, rtol=0, atol=1e-5)
@@ -558,10 +585,15 @@ def test_vocode_an_nvidia_checkpoint_matches_pytorch(tmp_path):
     audio, sample_rate = vocode(mel, path, sigma=0.6, seed=5)
     assert sample_rate == 22050  # NVIDIA's front end, the importer's default
 
-    z = np.random.default_rng(5).standard_normal((32 * 16 // 8, 8), dtype=np.float32) * 0.6
+    # vocode runs the mel followed by silence (its bucket: 64 frames), so its end is made as a
+    # longer mel's would be; NVIDIA's infer on that, cropped, is the reference.
+    padded = np.full((64, 10), np.log(1e-5), "float32")
+    padded[:32] = mel
+    z = np.zeros((64 * 16 // 8, 8), "float32")
+    z[: 32 * 16 // 8] = np.random.default_rng(5).standard_normal((64, 8), dtype=np.float32) * 0.6
     with torch.no_grad():
-        expected = reference.infer(torch.from_numpy(mel.T[None]), z=torch.from_numpy(z.T[None]))
-    expected = expected[0].numpy()
+        expected = reference.infer(torch.from_numpy(padded.T[None]), z=torch.from_numpy(z.T[None]))
+    expected = expected[0].numpy()[: 32 * 16]
     # The import's parity bound (inverse within 1e-4 relative to the signal's peak).
     np.testing.assert_allclose(audio, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
 

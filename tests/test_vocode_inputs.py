@@ -56,6 +56,20 @@ def test_cli_vocode_of_a_prepared_folder_vocodes_its_audio_and_mels_only(corpus,
     assert sf.info(out / "en" / "c.wav").frames == 12 * 256
 
 
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(corpus, capsys):
+    out = corpus / "wavs"  # `vocode corpus -o corpus/wavs`, run twice
+    model = str(vocode_helpers.tiny_model_file())
+    argv = ["vocode", str(corpus), "-o", str(out), "--model", model, "--no-progress"]
+    assert cli.main([*argv, "--seed", "0"]) == 0
+    capsys.readouterr()
+    assert cli.main([*argv, "--seed", "1", "--overwrite"]) == 0
+    err = capsys.readouterr().err
+    # The first run's three outputs are left out, said once; the inputs are vocoded again.
+    assert "wrote 3 file(s) to" in err, err
+    assert f"WARNING {corpus}: left out 3 file(s) under the output folder {out}" in err
+    assert _names(out.rglob("*.wav"), out) == ["de/a.wav", "de/b.wav", "en/c.wav"]
+
+
 def test_a_file_list_gives_its_entries_relative_to_its_folder(corpus, tmp_path):
     model = vocode_helpers.tiny_model()
     out = tmp_path / "out"
@@ -157,7 +171,7 @@ def test_vocode_returns_the_rate_for_a_default_model_whatever_was_set():
     assert isinstance(inference.vocode(mel, model, seed=0), np.ndarray)  # an object given
 
 
-def test_vocode_refuses_bad_settings_by_name_before_loading_a_model():
+def test_vocode_refuses_bad_settings_by_name_before_loading_a_model(capsys):
     mel = vocode_helpers.speech_mel()[:12]
     model = vocode_helpers.tiny_model()
     cases = [
@@ -178,6 +192,17 @@ def test_vocode_refuses_bad_settings_by_name_before_loading_a_model():
         inference.vocode("foo.npy", model)
     with pytest.raises(TypeError, match=r"mel must be an array .* got generator"):
         inference.vocode((m for m in [mel]), model)
+    # vocode_files and evaluate too: a negative seed was named only after every input loaded,
+    # as the internal [-1, 0].
+    with pytest.raises(ValueError, match=r"seed must be >= 0; got -1\."):
+        inference.vocode_files(["x.npy"], "out", "no/such/model.keras", seed=-1)
+    from keras_waveglow import evaluation
+
+    with pytest.raises(ValueError, match=r"seed must be >= 0; got -1\."):
+        evaluation.evaluate("no/such/model.keras", ["x.wav"], "report", seed=-1)
+    with pytest.raises(SystemExit):  # argparse refuses it (exit 2, usage) before any work
+        cli.main(["vocode", "x.npy", "-o", "out", "--seed", "-1"])
+    assert "--seed: must be >= 0; got -1" in capsys.readouterr().err
     audio = inference.vocode(mel, model, seed=0, normalize=0.5)
     assert np.max(np.abs(audio)) == pytest.approx(0.5)
     np.testing.assert_array_equal(
@@ -208,6 +233,19 @@ def test_a_mel_that_is_not_a_natural_log_mel_warns(recwarn):
         inference.vocode(10 * mel / np.log(10), model, seed=0)  # dB: down to -50
     with pytest.warns(UserWarning, match=r"outside a natural-log mel"):
         inference.vocode(np.exp(mel) * 1e6, model, seed=0)  # linear, large
+    # A magnitude mel whose log was forgotten lies inside the range: named by its sign.
+    assert 0 < float(np.exp(mel).min()) and float(np.exp(mel).max()) < 12
+    with pytest.warns(UserWarning, match=r"all above 0 .* linear magnitude or power mel"):
+        inference.vocode(np.exp(mel), model, seed=0)
+    # The loudest signal there is, full-scale noise, still has bands below 0: no warning.
+    from keras_waveglow.audio import mel_spectrogram
+
+    noise = np.random.default_rng(0).uniform(-1, 1, 16000).astype("float32")
+    loud = np.asarray(mel_spectrogram(noise, **model.mel_config))
+    assert 0 < float(loud.max()) and float(loud.min()) < 0
+    recwarn.clear()
+    inference.vocode(loud, model, seed=0)
+    assert not [w for w in recwarn if "natural-log mel" in str(w.message)]
 
 
 def test_save_audio_and_the_mel_name_a_batch_or_channel_layout():
