@@ -390,8 +390,9 @@ def _add_train(subparsers, common) -> None:
         "--split",
         choices=("train", "all"),
         default=None,
-        help="data split of an ARCTIC corpus or a prepared folder: train (default) or all "
-        "(dev and eval are held out: score them with `keras-waveglow evaluate`)",
+        help="data split of an ARCTIC corpus or a folder `prepare` wrote (its train.txt): "
+        "train (default) or all (dev and eval are held out: score them with `keras-waveglow "
+        "evaluate`); other folders and file lists are read whole",
     )
     p.add_argument(
         "--gan", action="store_true", default=None, help="add the HiFi-GAN discriminators"
@@ -642,6 +643,15 @@ def _fill_train_options(args) -> str | None:
             if not args.resume:
                 return "the following argument is required: --data"
             return f"--data is required: no {path} names the run's data."
+        absolute = payload.get("data_path")
+        if not Path(data).exists() and isinstance(absolute, str) and Path(absolute).exists():
+            data = absolute  # recorded relative to the folder the run was started in
+        elif not Path(data).exists():
+            where = f" ({absolute})" if isinstance(absolute, str) and absolute != data else ""
+            return (
+                f"the run's data, {data!r}{where} as {path} records it, does not exist from "
+                f"here ({Path.cwd()}); pass --data."
+            )
         args.data = data
     if recorded:
         print(
@@ -758,10 +768,25 @@ def _run_train(args) -> int:
         )
         return 0
     losses = " ".join(f"{k}={v:.4g}" for k, v in sorted(summary["logs"].items()))
+    checkpoint = summary["checkpoint"] or "none written"
     print(
         f"trained {summary['steps']} steps ({summary['skipped_steps']} skipped): {losses}; "
-        f"checkpoint {summary['checkpoint']}, generator {summary['generator']}"
+        f"checkpoint {checkpoint}, generator {summary['generator']}"
     )
+    if summary["stopped_on_skips"] is not None:
+        kept = (
+            f"{summary['checkpoint']} holds the last good step"
+            if summary["checkpoint"]
+            else "no checkpoint was written"
+        )
+        print(
+            f"stopped at step {summary['stopped_on_skips']} of {args.steps}: the last steps in "
+            f"a row all gave non-finite losses or gradients (the run diverged); {kept}. Lower "
+            "--learning-rate or --clipnorm and start a new run from it (--init-from), or check "
+            "the data.",
+            file=sys.stderr,
+        )
+        return 1
     if summary["interrupted"]:
         print(
             f"stopped by {summary['interrupted']} at step {summary['steps']} of {args.steps}; "

@@ -105,6 +105,17 @@ def _usable_gradients(grads):
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
+class _MeanOfFiniteSteps(keras.metrics.Mean):
+    """A loss's running mean over the steps that were not skipped; NaN when every step so
+    far was skipped (a plain `Mean` then reads 0.0, which logs as a perfect loss)."""
+
+    def result(self):
+        count = ops.cast(self.count, self.dtype)
+        mean = ops.divide_no_nan(self.total, count)
+        return ops.where(count > 0, mean, ops.cast(float("nan"), self.dtype))
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
 class WaveGlowGAN(keras.Model):
     """WaveGlow trained on likelihood, log-mel MAE and (optionally) adversarial terms.
 
@@ -243,7 +254,7 @@ class WaveGlowGAN(keras.Model):
                 or n not in ("generator_adversarial", "feature_matching", "discriminator_loss")
             )
         ]
-        self.trackers = [keras.metrics.Mean(name=n) for n in self.log_names]
+        self.trackers = [_MeanOfFiniteSteps(name=n) for n in self.log_names]
         if discriminator is not None:
             self._check_discriminator_paths()
         self.build()
@@ -1017,6 +1028,13 @@ def _legacy_optimizer_state(filepath) -> dict | None:
         return None  # not an h5 file: Keras' own loader says what is wrong with it
 
 
+def _dead_start_leftover(path: Path) -> bool:
+    """Whether a file in a run folder is what a start killed before its first checkpoint
+    leaves: its recipe, log, TensorBoard folder, or a temporary of a file it was writing."""
+    name = path.name
+    return name in (RECIPE_FILE, "log.csv", "tb") or (name.startswith(".") and ".tmp-" in name)
+
+
 def _clean_stale_temporaries(directory: Path) -> None:
     """Removes temporaries of a run killed while saving (they never replaced anything)."""
     for stale in directory.glob(".*.tmp-*"):
@@ -1129,7 +1147,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self._step = int(ops.convert_to_numpy(self.model.step_counter.value))
 
     def _improved(self, value) -> bool:
-        if value is None:
+        if value is None or not math.isfinite(value):  # NaN: an epoch whose steps all failed
             return False
         if self.best is None:
             return True
@@ -1162,15 +1180,16 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             _atomic_write(self.directory / GENERATOR_FILE, model.waveglow.save)
 
     def save(self, logs=None, epoch=None) -> bool:
-        """Saves now (unless the last step was skipped); returns whether it saved."""
+        """Saves now; returns whether it saved (it always does; kept for callers)."""
         with outside_distribution():  # the chief writes alone (see keras_waveglow.distributed)
             return self._save(logs, epoch)
 
     def _save(self, logs, epoch) -> bool:
         model = self.model
         logs = logs or {}
-        if int(ops.convert_to_numpy(model.consecutive_skipped.value)) > 0:
-            return False
+        # A skipped step changed no weight, slot or seed state: the state saved after one is
+        # the last good step's, with the counters past the skipped batch, as the run has it
+        # (its snapshot would otherwise be missing for good).
         _ensure_optimizer_built(model)
         step = int(ops.convert_to_numpy(model.step_counter.value))
         _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
@@ -1574,6 +1593,8 @@ def _as_built(recipe: dict) -> dict:
     (`msd_groups`), the adversarial weights before they were options (`adv_weight`,
     `fm_weight`, `discriminator_warmup_steps`: 1, 2 and 0)."""
     recipe = dict(recipe)
+    if recipe.get("group_mean_window") is not None:  # the window implies the removal
+        recipe["remove_group_mean"] = True
     if recipe.get("stft_weight") and "stft_floor" not in recipe:
         recipe["stft_floor"] = OLD_STFT_FLOOR_DEFINITION
     if recipe.get("gan"):
@@ -1891,8 +1912,9 @@ class StopOnConsecutiveSkips(keras.callbacks.Callback):
     """Stops training after `patience` non-finite (skipped) steps in a row.
 
     Single bad batches are skipped by `WaveGlowGAN` and counted; only a run that keeps
-    producing NaN/inf stops, and then the last checkpoint (written before the bad streak,
-    since skipped steps never save) is the one to resume from.
+    producing NaN/inf stops. Skipped steps change no weight, so every checkpoint written
+    during the streak holds the last good step's state; `train` reports the stop
+    (`stopped_on_skips`) and the CLI exits with status 1.
 
     Args:
         patience: int >= 1. Default 10.
@@ -1906,7 +1928,7 @@ class StopOnConsecutiveSkips(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         streak = (logs or {}).get("consecutive_skipped")
         if streak is not None and int(float(streak)) >= self.patience:
-            self.stopped_at_step = batch
+            self.stopped_at_step = int(ops.convert_to_numpy(self.model.step_counter.value))
             self.model.stop_training = True
 
 
@@ -1954,6 +1976,16 @@ class TrainingLog(keras.callbacks.Callback):
             if new:
                 writer.writerow(self._columns)
             writer.writerow([row.get(column, "NA") for column in self._columns])
+
+
+class _StepTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard with its batch summaries at the model's step: Keras counts batches
+    from 0 in every `fit`, so a resumed run wrote its `batch_*` scalars over the first run's
+    steps (its `epoch_*` ones follow `initial_epoch` already)."""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._global_train_batch = int(ops.convert_to_numpy(self.model.step_counter.value))
 
 
 class _StopAtStep(keras.callbacks.Callback):
@@ -2206,7 +2238,7 @@ def _writing_callbacks(
         import tensorflow  # noqa: F401
     except ImportError:
         return callbacks
-    callbacks.append(keras.callbacks.TensorBoard(str(out / "tb"), update_freq=epoch_steps))
+    callbacks.append(_StepTensorBoard(str(out / "tb"), update_freq=epoch_steps))
     if sample_every > 0 and several_jax_processes:
         warnings.warn(
             "AudioSamples: not written when JAX trains over several processes.", stacklevel=3
@@ -2408,22 +2440,19 @@ def train(
         trim_db = _checks.number("trim_db", trim_db)
     if augment_eq_db is not None:
         augment_eq_db = finite("augment_eq_db", augment_eq_db)
-    # A start killed before its first checkpoint leaves only its recipe, an empty log and the
-    # TensorBoard folder: that is not a run, and a new start may replace it.
-    leftovers = {RECIPE_FILE, "log.csv", "tb"}
+    # A start killed before its first checkpoint leaves only its recipe, an empty log, the
+    # TensorBoard folder and perhaps a temporary of a file it was writing: that is not a run,
+    # and a new start may replace it (once every check below has passed).
     if (
         workers.is_chief
         and not resume
         and out.exists()
-        and any(p.name not in leftovers for p in out.iterdir())
+        and any(not _dead_start_leftover(p) for p in out.iterdir())
     ):
         raise FileExistsError(
             f"{out}: output folder is not empty; pass resume=True (CLI: --resume) to continue "
             "the run in it, or another folder."
         )
-    if workers.is_chief and not resume and out.exists():
-        shutil.rmtree(out / "tb", ignore_errors=True)  # the dead start's events: not this run's
-        (out / "log.csv").unlink(missing_ok=True)
     if resume and not (out / LAST_WEIGHTS).exists():
         raise FileNotFoundError(
             f"{out}: nothing to resume ({LAST_WEIGHTS} missing: no checkpoint was written yet); "
@@ -2443,6 +2472,19 @@ def train(
         raise ValueError(
             f"discriminator_warmup_steps ({discriminator_warmup_steps}) needs gan=True: "
             "without the discriminators there is nothing to warm up."
+        )
+    gan_only = {  # given without gan=True they would be recorded and do nothing (CLI: refused)
+        "discriminator_start_step": (discriminator_start_step, 0),
+        "discriminator_width": (discriminator_width, 1.0),
+        "msd_groups": (msd_groups, "hifigan"),
+        "adv_weight": (adv_weight, 1.0),
+        "fm_weight": (fm_weight, 2.0),
+    }
+    given = [f"{k}={v!r}" for k, (v, default) in gan_only.items() if v != default]
+    if given and not gan:
+        raise ValueError(
+            f"{', '.join(given)}: discriminator settings, which need gan=True (CLI: --gan); "
+            "without the discriminators they would change nothing."
         )
     if peak is not None and not 0.0 < peak <= 1.0:  # 0: silence; negative: polarity flipped
         raise ValueError(f"peak must be in (0, 1] (full scale is 1); got {peak}.")
@@ -2467,7 +2509,8 @@ def train(
         "mae_weight": mae_weight,
         "stft_weight": stft_weight,
         "stft_floor": STFT_FLOOR_DEFINITION,
-        "remove_group_mean": remove_group_mean,
+        # What the model is built with: a window implies the removal.
+        "remove_group_mean": bool(remove_group_mean or group_mean_window is not None),
         "group_mean_window": group_mean_window,
         "even_weight": even_weight,
         "discriminator_start_step": discriminator_start_step,
@@ -2491,6 +2534,7 @@ def train(
             recipe,
             resume,
             data=data,
+            data_path=str(Path(data).resolve()) if isinstance(data, str | os.PathLike) else None,
             init_from=init_from,
             data_files=_files_fingerprint(files),
             keep_every=keep_every,  # not the recipe (they change no step): what a resume
@@ -2585,8 +2629,13 @@ def train(
         # either engine: a resumed run sees the batches the uninterrupted one would have.
         return new_dataset(rows, start_batch=done)
 
+    if workers.is_chief and not resume and out.exists():  # every check passed: replaced now
+        shutil.rmtree(out / "tb", ignore_errors=True)  # the dead start's events: not this run's
+        (out / "log.csv").unlink(missing_ok=True)
+        _clean_stale_temporaries(out)
     dataset = workers.distribute(worker_dataset, batch_size)
-    fit_callbacks = [_StopAtStep(steps), StopOnConsecutiveSkips(max_consecutive_skips)]
+    skips = StopOnConsecutiveSkips(max_consecutive_skips)
+    fit_callbacks = [_StopAtStep(steps), skips]
     if workers.is_chief:  # only the chief writes checkpoints, logs and samples
         several_jax_processes = workers.engine == "jax.distributed"
         with _data_errors_named():  # takes a batch for its audio samples
@@ -2627,7 +2676,9 @@ def train(
         "new_steps": reached - done,
         "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
         "interrupted": stop.received,
+        # The step at which `max_consecutive_skips` non-finite steps in a row ended the run.
+        "stopped_on_skips": skips.stopped_at_step,
         "logs": last,
-        "checkpoint": str(out / LAST_WEIGHTS),
+        "checkpoint": str(out / LAST_WEIGHTS) if (out / LAST_WEIGHTS).exists() else None,
         "generator": str(out / GENERATOR_FILE),
     }

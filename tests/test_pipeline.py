@@ -560,3 +560,24 @@ def test_files_recorded_below_the_models_rate_are_named_once(tmp_path, caplog):
         r.getMessage() for r in caplog.records if "below the model's 16000 Hz" in r.getMessage()
     ]
     assert len(named) == 1 and "narrow.wav (8000 Hz)" in named[0] and "wide.wav" not in named[0]
+
+
+def test_a_prepared_folder_reads_its_split_list(tmp_path):
+    """A folder `keras-waveglow prepare` wrote holds train.txt and eval.txt: split "train"
+    reads train.txt (it read every file, the held-out speakers' too), "all" every file."""
+    import soundfile as sf
+
+    for speaker in ("train_spk", "eval_spk"):
+        (tmp_path / speaker).mkdir()
+        sf.write(tmp_path / speaker / "a.wav", np.zeros(4000, "float32"), 16000)
+    (tmp_path / "train.txt").write_text("train_spk/a.wav\n")
+    (tmp_path / "eval.txt").write_text("eval_spk/a.wav\n")
+    train = pipeline_lib.resolve_files(tmp_path, "train")
+    assert [p.relative_to(tmp_path).as_posix() for p in train] == ["train_spk/a.wav"]
+    everything = pipeline_lib.resolve_files(tmp_path, "all")
+    assert [p.relative_to(tmp_path).as_posix() for p in everything] == [
+        "eval_spk/a.wav",
+        "train_spk/a.wav",
+    ]
+    (tmp_path / "train.txt").unlink()  # a plain folder: read whole, as before
+    assert len(pipeline_lib.resolve_files(tmp_path, "train")) == 2

@@ -2314,3 +2314,115 @@ def test_cli_kill_and_resume_matches_uninterrupted_run(tmp_path, engine):
         np.testing.assert_allclose(
             float(last_resumed[name]), float(last_straight[name]), rtol=1e-6, err_msg=name
         )
+
+
+# ------------------------------------------------------------------------------------------
+# Review 8: a diverged run, a dead start's leftovers, GAN-only settings, recorded recipes
+# ------------------------------------------------------------------------------------------
+
+_TINY_CLI = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+_TINY_CLI += ["--batch-size", "2", "--segment-length", "2048", "--sample-every", "0"]
+
+
+def test_a_diverged_run_says_so_exits_1_and_keeps_the_last_good_step(tmp_path, capsys):
+    """Learning rate 1e30 without clipping: step 1 blows the weights up (finite), every later
+    step is non-finite and skipped; after 10 in a row the run stops. It exited 0 saying
+    "trained 11 steps", named a checkpoint never written (saves on skipped steps were
+    dropped) and logged loss 0.0 for the epochs whose steps all failed."""
+    from keras_waveglow.cli import main
+
+    out = tmp_path / "run"
+    argv = [*_TINY_CLI, "--steps", "40", "--save-every", "5", "--keep-every", "5"]
+    assert main([*argv, "--learning-rate", "1e30", "--clipnorm", "0", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "stopped at step 11 of 40" in err and "the run diverged" in err, err
+    assert f"{out / 'last.weights.h5'} holds the last good step" in err
+    # Saved on the skipped steps 5 and 10 (the state of step 1, the last good one).
+    assert sorted(p.name for p in (out / "snaps").glob("*.h5")) == ["10.weights.h5", "5.weights.h5"]
+    assert json.loads((out / "training_state.json").read_text())["step"] == 11
+    with open(out / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["5", "10", "11"]
+    assert math.isfinite(float(rows[0]["loss"]))  # step 1 was finite
+    assert all(math.isnan(float(r["loss"])) for r in rows[1:]), rows  # no finite step: NaN
+
+
+def test_a_start_killed_while_saving_can_be_started_again_and_refusals_delete_nothing(
+    tmp_path, capsys
+):
+    from keras_waveglow.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".last.tmp-abc123.weights.h5").write_bytes(b"half")  # killed while writing
+    (out / "log.csv").write_text("epoch,step,loss\n")
+    (out / "tb").mkdir()
+    # A refused start (no such data) leaves the dead start's files where they were.
+    bad = [*_TINY_CLI, "--steps", "2", "--save-every", "2", "--out", str(out)]
+    bad[bad.index("--data") + 1] = str(tmp_path / "nowhere")
+    assert main(bad) == 2
+    assert "nowhere: no such file or folder" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [".last.tmp-abc123.weights.h5", "log.csv", "tb"]
+    # A new start replaces them (it was refused as "not empty" while --resume found nothing).
+    assert main([*_TINY_CLI, "--steps", "2", "--save-every", "2", "--out", str(out)]) == 0
+    assert not list(out.glob(".*.tmp-*")) and (out / "last.weights.h5").is_file()
+
+
+def test_python_train_refuses_discriminator_settings_without_gan(tmp_path):
+    from keras_waveglow.training import train
+
+    for option, value in (
+        ("adv_weight", 5.0),
+        ("fm_weight", 0.0),
+        ("discriminator_start_step", 1000),
+        ("discriminator_width", 0.25),
+        ("msd_groups", "dense"),
+    ):
+        with pytest.raises(ValueError, match=rf"{option}={value!r}: discriminator settings"):
+            train(ROOT / "data", tmp_path / option, preset="tiny", **{option: value})
+        assert not (tmp_path / option).exists()
+
+
+def test_a_resume_finds_relative_data_and_takes_the_window_as_the_removal(
+    tmp_path, monkeypatch, capsys
+):
+    """A run started with a relative --data resumes from another folder (run_config.json
+    records the absolute path too); a run started with --group-mean-window records the
+    removal it implies, so a resume that spells out --remove-group-mean is the same run."""
+    from keras_waveglow.cli import main
+
+    work = tmp_path / "work"
+    shutil.copytree(ROOT / "data", work / "speech")
+    monkeypatch.chdir(work)
+    out = tmp_path / "run"
+    argv = [*_TINY_CLI, "--save-every", "2", "--group-mean-window", "3", "--out", str(out)]
+    argv[argv.index("--data") + 1] = "speech"
+    assert main([*argv, "--steps", "2"]) == 0
+    recorded = json.loads((out / "run_config.json").read_text())
+    assert recorded["data"] == "speech" and recorded["data_path"] == str(work / "speech")
+    assert recorded["recipe"]["remove_group_mean"] is True
+    monkeypatch.chdir(tmp_path)
+    resume = ["train", "--out", str(out), "--resume", "--steps", "4", "--remove-group-mean"]
+    assert main(resume) == 0, capsys.readouterr().err
+    assert json.loads((out / "training_state.json").read_text())["step"] == 4
+    # Neither path found: said, naming the record.
+    shutil.rmtree(work)
+    assert main(["train", "--out", str(out), "--resume", "--steps", "6"]) == 2
+    assert "the run's data, 'speech'" in capsys.readouterr().err
+
+
+def test_a_resumed_run_s_batch_summaries_continue_its_step_axis(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from keras_waveglow.training import train
+
+    common = dict(data=ROOT / "data", preset="tiny", batch_size=2, split="all")
+    common.update(segment_length=2048, sample_every=0, verbose=0, save_every=2)
+    train(out=tmp_path / "run", steps=4, **common)
+    train(out=tmp_path / "run", steps=8, resume=True, **common)
+    steps = []
+    for events in sorted((tmp_path / "run" / "tb" / "train").glob("events*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0})
+        accumulator.Reload()
+        steps.append([event.step for event in accumulator.Tensors("batch_loss")])
+    assert steps == [[2, 4], [6, 8]]  # the resumed run wrote [2, 4] over the first one's

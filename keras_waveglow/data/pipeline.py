@@ -94,6 +94,8 @@ def resolve_files(
         files_or_corpus: one of
             - a folder holding CMU ARCTIC speaker folders (`cmu_us_<spk>_arctic/`): the corpus,
               split with `arctic.split_corpus` and `split` taken;
+            - a folder `keras-waveglow prepare` wrote (it holds `<split>.txt`, e.g.
+              `train.txt`): that list, unless `split` is "all";
             - any other folder: every .wav/.flac/.ogg under it, sorted (`split` ignored);
             - a file list: a text file (`.txt`, `.lst`, ...), one path per line, relative to
               the list's folder (`arctic.read_file_list`; Tacotron 2's `path|text` lines too);
@@ -142,6 +144,14 @@ def resolve_files(
                     len(outside),
                     outside[0],
                 )
+        elif source.is_dir() and split != "all" and (source / f"{split}.txt").is_file():
+            # A folder `keras-waveglow prepare` wrote: its split's list (train.txt holds the
+            # evaluation speakers out; reading the whole folder trained on them).
+            listed = source / f"{split}.txt"
+            files = arctic.read_file_list(listed, require_existing=True)
+            logger.info(
+                "%s: reading its %r split, %s (%d files).", source, split, listed, len(files)
+            )
         elif source.is_dir():
             files = sorted(
                 p for p in source.rglob("*") if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS
