@@ -97,7 +97,9 @@ def _require(x, ok, message: str, *values):
 
 def _as_array(value, what: str, expected: str):
     """A list or tuple as one NumPy array; refuses one that is not an array by name (e.g.
-    `model([mel, audio])`); anything else is returned as it is."""
+    `model([mel, audio])`) and None; anything else is returned as it is."""
+    if value is None:  # e.g. forward(audio, None): an AttributeError on `.shape` otherwise
+        raise ValueError(f"{what} must be an array of shape {expected}; got None.")
     if not isinstance(value, list | tuple):
         return value
     try:

@@ -194,6 +194,17 @@ def test_integer_audio_is_refused_not_scored_32768_times_too_loud(compiled):
         compiled.evaluate(mel, pcm, batch_size=2, verbose=0)
 
 
+def test_a_missing_mel_or_audio_is_named():
+    model = WaveGlow.from_preset("tiny", seed=0)
+    mel, audio = _data(batch=1, frames=4)
+    with pytest.raises(ValueError, match=r"mel must be an array of shape .*; got None"):
+        model.forward(audio, None)  # an AttributeError on `.shape` before
+    with pytest.raises(ValueError, match=r"audio must be an array of shape .*; got None"):
+        model.forward(None, mel)
+    with pytest.raises(ValueError, match=r"mel must be an array of shape .*; got None"):
+        model.inverse(None)
+
+
 @pytest.mark.parametrize("sigma", [-0.6, float("nan"), float("inf")])
 def test_inverse_refuses_a_sigma_that_is_negative_or_not_finite(sigma):
     model = WaveGlow.from_preset("tiny", seed=0)
