@@ -644,8 +644,8 @@ def _fill_train_options(args) -> str | None:
                 return "the following argument is required: --data"
             return f"--data is required: no {path} names the run's data."
         absolute = payload.get("data_path")
-        if not Path(data).exists() and isinstance(absolute, str) and Path(absolute).exists():
-            data = absolute  # recorded relative to the folder the run was started in
+        if isinstance(absolute, str) and Path(absolute).exists():
+            data = absolute  # what the run read (`data` may be relative to another folder)
         elif not Path(data).exists():
             where = f" ({absolute})" if isinstance(absolute, str) and absolute != data else ""
             return (
@@ -775,9 +775,10 @@ def _run_train(args) -> int:
     )
     if summary["stopped_on_skips"] is not None:
         kept = (
-            f"{summary['checkpoint']} holds the last good step"
+            f"{summary['checkpoint']} holds step {summary['checkpoint_step']}, saved before "
+            "the streak"
             if summary["checkpoint"]
-            else "no checkpoint was written"
+            else "no checkpoint was written before the streak"
         )
         print(
             f"stopped at step {summary['stopped_on_skips']} of {args.steps}: the last steps in "

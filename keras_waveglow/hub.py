@@ -187,6 +187,12 @@ def _fetch_checkpoint(
 
     path = checkpoint_path(name)
     expected = source.get("sha256")
+    for former in source.get("former_filenames", ()):  # a download under an older name
+        for suffix in ("", ".part"):
+            old, new = path.with_name(former + suffix), path.with_name(path.name + suffix)
+            if old.is_file() and not new.exists() and not path.is_file():
+                os.replace(old, new)
+                logger.info("%s: renamed to %s (the preset's file name now).", old, new)
     fetched = not path.is_file()
     if fetched:
         if not expected and not allow_unverified:

@@ -1181,7 +1181,14 @@ def _expand_inputs(
                 for p in entry.rglob("*")
                 if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in known
             )
-            inside = [p for p in found if p.resolve().is_relative_to(outputs)]
+            folder = entry.resolve()
+            inside = []
+            if outputs != folder and outputs.is_relative_to(folder):  # outputs nested in it
+                inside = [
+                    p
+                    for p in found
+                    if p.suffix.lower() == ".wav" and p.resolve().is_relative_to(outputs)
+                ]
             if inside:
                 found = [p for p in found if p not in inside]
                 message = (

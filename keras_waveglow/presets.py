@@ -151,6 +151,8 @@ WEIGHTS: dict[str, dict] = {
         "files/nvidia_waveglowpyt_fp32_20190427",
         # The URL's own name: what wget, a browser and torch.hub's cache save it as.
         "filename": "nvidia_waveglowpyt_fp32_20190427",
+        # Its name in the cache before 2026-12-06: a file (or .part) there is taken over.
+        "former_filenames": ["nvidia_waveglowpyt_fp32_20190427.pt"],
         "sha256": None,
         "size": None,
         "data": "LJSpeech-1.1 (one female English speaker, 24 h, 22.05 kHz)",

@@ -1028,6 +1028,16 @@ def _legacy_optimizer_state(filepath) -> dict | None:
         return None  # not an h5 file: Keras' own loader says what is wrong with it
 
 
+def _recorded_data_files(out: Path) -> dict | None:
+    """The `data_files` fingerprint a run's run_config.json recorded, or None."""
+    try:
+        payload = json.loads((Path(out) / RECIPE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    recorded = payload.get("data_files") if isinstance(payload, dict) else None
+    return recorded if isinstance(recorded, dict) else None
+
+
 def _dead_start_leftover(path: Path) -> bool:
     """Whether a file in a run folder is what a start killed before its first checkpoint
     leaves: its recipe, log, TensorBoard folder, or a temporary of a file it was writing."""
@@ -1094,7 +1104,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     best monitored value). When `monitor` improves, the same weights are copied to
     `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`;
     `waveglow.keras` (last) is written at the end of training. A step that was skipped as
-    non-finite never triggers a save, so the last checkpoint is always a good one. With
+    non-finite never replaces the checkpoint (nor the best or the state file), so the last
+    checkpoint is always a good one; its `keep_every` snapshot is still kept (the last finite
+    step's generator), so the snapshot grid has no hole. With
     `keep_every`, a save at a multiple of it also keeps the generator's weights as
     `snaps/<step>.weights.h5` (with `snaps/<step>.time`, the Unix time): the snapshots that
     `benchmarks/learning_curves.py` scores and `average_generator_weights` averages. When the
@@ -1180,25 +1192,32 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             _atomic_write(self.directory / GENERATOR_FILE, model.waveglow.save)
 
     def save(self, logs=None, epoch=None) -> bool:
-        """Saves now; returns whether it saved (it always does; kept for callers)."""
+        """Saves now; returns whether the checkpoint was written (not after a skipped step,
+        which writes only its `keep_every` snapshot)."""
         with outside_distribution():  # the chief writes alone (see keras_waveglow.distributed)
             return self._save(logs, epoch)
 
     def _save(self, logs, epoch) -> bool:
         model = self.model
         logs = logs or {}
-        # A skipped step changed no weight, slot or seed state: the state saved after one is
-        # the last good step's, with the counters past the skipped batch, as the run has it
-        # (its snapshot would otherwise be missing for good).
         _ensure_optimizer_built(model)
         step = int(ops.convert_to_numpy(model.step_counter.value))
-        _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
+        skipped = int(ops.convert_to_numpy(model.consecutive_skipped.value)) > 0
+        if not skipped:
+            # A skipped step leaves the checkpoint as it was: in a run that diverges, the last
+            # finite step's weights are the ones that broke, and the save before the streak
+            # is the one to resume or restart from.
+            _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
         if self.keep_every and step > 0 and step % self.keep_every == 0:
+            # The snapshot of a skipped step is kept all the same (the weights of the last
+            # finite step: a curve point, not lost), so the grid of snapshots has no hole.
             snaps = self.directory / SNAPSHOT_DIR
             with generator_average_swapped_in(model):
                 _atomic_write(snaps / f"{step}.weights.h5", model.waveglow.save_weights)
             stamp = f"{time.time():.3f}\n"
             _atomic_write(snaps / f"{step}.time", lambda tmp: tmp.write_text(stamp))
+        if skipped:
+            return False
         value = logs.get(self.monitor)
         value = None if value is None else float(value)
         improved = self._improved(value)
@@ -1912,9 +1931,9 @@ class StopOnConsecutiveSkips(keras.callbacks.Callback):
     """Stops training after `patience` non-finite (skipped) steps in a row.
 
     Single bad batches are skipped by `WaveGlowGAN` and counted; only a run that keeps
-    producing NaN/inf stops. Skipped steps change no weight, so every checkpoint written
-    during the streak holds the last good step's state; `train` reports the stop
-    (`stopped_on_skips`) and the CLI exits with status 1.
+    producing NaN/inf stops, and then the last checkpoint (written before the bad streak,
+    since skipped steps never replace it) is the one to resume or restart from; `train`
+    reports the stop (`stopped_on_skips`) and the CLI exits with status 1.
 
     Args:
         patience: int >= 1. Default 10.
@@ -2474,6 +2493,7 @@ def train(
             "without the discriminators there is nothing to warm up."
         )
     gan_only = {  # given without gan=True they would be recorded and do nothing (CLI: refused)
+        "discriminator_learning_rate": (discriminator_learning_rate, 2e-4),
         "discriminator_start_step": (discriminator_start_step, 0),
         "discriminator_width": (discriminator_width, 1.0),
         "msd_groups": (msd_groups, "hifigan"),
@@ -2481,7 +2501,7 @@ def train(
         "fm_weight": (fm_weight, 2.0),
     }
     given = [f"{k}={v!r}" for k, (v, default) in gan_only.items() if v != default]
-    if given and not gan:
+    if given and not gan and not resume:  # a resume is held to what its run recorded
         raise ValueError(
             f"{', '.join(given)}: discriminator settings, which need gan=True (CLI: --gan); "
             "without the discriminators they would change nothing."
@@ -2496,6 +2516,19 @@ def train(
             "`keras-waveglow evaluate`)."
         )
     files = resolve_files(data, split)  # once, before building anything: errors come first
+    if resume and split != "all" and isinstance(data, str | os.PathLike) and Path(data).is_dir():
+        # A run started on a prepared folder before its train.txt was read for split "train"
+        # read every file: it resumes on those, as its record says (not refused as other data).
+        recorded = _recorded_data_files(out)
+        if recorded is not None and _files_fingerprint(files) != recorded:
+            whole = resolve_files(data, "all")
+            if _files_fingerprint(whole) == recorded:
+                warnings.warn(
+                    f"{data}: the run read every file of the folder (its {split}.txt was not "
+                    f"read then); it resumes on the same {len(whole)} files.",
+                    stacklevel=2,
+                )
+                files = whole
     recipe = {
         "preset": preset,
         "batch_size": batch_size,
@@ -2680,5 +2713,6 @@ def train(
         "stopped_on_skips": skips.stopped_at_step,
         "logs": last,
         "checkpoint": str(out / LAST_WEIGHTS) if (out / LAST_WEIGHTS).exists() else None,
+        "checkpoint_step": read_training_state(out).get("step") if workers.is_chief else None,
         "generator": str(out / GENERATOR_FILE),
     }

@@ -482,6 +482,18 @@ def test_transient_http_errors_are_retried_after_a_pause(server, tmp_path, monke
     assert path.read_bytes() == data and len(server.requests) == 3
     assert waits == [arctic.RETRY_WAIT_S, 2 * arctic.RETRY_WAIT_S]
 
+    # Retry-After as an HTTP date: the wait until then (about 3 s here).
+    import email.utils
+    from datetime import datetime, timedelta, timezone
+
+    path.unlink()
+    waits.clear()
+    when = datetime.now(timezone.utc) + timedelta(seconds=3)
+    server.fail_statuses, server.retry_after = [503], email.utils.format_datetime(when, True)
+    arctic.download_file(url, path, progress=False)
+    assert len(waits) == 1 and 1.0 < waits[0] <= 3.0
+    server.retry_after = None
+
     # A server that keeps failing: the last status named, nothing saved.
     path.unlink()
     server.fail_statuses = [503] * 3

@@ -496,3 +496,16 @@ def test_cli_lists_presets(capsys):
     start = lines[0].index("licence")
     assert all(line[start - 2 : start] == "  " for line in lines[1:] if len(line) > start)
     assert next(line for line in out.splitlines() if line.startswith("tiny")).split()[3] == "none"
+
+
+def test_a_download_under_a_former_name_is_taken_over(server, preset, checkpoint, cache):  # noqa: F811
+    """A checkpoint (or its .part) saved under the name a preset used before is renamed, not
+    fetched again (nvidia_ljspeech's file lost its ".pt")."""
+    data, _ = checkpoint
+    preset["former_filenames"] = ["old_name.pt"]
+    downloads = cache / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "old_name.pt.part").write_bytes(data[:1000])
+    WaveGlow.from_preset(PRESET)
+    assert server.requests == [(f"/packed/{FILENAME}", "bytes=1000-")]  # resumed, not restarted
+    assert not (downloads / "old_name.pt.part").exists()

@@ -2324,22 +2324,25 @@ _TINY_CLI = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split
 _TINY_CLI += ["--batch-size", "2", "--segment-length", "2048", "--sample-every", "0"]
 
 
-def test_a_diverged_run_says_so_exits_1_and_keeps_the_last_good_step(tmp_path, capsys):
+def test_a_diverged_run_says_so_exits_1_and_keeps_its_checkpoint(tmp_path, capsys):
     """Learning rate 1e30 without clipping: step 1 blows the weights up (finite), every later
     step is non-finite and skipped; after 10 in a row the run stops. It exited 0 saying
-    "trained 11 steps", named a checkpoint never written (saves on skipped steps were
-    dropped) and logged loss 0.0 for the epochs whose steps all failed."""
+    "trained 11 steps", named a checkpoint never written and logged loss 0.0 for the epochs
+    whose steps all failed. Skipped steps never replace the checkpoint (in a diverged run the
+    last finite step's weights are the broken ones); their snapshots are kept."""
     from keras_waveglow.cli import main
 
     out = tmp_path / "run"
     argv = [*_TINY_CLI, "--steps", "40", "--save-every", "5", "--keep-every", "5"]
     assert main([*argv, "--learning-rate", "1e30", "--clipnorm", "0", "--out", str(out)]) == 1
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "stopped at step 11 of 40" in err and "the run diverged" in err, err
-    assert f"{out / 'last.weights.h5'} holds the last good step" in err
-    # Saved on the skipped steps 5 and 10 (the state of step 1, the last good one).
+    assert "no checkpoint was written before the streak" in err
+    assert "checkpoint none written" in captured.out
+    # Every save came on a skipped step: no checkpoint, but the snapshot grid has no hole.
+    assert not (out / "last.weights.h5").exists() and not (out / "training_state.json").exists()
     assert sorted(p.name for p in (out / "snaps").glob("*.h5")) == ["10.weights.h5", "5.weights.h5"]
-    assert json.loads((out / "training_state.json").read_text())["step"] == 11
     with open(out / "log.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["step"] for r in rows] == ["5", "10", "11"]
@@ -2426,3 +2429,28 @@ def test_a_resumed_run_s_batch_summaries_continue_its_step_axis(tmp_path):
         accumulator.Reload()
         steps.append([event.step for event in accumulator.Tensors("batch_loss")])
     assert steps == [[2, 4], [6, 8]]  # the resumed run wrote [2, 4] over the first one's
+
+
+def test_a_run_started_on_a_folder_before_it_was_prepared_resumes_on_its_files(tmp_path):
+    """A run that read a whole folder resumes on the same files after the folder gained
+    prepare's train.txt and eval.txt (split "train" now reads train.txt): its record decides,
+    with a warning, instead of a refusal as other data."""
+    from keras_waveglow.training import train
+
+    folder = tmp_path / "speech"
+    for speaker in ("awb", "slt"):
+        (wav,) = (ROOT / "data" / f"cmu_us_{speaker}_arctic" / "wav").glob("*.wav")
+        (folder / speaker).mkdir(parents=True)
+        shutil.copy(wav, folder / speaker / wav.name)
+    common = dict(data=folder, preset="tiny", batch_size=2, segment_length=2048)
+    common.update(sample_every=0, verbose=0, save_every=2)
+    train(out=tmp_path / "run", steps=2, **common)  # split "train": the whole folder then
+    (folder / "train.txt").write_text(f"awb/{next((folder / 'awb').iterdir()).name}\n")
+    (folder / "eval.txt").write_text(f"slt/{next((folder / 'slt').iterdir()).name}\n")
+    with pytest.warns(UserWarning, match=r"read every file of the folder .* same 2 files"):
+        summary = train(out=tmp_path / "run", steps=4, resume=True, **common)
+    assert summary["steps"] == 4
+    # Given the list itself, the resume reads other data than the run did: refused.
+    listed = {**common, "data": folder / "train.txt"}
+    with pytest.raises(ValueError, match="other data than the run did"):
+        train(out=tmp_path / "run", steps=6, resume=True, **listed)

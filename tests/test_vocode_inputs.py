@@ -70,6 +70,19 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(corpus, capsy
     assert _names(out.rglob("*.wav"), out) == ["de/a.wav", "de/b.wav", "en/c.wav"]
 
 
+def test_an_input_folder_inside_the_output_folder_is_read(tmp_path, capsys):
+    # `vocode runs/x/mels -o runs/x`: the inputs lie under the output folder, not the reverse.
+    run = tmp_path / "run"
+    (run / "mels").mkdir(parents=True)
+    np.save(run / "mels" / "c.npy", vocode_helpers.speech_mel()[:12])
+    model = str(vocode_helpers.tiny_model_file())
+    argv = ["vocode", str(run / "mels"), "-o", str(run), "--model", model, "--no-progress"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "wrote 1 file(s)" in err and "left out" not in err, err
+    assert sf.info(run / "c.wav").frames == 12 * 256
+
+
 def test_a_file_list_gives_its_entries_relative_to_its_folder(corpus, tmp_path):
     model = vocode_helpers.tiny_model()
     out = tmp_path / "out"

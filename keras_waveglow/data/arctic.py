@@ -567,11 +567,24 @@ def download_file(
 
 
 def _retry_wait(problem: object, attempt: int) -> float:
-    """Seconds to wait before retry `attempt + 1`: the server's Retry-After (in seconds) when it
-    sent one, else RETRY_WAIT_S doubled per attempt; at most _MAX_WAIT_S."""
+    """Seconds to wait before retry `attempt + 1`: the server's Retry-After (seconds, or an
+    HTTP date) when it sent one, else RETRY_WAIT_S doubled per attempt; at most _MAX_WAIT_S."""
     retry_after = getattr(problem, "headers", None) and problem.headers.get("Retry-After")
-    if retry_after and retry_after.strip().isdigit():
-        return min(float(retry_after), _MAX_WAIT_S)
+    if retry_after:
+        text = retry_after.strip()
+        if text.isascii() and text.isdecimal():  # delay-seconds
+            return min(float(text), _MAX_WAIT_S)
+        try:  # an HTTP date (RFC 9110): the wait until then
+            import email.utils
+            from datetime import datetime, timezone
+
+            until = email.utils.parsedate_to_datetime(text)
+            if until.tzinfo is None:
+                until = until.replace(tzinfo=timezone.utc)
+            seconds = (until - datetime.now(timezone.utc)).total_seconds()
+            return min(max(seconds, 0.0), _MAX_WAIT_S)
+        except (TypeError, ValueError, OverflowError):
+            pass  # neither: the doubling pause
     return min(RETRY_WAIT_S * 2**attempt, _MAX_WAIT_S)
 
 

@@ -85,6 +85,15 @@ SPLITS = ("train", "dev", "eval", "all")
 # ------------------------------------------------------------------------------------------------
 
 
+def _prepared_list(folder: Path, split: str) -> Path | None:
+    """`<folder>/<split>.txt` where the folder is one `keras-waveglow prepare` wrote (it holds
+    both train.txt and eval.txt), else None."""
+    if (folder / "train.txt").is_file() and (folder / "eval.txt").is_file():
+        listed = folder / f"{split}.txt"
+        return listed if listed.is_file() else None
+    return None
+
+
 def resolve_files(
     files_or_corpus, split: str = "train", n_eval: int = 100, n_dev: int = 100
 ) -> list[Path]:
@@ -94,8 +103,8 @@ def resolve_files(
         files_or_corpus: one of
             - a folder holding CMU ARCTIC speaker folders (`cmu_us_<spk>_arctic/`): the corpus,
               split with `arctic.split_corpus` and `split` taken;
-            - a folder `keras-waveglow prepare` wrote (it holds `<split>.txt`, e.g.
-              `train.txt`): that list, unless `split` is "all";
+            - a folder `keras-waveglow prepare` wrote (it holds train.txt and eval.txt):
+              the split's list, unless `split` is "all";
             - any other folder: every .wav/.flac/.ogg under it, sorted (`split` ignored);
             - a file list: a text file (`.txt`, `.lst`, ...), one path per line, relative to
               the list's folder (`arctic.read_file_list`; Tacotron 2's `path|text` lines too);
@@ -144,7 +153,7 @@ def resolve_files(
                     len(outside),
                     outside[0],
                 )
-        elif source.is_dir() and split != "all" and (source / f"{split}.txt").is_file():
+        elif source.is_dir() and split != "all" and _prepared_list(source, split) is not None:
             # A folder `keras-waveglow prepare` wrote: its split's list (train.txt holds the
             # evaluation speakers out; reading the whole folder trained on them).
             listed = source / f"{split}.txt"
