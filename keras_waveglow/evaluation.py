@@ -95,7 +95,7 @@ METRICS = {
 # name -> (lowest, highest) value the metric can take; intervals are clipped to it.
 METRIC_BOUNDS = {
     # P.862.2's mapping 0.999 + 4 / (1 + exp(-1.3669 x + 3.8224)) of the raw score x (at most
-    # 4.5): above 0.999 (white noise against arctic_a0007 scores 1.04), at most 4.644.
+    # 4.5): above 0.999, at most 4.644.
     "pesq_wb": (0.999, 4.644),
     "mr_stft": (0.0, None),
     "log_mel_l1": (0.0, None),

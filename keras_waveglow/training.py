@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -1038,16 +1039,19 @@ def _recorded_data_files(out: Path) -> dict | None:
     return recorded if isinstance(recorded, dict) else None
 
 
+# The names `_atomic_write`'s temporaries have (".<stem>.tmp-<random><suffix>").
+_TEMPORARY_GLOB = ".*.tmp-*"
+
+
 def _dead_start_leftover(path: Path) -> bool:
     """Whether a file in a run folder is what a start killed before its first checkpoint
     leaves: its recipe, log, TensorBoard folder, or a temporary of a file it was writing."""
-    name = path.name
-    return name in (RECIPE_FILE, "log.csv", "tb") or (name.startswith(".") and ".tmp-" in name)
+    return path.name in (RECIPE_FILE, "log.csv", "tb") or path.match(_TEMPORARY_GLOB)
 
 
 def _clean_stale_temporaries(directory: Path) -> None:
     """Removes temporaries of a run killed while saving (they never replaced anything)."""
-    for stale in directory.glob(".*.tmp-*"):
+    for stale in directory.glob(_TEMPORARY_GLOB):
         stale.unlink(missing_ok=True)
 
 
@@ -2492,15 +2496,17 @@ def train(
             f"discriminator_warmup_steps ({discriminator_warmup_steps}) needs gan=True: "
             "without the discriminators there is nothing to warm up."
         )
-    gan_only = {  # given without gan=True they would be recorded and do nothing (CLI: refused)
-        "discriminator_learning_rate": (discriminator_learning_rate, 2e-4),
-        "discriminator_start_step": (discriminator_start_step, 0),
-        "discriminator_width": (discriminator_width, 1.0),
-        "msd_groups": (msd_groups, "hifigan"),
-        "adv_weight": (adv_weight, 1.0),
-        "fm_weight": (fm_weight, 2.0),
+    # Given without gan=True they would be recorded and do nothing (the CLI refuses them).
+    gan_only = {
+        "discriminator_learning_rate": discriminator_learning_rate,
+        "discriminator_start_step": discriminator_start_step,
+        "discriminator_width": discriminator_width,
+        "msd_groups": msd_groups,
+        "adv_weight": adv_weight,
+        "fm_weight": fm_weight,
     }
-    given = [f"{k}={v!r}" for k, (v, default) in gan_only.items() if v != default]
+    defaults = inspect.signature(train).parameters
+    given = [f"{k}={v!r}" for k, v in gan_only.items() if v != defaults[k].default]
     if given and not gan and not resume:  # a resume is held to what its run recorded
         raise ValueError(
             f"{', '.join(given)}: discriminator settings, which need gan=True (CLI: --gan); "

@@ -153,10 +153,9 @@ def resolve_files(
                     len(outside),
                     outside[0],
                 )
-        elif source.is_dir() and split != "all" and _prepared_list(source, split) is not None:
+        elif source.is_dir() and split != "all" and (listed := _prepared_list(source, split)):
             # A folder `keras-waveglow prepare` wrote: its split's list (train.txt holds the
             # evaluation speakers out; reading the whole folder trained on them).
-            listed = source / f"{split}.txt"
             files = arctic.read_file_list(listed, require_existing=True)
             logger.info(
                 "%s: reading its %r split, %s (%d files).", source, split, listed, len(files)
