@@ -593,6 +593,58 @@ def load_audio(
     return np.ascontiguousarray(audio, dtype=np.float32), int(rate)
 
 
+def rescale_beyond_full_scale(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """Audio whose peak exceeds full scale scaled to a peak of `RESCALED_PEAK`, not clipped.
+
+    Args:
+        audio: float array, as `load_audio(..., clip=False)` returns it.
+
+    Returns:
+        `(audio, peak)`: the audio (scaled when `peak > 1`, else as given) and its peak before.
+
+    Example:
+        >>> scaled, peak = rescale_beyond_full_scale(np.array([0.5, -2.0], np.float32))
+        >>> float(peak), scaled.tolist()
+        (2.0, [0.24750000238418579, -0.9900000095367432])
+    """
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > 1.0:
+        audio = audio * np.float32(RESCALED_PEAK / peak)
+    return audio, peak
+
+
+def load_speech(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """A recording as training, `evaluate` and `vocode` all read it: `load_audio`, except that a
+    file beyond full scale (a float WAV or FLAC, a Vorbis file decoding past 1.0) is scaled to a
+    peak of `RESCALED_PEAK` with a warning instead of clipped (square tops are a buzz: the
+    model would be asked for, or scored against, audio it never trained on).
+
+    Args:
+        path: str or path-like, the audio file.
+        sample_rate: int or None, the rate wanted; None keeps the file's rate.
+
+    Returns:
+        `(audio, rate)` as `load_audio` returns them (mono).
+
+    Raises:
+        As `load_audio`.
+
+    Example:
+        >>> audio, rate = load_speech("data/cmu_us_slt_arctic/wav/arctic_a0009.wav", 22050)
+    """
+    audio, rate = load_audio(path, sample_rate, clip=False)
+    audio, peak = rescale_beyond_full_scale(audio)
+    if peak > 1.0:
+        logger.warning(
+            "%s: samples reach %.3f, beyond full scale; scaled to a peak of %.2f (as "
+            "`keras-waveglow prepare` and training do), not clipped.",
+            path,
+            peak,
+            RESCALED_PEAK,
+        )
+    return audio, rate
+
+
 def _write_format(path: Path, subtype: str | None) -> tuple[str, str]:
     """The soundfile (format, subtype) pair `save_audio` writes `path` with, checked up front."""
     import soundfile as sf

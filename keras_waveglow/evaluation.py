@@ -819,7 +819,7 @@ def evaluate(
     """
     from keras import ops
 
-    from keras_waveglow.audio import load_audio, mel_spectrogram, save_audio
+    from keras_waveglow.audio import load_speech, mel_spectrogram, save_audio
     from keras_waveglow.inference import (
         _check_denoiser_mode,
         _check_settings,
@@ -998,7 +998,7 @@ def evaluate(
         utterances, failed, used_ids, alike = [], [], set(), []
         for path in iterator:
             try:
-                reference, _ = load_audio(path, sample_rate=sample_rate)
+                reference, _ = load_speech(path, sample_rate=sample_rate)
                 if len(reference) <= mel_config["n_fft"] // 2:
                     raise ValueError(f"too short ({len(reference)} samples)")
                 if not np.max(np.abs(reference)) >= 1 / 32768:

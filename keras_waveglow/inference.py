@@ -1323,8 +1323,8 @@ def vocode_files(
     from keras_waveglow._paths import folder_refusal
     from keras_waveglow.audio import (
         AUDIO_EXTENSIONS,
-        load_audio,
         load_mel,
+        load_speech,
         mel_spectrogram,
         save_audio,
     )
@@ -1355,7 +1355,7 @@ def vocode_files(
             continue
         try:
             if path.suffix.lower() in AUDIO_EXTENSIONS:
-                audio, _ = load_audio(path, sample_rate=waveglow.sample_rate)
+                audio, _ = load_speech(path, sample_rate=waveglow.sample_rate)
                 if audio.shape[0] <= waveglow.n_fft // 2:
                     raise ValueError(f"{path}: too short ({audio.shape[0]} samples) for a mel.")
                 mel = ops.convert_to_numpy(mel_spectrogram(audio, **waveglow.mel_config))

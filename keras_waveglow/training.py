@@ -1248,22 +1248,65 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         return True
 
 
+# Blocks of each file's content the fingerprint reads, spread evenly over the file.
+_FINGERPRINT_BLOCKS = 16
+_FINGERPRINT_BLOCK_BYTES = 4096
+
+
 def _files_fingerprint(files) -> dict:
-    """How many files a run reads and a digest of which (paths relative to their common
-    folder, and sizes): a moved corpus keeps it, an added, removed or changed file does not.
-    A file that does not exist counts with size -1 (the data pipeline names and skips it)."""
+    """How many files a run reads and digests of which, in which order, with what content.
+
+    "sha256": the set (paths relative to their common folder, and sizes; a moved corpus keeps
+    it). "order_sha256": the same paths in the order given (the data stream permutes list
+    positions, so another order gives other batches). "content_sha256": each file's size and
+    `_FINGERPRINT_BLOCKS` blocks of 4 KiB spread evenly over it (a file rewritten at the same
+    size, as a re-run `prepare` writes, changes it almost surely; reading every byte would
+    cost seconds to minutes on large corpora). A file that does not exist counts with size -1
+    (the data pipeline names and skips it).
+    """
     paths = [Path(f).resolve() for f in files]
     root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path()
 
-    def size(path: Path) -> int:
+    def size_and_sample(path: Path) -> tuple[int, str]:
+        sample = hashlib.sha256()
         try:
-            return path.stat().st_size
+            size = path.stat().st_size
+            with open(path, "rb") as handle:
+                last = max(size - _FINGERPRINT_BLOCK_BYTES, 0)
+                for k in range(_FINGERPRINT_BLOCKS if size else 0):
+                    handle.seek(last * k // (_FINGERPRINT_BLOCKS - 1))
+                    sample.update(handle.read(_FINGERPRINT_BLOCK_BYTES))
         except OSError:
-            return -1
+            size = -1
+        return size, sample.hexdigest()
 
-    lines = sorted(f"{p.relative_to(root).as_posix()}\t{size(p)}" for p in paths)
-    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-    return {"count": len(paths), "sha256": digest}
+    names = [p.relative_to(root).as_posix() for p in paths]
+    read = [size_and_sample(p) for p in paths]
+
+    def digest(rows) -> str:
+        return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+    rows = list(zip(names, read, strict=True))
+    return {
+        "count": len(paths),
+        "sha256": digest(sorted(f"{n}\t{size}" for n, (size, _) in rows)),
+        "order_sha256": digest(names),
+        "content_sha256": digest(sorted(f"{n}\t{size}\t{h}" for n, (size, h) in rows)),
+    }
+
+
+def _fingerprint_differences(then: dict, now: dict) -> list[str]:
+    """What differs between two `_files_fingerprint`s, on the keys both have (a run recorded
+    before a key existed is checked on the others)."""
+    what = {
+        "count": "the number of files",
+        "sha256": "the files' names or sizes",
+        "order_sha256": "their order",
+        "content_sha256": "their content",
+    }
+    return [
+        words for key, words in what.items() if key in then and key in now and then[key] != now[key]
+    ]
 
 
 def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information) -> None:
@@ -1295,14 +1338,17 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
                 "settings)."
             )
         files_then, files_now = payload.get("data_files"), information.get("data_files")
-        if isinstance(files_then, dict) and files_now and files_then != files_now:
-            raise ValueError(
-                f"{out}: resume reads other data than the run did ({files_then.get('count')} files "
-                f"then, recorded from {payload.get('data')!r}; {files_now['count']} now, from "
-                f"{information.get('data')!r}; or the same number with other names or sizes): "
-                "the resumed run would not repeat the uninterrupted one. Pass the run's data, "
-                f"or start a new run from its weights with --init-from {out / GENERATOR_FILE}."
-            )
+        if isinstance(files_then, dict) and files_now:
+            differences = _fingerprint_differences(files_then, files_now)
+            if differences:
+                raise ValueError(
+                    f"{out}: resume reads other data than the run did ({files_then.get('count')} "
+                    f"files then, recorded from {payload.get('data')!r}; {files_now['count']} "
+                    f"now, from {information.get('data')!r}; differing: "
+                    f"{', '.join(differences)}): the resumed run would not repeat the "
+                    "uninterrupted one. Pass the run's data, or start a new run from its "
+                    f"weights with --init-from {out / GENERATOR_FILE}."
+                )
         recorded = _as_built(payload.get("recipe", {}))
         changed = {
             key: (recorded.get(key), value)
@@ -2526,9 +2572,9 @@ def train(
         # A run started on a prepared folder before its train.txt was read for split "train"
         # read every file: it resumes on those, as its record says (not refused as other data).
         recorded = _recorded_data_files(out)
-        if recorded is not None and _files_fingerprint(files) != recorded:
+        if recorded is not None and _fingerprint_differences(recorded, _files_fingerprint(files)):
             whole = resolve_files(data, "all")
-            if _files_fingerprint(whole) == recorded:
+            if not _fingerprint_differences(recorded, _files_fingerprint(whole)):
                 warnings.warn(
                     f"{data}: the run read every file of the folder (its {split}.txt was not "
                     f"read then); it resumes on the same {len(whole)} files.",

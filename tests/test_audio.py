@@ -807,3 +807,22 @@ def test_reason_without_path_drops_the_name_a_report_already_gives(tmp_path, mon
     ]
     for error, expected in cases:
         assert audio_lib.reason_without_path(error, relative) == expected
+
+
+def test_load_speech_scales_a_file_beyond_full_scale_and_leaves_others_alone(tmp_path, caplog):
+    """What training, evaluate and vocode read: peaks above 1 scaled to RESCALED_PEAK (not
+    clipped, so the waveform keeps its shape), files within full scale returned unchanged."""
+    from keras_waveglow.audio import RESCALED_PEAK, load_speech
+
+    tone = np.sin(2 * np.pi * 220 * np.arange(8000) / 16000).astype(np.float32)
+    sf.write(tmp_path / "loud.wav", 2.5 * tone, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "fine.wav", 0.5 * tone, 16000, subtype="FLOAT")
+    with caplog.at_level("WARNING", logger="keras_waveglow"):
+        loud, rate = load_speech(tmp_path / "loud.wav")
+    assert rate == 16000 and np.max(np.abs(loud)) == pytest.approx(RESCALED_PEAK, rel=1e-6)
+    np.testing.assert_allclose(loud, RESCALED_PEAK * tone / np.max(np.abs(tone)), atol=1e-6)
+    assert "loud.wav: samples reach 2.500, beyond full scale" in caplog.text
+    caplog.clear()
+    fine, _ = load_speech(tmp_path / "fine.wav")
+    np.testing.assert_array_equal(fine, 0.5 * tone)
+    assert caplog.text == ""

@@ -300,7 +300,10 @@ FILLETS = {
     "city/nl/vit-v-proc": 0.0,  # left channel only: the mono mix halves it
     "barrel/nl/bar_v_fotka": 1.0,  # underscores separate the fields too
     "barrel/nl/b-hurt-0": 1.0,  # a third character
-    "share/nl/help1": 1.0,  # no speaker field
+    "hanoi/nl/v-alehrac": 1.0,  # some levels name the lead first
+    "fdto/nl/kecas-v": 1.0,  # or last
+    "share/blackjokes/nl/help1": 1.0,  # shared dialogue, one folder deeper; no speaker field
+    "share/borejokes/nl/ob-m-ach": 1.0,
     "city/cs/vit-m-hlava": 1.0,  # Czech: another package's language, not read for nl
 }
 
@@ -320,20 +323,27 @@ def test_fillets_speakers_are_the_two_leads_and_the_rest(fillets_deb, tmp_path):
     summary = debian.prepare_debian_speech("fillets-nl", dest, sample_rate=16000, deb=fillets_deb)
 
     assert summary["corpus"] == "fillets-nl" and summary["license"] == "GPL-2"
-    assert {s: v["files"] for s, v in summary["speakers"].items()} == {"m": 2, "other": 2, "v": 2}
+    assert {s: v["files"] for s, v in summary["speakers"].items()} == {"m": 3, "other": 2, "v": 4}
     assert summary["splits"]["eval"]["speakers"] == ["v"]  # the corpus' default hold-out
     assert summary["splits"]["train"]["speakers"] == ["m", "other"]
     assert sorted(p.name for p in (dest / "m").iterdir()) == [
         "airplane_vit-m-hlava.wav",
         "city_vit-m-hlava.wav",
+        "share-borejokes_ob-m-ach.wav",
     ]
     assert sorted(p.name for p in (dest / "other").iterdir()) == [
         "barrel_b-hurt-0.wav",
-        "share_help1.wav",
+        "share-blackjokes_help1.wav",
     ]
     lists = {name: read_file_list(path) for name, path in summary["lists"].items()}
     eval_names = sorted(p.name for p in lists["eval"])
-    assert eval_names == ["barrel_bar_v_fotka.wav", "city_vit-v-proc.wav"]
+    assert eval_names == [  # every line of the held-out lead, wherever the name puts its field
+        "barrel_bar_v_fotka.wav",
+        "city_vit-v-proc.wav",
+        "fdto_kecas-v.wav",
+        "hanoi_v-alehrac.wav",
+    ]
+    assert not any("v" in p.name.split(".")[0].split("-") for p in lists["train"])
     # Stereo is mixed to mono: a tone on the left only comes out at half the amplitude of one
     # on both channels (Vorbis and resampling keep the 0.5 peak to within 2%).
     both = sf.read(dest / "v" / "barrel_bar_v_fotka.wav")[0]
@@ -346,7 +356,7 @@ def test_fillets_speakers_are_the_two_leads_and_the_rest(fillets_deb, tmp_path):
     assert "fillets-ng-data-nl" in notice and "Fish Fillets" in notice
     assert "version 2 (GPL-2)" in notice and "later" not in notice
     assert (dest / "copyright").read_text() == "GPL version 2\n"
-    assert json.loads((dest / "fillets-nl.json").read_text())["speakers"]["m"]["files"] == 2
+    assert json.loads((dest / "fillets-nl.json").read_text())["speakers"]["m"]["files"] == 3
     assert not (dest / "klettres.json").exists()
 
     # The Czech pack's recordings live in the same tree layout under cs/.
@@ -365,7 +375,7 @@ def test_cli_prepare_fillets_and_the_corpus_names(fillets_deb, tmp_path, capsys)
     argv = ["prepare", "fillets-nl", "--dest", str(tmp_path / "f"), "--deb", str(fillets_deb)]
     assert cli.main([*argv, "--eval-speakers", "m"]) == 0
     out = capsys.readouterr().out
-    assert "train: 2 speakers, 4 files" in out and "eval: 1 speakers, 2 files" in out
+    assert "train: 2 speakers, 6 files" in out and "eval: 1 speakers, 3 files" in out
 
 
 def klettres_files_with_a_mute_speaker():

@@ -581,3 +581,49 @@ def test_a_prepared_folder_reads_its_split_list(tmp_path):
     ]
     (tmp_path / "train.txt").unlink()  # a plain folder: read whole, as before
     assert len(pipeline_lib.resolve_files(tmp_path, "train")) == 2
+
+
+def test_a_prepared_folder_refuses_a_split_it_has_no_list_for(tmp_path):
+    """Split "dev" of a prepared folder (train.txt and eval.txt, no dev.txt) read every file,
+    the held-out speakers' too: refused, naming the lists there."""
+    import soundfile as sf
+
+    for speaker in ("train_spk", "eval_spk"):
+        (tmp_path / speaker).mkdir()
+        sf.write(tmp_path / speaker / "a.wav", np.zeros(4000, "float32"), 16000)
+    (tmp_path / "train.txt").write_text("train_spk/a.wav\n")
+    (tmp_path / "eval.txt").write_text("eval_spk/a.wav\n")
+    with pytest.raises(ValueError, match=r"eval.txt, train.txt\) has no dev.txt.*'eval' or 'tr"):
+        pipeline_lib.resolve_files(tmp_path, "dev")
+    (tmp_path / "dev.txt").write_text("train_spk/a.wav\n")  # a list of its own: read
+    assert [p.name for p in pipeline_lib.resolve_files(tmp_path, "dev")] == ["a.wav"]
+
+
+def test_a_folder_of_prepared_folders_needs_split_all_and_hidden_folders_are_not_read(tmp_path):
+    """A parent of prepared folders read whole trained on their held-out speakers without a
+    word: refused unless split "all". Work folders (.name) are never read."""
+    import soundfile as sf
+
+    prepared = tmp_path / "klettres"
+    for speaker in ("fr", "de"):
+        (prepared / speaker).mkdir(parents=True)
+        sf.write(prepared / speaker / "a.wav", np.zeros(4000, "float32"), 16000)
+    (prepared / "train.txt").write_text("fr/a.wav\n")
+    (prepared / "eval.txt").write_text("de/a.wav\n")
+    hidden = tmp_path / ".klettres.tmp1" / "extracted"  # a killed `prepare` left it
+    hidden.mkdir(parents=True)
+    sf.write(hidden / "b.wav", np.zeros(4000, "float32"), 16000)
+    with pytest.raises(ValueError, match=r"holds 1 prepared folder.*klettres/train.txt"):
+        pipeline_lib.resolve_files(tmp_path, "train")
+    everything = pipeline_lib.resolve_files(tmp_path, "all")
+    assert [p.relative_to(tmp_path).as_posix() for p in everything] == [
+        "klettres/de/a.wav",
+        "klettres/fr/a.wav",
+    ]
+    assert [p.name for p in pipeline_lib.resolve_files(prepared, "train")] == ["a.wav"]
+
+
+def test_a_folder_in_a_list_of_files_is_named_as_a_folder(tmp_path):
+    """make_dataset([folder_a, folder_b]) said "no such file" of folders that exist."""
+    with pytest.raises(ValueError, match=r"awb_arctic/wav: a folder: pass it alone"):
+        make_dataset([AWB.parent, SLT.parent], "tiny", batch_size=1, segment_length=2048)

@@ -1858,6 +1858,39 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
     _stops_at_the_stand_in_checkpoint(main, [*same[:at], str(moved), *same[at + 1 :]], capsys)
 
 
+def test_the_data_fingerprint_sees_order_and_content_and_old_records_still_resume(tmp_path):
+    """The stream permutes list positions, so a resume on the same files in another order, or
+    on a file rewritten at the same size (a re-run `prepare`), would not repeat the run: both
+    are told apart. A record made before those digests existed is checked on the rest."""
+    from keras_waveglow.training import _files_fingerprint, _fingerprint_differences
+
+    rng = np.random.default_rng(0)
+    files = []
+    for name in ("a", "b", "c"):
+        path = tmp_path / "data" / f"{name}.wav"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(rng.integers(0, 256, 100_000, dtype=np.uint8).tobytes())
+        files.append(path)
+    then = _files_fingerprint(files)
+    assert then["count"] == 3 and all(len(then[k]) == 64 for k in then if k != "count")
+    assert _fingerprint_differences(then, _files_fingerprint(list(files))) == []
+    assert _fingerprint_differences(then, _files_fingerprint(files[::-1])) == ["their order"]
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path / "data", moved)
+    assert _fingerprint_differences(then, _files_fingerprint(sorted(moved.iterdir()))) == []
+    raw = bytearray(files[1].read_bytes())  # the same size, halved samples in the middle
+    raw[40_000:60_000] = bytes(v // 2 for v in raw[40_000:60_000])
+    files[1].write_bytes(bytes(raw))
+    now = _files_fingerprint(files)
+    assert _fingerprint_differences(then, now) == ["their content"]
+    old_record = {"count": then["count"], "sha256": then["sha256"]}  # before 2026-12-06
+    assert _fingerprint_differences(old_record, now) == []
+    assert _fingerprint_differences(old_record, _files_fingerprint(files[:2])) == [
+        "the number of files",
+        "the files' names or sizes",
+    ]
+
+
 def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monkeypatch, capsys):
     """`train --resume` needs only --out (and --steps): every recipe option left out, --data
     included, takes the run's recorded value, so a run started with a long command resumes

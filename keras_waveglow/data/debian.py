@@ -10,11 +10,13 @@ large, and neither is ever committed or shipped (their recordings are GPL):
   about 21 of the 51 minutes.
 - `fillets-nl` and `fillets-cs`: the Dutch and Czech voice packs of the game Fish Fillets
   (`fillets-ng-data-nl`, `fillets-ng-data-cs`): acted sentences of dialogue, 22.05 kHz stereo
-  Vorbis under `usr/share/games/fillets-ng/sound/<level>/<language>/` (Dutch: 1,616 files, 96
-  minutes); GPL-2. Speakers: `m` and `v` (the small and the big fish, the two leads, named by
-  the `-m-`/`-v-` field of the file name; about three quarters of the files) and `other` (the
-  remaining characters, some with processed voices). Sentences from two actors the klettres
-  models never heard make it an evaluation set of real connected speech.
+  Vorbis under `usr/share/games/fillets-ng/sound/<level>/<language>/` and
+  `sound/share/<collection>/<language>/` (Dutch: 1,616 files, 96 minutes); GPL-2. Speakers: `m`
+  and `v` (the small and the big fish, the two leads, named by a field of the file name:
+  `<level>-v-<word>` in most levels, `v-<word>` or `<word>-v` in a few; 1,438 of the 1,616
+  Dutch files) and `other` (the remaining characters, some with processed voices). Sentences
+  from two actors the klettres models never heard make it an evaluation set of real connected
+  speech.
 
 `prepare_debian_speech(corpus, dest)` is the recipe for both:
 
@@ -86,8 +88,8 @@ class DebianSpeech:
         sound_root: the recordings' folder inside the package.
         pattern: glob of the recordings under `sound_root`.
         speaker: recording path relative to `sound_root` -> speaker, or None to skip the file.
-        group_part: which part of that relative path (the kind, the level) prefixes the
-            written file's name, keeping names unique within a speaker.
+        group: recording path relative to `sound_root` -> the prefix of the written file's
+            name (the kind, the level), keeping names unique within a speaker.
         eval_speakers: the default held-out speakers; None for 3 chosen by
             `choose_eval_speakers`.
         what: the recordings in a few words, for the notice.
@@ -100,7 +102,7 @@ class DebianSpeech:
     sound_root: Path
     pattern: str
     speaker: Callable[[Path], str | None]
-    group_part: int
+    group: Callable[[Path], str]
     eval_speakers: tuple[str, ...] | None
     what: str
     license: str
@@ -122,10 +124,28 @@ def _klettres_speaker(relative: Path) -> str | None:
     return relative.parts[0] if relative.parts[1] in KLETTRES_KINDS else None
 
 
+def _klettres_group(relative: Path) -> str:
+    return relative.parts[1]  # alpha or syllab
+
+
 def _fillets_speaker(relative: Path) -> str | None:
-    # <level>/<language>/<level abbreviation>-<m|v|other character>-<word>.ogg
+    # <level>/<language>/<name>.ogg, the name's fields split by - or _. Most levels name a line
+    # <level abbreviation>-<m|v|other character>-<word>; some name the lead first (hanoi:
+    # v-<word>) or last (fdto: <word>-v). A lead's line filed as "other" would put the held-out
+    # speaker v into the training list.
     fields = re.split(r"[-_]", relative.stem)
-    return fields[1] if len(fields) > 2 and fields[1] in FILLETS_LEADS else "other"
+    if len(fields) > 2 and fields[1] in FILLETS_LEADS:
+        return fields[1]
+    if len(fields) >= 2 and fields[0] in FILLETS_LEADS:
+        return fields[0]
+    if len(fields) == 2 and fields[1] in FILLETS_LEADS:
+        return fields[1]
+    return "other"
+
+
+def _fillets_group(relative: Path) -> str:
+    # every folder above the language: the level, or share-<collection> for shared dialogue
+    return "-".join(relative.parts[:-2]) or "sound"
 
 
 CORPORA = {
@@ -135,7 +155,7 @@ CORPORA = {
         sound_root=Path("usr/share/klettres"),
         pattern="*/*/*.ogg",
         speaker=_klettres_speaker,
-        group_part=1,
+        group=_klettres_group,
         eval_speakers=None,
         what="the sound files of KLettres (KDE Education): letters and syllables, one speaker "
         "per language",
@@ -147,9 +167,9 @@ CORPORA = {
             name=f"fillets-{language}",
             package=f"fillets-ng-data-{language}",
             sound_root=Path("usr/share/games/fillets-ng/sound"),
-            pattern=f"*/{language}/*.ogg",
+            pattern=f"**/{language}/*.ogg",  # levels, and share/<collection>/ one deeper
             speaker=_fillets_speaker,
-            group_part=0,
+            group=_fillets_group,
             eval_speakers=("v",),
             what=f"the {words} voices of the game Fish Fillets - Next Generation",
             license="GPL-2",
@@ -562,7 +582,7 @@ def prepare_debian_speech(
             rates, samples, items = Counter(), 0, []
             for file in files:
                 name = file.relative_to(root).as_posix()  # as inside the package
-                group = file.relative_to(sounds).parts[spec.group_part]
+                group = spec.group(file.relative_to(sounds))
                 target = out / speaker / f"{group}_{file.stem}.{audio_format}"
                 try:
                     rate, n, gain = _convert(file, target, sample_rate)

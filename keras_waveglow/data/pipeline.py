@@ -85,13 +85,61 @@ SPLITS = ("train", "dev", "eval", "all")
 # ------------------------------------------------------------------------------------------------
 
 
+def _is_prepared(folder: Path) -> bool:
+    """Whether `keras-waveglow prepare` wrote the folder: it holds train.txt and eval.txt."""
+    return (folder / "train.txt").is_file() and (folder / "eval.txt").is_file()
+
+
 def _prepared_list(folder: Path, split: str) -> Path | None:
-    """`<folder>/<split>.txt` where the folder is one `keras-waveglow prepare` wrote (it holds
-    both train.txt and eval.txt), else None."""
-    if (folder / "train.txt").is_file() and (folder / "eval.txt").is_file():
-        listed = folder / f"{split}.txt"
-        return listed if listed.is_file() else None
-    return None
+    """`<folder>/<split>.txt` where the folder is one `keras-waveglow prepare` wrote, else None.
+
+    Raises:
+        ValueError: a prepared folder without that split's list (reading the whole folder
+            instead would mix the held-out speakers in).
+    """
+    if not _is_prepared(folder):
+        return None
+    listed = folder / f"{split}.txt"
+    if not listed.is_file():
+        lists = sorted(p.name for p in folder.glob("*.txt") if p.stem in SPLITS)
+        raise ValueError(
+            f"{folder}: a prepared folder ({', '.join(lists)}) has no {split}.txt: choose "
+            f"split {' or '.join(repr(Path(n).stem) for n in lists)}, or 'all' for every file."
+        )
+    return listed
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    """Whether a part of `path` below `root` starts with a dot (a work folder, a cache)."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _folder_audio(source: Path, split: str) -> list[Path]:
+    """Every audio file under a plain folder, sorted, hidden folders left out.
+
+    Raises:
+        ValueError: the folder holds prepared folders and `split` is not "all" (their
+            held-out speakers would be read as training data).
+    """
+    if split != "all":
+        nested = sorted(
+            p.parent
+            for p in source.rglob("train.txt")
+            if not _is_hidden(p, source) and p.parent != source and _is_prepared(p.parent)
+        )
+        if nested:
+            lists = ", ".join(str(folder / f"{split}.txt") for folder in nested[:3])
+            raise ValueError(
+                f"{source}: holds {len(nested)} prepared folder(s) ({nested[0]}, ...), each "
+                f"with speakers held out: reading the whole folder would read them as "
+                f"{split!r} data. Pass a prepared folder, or a list combining theirs ({lists}), "
+                "or split 'all' to read every file."
+            )
+    return sorted(
+        p
+        for p in source.rglob("*")
+        if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS and not _is_hidden(p, source)
+    )
 
 
 def resolve_files(
@@ -105,7 +153,9 @@ def resolve_files(
               split with `arctic.split_corpus` and `split` taken;
             - a folder `keras-waveglow prepare` wrote (it holds train.txt and eval.txt):
               the split's list, unless `split` is "all";
-            - any other folder: every .wav/.flac/.ogg under it, sorted (`split` ignored);
+            - any other folder: every .wav/.flac/.ogg under it, sorted, folders whose name
+              starts with a dot left out (`split` ignored, except that a folder holding
+              prepared folders needs "all");
             - a file list: a text file (`.txt`, `.lst`, ...), one path per line, relative to
               the list's folder (`arctic.read_file_list`; Tacotron 2's `path|text` lines too);
             - one audio file, or a sequence of paths or `arctic.Utterance`s (`split` ignored).
@@ -117,7 +167,9 @@ def resolve_files(
         A list of `Path`.
 
     Raises:
-        ValueError: unknown split, an empty split of a small corpus, or nothing to read.
+        ValueError: unknown split, an empty split of a small corpus, a prepared folder
+            without the split's list, a folder of prepared folders without split "all", or
+            nothing to read.
         FileNotFoundError: a path that does not exist.
     """
     if split not in SPLITS:
@@ -161,9 +213,7 @@ def resolve_files(
                 "%s: reading its %r split, %s (%d files).", source, split, listed, len(files)
             )
         elif source.is_dir():
-            files = sorted(
-                p for p in source.rglob("*") if p.suffix.lower() in audio_lib.AUDIO_EXTENSIONS
-            )
+            files = _folder_audio(source, split)
         elif arctic.is_file_list(source):  # prose (a README) refused in one message
             files = arctic.read_file_list(source, require_existing=True)
         else:
@@ -422,6 +472,10 @@ class ExampleSource:
         usable, short, upsampled = [], [], []
         for path in files:
             try:
+                if path.is_dir():
+                    raise IsADirectoryError(
+                        "a folder: pass it alone (not in a list of files), or list its files"
+                    )
                 if not path.is_file():
                     raise FileNotFoundError("no such file")
                 if path.stat().st_size == 0:
@@ -522,9 +576,8 @@ class ExampleSource:
             return self.cache[index]
         try:
             audio, _ = audio_lib.load_audio(path, self.sample_rate, clip=False)
-            peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+            audio, peak = audio_lib.rescale_beyond_full_scale(audio)
             if peak > 1.0:  # a float file beyond full scale: scaled as `prepare` does, not clipped
-                audio = audio * np.float32(audio_lib.RESCALED_PEAK / peak)
                 _report_once(
                     ("beyond", str(path)),
                     "%s: samples reach %.3f, beyond full scale; scaled to a peak of %.2f "
