@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 PYTEST_ARGS ?=
 
 .PHONY: install test test-tf test-jax test-notebooks test-slow lint format demo clean
@@ -12,7 +13,9 @@ install: $(STAMP)
 $(STAMP): setup.py pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# CPU build of torch from the local wheel store first, so the torch extra resolves to it.
+	# CPU build of torch first, so the torch extra resolves to it: from this machine's wheel
+	# store (its pip config); elsewhere, install it first from PyTorch's CPU index
+	# (`.venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu`).
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[jax,tfp,torch,onnx,eval,dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
@@ -51,7 +54,14 @@ test-slow: $(STAMP)
 	KERAS_BACKEND=tensorflow $(BIN)/pytest -q -m slow $(PYTEST_ARGS)
 	KERAS_BACKEND=jax $(BIN)/pytest -q -m "slow and not tensorflow_only" $(PYTEST_ARGS)
 
-demo: $(STAMP)
+# The demo needs the package and its metrics only (no torch, JAX or test tools, no Chromium).
+$(DEMO_STAMP): setup.py pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[eval]"
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m keras_waveglow.demo --out demo_out
 
 clean:

@@ -16,6 +16,7 @@ Also here: audio and mel file I/O (`load_audio`, `save_audio`, `load_mel`), pre-
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -613,15 +614,20 @@ def rescale_beyond_full_scale(audio: np.ndarray) -> tuple[np.ndarray, float]:
     return audio, peak
 
 
-def load_speech(path: str | os.PathLike, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+def load_speech(
+    path: str | os.PathLike, sample_rate: int | None = None, fmax: float | None = None
+) -> tuple[np.ndarray, int]:
     """A recording as training, `evaluate` and `vocode` all read it: `load_audio`, except that a
     file beyond full scale (a float WAV or FLAC, a Vorbis file decoding past 1.0) is scaled to a
     peak of `RESCALED_PEAK` with a warning instead of clipped (square tops are a buzz: the
-    model would be asked for, or scored against, audio it never trained on).
+    model would be asked for, or scored against, audio it never trained on), and a file
+    recorded at a rate whose half is below `fmax` is named in a warning (the mel's top bands
+    are empty: the model is asked for, or scored on, a band the recording never had).
 
     Args:
         path: str or path-like, the audio file.
         sample_rate: int or None, the rate wanted; None keeps the file's rate.
+        fmax: float or None, the mel's top frequency (Hz); None: no rate warning.
 
     Returns:
         `(audio, rate)` as `load_audio` returns them (mono).
@@ -632,7 +638,21 @@ def load_speech(path: str | os.PathLike, sample_rate: int | None = None) -> tupl
     Example:
         >>> audio, rate = load_speech("data/cmu_us_slt_arctic/wav/arctic_a0009.wav", 22050)
     """
+    import soundfile as sf
+
     audio, rate = load_audio(path, sample_rate, clip=False)
+    if fmax is not None:
+        with contextlib.suppress(RuntimeError, ValueError, OSError):  # load_audio read it
+            source_rate = sf.info(str(path)).samplerate
+            if source_rate / 2 < fmax:
+                logger.warning(
+                    "%s: recorded at %d Hz: nothing above %g Hz, below the mel's top (%g Hz); "
+                    "its top bands are empty.",
+                    path,
+                    source_rate,
+                    source_rate / 2,
+                    fmax,
+                )
     audio, peak = rescale_beyond_full_scale(audio)
     if peak > 1.0:
         logger.warning(

@@ -834,7 +834,8 @@ def _add_vocode(subparsers, common) -> None:
         type=float,
         default=0.0,
         metavar="STRENGTH",
-        help="denoiser strength, e.g. 0.01-0.1 (default 0: off)",
+        help="denoiser strength, e.g. 0.01-0.1 with --denoise-mode zeros, 1-3 with silence "
+        "(the bundled model; README) (default 0: off)",
     )
     p.add_argument(
         "--denoise-mode",
@@ -942,7 +943,14 @@ def _add_evaluate(subparsers, common) -> None:
         default="zeros",
         help="the denoiser's bias: all-zero log-mel (default) or silence, as vocode's",
     )
-    p.add_argument("--seed", type=_at_least(0), default=0, help="seed for WaveGlow and Griffin-Lim")
+    p.add_argument(
+        "--seed",
+        type=_at_least(0),
+        default=0,
+        help="seed for WaveGlow and Griffin-Lim (default 0); file k of the list gets noise seed "
+        "(seed, k) and Griffin-Lim seed seed + k, so figures repeat with the same --data in the "
+        "same order",
+    )
     p.add_argument("--griffin-lim-iters", type=int, default=32, help="default 32")
     p.add_argument("--max-files", type=int, default=None, help="evaluate at most this many")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
@@ -1036,20 +1044,20 @@ def _run_compare(args) -> int:
     out = Path(args.json) if args.json else None
     if out is not None and out.is_dir():
         print(f"compare failed: --json {out}: a folder, not a file", file=sys.stderr)
-        return 1
+        return 2
     if out is not None and (blocker := file_in_the_way(out.parent)) is not None:
         print(f"compare failed: --json {out}: {blocker} is a file, not a folder", file=sys.stderr)
-        return 1
+        return 2
     if out is not None and out.exists() and not args.overwrite:
         print(f"compare failed: {out} exists (give --overwrite to replace it)", file=sys.stderr)
-        return 1
+        return 2
     try:
         result = compare_reports(
             args.base, args.new, system=args.system, base_system=args.base_system
         )
-    except ValueError as error:
+    except ValueError as error:  # a missing or malformed report: nothing to compare
         print(f"compare failed: {error}", file=sys.stderr)
-        return 1
+        return 2
     print(format_comparison(result))
     if out is not None:
         try:

@@ -614,6 +614,44 @@ def _own_output_folders(out_dir: Path) -> list[Path]:
     return [(out_dir / "audio").resolve(), *(p.resolve() for p in left)]
 
 
+def _refuse_foreign_files(out_dir: Path, json_path: Path) -> None:
+    """Refuses to replace a report whose audio/ or img/ hold files its report.json does not
+    name (put there by hand): replacing the folders would delete them.
+
+    Raises:
+        FileExistsError: such files (a few named), or no readable report.json to tell by.
+    """
+    inside = sorted(
+        p.relative_to(out_dir).as_posix()
+        for sub in ("audio", "img")
+        for p in (out_dir / sub).rglob("*")
+        if not p.is_dir()
+    )
+    if not inside:
+        return
+    try:
+        report = json.loads(json_path.read_text(encoding="utf-8"))
+        written = {
+            name
+            for utterance in report["utterances"]
+            for files in utterance["files"].values()
+            for name in files.values()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise FileExistsError(
+            f"{out_dir}: its report.json cannot be read ({type(error).__name__}), so the "
+            f"{len(inside)} file(s) in audio/ and img/ cannot be told from files put there by "
+            "hand; move them away or choose another report folder."
+        ) from None
+    foreign = [name for name in inside if name not in written]
+    if foreign:
+        raise FileExistsError(
+            f"{out_dir}: audio/ and img/ hold {len(foreign)} file(s) the report did not write "
+            f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); replacing the "
+            "report would delete them: move them away or choose another report folder."
+        )
+
+
 def _swap_in(staging: Path, out_dir: Path, names: tuple[str, ...]) -> None:
     """Moves `names` from `staging` into `out_dir`, the old ones aside into `staging`; on any
     failure the old ones are put back, so `out_dir` holds one whole report or the other."""
@@ -843,17 +881,19 @@ def evaluate(
     _check_report_folder(out_dir)
     json_path, html_path = out_dir / "report.json", out_dir / "index.html"
     existing = [p for p in (json_path, html_path, out_dir / "audio", out_dir / "img") if p.exists()]
+    if existing and not (json_path.exists() or html_path.exists()):
+        # audio/ or img/ without a report beside them: someone's own folder, never replaced.
+        raise FileExistsError(
+            f"{out_dir} holds a folder {existing[0].name}/ that is not a report's (no "
+            "report.json or index.html beside it): choose another report folder."
+        )
     if existing and not overwrite:
         raise FileExistsError(
             f"{out_dir} already holds a report ({existing[0].name}); pass overwrite=True "
             "(--overwrite) to replace it."
         )
-    if existing and not (json_path.exists() or html_path.exists()):
-        # audio/ or img/ without a report beside them: someone's own folder, not replaced.
-        raise FileExistsError(
-            f"{existing[0]} is not a report's (no report.json or index.html beside it); "
-            "overwrite replaces only a report: choose another report folder."
-        )
+    if existing:  # replacing swaps out audio/ and img/ whole: only what the report wrote
+        _refuse_foreign_files(out_dir, json_path)
     waveglow = load_vocoder(model, weights)
     # A report folder inside the data folder: the audio it wrote (or is writing) is not data.
     own = _own_output_folders(out_dir)
@@ -998,7 +1038,9 @@ def evaluate(
         utterances, failed, used_ids, alike = [], [], set(), []
         for path in iterator:
             try:
-                reference, _ = load_speech(path, sample_rate=sample_rate)
+                reference, _ = load_speech(
+                    path, sample_rate=sample_rate, fmax=mel_config["fmax"] or sample_rate / 2
+                )
                 if len(reference) <= mel_config["n_fft"] // 2:
                     raise ValueError(f"too short ({len(reference)} samples)")
                 if not np.max(np.abs(reference)) >= 1 / 32768:

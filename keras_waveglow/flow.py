@@ -566,10 +566,14 @@ def _check_input(layer, what: str, shape, channels: int | None = None) -> None:
 class ActNorm(layers.Layer):
     """Glow's activation normalisation: a per-channel affine map with data-dependent init.
 
-    `y = (x + bias) * exp(log_scale)`. The first forward call sets the initial bias and
-    log-scale so that that batch leaves with zero mean and unit variance per channel. The initial
-    values live in non-trainable variables (updated statelessly under JAX jit, too) and the
-    trainable parameters are offsets from them starting at zero.
+    `y = (x + bias) * exp(log_scale)`. The first forward call with samples sets the initial
+    bias and log-scale so that that batch leaves with zero mean and unit variance per channel:
+    it should be representative audio (a silent first batch gives a scale of 1 / epsilon for
+    good). The initial values live in non-trainable variables (updated statelessly under JAX
+    jit, too) and the trainable parameters are offsets from them starting at zero; all are
+    float32 under a mixed dtype policy too. Under a TensorFlow `tf.distribute` strategy each
+    replica would set itself up from its own part of the batch, and the replicas would differ:
+    call `forward` once on a representative batch before `fit` there (no preset uses ActNorm).
 
     Args:
         epsilon: float > 0, added to the first batch's standard deviation before its log.
@@ -594,13 +598,17 @@ class ActNorm(layers.Layer):
     def build(self, input_shape):
         _check_input(self, "x", input_shape)
         channels = (int(input_shape[-1]),)
-        self.bias = self.add_weight(channels, "zeros", name="bias")
-        self.log_scale = self.add_weight(channels, "zeros", name="log_scale")
-        self.initial_bias = self.add_weight(channels, "zeros", name="initial_bias", trainable=False)
-        self.initial_log_scale = self.add_weight(
+        # autocast=False: under a mixed policy the parameters stay float32 inside `call` (the
+        # log-determinant is theirs, `inverse` reads them so too), and the first batch's
+        # statistics are not written back rounded to the compute dtype on every later call.
+        weight = functools.partial(self.add_weight, autocast=False)
+        self.bias = weight(channels, "zeros", name="bias")
+        self.log_scale = weight(channels, "zeros", name="log_scale")
+        self.initial_bias = weight(channels, "zeros", name="initial_bias", trainable=False)
+        self.initial_log_scale = weight(
             channels, "zeros", name="initial_log_scale", trainable=False
         )
-        self.initialized = self.add_weight((), "zeros", name="initialized", trainable=False)
+        self.initialized = weight((), "zeros", name="initialized", trainable=False)
 
     def _parameters(self):
         bias = self.initial_bias + self.bias
@@ -613,15 +621,20 @@ class ActNorm(layers.Layer):
         mean = ops.mean(x32, axis=(0, 1))
         std = ops.std(x32, axis=(0, 1))
         done = self.initialized.value > 0.5
-        self.initial_bias.assign(ops.where(done, self.initial_bias.value, ops.stop_gradient(-mean)))
+        # An empty first batch (no samples) has no statistics: the set-up waits for data.
+        has_data = ops.shape(x)[0] * ops.shape(x)[1] > 0
+        start = ops.logical_and(ops.logical_not(done), has_data)
+        self.initial_bias.assign(
+            ops.where(start, ops.stop_gradient(-mean), self.initial_bias.value)
+        )
         self.initial_log_scale.assign(
             ops.where(
-                done,
-                self.initial_log_scale.value,
+                start,
                 ops.stop_gradient(-ops.log(std + self.epsilon)),
+                self.initial_log_scale.value,
             )
         )
-        self.initialized.assign(1.0)
+        self.initialized.assign(ops.where(ops.logical_or(done, has_data), 1.0, 0.0))
         bias, log_scale = self._parameters()
         y = (x + ops.cast(bias, x.dtype)) * ops.cast(ops.exp(log_scale), x.dtype)
         return y, ops.sum(ops.cast(log_scale, _LOG_DET_DTYPE))
@@ -648,9 +661,9 @@ class Invertible1x1Conv(layers.Layer):
     """Mixes the channels of each group with an invertible matrix `W` (out, in).
 
     `y_t = W x_t` at every time step, so the log-determinant per step is `log|det W|`, computed
-    with `slogdet` in float32 (finite for either sign of det). Initialised as a random rotation
-    (det +1), as in WaveGlow. The inverse is recomputed from the current weights on every call,
-    never cached, so it cannot go stale after an update.
+    in float32 from W's QR factors (finite for either sign of det; XLA compiles it).
+    Initialised as a random rotation (det +1), as in WaveGlow. The inverse is recomputed from
+    the current weights on every call, never cached, so it cannot go stale after an update.
 
     With `lu_decomposed=True`, `W = P (L + I) (U + diag(sign * exp(log_s)))` (Glow): the
     log-determinant is `sum(log_s)` and the inverse takes two triangular solves. The factors
@@ -682,7 +695,11 @@ class Invertible1x1Conv(layers.Layer):
         rotation = _random_rotation(channels, np.random.default_rng(seed))
         const = initializers.Constant
         if not self.lu_decomposed:
-            self.weight = self.add_weight((channels, channels), const(rotation), name="weight")
+            # autocast=False: W and its log-determinant stay float32 under a mixed policy, in
+            # `call` as in `inverse` (the product with x is taken in x's dtype).
+            self.weight = self.add_weight(
+                (channels, channels), const(rotation), name="weight", autocast=False
+            )
             return
         permutation, lower, upper = scipy.linalg.lu(rotation)
         diag = np.diag(upper)
@@ -730,10 +747,16 @@ class Invertible1x1Conv(layers.Layer):
         )
 
     def log_det_per_step(self):
-        """`log|det W|`, a float32 scalar."""
+        """`log|det W|`, a float32 scalar.
+
+        Without the LU factors, the sum of `log|R_ii|` of `W = QR` (Q orthogonal): what
+        `slogdet` gives, but XLA compiles it on every backend; TensorFlow's slogdet has no XLA
+        kernel, and Keras compiles `fit` with XLA on a TensorFlow machine with a GPU.
+        """
         if self.lu_decomposed:
             return ops.sum(ops.cast(self.log_s, _LOG_DET_DTYPE))
-        return ops.slogdet(self.matrix())[1]
+        _, r = ops.qr(ops.cast(self.matrix(), _LOG_DET_DTYPE))
+        return ops.sum(ops.log(ops.abs(ops.diagonal(r))))
 
     def call(self, x):
         _check_input(self, "x", x.shape, self.channels)
@@ -976,12 +999,7 @@ class AffineCoupling(layers.Layer):
     ):
         super().__init__(**kwargs)
         self.wn_options = dict(wn_options or {})
-        if (
-            log_scale_bound is not None
-            and not _checks.number("log_scale_bound", log_scale_bound) > 0
-        ):
-            raise ValueError(f"log_scale_bound must be > 0 or None; got {log_scale_bound}.")
-        self.log_scale_bound = None if log_scale_bound is None else float(log_scale_bound)
+        self.log_scale_bound = _log_scale_bound("log_scale_bound", log_scale_bound)
         self.wn_layers = _checks.count("wn_layers", wn_layers, 1)
         self.wn_channels = _checks.count("wn_channels", wn_channels, 1)
         self.wn_kernel_size = _checks.count("wn_kernel_size", wn_kernel_size, 1)
@@ -1050,6 +1068,31 @@ class AffineCoupling(layers.Layer):
 # --------------------------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------------------------
+
+
+def _log_scale_bound(name: str, value) -> float | None:
+    """A soft clamp on log_s: None (no clamp) or a finite float > 0 (inf gave inf * tanh(0),
+    NaN everywhere); refused by name otherwise (a str or a bool too)."""
+    if value is None:
+        return None
+    bound = _checks.number(name, value)
+    if not (math.isfinite(bound) and bound > 0):
+        raise ValueError(f"{name} must be > 0 and finite, or None for no clamp; got {value}.")
+    return bound
+
+
+def _sigma_tensor(sigma):
+    """A backend tensor sigma (values unchecked: it may be traced) shaped as `_check_sigma`
+    shapes an array: a scalar as it is, one per example (B,) as (B, 1, 1)."""
+    shape = tuple(sigma.shape)
+    if len(shape) == 1:
+        return ops.reshape(sigma, (-1, 1, 1))
+    if len(shape) == 0 or (len(shape) == 3 and shape[1:] == (1, 1)):
+        return sigma
+    raise ValueError(
+        f"sigma must be a number or one per example, shape (batch,) or (batch, 1, 1); got "
+        f"shape {shape}."
+    )
 
 
 def _check_sigma(sigma):
@@ -1242,8 +1285,8 @@ class WaveGlow(keras.Model):
         self.wn_dilation_base = wn_dilation_base
         self.wn_skip_connections = _checks.flag("wn_skip_connections", wn_skip_connections)
         self.wn_linear_path = _checks.flag("wn_linear_path", wn_linear_path)
-        self.coupling_log_scale_bound = (
-            None if coupling_log_scale_bound is None else float(coupling_log_scale_bound)
+        self.coupling_log_scale_bound = _log_scale_bound(
+            "coupling_log_scale_bound", coupling_log_scale_bound
         )
         self.seed_generator = random.SeedGenerator(seed, name="noise_seed")
 
@@ -1732,7 +1775,8 @@ class WaveGlow(keras.Model):
                 first.
             sigma: float >= 0 (finite), standard deviation of the sampled z, or a NumPy
                 array of one per example, shape (B,) or (B, 1, 1); ignored when `z` is given.
-                Default 0.6.
+                A backend tensor is shaped the same way, its values not checked (it may be
+                traced). Default 0.6.
             seed: int, `keras.random.SeedGenerator` or None (the model's own generator).
             z: optional (B, T // n_group, n_group) latent with T <= F * hop_length, e.g. what
                 `forward` returns for T audio samples; sampled with T = F * hop_length when None.
@@ -1747,8 +1791,7 @@ class WaveGlow(keras.Model):
             TypeError: a `sigma` that is not a real number or array of them (None, a str, a
                 bool, a complex number).
         """
-        if not ops.is_tensor(sigma):  # a tensor (e.g. traced) is left as it is
-            sigma = _check_sigma(sigma)
+        sigma = _sigma_tensor(sigma) if ops.is_tensor(sigma) else _check_sigma(sigma)
         mel = self._check_mel(mel)
         upsampled = self.upsample_mel(mel)
         # A given z sets the length and the conditioning is cropped to it, as in `forward`;
@@ -1756,6 +1799,7 @@ class WaveGlow(keras.Model):
         if z is None:
             length = ops.shape(mel)[1] * self.hop_length
         else:
+            z = _as_array(z, "z", f"(batch, samples // n_group, {self.n_group})")
             length = self._latent_length(z, mel)
         # A frame-rate conditioning passes through whole: each WN crops it to z's length.
         cond = self._group_condition(upsampled, length)
@@ -1789,6 +1833,10 @@ class WaveGlow(keras.Model):
     # ----------------------------------------------------------------------------------------
 
     def call(self, mel, training=None):
+        """`model(mel)`: `inverse(mel)` with the model's own noise (the conditioning alone while
+        training). Keras' `evaluate` (and validation in `fit`) calls it too and throws the
+        audio away (the loss is `compute_loss`'s): it still draws noise, so `inverse(mel)`
+        without a seed gives other audio after an `evaluate`; pass `seed=` where it matters."""
         mel = self._check_mel(mel)
         if training:
             return self.upsample_mel(mel)

@@ -182,7 +182,7 @@ def test_malformed_report_fields_are_named_value_errors(tmp_path, capsys):
         odd.write_text(json.dumps({field: value, "utterances": [utterance]}))
         with pytest.raises(ValueError, match=rf"odd\.json: malformed report: '{field}' must be"):
             load_report(odd)
-        assert cli.main(["compare", str(odd), str(odd)]) == 1
+        assert cli.main(["compare", str(odd), str(odd)]) == 2
         assert f"odd.json: malformed report: '{field}'" in capsys.readouterr().err
     for key in ("source_sha256", "source_resolved"):
         odd.write_text(json.dumps({"utterances": [{**utterance, key: 7}]}))
@@ -332,14 +332,14 @@ def test_cli_compare_prints_writes_json_and_keeps_existing_files(tmp_path, capsy
     written = json.loads(out.read_text())
     assert written["metrics"]["pesq_wb"]["difference"]["mean"] == pytest.approx(0.25)
     before = out.read_text()
-    assert cli.main(["compare", str(base), str(new), "--json", str(out)]) == 1
+    assert cli.main(["compare", str(base), str(new), "--json", str(out)]) == 2
     assert "exists" in capsys.readouterr().err and out.read_text() == before
     argv = ["compare", str(new), str(base), "--json", str(out), "--overwrite"]
     assert cli.main(argv) == 0
     assert json.loads(out.read_text())["metrics"]["pesq_wb"]["difference"]["mean"] == (
         pytest.approx(-0.25)
     )
-    assert cli.main(["compare", str(base), str(tmp_path / "absent.json")]) == 1
+    assert cli.main(["compare", str(base), str(tmp_path / "absent.json")]) == 2
     assert "absent.json: no such report" in capsys.readouterr().err
 
 
@@ -401,7 +401,7 @@ def test_cli_compare_refuses_a_json_path_it_cannot_write_before_reading_the_repo
         (blocker / "sub.json", f"--json {blocker / 'sub.json'}: {blocker} is a file, not a folder"),
     )
     for out, message in cases:
-        assert cli.main(["compare", str(base), str(new), "--json", str(out), "--overwrite"]) == 1
+        assert cli.main(["compare", str(base), str(new), "--json", str(out), "--overwrite"]) == 2
         err = capsys.readouterr().err
         assert err.strip() == f"compare failed: {message}", err
         assert "no such report" not in err  # refused before the reports were read

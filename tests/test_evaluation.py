@@ -618,12 +618,13 @@ def test_a_report_folder_that_is_a_file_or_under_one_is_refused_before_the_model
             evaluate("tiny", DATA, out, progress=False)
     assert blocker.read_bytes() == b"not a folder"
     # A folder whose audio/ is not a report's (no report.json or index.html): overwrite does
-    # not take it (it deleted it).
+    # not take it (it deleted it), and without overwrite it is not called a report.
     mine = tmp_path / "mine"
     (mine / "audio").mkdir(parents=True)
     (mine / "audio" / "take1.wav").write_bytes(b"RIFF")
-    with pytest.raises(FileExistsError, match=r"audio is not a report's \(no report\.json"):
-        evaluate("tiny", DATA, mine, overwrite=True, progress=False)
+    for overwrite in (True, False):
+        with pytest.raises(FileExistsError, match=r"audio/ that is not a report's \(no report"):
+            evaluate("tiny", DATA, mine, overwrite=overwrite, progress=False)
     assert (mine / "audio" / "take1.wav").read_bytes() == b"RIFF"
 
 
@@ -694,6 +695,18 @@ def test_an_interrupted_overwrite_leaves_the_old_report_whole(tmp_path, monkeypa
             evaluate(model, data, out, seed=1, overwrite=True, progress=False)
     assert snapshot() == before
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+    # Files the report did not write, put in its audio/ by hand: replacing it would delete
+    # them, so it is refused with them named; a report.json that cannot be read, likewise.
+    (out / "audio" / "mine.wav").write_bytes(b"RIFF")
+    with pytest.raises(FileExistsError, match=r"1 file\(s\) the report did not write \(audio/m"):
+        evaluate(model, data, out, seed=1, overwrite=True, progress=False)
+    (out / "audio" / "mine.wav").unlink()
+    (out / "report.json").write_text("{")
+    with pytest.raises(FileExistsError, match=r"report.json cannot be read \(JSONDecodeError\)"):
+        evaluate(model, data, out, seed=1, overwrite=True, progress=False)
+    (out / "report.json").write_bytes(before["report.json"])
+    assert snapshot() == before
 
     # A run that finishes replaces the report, audio and images, and leaves nothing aside.
     report = evaluate(model, data, out, seed=1, overwrite=True, progress=False)

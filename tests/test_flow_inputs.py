@@ -254,6 +254,33 @@ def test_inverse_takes_one_sigma_per_example_as_an_array():
         run(np.array(["0.6", "0.6"]))
     with pytest.raises(TypeError, match=r"sigma must be a number; got array\('0\.6'"):
         run(np.array("0.6"))
+    # A backend tensor (B,) is one per example too: it scaled the n_group channels.
+    np.testing.assert_allclose(run(ops.convert_to_tensor([0.3, 0.6])), mixed, atol=1e-6)
+    np.testing.assert_allclose(run(ops.convert_to_tensor(0.3)), run(0.3), atol=1e-6)
+    with pytest.raises(ValueError, match=r"one per example, .* got shape \(2, 8\)"):
+        run(ops.ones((2, 8)))
+
+
+def test_inverse_takes_z_as_a_nested_list():
+    model = WaveGlow.from_preset("tiny", seed=0)
+    mel, _ = _data(batch=1, frames=4)
+    z = np.random.default_rng(0).standard_normal((1, 4 * model.hop_length // 8, 8))
+    expected = ops.convert_to_numpy(model.inverse(mel, z=z.astype("float32")))
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(model.inverse(mel, z=z.tolist())), expected, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "bound, error",
+    [("6", TypeError), (True, TypeError), (float("inf"), ValueError), (0.0, ValueError)],
+)
+def test_the_coupling_log_scale_bound_is_a_finite_positive_number(bound, error):
+    """WaveGlow took float(bound): "6" and True passed, and inf gave NaN everywhere."""
+    with pytest.raises(error, match="log_scale_bound must be"):
+        WaveGlow.from_preset("tiny", coupling_log_scale_bound=bound)
+    with pytest.raises(error, match="log_scale_bound must be"):
+        AffineCoupling(n_channels=4, log_scale_bound=bound)
 
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0, float("nan"), float("inf")])
