@@ -642,6 +642,11 @@ def _fill_train_options(args) -> str | None:
         if data is None:
             if not args.resume:
                 return "the following argument is required: --data"
+            if not path.exists():
+                return (
+                    f"--resume: nothing to resume in {args.out} (no {path.name} there); start "
+                    "a new run without --resume (with --data)."
+                )
             return f"--data is required: no {path} names the run's data."
         absolute = payload.get("data_path")
         if isinstance(absolute, str) and Path(absolute).exists():

@@ -117,13 +117,15 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
     _default_weights = None if weights is None else os.fspath(weights)
 
 
-def _check_preset_spec(spec: str, weights) -> None:
+def _check_preset_spec(spec: str, weights, from_env: bool = False) -> None:
     """Refuses a preset that has no weights when none are given."""
     from keras_waveglow.presets import WEIGHTS
 
     if weights is None and spec not in WEIGHTS:
+        where = f" (set by ${MODEL_ENV_VAR})" if from_env else ""
         raise ValueError(
-            f"Preset {spec!r} is an untrained architecture: pass weights=<file.weights.h5> "
+            f"Preset {spec!r}{where} is an untrained architecture: pass "
+            "weights=<file.weights.h5> "
             "(CLI: --weights) or a .keras model file to vocode with it, or use a preset "
             f"with weights: {sorted(WEIGHTS)}."
         )
@@ -246,7 +248,7 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     if spec in PRESETS and not Path(spec).exists():
         if weights is None and spec in WEIGHTS:
             return _cached(("preset", spec), None, lambda: WaveGlow.from_preset(spec))
-        _check_preset_spec(spec, weights)
+        _check_preset_spec(spec, weights, from_env)
         return _cached(("preset", spec), weights, lambda: _preset_with_weights(spec, weights))
     path = Path(spec)
     if not path.exists():

@@ -1928,6 +1928,10 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     assert main(["train", "--out", str(tmp_path / "new")]) == 2
     assert "required: --data" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "--resume: nothing to resume in " in capsys.readouterr().err  # not "--data"
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "run_config.json").write_text('{"recipe": {}}')  # names no data
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "--data is required: no " in capsys.readouterr().err
 
 

@@ -385,3 +385,12 @@ def test_audio_beyond_full_scale_is_scaled_as_training_scales_it_not_clipped(tmp
     # The same mel to float32 rounding (the scaling happens in float32 in one, in the file
     # in the other), and the flow's output differs by far less than one 16-bit step.
     assert np.max(np.abs(out_a - out_b)) < 1e-4
+
+
+def test_a_weightless_preset_from_the_environment_names_the_variable(monkeypatch):
+    """`KERAS_WAVEGLOW_MODEL=tiny` said "Preset 'tiny' is an untrained architecture" without
+    saying where the name came from (a missing file from it was named so already)."""
+    monkeypatch.setattr(inference, "_default_model", None)
+    monkeypatch.setenv(inference.MODEL_ENV_VAR, "tiny")
+    with pytest.raises(ValueError, match=r"Preset 'tiny' \(set by \$KERAS_WAVEGLOW_MODEL\) is an"):
+        inference.load_vocoder()
