@@ -642,10 +642,11 @@ def _fill_train_options(args) -> str | None:
         if data is None:
             if not args.resume:
                 return "the following argument is required: --data"
-            if not path.exists():
+            out = Path(args.out)
+            if not path.exists() and not (out.is_dir() and any(out.iterdir())):
                 return (
-                    f"--resume: nothing to resume in {args.out} (no {path.name} there); start "
-                    "a new run without --resume (with --data)."
+                    f"--resume: nothing to resume in {args.out} (no run there); start a new "
+                    "run without --resume (with --data)."
                 )
             return f"--data is required: no {path} names the run's data."
         absolute = payload.get("data_path")
@@ -952,9 +953,9 @@ def _add_evaluate(subparsers, common) -> None:
         "--seed",
         type=_at_least(0),
         default=0,
-        help="seed for WaveGlow and Griffin-Lim (default 0); file k of the list gets noise seed "
-        "(seed, k) and Griffin-Lim seed seed + k, so figures repeat with the same --data in the "
-        "same order",
+        help="seed for WaveGlow and Griffin-Lim (default 0); the k-th file scored (failed and "
+        "repeated files not counted) gets noise seed (seed, k) and Griffin-Lim seed seed + k, "
+        "so figures repeat with the same --data in the same order",
     )
     p.add_argument("--griffin-lim-iters", type=int, default=32, help="default 32")
     p.add_argument("--max-files", type=int, default=None, help="evaluate at most this many")

@@ -631,10 +631,11 @@ def _refuse_foreign_files(out_dir: Path, json_path: Path) -> None:
         return
     try:
         report = json.loads(json_path.read_text(encoding="utf-8"))
-        written = {
+        written = {  # a system whose output was not finite has no files (None)
             name
             for utterance in report["utterances"]
             for files in utterance["files"].values()
+            if isinstance(files, dict)
             for name in files.values()
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:

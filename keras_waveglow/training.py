@@ -2567,20 +2567,31 @@ def train(
             f"train reads split 'train' or 'all'; {split!r} is a held-out split (score it with "
             "`keras-waveglow evaluate`)."
         )
-    files = resolve_files(data, split)  # once, before building anything: errors come first
-    if resume and split != "all" and isinstance(data, str | os.PathLike) and Path(data).is_dir():
+    folder = isinstance(data, str | os.PathLike) and Path(data).is_dir()
+    recorded = _recorded_data_files(out) if resume and split != "all" and folder else None
+    try:
+        files = resolve_files(data, split)  # once, before building anything: errors first
+    except ValueError:
+        if recorded is None:  # a folder of prepared folders, refused for split "train"
+            raise
+        files = None
+    fingerprint = None if files is None else _files_fingerprint(files)
+    if recorded is not None and (files is None or _fingerprint_differences(recorded, fingerprint)):
         # A run started on a prepared folder before its train.txt was read for split "train"
-        # read every file: it resumes on those, as its record says (not refused as other data).
-        recorded = _recorded_data_files(out)
-        if recorded is not None and _fingerprint_differences(recorded, _files_fingerprint(files)):
-            whole = resolve_files(data, "all")
-            if not _fingerprint_differences(recorded, _files_fingerprint(whole)):
-                warnings.warn(
-                    f"{data}: the run read every file of the folder (its {split}.txt was not "
-                    f"read then); it resumes on the same {len(whole)} files.",
-                    stacklevel=2,
-                )
-                files = whole
+        # (or on a folder of them before those were refused) read every file: it resumes on
+        # those, as its record says (not refused as other data).
+        whole = resolve_files(data, "all")
+        whole_fingerprint = _files_fingerprint(whole)
+        if not _fingerprint_differences(recorded, whole_fingerprint):
+            warnings.warn(
+                f"{data}: the run read every file of the folder (its {split}.txt, or the "
+                f"split lists of the prepared folders in it, were not read then); it resumes on "
+                f"the same {len(whole)} files.",
+                stacklevel=2,
+            )
+            files, fingerprint = whole, whole_fingerprint
+        elif files is None:
+            resolve_files(data, split)  # the refusal, as a new run gets it
     recipe = {
         "preset": preset,
         "batch_size": batch_size,
@@ -2621,7 +2632,7 @@ def train(
             data=data,
             data_path=str(Path(data).resolve()) if isinstance(data, str | os.PathLike) else None,
             init_from=init_from,
-            data_files=_files_fingerprint(files),
+            data_files=fingerprint,
             keep_every=keep_every,  # not the recipe (they change no step): what a resume
             sample_every=sample_every,  # on the command line takes when not told
         )

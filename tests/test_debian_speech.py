@@ -304,6 +304,7 @@ FILLETS = {
     "fdto/nl/kecas-v": 1.0,  # or last
     "share/blackjokes/nl/help1": 1.0,  # shared dialogue, one folder deeper; no speaker field
     "share/borejokes/nl/ob-m-ach": 1.0,
+    "share/border/nl/sp-shout_big_00": 1.0,  # the big fish's shout: v
     "city/cs/vit-m-hlava": 1.0,  # Czech: another package's language, not read for nl
 }
 
@@ -323,7 +324,7 @@ def test_fillets_speakers_are_the_two_leads_and_the_rest(fillets_deb, tmp_path):
     summary = debian.prepare_debian_speech("fillets-nl", dest, sample_rate=16000, deb=fillets_deb)
 
     assert summary["corpus"] == "fillets-nl" and summary["license"] == "GPL-2"
-    assert {s: v["files"] for s, v in summary["speakers"].items()} == {"m": 3, "other": 2, "v": 4}
+    assert {s: v["files"] for s, v in summary["speakers"].items()} == {"m": 3, "other": 2, "v": 5}
     assert summary["splits"]["eval"]["speakers"] == ["v"]  # the corpus' default hold-out
     assert summary["splits"]["train"]["speakers"] == ["m", "other"]
     assert sorted(p.name for p in (dest / "m").iterdir()) == [
@@ -342,6 +343,7 @@ def test_fillets_speakers_are_the_two_leads_and_the_rest(fillets_deb, tmp_path):
         "city_vit-v-proc.wav",
         "fdto_kecas-v.wav",
         "hanoi_v-alehrac.wav",
+        "share-border_sp-shout_big_00.wav",
     ]
     assert not any("v" in p.name.split(".")[0].split("-") for p in lists["train"])
     # Stereo is mixed to mono: a tone on the left only comes out at half the amplitude of one
@@ -375,7 +377,7 @@ def test_cli_prepare_fillets_and_the_corpus_names(fillets_deb, tmp_path, capsys)
     argv = ["prepare", "fillets-nl", "--dest", str(tmp_path / "f"), "--deb", str(fillets_deb)]
     assert cli.main([*argv, "--eval-speakers", "m"]) == 0
     out = capsys.readouterr().out
-    assert "train: 2 speakers, 6 files" in out and "eval: 1 speakers, 3 files" in out
+    assert "train: 2 speakers, 7 files" in out and "eval: 1 speakers, 3 files" in out
 
 
 def klettres_files_with_a_mute_speaker():

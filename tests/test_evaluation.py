@@ -999,3 +999,26 @@ def test_cli_evaluate_with_a_briefly_trained_tiny_model(tmp_path, capsys):
     assert len(report["utterances"]) == 2
     assert report["systems"]["waveglow"]["log_mel_l1"]["n"] == 2
     assert "<table" in (out / "index.html").read_text()
+
+
+def test_a_report_with_a_system_that_wrote_no_files_can_be_replaced(tmp_path):
+    """A system whose output was not finite has `"files": null` in report.json: replacing
+    such a report was refused for good ("cannot be read (AttributeError)")."""
+    out = tmp_path / "report"
+    (out / "audio").mkdir(parents=True)
+    (out / "audio" / "a_ground_truth.wav").write_bytes(b"RIFF")
+    report = {
+        "utterances": [
+            {
+                "files": {
+                    "ground_truth": {"audio": "audio/a_ground_truth.wav", "mel_image": None},
+                    "waveglow": None,
+                }
+            }
+        ]
+    }
+    (out / "report.json").write_text(json.dumps(report))
+    evaluation._refuse_foreign_files(out, out / "report.json")  # nothing foreign: no error
+    (out / "audio" / "mine.wav").write_bytes(b"RIFF")
+    with pytest.raises(FileExistsError, match=r"1 file\(s\) the report did not write"):
+        evaluation._refuse_foreign_files(out, out / "report.json")

@@ -1930,6 +1930,9 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "--resume: nothing to resume in " in capsys.readouterr().err  # not "--data"
     (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "last.weights.h5").write_bytes(b"")  # a run, its record moved away
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "--data is required: no " in capsys.readouterr().err
     (tmp_path / "none" / "run_config.json").write_text('{"recipe": {}}')  # names no data
     assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "--data is required: no " in capsys.readouterr().err
@@ -2466,6 +2469,30 @@ def test_a_resumed_run_s_batch_summaries_continue_its_step_axis(tmp_path):
         accumulator.Reload()
         steps.append([event.step for event in accumulator.Tensors("batch_loss")])
     assert steps == [[2, 4], [6, 8]]  # the resumed run wrote [2, 4] over the first one's
+
+
+def test_a_run_on_a_folder_whose_sub_folder_was_prepared_later_resumes_on_its_files(tmp_path):
+    """A folder holding prepared folders is refused for split "train" (it read their held-out
+    speakers): a run that read such a folder whole before resumes on its recorded files, with
+    a warning; a new run on it is refused."""
+    from keras_waveglow.training import train
+
+    root = tmp_path / "root"
+    for speaker in ("awb", "slt"):
+        (wav,) = (ROOT / "data" / f"cmu_us_{speaker}_arctic" / "wav").glob("*.wav")
+        (root / "speech" / speaker).mkdir(parents=True)
+        shutil.copy(wav, root / "speech" / speaker / wav.name)
+    common = dict(data=root, preset="tiny", batch_size=2, segment_length=2048)
+    common.update(sample_every=0, verbose=0, save_every=2)
+    train(out=tmp_path / "run", steps=2, **common)
+    speech = root / "speech"
+    (speech / "train.txt").write_text(f"awb/{next((speech / 'awb').iterdir()).name}\n")
+    (speech / "eval.txt").write_text(f"slt/{next((speech / 'slt').iterdir()).name}\n")
+    with pytest.raises(ValueError, match=r"holds 1 prepared folder"):
+        train(out=tmp_path / "new", steps=2, **common)
+    with pytest.warns(UserWarning, match=r"split lists of the prepared folders .* same 2 files"):
+        summary = train(out=tmp_path / "run", steps=4, resume=True, **common)
+    assert summary["steps"] == 4
 
 
 def test_a_run_started_on_a_folder_before_it_was_prepared_resumes_on_its_files(tmp_path):

@@ -116,6 +116,7 @@ class DebianSpeech:
 
 KLETTRES_KINDS = ("alpha", "syllab")
 FILLETS_LEADS = ("m", "v")
+FILLETS_SHOUTS = {"big": "v", "small": "m"}  # the big fish is v, the small one m
 N_EVAL_SPEAKERS = 3  # klettres' default hold-out: spread over the alphabetical list
 
 
@@ -134,6 +135,10 @@ def _fillets_speaker(relative: Path) -> str | None:
     # v-<word>) or last (fdto: <word>-v). A lead's line filed as "other" would put the held-out
     # speaker v into the training list.
     fields = re.split(r"[-_]", relative.stem)
+    if "shout" in fields[:-1]:  # share/border/cs: sp-shout_big_0 (v), sp-shout_small_0 (m)
+        size = fields[fields.index("shout") + 1]
+        if size in FILLETS_SHOUTS:
+            return FILLETS_SHOUTS[size]
     if len(fields) > 2 and fields[1] in FILLETS_LEADS:
         return fields[1]
     if len(fields) >= 2 and fields[0] in FILLETS_LEADS:
