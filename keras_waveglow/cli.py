@@ -148,6 +148,11 @@ def _run_download(args) -> int:
         return _run_download_preset(args)
     from keras_waveglow.data import arctic
 
+    try:  # a bad speaker list is refused before anything is fetched (exit 2, as other refusals)
+        arctic.parse_speakers(args.speakers)
+    except ValueError as error:
+        print(f"download failed: {error}", file=sys.stderr)
+        return 2
     try:
         folders = arctic.download_arctic(
             args.speakers,
@@ -1221,19 +1226,31 @@ def _check_export_weights(args) -> int:
 
 
 def _run_export_weights(args) -> int:
+    import warnings
+
     from keras_waveglow.training import export_generator_weights
 
     try:
-        path = export_generator_weights(
-            args.checkpoint,
-            args.out,
-            dtype="float16" if args.float16 else None,
-            overwrite=args.overwrite,
-            average=False if args.trained else None,
-        )
+        with warnings.catch_warnings(record=True) as caught:  # printed as the CLI's own lines
+            warnings.simplefilter("always", UserWarning)
+            path = export_generator_weights(
+                args.checkpoint,
+                args.out,
+                dtype="float16" if args.float16 else None,
+                overwrite=args.overwrite,
+                average=False if args.trained else None,
+            )
     except (OSError, ValueError) as error:
         print(f"keras-waveglow export-weights: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        for warning in caught:
+            if issubclass(warning.category, UserWarning):
+                print(f"keras-waveglow export-weights: warning: {warning.message}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
     print(f"wrote {path}: the generator of {args.checkpoint}")
     return 0
 

@@ -848,6 +848,16 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
     missing += ["--out", str(tmp_path / "n.weights.h5")]
     assert main(missing) == 2
     assert "no.weights.h5: no such checkpoint" in capsys.readouterr().err
+    # A plain weights file with --trained: the library's warning as one CLI line, not a
+    # Python warning with a source line.
+    again = ["export-weights", str(tmp_path / "cli.weights.h5"), "--trained"]
+    assert main([*again, "--out", str(tmp_path / "again.weights.h5")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"keras-waveglow export-weights: warning: {tmp_path / 'cli.weights.h5'}: a WaveGlow "
+        "weights file holds one set of weights"
+    )
+    assert "UserWarning" not in err and "warnings.warn" not in err
 
 
 def test_moving_average_fills_snapshots_and_exports_while_checkpoints_resume(tmp_path):
