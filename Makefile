@@ -33,15 +33,23 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Each suite keeps its own numba cache: librosa's cached gufuncs (pyin) compiled by two
+# processes at once can pair one process's kernel with the other's wrapper and segfault
+# (numba/numba#10128; seen once here, test-jax, 2026-12-06).
+NUMBA_CACHE := $(CURDIR)/$(VENV)/numba-cache
+
 test-tf: $(STAMP)
-	KERAS_BACKEND=tensorflow $(BIN)/pytest -q --durations=10 -m "not slow" $(PYTEST_ARGS)
+	NUMBA_CACHE_DIR=$(NUMBA_CACHE)/tf KERAS_BACKEND=tensorflow \
+		$(BIN)/pytest -q --durations=10 -m "not slow" $(PYTEST_ARGS)
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(BIN)/pytest -q --durations=10 -m "not slow and not tensorflow_only" $(PYTEST_ARGS)
+	NUMBA_CACHE_DIR=$(NUMBA_CACHE)/jax KERAS_BACKEND=jax \
+		$(BIN)/pytest -q --durations=10 -m "not slow and not tensorflow_only" $(PYTEST_ARGS)
 
 # The notebooks run end to end (FAST parameters) on TensorFlow, each ending in assertions.
 test-notebooks: $(STAMP)
-	KERAS_BACKEND=tensorflow KERAS_WAVEGLOW_FAST=1 $(BIN)/pytest -q --nbmake notebooks/
+	NUMBA_CACHE_DIR=$(NUMBA_CACHE)/notebooks KERAS_BACKEND=tensorflow KERAS_WAVEGLOW_FAST=1 \
+		$(BIN)/pytest -q --nbmake notebooks/
 
 # The three suites are independent processes (tests write only under tmp_path, notebooks under
 # notebooks/outputs): run them side by side so both cores stay busy while one suite compiles.
