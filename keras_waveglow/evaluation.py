@@ -614,6 +614,18 @@ def _own_output_folders(out_dir: Path) -> list[Path]:
     return [(out_dir / "audio").resolve(), *(p.resolve() for p in left)]
 
 
+def _source_format(path: Path) -> dict:
+    """The recording's own rate and channels as its header gives them (the scored reference
+    is resampled and mixed to mono): {} where the header cannot be read again."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, ValueError, OSError):
+        return {}
+    return {"source_sample_rate": int(info.samplerate), "source_channels": int(info.channels)}
+
+
 def _refuse_foreign_files(out_dir: Path, json_path: Path) -> None:
     """Refuses to replace a report whose audio/ or img/ hold files its report.json does not
     name (put there by hand): replacing the folders would delete them.
@@ -1023,6 +1035,7 @@ def evaluate(
             "source": _display_path(path),
             "source_resolved": str(path.resolve()),
             "source_sha256": _file_sha256(path),
+            **_source_format(path),
             "duration_s": duration,
             "metrics": metrics,
             "errors": errors,

@@ -443,6 +443,8 @@ def test_cli_evaluate_on_the_bundled_sample(tmp_path, capsys):
     assert gl["log_mel_l1"]["mean"] < wg["log_mel_l1"]["mean"]
     assert gl["pesq_wb"]["mean"] > wg["pesq_wb"]["mean"]
     for utt in report["utterances"]:
+        # The recording's own format, before resampling (ARCTIC: 16 kHz mono) is recorded.
+        assert (utt["source_sample_rate"], utt["source_channels"]) == (16000, 1)
         for system in ("ground_truth", "griffin_lim", "waveglow"):
             audio, rate = sf.read(out / utt["files"][system]["audio"])
             assert rate == SR and len(audio) == round(utt["duration_s"] * SR)
