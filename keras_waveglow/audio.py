@@ -428,6 +428,11 @@ PLAUSIBLE_FILE_RATES = (1000, 768_000)
 # A decoded file whose peak exceeds full scale is scaled to this peak instead of being clipped
 # (`keras-waveglow prepare`, the training data).
 RESCALED_PEAK = 0.99
+# What is logged of such a file (its path, its peak, RESCALED_PEAK).
+BEYOND_FULL_SCALE = (
+    "%s: samples reach %.3f, beyond full scale; scaled to a peak of %.2f (as `keras-waveglow "
+    "prepare` and training do), not clipped."
+)
 
 
 class AudioFileError(ValueError):
@@ -606,7 +611,7 @@ def rescale_beyond_full_scale(audio: np.ndarray) -> tuple[np.ndarray, float]:
     Example:
         >>> scaled, peak = rescale_beyond_full_scale(np.array([0.5, -2.0], np.float32))
         >>> float(peak), scaled.tolist()
-        (2.0, [0.24750000238418579, -0.9900000095367432])
+        (2.0, [0.2475000023841858, -0.9900000095367432])
     """
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak > 1.0:
@@ -614,20 +619,20 @@ def rescale_beyond_full_scale(audio: np.ndarray) -> tuple[np.ndarray, float]:
     return audio, peak
 
 
-def load_speech(
-    path: str | os.PathLike, sample_rate: int | None = None, fmax: float | None = None
-) -> tuple[np.ndarray, int]:
+def load_speech(path: str | os.PathLike, mel_config: dict | None = None) -> tuple[np.ndarray, int]:
     """A recording as training, `evaluate` and `vocode` all read it: `load_audio`, except that a
     file beyond full scale (a float WAV or FLAC, a Vorbis file decoding past 1.0) is scaled to a
     peak of `RESCALED_PEAK` with a warning instead of clipped (square tops are a buzz: the
     model would be asked for, or scored against, audio it never trained on), and a file
-    recorded at a rate whose half is below `fmax` is named in a warning (the mel's top bands
-    are empty: the model is asked for, or scored on, a band the recording never had).
+    recorded at a rate whose half is below the mel's top (`fmax`, else half the mel's rate) is
+    named in a warning (the mel's top bands are empty: the model is asked for, or scored on, a
+    band the recording never had).
 
     Args:
         path: str or path-like, the audio file.
-        sample_rate: int or None, the rate wanted; None keeps the file's rate.
-        fmax: float or None, the mel's top frequency (Hz); None: no rate warning.
+        mel_config: dict or None, the mel settings the audio is for (a model's `mel_config`):
+            the audio is resampled to its "sample_rate". None keeps the file's rate, with no
+            rate warning.
 
     Returns:
         `(audio, rate)` as `load_audio` returns them (mono).
@@ -636,12 +641,15 @@ def load_speech(
         As `load_audio`.
 
     Example:
-        >>> audio, rate = load_speech("data/cmu_us_slt_arctic/wav/arctic_a0009.wav", 22050)
+        >>> path = "data/cmu_us_slt_arctic/wav/arctic_a0009.wav"
+        >>> audio, rate = load_speech(path, model.mel_config)  # at the model's rate
     """
     import soundfile as sf
 
+    sample_rate = None if mel_config is None else mel_config["sample_rate"]
     audio, rate = load_audio(path, sample_rate, clip=False)
-    if fmax is not None:
+    if mel_config is not None:
+        fmax = mel_config.get("fmax") or sample_rate / 2
         with contextlib.suppress(RuntimeError, ValueError, OSError):  # load_audio read it
             source_rate = sf.info(str(path)).samplerate
             if source_rate / 2 < fmax:
@@ -655,13 +663,7 @@ def load_speech(
                 )
     audio, peak = rescale_beyond_full_scale(audio)
     if peak > 1.0:
-        logger.warning(
-            "%s: samples reach %.3f, beyond full scale; scaled to a peak of %.2f (as "
-            "`keras-waveglow prepare` and training do), not clipped.",
-            path,
-            peak,
-            RESCALED_PEAK,
-        )
+        logger.warning(BEYOND_FULL_SCALE, path, peak, RESCALED_PEAK)
     return audio, rate
 
 

@@ -1052,9 +1052,7 @@ def evaluate(
         utterances, failed, used_ids, alike = [], [], set(), []
         for path in iterator:
             try:
-                reference, _ = load_speech(
-                    path, sample_rate=sample_rate, fmax=mel_config["fmax"] or sample_rate / 2
-                )
+                reference, _ = load_speech(path, mel_config)
                 if len(reference) <= mel_config["n_fft"] // 2:
                     raise ValueError(f"too short ({len(reference)} samples)")
                 if not np.max(np.abs(reference)) >= 1 / 32768:

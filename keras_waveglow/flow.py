@@ -1089,8 +1089,12 @@ def _sigma_tensor(sigma):
         return ops.reshape(sigma, (-1, 1, 1))
     if len(shape) == 0 or (len(shape) == 3 and shape[1:] == (1, 1)):
         return sigma
-    raise ValueError(
-        f"sigma must be a number or one per example, shape (batch,) or (batch, 1, 1); got "
+    raise _sigma_shape_error(shape)
+
+
+def _sigma_shape_error(shape) -> ValueError:
+    return ValueError(
+        "sigma must be a number or one per example, shape (batch,) or (batch, 1, 1); got "
         f"shape {shape}."
     )
 
@@ -1108,10 +1112,7 @@ def _check_sigma(sigma):
     if values.ndim == 1:
         values = values.reshape(-1, 1, 1)
     if values.ndim != 3 or values.shape[1:] != (1, 1):
-        raise ValueError(
-            "sigma must be a number or one per example, shape (batch,) or (batch, 1, 1); got "
-            f"shape {np.shape(sigma)}."
-        )
+        raise _sigma_shape_error(np.shape(sigma))
     if not np.all(np.isfinite(values)) or np.any(values < 0):
         raise ValueError(
             f"sigma must be finite and >= 0 everywhere; got min {values.min()}, max {values.max()}."

@@ -1357,11 +1357,7 @@ def vocode_files(
             continue
         try:
             if path.suffix.lower() in AUDIO_EXTENSIONS:
-                audio, _ = load_speech(
-                    path,
-                    sample_rate=waveglow.sample_rate,
-                    fmax=waveglow.mel_config["fmax"] or waveglow.sample_rate / 2,
-                )
+                audio, _ = load_speech(path, waveglow.mel_config)
                 if audio.shape[0] <= waveglow.n_fft // 2:
                     raise ValueError(f"{path}: too short ({audio.shape[0]} samples) for a mel.")
                 mel = ops.convert_to_numpy(mel_spectrogram(audio, **waveglow.mel_config))

@@ -2569,12 +2569,13 @@ def train(
         )
     folder = isinstance(data, str | os.PathLike) and Path(data).is_dir()
     recorded = _recorded_data_files(out) if resume and split != "all" and folder else None
+    refusal = None
     try:
         files = resolve_files(data, split)  # once, before building anything: errors first
-    except ValueError:
+    except ValueError as error:
         if recorded is None:  # a folder of prepared folders, refused for split "train"
             raise
-        files = None
+        files, refusal = None, error
     fingerprint = None if files is None else _files_fingerprint(files)
     if recorded is not None and (files is None or _fingerprint_differences(recorded, fingerprint)):
         # A run started on a prepared folder before its train.txt was read for split "train"
@@ -2590,8 +2591,8 @@ def train(
                 stacklevel=2,
             )
             files, fingerprint = whole, whole_fingerprint
-        elif files is None:
-            resolve_files(data, split)  # the refusal, as a new run gets it
+        elif refusal is not None:
+            raise refusal  # as a new run gets it
     recipe = {
         "preset": preset,
         "batch_size": batch_size,

@@ -674,6 +674,7 @@ SELF_CONTAINED_EXAMPLES = [
     "random_gain",
     "random_eq",
     "change_speed",
+    "rescale_beyond_full_scale",
 ]
 
 
@@ -830,19 +831,23 @@ def test_load_speech_scales_a_file_beyond_full_scale_and_leaves_others_alone(tmp
 
 def test_load_speech_names_a_file_recorded_below_twice_the_mel_s_top(tmp_path, caplog):
     """An 8 kHz file vocoded or scored at 22.05 kHz (fmax 8 kHz) has nothing above 4 kHz:
-    named; a 16 kHz file (nothing missing below 8 kHz) is not."""
+    named; a 16 kHz file (nothing missing below 8 kHz) is not, unless the mel reaches 11 kHz."""
     from keras_waveglow.audio import load_speech
 
     tone = 0.5 * np.sin(2 * np.pi * 220 * np.arange(8000) / 8000).astype(np.float32)
     sf.write(tmp_path / "narrow.wav", tone, 8000)
     sf.write(tmp_path / "wide.wav", np.repeat(tone, 2), 16000)
+    mel_config = {"sample_rate": 22050, "fmax": 8000.0}
     with caplog.at_level("WARNING", logger="keras_waveglow"):
-        audio, rate = load_speech(tmp_path / "narrow.wav", 22050, fmax=8000.0)
-        load_speech(tmp_path / "wide.wav", 22050, fmax=8000.0)
-        load_speech(tmp_path / "narrow.wav", 22050)  # no fmax: no rate warning
+        audio, rate = load_speech(tmp_path / "narrow.wav", mel_config)
+        load_speech(tmp_path / "wide.wav", mel_config)
+        load_speech(tmp_path / "narrow.wav")  # no mel settings: the file's rate, no warning
+        load_speech(tmp_path / "wide.wav", {"sample_rate": 22050, "fmax": None})  # to 11025 Hz
     assert rate == 22050 and len(audio) == round(8000 * 22050 / 8000)
     named = [r.getMessage() for r in caplog.records]
     assert named == [
         f"{tmp_path / 'narrow.wav'}: recorded at 8000 Hz: nothing above 4000 Hz, below the "
-        "mel's top (8000 Hz); its top bands are empty."
+        "mel's top (8000 Hz); its top bands are empty.",
+        f"{tmp_path / 'wide.wav'}: recorded at 16000 Hz: nothing above 8000 Hz, below the "
+        "mel's top (11025 Hz); its top bands are empty.",
     ]

@@ -580,8 +580,7 @@ class ExampleSource:
             if peak > 1.0:  # a float file beyond full scale: scaled as `prepare` does, not clipped
                 _report_once(
                     ("beyond", str(path)),
-                    "%s: samples reach %.3f, beyond full scale; scaled to a peak of %.2f "
-                    "(as `keras-waveglow prepare` does), not clipped.",
+                    audio_lib.BEYOND_FULL_SCALE,
                     path,
                     peak,
                     audio_lib.RESCALED_PEAK,
