@@ -958,9 +958,9 @@ def _add_evaluate(subparsers, common) -> None:
         "--seed",
         type=_at_least(0),
         default=0,
-        help="seed for WaveGlow and Griffin-Lim (default 0); the k-th file scored (failed and "
-        "repeated files not counted) gets noise seed (seed, k) and Griffin-Lim seed seed + k, "
-        "so figures repeat with the same --data in the same order",
+        help="seed for WaveGlow and Griffin-Lim, below 2**32 (default 0); each file's noise "
+        "and phase are seeded by it and the sha256 of the file's bytes, so a file's figures "
+        "do not depend on the other files, their order or its name",
     )
     p.add_argument("--griffin-lim-iters", type=int, default=32, help="default 32")
     p.add_argument("--max-files", type=int, default=None, help="evaluate at most this many")

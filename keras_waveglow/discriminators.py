@@ -177,10 +177,15 @@ class PeriodDiscriminator(layers.Layer):
         remainder = (-length) % self.period
         if isinstance(remainder, int) and remainder == 0:
             folded = audio
-        elif isinstance(length, int) and length > remainder:
-            folded = ops.pad(audio, [[0, 0], [0, remainder]], mode="reflect")
-        else:
-            folded = ops.pad(audio, [[0, 0], [0, remainder]])
+        elif isinstance(length, int):
+            mode = "reflect" if length > remainder else "constant"
+            folded = ops.pad(audio, [[0, 0], [0, remainder]], mode=mode)
+        else:  # a length TensorFlow learns at run time: the same rule, chosen then
+            folded = ops.cond(
+                length > remainder,
+                lambda: ops.pad(audio, [[0, 0], [0, remainder]], mode="reflect"),
+                lambda: ops.pad(audio, [[0, 0], [0, remainder]]),
+            )
         return ops.reshape(folded, (ops.shape(audio)[0], -1, self.period, 1))
 
     def call(self, audio):

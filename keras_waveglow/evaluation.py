@@ -480,7 +480,9 @@ def confidence_interval(
 # --------------------------------------------------------------------------------------------
 
 
-def griffin_lim(mel, mel_config: dict, n_iter: int = 32, seed: int = 0, length=None) -> np.ndarray:
+def griffin_lim(
+    mel, mel_config: dict, n_iter: int = 32, seed: int | Sequence[int] = 0, length=None
+) -> np.ndarray:
     """Audio from a log-mel with Griffin-Lim: the baseline every vocoder should beat.
 
     The log-mel is exponentiated, mapped back to a linear magnitude by non-negative least
@@ -495,7 +497,8 @@ def griffin_lim(mel, mel_config: dict, n_iter: int = 32, seed: int = 0, length=N
         mel: (frames, n_mels) log-mel, as `keras_waveglow.mel_spectrogram` makes.
         mel_config: the `mel_spectrogram` settings it was made with.
         n_iter: int, iterations. Default 32.
-        seed: int, seed of the initial phase. Default 0.
+        seed: int or sequence of ints, each in [0, 2**32), seed of the initial phase
+            (`np.random.RandomState`). Default 0.
         length: int or None, samples to return. Default None ((frames - 1) * hop).
 
     Returns:
@@ -821,9 +824,14 @@ def evaluate(
         denoiser_strength: float, WaveGlow denoiser strength. Default 0.0.
         denoiser_mode: the denoiser's bias, "zeros" or "silence" (as `vocode`). Default
             "zeros"; recorded in the settings when the denoiser is on.
-        seed: int, seed of WaveGlow's noise and Griffin-Lim's initial phase. Default 0. The
-            k-th file scored (files that fail to load do not count) gets WaveGlow noise seed
-            `[seed, k]` and Griffin-Lim phase seed `seed + k`.
+        seed: int in [0, 2**32), seed of WaveGlow's noise and Griffin-Lim's initial phase.
+            Default 0. Each file's seeds are `[seed, *content_seed(sha256 of its bytes)]`
+            (see `file_seed`): a file gets the same noise and initial phase whatever its
+            name, the other files of the run and their order, so a subset of a list repeats
+            the full list's figures for its files and `compare_reports` pairs each file with
+            the same noise. Recorded as `settings["seed_by"] = "content"` (reports written
+            before 2026-12-07 seeded the k-th file scored with `[seed, k]` and `seed + k`:
+            "position").
         griffin_lim_iters: int, Griffin-Lim iterations. Default 32.
         max_files: int or None, evaluate only the first this many files found (sorted; a file
             given twice counts once, one that fails counts). Default None.
@@ -882,6 +890,8 @@ def evaluate(
     if max_files is not None and max_files < 1:
         raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
     seed = _checks.count("seed", seed, 0)  # before the model loads, as typed
+    if seed >= 2**32:  # NumPy's RandomState (Griffin-Lim's phase) takes 32-bit words
+        raise ValueError(f"seed must be below 2**32; got {seed}.")
     _check_settings(sigma, denoiser_strength, batch_size=1)  # as vocode would, but now
     _check_denoiser_mode(denoiser_mode)
     if isinstance(griffin_lim_iters, bool) or operator.index(griffin_lim_iters) < 1:
@@ -936,22 +946,24 @@ def evaluate(
     sample_rate = waveglow.sample_rate
     runner = runner_for(waveglow)
 
-    def score_file(path: Path, reference: np.ndarray, utt_id: str, number: int) -> dict:
+    def score_file(path: Path, reference: np.ndarray, utt_id: str, first: bool) -> dict:
         """Vocodes and scores one loaded file; writes its audio and images into the staging
-        folder. `number` counts the files scored before it (it seeds the noise): a file that
-        fails does not change the noise of the ones after it."""
+        folder. Its noise and Griffin-Lim phase are seeded by its bytes (`file_seed`); `first`:
+        no file was scored before it (librosa's caches are set up outside the timing)."""
         nonlocal staging
+        digest = _file_sha256(path)
+        file_seeds = file_seed(seed, digest)
         mel = ops.convert_to_numpy(mel_spectrogram(reference, **mel_config))
         duration = len(reference) / sample_rate
 
-        def synthesize(mel=mel, number=number):
+        def synthesize(mel=mel):
             return vocode(
                 mel,
                 waveglow,
                 sigma=sigma,
                 denoiser_strength=denoiser_strength,
                 denoiser_mode=denoiser_mode,
-                seed=[seed, number],
+                seed=file_seeds,
                 return_sample_rate=False,
             )
 
@@ -965,11 +977,11 @@ def evaluate(
             elapsed = time.perf_counter() - start
         audio = {"ground_truth": reference, "waveglow": generated[: len(reference)]}
         rtf = {"waveglow": elapsed / duration}
-        if number == 0:  # librosa's first call sets up caches: keep it out of the timing
+        if first:  # librosa's first call sets up caches: keep it out of the timing
             griffin_lim(mel[:16], mel_config, n_iter=1, seed=seed)
         start = time.perf_counter()
         audio["griffin_lim"] = griffin_lim(
-            mel, mel_config, n_iter=griffin_lim_iters, seed=seed + number, length=len(reference)
+            mel, mel_config, n_iter=griffin_lim_iters, seed=file_seeds, length=len(reference)
         )
         rtf["griffin_lim"] = (time.perf_counter() - start) / duration
 
@@ -1034,7 +1046,7 @@ def evaluate(
             "id": utt_id,
             "source": _display_path(path),
             "source_resolved": str(path.resolve()),
-            "source_sha256": _file_sha256(path),
+            "source_sha256": digest,
             **_source_format(path),
             "duration_s": duration,
             "metrics": metrics,
@@ -1068,7 +1080,7 @@ def evaluate(
                 utt_id += "_"
             used_ids.add(utt_id)
             try:
-                utterances.append(score_file(path, reference, utt_id, len(utterances)))
+                utterances.append(score_file(path, reference, utt_id, not utterances))
             except Exception as error:  # one file's failure (memory, a backend error) must not
                 # lose the others: it is reported as a load failure is, and the run goes on.
                 reason = f"{type(error).__name__} while vocoding or scoring: {error}"
@@ -1101,6 +1113,7 @@ def evaluate(
                 "denoiser_strength": denoiser_strength,
                 **({"denoiser_mode": denoiser_mode} if denoiser_strength > 0 else {}),
                 "seed": seed,
+                "seed_by": "content",
                 "griffin_lim_iters": griffin_lim_iters,
                 "griffin_lim_momentum": GRIFFIN_LIM_MOMENTUM,
                 "mel_config": mel_config,
@@ -1204,6 +1217,26 @@ def _file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_seed(seed: int, sha256: str) -> list[int]:
+    """The seeds `evaluate` gives one file: `seed`, then the first 8 bytes of the sha256 of its
+    bytes as two 32-bit words.
+
+    Args:
+        seed: int in [0, 2**32), the run's seed.
+        sha256: the file's hex sha256 (as `report.json`'s `source_sha256`).
+
+    Returns:
+        `[seed, word0, word1]`: WaveGlow's noise is `np.random.default_rng` of it and
+        Griffin-Lim's phase `np.random.RandomState` of it.
+
+    Example:
+        >>> file_seed(0, "00000001" + "ff" * 4 + "0" * 48)
+        [0, 1, 4294967295]
+    """
+    words = bytes.fromhex(sha256[:16])
+    return [int(seed), int.from_bytes(words[:4], "big"), int.from_bytes(words[4:], "big")]
 
 
 def _system_summaries(utterances: Sequence[dict]) -> dict[str, dict[str, dict]]:
@@ -1603,7 +1636,12 @@ def compare_reports(
     paired_new = {j for _, j in pairs}
     # A report without the field computed mr_stft with the magnitude floored at 1e-7.
     # A report without the momentum ran librosa's default, the same 0.99.
-    defaults = {"mr_stft_floor": MR_STFT_OLD_FLOOR, "griffin_lim_momentum": GRIFFIN_LIM_MOMENTUM}
+    # A report without "seed_by" seeded its k-th file with (seed, k).
+    defaults = {
+        "mr_stft_floor": MR_STFT_OLD_FLOOR,
+        "griffin_lim_momentum": GRIFFIN_LIM_MOMENTUM,
+        "seed_by": "position",
+    }
     base_settings = {**defaults, **(base.get("settings") or {})}
     new_settings = {**defaults, **(new.get("settings") or {})}
     left_out = {}
@@ -2084,6 +2122,7 @@ __all__ = [
     "evaluate",
     "f0_contour",
     "f0_metrics",
+    "file_seed",
     "find_chromium",
     "format_comparison",
     "format_summary",

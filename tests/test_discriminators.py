@@ -34,6 +34,29 @@ def test_period_fold_reflect_pads_and_groups_phases():
     np.testing.assert_array_equal(folded, expected)
 
 
+@pytest.mark.parametrize("length", [10, 9, 2, 1])
+def test_period_fold_pads_alike_eagerly_and_compiled(length):
+    """Compiled (on TensorFlow with the length unknown until run time, as tf.data batches of
+    varying length are traced), the fold pads as NumPy does: reflect, or zeros when the audio
+    is too short to reflect."""
+    d = PeriodDiscriminator(3, channels=[2, 2], kernel_size=5, stride=3)
+    audio = np.arange(2 * length, dtype="float32").reshape(2, length) + 1
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        spec = [tf.TensorSpec((None, None), "float32")]
+        compiled = tf.function(d._fold, input_signature=spec)
+    else:
+        import jax
+
+        compiled = jax.jit(d._fold)
+    remainder = -length % 3
+    mode = "reflect" if length > remainder else "constant"
+    expected = np.pad(audio, [(0, 0), (0, remainder)], mode=mode).reshape(2, -1, 3, 1)
+    np.testing.assert_array_equal(ops.convert_to_numpy(compiled(audio)), expected)
+    np.testing.assert_array_equal(ops.convert_to_numpy(d._fold(audio)), expected)
+
+
 def test_period_discriminator_matches_numpy_convolutions():
     d = PeriodDiscriminator(2, channels=[3, 4], kernel_size=5, stride=3)
     audio = _audio(1, 40)

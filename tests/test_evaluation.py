@@ -806,7 +806,8 @@ def test_an_output_that_overshoots_is_scored_as_produced_and_its_clipping_record
     (utterance,) = report["utterances"]
     reference, _ = load_audio(data / "a.wav", SR)
     mel = np.asarray(mel_spectrogram(reference, **model.mel_config))
-    loud = 4.0 * np.asarray(real_vocode(mel, model, seed=[0, 0]))[: len(reference)]
+    seeds = evaluation.file_seed(0, evaluation._file_sha256(data / "a.wav"))
+    loud = 4.0 * np.asarray(real_vocode(mel, model, seed=seeds))[: len(reference)]
     over = int(np.count_nonzero(np.abs(loud) > 1))
     assert over > 100 and utterance["clipped_samples"] == {"waveglow": over}
     scored = utterance["metrics"]["waveglow"]["log_mel_l1"]
@@ -815,6 +816,55 @@ def test_an_output_that_overshoots_is_scored_as_produced_and_its_clipping_record
     assert abs(log_mel_l1(reference, np.clip(loud, -1, 1), model.mel_config) - expected) > 1e-3
     saved, _ = sf.read(tmp_path / "report" / utterance["files"]["waveglow"]["audio"])
     assert np.abs(saved).max() <= 1.0
+
+
+def test_each_file_is_seeded_by_its_bytes_not_its_place(tmp_path, monkeypatch):
+    """A file's noise and Griffin-Lim phase follow from the seed and its sha256: scored alone,
+    after another file, or under another name, it gets the same audio and the same scores;
+    `compare_reports` names a report seeded by position (before "seed_by") as different."""
+    monkeypatch.setattr(evaluation, "available_metrics", lambda: (["log_mel_l1"], {}))
+    model = vocode_helpers.tiny_model()
+    slt, _ = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    awb, _ = load_audio(DATA / "cmu_us_awb_arctic" / "wav" / "arctic_a0007.wav", SR)
+    both, alone = tmp_path / "both", tmp_path / "alone"
+    both.mkdir()
+    alone.mkdir()
+    sf.write(both / "a.wav", awb[: SR // 2], SR)
+    sf.write(both / "b.wav", slt[: SR // 2], SR)
+    shutil.copy(both / "b.wav", alone / "renamed.wav")
+    first = evaluate(model, both, tmp_path / "r1", seed=3, progress=False)
+    second = evaluate(model, alone, tmp_path / "r2", seed=3, progress=False)
+    assert first["settings"]["seed_by"] == "content"
+    b, renamed = first["utterances"][1], second["utterances"][0]
+    assert b["source_sha256"] == renamed["source_sha256"]
+    for system in ("waveglow", "griffin_lim"):
+        assert renamed["metrics"][system]["log_mel_l1"] == b["metrics"][system]["log_mel_l1"]
+        heard = [
+            sf.read(folder / u["files"][system]["audio"])[0]
+            for folder, u in ((tmp_path / "r1", b), (tmp_path / "r2", renamed))
+        ]
+        np.testing.assert_array_equal(heard[0], heard[1])
+    # What the seeds are: vocode's noise and Griffin-Lim's phase from file_seed.
+    seeds = evaluation.file_seed(3, b["source_sha256"])
+    assert seeds[0] == 3 and all(0 <= w < 2**32 for w in seeds[1:])
+    reference, _ = load_audio(both / "b.wav", SR)
+    mel = np.asarray(mel_spectrogram(reference, **model.mel_config))
+    expected = griffin_lim(mel, model.mel_config, seed=seeds, length=len(reference))
+    assert b["metrics"]["griffin_lim"]["log_mel_l1"] == pytest.approx(
+        log_mel_l1(reference, expected, model.mel_config), rel=1e-6
+    )
+    # Another seed, other noise; a seed NumPy's RandomState cannot take is refused up front.
+    third = evaluate(model, alone, tmp_path / "r3", seed=4, progress=False)
+    assert (
+        third["utterances"][0]["metrics"]["waveglow"]["log_mel_l1"]
+        != renamed["metrics"]["waveglow"]["log_mel_l1"]
+    )
+    with pytest.raises(ValueError, match=r"seed must be below 2\*\*32; got 4294967296"):
+        evaluate(model, alone, tmp_path / "r4", seed=2**32, progress=False)
+    assert not (tmp_path / "r4").exists()
+    old = {**second, "settings": {k: v for k, v in second["settings"].items() if k != "seed_by"}}
+    differences = evaluation.compare_reports(old, second)["settings_differences"]
+    assert differences["seed_by"] == ["position", "content"]
 
 
 def test_a_non_finite_output_is_recorded_and_the_run_goes_on(tmp_path, monkeypatch):
@@ -826,7 +876,8 @@ def test_a_non_finite_output_is_recorded_and_the_run_goes_on(tmp_path, monkeypat
 
     def diverging(mel, model, **kwargs):
         audio = np.array(real_vocode(mel, model, **kwargs))
-        if kwargs["seed"][1] == 1:  # the second file scored
+        # b.wav's seeds (seeded by its bytes), the second file scored
+        if kwargs["seed"] == evaluation.file_seed(0, evaluation._file_sha256(data / "b.wav")):
             audio[::50] = np.nan
             audio[1] = np.inf
         return audio
