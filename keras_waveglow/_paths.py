@@ -1,8 +1,8 @@
-"""Checks on paths before any work: where a folder cannot be made (every writer), and
-whether a `.keras` file is an archive at all.
+"""Checks on paths before any work: where a folder cannot be made (every writer), whether a
+`.keras` file is an archive at all, and whether a weights file is a training checkpoint.
 
-Light on purpose (no Keras, no NumPy): the command line's prechecks run it before a backend
-loads.
+Light on purpose (no Keras, no NumPy; h5py only to read a weights file): the command line's
+prechecks run it before a backend loads.
 """
 
 from __future__ import annotations
@@ -45,3 +45,25 @@ def check_keras_archive(path: str | os.PathLike) -> None:
             f"{path}: not a .keras archive (not a zip file: corrupt, truncated, or another "
             "format under a .keras name)."
         )
+
+
+def is_training_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether `path` is a training checkpoint (`train`'s last/best.weights.h5: both networks
+    and their optimizers), told as `export-weights` tells one: the WaveGlow's weights under
+    `layers/`, not at the file's root (a WaveGlow weights file), or an optimizer's state.
+    h5py alone: no backend loads."""
+    import h5py
+
+    path = Path(path)
+    try:
+        if not path.is_file() or not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as handle:
+            if "couplings" in handle and "convinvs" in handle:
+                return False  # a WaveGlow weights file (an export)
+            layers = handle.get("layers", {})
+            return "optimizer" in handle or any(
+                "couplings" in group and "convinvs" in group for group in layers.values()
+            )
+    except (OSError, ValueError):  # unreadable: the export names it, or replaces it
+        return False

@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from keras_waveglow._paths import file_in_the_way, folder_refusal
+from keras_waveglow._paths import file_in_the_way, folder_refusal, is_training_checkpoint
 
 DESCRIPTION = """\
 WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX.
@@ -95,14 +95,25 @@ def _check_download(args) -> int:
         return 2
 
     if args.corpus != "arctic":
-        from keras_waveglow.presets import PRESETS
+        from keras_waveglow.presets import PRESETS, WEIGHTS, did_you_mean
 
+        with_weights = ", ".join(sorted(WEIGHTS)) or "none"
+        if args.corpus not in PRESETS:
+            return refuse(
+                f"{args.corpus!r} is neither `arctic` nor a preset.{did_you_mean(args.corpus)} "
+                f"Presets with weights: {with_weights}."
+            )
+        if args.corpus not in WEIGHTS:
+            return refuse(
+                f"preset {args.corpus!r} is an architecture only: it has no trained weights to "
+                f"download. Presets with weights: {with_weights}."
+            )
         given = [
             flag
             for option, flag in _ARCTIC_ONLY_OPTIONS.items()
             if getattr(args, option) not in (None, False, [])
         ]
-        if given and args.corpus in PRESETS:  # an unknown name is named by the download
+        if given:
             return refuse(
                 f"{', '.join(given)}: only for `download arctic`, not for a preset's weights "
                 f"({args.corpus!r}); leave {'it' if len(given) == 1 else 'them'} out."
@@ -182,6 +193,12 @@ def _run_download_preset(args) -> int:
             args.corpus, allow_unverified=args.allow_unverified, progress=not args.no_progress
         )
     except (OSError, ValueError, ImportError) as error:
+        where = getattr(error, "filename", None)
+        if where is not None and Path(os.fsdecode(where)).is_relative_to(hub.cache_dir()):
+            error = (
+                f"{error} ({hub.cache_dir()} is the cache folder; set ${hub.HOME_ENV_VAR} to "
+                "use another)"
+            )
         print(f"download failed: {error}", file=sys.stderr)
         return 1
     if hub.weights_kind(args.corpus) == "bundled":
@@ -1091,27 +1108,6 @@ def _add_weights_output(p) -> None:
     )
 
 
-def _is_training_checkpoint(path: Path) -> bool:
-    """Whether `path` is a training checkpoint (`train`'s last/best.weights.h5: both networks
-    and their optimizers), told as `export-weights` tells one: the WaveGlow's weights under
-    `layers/`, not at the file's root (a WaveGlow weights file), or an optimizer's state.
-    h5py alone: no backend loads."""
-    import h5py
-
-    try:
-        if not path.is_file() or not h5py.is_hdf5(path):
-            return False
-        with h5py.File(path, "r") as handle:
-            if "couplings" in handle and "convinvs" in handle:
-                return False  # a WaveGlow weights file (an export)
-            layers = handle.get("layers", {})
-            return "optimizer" in handle or any(
-                "couplings" in group and "convinvs" in group for group in layers.values()
-            )
-    except (OSError, ValueError):  # unreadable: the export names it, or replaces it
-        return False
-
-
 def _check_weights_output(command: str, args) -> int:
     """The `--out` checks shared by `average` and `export-weights`, before a backend loads."""
     out = Path(args.out)
@@ -1120,7 +1116,7 @@ def _check_weights_output(command: str, args) -> int:
         problem = f"--out {out}: a folder; name the .weights.h5 file to write."
     elif (blocker := file_in_the_way(out.parent)) is not None:
         problem = f"--out {out}: {blocker} is a file, not a folder."
-    elif _is_training_checkpoint(out):
+    elif is_training_checkpoint(out):
         problem = (
             f"--out {out}: a training checkpoint (both networks and their optimizers); it is "
             "never replaced by generator weights, even with --overwrite: choose another --out."

@@ -781,7 +781,8 @@ def _write_atomically(path: Path, write: Callable[[Path], None], suffix: str = "
 
 def export_keras(model: WaveGlow, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Saves the model as a `.keras` archive (reload with `keras_waveglow.load_vocoder(path)`,
-    or `keras.saving.load_model` after `import keras_waveglow`, which registers the classes).
+    or `keras.saving.load_model` once the classes are registered: after `import keras` then
+    `import keras_waveglow`, or after any use of a `keras_waveglow` name).
 
     Args:
         model: the model.
@@ -827,11 +828,12 @@ def _noise_for_mel(model: WaveGlow, mel, z):
 
 
 def _checked_inputs(model: WaveGlow, mel, z=None):
-    """Run-time checks in a TensorFlow graph: at least one frame; z no longer than the mel.
+    """Run-time checks in a TensorFlow graph: at least one frame; z no longer than the mel
+    and with the mel's batch size.
 
-    A SavedModel raises `InvalidArgumentError` with these messages; TFLite's converter drops
-    assertions, so there a longer z is cropped (`_noise_for_mel`) and an empty mel fails in
-    the runtime.
+    A SavedModel raises `InvalidArgumentError` with these messages; TFLite's converter and
+    tf2onnx drop assertions, so there a longer z is cropped (`_noise_for_mel`), an empty mel
+    fails in the runtime, and mel and z must have the same batch size (not checked).
     """
     import tensorflow as tf
 
@@ -839,6 +841,13 @@ def _checked_inputs(model: WaveGlow, mel, z=None):
     checks = [tf.debugging.assert_positive(frames, message="the mel has no frames")]
     if z is not None:
         samples = frames * model.hop_length
+        checks.append(
+            tf.debugging.assert_equal(
+                tf.shape(z)[0],
+                tf.shape(mel)[0],
+                message="mel and z batch sizes differ: [z batch] vs [mel batch] =",
+            )
+        )
         checks.append(
             tf.debugging.assert_less_equal(
                 tf.shape(z)[1] * model.n_group,
@@ -915,7 +924,8 @@ def export_tflite(
     """Exports a TFLite flatbuffer with one signature, `vocode_from_noise(mel, z)`.
 
     TFLite has no stateful random numbers, so the caller draws `z = sigma * N(0, 1)` of shape
-    (batch, frames * hop_length // n_group, n_group). With `float16=True` the weights are
+    (batch, frames * hop_length // n_group, n_group), the mel's batch size (not checked:
+    other batch sizes give the wrong number of outputs). With `float16=True` the weights are
     stored in float16 (half the size; computation stays float32 on CPU). Frames may vary:
     the signature runner resizes its inputs. TFLite drops run-time assertions: a z longer
     than the mel is cropped to it, and a mel without frames fails in the runtime ("Invalid
@@ -938,14 +948,8 @@ def export_tflite(
     _require_tensorflow("TFLite export")
     import tensorflow as tf
 
+    _require_float32(model, "TFLite", " float16=True still stores float16 weights.")
     path = _prepare_output(path, overwrite)
-    if model.compute_dtype != "float32":
-        raise ValueError(
-            f"TFLite export needs a model that computes in float32; this one computes in "
-            f"{model.compute_dtype} (dtype policy {model.dtype_policy.name!r}). Export a float32 "
-            "copy (WaveGlow.from_config({**model.get_config(), 'dtype': 'float32'}), then "
-            "set_weights of this model's weights); float16=True still stores float16 weights."
-        )
     with tempfile.TemporaryDirectory() as tmp:
         saved = os.path.join(tmp, "savedmodel")
         _export_archive(model, 0.0, with_sampling=False).write_out(saved, verbose=False)
@@ -959,6 +963,18 @@ def export_tflite(
     return _write_atomically(path, lambda tmp: Path(tmp).write_bytes(flatbuffer))
 
 
+def _require_float32(model: WaveGlow, export: str, hint: str = "") -> None:
+    """Refuses a model that does not compute in float32 (a mixed-precision run's), saying how
+    to make the float32 copy to export."""
+    if model.compute_dtype != "float32":
+        raise ValueError(
+            f"{export} export needs a model that computes in float32; this one computes in "
+            f"{model.compute_dtype} (dtype policy {model.dtype_policy.name!r}). Export a float32 "
+            "copy (WaveGlow.from_config({**model.get_config(), 'dtype': 'float32'}), then "
+            f"set_weights of this model's weights).{hint}"
+        )
+
+
 def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Exports `vocode_from_noise(mel, z) -> audio` as ONNX via Keras' exporter (tf2onnx).
 
@@ -966,7 +982,8 @@ def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fals
     frames * hop_length // n_group, n_group), both float32 with dynamic batch and frames;
     draw `z = sigma * N(0, 1)` yourself, of that length (a longer z is cropped to it, a
     shorter one gives the first `steps * n_group` samples), for at least one frame (an empty
-    mel fails in the runtime). TensorFlow backend only.
+    mel fails in the runtime), with the mel's batch size (not checked in the graph: other
+    batch sizes give the wrong number of outputs or an error). TensorFlow backend only.
 
     Args:
         model: the model.
@@ -989,6 +1006,9 @@ def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fals
         raise ImportError(f"ONNX export needs tf2onnx and onnx: {_ONNX_HINT}") from error
     import tensorflow as tf
 
+    # tf2onnx writes a mixed_bfloat16 graph whose MatMuls mix float16 and bfloat16, which
+    # neither onnx's checker nor onnxruntime loads.
+    _require_float32(model, "ONNX")
     path = _prepare_output(path, overwrite)
     wrapper = VocodeFromNoise(model, name="vocode_from_noise")
     # Named TensorSpecs give the ONNX graph the inputs "mel" and "z".

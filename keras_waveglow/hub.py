@@ -25,8 +25,9 @@ NVIDIA publishes no checksums; a recorded digest may come from a third-party mir
 (CLI: `--allow-unverified`), which also accepts a file whose digest differs from the recorded
 one; the digest of what was then fetched is logged so that it can be recorded. The conversion
 of a file so accepted is cached under its own digest, with a `<sha256>.accepted` marker beside
-it, and used by later calls without the flag (the consent was given once; a warning names the
-digest each time).
+it, and used by later calls without the flag (the consent was given once). Where a digest is
+recorded, a warning names the accepted one at each use; where none is (`nvidia_ljspeech`), the
+digest was logged when the file was accepted, and later uses are silent.
 """
 
 from __future__ import annotations
@@ -210,6 +211,9 @@ def _fetch_checkpoint(
             # then renames: a failed or bad transfer never leaves a file at `path`.
             check = None if allow_unverified else expected
             download_file(source["url"], path, sha256=check, progress=progress, timeout=timeout)
+            # Marks the file as the downloader's: deleted once converted, even when a killed
+            # conversion leaves it for a later call (a file put there by hand has no mark).
+            _download_mark(path).write_text(_file_stamp(path), encoding="utf-8")
         except ValueError as error:
             raise WeightsVerificationError(
                 f"Preset {name!r}: the downloaded checkpoint was refused "
@@ -229,7 +233,7 @@ def _fetch_checkpoint(
     if size is not None and path.stat().st_size != size:
         got = path.stat().st_size
         if fetched:  # cut short (a server that sent no length) or another file: not kept
-            path.unlink()
+            _remove_download(path)
         remedy = (
             "the download was deleted; call again to retry" if fetched else "delete or replace it"
         )
@@ -265,10 +269,39 @@ def _fetch_checkpoint(
     return path, digest
 
 
-def _convert(name: str, checkpoint: Path, target: Path, downloaded: bool = False) -> None:
+def _download_mark(path: Path) -> Path:
+    """The file beside a checkpoint the downloader wrote (see `_placed_by_hand`)."""
+    return path.with_name(path.name + ".downloaded")
+
+
+def _file_stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size} {stat.st_mtime_ns}"
+
+
+def _remove_download(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _download_mark(path).unlink(missing_ok=True)
+
+
+def _placed_by_hand(name: str, source: dict) -> bool:
+    """Whether the preset's checkpoint is in place and the user's: at its path without the
+    downloader's mark (or with a mark of another file: a later copy put in its place), or
+    complete under a former file name (moved to the path by `_fetch_checkpoint`)."""
+    path = checkpoint_path(name)
+    if path.is_file():
+        mark = _download_mark(path)
+        return not (mark.is_file() and mark.read_text(encoding="utf-8") == _file_stamp(path))
+    return any(path.with_name(former).is_file() for former in source.get("former_filenames", ()))
+
+
+def _convert(
+    name: str, checkpoint: Path, target: Path, downloaded: bool = False, verified: bool = False
+) -> None:
     """Converts the NVIDIA checkpoint with the preset's config and writes `target` atomically.
-    A `downloaded` checkpoint that is not the preset's is deleted (a file put there by hand is
-    the user's, and kept)."""
+    A `downloaded` checkpoint that is not the preset's is deleted, unless `verified` (its
+    sha256 is the recorded one: then the preset, not the file, is wrong, and a new download
+    would fail alike); a file put there by hand is the user's, and kept."""
     try:
         from keras_waveglow.audio import reason_without_path, replace_from_temporary
         from keras_waveglow.convert import from_nvidia
@@ -281,8 +314,13 @@ def _convert(name: str, checkpoint: Path, target: Path, downloaded: bool = False
         reason = reason_without_path(error, checkpoint)
         if " given, but " in reason:  # e.g. "n_flows=12 given, but the checkpoint's weights..."
             reason = "the preset has " + reason.replace(" given, but ", ", but ", 1)
-        if downloaded:
-            checkpoint.unlink(missing_ok=True)
+        if verified:
+            remedy = (
+                "its sha256 is the one recorded, so it is kept: the preset's settings do not "
+                "fit the checkpoint it names (please report this)"
+            )
+        elif downloaded:
+            _remove_download(checkpoint)
             remedy = "the download was deleted (a transfer cut short, or another file)"
         else:
             remedy = "delete or replace the file"
@@ -399,7 +437,9 @@ def _lock(path: Path):
 def _fetch_and_convert(
     name: str, source: dict, expected, allow_unverified: bool, progress: bool, timeout: float
 ) -> Path:
-    placed_by_hand = checkpoint_path(name).is_file()
+    placed_by_hand = _placed_by_hand(name, source)
+    if placed_by_hand:  # a mark of a download the user has since replaced
+        _download_mark(checkpoint_path(name)).unlink(missing_ok=True)
     try:  # the conversion needs it: say so before a download of hundreds of megabytes
         import torch  # noqa: F401
     except ImportError as error:
@@ -410,8 +450,9 @@ def _fetch_and_convert(
         ) from error
     checkpoint, digest = _fetch_checkpoint(name, source, allow_unverified, progress, timeout)
     target = converted_path(name, digest)
-    _convert(name, checkpoint, target, downloaded=not placed_by_hand)
-    if not expected or digest != expected.lower():  # let through by allow_unverified
+    verified = bool(expected) and digest == expected.lower()
+    _convert(name, checkpoint, target, downloaded=not placed_by_hand, verified=verified)
+    if not verified:  # let through by allow_unverified
         _consent_path(name, digest).write_text(
             f"{checkpoint.name} (sha256 {digest}) accepted with allow_unverified for preset "
             f"{name!r}; recorded sha256: {(expected or 'none').lower()}.\n",
@@ -426,7 +467,7 @@ def _fetch_and_convert(
             checkpoint,
         )
         return target
-    checkpoint.unlink()  # downloaded and converted: the (large) original is no longer needed
+    _remove_download(checkpoint)  # downloaded and converted: the (large) original is not needed
     logger.info("Preset %r: converted weights cached at %s.", name, target)
     return target
 

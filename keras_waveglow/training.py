@@ -46,6 +46,7 @@ import keras
 from keras import ops, saving
 
 from keras_waveglow import _checks
+from keras_waveglow._paths import is_training_checkpoint
 from keras_waveglow.audio import durable_replace
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import (
@@ -1560,7 +1561,8 @@ def export_generator_weights(
     the target holds the WaveGlow's weights alone, loadable with `WaveGlow.load_weights`,
     `from_preset(..., weights=...)` or `--init-from`. With `dtype="float16"` the float32
     arrays are stored in half precision (half the size; Keras casts them back to the
-    variables' float32 on load, a relative rounding of at most 2**-11 per weight). Written
+    variables' float32 on load: each weight rounded to the nearest float16, a relative error
+    of at most 2**-11 from 6.1e-5 up; a weight beyond float16's range is refused). Written
     atomically: `target` is either the old file or the complete new one.
 
     A checkpoint of a run trained with a moving average of the weights (`train(ema=...)`,
@@ -1587,7 +1589,8 @@ def export_generator_weights(
         FileExistsError: `target` exists and `overwrite` is False.
         ValueError: `source` holds no WaveGlow weights, `average=True` for a source without a
             moving average (a weights file, or a run without `--ema` or without its
-            `run_config.json`), `target` does not end in `.weights.h5`, or an unknown `dtype`.
+            `run_config.json`), `target` does not end in `.weights.h5` or is a training
+            checkpoint (never replaced, even with `overwrite`), or an unknown `dtype`.
 
     Example:
         >>> export_generator_weights("runs/x/last.weights.h5", "model.weights.h5", "float16")
@@ -1602,6 +1605,7 @@ def export_generator_weights(
         checkpoint = _generator_group(handle, source) is not handle  # a GAN's full state
     recipe = _read_recipe(source.parent) if checkpoint else None
     ema = (recipe or {}).get("ema")
+    asked_for_trained = average is False
     if average is None:
         average = ema is not None
         if checkpoint and recipe is None:
@@ -1612,7 +1616,7 @@ def export_generator_weights(
                 "snapshots hold).",
                 stacklevel=2,
             )
-    if average is False and not checkpoint:
+    if asked_for_trained and not checkpoint:
         warnings.warn(
             f"{source}: a WaveGlow weights file holds one set of weights, exported as they "
             "are: whether they are a run's trained weights or its moving average is not "
@@ -1630,7 +1634,7 @@ def export_generator_weights(
 
     def convert(name, data):
         if dtype is not None and getattr(data, "dtype", None) == np.float32:
-            return data.astype(dtype)
+            return _as_float16(name, data, source)
         return data
 
     if not average:
@@ -1737,6 +1741,12 @@ def _check_weights_files(sources, target: Path, dtype) -> None:
             raise ValueError(f"{target}: the output would replace its own source checkpoint.")
     if not target.name.endswith(".weights.h5"):
         raise ValueError(f"{target}: the file name must end in .weights.h5 (Keras's rule).")
+    if is_training_checkpoint(target):
+        raise ValueError(
+            f"{target}: a training checkpoint (both networks and their optimizers); it is "
+            "never replaced by generator weights, even with overwrite=True: choose another "
+            "target."
+        )
     if dtype not in (None, "float16"):
         raise ValueError(f"dtype must be None or 'float16'; got {dtype!r}.")
 
@@ -1793,8 +1803,9 @@ def average_generator_weights(
         FileExistsError: `target` exists and `overwrite` is False.
         ValueError: fewer than two sources, a source without WaveGlow weights, sources whose
             weights differ in names or shapes (the file and the weight are named), an averaged
-            1x1 convolution that is singular, a `target` not ending in `.weights.h5`, or an
-            unknown `dtype`.
+            1x1 convolution that is singular, a `target` not ending in `.weights.h5` or that is
+            a training checkpoint (never replaced, even with `overwrite`), or an unknown
+            `dtype`.
 
     Example:
         >>> average_generator_weights(
@@ -1870,12 +1881,30 @@ def _average_generator_files(sources, generators, target: Path, dtype) -> Path:
                     f"the average of {key!r} over {len(sources)} checkpoints is singular "
                     "(are they from one run?); nothing written."
                 )
-    store = np.float16 if dtype == "float16" else np.float32
-    return _write_generator_file(
-        generators[0],
-        target,
-        lambda name, data: means[name].astype(store) if name in means else data,
-    )
+
+    def convert(name, data):
+        if name not in means:
+            return data
+        if dtype == "float16":
+            return _as_float16(name, means[name], "the average")
+        return means[name].astype(np.float32)
+
+    return _write_generator_file(generators[0], target, convert)
+
+
+def _as_float16(name: str, data, source):
+    """`data` stored in float16, refused (naming the weight) where a value is beyond its range
+    (65504), which would be stored as inf."""
+    import numpy as np
+
+    limit = float(np.finfo(np.float16).max)
+    peak = float(np.max(np.abs(data), initial=0.0))
+    if peak > limit:
+        raise ValueError(
+            f"{source}: weight {name!r} holds {peak:.6g}, beyond float16's range ({limit:g}): "
+            "export it in float32 (without --float16); nothing written."
+        )
+    return data.astype(np.float16)
 
 
 def _is_float_array(value) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import keras_waveglow
+import keras_waveglow.cli
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("keras", "tensorflow", "jax", "torch")
@@ -114,7 +114,7 @@ def test_package_exports_resolve_lazily():
 _LOAD_AFTER_PLAIN_IMPORT = """
 import sys
 import keras
-import keras_waveglow
+import keras_waveglow.cli
 model = keras.saving.load_model(sys.argv[1])
 print(type(model).__module__, type(model).__name__)
 """
@@ -239,6 +239,15 @@ def test_vocode_and_download_refuse_bad_paths_and_options_before_any_work(tmp_pa
             "--splits: only for `download arctic`",
         ),
         (["download", "arctic", "--allow-unverified", *nowhere], "not to `arctic`"),
+        (
+            ["download", "nvidia_22k", "--no-progress"],
+            "preset 'nvidia_22k' is an architecture only: it has no trained weights to "
+            "download. Presets with weights: nvidia_ljspeech, nvidia_universal,",
+        ),
+        (
+            ["download", "nvidia-22k", "--no-progress"],
+            "'nvidia-22k' is neither `arctic` nor a preset. Did you mean 'nvidia_22k'?",
+        ),
     ]
     result = _python(_REFUSED_AT_ONCE, *(json.dumps(argv) for argv, _ in cases))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -281,7 +290,7 @@ def test_train_prepare_export_average_refuse_bad_paths_and_options_before_any_wo
     checkpoint (its checkpoints named), a training checkpoint, a folder or a path under a file
     as --out (even with --overwrite); average: a checkpoint given twice. All refused (exit 2,
     named) before a backend, a model or apt-get is loaded; nothing is written."""
-    from keras_waveglow.cli import _is_training_checkpoint
+    from keras_waveglow._paths import is_training_checkpoint
 
     blocker = tmp_path / "afile"
     blocker.write_bytes(b"a file")
@@ -293,8 +302,8 @@ def test_train_prepare_export_average_refuse_bad_paths_and_options_before_any_wo
     _fake_weights_file(checkpoint, checkpoint=True)
     generator = tmp_path / "gen.weights.h5"
     _fake_weights_file(generator, checkpoint=False)
-    assert _is_training_checkpoint(checkpoint) and not _is_training_checkpoint(generator)
-    assert not _is_training_checkpoint(blocker) and not _is_training_checkpoint(tmp_path / "no")
+    assert is_training_checkpoint(checkpoint) and not is_training_checkpoint(generator)
+    assert not is_training_checkpoint(blocker) and not is_training_checkpoint(tmp_path / "no")
     before = checkpoint.read_bytes()
     (tmp_path / "out.weights.h5").mkdir()
     train = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]

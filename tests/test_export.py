@@ -114,6 +114,10 @@ def test_savedmodel_serving_signatures(model, tmp_path):
     longer = np.concatenate([z, z[:, :2]], axis=1)
     with pytest.raises(tf.errors.InvalidArgumentError, match="z too long for the mel"):
         loaded.signatures["vocode_from_noise"](mel=tf.constant(mel), z=tf.constant(longer))
+    two, z_two = _inputs(model, 2, FRAMES)
+    for mels, noise in ((two, z), (mel, z_two)):  # each z row is one mel's noise
+        with pytest.raises(tf.errors.InvalidArgumentError, match="mel and z batch sizes differ"):
+            loaded.signatures["vocode_from_noise"](mel=tf.constant(mels), z=tf.constant(noise))
     empty = np.zeros((1, 0, model.n_mel_channels), "float32")
     with pytest.raises(tf.errors.InvalidArgumentError, match="the mel has no frames"):
         loaded.signatures["vocode"](mel=tf.constant(empty))
@@ -249,8 +253,24 @@ def test_replacing_a_savedmodel_keeps_the_old_one_until_the_new_one_is_in_place(
 
 
 @pytest.mark.tensorflow_only
-def test_tflite_export_of_a_float16_model_says_what_to_do(tmp_path):
-    model = WaveGlow(**CONFIGS["tiny"], seed=0, dtype="mixed_float16")
-    with pytest.raises(ValueError, match=r"computes in float32; this one computes in float16"):
-        export_tflite(model, tmp_path / "out" / "m.tflite")
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_exports_of_a_mixed_precision_model_say_what_to_do(tmp_path, policy):
+    """TFLite and ONNX refuse a model that computes in 16 bits (tf2onnx wrote a bf16 graph
+    that onnxruntime cannot load), and the float32 copy the message describes exports."""
+    model = WaveGlow(**CONFIGS["tiny"], seed=0, dtype=policy)
+    compute = policy.removeprefix("mixed_")
+    for export, name in ((export_tflite, "m.tflite"), (export_onnx, "m.onnx")):
+        refusal = rf"computes in float32; this one computes in {compute}"
+        with pytest.raises(ValueError, match=refusal):
+            export(model, tmp_path / "out" / name)
     assert not (tmp_path / "out").exists()
+    copy = WaveGlow.from_config({**model.get_config(), "dtype": "float32"})
+    mel, z = _inputs(model, batch=1)
+    perturb_weights(model, scale=0.05)  # the audio depends on the mel
+    copy(mel)  # built
+    copy.set_weights(model.get_weights())
+    onnxruntime = pytest.importorskip("onnxruntime")
+    path = export_onnx(copy, tmp_path / "m.onnx")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"mel": mel, "z": z})
+    assert _relative_error(out, _vocode(copy, mel, z)) < 1e-5  # as test_onnx

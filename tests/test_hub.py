@@ -322,6 +322,16 @@ def test_interrupted_transfer_keeps_only_a_part_file_then_resumes(
     assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
 
 
+def test_download_names_an_unusable_cache_folder(server, preset, tmp_path, monkeypatch, capsys):  # noqa: F811
+    blocker = tmp_path / "a file"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv(hub.HOME_ENV_VAR, str(blocker / "cache"))
+    assert cli.main(["download", PRESET, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("download failed: ") and server.requests == []
+    assert f"({blocker / 'cache'} is the cache folder; set $KERAS_WAVEGLOW_HOME" in err
+
+
 def test_unverified_source_needs_consent_and_logs_its_digest(
     server,  # noqa: F811
     preset,
@@ -398,10 +408,18 @@ def test_checkpoint_that_contradicts_the_preset_is_not_cached(server, preset, ca
     message = (
         rf"{FILENAME}: not the checkpoint of preset '{PRESET}' \(the preset has n_flows=6, but"
     )
-    with pytest.raises(ValueError, match=message + r".*the download was deleted"):
+    # Its sha256 is the recorded one: the preset is wrong, and a new download would fail
+    # alike, so the file is kept (with the downloader's mark) and the message says so.
+    kept = r"its sha256 is the one recorded, so it is kept: the preset's settings do not fit"
+    with pytest.raises(ValueError, match=message + r".*" + kept):
         WaveGlow.from_preset(PRESET)
     assert not list(cache.glob(f"{PRESET}/*"))
-    assert cached_files(cache) == []  # not kept, to be taken later for a file put by hand
+    assert cached_files(cache) == [f"downloads/{FILENAME}", f"downloads/{FILENAME}.downloaded"]
+    with pytest.raises(ValueError, match=kept):
+        WaveGlow.from_preset(PRESET)
+    assert len(server.requests) == 1  # not fetched again
+    # An unverified download that does not fit is deleted (a transfer cut short, or another
+    # file): below, in test_a_transfer_cut_short_is_never_accepted.
 
 
 def test_a_transfer_cut_short_is_never_accepted(server, preset, checkpoint, cache, monkeypatch):  # noqa: F811
@@ -496,6 +514,62 @@ def test_cli_lists_presets(capsys):
     start = lines[0].index("licence")
     assert all(line[start - 2 : start] == "  " for line in lines[1:] if len(line) > start)
     assert next(line for line in out.splitlines() if line.startswith("tiny")).split()[3] == "none"
+
+
+def test_a_checkpoint_put_by_hand_under_a_former_name_is_kept(server, preset, checkpoint, cache):  # noqa: F811
+    """The file name an older version told users to put a hand download at: taken over,
+    converted, and kept (it may be the user's only copy), not deleted as a download."""
+    data, reference = checkpoint
+    preset["former_filenames"] = ["old_name.pt"]
+    downloads = cache / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "old_name.pt").write_bytes(data)
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert server.requests == []
+    assert (downloads / FILENAME).read_bytes() == data
+    assert not (downloads / "old_name.pt").exists()
+
+
+def test_a_download_whose_conversion_was_killed_is_removed_once_converted(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+):
+    """A kill during the conversion leaves the download in place, marked as the
+    downloader's: the next call converts it without fetching it again, then deletes it. A
+    copy put in its place by hand (another file under the mark) is kept."""
+    data, reference = checkpoint
+    real_convert = hub._convert
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hub, "_convert", killed)
+    with pytest.raises(KeyboardInterrupt):
+        WaveGlow.from_preset(PRESET)
+    marked = [f"downloads/{FILENAME}", f"downloads/{FILENAME}.downloaded"]
+    assert cached_files(cache) == marked
+    monkeypatch.setattr(hub, "_convert", real_convert)
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert len(server.requests) == 1
+    assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
+
+    # Killed again, then the user replaces the download with their own copy: theirs is kept.
+    (cache / PRESET / f"{preset['sha256']}.weights.h5").unlink()
+    monkeypatch.setattr(hub, "_convert", killed)
+    with pytest.raises(KeyboardInterrupt):
+        WaveGlow.from_preset(PRESET)
+    monkeypatch.setattr(hub, "_convert", real_convert)
+    path = cache / "downloads" / FILENAME
+    path.unlink()
+    path.write_bytes(data)
+    os.utime(path, ns=(1, 1))  # another stamp than the mark's, whatever the clock
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert path.read_bytes() == data and len(server.requests) == 2
+    converted = f"{PRESET}/{preset['sha256']}.weights.h5"
+    assert cached_files(cache) == [f"downloads/{FILENAME}", converted]
 
 
 def test_a_download_under_a_former_name_is_taken_over(server, preset, checkpoint, cache):  # noqa: F811

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -816,6 +817,38 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
     assert not (tmp_path / "y.weights.h5").exists()
     with pytest.raises(ValueError, match=r"must end in \.weights\.h5"):
         export_generator_weights(full, tmp_path / "g.h5")
+    # A training checkpoint is never the target, even with overwrite (as on the command line).
+    before = full.read_bytes()
+    for write in (
+        lambda: export_generator_weights(exact, full, overwrite=True),
+        lambda: average_generator_weights([exact, half], full, overwrite=True),
+    ):
+        with pytest.raises(ValueError, match=r"a training checkpoint .* never replaced"):
+            write()
+        assert full.read_bytes() == before
+    # A weights file exported as it is, by default: no warning (only average=False warns).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        copy = export_generator_weights(exact, tmp_path / "copy.weights.h5")
+    # A weight beyond float16's range would be stored as inf: refused, naming it.
+    import h5py
+
+    with h5py.File(copy, "r+") as handle:
+        names = []
+        handle.visititems(lambda name, item: names.append(name))  # None: visit them all
+        big = next(
+            n
+            for n in names
+            if isinstance(handle[n], h5py.Dataset) and handle[n].dtype == np.float32
+        )
+        handle[big][(0,) * handle[big].ndim] = 2e5  # the average with `exact` too
+    for write in (
+        lambda: export_generator_weights(copy, tmp_path / "big.weights.h5", dtype="float16"),
+        lambda: average_generator_weights([copy, exact], tmp_path / "big.weights.h5", "float16"),
+    ):
+        with pytest.raises(ValueError, match=rf"weight '{big}' holds .*beyond float16's range"):
+            write()
+        assert not (tmp_path / "big.weights.h5").exists()
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         export_generator_weights(tmp_path / "missing.weights.h5", tmp_path / "z.weights.h5")
     (tmp_path / "waveglow.keras").write_bytes(b"PK\x03\x04 a zip, not HDF5")
