@@ -26,6 +26,7 @@ WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX
   keras-waveglow vocode mels/ -o wavs/ --model runs/tiny/waveglow.keras
   keras-waveglow evaluate --model runs/tiny/waveglow.keras --data data/ --out report/
   keras-waveglow compare report/ report_other/
+  keras-waveglow export --model runs/tiny/waveglow.keras --out waveglow.onnx
 
 Run `keras-waveglow COMMAND --help` for a command's options. The backend is Keras' own
 (KERAS_BACKEND=tensorflow or jax)."""
@@ -1251,6 +1252,105 @@ def _run_export_weights(args) -> int:
     return 0
 
 
+# `export`'s formats, told by --out's suffix; anything else is a SavedModel folder.
+_EXPORT_FORMATS = {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx"}
+_EXPORT_NAMES = {"keras": "Keras", "tflite": "TFLite", "onnx": "ONNX", "savedmodel": "SavedModel"}
+
+
+def _add_export(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "export",
+        parents=[common],
+        help="a vocoder as a .keras archive, a SavedModel, TFLite or ONNX, for serving",
+        description=(
+            "Export a vocoder for serving. The format follows --out: NAME.keras (a Keras "
+            "archive, any backend), NAME.tflite (TFLite, signature vocode_from_noise(mel, z); "
+            "float16 weights unless --float32-weights), NAME.onnx (ONNX via tf2onnx, inputs "
+            "mel and z), anything else a SavedModel folder (signatures vocode(mel), sampling "
+            "at --sigma, and vocode_from_noise(mel, z)). SavedModel, TFLite and ONNX need the "
+            "TensorFlow backend and a model that computes in float32."
+        ),
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a .keras file, an NVIDIA checkpoint, a preset with weights, or a preset name "
+        "with --weights (default: $KERAS_WAVEGLOW_MODEL, else the bundled vocoder)",
+    )
+    p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
+    p.add_argument(
+        "--out", required=True, help="NAME.keras, NAME.tflite, NAME.onnx or a SavedModel folder"
+    )
+    p.add_argument(
+        "--sigma",
+        type=float,
+        default=None,
+        help="a SavedModel's noise scale for its vocode signature (default 0.6)",
+    )
+    p.add_argument(
+        "--float32-weights",
+        action="store_true",
+        help="a TFLite file's weights in float32 (default float16: half the size)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_run_export, precheck=_check_export)
+
+
+def _export_format(out: str) -> str:
+    return _EXPORT_FORMATS.get(Path(out).suffix.lower(), "savedmodel")
+
+
+def _check_export(args) -> int:
+    """What `export` can refuse before a model or backend loads."""
+    out, kind = Path(args.out), _export_format(args.out)
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    problem = None
+    if args.sigma is not None and kind != "savedmodel":
+        problem = "--sigma sets a SavedModel's vocode signature; a .keras, .tflite or .onnx --out "
+        problem += "has none (draw z = sigma * N(0, 1) for vocode_from_noise, or vocode(sigma=))."
+    elif args.sigma is not None and not (math.isfinite(args.sigma) and args.sigma >= 0):
+        problem = f"--sigma must be a finite number >= 0; got {args.sigma}."
+    elif args.float32_weights and kind != "tflite":
+        problem = "--float32-weights applies to a .tflite --out only."
+    elif kind != "keras" and backend != "tensorflow":
+        problem = (
+            f"the {_EXPORT_NAMES[kind]} export needs the TensorFlow backend "
+            f"(KERAS_BACKEND=tensorflow; this is {backend}); a .keras --out works on any backend."
+        )
+    elif out.exists() and not args.overwrite:
+        problem = f"--out {out} exists; pass --overwrite to replace it."
+    elif (blocker := file_in_the_way(out.parent)) is not None:
+        problem = f"--out {out}: {blocker} is a file, not a folder."
+    if problem is None:
+        return 0
+    print(f"keras-waveglow export: error: {problem}", file=sys.stderr)
+    return 2
+
+
+def _run_export(args) -> int:
+    from keras_waveglow import convert
+    from keras_waveglow.inference import load_vocoder
+
+    kind = _export_format(args.out)
+    try:
+        model = load_vocoder(args.model, args.weights)
+        if kind == "keras":
+            path = convert.export_keras(model, args.out, overwrite=args.overwrite)
+        elif kind == "tflite":
+            float16 = not args.float32_weights
+            path = convert.export_tflite(model, args.out, float16, overwrite=args.overwrite)
+        elif kind == "onnx":
+            path = convert.export_onnx(model, args.out, overwrite=args.overwrite)
+        else:
+            sigma = 0.6 if args.sigma is None else args.sigma
+            path = convert.export_savedmodel(model, args.out, sigma, overwrite=args.overwrite)
+    except (OSError, ValueError, ImportError, RuntimeError) as error:
+        print(f"export failed: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path} ({_EXPORT_NAMES[kind]})")
+    return 0
+
+
 _VERBOSE_HELP = "show the backend's start-up logs (TensorFlow, oneDNN, CUDA), hidden by default"
 
 
@@ -1278,6 +1378,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_compare,
         _add_average,
         _add_export_weights,
+        _add_export,
     ):
         add(subparsers, common)
     return parser

@@ -274,3 +274,55 @@ def test_exports_of_a_mixed_precision_model_say_what_to_do(tmp_path, policy):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {"mel": mel, "z": z})
     assert _relative_error(out, _vocode(copy, mel, z)) < 1e-5  # as test_onnx
+
+
+def test_cli_export_chooses_the_format_by_the_output_name(tmp_path, capsys):
+    """`keras-waveglow export`: .keras on any backend, .onnx / .tflite / a SavedModel folder on
+    TensorFlow (refused with exit 2 on another backend, before the model loads); options that
+    do not apply to the format, and an existing --out, are refused with nothing written."""
+    from keras_waveglow import cli, load_vocoder
+
+    model = WaveGlow(**CONFIGS["tiny"], seed=0)
+    perturb_weights(model, scale=0.05)
+    source = export_keras(model, tmp_path / "source.keras")
+    mel, z = _inputs(model, batch=1)
+    expected = _vocode(model, mel, z)
+    out = tmp_path / "out"
+
+    def export(*argv):
+        return cli.main(["export", "--model", str(source), *argv])
+
+    assert export("--out", str(out / "copy.keras")) == 0
+    np.testing.assert_array_equal(_vocode(load_vocoder(out / "copy.keras"), mel, z), expected)
+    refusals = [
+        (["--out", str(out / "copy.keras")], "copy.keras exists; pass --overwrite"),
+        (["--out", str(out / "m.onnx"), "--sigma", "0.3"], "--sigma sets a SavedModel's"),
+        (["--out", str(out / "m.keras"), "--float32-weights"], "applies to a .tflite --out"),
+        (["--out", str(out / "sm"), "--sigma", "-1"], "--sigma must be a finite number >= 0"),
+    ]
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if not tensorflow:
+        refusals.append((["--out", str(out / "m.onnx")], "the ONNX export needs the TensorFlow"))
+    before = sorted(p.name for p in out.iterdir())
+    for argv, message in refusals:
+        assert export(*argv) == 2
+        assert message in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before
+    if not tensorflow:
+        return
+    import onnxruntime
+    import tensorflow as tf
+
+    assert export("--out", str(out / "m.onnx")) == 0
+    session = onnxruntime.InferenceSession(str(out / "m.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"mel": mel, "z": z})
+    assert _relative_error(got, expected) < 1e-5  # as test_onnx
+    assert export("--out", str(out / "sm"), "--sigma", "0") == 0  # vocode(mel) is then exact
+    loaded = tf.saved_model.load(str(out / "sm"))
+    got = loaded.signatures["vocode"](mel=tf.constant(mel))["output_0"].numpy()
+    assert _relative_error(got, _vocode(model, mel, np.zeros_like(z))) < 1e-5
+    assert export("--out", str(out / "half.tflite")) == 0
+    assert export("--out", str(out / "full.tflite"), "--float32-weights") == 0
+    half, full = (out / "half.tflite").stat().st_size, (out / "full.tflite").stat().st_size
+    assert half < 0.7 * full  # float16 weights by default
+    assert "wrote " in capsys.readouterr().out
