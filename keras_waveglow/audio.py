@@ -51,21 +51,40 @@ def _process_umask() -> int:
     return mask
 
 
-def durable_replace(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+def durable_replace(
+    tmp: str | os.PathLike, path: str | os.PathLike, overwrite: bool = True
+) -> None:
     """`os.replace(tmp, path)` that also survives a power cut or a crash of the machine.
 
     The temporary file's data reach the disk (`fsync`) before the rename, and the folder's
     entry after it: without the first, a crash soon after the rename can leave `path` empty or
     truncated on ext4/XFS (the rename reached the journal, the data did not), which is the
     half-written file the rename was there to prevent. Where a folder cannot be opened for
-    syncing (not POSIX), that last step is skipped.
+    syncing (not POSIX), that last step is skipped. With `overwrite=False` the file is put in
+    place by a hard link, which fails with `FileExistsError` when `path` exists, even one
+    another process wrote since the caller looked (a rename would replace it); `tmp` is then
+    left for the caller to remove. Where hard links are not supported, it falls back to a
+    check and a rename.
     """
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    exists = FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    if overwrite:
+        os.replace(tmp, path)
+    else:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise exists from None
+        except OSError:  # no hard links here (some network or FAT file systems)
+            if os.path.exists(path):
+                raise exists from None
+            os.replace(tmp, path)
+        else:
+            os.remove(tmp)
     sync_folder(os.path.dirname(os.path.abspath(path)))
 
 
@@ -84,15 +103,17 @@ def sync_folder(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def replace_from_temporary(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+def replace_from_temporary(
+    tmp: str | os.PathLike, path: str | os.PathLike, overwrite: bool = True
+) -> None:
     """Renames a finished temporary file onto `path`, with the permissions of a new file.
 
     `tempfile.mkstemp` creates its file readable by its owner only (0600); a plain `os.replace`
     would pass that on to the output. This gives it what `open()` would have: 0666 less the
-    process umask. The rename is a `durable_replace`.
+    process umask. The rename is a `durable_replace` (`overwrite` as there).
     """
     os.chmod(tmp, 0o666 & ~_process_umask())
-    durable_replace(tmp, path)
+    durable_replace(tmp, path, overwrite)
 
 
 @functools.lru_cache(maxsize=32)
@@ -780,7 +801,7 @@ def save_audio(
                 f"{path}: soundfile cannot write {file_format}/{subtype} audio at "
                 f"{int(sample_rate)} Hz ({detail})."
             ) from error
-        replace_from_temporary(tmp, path)
+        replace_from_temporary(tmp, path, overwrite)  # never onto a file written meanwhile
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -929,6 +929,8 @@ def _run_vocode(args) -> int:
         f"{len(result['failed'])} failed",
         file=sys.stderr,
     )
+    if result["sample_rate"] is None:  # no input left to vocode: nothing was started
+        return 2
     return 1 if result["failed"] else 0
 
 

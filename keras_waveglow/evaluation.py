@@ -1170,6 +1170,7 @@ def _model_source(model) -> dict:
         model = inference.get_default_model()
         if model is None:
             model = DEFAULT_PRESET
+    model, _ = inference._split_spec(model, None)  # a (preset, weights) spec: the preset
     source = "WaveGlow object" if hasattr(model, "get_config") else str(model)
     return {"source": source, "default_model": default}
 
@@ -1188,8 +1189,7 @@ def _weights_record(model, weights) -> dict:
         model = inference.get_default_model()
         if model is None:
             model = DEFAULT_PRESET
-        elif model is inference._default_model:
-            weights = inference._default_weights
+    model, weights = inference._split_spec(model, weights)
     path = None
     if weights is not None:
         path = Path(weights)

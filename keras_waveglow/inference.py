@@ -88,6 +88,7 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
         >>> audio, sample_rate = keras_waveglow.vocode(mel)
     """
     global _default_model, _default_weights
+    model, weights = _split_spec(model, weights)  # the (preset, weights) form vocode takes
     if model is not None and not isinstance(model, WaveGlow | str | os.PathLike):
         raise TypeError(
             f"set_default_model expects a WaveGlow, a path or a preset name; got {type(model)}."
@@ -117,6 +118,18 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
     _default_weights = None if weights is None else os.fspath(weights)
 
 
+def _split_spec(model, weights) -> tuple:
+    """`(model, weights)` of a `(preset, weights)` tuple, refusing other weights beside it."""
+    if not (isinstance(model, tuple) and len(model) == 2):
+        return model, weights
+    if weights is not None and os.fspath(weights) != os.fspath(model[1]):
+        raise ValueError(
+            f"weights given twice: {os.fspath(model[1])!r} in the (preset, weights) model "
+            f"and weights={os.fspath(weights)!r}; give one."
+        )
+    return model
+
+
 def _check_preset_spec(spec: str, weights, from_env: bool = False) -> None:
     """Refuses a preset that has no weights when none are given."""
     from keras_waveglow.presets import WEIGHTS
@@ -131,20 +144,21 @@ def _check_preset_spec(spec: str, weights, from_env: bool = False) -> None:
         )
 
 
-def _check_model_path(path: Path) -> None:
+def _check_model_path(path: Path, from_env: bool = False) -> None:
     """Refuses an existing path that cannot be a model file (before anything is read)."""
     from keras_waveglow.audio import AUDIO_EXTENSIONS
 
+    where = f" (set by ${MODEL_ENV_VAR})" if from_env else ""
     if path.is_dir():
         raise ValueError(
-            f"{path} is a folder, not a model: pass a .keras file, an NVIDIA checkpoint or a "
-            "preset name (to vocode the files in a folder: keras-waveglow vocode FOLDER)."
+            f"{path}{where} is a folder, not a model: pass a .keras file, an NVIDIA checkpoint "
+            "or a preset name (to vocode the files in a folder: keras-waveglow vocode FOLDER)."
         )
     if path.name.endswith(".weights.h5"):
-        raise ValueError(_weights_only_message(path))
+        raise ValueError((f"${MODEL_ENV_VAR}: " if from_env else "") + _weights_only_message(path))
     if path.suffix.lower() in (*AUDIO_EXTENSIONS, ".npy"):  # a .pt may be a checkpoint
         raise ValueError(
-            f"{path} is an audio or mel file, not a model: vocode it with "
+            f"{path}{where} is an audio or mel file, not a model: vocode it with "
             "keras_waveglow.vocode_files([path], out_dir) (CLI: keras-waveglow vocode), or "
             "read a mel with keras_waveglow.load_mel."
         )
@@ -161,11 +175,16 @@ def _not_found_message(spec: str, from_env: bool = False) -> str:
     )
 
 
-def get_default_model() -> WaveGlow | str | None:
-    """The default model spec: `set_default_model`'s, else `$KERAS_WAVEGLOW_MODEL`, else None."""
+def get_default_model() -> WaveGlow | str | tuple[str, str] | None:
+    """The default model spec: `set_default_model`'s (a `(preset, weights)` tuple when it was
+    given weights, as `vocode` and `load_vocoder` take it), else `$KERAS_WAVEGLOW_MODEL`
+    (stripped), else None (then `vocode` uses the bundled vocoder: `default_model()` returns
+    the model itself)."""
     if _default_model is not None:
+        if _default_weights is not None:
+            return (_default_model, _default_weights)
         return _default_model
-    return os.environ.get(MODEL_ENV_VAR) or None
+    return os.environ.get(MODEL_ENV_VAR, "").strip() or None
 
 
 def _no_model_error() -> RuntimeError:
@@ -222,7 +241,9 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     Example:
         >>> model = load_vocoder("arctic_16k", weights="arctic.weights.h5")
     """
-    from_env = model is None and _default_model is None and bool(os.environ.get(MODEL_ENV_VAR))
+    from_env = (
+        model is None and _default_model is None and bool(os.environ.get(MODEL_ENV_VAR, "").strip())
+    )
     if model is None:
         model = get_default_model()
         if model is None:
@@ -231,13 +252,10 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
             if DEFAULT_PRESET is None:
                 raise _no_model_error()
             model = DEFAULT_PRESET
-        if weights is None and model is _default_model:
-            weights = _default_weights
     if isinstance(model, WaveGlow):
         _refuse_weights("a WaveGlow object", weights)
         return model
-    if isinstance(model, tuple) and len(model) == 2:
-        model, weights = model
+    model, weights = _split_spec(model, weights)
     if not isinstance(model, str | os.PathLike):
         raise TypeError(
             f"model must be a WaveGlow, a path or a preset name; got {type(model).__name__}."
@@ -256,7 +274,7 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     if path.name.endswith(".keras") and path.is_file():
         _refuse_weights(f"the .keras file {path}", weights)
         return _cached(("keras", path), None, lambda: _load_keras(path))
-    _check_model_path(path)
+    _check_model_path(path, from_env)
     _refuse_weights(f"the NVIDIA checkpoint {path}", weights)
     return _cached(("nvidia", path), None, lambda: _load_nvidia(path))
 
@@ -400,7 +418,7 @@ class _ObjectCache:
     __slots__ = ("denoise_runner", "denoisers", "inverse_runner")
 
     def __init__(self):
-        self.denoisers = {}  # mode -> Denoiser
+        self.denoisers = {}  # mode -> (weights fingerprint, Denoiser)
         self.denoise_runner = None
         self.inverse_runner = None
 
@@ -590,6 +608,7 @@ def vocode(
     return_sample_rate: bool | None = None,
     progress: bool = False,
     denoiser_mode: str = "zeros",
+    item_seeds: Sequence | None = None,
 ):
     """Turns mel spectrograms into audio with WaveGlow.
 
@@ -626,6 +645,9 @@ def vocode(
             For a model that renders the all-zero log-mel as loud audio, as the bundled one
             does, "zeros" subtracts a bias far above speech; "silence" removes the hiss it
             makes where there is nothing to say.
+        item_seeds: None, or one seed per mel (of a list or a batch; one for a single mel),
+            each as `seed` takes it: each mel's noise is drawn from its own generator, so it
+            does not depend on the other mels or their order. Not with `seed`. Default None.
 
     Returns:
         float32 NumPy audio: (frames * hop_length,) for one mel, (batch, frames * hop_length)
@@ -657,12 +679,14 @@ def vocode(
     _check_denoiser_mode(denoiser_mode)
     if overlap_frames is not None:
         overlap_frames = _checks.count("overlap_frames", overlap_frames, minimum=0)
-    try:
-        rng = np.random.default_rng(seed)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"seed must be None, an int >= 0 or a sequence of them; got {seed!r} ({error})."
-        ) from error
+    if item_seeds is not None and seed is not None:
+        raise ValueError("give seed (one generator for all mels) or item_seeds, not both.")
+    rng = _generator("seed", seed)
+    generators = None
+    if item_seeds is not None:
+        if isinstance(item_seeds, str | bytes) or not isinstance(item_seeds, Sequence):
+            raise TypeError(f"item_seeds must be a sequence of seeds; got {item_seeds!r}.")
+        generators = [_generator(f"item_seeds[{i}]", s) for i, s in enumerate(item_seeds)]
     if isinstance(mel, str | bytes | os.PathLike):
         raise TypeError(
             f"vocode takes mel arrays, not the path {os.fspath(mel)!r}: read a mel file with "
@@ -684,10 +708,13 @@ def vocode(
         )
     fade = fade_frames * hop
 
+    if generators is not None and len(generators) != len(items):
+        raise ValueError(f"item_seeds has {len(generators)} seeds for {len(items)} mels.")
     noise = []
-    for item in items:  # one draw per utterance, in order: chunking does not change the noise
-        steps = item.shape[0] * hop // group
-        z = rng.standard_normal((steps, group), dtype=np.float32) * np.float32(sigma)
+    for index, item in enumerate(items):  # one draw per utterance, in order: chunking does not
+        steps = item.shape[0] * hop // group  # change the noise
+        generator = rng if generators is None else generators[index]
+        z = generator.standard_normal((steps, group), dtype=np.float32) * np.float32(sigma)
         noise.append(z if sigma > 0 else np.zeros((steps, group), "float32"))
 
     jobs = []  # (item, window start, window length, core start)
@@ -730,13 +757,13 @@ def vocode(
             _accumulate(outputs[index], audio[row], start * hop, core * hop, cores[index], fade)
 
     results = []
+    denoiser = denoiser_for(waveglow, denoiser_mode) if denoiser_strength > 0 else None
     for out in outputs:
-        if denoiser_strength > 0:
+        if denoiser is not None:
             # The denoiser's STFT needs more than n_fft // 2 samples: pad a very short output
             # with silence for it, then crop back.
             length, need = len(out), waveglow.n_fft // 2 + 1
             padded = np.pad(out, (0, max(0, need - length)))
-            denoiser = denoiser_for(waveglow, denoiser_mode)
             out = denoiser.denoise(padded, strength=denoiser_strength)[:length]
         if normalize:
             out = _peak_normalize(out, normalize)
@@ -1135,12 +1162,22 @@ def _check_denoiser_mode(mode: object) -> None:
 
 def denoiser_for(model: WaveGlow, mode: str = "zeros") -> Denoiser:
     """The (cached) `Denoiser.from_model(model, mode=mode)`, kept on the model as
-    `runner_for`'s runner."""
+    `runner_for`'s runner, and measured again when the model's weights have changed since
+    (loaded, set or trained: told by the sum of each variable), as NVIDIA's `synthesize`
+    measures it at every call."""
     _check_denoiser_mode(mode)
     cache = _object_cache(model)
-    if mode not in cache.denoisers:
-        cache.denoisers[mode] = Denoiser.from_model(model, mode=mode, name=f"denoiser_{mode}")
-    return cache.denoisers[mode]
+    fingerprint = _weights_fingerprint(model)
+    cached = cache.denoisers.get(mode)
+    if cached is None or cached[0] != fingerprint:
+        denoiser = Denoiser.from_model(model, mode=mode, name=f"denoiser_{mode}")
+        cache.denoisers[mode] = cached = (fingerprint, denoiser)
+    return cached[1]
+
+
+def _weights_fingerprint(model: WaveGlow) -> tuple[float, ...]:
+    """The float64 sum of each of the model's variables (a change of weights changes it)."""
+    return tuple(float(np.sum(ops.convert_to_numpy(v), dtype=np.float64)) for v in model.weights)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1244,7 +1281,31 @@ def _expand_inputs(
                 continue  # the same file again (e.g. in a folder and a list of it): once
             taken[target] = path
             pairs.append((path, target))
-    return pairs
+    # An output that would land on another input (x.npy's x.wav beside the recording x.wav,
+    # output folder = input folder): refused whatever `overwrite` says, the input named.
+    inputs_by_identity = {_identity(p): p for p in _input_files(inputs, pairs, failures)}
+    kept = []
+    for path, target in pairs:
+        other = inputs_by_identity.get(_identity(target)) if target.exists() else None
+        if other is not None:
+            failures.append((path, f"{path}: its output {target} would replace the input {other}."))
+        else:
+            kept.append((path, target))
+    return kept
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def _input_files(inputs: Sequence, pairs: list, failures: list) -> list[Path]:
+    """Every existing input file: those paired, and those refused (a file whose own output
+    would replace it is still an input another output must not replace)."""
+    files = [path for path, _ in pairs]
+    files += [Path(path) for path, _ in failures if Path(path).is_file()]
+    files += [Path(entry) for entry in inputs if Path(entry).is_file()]
+    return files
 
 
 def _exists(path: Path) -> bool:
@@ -1261,6 +1322,16 @@ def _output_path(path: Path, folder: Path) -> Path:
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return Path(path.name)
     return Path(relative)
+
+
+def _generator(name: str, seed) -> np.random.Generator:
+    """`np.random.default_rng(seed)`, a bad seed refused by `name`."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{name} must be None, an int >= 0 or a sequence of them; got {seed!r} ({error})."
+        ) from error
 
 
 def vocode_files(
@@ -1295,8 +1366,10 @@ def vocode_files(
         out_dir: str or path-like, the output directory (created when missing).
         model, weights, sigma, denoiser_strength, batch_size, normalize, denoiser_mode: as
             `vocode`.
-        seed: int or None; with a seed the output is deterministic for the same inputs and
-            batch size.
+        seed: int or None; with a seed each file's noise is seeded by it and the sha256 of
+            the file's bytes (`evaluation.file_seed`, as `evaluate` seeds): a file's audio does
+            not depend on the other inputs, their order, the batch size or a rerun that skips
+            the outputs already written. None: fresh noise.
         overwrite: bool, replace existing outputs. Default False.
         progress: bool, show a tqdm progress bar over files. Default True.
 
@@ -1307,6 +1380,8 @@ def vocode_files(
         same, and the same message is raised as a `UserWarning`. "left_out" names each
         input folder that holds the output folder, with how many files under the output
         folder were not taken as inputs (outputs of a run; also a `UserWarning`).
+        "sample_rate" is None when no input was left to vocode: the model is then not
+        loaded (nor downloaded), and every input is in "failed".
 
     Raises:
         ValueError: no inputs, or bad settings (sigma, denoiser_strength, batch_size, a
@@ -1330,6 +1405,7 @@ def vocode_files(
         mel_spectrogram,
         save_audio,
     )
+    from keras_waveglow.evaluation import _file_sha256, file_seed
 
     _check_settings(sigma, denoiser_strength, batch_size)
     _check_normalize(normalize)
@@ -1345,16 +1421,26 @@ def vocode_files(
     # An output folder that is a file, or lies under one, would fail at every write.
     if (problem := folder_refusal(out_dir, "the output folder")) is not None:
         raise NotADirectoryError(problem)
-    waveglow = load_vocoder(model, weights)
     failures: list[tuple[Path, str]] = []
     left_out: list[tuple[Path, str]] = []
-    pairs = _expand_inputs(inputs, out_dir, failures, left_out)
-    loaded = []  # (mel, output path, samples to keep or None, input path)
     warned: list[tuple[Path, str]] = []
-    for path, target in pairs:
+    pairs = []
+    for path, target in _expand_inputs(inputs, out_dir, failures, left_out):
         if target.exists() and not overwrite:
             failures.append((path, f"{target} exists; pass overwrite=True (--overwrite)."))
-            continue
+        else:
+            pairs.append((path, target))
+    if not pairs:  # nothing to vocode: the model is not loaded (nor downloaded)
+        return {
+            "written": [],
+            "failed": failures,
+            "warnings": warned,
+            "left_out": left_out,
+            "sample_rate": None,
+        }
+    waveglow = load_vocoder(model, weights)
+    loaded = []  # (mel, output path, samples to keep or None, input path)
+    for path, target in pairs:
         try:
             if path.suffix.lower() in AUDIO_EXTENSIONS:
                 audio, _ = load_speech(path, waveglow.mel_config)
@@ -1373,7 +1459,9 @@ def vocode_files(
             message = str(error)
             failures.append((path, message if str(path) in message else f"{path}: {message}"))
             continue
-        loaded.append((np.asarray(mel, "float32"), target, keep, path))
+        # Seeded by its bytes: its audio does not depend on the other inputs or a rerun.
+        seeds = None if seed is None else file_seed(seed, _file_sha256(path))
+        loaded.append((np.asarray(mel, "float32"), target, keep, path, seeds))
 
     loaded.sort(key=lambda entry: entry[0].shape[0])
     written = []
@@ -1382,7 +1470,7 @@ def vocode_files(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(loaded), desc="vocode", unit="file")
-    for number, first in enumerate(range(0, len(loaded), batch_size)):
+    for first in range(0, len(loaded), batch_size):
         group = loaded[first : first + batch_size]
         with warnings.catch_warnings():  # each file was checked (and named) above
             warnings.filterwarnings("ignore", message="mel values span")
@@ -1391,13 +1479,13 @@ def vocode_files(
                 waveglow,
                 sigma=sigma,
                 denoiser_strength=denoiser_strength,
-                seed=None if seed is None else [int(seed), number],
+                item_seeds=None if seed is None else [entry[4] for entry in group],
                 batch_size=batch_size,
                 normalize=normalize,
                 return_sample_rate=False,
                 denoiser_mode=denoiser_mode,
             )
-        for (_, target, keep, path), audio in zip(group, audios, strict=True):
+        for (_, target, keep, path, _), audio in zip(group, audios, strict=True):
             try:
                 save_audio(target, audio[:keep], waveglow.sample_rate, overwrite=overwrite)
                 written.append(target)

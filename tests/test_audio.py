@@ -423,6 +423,23 @@ def test_save_audio_round_trips_and_never_overwrites_silently(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["float.wav", "pcm.wav"]  # no temp files
 
 
+def test_save_audio_never_replaces_a_file_written_while_it_wrote(tmp_path, monkeypatch):
+    """Another process's file appearing between the check and the publication (two vocode
+    runs into one folder) is not replaced without overwrite: the hard link refuses it."""
+    target = tmp_path / "x.wav"
+    real_write = sf.write
+
+    def write_then_race(file, *args, **kwargs):
+        real_write(file, *args, **kwargs)
+        target.write_bytes(b"the other run's file")
+
+    monkeypatch.setattr(sf, "write", write_then_race)  # save_audio imports soundfile inside
+    with pytest.raises(FileExistsError, match=r"x\.wav exists; pass overwrite=True"):
+        save_audio(target, np.zeros(100, "float32"), 16000)
+    assert target.read_bytes() == b"the other run's file"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.wav"]  # no temporary left
+
+
 def test_save_audio_picks_the_subtype_from_the_extension(tmp_path):
     speech, _ = load_audio(BUNDLED[1])  # 16-bit PCM, so on the grid PCM_16 writes exactly
     ogg = save_audio(tmp_path / "speech.ogg", speech, 16000)
@@ -517,7 +534,7 @@ def test_outputs_reach_the_disk_before_they_replace_anything(tmp_path, monkeypat
     from keras_waveglow.training import _write_json_atomically
 
     events = []
-    real_fsync, real_replace = os.fsync, os.replace
+    real_fsync, real_replace, real_link = os.fsync, os.replace, os.link
 
     def fsync(fd):
         events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
@@ -527,8 +544,13 @@ def test_outputs_reach_the_disk_before_they_replace_anything(tmp_path, monkeypat
         events.append(("replace", str(src), str(dst)))
         real_replace(src, dst)
 
+    def link(src, dst):  # how a file that must not replace anything is put in place
+        events.append(("replace", str(src), str(dst)))
+        real_link(src, dst)
+
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "link", link)
     wav = save_audio(tmp_path / "a.wav", np.zeros(100), 16000)
     _write_json_atomically(tmp_path / "state.json", {"step": 3})
     replaces = [i for i, event in enumerate(events) if event[0] == "replace"]

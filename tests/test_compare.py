@@ -379,6 +379,12 @@ def test_reports_record_which_weights_file_they_scored(tmp_path, monkeypatch):
     assert record["weights_sha256"] == hashlib.sha256(b"not really weights").hexdigest()
     assert _weights_record(object(), None) == {"weights": None, "weights_sha256": None}
     assert _weights_record(None, None) == _weights_record(presets.DEFAULT_PRESET, None)
+    # A default preset set with weights, or a (preset, weights) spec: those weights' digest.
+    monkeypatch.setattr(inference, "_default_model", "squeezewave_128s")
+    monkeypatch.setattr(inference, "_default_weights", str(other))
+    assert _weights_record(None, None) == record
+    assert _weights_record(("squeezewave_128s", other), None) == record
+    monkeypatch.setattr(inference, "_default_model", None)
     # compare shows the digests, so two reports of one preset with other weights differ.
     base = _report(["s/a.wav", "s/b.wav"], [1.0, 1.1], [0.5, 0.6])
     new = _report(["s/a.wav", "s/b.wav"], [1.2, 1.4], [0.4, 0.4])

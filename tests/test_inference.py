@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import weakref
 
 import h5py
@@ -519,7 +520,7 @@ def test_cli_vocode_directory_with_a_corrupt_file(model_file, speech_mel, tmp_pa
     before = (out / "a.wav").read_bytes()
     (mels / "broken.npy").unlink()
     np.save(mels / "a.npy", speech_mel[40:60])
-    assert cli.main([*argv, "--no-progress"]) == 1
+    assert cli.main([*argv, "--no-progress"]) == 2  # every output there: nothing started
     assert "exists" in capsys.readouterr().err
     assert (out / "a.wav").read_bytes() == before
     assert cli.main([*argv, "--no-progress", "--overwrite"]) == 0
@@ -531,11 +532,13 @@ def test_cli_vocode_directory_with_a_corrupt_file(model_file, speech_mel, tmp_pa
     assert cli.main([*argv[:3], str(mels / "a.npy"), *argv[4:], "--no-progress"]) == 2
     assert "a.npy: the output folder is an existing file" in capsys.readouterr().err
 
-    # An empty folder is a failed input (exit 1, named), not a silent "wrote 0 file(s)".
+    # An empty folder is a failed input (named; exit 2: nothing started), not a silent
+    # "wrote 0 file(s)"; the model is not loaded for it (a missing one is not mentioned).
     (tmp_path / "empty").mkdir()
     argv = ["vocode", str(tmp_path / "empty"), "-o", str(tmp_path / "out2")]
-    assert cli.main([*argv, "--model", str(model_file), "--no-progress"]) == 1
-    assert "empty: the folder holds no files" in capsys.readouterr().err
+    assert cli.main([*argv, "--model", str(tmp_path / "none.keras"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "empty: the folder holds no files" in err and "none.keras" not in err
 
 
 def test_vocode_files_never_replaces_its_own_input(model, tmp_path):
@@ -551,6 +554,69 @@ def test_vocode_files_never_replaces_its_own_input(model, tmp_path):
     assert source.read_bytes() == before
 
 
+def test_vocode_files_never_replaces_another_input(model, tmp_path):
+    """x.npy's output x.wav beside the recording x.wav (output folder = input folder): the
+    recording is kept even with overwrite, and the refusal names it."""
+    audio, _ = load_audio(SPEECH, 16000)
+    recording = tmp_path / "x.wav"
+    sf.write(recording, audio[:8000], 16000)
+    np.save(tmp_path / "x.npy", np.full((10, model.n_mel_channels), -5.0, "float32"))
+    before = recording.read_bytes()
+    result = inference.vocode_files([tmp_path], tmp_path, model, overwrite=True, progress=False)
+    assert result["written"] == [] and recording.read_bytes() == before
+    messages = sorted(str(message) for _, message in result["failed"])
+    assert messages == [
+        f"{tmp_path / 'x.npy'}: its output {recording} would replace the input {recording}.",
+        f"{recording}: its output would replace the input itself.",
+    ]
+
+
+def test_item_seeds_give_each_mel_its_own_noise(model, speech_mel):
+    """`item_seeds`: mel k's audio is that of mel k vocoded alone with its seed, whatever the
+    list's order; with `seed` or a seed per another count of mels, refused by name."""
+    first, second = speech_mel[:20], speech_mel[30:57]
+    alone = [vocode(m, model, seed=s) for m, s in ((first, [7, 1]), (second, 3))]
+    together = vocode([second, first], model, item_seeds=[3, [7, 1]])
+    # Batched with each other rather than alone: float sums in another order (measured up to
+    # 1e-5 on JAX, of a peak near 2.5; 1e-4 bounds it, 1e-3 of what other seeds change).
+    np.testing.assert_allclose(together[0], alone[1], rtol=0, atol=1e-4)
+    np.testing.assert_allclose(together[1], alone[0], rtol=0, atol=1e-4)
+    assert np.abs(vocode(first, model, seed=3) - alone[0]).max() > 0.1  # seeds matter
+    with pytest.raises(ValueError, match=r"give seed .* or item_seeds, not both"):
+        vocode(first, model, seed=0, item_seeds=[0])
+    with pytest.raises(ValueError, match="item_seeds has 1 seeds for 2 mels"):
+        vocode([first, second], model, item_seeds=[0])
+    with pytest.raises(ValueError, match=r"item_seeds\[1\] must be None, an int >= 0"):
+        vocode([first, second], model, item_seeds=[0, -2])
+
+
+def test_vocode_files_seeds_each_file_by_its_bytes(model, speech_mel, tmp_path):
+    """With a seed, a file's audio is the same whatever the other inputs, the batch size, or
+    a rerun that fills in a missing output (the noise of batch k depended on k before)."""
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    for name, start in (("a", 0), ("b", 5), ("c", 9)):
+        np.save(mels / f"{name}.npy", speech_mel[start : start + 20])
+    full = inference.vocode_files([mels], tmp_path / "o1", model, seed=0, batch_size=1,
+                                  progress=False)  # fmt: skip
+    assert len(full["written"]) == 3
+    heard = {p.name: p.read_bytes() for p in (tmp_path / "o1").iterdir()}
+    (tmp_path / "o1" / "b.wav").unlink()
+    again = inference.vocode_files([mels], tmp_path / "o1", model, seed=0, batch_size=1,
+                                   progress=False)  # fmt: skip
+    assert [p.name for p in again["written"]] == ["b.wav"]
+    assert (tmp_path / "o1" / "b.wav").read_bytes() == heard["b.wav"]
+    inference.vocode_files([mels / "c.npy", mels / "a.npy"], tmp_path / "o2", model, seed=0,
+                           batch_size=8, progress=False)  # fmt: skip
+    for name in ("a.wav", "c.wav"):  # batched together: float sums in another order (~1e-7)
+        got, _ = sf.read(tmp_path / "o2" / name)
+        want, _ = sf.read(io.BytesIO(heard[name]))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1.5 / 32768)  # a 16-bit step
+    other = inference.vocode_files([mels / "a.npy"], tmp_path / "o3", model, seed=1,
+                                   progress=False)  # fmt: skip
+    assert other["written"] and (tmp_path / "o3" / "a.wav").read_bytes() != heard["a.wav"]
+
+
 def test_cli_vocode_copy_synthesis_of_audio(model_file, tmp_path, capsys):
     audio, _ = load_audio(SPEECH, 16000)
     source = tmp_path / "utt.wav"
@@ -563,7 +629,7 @@ def test_cli_vocode_copy_synthesis_of_audio(model_file, tmp_path, capsys):
     result, rate = sf.read(out / "utt.wav")
     assert rate == 16000 and result.shape == (8000,)  # cropped to the input's length
     assert cli.main(["vocode", str(tmp_path / "missing.npy"), "-o", str(out), "--model",
-                     str(model_file), "--no-progress"]) == 1  # fmt: skip
+                     str(model_file), "--no-progress"]) == 2  # fmt: skip
     assert "missing.npy" in capsys.readouterr().err
 
 

@@ -10,6 +10,7 @@ import soundfile as sf
 from keras_waveglow import cli, inference
 from keras_waveglow.audio import AUDIO_EXTENSIONS, load_audio
 from tests import vocode_helpers
+from tests.helpers import perturb_weights
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +147,7 @@ def test_explicit_files_that_are_not_audio_fail_with_their_reason(corpus, tmp_pa
     (tmp_path / "texts").mkdir()
     (tmp_path / "texts" / "README").write_text("no audio here\n")
     argv = ["vocode", str(tmp_path / "texts"), "-o", str(tmp_path / "o2"), "--model", model]
-    assert cli.main([*argv, "--no-progress"]) == 1
+    assert cli.main([*argv, "--no-progress"]) == 2  # nothing to vocode: nothing started
     assert "texts: the folder holds no files to vocode" in capsys.readouterr().err
 
 
@@ -170,7 +171,17 @@ def test_set_default_model_refuses_what_can_never_vocode_where_it_is_given(tmp_p
             inference.set_default_model(tmp_path / name)
     assert inference.get_default_model() is None  # nothing was set
     inference.set_default_model("tiny", weights=weights)  # with weights: taken (read later)
-    assert inference.get_default_model() == "tiny"
+    # The spec as vocode and load_vocoder take it back, weights included.
+    assert inference.get_default_model() == ("tiny", str(weights))
+    inference.set_default_model(("tiny", weights))  # that form is taken too
+    assert inference.get_default_model() == ("tiny", str(weights))
+    other = tmp_path / "other.weights.h5"
+    for call in (
+        lambda: inference.set_default_model(("tiny", weights), weights=other),
+        lambda: inference.load_vocoder(("tiny", weights), weights=other),
+    ):
+        with pytest.raises(ValueError, match=r"weights given twice: .*w\.weights\.h5.*other"):
+            call()
 
 
 def test_vocode_returns_the_rate_for_a_default_model_whatever_was_set():
@@ -287,6 +298,15 @@ def test_the_denoiser_s_bias_comes_from_zeros_or_from_silence():
     with pytest.raises(ValueError, match=r"denoiser_mode must be one of .* got 'quiet'"):
         inference.vocode(mel, model, denoiser_strength=0.1, denoiser_mode="quiet")
 
+    # New weights in the same model (loaded, set, fine-tuned): the bias is measured again.
+    perturb_weights(model, scale=0.1, seed=1)
+    plain = inference.vocode(mel, model, seed=0)
+    got = inference.vocode(mel, model, seed=0, denoiser_strength=0.5)
+    want = inference.Denoiser.from_model(model).denoise(plain, strength=0.5)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    new_zeros = np.asarray(inference.denoiser_for(model, "zeros").bias_spectrum)
+    assert np.abs(new_zeros - zeros).max() > 1e-3
+
 
 def test_mels_that_are_not_floats_or_hold_nothing_are_refused_by_name():
     """A mask, integer or complex mel was cast and vocoded (a bool mask gave audio peaking
@@ -378,10 +398,13 @@ def test_audio_beyond_full_scale_is_scaled_as_training_scales_it_not_clipped(tmp
     scaled.parent.mkdir()
     sf.write(scaled, 0.99 / np.max(np.abs(speech)) * speech, rate, subtype="FLOAT")
     with caplog.at_level("WARNING", logger="keras_waveglow"):
-        a = inference.vocode_files([loud], tmp_path / "a", model, seed=3, progress=False)
+        a = inference.vocode_files([loud], tmp_path / "a", model, sigma=0.0, progress=False)
     assert any("loud.wav: samples reach 1.600" in r.getMessage() for r in caplog.records)
-    b = inference.vocode_files([scaled], tmp_path / "b", model, seed=3, progress=False)
+    # sigma 0: the output is the mel's alone (a seed would draw each file's noise from its
+    # bytes, which differ).
+    b = inference.vocode_files([scaled], tmp_path / "b", model, sigma=0.0, progress=False)
     out_a, out_b = (sf.read(r["written"][0])[0] for r in (a, b))
+    assert np.std(out_a) > 1e-3
     # The same mel to float32 rounding (the scaling happens in float32 in one, in the file
     # in the other), and the flow's output differs by far less than one 16-bit step.
     assert np.max(np.abs(out_a - out_b)) < 1e-4
@@ -394,3 +417,22 @@ def test_a_weightless_preset_from_the_environment_names_the_variable(monkeypatch
     monkeypatch.setenv(inference.MODEL_ENV_VAR, "tiny")
     with pytest.raises(ValueError, match=r"Preset 'tiny' \(set by \$KERAS_WAVEGLOW_MODEL\) is an"):
         inference.load_vocoder()
+
+
+def test_a_model_path_from_the_environment_that_cannot_be_a_model_names_the_variable(
+    monkeypatch, tmp_path
+):
+    """A folder, an audio or mel file, a weights file from `$KERAS_WAVEGLOW_MODEL`: the error
+    says the path came from it; a value padded with spaces is taken stripped."""
+    monkeypatch.setattr(inference, "_default_model", None)
+    (tmp_path / "mel.npy").write_bytes(b"")
+    (tmp_path / "w.weights.h5").write_bytes(b"")
+    for path, what in (
+        (tmp_path, r" \(set by \$KERAS_WAVEGLOW_MODEL\) is a folder, not a model"),
+        (tmp_path / "mel.npy", r" \(set by \$KERAS_WAVEGLOW_MODEL\) is an audio or mel file"),
+        (tmp_path / "w.weights.h5", r"^\$KERAS_WAVEGLOW_MODEL: .*w\.weights\.h5 holds weights"),
+    ):
+        monkeypatch.setenv(inference.MODEL_ENV_VAR, f" {path} ")
+        assert inference.get_default_model() == str(path)
+        with pytest.raises(ValueError, match=what):
+            inference.load_vocoder()
