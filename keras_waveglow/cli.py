@@ -194,7 +194,8 @@ def _run_download_preset(args) -> int:
             args.corpus, allow_unverified=args.allow_unverified, progress=not args.no_progress
         )
     except (OSError, ValueError, ImportError) as error:
-        where = getattr(error, "filename", None)
+        # The file it could not use: the error's own, or that of its cause (a wrapped one).
+        where = getattr(error, "filename", None) or getattr(error.__cause__, "filename", None)
         if where is not None and Path(os.fsdecode(where)).is_relative_to(hub.cache_dir()):
             error = (
                 f"{error} ({hub.cache_dir()} is the cache folder; set ${hub.HOME_ENV_VAR} to "
@@ -835,7 +836,8 @@ def _add_vocode(subparsers, common) -> None:
         description=(
             "Vocode mel spectrograms (.npy, .pt) and copy-synthesise audio files (wav, flac, "
             "ogg: audio -> mel -> audio). Directories are searched recursively. A bad input is "
-            "reported and skipped; the exit code is 1 if any input failed."
+            "reported and skipped; the exit code is 1 if any input failed, 2 if none was left "
+            "to vocode (the model is then not loaded)."
         ),
     )
     p.add_argument(
@@ -876,7 +878,11 @@ def _add_vocode(subparsers, common) -> None:
     )
     p.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
     p.add_argument(
-        "--seed", type=_at_least(0), default=None, help="noise seed for reproducible output"
+        "--seed",
+        type=_at_least(0),
+        default=None,
+        help="noise seed for reproducible output: each file's noise is drawn from it and the "
+        "sha256 of the file's bytes, so a file gets the same audio whatever else is vocoded",
     )
     p.add_argument("--normalize", action="store_true", help="peak-normalise each output to 0.9")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -1268,9 +1274,9 @@ def _add_export(subparsers, common) -> None:
             "Export a vocoder for serving. The format follows --out: NAME.keras (a Keras "
             "archive, any backend), NAME.tflite (TFLite, signature vocode_from_noise(mel, z); "
             "float16 weights unless --float32-weights), NAME.onnx (ONNX via tf2onnx, inputs "
-            "mel and z), anything else a SavedModel folder (signatures vocode(mel), sampling "
-            "at --sigma, and vocode_from_noise(mel, z)). SavedModel, TFLite and ONNX need the "
-            "TensorFlow backend and a model that computes in float32."
+            "mel and z), a name without a suffix a SavedModel folder (signatures vocode(mel), "
+            "sampling at --sigma, and vocode_from_noise(mel, z)). SavedModel, TFLite and ONNX "
+            "need the TensorFlow backend; TFLite and ONNX a model that computes in float32."
         ),
     )
     p.add_argument(
@@ -1281,7 +1287,9 @@ def _add_export(subparsers, common) -> None:
     )
     p.add_argument("--weights", default=None, help=".weights.h5 file for a preset --model")
     p.add_argument(
-        "--out", required=True, help="NAME.keras, NAME.tflite, NAME.onnx or a SavedModel folder"
+        "--out",
+        required=True,
+        help="NAME.keras, NAME.tflite, NAME.onnx or a SavedModel folder (a name without suffix)",
     )
     p.add_argument(
         "--sigma",
@@ -1298,8 +1306,10 @@ def _add_export(subparsers, common) -> None:
     p.set_defaults(func=_run_export, precheck=_check_export)
 
 
-def _export_format(out: str) -> str:
-    return _EXPORT_FORMATS.get(Path(out).suffix.lower(), "savedmodel")
+def _export_format(out: str) -> str | None:
+    """The format --out names: by its suffix, a SavedModel without one, None for another."""
+    suffix = Path(out).suffix
+    return _EXPORT_FORMATS.get(suffix) if suffix else "savedmodel"
 
 
 def _check_export(args) -> int:
@@ -1307,7 +1317,13 @@ def _check_export(args) -> int:
     out, kind = Path(args.out), _export_format(args.out)
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     problem = None
-    if args.sigma is not None and kind != "savedmodel":
+    if kind is None:
+        problem = (
+            f"--out {out}: {out.suffix!r} names no export format: NAME.keras, NAME.tflite, "
+            "NAME.onnx, or a name without a suffix for a SavedModel folder (a generator's "
+            ".weights.h5: keras-waveglow export-weights)."
+        )
+    elif args.sigma is not None and kind != "savedmodel":
         problem = "--sigma sets a SavedModel's vocode signature; a .keras, .tflite or .onnx --out "
         problem += "has none (draw z = sigma * N(0, 1) for vocode_from_noise, or vocode(sigma=))."
     elif args.sigma is not None and not (math.isfinite(args.sigma) and args.sigma >= 0):

@@ -895,8 +895,8 @@ def export_savedmodel(
     audio (batch, frames * hop_length), sampling z at `sigma` (the default signature); and
     `vocode_from_noise(mel, z)` with z (batch, frames * hop_length // n_group, n_group), for
     deterministic output; a shorter z gives the first `steps * n_group` samples, as the Keras
-    model's `inverse`. A mel without frames, or a z longer than the mel, raises
-    `InvalidArgumentError` naming the problem. TensorFlow backend only.
+    model's `inverse`. A mel without frames, a z longer than the mel, or a z whose batch size
+    is not the mel's raises `InvalidArgumentError` naming the problem. TensorFlow backend only.
 
     Args:
         model: the model.
@@ -999,6 +999,9 @@ def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fals
         >>> (audio,) = session.run(None, {"mel": mel, "z": z})
     """
     _require_tensorflow("ONNX export")
+    # tf2onnx writes a mixed_bfloat16 graph whose MatMuls mix float16 and bfloat16, which
+    # neither onnx's checker nor onnxruntime loads.
+    _require_float32(model, "ONNX")
     try:
         import onnx  # noqa: F401
         import tf2onnx  # noqa: F401
@@ -1006,9 +1009,6 @@ def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fals
         raise ImportError(f"ONNX export needs tf2onnx and onnx: {_ONNX_HINT}") from error
     import tensorflow as tf
 
-    # tf2onnx writes a mixed_bfloat16 graph whose MatMuls mix float16 and bfloat16, which
-    # neither onnx's checker nor onnxruntime loads.
-    _require_float32(model, "ONNX")
     path = _prepare_output(path, overwrite)
     wrapper = VocodeFromNoise(model, name="vocode_from_noise")
     # Named TensorSpecs give the ONNX graph the inputs "mel" and "z".

@@ -825,8 +825,8 @@ def evaluate(
         denoiser_mode: the denoiser's bias, "zeros" or "silence" (as `vocode`). Default
             "zeros"; recorded in the settings when the denoiser is on.
         seed: int in [0, 2**32), seed of WaveGlow's noise and Griffin-Lim's initial phase.
-            Default 0. Each file's seeds are `[seed, *content_seed(sha256 of its bytes)]`
-            (see `file_seed`): a file gets the same noise and initial phase whatever its
+            Default 0. Each file's seeds are `file_seed(seed, sha256 of its bytes)`: a file
+            gets the same noise and initial phase whatever its
             name, the other files of the run and their order, so a subset of a list repeats
             the full list's figures for its files and `compare_reports` pairs each file with
             the same noise. Recorded as `settings["seed_by"] = "content"` (reports written
@@ -1163,13 +1163,10 @@ def evaluate(
 def _model_source(model) -> dict:
     """What was scored: the spec given, else the default model's (with "default_model" set)."""
     from keras_waveglow import inference
-    from keras_waveglow.presets import DEFAULT_PRESET
 
     default = model is None
     if default:
-        model = inference.get_default_model()
-        if model is None:
-            model = DEFAULT_PRESET
+        model = inference._default_spec()
     model, _ = inference._split_spec(model, None)  # a (preset, weights) spec: the preset
     source = "WaveGlow object" if hasattr(model, "get_config") else str(model)
     return {"source": source, "default_model": default}
@@ -1183,12 +1180,10 @@ def _weights_record(model, weights) -> dict:
     default model set in memory has no file.
     """
     from keras_waveglow import hub, inference
-    from keras_waveglow.presets import DEFAULT_PRESET, PRESETS, WEIGHTS
+    from keras_waveglow.presets import PRESETS, WEIGHTS
 
-    if model is None and weights is None:  # the default model, as load_vocoder resolves it
-        model = inference.get_default_model()
-        if model is None:
-            model = DEFAULT_PRESET
+    if model is None:  # the default model, as load_vocoder resolves it
+        model = inference._default_spec(weights)
     model, weights = inference._split_spec(model, weights)
     path = None
     if weights is not None:

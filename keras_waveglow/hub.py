@@ -211,9 +211,6 @@ def _fetch_checkpoint(
             # then renames: a failed or bad transfer never leaves a file at `path`.
             check = None if allow_unverified else expected
             download_file(source["url"], path, sha256=check, progress=progress, timeout=timeout)
-            # Marks the file as the downloader's: deleted once converted, even when a killed
-            # conversion leaves it for a later call (a file put there by hand has no mark).
-            _download_mark(path).write_text(_file_stamp(path), encoding="utf-8")
         except ValueError as error:
             raise WeightsVerificationError(
                 f"Preset {name!r}: the downloaded checkpoint was refused "
@@ -222,11 +219,15 @@ def _fetch_checkpoint(
                 + _remedy(name, source)
                 + _consent(name)
             ) from error
-        except OSError as error:
+        except OSError as error:  # its cause names a cache file it could not write, if so
             raise WeightsUnavailableError(
                 f"Preset {name!r}: could not download its weights ({str(error).rstrip('.')}). "
                 + _remedy(name, source)
             ) from error
+        # Marks the file as the downloader's: deleted once converted, even when a killed
+        # conversion leaves it for a later call (a file put there by hand has no mark). A kill
+        # between the download's last rename and this line leaves it unmarked: kept.
+        _download_mark(path).write_text(_file_stamp(path), encoding="utf-8")
     size = source.get("size")
     # Checked whatever allow_unverified says: a recorded size that differs is a truncated
     # (or other) file, never one to trust anyway.

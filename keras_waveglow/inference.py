@@ -118,10 +118,25 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
     _default_weights = None if weights is None else os.fspath(weights)
 
 
+def _default_spec(weights=None):
+    """What `model=None` stands for: `get_default_model()`, else the bundled preset (None
+    when the package ships none). Weights given with the call win over the default's own."""
+    model = get_default_model()
+    if model is None:
+        from keras_waveglow.presets import DEFAULT_PRESET
+
+        return DEFAULT_PRESET
+    if isinstance(model, tuple) and weights is not None:
+        return model[0]
+    return model
+
+
 def _split_spec(model, weights) -> tuple:
     """`(model, weights)` of a `(preset, weights)` tuple, refusing other weights beside it."""
     if not (isinstance(model, tuple) and len(model) == 2):
         return model, weights
+    if model[1] is None:
+        return model[0], weights
     if weights is not None and os.fspath(weights) != os.fspath(model[1]):
         raise ValueError(
             f"weights given twice: {os.fspath(model[1])!r} in the (preset, weights) model "
@@ -245,13 +260,9 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
         model is None and _default_model is None and bool(os.environ.get(MODEL_ENV_VAR, "").strip())
     )
     if model is None:
-        model = get_default_model()
+        model = _default_spec(weights)
         if model is None:
-            from keras_waveglow.presets import DEFAULT_PRESET
-
-            if DEFAULT_PRESET is None:
-                raise _no_model_error()
-            model = DEFAULT_PRESET
+            raise _no_model_error()
     if isinstance(model, WaveGlow):
         _refuse_weights("a WaveGlow object", weights)
         return model
@@ -1176,8 +1187,10 @@ def denoiser_for(model: WaveGlow, mode: str = "zeros") -> Denoiser:
 
 
 def _weights_fingerprint(model: WaveGlow) -> tuple[float, ...]:
-    """The float64 sum of each of the model's variables (a change of weights changes it)."""
-    return tuple(float(np.sum(ops.convert_to_numpy(v), dtype=np.float64)) for v in model.weights)
+    """The sum of each of the model's variables (a change of weights changes it), reduced where
+    the weights are: only one number per variable is copied to the host."""
+    sums = [ops.sum(ops.cast(v, "float32")) for v in model.weights]
+    return tuple(ops.convert_to_numpy(ops.stack(sums)).tolist())
 
 
 # --------------------------------------------------------------------------------------------
@@ -1284,18 +1297,29 @@ def _expand_inputs(
     # An output that would land on another input (x.npy's x.wav beside the recording x.wav,
     # output folder = input folder): refused whatever `overwrite` says, the input named.
     inputs_by_identity = {_identity(p): p for p in _input_files(inputs, pairs, failures)}
+    inputs_by_identity.pop(None, None)
     kept = []
     for path, target in pairs:
         other = inputs_by_identity.get(_identity(target)) if target.exists() else None
         if other is not None:
-            failures.append((path, f"{path}: its output {target} would replace the input {other}."))
+            failures.append(
+                (
+                    path,
+                    f"{path}: its output {target} would replace the input {other}; give an "
+                    "output folder apart from the inputs.",
+                )
+            )
         else:
             kept.append((path, target))
     return kept
 
 
-def _identity(path: Path) -> tuple[int, int]:
-    stat = path.stat()
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file's (device, inode), None when it cannot be read (gone since it was listed)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
     return stat.st_dev, stat.st_ino
 
 
@@ -1405,7 +1429,8 @@ def vocode_files(
         mel_spectrogram,
         save_audio,
     )
-    from keras_waveglow.evaluation import _file_sha256, file_seed
+    from keras_waveglow.data.arctic import file_sha256
+    from keras_waveglow.evaluation import file_seed
 
     _check_settings(sigma, denoiser_strength, batch_size)
     _check_normalize(normalize)
@@ -1460,7 +1485,7 @@ def vocode_files(
             failures.append((path, message if str(path) in message else f"{path}: {message}"))
             continue
         # Seeded by its bytes: its audio does not depend on the other inputs or a rerun.
-        seeds = None if seed is None else file_seed(seed, _file_sha256(path))
+        seeds = None if seed is None else file_seed(seed, file_sha256(path))
         loaded.append((np.asarray(mel, "float32"), target, keep, path, seeds))
 
     loaded.sort(key=lambda entry: entry[0].shape[0])

@@ -114,7 +114,7 @@ def test_package_exports_resolve_lazily():
 _LOAD_AFTER_PLAIN_IMPORT = """
 import sys
 import keras
-import keras_waveglow.cli
+import keras_waveglow
 model = keras.saving.load_model(sys.argv[1])
 print(type(model).__module__, type(model).__name__)
 """

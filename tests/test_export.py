@@ -299,6 +299,8 @@ def test_cli_export_chooses_the_format_by_the_output_name(tmp_path, capsys):
         (["--out", str(out / "m.onnx"), "--sigma", "0.3"], "--sigma sets a SavedModel's"),
         (["--out", str(out / "m.keras"), "--float32-weights"], "applies to a .tflite --out"),
         (["--out", str(out / "sm"), "--sigma", "-1"], "--sigma must be a finite number >= 0"),
+        (["--out", str(out / "g.weights.h5")], "'.h5' names no export format"),
+        (["--out", str(out / "m.KERAS")], "'.KERAS' names no export format"),
     ]
     tensorflow = keras.backend.backend() == "tensorflow"
     if not tensorflow:

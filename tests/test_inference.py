@@ -566,7 +566,8 @@ def test_vocode_files_never_replaces_another_input(model, tmp_path):
     assert result["written"] == [] and recording.read_bytes() == before
     messages = sorted(str(message) for _, message in result["failed"])
     assert messages == [
-        f"{tmp_path / 'x.npy'}: its output {recording} would replace the input {recording}.",
+        f"{tmp_path / 'x.npy'}: its output {recording} would replace the input {recording}; "
+        "give an output folder apart from the inputs.",
         f"{recording}: its output would replace the input itself.",
     ]
 

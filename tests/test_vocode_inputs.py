@@ -176,6 +176,10 @@ def test_set_default_model_refuses_what_can_never_vocode_where_it_is_given(tmp_p
     inference.set_default_model(("tiny", weights))  # that form is taken too
     assert inference.get_default_model() == ("tiny", str(weights))
     other = tmp_path / "other.weights.h5"
+    # Weights given with a call (vocode(mel, weights=...)) win over the default's own.
+    assert inference._default_spec(other) == "tiny"
+    assert inference._default_spec() == ("tiny", str(weights))
+    assert inference._split_spec(("tiny", None), other) == ("tiny", other)
     for call in (
         lambda: inference.set_default_model(("tiny", weights), weights=other),
         lambda: inference.load_vocoder(("tiny", weights), weights=other),
