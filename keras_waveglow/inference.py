@@ -1214,12 +1214,13 @@ def _expand_inputs(
     `evaluate` leaves them); a file list (a text file of paths, `data.arctic.is_file_list`, as
     `train` and `evaluate` read them) gives the files it names; a file named in the arguments
     or in a list must be audio or a mel, else it fails with the reason. An output keeps the
-    input's path relative to its folder or its list's folder (else its name), with `.wav`.
+    input's path relative to its folder or its list's folder (else its name), with `.wav`; a
+    named pipe's list (`<(ls mels/*.pt)`) is read once, relative to the working directory.
     """
     import warnings
 
     from keras_waveglow.audio import AUDIO_EXTENSIONS
-    from keras_waveglow.data.arctic import is_file_list, read_file_list
+    from keras_waveglow.data.arctic import is_file_list, list_folder, read_file_list
 
     known = MEL_EXTENSIONS + tuple(AUDIO_EXTENSIONS)
     outputs = out_dir.resolve()
@@ -1266,7 +1267,7 @@ def _expand_inputs(
                 failures.append((entry, f"{entry}: {why}."))
                 continue
             listed_in = entry
-            candidates = [(p, _output_path(p, entry.parent)) for p in listed]
+            candidates = [(p, _output_path(p, list_folder(entry))) for p in listed]
         elif entry.exists():
             candidates = [(entry, Path(entry.name))]
         else:

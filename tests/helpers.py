@@ -42,3 +42,20 @@ def assert_model_saving_round_trip(model, call_fn, tmp_path, atol: float = 0.0) 
         lambda a, b: np.testing.assert_allclose(a, b, rtol=0, atol=atol), actual, expected
     )
     return reloaded
+
+
+def named_pipe(folder, text: str):
+    """A named pipe in `folder` that gives `text` once to its first reader (as the shell's
+    `<(ls mels/*.pt)` does): a thread writes it when a reader opens the pipe."""
+    import os
+    import threading
+
+    path = folder / "listing.pipe"
+    os.mkfifo(path)
+
+    def write() -> None:
+        with open(path, "w", encoding="utf-8") as f:  # blocks until a reader opens it
+            f.write(text)
+
+    threading.Thread(target=write, daemon=True).start()
+    return path

@@ -300,6 +300,28 @@ def test_file_lists_round_trip_and_are_not_overwritten(tmp_path):
     assert arctic.read_file_list(bom) == [bom.parent / "a.wav", bom.parent / "b.wav"]
 
 
+def test_a_named_pipe_is_a_file_list_read_once_relative_to_the_working_directory(
+    tmp_path, monkeypatch
+):
+    """`-f <(ls wavs/*.wav)`: a pipe can be read only once, yet it is asked whether it is a
+    list and then read (and read again by a second caller); its relative paths start at the
+    working directory, not at /dev/fd."""
+    from tests.helpers import named_pipe
+
+    (tmp_path / "wavs").mkdir()
+    for name in ("a", "b"):
+        sf.write(tmp_path / "wavs" / f"{name}.wav", np.zeros(400, np.float32), 16000)
+    (tmp_path / "pipes").mkdir()
+    pipe = named_pipe(tmp_path / "pipes", "wavs/a.wav\nwavs/b.wav\n")
+    monkeypatch.chdir(tmp_path)
+    assert arctic.is_file_list(pipe)
+    expected = [Path("wavs/a.wav"), Path("wavs/b.wav")]
+    assert arctic.read_file_list(pipe, require_existing=True) == expected
+    assert arctic.read_file_list(pipe) == expected  # the same pipe again: its kept text
+    assert arctic.list_folder(pipe) == Path()
+    assert arctic.list_folder(tmp_path / "pipes" / "x.txt") == tmp_path / "pipes"
+
+
 def test_file_lists_of_any_name_tacotron_lines_and_paths_from_the_working_directory(
     tmp_path, monkeypatch
 ):

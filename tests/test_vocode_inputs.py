@@ -117,6 +117,22 @@ def test_a_file_list_gives_its_entries_relative_to_its_folder(corpus, tmp_path):
     ]
 
 
+def test_cli_vocode_reads_a_list_from_a_named_pipe(corpus, tmp_path, monkeypatch, capsys):
+    # NVIDIA's `-f <(ls mels/*.pt)`: the list is a pipe in /dev/fd, its paths relative to the
+    # working directory, and the outputs keep those paths.
+    from tests.helpers import named_pipe
+
+    monkeypatch.chdir(corpus)
+    pipe = named_pipe(tmp_path, "de/a.wav\nen/c.npy\n")
+    model = str(vocode_helpers.tiny_model_file())
+    out = tmp_path / "out"
+    argv = ["vocode", str(pipe), "-o", str(out), "--model", model, "--no-progress"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "wrote 2 file(s)" in err and "0 failed" in err, err
+    assert _names(out.rglob("*.wav"), out) == ["de/a.wav", "en/c.wav"]
+
+
 def test_explicit_files_that_are_not_audio_fail_with_their_reason(corpus, tmp_path, capsys):
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2\3")
     (tmp_path / "empty.txt").write_text("")

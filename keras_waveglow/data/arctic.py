@@ -19,6 +19,7 @@ import http.client
 import logging
 import os
 import re
+import stat
 import tarfile
 import time
 import urllib.error
@@ -315,10 +316,16 @@ def is_file_list(path: str | os.PathLike) -> bool:
     from keras_waveglow.audio import AUDIO_EXTENSIONS
 
     path = Path(path)
-    if path.suffix.lower() in AUDIO_EXTENSIONS or not path.is_file():
+    if path.suffix.lower() in AUDIO_EXTENSIONS:
         return False
-    with open(path, "rb") as f:
-        head = f.read(4096)
+    piped = _pipe_bytes(path)
+    if piped is not None:
+        head = piped[:4096]
+    elif not path.is_file():
+        return False
+    else:
+        with open(path, "rb") as f:
+            head = f.read(4096)
     if b"\0" in head:  # audio and other binary files hold NUL bytes; text does not
         return False
     try:
@@ -334,7 +341,9 @@ def read_file_list(path: str | os.PathLike, *, require_existing: bool = False) -
     A relative path is taken relative to the list's folder (as `write_file_lists` writes
     them), or relative to the working directory when only that one exists (NVIDIA's and
     Tacotron 2's lists name files relative to the repository they run from). A line in
-    Tacotron 2's `path|text[|speaker]` form gives its path.
+    Tacotron 2's `path|text[|speaker]` form gives its path. A named pipe (the shell's
+    `<(ls mels/*.pt)`) is read once and kept, its relative paths taken from the working
+    directory.
 
     Args:
         path: the list (a text file; `.txt`, `.lst`, ...).
@@ -356,19 +365,25 @@ def read_file_list(path: str | os.PathLike, *, require_existing: bool = False) -
         [PosixPath('klettres/de/alpha_a.wav')]
     """
     path = Path(path)
-    if not path.is_file():
+    piped = _pipe_bytes(path)
+    if piped is None and not path.is_file():
         raise FileNotFoundError(f"{path}: no such file list.")
+    folder = list_folder(path)
     # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the first path
-    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    try:
+        text = path.read_text(encoding="utf-8-sig") if piped is None else piped.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a UTF-8 file list ({error}).") from error
+    lines = [line.strip() for line in text.splitlines()]
     files = []
     for line in lines:
-        if not line or (line.startswith("#") and not _exists(path.parent / line)):
+        if not line or (line.startswith("#") and not _exists(folder / line)):
             continue  # blank, or a comment (unless a file of that name is beside the list)
-        if "|" in line and not _exists(path.parent / line):
+        if "|" in line and not _exists(folder / line):
             line = line.split("|", 1)[0].strip()
         entry = Path(line)
         if not entry.is_absolute():
-            beside = path.parent / entry
+            beside = folder / entry
             entry = entry if not _exists(beside) and _exists(entry) else beside
         files.append(entry)
     if require_existing and files and not any(map(_may_be_audio, files)):
@@ -380,6 +395,33 @@ def read_file_list(path: str | os.PathLike, *, require_existing: bool = False) -
             "file list?"
         )
     return files
+
+
+def list_folder(path: str | os.PathLike) -> Path:
+    """The folder a file list's relative paths start from: the list's own, or the working
+    directory for a named pipe (`<(ls mels/*.pt)` lives in /dev/fd)."""
+    path = Path(path)
+    return Path() if _pipe_bytes(path) is not None else path.parent
+
+
+# A pipe can be read once, and a list is looked at more than once (is it a list? then read
+# it): its bytes, by the pipe's (device, inode), for the life of the process.
+_PIPES: dict[tuple[int, int], bytes] = {}
+
+
+def _pipe_bytes(path: Path) -> bytes | None:
+    """The whole of `path` when it is a named pipe or process substitution, else None."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISFIFO(status.st_mode):
+        return None
+    key = (status.st_dev, status.st_ino)
+    if key not in _PIPES:
+        with open(path, "rb") as f:
+            _PIPES[key] = f.read()
+    return _PIPES[key]
 
 
 def _exists(path: Path) -> bool:
