@@ -72,6 +72,14 @@ def _add_download(subparsers, common) -> None:
         action="store_true",
         help="preset weights: accept a checkpoint with no recorded sha256 (prints its digest)",
     )
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help=(
+            "preset weights: delete the preset's cached conversion first and convert anew "
+            "(downloading the checkpoint again unless it is in place), e.g. after an upgrade"
+        ),
+    )
     p.set_defaults(func=_run_download, precheck=_check_download)
 
 
@@ -109,6 +117,11 @@ def _check_download(args) -> int:
                 f"preset {args.corpus!r} is an architecture only: it has no trained weights to "
                 f"download. Presets with weights: {with_weights}."
             )
+        if args.refresh and WEIGHTS[args.corpus].get("file"):
+            return refuse(
+                f"--refresh: preset {args.corpus!r}'s weights are bundled with the package; "
+                "nothing of it is cached."
+            )
         given = [
             flag
             for option, flag in _ARCTIC_ONLY_OPTIONS.items()
@@ -120,8 +133,10 @@ def _check_download(args) -> int:
                 f"({args.corpus!r}); leave {'it' if len(given) == 1 else 'them'} out."
             )
         return 0
-    if args.allow_unverified:
-        return refuse("--allow-unverified applies to a preset's weights, not to `arctic`.")
+    for flag in ("allow_unverified", "refresh"):
+        if getattr(args, flag):
+            option = "--" + flag.replace("_", "-")
+            return refuse(f"{option} applies to a preset's weights, not to `arctic`.")
     if args.speakers is None:
         args.speakers = "slt"
     if args.dest is None:
@@ -191,7 +206,10 @@ def _run_download_preset(args) -> int:
 
     try:
         path = hub.download_preset(
-            args.corpus, allow_unverified=args.allow_unverified, progress=not args.no_progress
+            args.corpus,
+            allow_unverified=args.allow_unverified,
+            progress=not args.no_progress,
+            refresh=args.refresh,
         )
     except (OSError, ValueError, ImportError) as error:
         # The file it could not use: the error's own, or that of its cause (a wrapped one).

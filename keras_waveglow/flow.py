@@ -1504,8 +1504,14 @@ class WaveGlow(keras.Model):
         except ValueError as error:
             detail = f" with overrides {overrides}" if overrides else ""
             detail += "" if str(path) in str(error) else f" ({path})"
+            remedy = ""
+            if weights is None and hub.weights_kind(name) == "downloadable":
+                remedy = (  # e.g. converted by an older keras-waveglow
+                    f" It is a cached conversion: `keras-waveglow download {name} --refresh` "
+                    f"(hub.remove_cached({name!r})) converts the checkpoint anew."
+                )
             raise ValueError(
-                f"Preset {name!r}: cannot load its weights{detail}: {error}"
+                f"Preset {name!r}: cannot load its weights{detail}: {error}{remedy}"
             ) from error
         return model
 

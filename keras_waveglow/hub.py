@@ -473,9 +473,65 @@ def _fetch_and_convert(
     return target
 
 
-def download_preset(name: str, allow_unverified: bool = False, progress: bool = True) -> Path:
-    """Fetches, verifies, converts and caches a preset's weights (see `preset_weights_file`)."""
+def download_preset(
+    name: str, allow_unverified: bool = False, progress: bool = True, refresh: bool = False
+) -> Path:
+    """Fetches, verifies, converts and caches a preset's weights (see `preset_weights_file`).
+
+    Args:
+        name: a preset with downloadable weights.
+        allow_unverified: bool, as `preset_weights_file`'s. Default False.
+        progress: bool, show a download progress bar. Default True.
+        refresh: bool, first delete the preset's cached conversions (`remove_cached`), so the
+            checkpoint is converted anew (downloaded again unless it is in place). Default False.
+
+    Returns:
+        The `Path` of the converted `.weights.h5` file.
+
+    Example:
+        >>> keras_waveglow.hub.download_preset("nvidia_universal", refresh=True)
+    """
+    if refresh:
+        remove_cached(name)
     return preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
+
+
+def remove_cached(name: str) -> list[Path]:
+    """Deletes a downloadable preset's cached conversions, with the consents given for
+    unverified checkpoints and the conversions moved aside as damaged.
+
+    The cache is named by the checkpoint's sha256 alone, so a conversion made by an older
+    keras-waveglow is used as it is; after an upgrade that changed the converter (or with a
+    conversion in doubt) this makes the next call convert anew. The checkpoint itself is
+    deleted after its conversion unless it was put in place by hand, so that call downloads
+    it again. Waits for a conversion of the preset running in another process.
+
+    Args:
+        name: a preset with downloadable weights.
+
+    Returns:
+        The deleted files.
+
+    Raises:
+        ValueError: unknown preset, or one without downloadable weights.
+
+    Example:
+        >>> keras_waveglow.hub.remove_cached("nvidia_universal")
+        [PosixPath('/root/.keras/keras_waveglow/nvidia_universal/1b2c...weights.h5')]
+    """
+    _download_source(name)
+    folder = cache_dir() / name
+    if not folder.is_dir():
+        return []
+    removed = []
+    with _lock(cache_dir() / f".{name}.lock"):
+        for pattern in ("[0-9a-f]*.weights.h5", "*.accepted", "*.weights.h5.damaged"):
+            for path in sorted(folder.glob(pattern)):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    for path in removed:
+        logger.info("Preset %r: removed %s from the cache.", name, path)
+    return removed
 
 
 def count_parameters(config: dict) -> int:

@@ -583,3 +583,40 @@ def test_a_download_under_a_former_name_is_taken_over(server, preset, checkpoint
     WaveGlow.from_preset(PRESET)
     assert server.requests == [(f"/packed/{FILENAME}", "bytes=1000-")]  # resumed, not restarted
     assert not (downloads / "old_name.pt.part").exists()
+
+
+def test_refresh_converts_anew_and_a_stale_conversion_names_it(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    capsys,
+):
+    """The cache is keyed by the checkpoint's sha256 alone: a conversion an older converter
+    wrote is used as it is. One that no longer loads names `download --refresh`, which
+    deletes it and converts anew (downloading again: the checkpoint went after conversion)."""
+    _, reference = checkpoint
+    assert cli.main(["download", PRESET, "--no-progress"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path == hub.converted_path(PRESET, preset["sha256"]) and len(server.requests) == 1
+    # What a converter with another layout would have left: a readable file of other shapes.
+    other = WaveGlow(**{**presets.get_preset(PRESET), "wn_channels": 8})
+    other.save_weights(path)
+    with pytest.raises(ValueError, match=rf"cannot load its weights.*download {PRESET} --refresh"):
+        WaveGlow.from_preset(PRESET)
+    consent = cache / PRESET / "0123.accepted"  # a consent given for an older checkpoint
+    consent.write_text("accepted")
+    assert cli.main(["download", PRESET, "--refresh", "--no-progress"]) == 0
+    assert Path(capsys.readouterr().out.strip()) == path and len(server.requests) == 2
+    assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert hub.remove_cached(PRESET) == [path] and cached_files(cache) == []
+    with pytest.raises(ValueError, match="no downloadable weights"):
+        hub.remove_cached(presets.DEFAULT_PRESET)  # bundled: nothing of it is cached
+
+    # Refused at once where there is nothing to refresh.
+    assert cli.main(["download", presets.DEFAULT_PRESET, "--refresh"]) == 2
+    assert "bundled with the package; nothing of it is cached" in capsys.readouterr().err
+    assert cli.main(["download", "arctic", "--refresh"]) == 2
+    assert "--refresh applies to a preset's weights" in capsys.readouterr().err
+    assert len(server.requests) == 2
