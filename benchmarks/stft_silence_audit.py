@@ -9,7 +9,9 @@ to the WaveGlow's weights. It measured spectral convergence per example on klett
 70 on a segment of dequantised digital silence against 0.6 to 1 on speech; on the two such
 batches of twelve the per-example distance's gradient is 4 to 9 times the NLL's, the
 batch-wide one's 0.9 to 3 times (`keras_waveglow.losses.multi_resolution_stft_loss` takes it
-over the batch, as Parallel WaveGAN does). TensorFlow backend (GradientTape).
+over the batch, as Parallel WaveGAN does). TensorFlow backend (GradientTape). The
+magnitudes floor the STFT power at `losses.STFT_POWER_FLOOR`, as the training term does since
+2026-12-05; the committed 2026-12-04 results floored the magnitude itself at 1e-7.
 
 Usage:
     python benchmarks/stft_silence_audit.py --weights runs/x/snaps/1000.weights.h5 \
@@ -49,7 +51,7 @@ def main(argv=None) -> int:
     from keras_waveglow.data import make_dataset
     from keras_waveglow.losses import (
         MR_STFT_RESOLUTIONS,
-        STFT_FLOOR,
+        STFT_POWER_FLOOR,
         mel_mae_loss,
         multi_resolution_stft_loss,
         waveglow_nll,
@@ -71,7 +73,7 @@ def main(argv=None) -> int:
 
     def magnitude(audio, n_fft, hop, window):
         real, imag = ops.stft(audio, window, hop, n_fft, window="hann", center=True)
-        return ops.sqrt(ops.maximum(real * real + imag * imag, STFT_FLOOR**2))
+        return ops.sqrt(ops.maximum(real * real + imag * imag, STFT_POWER_FLOOR))
 
     def per_example_parts(real, fake):
         convergence, log_l1 = 0.0, 0.0
