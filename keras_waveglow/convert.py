@@ -897,6 +897,9 @@ def export_savedmodel(
     deterministic output; a shorter z gives the first `steps * n_group` samples, as the Keras
     model's `inverse`. A mel without frames, a z longer than the mel, or a z whose batch size
     is not the mel's raises `InvalidArgumentError` naming the problem. TensorFlow backend only.
+    `vocode` draws z from the model's seed generator, whose state is saved with it: each fresh
+    load replays the same sequence of noise (two replicas answer the same requests alike);
+    give your own z to `vocode_from_noise` where that matters.
 
     Args:
         model: the model.
