@@ -418,9 +418,10 @@ def _add_train(subparsers, common) -> None:
     p.add_argument(
         "--steps",
         type=_at_least(1),
-        default=1000,
+        default=None,
         help="training steps, exactly (the last epoch is shorter when --save-every does not "
-        "divide it; with --resume, the total including those done). Default 1000",
+        "divide it; with --resume, the total including those done). Default 1000; with "
+        "--resume, the run's total (the last --steps it was given)",
     )
     p.add_argument(
         "--batch-size", type=_at_least(1), default=None, help="examples per step (default 12)"
@@ -652,7 +653,7 @@ _GAN_ONLY_OPTIONS = {
 
 # Options recorded beside the recipe (they change no step, so a resume may change them): on a
 # resumed run, left out, they take the run's values too.
-_TRAIN_RUN_OPTIONS = {"keep_every": 0, "sample_every": 1000}
+_TRAIN_RUN_OPTIONS = {"keep_every": 0, "sample_every": 1000, "steps": 1000}
 
 
 def _fill_train_options(args) -> str | None:

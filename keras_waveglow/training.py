@@ -1121,6 +1121,13 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     `last.weights.h5`/`best.weights.h5` keep the trained weights and the average in the
     optimizer's slots, so a resumed run continues exactly.
 
+    The "loss" of a GAN changes definition when its adversarial terms start
+    (`discriminator_start_step + discriminator_warmup_steps`): they add a term of their own
+    size. Ranked by "loss", the best is therefore the best within the current phase: at the
+    first save whose logged mean holds only adversarial steps the best starts over, and a
+    save whose mean spans the switch is not ranked (before, the best froze at the last step
+    before the switch, so `waveglow_best.keras` never held an adversarially trained model).
+
     Args:
         directory: output folder (created).
         save_freq: int, save every this many training steps; 0 saves at epoch ends only.
@@ -1151,11 +1158,16 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.monitor = monitor
         self.mode = mode
         self.best = None
+        self.best_phase = None  # the loss definition `best` was ranked under (see _phase)
         self.last_saved_step = None
         self._step = None  # the step counter, read in on_train_begin and counted on from there
+        self._epoch_start = None  # the step counter when the epoch began: logs average since
         state_path = self.directory / STATE_FILE
         if state_path.exists():
-            self.best = read_training_state(self.directory).get("best")
+            state = read_training_state(self.directory)
+            if state.get("monitor", monitor) == monitor and state.get("mode", mode) == mode:
+                self.best = state.get("best")  # (ranked by another log: ranked anew)
+                self.best_phase = state.get("best_phase", "likelihood")  # older: no GAN phase
 
     def on_train_begin(self, logs=None):
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -1169,6 +1181,22 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if self.best is None:
             return True
         return value < self.best if self.mode == "min" else value > self.best
+
+    def _phase(self, step: int) -> str:
+        """The loss definition the logged mean (over the epoch's steps so far) is of:
+        "likelihood" (no adversarial term), "adversarial" (every step with them), or "mixed"
+        (the switch falls inside it). Only "loss" holds the adversarial terms."""
+        model = self.model
+        if self.monitor != "loss" or getattr(model, "discriminator", None) is None:
+            return "likelihood"
+        start = model.discriminator_start_step + model.discriminator_warmup_steps
+        if step <= start:  # the steps ran with counter values below `start`
+            return "likelihood"
+        first = step - 1 if self._epoch_start is None else self._epoch_start
+        return "adversarial" if first >= start else "mixed"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self._step
 
     def on_train_batch_end(self, batch, logs=None):
         self._step = (self._step or 0) + 1
@@ -1225,7 +1253,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             return False
         value = logs.get(self.monitor)
         value = None if value is None else float(value)
-        improved = self._improved(value)
+        phase = self._phase(step)
+        if phase != "mixed" and phase != self.best_phase:
+            self.best, self.best_phase = None, phase  # another loss: ranked anew
+        improved = phase != "mixed" and self._improved(value)
         if improved:
             self.best = value
             _atomic_write(
@@ -1241,7 +1272,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 "step": step,
                 "epoch": epoch if epoch is not None else previous.get("epoch"),
                 "best": self.best,
+                "best_phase": self.best_phase,
                 "monitor": self.monitor,
+                "mode": self.mode,
                 "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
             },
         )
@@ -1363,6 +1396,9 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
                 f"run's settings (recorded in {path}), or start a new run from its weights "
                 f"with --init-from {out / GENERATOR_FILE}."
             )
+        if "steps" in information and payload.get("steps") != information["steps"]:
+            # Extended (or cut short): a later resume without --steps continues to this total.
+            _write_json_atomically(path, {**payload, "steps": information["steps"]})
         return
     out.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -1382,7 +1418,9 @@ def read_training_state(directory) -> dict:
         directory: the run folder given to `TrainingCheckpoint`.
 
     Returns:
-        A dict with "step", "epoch", "best", "monitor", "skipped_steps".
+        A dict with "step", "epoch", "best", "best_phase" (the loss definition "best" was
+        ranked under: "likelihood" or "adversarial"), "monitor", "mode", "skipped_steps"
+        (runs written before a key existed lack it).
     """
     path = Path(directory) / STATE_FILE
     if not path.exists():
@@ -2406,7 +2444,9 @@ def train(
         out: output folder; must be empty or absent unless `resume`.
         preset: WaveGlow preset. Default "arctic_16k", as `keras-waveglow train`'s (it was
             "tiny" before 2026-12-06).
-        steps: total training steps, counting those of a resumed run. Default 1000.
+        steps: total training steps, counting those of a resumed run (recorded in
+            `run_config.json`: the CLI's `--resume` takes it when `--steps` is left out).
+            Default 1000.
         batch_size, segment_length: batch shape. Defaults 12 and 16000.
         gan: add the discriminator and adversarial terms. Default False.
         mixed_precision: None, "bf16" or "fp16" (loss scaling). Default None.
@@ -2665,6 +2705,7 @@ def train(
             data_files=fingerprint,
             keep_every=keep_every,  # not the recipe (they change no step): what a resume
             sample_every=sample_every,  # on the command line takes when not told
+            steps=steps,  # the run's total: a resume that extends it records the new one
         )
     if resume:  # the run's own files, read before the model is built: errors come first
         read_training_state(out)
@@ -2673,27 +2714,33 @@ def train(
         raise ValueError(
             f"mixed_precision must be one of None, 'bf16', 'fp16'; got {mixed_precision!r}."
         )
+    # The layers take the policy when built; the caller's own is restored after (a notebook's
+    # next model would otherwise compute in bf16 or fp16).
+    caller_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(_POLICIES[mixed_precision])
     keras.utils.set_random_seed(seed)
-    with workers.scope():  # every worker builds the same model (same seed)
-        model = build_gan(
-            preset,
-            gan=gan,
-            discriminator_width=discriminator_width,
-            init_from=None if resume else init_from,
-            seed=seed,
-            msd_groups=msd_groups,
-            mae_weight=mae_weight,
-            stft_weight=stft_weight,
-            remove_group_mean=remove_group_mean or group_mean_window is not None,
-            group_mean_window=group_mean_window,
-            even_weight=even_weight,
-            discriminator_start_step=discriminator_start_step,
-            discriminator_warmup_steps=discriminator_warmup_steps,
-            adv_weight=adv_weight,
-            fm_weight=fm_weight,
-        )
-        model.compile(**_optimizers(recipe))
+    try:
+        with workers.scope():  # every worker builds the same model (same seed)
+            model = build_gan(
+                preset,
+                gan=gan,
+                discriminator_width=discriminator_width,
+                init_from=None if resume else init_from,
+                seed=seed,
+                msd_groups=msd_groups,
+                mae_weight=mae_weight,
+                stft_weight=stft_weight,
+                remove_group_mean=remove_group_mean or group_mean_window is not None,
+                group_mean_window=group_mean_window,
+                even_weight=even_weight,
+                discriminator_start_step=discriminator_start_step,
+                discriminator_warmup_steps=discriminator_warmup_steps,
+                adv_weight=adv_weight,
+                fm_weight=fm_weight,
+            )
+            model.compile(**_optimizers(recipe))
+    finally:
+        keras.config.set_dtype_policy(caller_policy)
     shortest = model.waveglow.n_fft // 2 + 1
     if segment_length < shortest:
         raise ValueError(

@@ -549,6 +549,48 @@ def test_discriminator_fixed_before_start_and_trains_after(gan_run):
             assert np.isfinite(step_logs[name]), (name, step_logs)
 
 
+def test_best_checkpoint_is_ranked_within_the_adversarial_phase(tmp_path):
+    """The GAN's "loss" gains its adversarial terms at the start step: the best starts over
+    there (it froze at the last likelihood-only step), and a logged mean that spans the
+    switch is not ranked."""
+    from types import SimpleNamespace
+
+    keras.utils.set_random_seed(3)
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    disc = WaveDiscriminator(periods=(2,), n_scales=0, width=1 / 32)
+    gan = WaveGlowGAN(waveglow, disc, discriminator_start_step=2, mae_weight=1.0)
+    gan.compile(keras.optimizers.Adam(1e-4), discriminator_optimizer=keras.optimizers.Adam(1e-4))
+    mel, audio = _pairs(waveglow, _segments("awb")[:BATCH])
+    callback = TrainingCheckpoint(tmp_path / "run", save_freq=1)
+    # One batch per epoch: each save's logged loss is its own step's.
+    history = gan.fit(mel, audio, batch_size=BATCH, epochs=5, verbose=0, callbacks=[callback])
+    losses = history.history["loss"]
+    assert min(losses[:2]) < min(losses[2:])  # the adversarial terms add to the loss
+    state = read_training_state(tmp_path / "run")
+    assert state["best_phase"] == "adversarial" and state["step"] == 5
+    assert state["best"] == pytest.approx(min(losses[2:]), rel=1e-6)
+    # A checkpoint that ranks by something else continues with its own best.
+    again = TrainingCheckpoint(tmp_path / "run", save_freq=1)
+    assert (again.best, again.best_phase) == (state["best"], "adversarial")
+    assert TrainingCheckpoint(tmp_path / "run", monitor="nll").best is None
+
+    # Which loss a logged mean is of, from the epoch's first step and the saving step.
+    model = SimpleNamespace(discriminator=disc, discriminator_start_step=3)
+    model.discriminator_warmup_steps = 2  # adversarial terms from counter value 5 on
+    phases = {}
+    for epoch_start, step in ((0, 5), (4, 7), (5, 7), (6, 6)):
+        callback._model, callback._epoch_start = model, epoch_start
+        phases[epoch_start, step] = callback._phase(step)
+    assert phases == {
+        (0, 5): "likelihood",  # counters 0..4
+        (4, 7): "mixed",  # counters 4..6
+        (5, 7): "adversarial",
+        (6, 6): "adversarial",  # a save without a new step: its epoch's
+    }
+    callback.monitor = "mel_mae"  # the same definition in both phases
+    assert callback._phase(7) == "likelihood"
+
+
 def test_discriminator_warmup_trains_it_alone_then_the_flow_sees_it():
     """During the warm-up the flow's update is exactly that of a run without adversarial
     terms (0 * term adds nothing), while the discriminator trains as in that run; after it,
@@ -1611,6 +1653,21 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     assert (out / LAST_WEIGHTS).read_bytes() == before
 
 
+def test_a_mixed_precision_run_leaves_the_callers_dtype_policy(tmp_path):
+    """train(mixed_precision="bf16") builds its model in bf16 and restores the global policy
+    (it left it set: every model a notebook built afterwards computed in bf16)."""
+    from keras_waveglow.training import train
+
+    keras.config.set_dtype_policy("float32")
+    common = {"preset": "tiny", "batch_size": BATCH, "segment_length": SEGMENT, "steps": 1}
+    common.update(save_every=1, sample_every=0, verbose=0, mae_weight=0.0)
+    train(ROOT / "data", tmp_path / "run", mixed_precision="bf16", **common)
+    assert keras.config.dtype_policy().name == "float32"
+    trained = load_vocoder(str(tmp_path / "run" / "waveglow.keras"))
+    assert trained.compute_dtype == "bfloat16"
+    assert WaveGlow.from_preset("tiny").compute_dtype == "float32"
+
+
 def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_path, monkeypatch):
     """3 steps (epochs of 2: the last one short), then extended to 6: checkpoints, snapshots
     and the final weights are those of 6 uninterrupted steps; the log numbers each epoch once."""
@@ -1935,7 +1992,7 @@ def test_the_data_fingerprint_sees_order_and_content_and_old_records_still_resum
 
 
 def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monkeypatch, capsys):
-    """`train --resume` needs only --out (and --steps): every recipe option left out, --data
+    """`train --resume` needs only --out: every recipe option left out, --data and --steps
     included, takes the run's recorded value, so a run started with a long command resumes
     with a short one; an option given otherwise is still refused by name."""
     from keras_waveglow.cli import main
@@ -1958,6 +2015,10 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     monkeypatch.setattr(training, "train", lambda *a, **k: seen.update(k, data=a[0]) or summary)
     assert main(short) == 0  # "nothing to train": only the call is read
     assert seen["data"] == str(ROOT / "data") and seen["preset"] == "tiny"
+    # --steps: the run's total, recorded at its start (1000, the default) and again by the
+    # resume that asked for 9; a resume without it goes on to that (it trained to 1000).
+    assert json.loads((out / "run_config.json").read_text())["steps"] == 9
+    assert main(["train", "--out", str(out), "--resume"]) == 0 and seen["steps"] == 9
     assert seen["ema"] == 0.99 and seen["seed"] == 5 and seen["mae_weight"] == 2.0
     assert seen["clipnorm"] is None and seen["dequantize"] is False and seen["split"] == "all"
     assert seen["batch_size"] == 2 and seen["segment_length"] == 2048
