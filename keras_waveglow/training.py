@@ -117,6 +117,10 @@ class _MeanOfFiniteSteps(keras.metrics.Mean):
         return ops.where(count > 0, mean, ops.cast(float("nan"), self.dtype))
 
 
+# The seed of the audio `evaluate` samples (see WaveGlowGAN._evaluate_terms).
+_EVALUATION_SEED = 1234
+
+
 @saving.register_keras_serializable(package=_PACKAGE)
 class WaveGlowGAN(keras.Model):
     """WaveGlow trained on likelihood, log-mel MAE and (optionally) adversarial terms.
@@ -528,15 +532,19 @@ class WaveGlowGAN(keras.Model):
             fake = self._sample_like(mel, audio, noise)
             return fake, self._sample_terms(audio, fake, terms)
         if noise is None:  # the draw `inverse` would make, kept so it can be negated
-            waveglow = self.waveglow
-            steps = ops.shape(mel)[1] * waveglow.hop_length // waveglow.n_group
-            shape = (ops.shape(mel)[0], steps, waveglow.n_group)
-            noise = keras.random.normal(shape, seed=waveglow.seed_generator) * self.train_sigma
+            noise = self._noise_like(mel, self.waveglow.seed_generator)
         fake = self._sample_like(mel, audio, noise)
         mirror = self._sample_like(mel, audio, -noise)
         total = self._sample_terms(audio, fake, terms)
         terms["even_power"] = even_power_fraction(fake, mirror)
         return fake, total + self.even_weight * terms["even_power"]
+
+    def _noise_like(self, mel, seed):
+        """z for sampling audio of `mel`'s length at `train_sigma`, drawn with `seed`."""
+        waveglow = self.waveglow
+        steps = ops.shape(mel)[1] * waveglow.hop_length // waveglow.n_group
+        shape = (ops.shape(mel)[0], steps, waveglow.n_group)
+        return keras.random.normal(shape, seed=seed) * self.train_sigma
 
     def _sample_terms(self, audio, fake, terms):
         """Adds the terms on sampled audio (log-mel MAE, and the waveform MAE and MR-STFT
@@ -846,10 +854,15 @@ class WaveGlowGAN(keras.Model):
         return logs, (trainable_values, non_trainable_values, optimizer_values, metrics_values)
 
     def _evaluate_terms(self, mel, audio):
+        """`evaluate`'s (and `fit(validation_data=...)`'s) logs: the likelihood and the terms
+        on sampled audio; the adversarial terms are left out (the discriminator is not run).
+        The audio is sampled with a fixed seed, not the flow's generator: evaluating leaves
+        the training noise where it was (it moved it, so validation changed the run), and
+        a batch scores alike at every evaluation, so epochs compare."""
         z, log_det = self.waveglow.forward(audio, mel)
         nll = waveglow_nll(z, log_det, sigma=self.waveglow.train_sigma)
         values = {"nll": nll}
-        _, sampled = self._sampled(mel, audio, values)
+        _, sampled = self._sampled(mel, audio, values, self._noise_like(mel, _EVALUATION_SEED))
         values["loss"] = self.nll_weight * nll + sampled
         for tracker in self.trackers:
             if tracker.name in values:
@@ -1170,9 +1183,20 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 self.best_phase = state.get("best_phase", "likelihood")  # older: no GAN phase
 
     def on_train_begin(self, logs=None):
+        per_call = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        epoch = (self.params or {}).get("steps") or 0  # None: a dataset of unknown length
+        for name, value in (("save_freq", self.save_freq), ("keep_every", self.keep_every)):
+            if per_call > 1 and (value % per_call or epoch % per_call):
+                what = f"TrainingCheckpoint({name}={value})" if value % per_call else None
+                what = what or f"an epoch of {epoch} steps"
+                raise ValueError(
+                    f"{what} with steps_per_execution={per_call}: callbacks see the model "
+                    f"once every {per_call} steps (and at each epoch's end), so saves would "
+                    "miss the grid; use multiples of steps_per_execution."
+                )
         self.directory.mkdir(parents=True, exist_ok=True)
         _clean_stale_temporaries(self.directory)
-        # Counted here, not read from the device every step (one step per batch).
+        # Counted here, not read from the device every step.
         self._step = int(ops.convert_to_numpy(self.model.step_counter.value))
 
     def _improved(self, value) -> bool:
@@ -1199,7 +1223,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self._epoch_start = self._step
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step = (self._step or 0) + 1
+        # `batch` is the epoch's index of the last step run (several per call with
+        # steps_per_execution), so the count stays exact without reading the device.
+        self._step = (self._epoch_start or 0) + batch + 1
         if self.save_freq > 0 and self._step % self.save_freq == 0:
             self.save(logs, epoch=None)
 
@@ -2127,20 +2153,25 @@ class _StepTensorBoard(keras.callbacks.TensorBoard):
 class _StopAtStep(keras.callbacks.Callback):
     """Stops `fit` when the model's step counter reaches `steps`: the last epoch may be short.
 
-    Reads the counter once at the start and counts batches from there (one step per batch),
-    so it adds no per-step device sync.
+    Reads the counter once at the start and counts batches from there (`batch`, the epoch's
+    index of the last step run, several per call with steps_per_execution), so it adds no
+    per-step device sync.
     """
 
     def __init__(self, steps: int):
         super().__init__()
         self.steps = int(steps)
         self.remaining = None
+        self._at_epoch_start = None
 
     def on_train_begin(self, logs=None):
         self.remaining = self.steps - int(ops.convert_to_numpy(self.model.step_counter.value))
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._at_epoch_start = self.remaining
+
     def on_train_batch_end(self, batch, logs=None):
-        self.remaining -= 1
+        self.remaining = self._at_epoch_start - (batch + 1)
         if self.remaining <= 0:
             self.model.stop_training = True
 

@@ -1653,6 +1653,54 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     assert (out / LAST_WEIGHTS).read_bytes() == before
 
 
+def test_validation_leaves_the_training_run_as_it_was():
+    """fit(validation_data=...) samples its audio with a fixed seed: the training run (its
+    noise, so its weights) is the one without validation (evaluating drew from the flow's own
+    generator and changed it), and a batch scores alike at every evaluation."""
+
+    def run(validation):
+        keras.utils.set_random_seed(0)
+        waveglow = WaveGlow.from_preset("tiny", seed=0)
+        gan = WaveGlowGAN(waveglow, mae_weight=1.0)
+        gan.compile(keras.optimizers.Adam(1e-3))
+        mel, audio = _pairs(waveglow, _segments("awb")[: 2 * BATCH])
+        extra = {"validation_data": (mel[:BATCH], audio[:BATCH])} if validation else {}
+        gan.fit(mel, audio, batch_size=BATCH, epochs=2, shuffle=False, verbose=0, **extra)
+        return gan, _numpy(waveglow.trainable_variables), (mel[:BATCH], audio[:BATCH])
+
+    _, plain, _ = run(False)
+    gan, validated, (mel, audio) = run(True)
+    assert _max_change(plain, validated) == 0.0
+    first = gan.evaluate(mel, audio, batch_size=BATCH, verbose=0, return_dict=True)
+    again = gan.evaluate(mel, audio, batch_size=BATCH, verbose=0, return_dict=True)
+    assert first == again and np.isfinite(first["mel_mae"])
+
+
+def test_checkpoints_count_steps_run_several_per_call(tmp_path):
+    """compile(steps_per_execution=2): callbacks run once per two steps; they counted one step
+    per call (saves at 4, 8, ... instead of 2, 4, ...; the stop after twice the steps)."""
+    from keras_waveglow.training import _StopAtStep
+
+    keras.utils.set_random_seed(4)
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    gan = WaveGlowGAN(waveglow, mae_weight=0.0)
+    gan.compile(keras.optimizers.Adam(1e-4), steps_per_execution=2)
+    mel, audio = _pairs(waveglow, _segments("awb")[: 4 * BATCH])  # 4 steps an epoch
+    callback = TrainingCheckpoint(tmp_path / "run", save_freq=2, keep_every=2)
+    fit = {"batch_size": BATCH, "verbose": 0}
+    gan.fit(mel, audio, epochs=3, callbacks=[callback, _StopAtStep(6)], **fit)
+    assert int(ops.convert_to_numpy(gan.step_counter.value)) == 6
+    assert read_training_state(tmp_path / "run")["step"] == 6
+    snaps = sorted(int(p.name.split(".")[0]) for p in (tmp_path / "run" / "snaps").glob("*.h5"))
+    assert snaps == [2, 4, 6]
+    bad = TrainingCheckpoint(tmp_path / "bad", save_freq=3)
+    with pytest.raises(ValueError, match=r"save_freq=3\) with steps_per_execution=2"):
+        gan.fit(mel, audio, epochs=1, callbacks=[bad], **fit)
+    odd = TrainingCheckpoint(tmp_path / "odd", save_freq=2)
+    with pytest.raises(ValueError, match="an epoch of 3 steps with steps_per_execution=2"):
+        gan.fit(mel[: 3 * BATCH], audio[: 3 * BATCH], epochs=1, callbacks=[odd], **fit)
+
+
 def test_a_mixed_precision_run_leaves_the_callers_dtype_policy(tmp_path):
     """train(mixed_precision="bf16") builds its model in bf16 and restores the global policy
     (it left it set: every model a notebook built afterwards computed in bf16)."""
