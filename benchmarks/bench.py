@@ -48,7 +48,7 @@ def _parse(argv=None):
         "--conv-impl",
         default="matmul",
         choices=["conv", "matmul"],
-        help="dilated conv implementation (keras_waveglow.flow.set_conv_implementation)",
+        help="dilated conv implementation (keras_waveglow.layers.set_conv_implementation)",
     )
     parser.add_argument("--remat", action="store_true", help="WaveGlow(remat=True)")
     parser.add_argument("--device", default="auto", help="torch-reference: cpu, cuda or auto")
@@ -89,7 +89,7 @@ def _keras_bench(args, precision):
     import numpy as np
 
     from keras_waveglow import WaveGlow
-    from keras_waveglow.flow import set_conv_implementation
+    from keras_waveglow.layers import set_conv_implementation
     from keras_waveglow.presets import get_preset
 
     set_conv_implementation(args.conv_impl)

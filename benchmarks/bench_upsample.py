@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     import keras
     import numpy as np
 
-    from keras_waveglow.flow import MelUpsampler
+    from keras_waveglow.layers import MelUpsampler
 
     mel = np.random.default_rng(0).standard_normal((1, args.frames, args.n_mels)).astype("f4")
     ours = MelUpsampler(args.n_mels, args.hop)

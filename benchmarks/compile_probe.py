@@ -34,7 +34,7 @@ from keras import ops
 
 
 def _apply_patches(patches: set[str]) -> None:
-    from keras_waveglow import flow, training
+    from keras_waveglow import layers, training
 
     if "dwconv" in patches:
 
@@ -42,7 +42,7 @@ def _apply_patches(patches: set[str]) -> None:
             kernel = kernel[:, :, None]
             return ops.depthwise_conv(x, kernel, 1, padding="same", dilation_rate=dilation)
 
-        flow._depthwise_taps = depthwise
+        layers._depthwise_taps = depthwise
     if "inv" in patches:
         import jax.numpy as jnp
 
@@ -58,7 +58,7 @@ def _apply_patches(patches: set[str]) -> None:
             return (-(result.T @ g @ result.T),)
 
         inv.defvjp(inv_fwd, inv_bwd)
-        flow.Invertible1x1Conv.inverse_matrix = lambda self: inv(self.matrix())
+        layers.Invertible1x1Conv.inverse_matrix = lambda self: inv(self.matrix())
     if "nomel" in patches:
         training.mel_mae_loss = lambda real, fake, config: ops.mean(ops.abs(real - fake))
 

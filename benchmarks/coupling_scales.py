@@ -55,8 +55,9 @@ def main(argv=None) -> None:
     from keras import ops
 
     from keras_waveglow.audio import load_audio, mel_spectrogram
-    from keras_waveglow.flow import AffineCoupling, WaveGlow
+    from keras_waveglow.flow import WaveGlow
     from keras_waveglow.inference import load_vocoder
+    from keras_waveglow.layers import AffineCoupling
     from keras_waveglow.losses import nll_to_log_likelihood, waveglow_nll
     from keras_waveglow.presets import PRESETS
     from keras_waveglow.training import load_initial_weights

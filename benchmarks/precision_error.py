@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_waveglow import WaveGlow
-from keras_waveglow.flow import set_conv_implementation
+from keras_waveglow.layers import set_conv_implementation
 
 POLICIES = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 

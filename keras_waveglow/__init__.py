@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "data": None,
     "hub": None,
+    "layers": None,
     "losses": None,
     "tfp": None,  # TensorFlow Probability interop (the [tfp] extra)
     "load_audio": "audio",
@@ -37,12 +38,12 @@ _EXPORTS = {
     "MultiScaleDiscriminator": "discriminators",
     "WaveDiscriminator": "discriminators",
     "evaluate": "evaluation",
-    "WN": "flow",
-    "ActNorm": "flow",
-    "AffineCoupling": "flow",
-    "Conv1D": "flow",
-    "Invertible1x1Conv": "flow",
-    "SeparableConv1D": "flow",
+    "WN": "layers",
+    "ActNorm": "layers",
+    "AffineCoupling": "layers",
+    "Conv1D": "layers",
+    "Invertible1x1Conv": "layers",
+    "SeparableConv1D": "layers",
     "WaveGlow": "flow",
     "fold_weight_norm": "flow",
     "Denoiser": "inference",
@@ -104,6 +105,7 @@ __all__ = [
     "get_default_model",
     "get_preset",
     "hub",
+    "layers",
     "load_audio",
     "load_initial_weights",
     "load_mel",
@@ -125,7 +127,7 @@ __all__ = [
 
 # The modules whose classes a saved model may name (`keras.saving.load_model` finds a class
 # only once its module has registered it).
-_REGISTERING = ("flow", "discriminators", "training", "inference", "convert")
+_REGISTERING = ("layers", "flow", "discriminators", "training", "inference", "convert")
 
 
 def _register_saved_classes() -> None:

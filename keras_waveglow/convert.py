@@ -497,7 +497,7 @@ def _assign(variable, value: np.ndarray, key: str, path: Path) -> None:
 
 
 def _load_conv(layer, parts, key: str, path: Path, in_order=None) -> None:
-    """Loads a channels-first conv's (v, g, bias) into a `keras_waveglow.flow.Conv1D`."""
+    """Loads a channels-first conv's (v, g, bias) into a `keras_waveglow.layers.Conv1D`."""
     v, g, bias = parts
     # The weight-norm fold runs in float64, so it adds no rounding of its own.
     v, g, bias = (np.asarray(a, np.float64) for a in (v, g, bias))

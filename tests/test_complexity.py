@@ -7,7 +7,7 @@ import math
 import pytest
 
 from keras_waveglow import WaveGlow, flow_macs, get_preset
-from keras_waveglow.flow import Conv1D, SeparableConv1D
+from keras_waveglow.layers import Conv1D, SeparableConv1D
 
 # SqueezeWave's Table 2 (Zhai et al., 2020), GMACs per second of 22.05 kHz audio, without
 # WaveGlow's upsampler; and the unrounded values of the repository's complexity notebook, which

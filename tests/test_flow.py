@@ -20,7 +20,7 @@ from keras_waveglow import (
     WaveGlow,
     fold_weight_norm,
 )
-from keras_waveglow.flow import MelUpsampler, set_conv_implementation, upsample_frames
+from keras_waveglow.layers import MelUpsampler, set_conv_implementation, upsample_frames
 from keras_waveglow.losses import nll_to_log_likelihood, waveglow_nll
 from tests.helpers import (
     assert_config_round_trip,

@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from keras_waveglow import ActNorm, Conv1D, SeparableConv1D, WaveGlow
-from keras_waveglow.flow import WN, AffineCoupling, MelUpsampler
+from keras_waveglow.layers import WN, AffineCoupling, MelUpsampler
 
 BACKEND = keras.backend.backend()
 if BACKEND == "tensorflow":
