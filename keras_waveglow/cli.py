@@ -454,6 +454,13 @@ def _add_train(subparsers, common) -> None:
         "as GAN runs before 2026-12-05 were built (pass it to resume one)",
     )
     p.add_argument(
+        "--discriminator-padding",
+        choices=("hifigan", "same"),
+        default=None,
+        help="discriminator padding: HiFi-GAN's zeros (default; its outputs, given its weights) "
+        "or Keras' 'same', as GAN runs before 2026-12-07 were built (pass it to resume one)",
+    )
+    p.add_argument(
         "--discriminator-start",
         type=_at_least(0),
         default=None,
@@ -616,6 +623,7 @@ _TRAIN_RECIPE_OPTIONS = {
     "gan": ("gan", False),
     "discriminator_width": ("discriminator_width", 1.0),
     "msd_groups": ("msd_groups", "hifigan"),
+    "discriminator_padding": ("discriminator_padding", "hifigan"),
     "discriminator_start": ("discriminator_start_step", 0),
     "discriminator_warmup": ("discriminator_warmup_steps", 0),
     "adv_weight": ("adv_weight", 1.0),
@@ -644,6 +652,7 @@ _TRAIN_RECIPE_OPTIONS = {
 _GAN_ONLY_OPTIONS = {
     "discriminator_width": "--discriminator-width",
     "msd_groups": "--msd-groups",
+    "discriminator_padding": "--discriminator-padding",
     "discriminator_start": "--discriminator-start",
     "discriminator_warmup": "--discriminator-warmup",
     "adv_weight": "--adv-weight",
@@ -782,6 +791,7 @@ def _run_train(args) -> int:
             gan=args.gan,
             discriminator_width=args.discriminator_width,
             msd_groups=args.msd_groups,
+            discriminator_padding=args.discriminator_padding,
             discriminator_start_step=args.discriminator_start,
             discriminator_warmup_steps=args.discriminator_warmup,
             adv_weight=args.adv_weight,

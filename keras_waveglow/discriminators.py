@@ -5,6 +5,14 @@ of every layer (for the feature-matching loss). Leaky ReLU slope 0.1 throughout,
 (Kong et al., 2020). The scale discriminator's wide convolutions are grouped as in HiFi-GAN
 (29.6 M parameters in the multi-scale part at width 1; dense ones, as here before 2026-12-05,
 made it 231 M); `width` scales all channel counts, so tests can use tiny discriminators.
+With `padding="hifigan"` (the default) every convolution pads (k - 1) // 2 zeros on each side
+and the pooling between scales two, counted in its means, as HiFi-GAN's; with the same
+weights the logits and feature maps are HiFi-GAN's (tests/test_discriminators.py checks them
+against a PyTorch transcription). `padding="same"` is Keras' "same" padding (asymmetric where
+a stride does not divide the length; the pooling leaves its padding out of the means): what
+configs and training runs saved before 2026-12-07 were built with. Unlike HiFi-GAN's, the
+convolutions are plain: no spectral norm on the first scale discriminator, no weight norm on
+the others (the same functions at any weights; other training dynamics).
 
 Shapes: `B` batch, `T` audio samples. Everything is channels-last and `keras.ops` only.
 """
@@ -29,11 +37,37 @@ SCALE_CHANNELS = (128, 128, 256, 512, 1024, 1024, 1024)
 # 2026-12-05 (which have no `groups`) were built with.
 SCALE_GROUPS = (1, 4, 16, 16, 16, 16, 1)
 DENSE_SCALE_GROUPS = (1,) * len(SCALE_GROUPS)
+# How convolutions and pooling pad: HiFi-GAN's, or Keras' "same" (before 2026-12-07).
+PADDINGS = ("hifigan", "same")
 
 
-def _with_legacy_groups(config: dict, key: str) -> dict:
-    """A config saved before `key` existed was built with dense scale convolutions."""
-    return {key: list(DENSE_SCALE_GROUPS), **config}
+def _with_legacy_groups(config: dict, key: str | None) -> dict:
+    """A config saved before `key` (the scale groups) existed was built with dense scale
+    convolutions, and one saved before `padding` existed with "same" padding."""
+    legacy = {"padding": "same"}
+    if key is not None:
+        legacy[key] = list(DENSE_SCALE_GROUPS)
+    return {**legacy, **config}
+
+
+def _checked_padding(padding) -> str:
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}.")
+    return padding
+
+
+def _padded(x, kernel_size: int, padding: str):
+    """`x` (B, T, ...) with HiFi-GAN's (k - 1) // 2 zeros on each side of time, for a conv
+    built with "valid" padding; as it is for one built with "same"."""
+    if padding == "same" or kernel_size < 2:
+        return x
+    side = (kernel_size - 1) // 2
+    return ops.pad(x, [[0, 0], [side, side]] + [[0, 0]] * (len(x.shape) - 2))
+
+
+def _conv_padding(padding: str) -> str:
+    """The Keras conv padding for a discriminator padding (HiFi-GAN's is applied by hand)."""
+    return "valid" if padding == "hifigan" else "same"
 
 
 def _counts(name: str, values, minimum: int) -> list[int] | None:
@@ -119,6 +153,8 @@ class PeriodDiscriminator(layers.Layer):
         width: float, multiplier on the default channels. Default 1.0.
         kernel_size: int, taps along time. Default 5.
         stride: int, stride along time of all but the last conv. Default 3.
+        padding: "hifigan" (HiFi-GAN's symmetric zeros) or "same" (Keras'; before
+            2026-12-07). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -139,9 +175,11 @@ class PeriodDiscriminator(layers.Layer):
         width: float = 1.0,
         kernel_size: int = 5,
         stride: int = 3,
+        padding: str = "hifigan",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.padding = _checked_padding(padding)
         self.period = _checks.count("period", period, 1)
         self.width = _checks.finite("width", width, positive=True)
         self.channels = _counts("channels", channels, 1)
@@ -154,13 +192,15 @@ class PeriodDiscriminator(layers.Layer):
                 c,
                 (self.kernel_size, 1),
                 strides=(self.stride if i < n - 1 else 1, 1),
-                padding="same",
+                padding=_conv_padding(self.padding),
                 name=f"conv_{i}",
                 dtype=self.dtype_policy,
             )
             for i, c in enumerate(widths)
         ]
-        self.post = layers.Conv2D(1, (3, 1), padding="same", name="post", dtype=self.dtype_policy)
+        self.post = layers.Conv2D(
+            1, (3, 1), padding=_conv_padding(self.padding), name="post", dtype=self.dtype_policy
+        )
 
     def build(self, input_shape):
         shape = (None, None, self.period, 1)
@@ -193,9 +233,9 @@ class PeriodDiscriminator(layers.Layer):
         x = self._fold(ops.cast(audio, self.compute_dtype))
         features = []
         for conv in self.convs:
-            x = ops.leaky_relu(conv(x), _LEAKY_SLOPE)
+            x = ops.leaky_relu(conv(_padded(x, self.kernel_size, self.padding)), _LEAKY_SLOPE)
             features.append(x)
-        x = self.post(x)
+        x = self.post(_padded(x, 3, self.padding))
         features.append(x)
         return ops.reshape(x, (ops.shape(x)[0], -1)), features
 
@@ -207,7 +247,12 @@ class PeriodDiscriminator(layers.Layer):
             "width": self.width,
             "kernel_size": self.kernel_size,
             "stride": self.stride,
+            "padding": self.padding,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_with_legacy_groups(config, None))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -225,6 +270,7 @@ class ScaleDiscriminator(layers.Layer):
             for dense convolutions). A conv uses the greatest divisor of its group count
             and both its channel counts, so every width builds: at width 1 that is
             HiFi-GAN's count, at width 1/32 (4 to 32 channels) at most 4.
+        padding: "hifigan" or "same" (`PeriodDiscriminator`). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -241,8 +287,11 @@ class ScaleDiscriminator(layers.Layer):
     _KERNELS = (15, 41, 41, 41, 41, 41, 5)
     _STRIDES = (1, 2, 2, 4, 4, 1, 1)
 
-    def __init__(self, channels=None, width: float = 1.0, groups=None, **kwargs):
+    def __init__(
+        self, channels=None, width: float = 1.0, groups=None, padding: str = "hifigan", **kwargs
+    ):
         super().__init__(**kwargs)
+        self.padding = _checked_padding(padding)
         self.width = _checks.finite("width", width, positive=True)
         self.channels = _counts("channels", channels, 1)
         self.groups = _counts("groups", groups, 1)
@@ -265,7 +314,7 @@ class ScaleDiscriminator(layers.Layer):
                 c,
                 k,
                 strides=s,
-                padding="same",
+                padding=_conv_padding(self.padding),
                 groups=g,
                 name=f"conv_{i}",
                 dtype=self.dtype_policy,
@@ -274,7 +323,9 @@ class ScaleDiscriminator(layers.Layer):
                 zip(widths, self._KERNELS, self._STRIDES, self.conv_groups, strict=True)
             )
         ]
-        self.post = layers.Conv1D(1, 3, padding="same", name="post", dtype=self.dtype_policy)
+        self.post = layers.Conv1D(
+            1, 3, padding=_conv_padding(self.padding), name="post", dtype=self.dtype_policy
+        )
 
     def build(self, input_shape):
         shape = (None, None, 1)
@@ -290,10 +341,10 @@ class ScaleDiscriminator(layers.Layer):
         _check_audio(audio, "ScaleDiscriminator")
         x = ops.expand_dims(ops.cast(audio, self.compute_dtype), -1)
         features = []
-        for conv in self.convs:
-            x = ops.leaky_relu(conv(x), _LEAKY_SLOPE)
+        for conv, kernel_size in zip(self.convs, self._KERNELS, strict=True):
+            x = ops.leaky_relu(conv(_padded(x, kernel_size, self.padding)), _LEAKY_SLOPE)
             features.append(x)
-        x = self.post(x)
+        x = self.post(_padded(x, 3, self.padding))
         features.append(x)
         return ops.reshape(x, (ops.shape(x)[0], -1)), features
 
@@ -303,6 +354,7 @@ class ScaleDiscriminator(layers.Layer):
             "channels": self.channels,
             "width": self.width,
             "groups": self.groups,
+            "padding": self.padding,
         }
 
     @classmethod
@@ -317,6 +369,7 @@ class MultiPeriodDiscriminator(keras.Model):
     Args:
         periods: sequence of int. Default (2, 3, 5, 7, 11).
         width: float, channel multiplier for every sub-discriminator. Default 1.0.
+        padding: "hifigan" or "same" (`PeriodDiscriminator`). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -329,14 +382,19 @@ class MultiPeriodDiscriminator(keras.Model):
         >>> logits, features = mpd(keras.random.normal((2, 4000)))
     """
 
-    def __init__(self, periods=(2, 3, 5, 7, 11), width: float = 1.0, **kwargs):
+    def __init__(
+        self, periods=(2, 3, 5, 7, 11), width: float = 1.0, padding: str = "hifigan", **kwargs
+    ):
         super().__init__(**kwargs)
         self.periods = _counts("periods", periods, 1)
         if not self.periods:
             raise ValueError("MultiPeriodDiscriminator needs at least one period.")
         self.width = _checks.finite("width", width, positive=True)
+        self.padding = _checked_padding(padding)
         self.discriminators = [
-            PeriodDiscriminator(p, width=width, name=f"period_{p}", dtype=self.dtype_policy)
+            PeriodDiscriminator(
+                p, width=width, padding=padding, name=f"period_{p}", dtype=self.dtype_policy
+            )
             for p in self.periods
         ]
         self.build((None, None))
@@ -356,21 +414,33 @@ class MultiPeriodDiscriminator(keras.Model):
         return logits, features
 
     def get_config(self):
-        return {**super().get_config(), "periods": self.periods, "width": self.width}
+        return {
+            **super().get_config(),
+            "periods": self.periods,
+            "width": self.width,
+            "padding": self.padding,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_with_legacy_groups(config, None))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
 class MultiScaleDiscriminator(keras.Model):
     """`ScaleDiscriminator`s on the raw audio and on 2x, 4x, ... average-pooled audio.
 
-    Between scales the audio is smoothed and halved by average pooling (window 4, stride 2,
-    "same" padding), as in HiFi-GAN.
+    Between scales the audio is smoothed and halved by average pooling (window 4, stride 2):
+    as in HiFi-GAN, two zeros on each side, counted in the means (T // 2 + 1 samples out);
+    with `padding="same"`, Keras' "same" pooling (T / 2 rounded up, padding left out of the
+    means).
 
     Args:
         n_scales: int >= 1. Default 3.
         width: float, channel multiplier for every sub-discriminator. Default 1.0.
         groups: the sub-discriminators' conv groups (`ScaleDiscriminator`); None for
             HiFi-GAN's. Default None.
+        padding: "hifigan" or "same" (`PeriodDiscriminator`). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -383,19 +453,31 @@ class MultiScaleDiscriminator(keras.Model):
         >>> logits, features = msd(keras.random.normal((2, 4000)))
     """
 
-    def __init__(self, n_scales: int = 3, width: float = 1.0, groups=None, **kwargs):
+    def __init__(
+        self,
+        n_scales: int = 3,
+        width: float = 1.0,
+        groups=None,
+        padding: str = "hifigan",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.n_scales = _checks.count("n_scales", n_scales, 1)
         self.width = _checks.finite("width", width, positive=True)
         self.groups = _counts("groups", groups, 1)
+        self.padding = _checked_padding(padding)
         self.discriminators = [
             ScaleDiscriminator(
-                width=width, groups=groups, name=f"scale_{i}", dtype=self.dtype_policy
+                width=width,
+                groups=groups,
+                padding=padding,
+                name=f"scale_{i}",
+                dtype=self.dtype_policy,
             )
             for i in range(self.n_scales)
         ]
         self.pools = [
-            layers.AveragePooling1D(4, strides=2, padding="same", name=f"pool_{i}")
+            layers.AveragePooling1D(4, strides=2, padding=_conv_padding(padding), name=f"pool_{i}")
             for i in range(self.n_scales - 1)
         ]
         self.build((None, None))
@@ -412,11 +494,18 @@ class MultiScaleDiscriminator(keras.Model):
         x = audio
         for i, d in enumerate(self.discriminators):
             if i > 0:
-                x = ops.squeeze(self.pools[i - 1](ops.expand_dims(x, -1)), -1)
+                x = self._pool(self.pools[i - 1], x)
             logit, feature = d(x)
             logits.append(logit)
             features.append(feature)
         return logits, features
+
+    def _pool(self, pool, x):
+        """Audio (B, T) smoothed and halved by `pool` (with HiFi-GAN's zeros, if so)."""
+        x = ops.expand_dims(x, -1)
+        if self.padding == "hifigan":  # torch's AvgPool1d(4, 2, padding=2) counts them
+            x = ops.pad(x, [[0, 0], [2, 2], [0, 0]])
+        return ops.squeeze(pool(x), -1)
 
     def get_config(self):
         return {
@@ -424,6 +513,7 @@ class MultiScaleDiscriminator(keras.Model):
             "n_scales": self.n_scales,
             "width": self.width,
             "groups": self.groups,
+            "padding": self.padding,
         }
 
     @classmethod
@@ -443,6 +533,8 @@ class WaveDiscriminator(keras.Model):
             Default 1.0.
         scale_groups: the multi-scale part's conv groups (`ScaleDiscriminator`): None for
             HiFi-GAN's, `DENSE_SCALE_GROUPS` for dense convolutions. Default None.
+        padding: "hifigan" (HiFi-GAN's: its outputs, given its weights) or "same" (Keras';
+            what configs saved before 2026-12-07 were built with). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
@@ -464,9 +556,11 @@ class WaveDiscriminator(keras.Model):
         n_scales: int = 3,
         width: float = 1.0,
         scale_groups=None,
+        padding: str = "hifigan",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.padding = _checked_padding(padding)
         self.periods = _counts("periods", periods, 1)
         self.n_scales = _checks.count("n_scales", n_scales, 0)
         self.width = _checks.finite("width", width, positive=True)
@@ -475,7 +569,11 @@ class WaveDiscriminator(keras.Model):
             raise ValueError("WaveDiscriminator needs at least one period or one scale.")
         self.period_discriminator = (
             MultiPeriodDiscriminator(
-                self.periods, width=width, name="multi_period", dtype=self.dtype_policy
+                self.periods,
+                width=width,
+                padding=padding,
+                name="multi_period",
+                dtype=self.dtype_policy,
             )
             if self.periods
             else None
@@ -485,6 +583,7 @@ class WaveDiscriminator(keras.Model):
                 self.n_scales,
                 width=width,
                 groups=scale_groups,
+                padding=padding,
                 name="multi_scale",
                 dtype=self.dtype_policy,
             )
@@ -518,6 +617,7 @@ class WaveDiscriminator(keras.Model):
             "n_scales": self.n_scales,
             "width": self.width,
             "scale_groups": self.scale_groups,
+            "padding": self.padding,
         }
 
     @classmethod

@@ -956,6 +956,9 @@ RECIPE_FILE = "run_config.json"  # what `train` was asked for; a resume must ask
 # The multi-scale discriminator's convolutions: HiFi-GAN's groups, or dense (GAN runs
 # recorded before `msd_groups` existed).
 MSD_GROUPS = ("hifigan", "dense")
+# How the discriminators pad (`discriminators.PADDINGS`): HiFi-GAN's, or Keras' "same" (GAN
+# runs recorded before `discriminator_padding` existed).
+DISCRIMINATOR_PADDINGS = ("hifigan", "same")
 GENERATOR_FILE = "waveglow.keras"
 SNAPSHOT_DIR = "snaps"
 BEST_GENERATOR_FILE = "waveglow_best.keras"
@@ -1727,7 +1730,8 @@ def _read_recipe(run: Path) -> dict | None:
 def _as_built(recipe: dict) -> dict:
     """A recorded recipe with the settings it was built with before they were recorded:
     an MR-STFT term that floored |STFT| (`stft_floor`), a dense multi-scale discriminator
-    (`msd_groups`), the adversarial weights before they were options (`adv_weight`,
+    (`msd_groups`), Keras' "same" padding in the discriminators (`discriminator_padding`),
+    the adversarial weights before they were options (`adv_weight`,
     `fm_weight`, `discriminator_warmup_steps`: 1, 2 and 0)."""
     recipe = dict(recipe)
     if recipe.get("group_mean_window") is not None:  # the window implies the removal
@@ -1742,6 +1746,7 @@ def _as_built(recipe: dict) -> dict:
 # What a GAN run recorded before these settings were recorded was built with.
 _GAN_AS_BUILT = {
     "msd_groups": "dense",
+    "discriminator_padding": "same",
     "adv_weight": 1.0,
     "fm_weight": 2.0,
     "discriminator_warmup_steps": 0,
@@ -1760,6 +1765,7 @@ def _save_generator_average(source: Path, recipe: dict, target: Path) -> None:
             discriminator_width=recipe.get("discriminator_width", 1.0),
             seed=recipe.get("seed", 0),
             msd_groups=recipe.get("msd_groups", "hifigan"),  # `_read_recipe`: old GANs dense
+            discriminator_padding=recipe.get("discriminator_padding", "hifigan"),
         )
         model.compile(**_optimizers(recipe))
         _load_checkpoint(model, source)
@@ -2349,6 +2355,7 @@ def build_gan(
     init_from=None,
     seed: int | None = 0,
     msd_groups: str = "hifigan",
+    discriminator_padding: str = "hifigan",
     **gan_kwargs,
 ) -> WaveGlowGAN:
     """A `WaveGlowGAN` for a preset, with or without a `WaveDiscriminator`, warm-started.
@@ -2361,6 +2368,8 @@ def build_gan(
         seed: int or None, seed of the flow's rotations and noise. Default 0.
         msd_groups: "hifigan" (HiFi-GAN's grouped multi-scale convolutions) or "dense" (as
             built before 2026-12-05). Default "hifigan".
+        discriminator_padding: "hifigan" (HiFi-GAN's zero padding: its outputs, given its
+            weights) or "same" (Keras' "same", as built before 2026-12-07). Default "hifigan".
         **gan_kwargs: `WaveGlowGAN` arguments (weights, start step, train_sigma).
 
     Returns:
@@ -2370,12 +2379,21 @@ def build_gan(
 
     if msd_groups not in MSD_GROUPS:
         raise ValueError(f"msd_groups must be one of {MSD_GROUPS}; got {msd_groups!r}.")
+    if discriminator_padding not in DISCRIMINATOR_PADDINGS:
+        raise ValueError(
+            f"discriminator_padding must be one of {DISCRIMINATOR_PADDINGS}; got "
+            f"{discriminator_padding!r}."
+        )
     waveglow = WaveGlow.from_preset(preset, load_weights=False, seed=seed)
     if init_from is not None:
         load_initial_weights(waveglow, init_from)
     scale_groups = DENSE_SCALE_GROUPS if msd_groups == "dense" else None
     discriminator = (
-        WaveDiscriminator(width=discriminator_width, scale_groups=scale_groups) if gan else None
+        WaveDiscriminator(
+            width=discriminator_width, scale_groups=scale_groups, padding=discriminator_padding
+        )
+        if gan
+        else None
     )
     return WaveGlowGAN(waveglow, discriminator, **gan_kwargs)
 
@@ -2441,6 +2459,7 @@ def train(
     discriminator_warmup_steps: int = 0,
     discriminator_width: float = 1.0,
     msd_groups: str = "hifigan",
+    discriminator_padding: str = "hifigan",
     adv_weight: float = 1.0,
     fm_weight: float = 2.0,
     save_every: int = 500,
@@ -2510,6 +2529,7 @@ def train(
             and of feature matching (`WaveGlowGAN`). Default 1.0 and 2.0 (HiFi-GAN's).
         msd_groups: "hifigan" or "dense" multi-scale convolutions (`build_gan`). Default
             "hifigan".
+        discriminator_padding: "hifigan" or "same" (`build_gan`). Default "hifigan".
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
         keep_every: keep the generator's weights every this many steps as
@@ -2648,6 +2668,7 @@ def train(
         "discriminator_start_step": discriminator_start_step,
         "discriminator_width": discriminator_width,
         "msd_groups": msd_groups,
+        "discriminator_padding": discriminator_padding,
         "adv_weight": adv_weight,
         "fm_weight": fm_weight,
     }
@@ -2714,6 +2735,7 @@ def train(
         "discriminator_warmup_steps": discriminator_warmup_steps,
         "discriminator_width": discriminator_width,
         "msd_groups": msd_groups,
+        "discriminator_padding": discriminator_padding,
         "adv_weight": adv_weight,
         "fm_weight": fm_weight,
         "save_every": save_every,
@@ -2759,6 +2781,7 @@ def train(
                 init_from=None if resume else init_from,
                 seed=seed,
                 msd_groups=msd_groups,
+                discriminator_padding=discriminator_padding,
                 mae_weight=mae_weight,
                 stft_weight=stft_weight,
                 remove_group_mean=remove_group_mean or group_mean_window is not None,

@@ -328,6 +328,7 @@ def test_train_prepare_export_average_refuse_bad_paths_and_options_before_any_wo
         ([*fresh, "--fm-weight", "1"], "--fm-weight 1.0 needs --gan"),
         ([*fresh, "--discriminator-width", "0.5"], "--discriminator-width 0.5 needs --gan"),
         ([*fresh, "--msd-groups", "dense"], "--msd-groups dense needs --gan"),
+        ([*fresh, "--discriminator-padding", "same"], "--discriminator-padding same needs --gan"),
         ([*fresh, "--discriminator-warmup", "4"], "--discriminator-warmup 4 needs --gan"),
         (
             [*deb, "--dest", str(blocker)],

@@ -57,17 +57,27 @@ def test_period_fold_pads_alike_eagerly_and_compiled(length):
     np.testing.assert_array_equal(ops.convert_to_numpy(d._fold(audio)), expected)
 
 
-def test_period_discriminator_matches_numpy_convolutions():
-    d = PeriodDiscriminator(2, channels=[3, 4], kernel_size=5, stride=3)
+def _time_padding(length: int, k: int, stride: int, padding: str) -> tuple[int, int]:
+    """Zeros before and after along time: HiFi-GAN's (k - 1) // 2 each side, or Keras' "same"
+    (the total a stride needs, its odd one after)."""
+    if padding == "hifigan":
+        return (k - 1) // 2, (k - 1) // 2
+    steps = -(-length // stride)
+    total = max((steps - 1) * stride + k - length, 0)
+    return total // 2, total - total // 2
+
+
+@pytest.mark.parametrize("padding", ["hifigan", "same"])
+def test_period_discriminator_matches_numpy_convolutions(padding):
+    d = PeriodDiscriminator(2, channels=[3, 4], kernel_size=5, stride=3, padding=padding)
     audio = _audio(1, 40)
     logits, features = d(audio)
     assert [tuple(f.shape) for f in features] == [(1, 7, 2, 3), (1, 7, 2, 4), (1, 7, 2, 1)]
 
-    def conv_time(x, kernel, bias, stride):  # "same" padding along time, kernel (k, 1)
+    def conv_time(x, kernel, bias, stride):  # kernel (k, 1) along time
         k = kernel.shape[0]
-        steps = -(-x.shape[0] // stride)
-        pad_total = max((steps - 1) * stride + k - x.shape[0], 0)
-        x = np.pad(x, ((pad_total // 2, pad_total - pad_total // 2), (0, 0), (0, 0)))
+        x = np.pad(x, (_time_padding(x.shape[0], k, stride, padding), (0, 0), (0, 0)))
+        steps = (x.shape[0] - k) // stride + 1
         out = np.stack(
             [
                 np.einsum("kpc,kcd->pd", x[t * stride : t * stride + k], kernel[:, 0])
@@ -102,13 +112,22 @@ def test_wave_discriminator_outputs_every_sub_discriminator():
     assert [tuple(x.shape) for x in logits[5:]] == [(2, 19), (2, 10), (2, 5)]
 
 
-def test_multi_scale_pools_between_scales():
+@pytest.mark.parametrize("length", [256, 255])
+def test_multi_scale_pools_between_scales(length):
+    audio = _audio(1, length)
+    # HiFi-GAN's AvgPool1d(4, 2, padding=2): output t averages [2t-2, 2t+2) of the audio with
+    # two zeros each side, the zeros counted; T // 2 + 1 samples.
     msd = MultiScaleDiscriminator(n_scales=2, width=1 / 32)
-    audio = _audio(1, 256)
-    pooled = ops.convert_to_numpy(msd.pools[0](audio[..., None]))[0, :, 0]
-    # Window 4, stride 2, "same" padding: output t averages the valid samples of [2t-1, 2t+3).
-    expected = np.array([audio[0, max(0, 2 * t - 1) : 2 * t + 3].mean() for t in range(128)])
+    pooled = ops.convert_to_numpy(msd._pool(msd.pools[0], audio))[0]
+    padded = np.pad(audio[0], 2)
+    expected = np.array([padded[2 * t : 2 * t + 4].mean() for t in range(length // 2 + 1)])
     np.testing.assert_allclose(pooled, expected, atol=1e-6)
+    # Keras' "same" (configs before 2026-12-07): output t averages the samples of
+    # [2t-1, 2t+3) there are, ceil(T / 2) of them.
+    msd = MultiScaleDiscriminator(n_scales=2, width=1 / 32, padding="same")
+    pooled = ops.convert_to_numpy(msd._pool(msd.pools[0], audio))[0]
+    expected = [audio[0, max(0, 2 * t - 1) : 2 * t + 3].mean() for t in range(-(-length // 2))]
+    np.testing.assert_allclose(pooled, np.array(expected), atol=1e-6)
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -165,13 +184,12 @@ def test_mixed_precision_runs_in_bfloat16():
     assert keras.backend.standardize_dtype(disc.weights[0].dtype) == "float32"
 
 
-def _conv1d_same(x, kernel, bias, stride, groups):
-    """NumPy reference of Keras' grouped, strided Conv1D with "same" padding: x (T, C_in),
-    kernel (k, C_in / groups, C_out)."""
+def _conv1d(x, kernel, bias, stride, groups, padding):
+    """NumPy reference of a grouped, strided Conv1D with HiFi-GAN's or Keras' "same" padding
+    (`_time_padding`): x (T, C_in), kernel (k, C_in / groups, C_out)."""
     k, per_group_in, c_out = kernel.shape
-    steps = -(-x.shape[0] // stride)
-    pad_total = max((steps - 1) * stride + k - x.shape[0], 0)
-    x = np.pad(x, ((pad_total // 2, pad_total - pad_total // 2), (0, 0)))
+    x = np.pad(x, (_time_padding(x.shape[0], k, stride, padding), (0, 0)))
+    steps = (x.shape[0] - k) // stride + 1
     per_group_out = c_out // groups
     out = np.zeros((steps, c_out), np.float64)
     for g in range(groups):
@@ -184,7 +202,8 @@ def _conv1d_same(x, kernel, bias, stride, groups):
     return out + bias
 
 
-def test_scale_discriminator_groups_its_convolutions_as_hifigan():
+@pytest.mark.parametrize("padding", ["hifigan", "same"])
+def test_scale_discriminator_groups_its_convolutions_as_hifigan(padding):
     """HiFi-GAN's multi-scale convs are grouped (1, 4, 16, 16, 16, 16, 1): 29.6 M parameters
     at width 1, against 231 M dense (as built before 2026-12-05). Narrower discriminators use
     the greatest divisor of the group count and both channel counts; the outputs match a
@@ -202,17 +221,17 @@ def test_scale_discriminator_groups_its_convolutions_as_hifigan():
         msd = MultiScaleDiscriminator(3, width=1.0, groups=groups)
         assert msd.count_params() == expected == 3 * hifigan_count(groups or SCALE_GROUPS)
     assert ScaleDiscriminator(width=1 / 32).conv_groups == [1, 4, 4, 8, 16, 16, 1]
-    d = ScaleDiscriminator(channels=[4, 8, 8, 16, 16, 16, 8])
+    d = ScaleDiscriminator(channels=[4, 8, 8, 16, 16, 16, 8], padding=padding)
     assert d.conv_groups == [1, 4, 8, 8, 16, 16, 1]
     audio = _audio(1, 300)
     logits, _ = d(audio)
     x = audio[0][:, None].astype(np.float64)
     for conv, stride, groups in zip(d.convs, d._STRIDES, d.conv_groups, strict=True):
         kernel, bias = (ops.convert_to_numpy(w).astype(np.float64) for w in conv.weights)
-        x = _conv1d_same(x, kernel, bias, stride, groups)
+        x = _conv1d(x, kernel, bias, stride, groups, padding)
         x = np.where(x > 0, x, 0.1 * x)
     kernel, bias = (ops.convert_to_numpy(w).astype(np.float64) for w in d.post.weights)
-    x = _conv1d_same(x, kernel, bias, 1, 1)
+    x = _conv1d(x, kernel, bias, 1, 1, padding)
     # float32 sums of <= 41 * 8 products of O(1) numbers over 8 layers: 1e-4 is generous.
     np.testing.assert_allclose(ops.convert_to_numpy(logits)[0], x[:, 0], atol=1e-4)
     with pytest.raises(ValueError, match=r"groups\[0\] must be >= 1; got 0"):
@@ -238,6 +257,130 @@ def test_configs_saved_before_groups_existed_build_dense_convolutions():
             scales = msd.discriminators
         assert all(s.conv_groups == [1] * 7 for s in scales)
         assert cls.from_config(config).get_config() == config
+
+
+def test_configs_saved_before_padding_existed_pad_as_keras_same():
+    """A config from before 2026-12-07 has no `padding`: it was built with Keras' "same"
+    padding, and loads so (its run continues with the function it trained)."""
+    for obj in (
+        PeriodDiscriminator(3, width=1 / 32),
+        ScaleDiscriminator(width=1 / 32),
+        MultiPeriodDiscriminator((2, 3), width=1 / 32),
+        MultiScaleDiscriminator(2, width=1 / 32),
+        WaveDiscriminator((2,), 2, width=1 / 32),
+    ):
+        config = obj.get_config()
+        assert config["padding"] == "hifigan"
+        old = type(obj).from_config({k: v for k, v in config.items() if k != "padding"})
+        kinds = (PeriodDiscriminator, ScaleDiscriminator, MultiPeriodDiscriminator)
+        kinds += (MultiScaleDiscriminator, WaveDiscriminator)
+        parts = [d for d in old._flatten_layers(include_self=True) if isinstance(d, kinds)]
+        leaf = isinstance(obj, PeriodDiscriminator | ScaleDiscriminator)
+        assert len(parts) >= (1 if leaf else 2)
+        assert all(p.padding == "same" for p in parts)
+    with pytest.raises(ValueError, match=r"padding must be one of \('hifigan', 'same'\)"):
+        WaveDiscriminator(width=1 / 32, padding="valid")
+
+
+def _hifigan_reference(disc, audio):
+    """HiFi-GAN's discriminators (Kong et al. 2020; jik876/hifi-gan's DiscriminatorP,
+    DiscriminatorS and their multi- wrappers) transcribed in PyTorch, float64, with `disc`'s
+    weights: (logits, feature maps) per sub-discriminator, channels-first."""
+    import torch
+    import torch.nn.functional as F
+
+    def tensor(variable, order):
+        return torch.from_numpy(ops.convert_to_numpy(variable).astype(np.float64).transpose(order))
+
+    x = torch.from_numpy(np.asarray(audio, np.float64))[:, None, :]
+    logits, features = [], []
+    for d in disc.period_discriminator.discriminators:  # (B, 1, T) -> (B, 1, T / p, p)
+        y, fmap = x, []
+        if y.shape[-1] % d.period:
+            y = F.pad(y, (0, d.period - y.shape[-1] % d.period), "reflect")
+        y = y.view(y.shape[0], 1, -1, d.period)
+        for i, conv in enumerate([*d.convs, d.post]):
+            k = conv.kernel.shape[0]
+            stride = d.stride if i < len(d.convs) - 1 else 1
+            y = F.conv2d(
+                y,
+                tensor(conv.kernel, (3, 2, 0, 1)),
+                tensor(conv.bias, (0,)),
+                stride=(stride, 1),
+                padding=((k - 1) // 2, 0),
+            )
+            y = F.leaky_relu(y, 0.1) if conv is not d.post else y
+            fmap.append(y)
+        logits.append(torch.flatten(y, 1))
+        features.append(fmap)
+    y = x
+    for i, d in enumerate(disc.scale_discriminator.discriminators):
+        if i:
+            y = F.avg_pool1d(y, 4, 2, padding=2)
+        z, fmap = y, []
+        strides = [*d._STRIDES, 1]
+        for conv, stride, groups in zip(
+            [*d.convs, d.post], strides, [*d.conv_groups, 1], strict=True
+        ):
+            k = conv.kernel.shape[0]
+            kernel, bias = tensor(conv.kernel, (2, 1, 0)), tensor(conv.bias, (0,))
+            z = F.conv1d(z, kernel, bias, stride=stride, padding=(k - 1) // 2, groups=groups)
+            z = F.leaky_relu(z, 0.1) if conv is not d.post else z
+            fmap.append(z)
+        logits.append(torch.flatten(z, 1))
+        features.append(fmap)
+    return logits, features
+
+
+@pytest.mark.parametrize("length", [2000, 1999])
+def test_outputs_and_losses_are_hifigan_s(length):
+    """With the same weights, every logit and feature map of `WaveDiscriminator` equals
+    HiFi-GAN's (a float64 PyTorch transcription), and so do its three losses (feature
+    matching before its weight 2). It differed by 0.5 to 1.7 relative after the first strided
+    conv ("same" padding) and in the pooled lengths before 2026-12-07."""
+    torch = pytest.importorskip("torch")
+    from keras_waveglow.losses import (
+        discriminator_loss,
+        feature_matching_loss,
+        generator_adversarial_loss,
+    )
+
+    keras.utils.set_random_seed(0)
+    disc = WaveDiscriminator(width=1 / 16)
+    real, fake = _audio(2, length, seed=1), _audio(2, length, seed=2)
+    ours = {"real": disc(real), "fake": disc(fake)}
+    theirs = {"real": _hifigan_reference(disc, real), "fake": _hifigan_reference(disc, fake)}
+    for side in ("real", "fake"):
+        (logits, features), (ref_logits, ref_features) = ours[side], theirs[side]
+        assert len(logits) == len(ref_logits) == 8
+        for got, want in zip(logits, ref_logits, strict=True):
+            want = want.numpy()
+            # float32 sums of up to 41 * 64 products over 8 layers against float64: 1e-5 of
+            # the map's largest value (measured: below 1e-6).
+            np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max())
+        for maps, ref_maps in zip(features, ref_features, strict=True):
+            assert len(maps) == len(ref_maps)
+            for got, want in zip(maps, ref_maps, strict=True):
+                want = want.numpy()
+                got = np.moveaxis(ops.convert_to_numpy(got), -1, 1)  # channels first
+                np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max())
+    real_logits, real_maps = theirs["real"]
+    fake_logits, fake_maps = theirs["fake"]
+    want_d = sum(
+        torch.mean((1 - r) ** 2) + torch.mean(g**2)
+        for r, g in zip(real_logits, fake_logits, strict=True)
+    )
+    want_g = sum(torch.mean((1 - g) ** 2) for g in fake_logits)
+    want_fm = 2 * sum(
+        torch.mean(torch.abs(r - g))
+        for rs, gs in zip(real_maps, fake_maps, strict=True)
+        for r, g in zip(rs, gs, strict=True)
+    )
+    got_d = discriminator_loss(ours["real"][0], ours["fake"][0])[0]
+    got_g = generator_adversarial_loss(ours["fake"][0])[0]
+    got_fm = 2 * feature_matching_loss(ours["real"][1], ours["fake"][1])
+    for got, want in ((got_d, want_d), (got_g, want_g), (got_fm, want_fm)):
+        np.testing.assert_allclose(float(ops.convert_to_numpy(got)), float(want), rtol=1e-5)
 
 
 def test_grouped_conv_per_group_on_cpu_equals_the_backends_grouped_conv(monkeypatch):

@@ -2361,7 +2361,8 @@ def test_resuming_a_gan_run_with_a_dense_multi_scale_discriminator_needs_msd_gro
 ):
     """GAN runs recorded before `msd_groups` existed had dense multi-scale convolutions: their
     checkpoints do not fit HiFi-GAN's grouped ones, so `--resume` without `--msd-groups dense`
-    is refused by name, and with it passes the check."""
+    is refused by name, and with it passes the check. Likewise the discriminators' padding
+    (Keras' "same" before 2026-12-07: `--discriminator-padding same`)."""
     from keras_waveglow.cli import main
 
     out = tmp_path / "gan"
@@ -2372,13 +2373,18 @@ def test_resuming_a_gan_run_with_a_dense_multi_scale_discriminator_needs_msd_gro
         _capture_train_dataset(patch, argv)
     config = json.loads((out / "run_config.json").read_text())
     assert config["recipe"]["msd_groups"] == "hifigan"
+    assert config["recipe"]["discriminator_padding"] == "hifigan"
     del config["recipe"]["msd_groups"]  # as written before 2026-12-05
+    del config["recipe"]["discriminator_padding"]
     (out / "run_config.json").write_text(json.dumps(config))
     (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
     assert main([*argv, "--resume", "--steps", "9"]) == 2
-    assert "msd_groups: 'dense' -> 'hifigan'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "msd_groups: 'dense' -> 'hifigan'" in err
+    assert "discriminator_padding: 'same' -> 'hifigan'" in err
+    old = ["--msd-groups", "dense", "--discriminator-padding", "same"]
     _stops_at_the_stand_in_checkpoint(
-        main, [*argv, "--resume", "--steps", "9", "--msd-groups", "dense"], capsys
+        main, [*argv, "--resume", "--steps", "9", *old], capsys
     )  # past the check
 
 
@@ -2572,6 +2578,7 @@ def test_python_train_refuses_discriminator_settings_without_gan(tmp_path):
         ("discriminator_start_step", 1000),
         ("discriminator_width", 0.25),
         ("msd_groups", "dense"),
+        ("discriminator_padding", "same"),
     ):
         with pytest.raises(ValueError, match=rf"{option}={value!r}: discriminator settings"):
             train(ROOT / "data", tmp_path / option, preset="tiny", **{option: value})
