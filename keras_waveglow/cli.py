@@ -841,9 +841,10 @@ def _run_train(args) -> int:
         )
         print(
             f"stopped at step {summary['stopped_on_skips']} of {args.steps}: the last steps in "
-            f"a row all gave non-finite losses or gradients (the run diverged); {kept}. Lower "
-            "--learning-rate or --clipnorm and start a new run from it (--init-from), or check "
-            "the data.",
+            f"a row all gave non-finite losses or gradients (the run diverged); {kept} "
+            f"({summary['generator']} holds the last finite step's weights, the ones that "
+            "diverged). Lower --learning-rate or --clipnorm and start a new run from the "
+            "checkpoint (--init-from), or check the data.",
             file=sys.stderr,
         )
         return 1

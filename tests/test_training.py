@@ -2537,6 +2537,7 @@ def test_a_diverged_run_says_so_exits_1_and_keeps_its_checkpoint(tmp_path, capsy
     err = captured.err
     assert "stopped at step 11 of 40" in err and "the run diverged" in err, err
     assert "no checkpoint was written before the streak" in err
+    assert "waveglow.keras holds the last finite step's weights, the ones that diverged" in err
     assert "checkpoint none written" in captured.out
     # Every save came on a skipped step: no checkpoint, but the snapshot grid has no hole.
     assert not (out / "last.weights.h5").exists() and not (out / "training_state.json").exists()
