@@ -912,9 +912,18 @@ class Denoiser(layers.Layer):
     `keras.ops.istft`, Hann window, hop `n_fft // 4` by default as NVIDIA's). `from_model`
     measures the bias as NVIDIA does: the magnitude spectrum of the model's output for an
     all-zero log-mel at sigma 0, here averaged over frames (NVIDIA keeps the first frame of an
-    88-frame output; the average is a steadier estimate of a stationary hum, and 64 frames are
-    a shape bucket that `vocode` has usually compiled already). Any spectrum can be given
-    instead, so the layer works standalone on any audio.
+    88-frame output, half of it reflect padding; the average is a steadier estimate of a
+    stationary hum, and 64 frames are a shape bucket that `vocode` has usually compiled
+    already). The two differ frequency by frequency, so a strength does not mean the same
+    in both: on the bundled model at 0.1 the average took 30% of arctic_a0009's energy,
+    NVIDIA's first frame 18% (`python benchmarks/denoiser_bias.py`,
+    `benchmarks/results/denoiser_bias_bundled_v5_2026-12-07.jsonl`);
+    `from_model(..., frames="first", n_frames=88)` takes NVIDIA's, so its strengths carry
+    over. Any spectrum can be given instead, so the layer
+    works standalone on any audio. Away from the ends the output equals NVIDIA's denoiser's
+    to float32 rounding; its first and last hop differ slightly (an extra reflect pad, for
+    TensorFlow's inverse STFT), and it keeps every input sample where NVIDIA's drops the
+    `T % hop_length` last ones.
 
     Args:
         n_fft: int >= 1, FFT size. Default 1024.
@@ -1013,6 +1022,7 @@ class Denoiser(layers.Layer):
         mode: str = "zeros",
         n_frames: int = 64,
         n_fft: int | None = None,
+        frames: str = "mean",
         **kwargs,
     ) -> Denoiser:
         """Measures a WaveGlow's bias spectrum and returns a `Denoiser` that removes it.
@@ -1025,6 +1035,9 @@ class Denoiser(layers.Layer):
                 hop_length` samples) is longer than `n_fft // 2` (the STFT's reflect
                 padding). Default 64 (NVIDIA: 88).
             n_fft: int or None, FFT size; None uses the model's `n_fft`.
+            frames: "mean" (the bias audio's STFT magnitude averaged over its frames) or
+                "first" (its first frame, NVIDIA's choice; with `n_frames=88` NVIDIA's bias
+                exactly). Default "mean".
             **kwargs: other `Denoiser` arguments (hop_length, win_length, name).
 
         Returns:
@@ -1032,10 +1045,16 @@ class Denoiser(layers.Layer):
 
         Raises:
             TypeError: `n_frames` is not an int (or a `Denoiser` argument of the wrong type).
-            ValueError: a bad `mode`, too few `n_frames`, or a bad `Denoiser` argument.
+            ValueError: a bad `mode` or `frames`, too few `n_frames`, or a bad `Denoiser`
+                argument.
+
+        Example:
+            >>> nvidia_like = Denoiser.from_model(model, frames="first", n_frames=88)
         """
         if mode not in ("zeros", "silence"):
             raise ValueError(f"mode must be 'zeros' or 'silence'; got {mode!r}.")
+        if frames not in ("mean", "first"):
+            raise ValueError(f"frames must be 'mean' or 'first'; got {frames!r}.")
         n_frames = _checks.count("n_frames", n_frames, minimum=1)
         n_fft = model.n_fft if n_fft is None else n_fft
         # Build (and check) the layer before running the model on the bias mel.
@@ -1053,7 +1072,9 @@ class Denoiser(layers.Layer):
         steps = n_frames * model.hop_length // model.n_group
         z = np.zeros((1, steps, model.n_group), "float32")
         bias_audio = runner_for(model).predict_on_batch([mel, z])[0]  # compiled, not eager
-        denoiser.bias_spectrum.assign(ops.mean(denoiser.magnitude(bias_audio), axis=0))
+        magnitude = denoiser.magnitude(bias_audio)
+        bias = magnitude[0] if frames == "first" else ops.mean(magnitude, axis=0)
+        denoiser.bias_spectrum.assign(bias)
         return denoiser
 
     def denoise(self, audio, strength: float | None = None) -> np.ndarray:

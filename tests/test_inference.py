@@ -11,6 +11,7 @@ import keras
 import librosa
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 from keras import ops
 
@@ -444,6 +445,23 @@ def test_denoiser_from_model_measures_the_zero_mel_output(model, speech_mel):
         Denoiser(n_fft=512, bias_spectrum=np.zeros(513))
     with pytest.raises(ValueError, match="too short"):
         denoiser.denoise(np.zeros(100, "float32"))
+
+
+def test_denoiser_takes_nvidia_s_bias_frame_on_request(model):
+    """frames="first" with 88 frames: NVIDIA's bias, the magnitude of the first frame of the
+    zero mel's audio, framed as its STFT does (reflect-padded by n_fft / 2, periodic Hann)."""
+    nvidia = Denoiser.from_model(model, frames="first", n_frames=88)
+    bias_audio = ops.convert_to_numpy(
+        model.inverse(np.zeros((1, 88, 80), "float32"), z=np.zeros((1, 88 * HOP // 8, 8)))
+    )[0].astype(np.float64)
+    first = np.pad(bias_audio, 512, mode="reflect")[:1024] * scipy.signal.get_window("hann", 1024)
+    expected = np.abs(np.fft.rfft(first))
+    actual = ops.convert_to_numpy(nvidia.bias_spectrum)
+    np.testing.assert_allclose(actual, expected, rtol=1e-3, atol=1e-4 * expected.max())
+    averaged = ops.convert_to_numpy(Denoiser.from_model(model, n_frames=88).bias_spectrum)
+    assert np.abs(averaged - actual).max() > 1e-3 * expected.max()  # not the average
+    with pytest.raises(ValueError, match="frames must be 'mean' or 'first'; got 'last'"):
+        Denoiser.from_model(model, frames="last")
 
 
 def test_vocoded_models_and_denoisers_are_freed_once_dropped(speech_mel):
