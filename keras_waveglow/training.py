@@ -2555,7 +2555,9 @@ def train(
         trim_db: float or None, trim each training file's leading and trailing silence
             quieter than this many dB below its peak (`make_dataset(trim_db=...)`). Default
             None.
-        seed: data and model seed. Default 0.
+        seed: data and model seed; also seeds Python's, NumPy's and the backend's global
+            generators (`keras.utils.set_random_seed`), as a reproducible run needs, and
+            leaves them so. Default 0.
         verbose: Keras `fit` verbosity. Default "auto".
         callbacks: more Keras callbacks for `fit`, run after the library's own (checkpoints,
             logs). Default None.
