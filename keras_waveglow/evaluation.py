@@ -10,6 +10,8 @@ truth:
 metric               best  definition                                                  needs
 ===================  ====  ==========================================================  =======
 ``pesq_wb``          high  ITU-T P.862.2 wideband PESQ at 16 kHz (resampled if needed)  pesq
+``stoi``             high  short-time objective intelligibility (Taal et al. 2011; at   pystoi
+                           10 kHz, resampled by `pystoi`)
 ``mr_stft``          low   multi-resolution STFT distance: spectral convergence plus   -
                            log-magnitude L1, averaged over (1024, 120, 600),
                            (2048, 240, 1200), (512, 50, 240) (n_fft, hop, window);
@@ -81,6 +83,7 @@ SYSTEM_LABELS = {
 # name -> (label, higher is better)
 METRICS = {
     "pesq_wb": ("PESQ (wb)", True),
+    "stoi": ("STOI", True),
     "mr_stft": ("MR-STFT", False),
     "log_mel_l1": ("log-mel L1", False),
     "mcd_db": ("MCD (dB)", False),
@@ -97,6 +100,8 @@ METRIC_BOUNDS = {
     # P.862.2's mapping 0.999 + 4 / (1 + exp(-1.3669 x + 3.8224)) of the raw score x (at most
     # 4.5): above 0.999, at most 4.644.
     "pesq_wb": (0.999, 4.644),
+    # A mean of correlation coefficients: at most 1 (the reference itself).
+    "stoi": (-1.0, 1.0),
     "mr_stft": (0.0, None),
     "log_mel_l1": (0.0, None),
     "mcd_db": (0.0, None),
@@ -162,6 +167,8 @@ def available_metrics() -> tuple[list[str], dict[str, str]]:
     skipped = {}
     if _try_import("pesq") is None:
         skipped["pesq_wb"] = f"the 'pesq' package is not installed ({_EVAL_EXTRA})"
+    if _try_import("pystoi") is None:
+        skipped["stoi"] = f"the 'pystoi' package is not installed ({_EVAL_EXTRA})"
     if _try_import("pysptk") is None:
         skipped["mcd_db"] = f"the 'pysptk' package is not installed ({_EVAL_EXTRA})"
     missing = [name for name in ("speechmos", "onnxruntime") if _try_import(name) is None]
@@ -223,6 +230,30 @@ def pesq_wb(reference, degraded, sample_rate: int) -> float:
     reference = _resample(reference, sample_rate, 16000)
     degraded = _resample(degraded, sample_rate, 16000)
     return float(pesq(16000, reference.astype(np.float64), degraded.astype(np.float64), "wb"))
+
+
+def stoi(reference, degraded, sample_rate: int) -> float:
+    """Short-time objective intelligibility (STOI; Taal et al., 2011) of `degraded` against
+    `reference`, with `pystoi` (which resamples both to 10 kHz and drops silent frames).
+
+    Args:
+        reference: (T,) float audio, the ground truth.
+        degraded: float audio to score; cropped or zero-padded to the reference's length.
+        sample_rate: int, rate of both.
+
+    Returns:
+        The mean correlation of short-time band envelopes: 1 for the reference itself, near 0
+        for unrelated audio.
+
+    Example:
+        >>> stoi(clean, clean, 22050)  # 1.0
+    """
+    from pystoi import stoi as pystoi_stoi
+
+    reference, degraded = _pair(reference, degraded)
+    return float(
+        pystoi_stoi(reference.astype(np.float64), degraded.astype(np.float64), sample_rate)
+    )
 
 
 def multi_resolution_stft_distance(
@@ -774,6 +805,7 @@ def score_against_reference(
         names = available_metrics()[0]
     tasks = {
         "pesq_wb": lambda: {"pesq_wb": pesq_wb(reference, degraded, sample_rate)},
+        "stoi": lambda: {"stoi": stoi(reference, degraded, sample_rate)},
         "mr_stft": lambda: {"mr_stft": multi_resolution_stft_distance(reference, degraded)},
         "log_mel_l1": lambda: {"log_mel_l1": log_mel_l1(reference, degraded, mel_config)},
         "mcd_db": lambda: {"mcd_db": mel_cepstral_distortion(reference, degraded, sample_rate)},
@@ -2126,5 +2158,6 @@ __all__ = [
     "pesq_wb",
     "render_report",
     "report_html",
+    "stoi",
     "summarize_by_folder",
 ]

@@ -239,6 +239,27 @@ def test_pesq_wideband(speech):
         pesq_wb(slt, np.zeros_like(slt), SR)
 
 
+def test_stoi_is_pystoi_s_on_the_paired_signals(speech, monkeypatch):
+    """STOI (the eval extra's pystoi, which was installed but never used): 1 for the
+    reference itself, pystoi's own value on the paired signals, lower with noise; skipped
+    with its reason without pystoi."""
+    from pystoi import stoi as reference_stoi
+
+    slt, _ = speech
+    assert evaluation.stoi(slt, slt, SR) == pytest.approx(1.0, abs=1e-6)
+    noisy = slt + _noise(0.05)
+    want = reference_stoi(slt.astype(np.float64), noisy.astype(np.float64), SR)
+    assert evaluation.stoi(slt, noisy, SR) == pytest.approx(want, abs=1e-9) and want < 0.95
+    # A longer output is cropped to the reference, as for every metric.
+    longer = np.concatenate([noisy, np.ones(500, "float32")])
+    assert evaluation.stoi(slt, longer, SR) == pytest.approx(want, abs=1e-9)
+    scores, failures = evaluation.score_against_reference(slt, noisy, SR, MEL_CONFIG, ["stoi"])
+    assert scores == {"stoi": pytest.approx(want, abs=1e-9)} and failures == {}
+    monkeypatch.setitem(sys.modules, "pystoi", None)
+    names, skipped = evaluation.available_metrics()
+    assert "stoi" not in names and "'pystoi' package is not installed" in skipped["stoi"]
+
+
 def test_a_short_output_is_scored_as_missing_audio_not_as_the_reference_cut_short(speech):
     """The reference sets the length: an output a quarter second short is zero-padded (its
     missing end scores as silence), where cropping the reference scored it as perfect; a
