@@ -369,7 +369,9 @@ def mel_cepstral_distortion(
         align: bool, align frames with DTW. Default True.
 
     Returns:
-        MCD in dB (0 for identical audio; a pure gain change, which only moves c0, gives ~0).
+        MCD in dB (0 for identical audio; a pure gain change moves mostly c0, but where the
+        envelope touches its 1e-16 floor (a band the recording leaves empty) not only c0,
+        so halving the gain is not quite free).
 
     Example:
         >>> mel_cepstral_distortion(x, x, 16000)
