@@ -2,9 +2,10 @@
 
 NVIDIA's denoiser keeps the first STFT frame of the model's output for an all-zero log-mel
 at sigma 0 (88 frames); `Denoiser.from_model` averages the frames by default. For one model
-this prints one JSON line per `mode`: the two spectra's sums over frequency and their ratio
-(how much more NVIDIA's removes at one strength), their largest relative difference, and
-the energy each removes from a recording at the given strength.
+this prints one JSON line per `mode`: the two spectra's sums over frequency and their ratio,
+their largest relative difference per frequency, and the share of a recording's energy each
+removes at the given strength (the ratio of sums does not predict it: the spectra differ in
+shape).
 
 Usage (either backend):
     python benchmarks/denoiser_bias.py --model squeezewave_128s_klettres \

@@ -4,7 +4,7 @@
 checks it against a PyTorch transcription); `padding="same"` is what configs and GAN runs
 before 2026-12-07 computed. With the same weights and audio, this prints one JSON line per
 sub-discriminator and audio length: for each feature map, max |same - hifigan| / max |hifigan|
-(or the two shapes where they differ), and the losses of both.
+(or the two shapes where they differ).
 
 Usage (either backend):
     python benchmarks/discriminator_padding.py --width 1.0 --lengths 8192 8191

@@ -1,5 +1,6 @@
 """Checks on paths before any work: where a folder cannot be made (every writer), whether a
-`.keras` file is an archive at all, and whether a weights file is a training checkpoint.
+`.keras` file is an archive at all, and whether a weights file is a training checkpoint; and
+file lists given as pipes (`<(ls mels/*.pt)`), which can be read only once.
 
 Light on purpose (no Keras, no NumPy; h5py only to read a weights file): the command line's
 prechecks run it before a backend loads.
@@ -7,7 +8,10 @@ prechecks run it before a backend loads.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import stat
 from pathlib import Path
 
 
@@ -67,3 +71,59 @@ def is_training_checkpoint(path: str | os.PathLike) -> bool:
             )
     except (OSError, ValueError):  # unreadable: the export names it, or replaces it
         return False
+
+
+# A pipe can be read once, and a list is looked at more than once (is it a list? then read
+# it, by each caller): its bytes, by the pipe's (device, inode), until the outermost
+# `keeping_pipe_lists` ends (the entry points `vocode_files`, `evaluate`, `train`,
+# `make_dataset` and `resolve_files` hold one), so a named pipe written again is read again
+# by the next call. Outside any, what is read is kept for the life of the process.
+_PIPES: dict[tuple[int, int], bytes] = {}
+_PIPE_SCOPES = [0]
+
+
+@contextlib.contextmanager
+def keeping_pipe_lists():
+    """Within it (nested as deep as needed), a pipe read as a file list is read once and kept;
+    the outermost exit forgets them."""
+    _PIPE_SCOPES[0] += 1
+    try:
+        yield
+    finally:
+        _PIPE_SCOPES[0] -= 1
+        if _PIPE_SCOPES[0] == 0:
+            _PIPES.clear()
+
+
+def keeps_pipe_lists(function):
+    """Runs `function` inside `keeping_pipe_lists` (a decorator for the entry points)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with keeping_pipe_lists():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def is_pipe(path) -> bool:
+    """Whether `path` is a named pipe (the shell's `<(...)` gives one in /dev/fd)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def _pipe_bytes(path: Path) -> bytes | None:
+    """The whole of `path` when it is a named pipe or process substitution, else None."""
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISFIFO(status.st_mode):
+        return None
+    key = (status.st_dev, status.st_ino)
+    if key not in _PIPES:
+        with open(path, "rb") as f:
+            _PIPES[key] = f.read()
+    return _PIPES[key]

@@ -41,7 +41,7 @@ DENSE_SCALE_GROUPS = (1,) * len(SCALE_GROUPS)
 PADDINGS = ("hifigan", "same")
 
 
-def _with_legacy_groups(config: dict, key: str | None) -> dict:
+def _with_legacy_defaults(config: dict, key: str | None) -> dict:
     """A config saved before `key` (the scale groups) existed was built with dense scale
     convolutions, and one saved before `padding` existed with "same" padding."""
     legacy = {"padding": "same"}
@@ -252,7 +252,7 @@ class PeriodDiscriminator(layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_with_legacy_groups(config, None))
+        return cls(**_with_legacy_defaults(config, None))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -359,7 +359,7 @@ class ScaleDiscriminator(layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_with_legacy_groups(config, "groups"))
+        return cls(**_with_legacy_defaults(config, "groups"))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -423,7 +423,7 @@ class MultiPeriodDiscriminator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_with_legacy_groups(config, None))
+        return cls(**_with_legacy_defaults(config, None))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -518,7 +518,7 @@ class MultiScaleDiscriminator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_with_legacy_groups(config, "groups"))
+        return cls(**_with_legacy_defaults(config, "groups"))
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
@@ -622,4 +622,4 @@ class WaveDiscriminator(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**_with_legacy_groups(config, "scale_groups"))
+        return cls(**_with_legacy_defaults(config, "scale_groups"))

@@ -58,6 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_waveglow import _checks
+from keras_waveglow._paths import keeps_pipe_lists
 from keras_waveglow.audio import reason_without_path, replace_from_temporary, sync_folder
 from keras_waveglow.losses import (
     MR_STFT_RESOLUTIONS,
@@ -824,6 +825,7 @@ def score_against_reference(
     return scores, failures
 
 
+@keeps_pipe_lists  # a list from a pipe, read once for the whole call
 def evaluate(
     model,
     files,

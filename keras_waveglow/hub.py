@@ -482,8 +482,9 @@ def download_preset(
         name: a preset with downloadable weights.
         allow_unverified: bool, as `preset_weights_file`'s. Default False.
         progress: bool, show a download progress bar. Default True.
-        refresh: bool, first delete the preset's cached conversions (`remove_cached`), so the
-            checkpoint is converted anew (downloaded again unless it is in place). Default False.
+        refresh: bool, convert the checkpoint anew (downloading it again unless it is in
+            place) in place of the preset's cached conversions, which are deleted once the
+            new one is cached and put back if that fails. Default False.
 
     Returns:
         The `Path` of the converted `.weights.h5` file.
@@ -491,9 +492,31 @@ def download_preset(
     Example:
         >>> keras_waveglow.hub.download_preset("nvidia_universal", refresh=True)
     """
-    if refresh:
-        remove_cached(name)
-    return preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
+    if not refresh:
+        return preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
+    _download_source(name)
+    with _lock(cache_dir() / f".{name}.lock"):  # set aside: the cache then misses
+        aside = [(path, path.with_name(path.name + ".refreshing")) for path in _cache_files(name)]
+        for path, moved in aside:
+            os.replace(path, moved)
+    try:
+        target = preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
+    except BaseException:  # offline, no torch, refused: the former conversion is kept
+        for path, moved in aside:
+            if moved.exists() and not path.exists():
+                os.replace(moved, path)
+        raise
+    for _, moved in aside:
+        moved.unlink(missing_ok=True)
+    return target
+
+
+def _cache_files(name: str) -> list[Path]:
+    """A preset's cached conversions, the consents given for unverified checkpoints, and
+    conversions moved aside as damaged."""
+    folder = cache_dir() / name
+    patterns = ("[0-9a-f]*.weights.h5", "*.accepted", "*.weights.h5.damaged")
+    return [path for pattern in patterns for path in sorted(folder.glob(pattern))]
 
 
 def remove_cached(name: str) -> list[Path]:
@@ -520,15 +543,12 @@ def remove_cached(name: str) -> list[Path]:
         [PosixPath('/root/.keras/keras_waveglow/nvidia_universal/1b2c...weights.h5')]
     """
     _download_source(name)
-    folder = cache_dir() / name
-    if not folder.is_dir():
+    if not (cache_dir() / name).is_dir():
         return []
-    removed = []
     with _lock(cache_dir() / f".{name}.lock"):
-        for pattern in ("[0-9a-f]*.weights.h5", "*.accepted", "*.weights.h5.damaged"):
-            for path in sorted(folder.glob(pattern)):
-                path.unlink(missing_ok=True)
-                removed.append(path)
+        removed = _cache_files(name)
+        for path in removed:
+            path.unlink(missing_ok=True)
     for path in removed:
         logger.info("Preset %r: removed %s from the cache.", name, path)
     return removed

@@ -36,6 +36,7 @@ import numpy as np
 from keras import layers, ops, saving
 
 from keras_waveglow import _checks
+from keras_waveglow._paths import keeps_pipe_lists
 from keras_waveglow.audio import LOG_FLOOR
 from keras_waveglow.flow import WaveGlow
 
@@ -1380,6 +1381,7 @@ def _generator(name: str, seed) -> np.random.Generator:
         ) from error
 
 
+@keeps_pipe_lists  # a list from a pipe, read once for the whole call
 def vocode_files(
     inputs: Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,

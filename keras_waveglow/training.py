@@ -46,8 +46,9 @@ import keras
 from keras import ops, saving
 
 from keras_waveglow import _checks
-from keras_waveglow._paths import is_training_checkpoint
+from keras_waveglow._paths import is_pipe, is_training_checkpoint, keeps_pipe_lists
 from keras_waveglow.audio import durable_replace
+from keras_waveglow.discriminators import PADDINGS
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import (
     WaveGlow,
@@ -956,9 +957,9 @@ RECIPE_FILE = "run_config.json"  # what `train` was asked for; a resume must ask
 # The multi-scale discriminator's convolutions: HiFi-GAN's groups, or dense (GAN runs
 # recorded before `msd_groups` existed).
 MSD_GROUPS = ("hifigan", "dense")
-# How the discriminators pad (`discriminators.PADDINGS`): HiFi-GAN's, or Keras' "same" (GAN
-# runs recorded before `discriminator_padding` existed).
-DISCRIMINATOR_PADDINGS = ("hifigan", "same")
+# How the discriminators pad: HiFi-GAN's, or Keras' "same" (GAN runs recorded before
+# `discriminator_padding` existed).
+DISCRIMINATOR_PADDINGS = PADDINGS
 GENERATOR_FILE = "waveglow.keras"
 SNAPSHOT_DIR = "snaps"
 BEST_GENERATOR_FILE = "waveglow_best.keras"
@@ -1223,6 +1224,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         return "adversarial" if first >= start else "mixed"
 
     def on_epoch_begin(self, epoch, logs=None):
+        # Read once an epoch: Keras' batch index overshoots when a dataset of unknown length
+        # ends inside a call of several steps, so the count is set right at each epoch.
+        self._step = int(ops.convert_to_numpy(self.model.step_counter.value))
         self._epoch_start = self._step
 
     def on_train_batch_end(self, batch, logs=None):
@@ -1425,9 +1429,6 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
                 f"run's settings (recorded in {path}), or start a new run from its weights "
                 f"with --init-from {out / GENERATOR_FILE}."
             )
-        if "steps" in information and payload.get("steps") != information["steps"]:
-            # Extended (or cut short): a later resume without --steps continues to this total.
-            _write_json_atomically(path, {**payload, "steps": information["steps"]})
         return
     out.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -1438,6 +1439,26 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
         },
     }
     _write_json_atomically(path, payload)
+
+
+def _recorded_run_steps(out: Path) -> int | None:
+    """The run's total steps as `run_config.json` records it (the last one asked for)."""
+    try:
+        steps = json.loads((out / RECIPE_FILE).read_text(encoding="utf-8")).get("steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
+
+def _record_run_steps(out: Path, steps: int) -> None:
+    """Records `steps` as the run's total in its `run_config.json` (when it has one)."""
+    path = out / RECIPE_FILE
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # no recipe (a run older than it): nothing to update
+    if isinstance(payload, dict) and payload.get("steps") != steps:
+        _write_json_atomically(path, {**payload, "steps": steps})
 
 
 def read_training_state(directory) -> dict:
@@ -2173,8 +2194,9 @@ class _StopAtStep(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.remaining = self.steps - int(ops.convert_to_numpy(self.model.step_counter.value))
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._at_epoch_start = self.remaining
+    def on_epoch_begin(self, epoch, logs=None):  # read once an epoch (see TrainingCheckpoint)
+        done = int(ops.convert_to_numpy(self.model.step_counter.value))
+        self.remaining = self._at_epoch_start = self.steps - done
 
     def on_train_batch_end(self, batch, logs=None):
         self.remaining = self._at_epoch_start - (batch + 1)
@@ -2435,11 +2457,12 @@ def _writing_callbacks(
     return callbacks
 
 
+@keeps_pipe_lists  # a list from a pipe, read once for the whole call
 def train(
     data,
     out,
     preset: str = "arctic_16k",
-    steps: int = 1000,
+    steps: int | None = None,
     batch_size: int = 12,
     segment_length: int = 16000,
     gan: bool = False,
@@ -2494,9 +2517,9 @@ def train(
         out: output folder; must be empty or absent unless `resume`.
         preset: WaveGlow preset. Default "arctic_16k", as `keras-waveglow train`'s (it was
             "tiny" before 2026-12-06).
-        steps: total training steps, counting those of a resumed run (recorded in
-            `run_config.json`: the CLI's `--resume` takes it when `--steps` is left out).
-            Default 1000.
+        steps: total training steps, counting those of a resumed run; recorded in
+            `run_config.json` (a resume records the total it was given). Default None: 1000
+            for a new run, the run's recorded total for a resume.
         batch_size, segment_length: batch shape. Defaults 12 and 16000.
         gan: add the discriminator and adversarial terms. Default False.
         mixed_precision: None, "bf16" or "fp16" (loss scaling). Default None.
@@ -2592,6 +2615,8 @@ def train(
     # the same ones): a float step count would train a step less, a float segment length
     # fails inside tf.data, and a NaN loss weight drops its term and is recorded as invalid
     # JSON that no resume can match (NaN != NaN).
+    if steps is None:  # a resume goes on to the run's recorded total
+        steps = (_recorded_run_steps(out) if resume else None) or 1000
     steps = _checks.count("steps", steps, 1)
     batch_size = _checks.count("batch_size", batch_size, 1)
     segment_length = _checks.count("segment_length", segment_length, 1)
@@ -2659,6 +2684,13 @@ def train(
         )
     if ema is not None and not 0.0 < ema < 1.0:
         raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")
+    if msd_groups not in MSD_GROUPS:  # before the run's recipe records it
+        raise ValueError(f"msd_groups must be one of {MSD_GROUPS}; got {msd_groups!r}.")
+    if discriminator_padding not in DISCRIMINATOR_PADDINGS:
+        raise ValueError(
+            f"discriminator_padding must be one of {DISCRIMINATOR_PADDINGS}; got "
+            f"{discriminator_padding!r}."
+        )
     if discriminator_warmup_steps and not gan:
         raise ValueError(
             f"discriminator_warmup_steps ({discriminator_warmup_steps}) needs gan=True: "
@@ -2749,13 +2781,17 @@ def train(
         "trim_db": trim_db,
         "seed": seed,
     }
+    named = isinstance(data, str | os.PathLike)
+    piped = named and is_pipe(data)
     if workers.is_chief:
         _check_or_record_recipe(
             out,
             recipe,
             resume,
-            data=data,
-            data_path=str(Path(data).resolve()) if isinstance(data, str | os.PathLike) else None,
+            # A pipe (`<(ls ...)`) names nothing a resume could read again: not recorded, so a
+            # resume asks for --data.
+            data=None if piped else data,
+            data_path=str(Path(data).resolve()) if named and not piped else None,
             init_from=init_from,
             data_files=fingerprint,
             keep_every=keep_every,  # not the recipe (they change no step): what a resume
@@ -2765,6 +2801,8 @@ def train(
     if resume:  # the run's own files, read before the model is built: errors come first
         read_training_state(out)
         _check_checkpoint_readable(out / LAST_WEIGHTS)
+        if workers.is_chief:  # extended or cut short: a later resume goes on to this total
+            _record_run_steps(out, steps)
     if mixed_precision not in _POLICIES:
         raise ValueError(
             f"mixed_precision must be one of None, 'bf16', 'fp16'; got {mixed_precision!r}."
@@ -2772,9 +2810,9 @@ def train(
     # The layers take the policy when built; the caller's own is restored after (a notebook's
     # next model would otherwise compute in bf16 or fp16).
     caller_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(_POLICIES[mixed_precision])
-    keras.utils.set_random_seed(seed)
     try:
+        keras.config.set_dtype_policy(_POLICIES[mixed_precision])
+        keras.utils.set_random_seed(seed)
         with workers.scope():  # every worker builds the same model (same seed)
             model = build_gan(
                 preset,

@@ -46,12 +46,14 @@ def assert_model_saving_round_trip(model, call_fn, tmp_path, atol: float = 0.0) 
 
 def named_pipe(folder, text: str):
     """A named pipe in `folder` that gives `text` once to its first reader (as the shell's
-    `<(ls mels/*.pt)` does): a thread writes it when a reader opens the pipe."""
+    `<(ls mels/*.pt)` does): a thread writes it when a reader opens the pipe. Called again
+    with the same folder, the same pipe gives the new text to its next reader."""
     import os
     import threading
 
     path = folder / "listing.pipe"
-    os.mkfifo(path)
+    if not path.exists():
+        os.mkfifo(path)
 
     def write() -> None:
         with open(path, "w", encoding="utf-8") as f:  # blocks until a reader opens it

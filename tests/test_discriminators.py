@@ -294,14 +294,21 @@ def _hifigan_reference(disc, audio):
 
     x = torch.from_numpy(np.asarray(audio, np.float64))[:, None, :]
     logits, features = [], []
+    # HiFi-GAN's layout, written out (not read from the layers under test): DiscriminatorP
+    # kernel 5, strides 3, 3, 3, 3, 1, then a kernel-3 post conv; DiscriminatorS kernels 15,
+    # 41 x 5, 5 with strides 1, 2, 2, 4, 4, 1, 1 and groups 1, 4, 16, 16, 16, 16, 1 (at width
+    # 1/16 the 8-channel third conv allows 8), then kernel 3.
+    period_kernels, period_strides = (5, 5, 5, 5, 5, 3), (3, 3, 3, 3, 1, 1)
+    scale_kernels, scale_strides = (15, 41, 41, 41, 41, 41, 5, 3), (1, 2, 2, 4, 4, 1, 1, 1)
+    assert disc.periods == [2, 3, 5, 7, 11]
     for d in disc.period_discriminator.discriminators:  # (B, 1, T) -> (B, 1, T / p, p)
         y, fmap = x, []
         if y.shape[-1] % d.period:
             y = F.pad(y, (0, d.period - y.shape[-1] % d.period), "reflect")
         y = y.view(y.shape[0], 1, -1, d.period)
-        for i, conv in enumerate([*d.convs, d.post]):
-            k = conv.kernel.shape[0]
-            stride = d.stride if i < len(d.convs) - 1 else 1
+        convs = [*d.convs, d.post]
+        for conv, k, stride in zip(convs, period_kernels, period_strides, strict=True):
+            assert conv.kernel.shape[:2] == (k, 1)
             y = F.conv2d(
                 y,
                 tensor(conv.kernel, (3, 2, 0, 1)),
@@ -318,11 +325,10 @@ def _hifigan_reference(disc, audio):
         if i:
             y = F.avg_pool1d(y, 4, 2, padding=2)
         z, fmap = y, []
-        strides = [*d._STRIDES, 1]
-        for conv, stride, groups in zip(
-            [*d.convs, d.post], strides, [*d.conv_groups, 1], strict=True
-        ):
-            k = conv.kernel.shape[0]
+        groups_ = (1, 4, 16, 16, 16, 16, 1, 1) if d.width == 1 else (1, 4, 8, 16, 16, 16, 1, 1)
+        layers_ = zip([*d.convs, d.post], scale_kernels, scale_strides, groups_, strict=True)
+        for conv, k, stride, groups in layers_:
+            assert conv.kernel.shape[0] == k
             kernel, bias = tensor(conv.kernel, (2, 1, 0)), tensor(conv.bias, (0,))
             z = F.conv1d(z, kernel, bias, stride=stride, padding=(k - 1) // 2, groups=groups)
             z = F.leaky_relu(z, 0.1) if conv is not d.post else z

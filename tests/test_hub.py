@@ -606,8 +606,16 @@ def test_refresh_converts_anew_and_a_stale_conversion_names_it(
         WaveGlow.from_preset(PRESET)
     consent = cache / PRESET / "0123.accepted"  # a consent given for an older checkpoint
     consent.write_text("accepted")
+    # A refresh that fails (here the server answers 404) keeps what was cached.
+    kept = path.read_bytes()
+    files, server.files = server.files, {}
+    assert cli.main(["download", PRESET, "--refresh", "--no-progress"]) == 1
+    assert "404" in capsys.readouterr().err
+    assert path.read_bytes() == kept and consent.read_text() == "accepted"
+    assert cached_files(cache) == [f"{PRESET}/0123.accepted", f"{PRESET}/{path.name}"]
+    server.files = files
     assert cli.main(["download", PRESET, "--refresh", "--no-progress"]) == 0
-    assert Path(capsys.readouterr().out.strip()) == path and len(server.requests) == 2
+    assert Path(capsys.readouterr().out.strip()) == path and len(server.requests) == 3
     assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
     check_matches_torch(WaveGlow.from_preset(PRESET), reference)
     assert hub.remove_cached(PRESET) == [path] and cached_files(cache) == []
@@ -619,4 +627,4 @@ def test_refresh_converts_anew_and_a_stale_conversion_names_it(
     assert "bundled with the package; nothing of it is cached" in capsys.readouterr().err
     assert cli.main(["download", "arctic", "--refresh"]) == 2
     assert "--refresh applies to a preset's weights" in capsys.readouterr().err
-    assert len(server.requests) == 2
+    assert len(server.requests) == 3

@@ -569,7 +569,7 @@ def test_best_checkpoint_is_ranked_within_the_adversarial_phase(tmp_path):
     state = read_training_state(tmp_path / "run")
     assert state["best_phase"] == "adversarial" and state["step"] == 5
     assert state["best"] == pytest.approx(min(losses[2:]), rel=1e-6)
-    # A checkpoint that ranks by something else continues with its own best.
+    # The same monitor continues with the recorded best; another one starts its own.
     again = TrainingCheckpoint(tmp_path / "run", save_freq=1)
     assert (again.best, again.best_phase) == (state["best"], "adversarial")
     assert TrainingCheckpoint(tmp_path / "run", monitor="nll").best is None
@@ -1736,6 +1736,10 @@ def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_pa
     train(out=tmp_path / "extended", steps=3, **common)
     train(out=tmp_path / "extended", steps=6, resume=True, **common)
     assert saves == [2, 4, 6, 2, 3, 4, 6]  # on the grid, each step once (3: where it stopped)
+    # The extension is the run's total now: a resume without steps has nothing left to do.
+    assert json.loads((tmp_path / "extended" / "run_config.json").read_text())["steps"] == 6
+    with pytest.warns(UserWarning, match="nothing to train: the run is at step 6 already"):
+        train(out=tmp_path / "extended", resume=True, **common)
     for run in ("straight", "extended"):
         snaps = sorted((tmp_path / run / "snaps").glob("*.weights.h5"))
         assert [p.name for p in snaps] == ["2.weights.h5", "4.weights.h5", "6.weights.h5"], run
@@ -2063,10 +2067,11 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     monkeypatch.setattr(training, "train", lambda *a, **k: seen.update(k, data=a[0]) or summary)
     assert main(short) == 0  # "nothing to train": only the call is read
     assert seen["data"] == str(ROOT / "data") and seen["preset"] == "tiny"
-    # --steps: the run's total, recorded at its start (1000, the default) and again by the
-    # resume that asked for 9; a resume without it goes on to that (it trained to 1000).
-    assert json.loads((out / "run_config.json").read_text())["steps"] == 9
-    assert main(["train", "--out", str(out), "--resume"]) == 0 and seen["steps"] == 9
+    # --steps: the run's total, recorded at its start (1000, the default); the resume that
+    # asked for 9 was refused at the stand-in checkpoint, so it changed nothing; a resume
+    # without --steps goes on to the recorded total (it trained to 1000 whatever the run's).
+    assert json.loads((out / "run_config.json").read_text())["steps"] == 1000
+    assert main(["train", "--out", str(out), "--resume"]) == 0 and seen["steps"] == 1000
     assert seen["ema"] == 0.99 and seen["seed"] == 5 and seen["mae_weight"] == 2.0
     assert seen["clipnorm"] is None and seen["dequantize"] is False and seen["split"] == "all"
     assert seen["batch_size"] == 2 and seen["segment_length"] == 2048

@@ -133,6 +133,20 @@ def test_cli_vocode_reads_a_list_from_a_named_pipe(corpus, tmp_path, monkeypatch
     assert _names(out.rglob("*.wav"), out) == ["de/a.wav", "en/c.wav"]
 
 
+def test_a_named_pipe_written_again_is_read_again(corpus, tmp_path, monkeypatch):
+    """A pipe's list is kept for one call only (it is read once and looked at twice): the
+    next call reads what was written to the pipe since (a notebook's mkfifo, a server)."""
+    from tests.helpers import named_pipe
+
+    monkeypatch.chdir(corpus)
+    model = vocode_helpers.tiny_model()
+    for text, expected in (("de/a.wav\n", ["de/a.wav"]), ("en/c.npy\n", ["en/c.wav"])):
+        pipe = named_pipe(tmp_path, text)
+        out = tmp_path / f"out_{len(expected[0])}_{expected[0][:2]}"
+        result = inference.vocode_files([pipe], out, model, progress=False)
+        assert result["failed"] == [] and _names(result["written"], out) == expected
+
+
 def test_explicit_files_that_are_not_audio_fail_with_their_reason(corpus, tmp_path, capsys):
     (tmp_path / "blob.bin").write_bytes(b"\0\1\2\3")
     (tmp_path / "empty.txt").write_text("")

@@ -19,13 +19,14 @@ import http.client
 import logging
 import os
 import re
-import stat
 import tarfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from keras_waveglow._paths import _pipe_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -402,26 +403,6 @@ def list_folder(path: str | os.PathLike) -> Path:
     directory for a named pipe (`<(ls mels/*.pt)` lives in /dev/fd)."""
     path = Path(path)
     return Path() if _pipe_bytes(path) is not None else path.parent
-
-
-# A pipe can be read once, and a list is looked at more than once (is it a list? then read
-# it): its bytes, by the pipe's (device, inode), for the life of the process.
-_PIPES: dict[tuple[int, int], bytes] = {}
-
-
-def _pipe_bytes(path: Path) -> bytes | None:
-    """The whole of `path` when it is a named pipe or process substitution, else None."""
-    try:
-        status = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    if not stat.S_ISFIFO(status.st_mode):
-        return None
-    key = (status.st_dev, status.st_ino)
-    if key not in _PIPES:
-        with open(path, "rb") as f:
-            _PIPES[key] = f.read()
-    return _PIPES[key]
 
 
 def _exists(path: Path) -> bool:

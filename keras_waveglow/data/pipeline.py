@@ -33,6 +33,7 @@ import numpy as np
 
 from keras_waveglow import _checks
 from keras_waveglow import audio as audio_lib
+from keras_waveglow._paths import keeps_pipe_lists
 from keras_waveglow.data import arctic
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ def _folder_audio(source: Path, split: str) -> list[Path]:
     )
 
 
+@keeps_pipe_lists  # a list from a pipe: asked whether it is one, then read
 def resolve_files(
     files_or_corpus, split: str = "train", n_eval: int = 100, n_dev: int = 100
 ) -> list[Path]:
@@ -900,6 +902,7 @@ def _parallelism(name: str, value, minimum: int) -> int | None:
     return value
 
 
+@keeps_pipe_lists
 def make_dataset(
     files_or_corpus,
     config,
