@@ -1177,7 +1177,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.best = None
         self.best_phase = None  # the loss definition `best` was ranked under (see _phase)
         self.last_saved_step = None
-        self._step = None  # the step counter, read in on_train_begin and counted on from there
+        self._step = None  # the step counter, read at each epoch's start and counted on from there
         self._epoch_start = None  # the step counter when the epoch began: logs average since
         state_path = self.directory / STATE_FILE
         if state_path.exists():
@@ -1200,8 +1200,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 )
         self.directory.mkdir(parents=True, exist_ok=True)
         _clean_stale_temporaries(self.directory)
-        # Counted here, not read from the device every step.
-        self._step = int(ops.convert_to_numpy(self.model.step_counter.value))
 
     def _improved(self, value) -> bool:
         if value is None or not math.isfinite(value):  # NaN: an epoch whose steps all failed
@@ -2180,9 +2178,9 @@ class _StepTensorBoard(keras.callbacks.TensorBoard):
 class _StopAtStep(keras.callbacks.Callback):
     """Stops `fit` when the model's step counter reaches `steps`: the last epoch may be short.
 
-    Reads the counter once at the start and counts batches from there (`batch`, the epoch's
-    index of the last step run, several per call with steps_per_execution), so it adds no
-    per-step device sync.
+    Reads the counter once an epoch and counts batches from there (`batch`, the epoch's index
+    of the last step run, several per call with steps_per_execution), so it adds no per-step
+    device sync.
     """
 
     def __init__(self, steps: int):
@@ -2190,9 +2188,6 @@ class _StopAtStep(keras.callbacks.Callback):
         self.steps = int(steps)
         self.remaining = None
         self._at_epoch_start = None
-
-    def on_train_begin(self, logs=None):
-        self.remaining = self.steps - int(ops.convert_to_numpy(self.model.step_counter.value))
 
     def on_epoch_begin(self, epoch, logs=None):  # read once an epoch (see TrainingCheckpoint)
         done = int(ops.convert_to_numpy(self.model.step_counter.value))
