@@ -27,6 +27,11 @@ metric               best  definition                                           
 ``rtf``              low   synthesis seconds per second of audio (compiled calls)      -
 ===================  ====  ==========================================================  =======
 
+On a recording made at a lower rate than the model's (CMU ARCTIC's 16 kHz for a 22.05 kHz
+model), `mr_stft` and `mcd_db` are computed on both signals resampled to the recording's rate:
+the band it never held is not scored (`band_limited_rate`; the report records the rate per
+file as `band_limited_rate` and the rule as `settings["spectral_band"]`).
+
 F0 comes from `pyworld` (DIO + StoneMask, 5 ms frames), or `librosa.pyin` without it. A
 missing optional package skips its metric with a message (in the report and the log); it never
 stops the evaluation. Each system gets the mean and a 95 % Student-t interval over utterances.
@@ -131,6 +136,12 @@ MR_STFT_POWER_FLOOR = STFT_POWER_FLOOR
 # field floored the magnitude at 1e-7 (MR_STFT_OLD_FLOOR), and the two do not compare.
 MR_STFT_FLOOR = STFT_FLOOR_DEFINITION
 MR_STFT_OLD_FLOOR = OLD_STFT_FLOOR_DEFINITION
+# How a report records the band mr_stft and mcd_db cover (settings["spectral_band"]): up to
+# the recording's own Nyquist frequency when it is below the model's (`band_limited_rate`).
+# A report without the field scored the whole band up to the model's ("model"); the two
+# differ only on files recorded below the model's rate (utterance["band_limited_rate"]).
+SPECTRAL_BAND = "recording"
+SPECTRAL_BAND_OLD = "model"
 _EVAL_EXTRA = "pip install 'keras-waveglow[eval]'"
 _STAGING_PREFIX = ".evaluate-"  # evaluate's folder for a run's audio until its report is done
 
@@ -780,8 +791,41 @@ def _non_finite(audio) -> str | None:
     return f"{kinds} of {audio.size} samples"
 
 
+def band_limited_rate(sample_rate: int, source_rate: int | None) -> int | None:
+    """The rate `mr_stft` and `mcd_db` are scored at when the recording was made at a lower
+    rate than the model's (None: at the model's rate).
+
+    A recording made at 16 kHz and resampled to 22.05 kHz holds nothing above 8 kHz. Both
+    log-spectral measures then score that empty band against whatever a vocoder puts there
+    (WaveGlow's noise; Griffin-Lim, from a mel that stops at `fmax`, nothing), and it dominates
+    them: the bundled model's MCD on arctic_a0009 was 28.7 dB over the whole band and 9.8 dB
+    with both signals low-passed at 7.8 kHz (review 21). Scored at the recording's own rate
+    instead (both signals resampled to it, as PESQ-WB resamples to 16 kHz), the band the
+    recording never held is left out.
+
+    Args:
+        sample_rate: int, the rate the audio is scored at (the model's).
+        source_rate: int or None, the rate of the recording file (None: unknown).
+
+    Returns:
+        `source_rate` when it is known and lower than `sample_rate`, else None.
+
+    Example:
+        >>> band_limited_rate(22050, 16000), band_limited_rate(22050, 44100)
+        (16000, None)
+    """
+    if source_rate is not None and 0 < source_rate < sample_rate:
+        return int(source_rate)
+    return None
+
+
 def score_against_reference(
-    reference, degraded, sample_rate: int, mel_config: dict, names: Sequence[str] | None = None
+    reference,
+    degraded,
+    sample_rate: int,
+    mel_config: dict,
+    names: Sequence[str] | None = None,
+    source_rate: int | None = None,
 ) -> tuple[dict[str, float | None], dict[str, str]]:
     """Every reference-based metric of `degraded` against `reference`.
 
@@ -791,6 +835,10 @@ def score_against_reference(
         sample_rate: int, rate of both.
         mel_config: `mel_spectrogram` settings for the log-mel distance.
         names: metrics to compute; None computes every available one.
+        source_rate: int or None, the rate the reference was recorded at. When it is lower
+            than `sample_rate`, `mr_stft` and `mcd_db` are computed on both signals resampled
+            to it (`band_limited_rate`); PESQ-WB (16 kHz), STOI (10 kHz) and the log-mel
+            distance (up to `fmax`) stop below it anyway. None: everything at `sample_rate`.
 
     Returns:
         `(scores, failures)`: metric name -> value, and metric -> error message for metrics
@@ -806,12 +854,27 @@ def score_against_reference(
             raise ValueError(f"the {name} audio is not finite ({problem})")
     if names is None:
         names = available_metrics()[0]
+    band_rate = band_limited_rate(sample_rate, source_rate)
+
+    def band_limited() -> tuple[np.ndarray, np.ndarray, int]:
+        if band_rate is None:
+            return reference, degraded, sample_rate
+        paired = _pair(reference, degraded)
+        return (*(_resample(audio, sample_rate, band_rate) for audio in paired), band_rate)
+
+    def mr_stft() -> float:
+        ref, deg, _ = band_limited()
+        return multi_resolution_stft_distance(ref, deg)
+
+    def mcd() -> float:
+        return mel_cepstral_distortion(*band_limited())
+
     tasks = {
         "pesq_wb": lambda: {"pesq_wb": pesq_wb(reference, degraded, sample_rate)},
         "stoi": lambda: {"stoi": stoi(reference, degraded, sample_rate)},
-        "mr_stft": lambda: {"mr_stft": multi_resolution_stft_distance(reference, degraded)},
+        "mr_stft": lambda: {"mr_stft": mr_stft()},
         "log_mel_l1": lambda: {"log_mel_l1": log_mel_l1(reference, degraded, mel_config)},
-        "mcd_db": lambda: {"mcd_db": mel_cepstral_distortion(reference, degraded, sample_rate)},
+        "mcd_db": lambda: {"mcd_db": mcd()},
         "f0_rmse_cents": lambda: f0_metrics(reference, degraded, sample_rate),
     }
     scores, failures = {}, {}
@@ -989,6 +1052,8 @@ def evaluate(
         nonlocal staging
         digest = _file_sha256(path)
         file_seeds = file_seed(seed, digest)
+        source_format = _source_format(path)
+        band_rate = band_limited_rate(sample_rate, source_format.get("source_sample_rate"))
         mel = ops.convert_to_numpy(mel_spectrogram(reference, **mel_config))
         duration = len(reference) / sample_rate
 
@@ -1049,7 +1114,7 @@ def evaluate(
             if system in unusable:
                 continue
             scores, failures = score_against_reference(
-                reference, audio[system], sample_rate, mel_config, names
+                reference, audio[system], sample_rate, mel_config, names, band_rate
             )
             values.update(scores)
             for key, message in failures.items():
@@ -1083,7 +1148,8 @@ def evaluate(
             "source": _display_path(path),
             "source_resolved": str(path.resolve()),
             "source_sha256": digest,
-            **_source_format(path),
+            **source_format,
+            **({"band_limited_rate": band_rate} if band_rate is not None else {}),
             "duration_s": duration,
             "metrics": metrics,
             "errors": errors,
@@ -1156,6 +1222,7 @@ def evaluate(
                 "mr_stft_resolutions": [list(r) for r in MR_STFT_RESOLUTIONS],
                 "mr_stft_floor": MR_STFT_FLOOR,
                 "mcd_order": MCD_ORDER,
+                "spectral_band": SPECTRAL_BAND,
                 "f0_frame_period_ms": F0_FRAME_PERIOD_MS,
                 # The pyin fallback's name carries its frame rule: a report that says only
                 # "librosa.pyin" used longer frames (`compare` leaves its voicing out).
@@ -1611,7 +1678,9 @@ def compare_reports(
     together. A metric whose definition differs is left out instead: `mr_stft` between a report
     written with its older magnitude floor (no `settings["mr_stft_floor"]`) and a newer one;
     the pitch, voicing and MCD metrics when `settings["f0_extractor"]` differs (pyworld or
-    librosa's pyin); `log_mel_l1` when `settings["mel_config"]` differs.
+    librosa's pyin); `mr_stft` and `mcd_db` when `settings["spectral_band"]` differs (a report
+    written before it scored the band above a 16 kHz recording's 8 kHz too) and a paired file
+    was scored band-limited; `log_mel_l1` when `settings["mel_config"]` differs.
 
     Args:
         base: the report to compare against: a dict, a `report.json` path or its folder.
@@ -1669,6 +1738,7 @@ def compare_reports(
         "mr_stft_floor": MR_STFT_OLD_FLOOR,
         "griffin_lim_momentum": GRIFFIN_LIM_MOMENTUM,
         "seed_by": "position",
+        "spectral_band": SPECTRAL_BAND_OLD,
     }
     base_settings = {**defaults, **(base.get("settings") or {})}
     new_settings = {**defaults, **(new.get("settings") or {})}
@@ -1691,6 +1761,23 @@ def compare_reports(
                 "'f0_extractor'): the values are not comparable; evaluate both where the same "
                 "packages are installed"
             )
+    if base_settings["spectral_band"] != new_settings["spectral_band"]:
+        # The two definitions differ only on the files one report scored band-limited.
+        limited = [
+            utts[k]["source"]
+            for utts, k in [(base_utts, i) for i, _ in pairs] + [(new_utts, j) for _, j in pairs]
+            if utts[k].get("band_limited_rate") is not None
+        ]
+        if limited:
+            for name in ("mr_stft", "mcd_db"):
+                left_out.setdefault(
+                    name,
+                    f"{base_name} scores it up to the {base_settings['spectral_band']}'s Nyquist "
+                    f"frequency, {new_name} up to the {new_settings['spectral_band']}'s "
+                    f"(settings 'spectral_band'), and {len(limited)} paired file(s) were "
+                    f"recorded below the model's rate (e.g. {limited[0]!r}): the values are "
+                    "not comparable; evaluate again to compare them",
+                )
     if base_settings.get("mel_config") != new_settings.get("mel_config"):
         left_out["log_mel_l1"] = (
             f"{base_name} and {new_name} use different mels (settings 'mel_config'): the "

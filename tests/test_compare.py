@@ -255,6 +255,38 @@ def test_metrics_measured_differently_are_left_out_with_a_reason():
     assert compare_reports(base, new)["metrics_left_out"] == {}
 
 
+def test_band_limited_mcd_and_mr_stft_are_left_out_only_where_a_file_was_band_limited():
+    """A report that scored MCD and MR-STFT up to a 16 kHz recording's Nyquist frequency
+    against one that scored the whole band (no `spectral_band`: reports before it): those two
+    are left out, with the file named; where no paired file was recorded below the model's
+    rate the definitions agree and both are compared."""
+    sources = ["s/a.wav", "s/b.wav"]
+    old = _with_mr_stft(_report(sources, [1.0, 1.1], [0.5, 0.6]), [2.7, 2.9], "power 1e-7")
+    new = _with_mr_stft(_report(sources, [1.0, 1.1], [0.5, 0.6]), [1.4, 1.6], "power 1e-7")
+    for report, mcd in ((old, [29.6, 28.7]), (new, [5.8, 6.5])):
+        for utt, value in zip(report["utterances"], mcd, strict=True):
+            utt["metrics"]["waveglow"]["mcd_db"] = value
+    new["settings"]["spectral_band"] = evaluation.SPECTRAL_BAND
+    new["utterances"][1]["band_limited_rate"] = 16000
+    result = compare_reports(old, new)
+    assert set(result["metrics_left_out"]) == {"mr_stft", "mcd_db"}
+    reason = result["metrics_left_out"]["mcd_db"]
+    assert "model's Nyquist" in reason and "recording's" in reason and "'s/b.wav'" in reason
+    assert "pesq_wb" in result["metrics"] and "mcd_db" not in result["metrics"]
+    # The same in the other direction, and an older report's own fields do not count.
+    assert set(compare_reports(new, old)["metrics_left_out"]) == {"mr_stft", "mcd_db"}
+    # No file below the model's rate: the two definitions are one; both metrics compared.
+    del new["utterances"][1]["band_limited_rate"]
+    result = compare_reports(old, new)
+    assert result["metrics_left_out"] == {}
+    assert result["metrics"]["mcd_db"]["difference"]["mean"] == pytest.approx(-23.0)
+    assert result["settings_differences"]["spectral_band"] == ["model", "recording"]
+    # Two band-limiting reports compare them as usual.
+    old["settings"]["spectral_band"] = evaluation.SPECTRAL_BAND
+    new["utterances"][1]["band_limited_rate"] = 16000
+    assert compare_reports(old, new)["metrics_left_out"] == {}
+
+
 def test_files_pair_by_content_not_by_the_path_shown(tmp_path, monkeypatch):
     """Two files named x.wav, slt's in c/de and awb's in c/it, evaluated from different
     working folders. By the displayed paths `x.wav` (run in c/de) and `it/x.wav` (run in c)

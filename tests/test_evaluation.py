@@ -176,6 +176,45 @@ def test_scores_of_non_finite_audio_are_refused(speech):
     assert scores == {"log_mel_l1": 0.0} and failures == {}
 
 
+def test_mcd_and_mr_stft_of_a_recording_below_the_model_s_rate_leave_out_the_empty_band(
+    speech,
+):
+    """A 16 kHz recording resampled to 22.05 kHz is empty above 8 kHz. Noise added only there
+    dominated MCD and MR-STFT over the whole band; at the recording's own rate (both signals
+    resampled to it, `source_rate`) it is gone, and the scores are those of the 16 kHz
+    signals themselves."""
+    import soxr
+    from scipy import signal
+
+    slt, _ = speech
+    high = 22050
+    reference = soxr.resample(slt, SR, high, quality="HQ").astype(np.float32)
+    noise = np.random.default_rng(0).standard_normal(len(reference))
+    band = signal.butter(8, [8600, 10800], "bandpass", fs=high, output="sos")
+    degraded = reference + 0.02 * signal.sosfiltfilt(band, noise).astype(np.float32)
+    config = {**MEL_CONFIG, "sample_rate": high}
+    names = ["mr_stft", "mcd_db", "log_mel_l1"]
+    full, _ = evaluation.score_against_reference(reference, degraded, high, config, names)
+    limited, failures = evaluation.score_against_reference(
+        reference, degraded, high, config, names, source_rate=SR
+    )
+    assert failures == {}
+    assert full["mcd_db"] > 20.0 and limited["mcd_db"] < 1.0
+    assert full["mr_stft"] > 1.0 and limited["mr_stft"] < 0.05
+    assert limited["log_mel_l1"] == full["log_mel_l1"]  # the mel stops at fmax anyway
+    down = [evaluation._resample(x, high, SR) for x in (reference, degraded)]
+    assert limited["mcd_db"] == mel_cepstral_distortion(*down, SR)
+    assert limited["mr_stft"] == multi_resolution_stft_distance(*down)
+    # A recording at or above the model's rate, or of unknown rate, is scored as before.
+    for source_rate in (high, 44100, None):
+        scores, _ = evaluation.score_against_reference(
+            reference, degraded, high, config, names, source_rate=source_rate
+        )
+        assert scores == full
+    assert evaluation.band_limited_rate(high, SR) == SR
+    assert evaluation.band_limited_rate(high, 44100) is None
+
+
 def test_mel_cepstral_distortion(speech):
     slt, awb = speech
     assert mel_cepstral_distortion(slt, slt, SR) == 0.0
@@ -837,6 +876,43 @@ def test_an_output_that_overshoots_is_scored_as_produced_and_its_clipping_record
     assert abs(log_mel_l1(reference, np.clip(loud, -1, 1), model.mel_config) - expected) > 1e-3
     saved, _ = sf.read(tmp_path / "report" / utterance["files"]["waveglow"]["audio"])
     assert np.abs(saved).max() <= 1.0
+
+
+def test_a_recording_below_the_model_s_rate_is_scored_in_its_own_band(tmp_path, monkeypatch):
+    """An 8 kHz file for the 16 kHz model: the report records the band (`band_limited_rate`,
+    `settings["spectral_band"]`) and its MCD and MR-STFT are scored at 8 kHz (for both
+    systems); a 16 kHz file beside it is scored over the whole band."""
+    monkeypatch.setattr(evaluation, "available_metrics", lambda: (["mr_stft", "mcd_db"], {}))
+    real_score = evaluation.score_against_reference
+    calls = []
+
+    def score(reference, degraded, *args):
+        scores, failures = real_score(reference, degraded, *args)
+        full, _ = real_score(reference, degraded, *args[:3])  # no source rate: whole band
+        calls.append((args[3], scores, full))
+        return scores, failures
+
+    monkeypatch.setattr(evaluation, "score_against_reference", score)
+    slt, _ = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", 8000)
+    awb, _ = load_audio(DATA / "cmu_us_awb_arctic" / "wav" / "arctic_a0007.wav", SR)
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "a_narrow.wav", slt[:4000], 8000)
+    sf.write(data / "b_wide.wav", awb[: SR // 2], SR)
+    report = evaluate(vocode_helpers.tiny_model(), data, tmp_path / "report", progress=False)
+    assert report["settings"]["spectral_band"] == evaluation.SPECTRAL_BAND
+    narrow, wide = report["utterances"]
+    assert narrow["band_limited_rate"] == 8000 and "band_limited_rate" not in wide
+    assert [rate for rate, _, _ in calls] == [8000, 8000, None, None]  # Griffin-Lim, WaveGlow
+    for (_, scores, _), (utterance, system) in zip(
+        calls,
+        [(narrow, "griffin_lim"), (narrow, "waveglow"), (wide, "griffin_lim"), (wide, "waveglow")],
+        strict=True,
+    ):
+        assert {k: utterance["metrics"][system][k] for k in scores} == scores
+    # The narrow file's band-limited scores are not its whole-band ones (the test can fail).
+    assert all(scores != full for _, scores, full in calls[:2])
+    assert all(scores == full for _, scores, full in calls[2:])
 
 
 def test_each_file_is_seeded_by_its_bytes_not_its_place(tmp_path, monkeypatch):
