@@ -461,6 +461,14 @@ def _add_train(subparsers, common) -> None:
         "or Keras' 'same', as GAN runs before 2026-12-07 were built (pass it to resume one)",
     )
     p.add_argument(
+        "--discriminator-normalization",
+        choices=("hifigan", "none"),
+        default=None,
+        help="discriminator kernels: HiFi-GAN's weight norm, spectral norm on the first "
+        "scale (default), or plain, as GAN runs recorded before the option were built "
+        "(pass it to resume one)",
+    )
+    p.add_argument(
         "--discriminator-start",
         type=_at_least(0),
         default=None,
@@ -624,6 +632,7 @@ _TRAIN_RECIPE_OPTIONS = {
     "discriminator_width": ("discriminator_width", 1.0),
     "msd_groups": ("msd_groups", "hifigan"),
     "discriminator_padding": ("discriminator_padding", "hifigan"),
+    "discriminator_normalization": ("discriminator_normalization", "hifigan"),
     "discriminator_start": ("discriminator_start_step", 0),
     "discriminator_warmup": ("discriminator_warmup_steps", 0),
     "adv_weight": ("adv_weight", 1.0),
@@ -653,6 +662,7 @@ _GAN_ONLY_OPTIONS = {
     "discriminator_width": "--discriminator-width",
     "msd_groups": "--msd-groups",
     "discriminator_padding": "--discriminator-padding",
+    "discriminator_normalization": "--discriminator-normalization",
     "discriminator_start": "--discriminator-start",
     "discriminator_warmup": "--discriminator-warmup",
     "adv_weight": "--adv-weight",
@@ -792,6 +802,7 @@ def _run_train(args) -> int:
             discriminator_width=args.discriminator_width,
             msd_groups=args.msd_groups,
             discriminator_padding=args.discriminator_padding,
+            discriminator_normalization=args.discriminator_normalization,
             discriminator_start_step=args.discriminator_start,
             discriminator_warmup_steps=args.discriminator_warmup,
             adv_weight=args.adv_weight,

@@ -10,9 +10,13 @@ and the pooling between scales two, counted in its means, as HiFi-GAN's; with th
 weights the logits and feature maps are HiFi-GAN's (tests/test_discriminators.py checks them
 against a PyTorch transcription). `padding="same"` is Keras' "same" padding (asymmetric where
 a stride does not divide the length; the pooling leaves its padding out of the means): what
-configs and training runs saved before 2026-12-07 were built with. Unlike HiFi-GAN's, the
-convolutions are plain: no spectral norm on the first scale discriminator, no weight norm on
-the others (the same functions at any weights; other training dynamics).
+configs and training runs saved before 2026-12-07 were built with. With
+`normalization="hifigan"` (the default) the kernels are parametrised as HiFi-GAN's: weight
+norm (`torch.nn.utils.weight_norm`) on every conv, spectral norm (`spectral_norm`, one power
+iteration per training call) on the first scale discriminator's (tests/test_discriminators.py
+checks both against PyTorch's own); `normalization="none"` keeps plain kernels, what configs
+saved before the second half of 2026-12-07 were built with (the same functions of their
+weights, other training dynamics).
 
 Shapes: `B` batch, `T` audio samples. Everything is channels-last and `keras.ops` only.
 """
@@ -39,12 +43,20 @@ SCALE_GROUPS = (1, 4, 16, 16, 16, 16, 1)
 DENSE_SCALE_GROUPS = (1,) * len(SCALE_GROUPS)
 # How convolutions and pooling pad: HiFi-GAN's, or Keras' "same" (before 2026-12-07).
 PADDINGS = ("hifigan", "same")
+# How a discriminator's kernels are parametrised: HiFi-GAN's (weight norm, spectral norm on
+# the first scale discriminator) or plain kernels (what was built before they existed).
+NORMALIZATIONS = ("hifigan", "none")
+# One convolution's: `torch.nn.utils.weight_norm`'s, `spectral_norm`'s, or none.
+KERNEL_NORMALIZATIONS = ("weight", "spectral", "none")
+# F.normalize's floor on the norm in the spectral norm's power iteration (PyTorch's eps).
+_SPECTRAL_EPS = 1e-12
 
 
 def _with_legacy_defaults(config: dict, key: str | None) -> dict:
     """A config saved before `key` (the scale groups) existed was built with dense scale
-    convolutions, and one saved before `padding` existed with "same" padding."""
-    legacy = {"padding": "same"}
+    convolutions, one saved before `padding` existed with "same" padding, and one saved
+    before `normalization` existed with plain kernels."""
+    legacy = {"padding": "same", "normalization": "none"}
     if key is not None:
         legacy[key] = list(DENSE_SCALE_GROUPS)
     return {**legacy, **config}
@@ -54,6 +66,127 @@ def _checked_padding(padding) -> str:
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}.")
     return padding
+
+
+def _checked_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}.")
+    return value
+
+
+def _unit(x):
+    """`x / max(||x||, 1e-12)`: PyTorch's `F.normalize` of a vector."""
+    return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x))), _SPECTRAL_EPS)
+
+
+def _unit_normal(shape, dtype=None):
+    """A random unit vector (the spectral norm's initial u and v, as PyTorch draws them)."""
+    return _unit(keras.random.normal(shape, dtype=dtype or "float32"))
+
+
+class _NormalizedKernel:
+    """Weight or spectral normalisation of a Keras convolution's kernel, as PyTorch's.
+
+    `normalization="weight"` (`torch.nn.utils.weight_norm`, dim 0): the kernel variable is
+    the direction v, and a trainable `kernel_g` (one per output channel, initialised to the
+    norm of v's initial value, so the function starts as the plain conv's) scales it:
+    `w = g * v / ||v||`, the norm over everything but the output channels.
+
+    `normalization="spectral"` (`torch.nn.utils.spectral_norm`, one power iteration): the
+    kernel is divided by its largest singular value as a (taps * inputs, outputs) matrix M,
+    estimated with the unit vectors `spectral_u` (outputs) and `spectral_v` (taps * inputs),
+    held as non-trainable weights: in a training call `v = normalize(M u)`,
+    `u = normalize(M^T v)` (both then held, and treated as constants by the gradient) and
+    `sigma = v^T M u`; otherwise sigma from the held u and v. PyTorch flattens the kernel's
+    (inputs, taps) in the other order, so its v is this v permuted.
+
+    Both are computed in float32 (g, u and v are held and read in float32; the kernel as the
+    conv reads it, rounded to the compute dtype under mixed precision) and give the kernel the
+    conv then uses. HiFi-GAN uses weight
+    norm on every discriminator conv but those of its first scale discriminator, which use
+    spectral norm.
+    """
+
+    def _init_normalization(self, normalization: str) -> None:
+        self.normalization = _checked_choice("normalization", normalization, KERNEL_NORMALIZATIONS)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        if self.normalization == "weight":
+            self.kernel_g = self.add_weight(
+                shape=(self.filters,),
+                initializer=lambda shape, dtype=None: self._direction_norms(self.kernel),
+                name="kernel_g",
+                autocast=False,
+            )
+        elif self.normalization == "spectral":
+            rows = math.prod(self.kernel.shape[:-1])
+            self.spectral_u = self.add_weight(
+                shape=(self.filters,),
+                initializer=_unit_normal,
+                trainable=False,
+                name="spectral_u",
+                autocast=False,
+            )
+            self.spectral_v = self.add_weight(
+                shape=(rows,),
+                initializer=_unit_normal,
+                trainable=False,
+                name="spectral_v",
+                autocast=False,
+            )
+
+    @staticmethod
+    def _direction_norms(kernel):
+        kernel = ops.cast(kernel, "float32")
+        axes = tuple(range(len(kernel.shape) - 1))
+        return ops.sqrt(ops.sum(ops.square(kernel), axis=axes))
+
+    def normalized_kernel(self, training=None):
+        """The kernel the convolution uses (updating u and v in a training call)."""
+        if self.normalization == "none":
+            return self.kernel
+        kernel = ops.cast(self.kernel, "float32")
+        if self.normalization == "weight":
+            scale = ops.cast(self.kernel_g, "float32") / self._direction_norms(kernel)
+            return ops.cast(kernel * scale, self.compute_dtype)
+        matrix = ops.reshape(kernel, (-1, self.filters))
+        u, v = (ops.cast(w, "float32") for w in (self.spectral_u, self.spectral_v))
+        if training:
+            v = _unit(ops.matmul(matrix, u))
+            u = _unit(ops.matmul(ops.transpose(matrix), v))
+            u, v = ops.stop_gradient(u), ops.stop_gradient(v)
+            self.spectral_u.assign(u)
+            self.spectral_v.assign(v)
+        sigma = ops.sum(v * ops.matmul(matrix, u))
+        return ops.cast(kernel / sigma, self.compute_dtype)
+
+    def _convolve(self, inputs, kernel):
+        return self.convolution_op(inputs, kernel)
+
+    def call(self, inputs, training=None):
+        outputs = self._convolve(inputs, self.normalized_kernel(training))
+        if self.use_bias:
+            channels_last = self.data_format == "channels_last"
+            shape = [1] * len(outputs.shape)
+            shape[-1 if channels_last else 1] = self.filters
+            outputs = ops.add(outputs, ops.reshape(self.bias, shape))
+        return self.activation(outputs) if self.activation is not None else outputs
+
+    # Keras' convolutions save their kernel and bias only: with a normalisation every
+    # variable is saved, in the order the layer made them ("none" keeps the convs' files).
+    def save_own_variables(self, store):
+        if self.normalization == "none":
+            return super().save_own_variables(store)
+        return layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        if self.normalization == "none":
+            return super().load_own_variables(store)
+        return layers.Layer.load_own_variables(self, store)
+
+    def get_config(self):
+        return {**super().get_config(), "normalization": self.normalization}
 
 
 def _padded(x, kernel_size: int, padding: str):
@@ -90,8 +223,9 @@ def _accelerated() -> bool:
 
 
 @saving.register_keras_serializable(package=_PACKAGE)
-class GroupedConv1D(layers.Conv1D):
-    """`keras.layers.Conv1D` whose groups, on a CPU, run as one dense convolution each.
+class GroupedConv1D(_NormalizedKernel, layers.Conv1D):
+    """`keras.layers.Conv1D` whose groups, on a CPU, run as one dense convolution each, and
+    whose kernel may be weight- or spectral-normalised as PyTorch's.
 
     The same kernel (`(kernel_size, in / groups, filters)`), config and outputs as `Conv1D`
     with `groups`. On CPUs the backends' own grouped convolutions are slow: a 16-group
@@ -100,22 +234,30 @@ class GroupedConv1D(layers.Conv1D):
     (`python benchmarks/grouped_conv.py`, `benchmarks/results/grouped_conv_cpu_2026-12-06.jsonl`).
     With a GPU or TPU visible to Keras the backend's grouped convolution is used.
 
+    Args:
+        normalization: "weight", "spectral" or "none" (`_NormalizedKernel`). Default "none".
+        *args, **kwargs: `keras.layers.Conv1D`'s.
+
     Example:
         >>> conv = GroupedConv1D(64, 41, strides=2, padding="same", groups=16)
         >>> tuple(conv(keras.random.normal((2, 400, 32))).shape)
         (2, 200, 64)
     """
 
-    def call(self, inputs):
+    def __init__(self, *args, normalization: str = "none", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_normalization(normalization)
+
+    def _convolve(self, inputs, kernel):
         per_group = self.groups > 1 and self.data_format == "channels_last"
         if not per_group or self.padding == "causal" or _accelerated():
-            return super().call(inputs)
-        c_in, c_out = self.kernel.shape[1], self.filters // self.groups
-        outputs = ops.concatenate(
+            return self.convolution_op(inputs, kernel)
+        c_in, c_out = kernel.shape[1], self.filters // self.groups
+        return ops.concatenate(
             [
                 ops.conv(
                     inputs[..., g * c_in : (g + 1) * c_in],
-                    self.kernel[..., g * c_out : (g + 1) * c_out],
+                    kernel[..., g * c_out : (g + 1) * c_out],
                     strides=list(self.strides),
                     padding=self.padding,
                     dilation_rate=self.dilation_rate,
@@ -125,9 +267,25 @@ class GroupedConv1D(layers.Conv1D):
             ],
             axis=-1,
         )
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        return self.activation(outputs) if self.activation is not None else outputs
+
+
+@saving.register_keras_serializable(package=_PACKAGE)
+class NormalizedConv2D(_NormalizedKernel, layers.Conv2D):
+    """`keras.layers.Conv2D` whose kernel may be weight- or spectral-normalised as PyTorch's.
+
+    Args:
+        normalization: "weight", "spectral" or "none" (`_NormalizedKernel`). Default "none".
+        *args, **kwargs: `keras.layers.Conv2D`'s.
+
+    Example:
+        >>> conv = NormalizedConv2D(8, (5, 1), strides=(3, 1), normalization="weight")
+        >>> tuple(conv(keras.random.normal((2, 30, 3, 1))).shape)
+        (2, 9, 3, 8)
+    """
+
+    def __init__(self, *args, normalization: str = "none", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_normalization(normalization)
 
 
 def _check_audio(audio, who: str) -> None:
@@ -155,9 +313,12 @@ class PeriodDiscriminator(layers.Layer):
         stride: int, stride along time of all but the last conv. Default 3.
         padding: "hifigan" (HiFi-GAN's symmetric zeros) or "same" (Keras'; before
             2026-12-07). Default "hifigan".
+        normalization: the convs' kernels: "weight" (HiFi-GAN's weight norm), "spectral" or
+            "none" (plain; before the second half of 2026-12-07). Default "weight".
 
     Call arguments:
         audio: (B, T) float tensor.
+        training: bool; a training call updates a spectral norm's singular vectors.
 
     Returns:
         `(logits, features)`: logits (B, T', p) float, and the list of every conv's
@@ -176,10 +337,12 @@ class PeriodDiscriminator(layers.Layer):
         kernel_size: int = 5,
         stride: int = 3,
         padding: str = "hifigan",
+        normalization: str = "weight",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.padding = _checked_padding(padding)
+        self.normalization = _checked_choice("normalization", normalization, KERNEL_NORMALIZATIONS)
         self.period = _checks.count("period", period, 1)
         self.width = _checks.finite("width", width, positive=True)
         self.channels = _counts("channels", channels, 1)
@@ -188,18 +351,24 @@ class PeriodDiscriminator(layers.Layer):
         widths = self.channels if self.channels is not None else _scaled(PERIOD_CHANNELS, width)
         n = len(widths)
         self.convs = [
-            layers.Conv2D(
+            NormalizedConv2D(
                 c,
                 (self.kernel_size, 1),
                 strides=(self.stride if i < n - 1 else 1, 1),
                 padding=_conv_padding(self.padding),
+                normalization=self.normalization,
                 name=f"conv_{i}",
                 dtype=self.dtype_policy,
             )
             for i, c in enumerate(widths)
         ]
-        self.post = layers.Conv2D(
-            1, (3, 1), padding=_conv_padding(self.padding), name="post", dtype=self.dtype_policy
+        self.post = NormalizedConv2D(
+            1,
+            (3, 1),
+            padding=_conv_padding(self.padding),
+            normalization=self.normalization,
+            name="post",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -228,14 +397,15 @@ class PeriodDiscriminator(layers.Layer):
             )
         return ops.reshape(folded, (ops.shape(audio)[0], -1, self.period, 1))
 
-    def call(self, audio):
+    def call(self, audio, training=None):
         _check_audio(audio, "PeriodDiscriminator")
         x = self._fold(ops.cast(audio, self.compute_dtype))
         features = []
         for conv in self.convs:
-            x = ops.leaky_relu(conv(_padded(x, self.kernel_size, self.padding)), _LEAKY_SLOPE)
+            x = _padded(x, self.kernel_size, self.padding)
+            x = ops.leaky_relu(conv(x, training=training), _LEAKY_SLOPE)
             features.append(x)
-        x = self.post(_padded(x, 3, self.padding))
+        x = self.post(_padded(x, 3, self.padding), training=training)
         features.append(x)
         return ops.reshape(x, (ops.shape(x)[0], -1)), features
 
@@ -248,6 +418,7 @@ class PeriodDiscriminator(layers.Layer):
             "kernel_size": self.kernel_size,
             "stride": self.stride,
             "padding": self.padding,
+            "normalization": self.normalization,
         }
 
     @classmethod
@@ -271,9 +442,12 @@ class ScaleDiscriminator(layers.Layer):
             and both its channel counts, so every width builds: at width 1 that is
             HiFi-GAN's count, at width 1/32 (4 to 32 channels) at most 4.
         padding: "hifigan" or "same" (`PeriodDiscriminator`). Default "hifigan".
+        normalization: "weight", "spectral" (HiFi-GAN's first scale) or "none"
+            (`PeriodDiscriminator`). Default "weight".
 
     Call arguments:
         audio: (B, T) float tensor.
+        training: bool; a training call updates a spectral norm's singular vectors.
 
     Returns:
         `(logits, features)`: logits (B, T'), and the list of every conv's activation
@@ -288,10 +462,17 @@ class ScaleDiscriminator(layers.Layer):
     _STRIDES = (1, 2, 2, 4, 4, 1, 1)
 
     def __init__(
-        self, channels=None, width: float = 1.0, groups=None, padding: str = "hifigan", **kwargs
+        self,
+        channels=None,
+        width: float = 1.0,
+        groups=None,
+        padding: str = "hifigan",
+        normalization: str = "weight",
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.padding = _checked_padding(padding)
+        self.normalization = _checked_choice("normalization", normalization, KERNEL_NORMALIZATIONS)
         self.width = _checks.finite("width", width, positive=True)
         self.channels = _counts("channels", channels, 1)
         self.groups = _counts("groups", groups, 1)
@@ -316,6 +497,7 @@ class ScaleDiscriminator(layers.Layer):
                 strides=s,
                 padding=_conv_padding(self.padding),
                 groups=g,
+                normalization=self.normalization,
                 name=f"conv_{i}",
                 dtype=self.dtype_policy,
             )
@@ -323,8 +505,13 @@ class ScaleDiscriminator(layers.Layer):
                 zip(widths, self._KERNELS, self._STRIDES, self.conv_groups, strict=True)
             )
         ]
-        self.post = layers.Conv1D(
-            1, 3, padding=_conv_padding(self.padding), name="post", dtype=self.dtype_policy
+        self.post = GroupedConv1D(
+            1,
+            3,
+            padding=_conv_padding(self.padding),
+            normalization=self.normalization,
+            name="post",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -337,14 +524,15 @@ class ScaleDiscriminator(layers.Layer):
             self.post.build(shape)
         self.built = True
 
-    def call(self, audio):
+    def call(self, audio, training=None):
         _check_audio(audio, "ScaleDiscriminator")
         x = ops.expand_dims(ops.cast(audio, self.compute_dtype), -1)
         features = []
         for conv, kernel_size in zip(self.convs, self._KERNELS, strict=True):
-            x = ops.leaky_relu(conv(_padded(x, kernel_size, self.padding)), _LEAKY_SLOPE)
+            x = _padded(x, kernel_size, self.padding)
+            x = ops.leaky_relu(conv(x, training=training), _LEAKY_SLOPE)
             features.append(x)
-        x = self.post(_padded(x, 3, self.padding))
+        x = self.post(_padded(x, 3, self.padding), training=training)
         features.append(x)
         return ops.reshape(x, (ops.shape(x)[0], -1)), features
 
@@ -355,6 +543,7 @@ class ScaleDiscriminator(layers.Layer):
             "width": self.width,
             "groups": self.groups,
             "padding": self.padding,
+            "normalization": self.normalization,
         }
 
     @classmethod
@@ -370,9 +559,12 @@ class MultiPeriodDiscriminator(keras.Model):
         periods: sequence of int. Default (2, 3, 5, 7, 11).
         width: float, channel multiplier for every sub-discriminator. Default 1.0.
         padding: "hifigan" or "same" (`PeriodDiscriminator`). Default "hifigan".
+        normalization: "hifigan" (weight norm, as HiFi-GAN's) or "none" (plain kernels;
+            before the second half of 2026-12-07). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
+        training: bool; passed to the sub-discriminators.
 
     Returns:
         `(logits, features)`: a list of logits, one per period, and a list of feature lists.
@@ -383,7 +575,12 @@ class MultiPeriodDiscriminator(keras.Model):
     """
 
     def __init__(
-        self, periods=(2, 3, 5, 7, 11), width: float = 1.0, padding: str = "hifigan", **kwargs
+        self,
+        periods=(2, 3, 5, 7, 11),
+        width: float = 1.0,
+        padding: str = "hifigan",
+        normalization: str = "hifigan",
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.periods = _counts("periods", periods, 1)
@@ -391,9 +588,15 @@ class MultiPeriodDiscriminator(keras.Model):
             raise ValueError("MultiPeriodDiscriminator needs at least one period.")
         self.width = _checks.finite("width", width, positive=True)
         self.padding = _checked_padding(padding)
+        self.normalization = _checked_choice("normalization", normalization, NORMALIZATIONS)
         self.discriminators = [
             PeriodDiscriminator(
-                p, width=width, padding=padding, name=f"period_{p}", dtype=self.dtype_policy
+                p,
+                width=width,
+                padding=padding,
+                normalization="weight" if normalization == "hifigan" else "none",
+                name=f"period_{p}",
+                dtype=self.dtype_policy,
             )
             for p in self.periods
         ]
@@ -405,10 +608,10 @@ class MultiPeriodDiscriminator(keras.Model):
                 d.build((None, None))
         self.built = True
 
-    def call(self, audio):
+    def call(self, audio, training=None):
         logits, features = [], []
         for d in self.discriminators:
-            logit, feature = d(audio)
+            logit, feature = d(audio, training=training)
             logits.append(logit)
             features.append(feature)
         return logits, features
@@ -419,6 +622,7 @@ class MultiPeriodDiscriminator(keras.Model):
             "periods": self.periods,
             "width": self.width,
             "padding": self.padding,
+            "normalization": self.normalization,
         }
 
     @classmethod
@@ -441,9 +645,13 @@ class MultiScaleDiscriminator(keras.Model):
         groups: the sub-discriminators' conv groups (`ScaleDiscriminator`); None for
             HiFi-GAN's. Default None.
         padding: "hifigan" or "same" (`PeriodDiscriminator`). Default "hifigan".
+        normalization: "hifigan" (spectral norm on the first scale, weight norm on the
+            others, as HiFi-GAN's) or "none" (plain kernels; before the second half of
+            2026-12-07). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
+        training: bool; passed to the sub-discriminators.
 
     Returns:
         `(logits, features)`: a list of logits, one per scale, and a list of feature lists.
@@ -459,6 +667,7 @@ class MultiScaleDiscriminator(keras.Model):
         width: float = 1.0,
         groups=None,
         padding: str = "hifigan",
+        normalization: str = "hifigan",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -466,11 +675,14 @@ class MultiScaleDiscriminator(keras.Model):
         self.width = _checks.finite("width", width, positive=True)
         self.groups = _counts("groups", groups, 1)
         self.padding = _checked_padding(padding)
+        self.normalization = _checked_choice("normalization", normalization, NORMALIZATIONS)
+        hifigan = normalization == "hifigan"
         self.discriminators = [
             ScaleDiscriminator(
                 width=width,
                 groups=groups,
                 padding=padding,
+                normalization=("spectral" if i == 0 else "weight") if hifigan else "none",
                 name=f"scale_{i}",
                 dtype=self.dtype_policy,
             )
@@ -488,14 +700,14 @@ class MultiScaleDiscriminator(keras.Model):
                 d.build((None, None))
         self.built = True
 
-    def call(self, audio):
+    def call(self, audio, training=None):
         _check_audio(audio, "MultiScaleDiscriminator")
         logits, features = [], []
         x = audio
         for i, d in enumerate(self.discriminators):
             if i > 0:
                 x = self._pool(self.pools[i - 1], x)
-            logit, feature = d(x)
+            logit, feature = d(x, training=training)
             logits.append(logit)
             features.append(feature)
         return logits, features
@@ -514,6 +726,7 @@ class MultiScaleDiscriminator(keras.Model):
             "width": self.width,
             "groups": self.groups,
             "padding": self.padding,
+            "normalization": self.normalization,
         }
 
     @classmethod
@@ -535,9 +748,13 @@ class WaveDiscriminator(keras.Model):
             HiFi-GAN's, `DENSE_SCALE_GROUPS` for dense convolutions. Default None.
         padding: "hifigan" (HiFi-GAN's: its outputs, given its weights) or "same" (Keras';
             what configs saved before 2026-12-07 were built with). Default "hifigan".
+        normalization: "hifigan" (HiFi-GAN's weight norm, spectral norm on the first scale
+            discriminator) or "none" (plain kernels: what configs saved before the second
+            half of 2026-12-07 were built with). Default "hifigan".
 
     Call arguments:
         audio: (B, T) float tensor.
+        training: bool; a training call updates the spectral norm's singular vectors.
 
     Returns:
         `(logits, features)`: the list of logits of every sub-discriminator (periods first,
@@ -557,10 +774,12 @@ class WaveDiscriminator(keras.Model):
         width: float = 1.0,
         scale_groups=None,
         padding: str = "hifigan",
+        normalization: str = "hifigan",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.padding = _checked_padding(padding)
+        self.normalization = _checked_choice("normalization", normalization, NORMALIZATIONS)
         self.periods = _counts("periods", periods, 1)
         self.n_scales = _checks.count("n_scales", n_scales, 0)
         self.width = _checks.finite("width", width, positive=True)
@@ -572,6 +791,7 @@ class WaveDiscriminator(keras.Model):
                 self.periods,
                 width=width,
                 padding=padding,
+                normalization=normalization,
                 name="multi_period",
                 dtype=self.dtype_policy,
             )
@@ -584,6 +804,7 @@ class WaveDiscriminator(keras.Model):
                 width=width,
                 groups=scale_groups,
                 padding=padding,
+                normalization=normalization,
                 name="multi_scale",
                 dtype=self.dtype_policy,
             )
@@ -601,11 +822,11 @@ class WaveDiscriminator(keras.Model):
                 d.build((None, None))
         self.built = True
 
-    def call(self, audio):
+    def call(self, audio, training=None):
         _check_audio(audio, "WaveDiscriminator")
         logits, features = [], []
         for d in self._parts():
-            part_logits, part_features = d(audio)
+            part_logits, part_features = d(audio, training=training)
             logits.extend(part_logits)
             features.extend(part_features)
         return logits, features
@@ -618,6 +839,7 @@ class WaveDiscriminator(keras.Model):
             "width": self.width,
             "scale_groups": self.scale_groups,
             "padding": self.padding,
+            "normalization": self.normalization,
         }
 
     @classmethod

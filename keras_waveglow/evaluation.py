@@ -45,6 +45,7 @@ side by side as audio players under mel-spectrogram images) in the output direct
 
 from __future__ import annotations
 
+import functools
 import html
 import importlib
 import json
@@ -837,8 +838,10 @@ def score_against_reference(
         names: metrics to compute; None computes every available one.
         source_rate: int or None, the rate the reference was recorded at. When it is lower
             than `sample_rate`, `mr_stft` and `mcd_db` are computed on both signals resampled
-            to it (`band_limited_rate`); PESQ-WB (16 kHz), STOI (10 kHz) and the log-mel
-            distance (up to `fmax`) stop below it anyway. None: everything at `sample_rate`.
+            to it (`band_limited_rate`). PESQ-WB (at 16 kHz), STOI (at 10 kHz) and the
+            log-mel distance (up to `fmax`) are computed as ever: for a recording made at
+            16 kHz or more they cover only its band; for one made below 16 kHz they too score
+            the band above its half rate. None: everything at `sample_rate`.
 
     Returns:
         `(scores, failures)`: metric name -> value, and metric -> error message for metrics
@@ -856,11 +859,17 @@ def score_against_reference(
         names = available_metrics()[0]
     band_rate = band_limited_rate(sample_rate, source_rate)
 
+    @functools.cache  # once for both metrics
     def band_limited() -> tuple[np.ndarray, np.ndarray, int]:
         if band_rate is None:
             return reference, degraded, sample_rate
-        paired = _pair(reference, degraded)
-        return (*(_resample(audio, sample_rate, band_rate) for audio in paired), band_rate)
+        paired = [_resample(audio, sample_rate, band_rate) for audio in _pair(reference, degraded)]
+        if len(paired[0]) < 2:
+            raise ValueError(
+                f"too short to score at the recording's {band_rate} Hz "
+                f"({len(paired[0])} samples after resampling)"
+            )
+        return (*paired, band_rate)
 
     def mr_stft() -> float:
         ref, deg, _ = band_limited()
@@ -1678,9 +1687,10 @@ def compare_reports(
     together. A metric whose definition differs is left out instead: `mr_stft` between a report
     written with its older magnitude floor (no `settings["mr_stft_floor"]`) and a newer one;
     the pitch, voicing and MCD metrics when `settings["f0_extractor"]` differs (pyworld or
-    librosa's pyin); `mr_stft` and `mcd_db` when `settings["spectral_band"]` differs (a report
-    written before it scored the band above a 16 kHz recording's 8 kHz too) and a paired file
-    was scored band-limited; `log_mel_l1` when `settings["mel_config"]` differs.
+    librosa's pyin); `mr_stft` and `mcd_db` when a paired file was scored at different rates
+    (over different bands: models of different rates, or one report band-limited to the
+    recording's rate and the other not, as reports before `settings["spectral_band"]` were
+    not); `log_mel_l1` when `settings["mel_config"]` differs.
 
     Args:
         base: the report to compare against: a dict, a `report.json` path or its folder.
@@ -1761,23 +1771,23 @@ def compare_reports(
                 "'f0_extractor'): the values are not comparable; evaluate both where the same "
                 "packages are installed"
             )
-    if base_settings["spectral_band"] != new_settings["spectral_band"]:
-        # The two definitions differ only on the files one report scored band-limited.
-        limited = [
-            utts[k]["source"]
-            for utts, k in [(base_utts, i) for i, _ in pairs] + [(new_utts, j) for _, j in pairs]
-            if utts[k].get("band_limited_rate") is not None
-        ]
-        if limited:
-            for name in ("mr_stft", "mcd_db"):
-                left_out.setdefault(
-                    name,
-                    f"{base_name} scores it up to the {base_settings['spectral_band']}'s Nyquist "
-                    f"frequency, {new_name} up to the {new_settings['spectral_band']}'s "
-                    f"(settings 'spectral_band'), and {len(limited)} paired file(s) were "
-                    f"recorded below the model's rate (e.g. {limited[0]!r}): the values are "
-                    "not comparable; evaluate again to compare them",
-                )
+    # MR-STFT and MCD of a file cover the band up to half the rate they were scored at: the
+    # model's, or (settings "spectral_band" "recording") the recording's where it is lower.
+    rates = [
+        (_spectral_rate(base, base_utts[i]), _spectral_rate(new, new_utts[j]), new_utts[j])
+        for i, j in pairs
+    ]
+    apart = [(a, b, utt["source"]) for a, b, utt in rates if a != b]
+    if apart:
+        a, b, source = apart[0]
+        for name in ("mr_stft", "mcd_db"):
+            left_out.setdefault(
+                name,
+                f"{len(apart)} paired file(s) were scored over different bands (e.g. {source!r}: "
+                f"at {a} Hz in {base_name}, at {b} Hz in {new_name}; settings 'spectral_band', "
+                "the model's sample rate and the file's 'band_limited_rate'): the values are "
+                "not comparable",
+            )
     if base_settings.get("mel_config") != new_settings.get("mel_config"):
         left_out["log_mel_l1"] = (
             f"{base_name} and {new_name} use different mels (settings 'mel_config'): the "
@@ -1832,6 +1842,14 @@ def compare_reports(
         if len(by_folder) > 1
         else {},
     }
+
+
+def _spectral_rate(report: dict, utterance: dict) -> int | None:
+    """The rate a report scored one file's MR-STFT and MCD at (None: not recorded)."""
+    model_rate = (report.get("model") or {}).get("sample_rate")
+    if (report.get("settings") or {}).get("spectral_band", SPECTRAL_BAND_OLD) == SPECTRAL_BAND:
+        return utterance.get("band_limited_rate") or model_rate
+    return model_rate
 
 
 def format_comparison(result: dict) -> str:

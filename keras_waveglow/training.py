@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import inspect
 import json
@@ -48,7 +49,7 @@ from keras import ops, saving
 from keras_waveglow import _checks
 from keras_waveglow._paths import is_pipe, is_training_checkpoint, keeps_pipe_lists
 from keras_waveglow.audio import durable_replace
-from keras_waveglow.discriminators import PADDINGS
+from keras_waveglow.discriminators import NORMALIZATIONS, PADDINGS
 from keras_waveglow.distributed import outside_distribution
 from keras_waveglow.flow import (
     WaveGlow,
@@ -584,9 +585,11 @@ class WaveGlowGAN(keras.Model):
             return terms, generator_total, discriminator_total
         active = ops.cast(self.discriminator_active(), "float32")
         g_active = ops.cast(self.adversarial_active(), "float32")
-        frozen = frozen_discriminator or self.discriminator
-        real_logits, real_features = self.discriminator(audio)
-        fake_logits, _ = self.discriminator(ops.stop_gradient(fake))
+        # Training calls: a spectral norm takes a power-iteration step in each (HiFi-GAN's
+        # discriminators run in train mode for both losses).
+        frozen = frozen_discriminator or functools.partial(self.discriminator, training=True)
+        real_logits, real_features = self.discriminator(audio, training=True)
+        fake_logits, _ = self.discriminator(ops.stop_gradient(fake), training=True)
         d_loss, _, _ = discriminator_loss(real_logits, fake_logits)
         gen_logits, gen_features = frozen(fake)
         adv, _ = generator_adversarial_loss(gen_logits)
@@ -686,7 +689,11 @@ class WaveGlowGAN(keras.Model):
             tf.identity(v.value) if hold else None
             for v, hold in zip(self.non_trainable_variables, self._held_on_skip(), strict=True)
         ]
-        with tf.GradientTape(persistent=True) as tape:
+        # A batch the flow refuses at run time (a dimension unknown when traced) must change
+        # nothing: every op of the step, the discriminators' spectral-norm updates included
+        # (which read no data), waits for the checks.
+        audio, mel = self.waveglow._check_audio(audio, mel)
+        with tf.control_dependencies([audio, mel]), tf.GradientTape(persistent=True) as tape:
             terms, g_total, d_total = self._objective(mel, audio, noise=noise)
             g_scaled = self.optimizer.scale_loss(g_total)
             d_scaled = self.optimizer.scale_loss(d_total)
@@ -790,9 +797,20 @@ class WaveGlowGAN(keras.Model):
             frozen = None
             if self.discriminator is not None:
                 d_values = [jax.lax.stop_gradient(trainable_values[i]) for i in self._d_indices]
+                d_state = self.discriminator.non_trainable_variables
+                # stateless_call hands its keywords to `call` itself (no `training` context).
+                takes_training = "training" in inspect.signature(self.discriminator.call).parameters
+                options = {"training": True} if takes_training else {}
 
                 def frozen(audio):
-                    return self.discriminator.stateless_call(d_values, [], audio)[0]
+                    # Called inside the scope below: its state (a spectral norm's u and v)
+                    # is read from the scope and its update written back, as a plain call's.
+                    outputs, new_state = self.discriminator.stateless_call(
+                        d_values, [v.value for v in d_state], audio, **options
+                    )
+                    for variable, value in zip(d_state, new_state, strict=True):
+                        variable.assign(value)
+                    return outputs
 
             with keras.StatelessScope(state_mapping=mapping) as scope:
                 terms, g_total, d_total = self._objective(mel, audio, frozen)
@@ -960,6 +978,9 @@ MSD_GROUPS = ("hifigan", "dense")
 # How the discriminators pad: HiFi-GAN's, or Keras' "same" (GAN runs recorded before
 # `discriminator_padding` existed).
 DISCRIMINATOR_PADDINGS = PADDINGS
+# How the discriminators' kernels are parametrised: HiFi-GAN's weight and spectral norm, or
+# plain (GAN runs recorded before `discriminator_normalization` existed).
+DISCRIMINATOR_NORMALIZATIONS = NORMALIZATIONS
 GENERATOR_FILE = "waveglow.keras"
 SNAPSHOT_DIR = "snaps"
 BEST_GENERATOR_FILE = "waveglow_best.keras"
@@ -1750,6 +1771,7 @@ def _as_built(recipe: dict) -> dict:
     """A recorded recipe with the settings it was built with before they were recorded:
     an MR-STFT term that floored |STFT| (`stft_floor`), a dense multi-scale discriminator
     (`msd_groups`), Keras' "same" padding in the discriminators (`discriminator_padding`),
+    plain discriminator kernels (`discriminator_normalization`),
     the adversarial weights before they were options (`adv_weight`,
     `fm_weight`, `discriminator_warmup_steps`: 1, 2 and 0)."""
     recipe = dict(recipe)
@@ -1766,6 +1788,7 @@ def _as_built(recipe: dict) -> dict:
 _GAN_AS_BUILT = {
     "msd_groups": "dense",
     "discriminator_padding": "same",
+    "discriminator_normalization": "none",
     "adv_weight": 1.0,
     "fm_weight": 2.0,
     "discriminator_warmup_steps": 0,
@@ -1785,6 +1808,7 @@ def _save_generator_average(source: Path, recipe: dict, target: Path) -> None:
             seed=recipe.get("seed", 0),
             msd_groups=recipe.get("msd_groups", "hifigan"),  # `_read_recipe`: old GANs dense
             discriminator_padding=recipe.get("discriminator_padding", "hifigan"),
+            discriminator_normalization=recipe.get("discriminator_normalization", "hifigan"),
         )
         model.compile(**_optimizers(recipe))
         _load_checkpoint(model, source)
@@ -2365,6 +2389,18 @@ def _optimizers(recipe: dict) -> dict:
     }
 
 
+def _check_discriminator_choices(padding: str, normalization: str) -> None:
+    if padding not in DISCRIMINATOR_PADDINGS:
+        raise ValueError(
+            f"discriminator_padding must be one of {DISCRIMINATOR_PADDINGS}; got {padding!r}."
+        )
+    if normalization not in DISCRIMINATOR_NORMALIZATIONS:
+        raise ValueError(
+            f"discriminator_normalization must be one of {DISCRIMINATOR_NORMALIZATIONS}; got "
+            f"{normalization!r}."
+        )
+
+
 def build_gan(
     preset: str = "tiny",
     gan: bool = False,
@@ -2373,6 +2409,7 @@ def build_gan(
     seed: int | None = 0,
     msd_groups: str = "hifigan",
     discriminator_padding: str = "hifigan",
+    discriminator_normalization: str = "hifigan",
     **gan_kwargs,
 ) -> WaveGlowGAN:
     """A `WaveGlowGAN` for a preset, with or without a `WaveDiscriminator`, warm-started.
@@ -2387,6 +2424,9 @@ def build_gan(
             built before 2026-12-05). Default "hifigan".
         discriminator_padding: "hifigan" (HiFi-GAN's zero padding: its outputs, given its
             weights) or "same" (Keras' "same", as built before 2026-12-07). Default "hifigan".
+        discriminator_normalization: "hifigan" (HiFi-GAN's weight norm, spectral norm on the
+            first scale discriminator) or "none" (plain kernels, as built before the second
+            half of 2026-12-07). Default "hifigan".
         **gan_kwargs: `WaveGlowGAN` arguments (weights, start step, train_sigma).
 
     Returns:
@@ -2396,18 +2436,17 @@ def build_gan(
 
     if msd_groups not in MSD_GROUPS:
         raise ValueError(f"msd_groups must be one of {MSD_GROUPS}; got {msd_groups!r}.")
-    if discriminator_padding not in DISCRIMINATOR_PADDINGS:
-        raise ValueError(
-            f"discriminator_padding must be one of {DISCRIMINATOR_PADDINGS}; got "
-            f"{discriminator_padding!r}."
-        )
+    _check_discriminator_choices(discriminator_padding, discriminator_normalization)
     waveglow = WaveGlow.from_preset(preset, load_weights=False, seed=seed)
     if init_from is not None:
         load_initial_weights(waveglow, init_from)
     scale_groups = DENSE_SCALE_GROUPS if msd_groups == "dense" else None
     discriminator = (
         WaveDiscriminator(
-            width=discriminator_width, scale_groups=scale_groups, padding=discriminator_padding
+            width=discriminator_width,
+            scale_groups=scale_groups,
+            padding=discriminator_padding,
+            normalization=discriminator_normalization,
         )
         if gan
         else None
@@ -2478,6 +2517,7 @@ def train(
     discriminator_width: float = 1.0,
     msd_groups: str = "hifigan",
     discriminator_padding: str = "hifigan",
+    discriminator_normalization: str = "hifigan",
     adv_weight: float = 1.0,
     fm_weight: float = 2.0,
     save_every: int = 500,
@@ -2548,6 +2588,7 @@ def train(
         msd_groups: "hifigan" or "dense" multi-scale convolutions (`build_gan`). Default
             "hifigan".
         discriminator_padding: "hifigan" or "same" (`build_gan`). Default "hifigan".
+        discriminator_normalization: "hifigan" or "none" (`build_gan`). Default "hifigan".
         save_every: steps per epoch and checkpoint (the last epoch may be shorter).
             Default 500.
         keep_every: keep the generator's weights every this many steps as
@@ -2681,11 +2722,7 @@ def train(
         raise ValueError(f"ema must be a momentum in (0, 1), e.g. 0.999; got {ema}.")
     if msd_groups not in MSD_GROUPS:  # before the run's recipe records it
         raise ValueError(f"msd_groups must be one of {MSD_GROUPS}; got {msd_groups!r}.")
-    if discriminator_padding not in DISCRIMINATOR_PADDINGS:
-        raise ValueError(
-            f"discriminator_padding must be one of {DISCRIMINATOR_PADDINGS}; got "
-            f"{discriminator_padding!r}."
-        )
+    _check_discriminator_choices(discriminator_padding, discriminator_normalization)
     if discriminator_warmup_steps and not gan:
         raise ValueError(
             f"discriminator_warmup_steps ({discriminator_warmup_steps}) needs gan=True: "
@@ -2698,6 +2735,7 @@ def train(
         "discriminator_width": discriminator_width,
         "msd_groups": msd_groups,
         "discriminator_padding": discriminator_padding,
+        "discriminator_normalization": discriminator_normalization,
         "adv_weight": adv_weight,
         "fm_weight": fm_weight,
     }
@@ -2765,6 +2803,7 @@ def train(
         "discriminator_width": discriminator_width,
         "msd_groups": msd_groups,
         "discriminator_padding": discriminator_padding,
+        "discriminator_normalization": discriminator_normalization,
         "adv_weight": adv_weight,
         "fm_weight": fm_weight,
         "save_every": save_every,
@@ -2817,6 +2856,7 @@ def train(
                 seed=seed,
                 msd_groups=msd_groups,
                 discriminator_padding=discriminator_padding,
+                discriminator_normalization=discriminator_normalization,
                 mae_weight=mae_weight,
                 stft_weight=stft_weight,
                 remove_group_mean=remove_group_mean or group_mean_window is not None,

@@ -255,36 +255,47 @@ def test_metrics_measured_differently_are_left_out_with_a_reason():
     assert compare_reports(base, new)["metrics_left_out"] == {}
 
 
-def test_band_limited_mcd_and_mr_stft_are_left_out_only_where_a_file_was_band_limited():
-    """A report that scored MCD and MR-STFT up to a 16 kHz recording's Nyquist frequency
-    against one that scored the whole band (no `spectral_band`: reports before it): those two
-    are left out, with the file named; where no paired file was recorded below the model's
-    rate the definitions agree and both are compared."""
+def test_mcd_and_mr_stft_are_left_out_where_a_file_was_scored_over_another_band():
+    """MCD and MR-STFT of a file cover up to half the rate they were scored at: the model's,
+    or the recording's where it is lower (`spectral_band` "recording"; reports before it used
+    the model's). Between two reports they are compared only where every paired file was
+    scored at the same rate, in either direction; the reason names a file and both rates."""
     sources = ["s/a.wav", "s/b.wav"]
-    old = _with_mr_stft(_report(sources, [1.0, 1.1], [0.5, 0.6]), [2.7, 2.9], "power 1e-7")
-    new = _with_mr_stft(_report(sources, [1.0, 1.1], [0.5, 0.6]), [1.4, 1.6], "power 1e-7")
-    for report, mcd in ((old, [29.6, 28.7]), (new, [5.8, 6.5])):
-        for utt, value in zip(report["utterances"], mcd, strict=True):
+
+    def report(mr_stft, mcd, model_rate, band=None, limited=None):
+        result = _with_mr_stft(_report(sources, [1.0, 1.1], [0.5, 0.6]), mr_stft, "power 1e-7")
+        result["model"]["sample_rate"] = model_rate
+        for utt, value in zip(result["utterances"], mcd, strict=True):
             utt["metrics"]["waveglow"]["mcd_db"] = value
-    new["settings"]["spectral_band"] = evaluation.SPECTRAL_BAND
-    new["utterances"][1]["band_limited_rate"] = 16000
-    result = compare_reports(old, new)
-    assert set(result["metrics_left_out"]) == {"mr_stft", "mcd_db"}
-    reason = result["metrics_left_out"]["mcd_db"]
-    assert "model's Nyquist" in reason and "recording's" in reason and "'s/b.wav'" in reason
-    assert "pesq_wb" in result["metrics"] and "mcd_db" not in result["metrics"]
-    # The same in the other direction, and an older report's own fields do not count.
-    assert set(compare_reports(new, old)["metrics_left_out"]) == {"mr_stft", "mcd_db"}
-    # No file below the model's rate: the two definitions are one; both metrics compared.
-    del new["utterances"][1]["band_limited_rate"]
-    result = compare_reports(old, new)
+        if band is not None:
+            result["settings"]["spectral_band"] = band
+        if limited is not None:
+            result["utterances"][1]["band_limited_rate"] = limited
+        return result
+
+    old = report([2.7, 2.9], [29.6, 28.7], 22050)  # the whole band of a 16 kHz recording
+    new = report([1.4, 1.6], [5.8, 6.5], 22050, evaluation.SPECTRAL_BAND, 16000)
+    for base, other in ((old, new), (new, old)):
+        result = compare_reports(base, other)
+        assert set(result["metrics_left_out"]) == {"mr_stft", "mcd_db"}
+        assert "pesq_wb" in result["metrics"] and "mcd_db" not in result["metrics"]
+    reason = compare_reports(old, new)["metrics_left_out"]["mcd_db"]
+    assert "1 paired file(s)" in reason and "'s/b.wav'" in reason
+    assert "at 22050 Hz in" in reason and "at 16000 Hz in" in reason
+    # No file below the model's rate: the two rules agree, and both metrics are compared.
+    same_band = report([1.4, 1.6], [5.8, 6.5], 22050, evaluation.SPECTRAL_BAND)
+    result = compare_reports(old, same_band)
     assert result["metrics_left_out"] == {}
     assert result["metrics"]["mcd_db"]["difference"]["mean"] == pytest.approx(-23.0)
     assert result["settings_differences"]["spectral_band"] == ["model", "recording"]
-    # Two band-limiting reports compare them as usual.
-    old["settings"]["spectral_band"] = evaluation.SPECTRAL_BAND
-    new["utterances"][1]["band_limited_rate"] = 16000
-    assert compare_reports(old, new)["metrics_left_out"] == {}
+    # A 16 kHz model scores the 16 kHz recording at 16 kHz without limiting it: against the
+    # old report's 22.05 kHz the bands differ; against a new 22.05 kHz one they agree.
+    narrow_model = report([1.5, 1.7], [6.0, 6.3], 16000, evaluation.SPECTRAL_BAND)
+    assert set(compare_reports(old, narrow_model)["metrics_left_out"]) == {"mr_stft", "mcd_db"}
+    narrow_model["utterances"][0]["band_limited_rate"] = None
+    wide = report([1.4, 1.6], [5.8, 6.5], 22050, evaluation.SPECTRAL_BAND, 16000)
+    wide["utterances"][0]["band_limited_rate"] = 16000
+    assert compare_reports(wide, narrow_model)["metrics_left_out"] == {}
 
 
 def test_files_pair_by_content_not_by_the_path_shown(tmp_path, monkeypatch):

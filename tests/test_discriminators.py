@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -88,10 +90,10 @@ def test_period_discriminator_matches_numpy_convolutions(padding):
 
     x = audio[0].reshape(20, 2, 1)
     for i, conv in enumerate(d.convs):
-        kernel, bias = (ops.convert_to_numpy(w) for w in conv.weights)
+        kernel, bias = (ops.convert_to_numpy(w) for w in (conv.normalized_kernel(), conv.bias))
         x = conv_time(x, kernel, bias, 3 if i < len(d.convs) - 1 else 1)
         x = np.where(x > 0, x, 0.1 * x)
-    kernel, bias = (ops.convert_to_numpy(w) for w in d.post.weights)
+    kernel, bias = (ops.convert_to_numpy(w) for w in (d.post.normalized_kernel(), d.post.bias))
     x = conv_time(x, kernel, bias, 1)
     # float32 sums of <= 5 * 4 products of O(1) numbers: 1e-5 absolute is generous.
     np.testing.assert_allclose(ops.convert_to_numpy(logits)[0], x.reshape(-1), atol=1e-5)
@@ -182,6 +184,11 @@ def test_mixed_precision_runs_in_bfloat16():
     logits, _ = disc(_audio(1, 500))
     assert keras.backend.standardize_dtype(logits[0].dtype) == "bfloat16"
     assert keras.backend.standardize_dtype(disc.weights[0].dtype) == "float32"
+    # A training call's power iteration runs in float32 and keeps u and v so.
+    logits, _ = disc(_audio(1, 500), training=True)
+    assert all(np.isfinite(ops.convert_to_numpy(ops.cast(x, "float32"))).all() for x in logits)
+    spectral = [v for v in disc.non_trainable_variables if "spectral" in v.path]
+    assert spectral and all(v.dtype == "float32" for v in spectral)
 
 
 def _conv1d(x, kernel, bias, stride, groups, padding):
@@ -218,8 +225,19 @@ def test_scale_discriminator_groups_its_convolutions_as_hifigan(padding):
         return total + SCALE_CHANNELS[-1] * 3 + 1  # the post conv
 
     for groups, expected in ((None, 29_610_627), (DENSE_SCALE_GROUPS, 231_385_731)):
-        msd = MultiScaleDiscriminator(3, width=1.0, groups=groups)
+        msd = MultiScaleDiscriminator(3, width=1.0, groups=groups, normalization="none")
         assert msd.count_params() == expected == 3 * hifigan_count(groups or SCALE_GROUPS)
+    # Weight norm adds a scale per output channel on the second and third scale (PyTorch's
+    # weight_g); the first scale's spectral norm adds no trainable weight.
+    # Its u and v (one per output, one per tap and input) are non-trainable.
+    g_count = sum(SCALE_CHANNELS) + 1
+    msd = MultiScaleDiscriminator(3, width=1.0)
+    trainable = sum(math.prod(v.shape) for v in msd.trainable_variables)
+    assert trainable == 29_610_627 + 2 * g_count
+    inputs = [1, *SCALE_CHANNELS[:-1]]
+    convs = zip(ScaleDiscriminator._KERNELS, inputs, SCALE_GROUPS, strict=True)
+    rows = [k * c // g for k, c, g in convs]
+    assert msd.count_params() - trainable == g_count + sum(rows) + 3 * SCALE_CHANNELS[-1]
     assert ScaleDiscriminator(width=1 / 32).conv_groups == [1, 4, 4, 8, 16, 16, 1]
     d = ScaleDiscriminator(channels=[4, 8, 8, 16, 16, 16, 8], padding=padding)
     assert d.conv_groups == [1, 4, 8, 8, 16, 16, 1]
@@ -227,10 +245,16 @@ def test_scale_discriminator_groups_its_convolutions_as_hifigan(padding):
     logits, _ = d(audio)
     x = audio[0][:, None].astype(np.float64)
     for conv, stride, groups in zip(d.convs, d._STRIDES, d.conv_groups, strict=True):
-        kernel, bias = (ops.convert_to_numpy(w).astype(np.float64) for w in conv.weights)
+        kernel, bias = (
+            ops.convert_to_numpy(w).astype(np.float64)
+            for w in (conv.normalized_kernel(), conv.bias)
+        )
         x = _conv1d(x, kernel, bias, stride, groups, padding)
         x = np.where(x > 0, x, 0.1 * x)
-    kernel, bias = (ops.convert_to_numpy(w).astype(np.float64) for w in d.post.weights)
+    kernel, bias = (
+        ops.convert_to_numpy(w).astype(np.float64)
+        for w in (d.post.normalized_kernel(), d.post.bias)
+    )
     x = _conv1d(x, kernel, bias, 1, 1, padding)
     # float32 sums of <= 41 * 8 products of O(1) numbers over 8 layers: 1e-4 is generous.
     np.testing.assert_allclose(ops.convert_to_numpy(logits)[0], x[:, 0], atol=1e-4)
@@ -259,16 +283,21 @@ def test_configs_saved_before_groups_existed_build_dense_convolutions():
         assert cls.from_config(config).get_config() == config
 
 
-def test_configs_saved_before_padding_existed_pad_as_keras_same():
-    """A config from before 2026-12-07 has no `padding`: it was built with Keras' "same"
-    padding, and loads so (its run continues with the function it trained)."""
-    for obj in (
+def _every_discriminator():
+    """One tiny discriminator of each class, as built today."""
+    return (
         PeriodDiscriminator(3, width=1 / 32),
         ScaleDiscriminator(width=1 / 32),
         MultiPeriodDiscriminator((2, 3), width=1 / 32),
         MultiScaleDiscriminator(2, width=1 / 32),
         WaveDiscriminator((2,), 2, width=1 / 32),
-    ):
+    )
+
+
+def test_configs_saved_before_padding_existed_pad_as_keras_same():
+    """A config from before 2026-12-07 has no `padding`: it was built with Keras' "same"
+    padding, and loads so (its run continues with the function it trained)."""
+    for obj in _every_discriminator():
         config = obj.get_config()
         assert config["padding"] == "hifigan"
         old = type(obj).from_config({k: v for k, v in config.items() if k != "padding"})
@@ -352,7 +381,8 @@ def test_outputs_and_losses_are_hifigan_s(length):
     )
 
     keras.utils.set_random_seed(0)
-    disc = WaveDiscriminator(width=1 / 16)
+    # Plain kernels: the normalisations are checked against PyTorch's on their own below.
+    disc = WaveDiscriminator(width=1 / 16, normalization="none")
     real, fake = _audio(2, length, seed=1), _audio(2, length, seed=2)
     ours = {"real": disc(real), "fake": disc(fake)}
     theirs = {"real": _hifigan_reference(disc, real), "fake": _hifigan_reference(disc, fake)}
@@ -426,3 +456,132 @@ def test_grouped_conv_per_group_on_cpu_equals_the_backends_grouped_conv(monkeypa
     assert per_group.shape == (2, 38, 16)
     np.testing.assert_allclose(per_group, grouped, atol=1e-5)
     assert_serialization_round_trip(conv)
+
+
+def _torch_conv(conv, kind: str):
+    """PyTorch's conv with `conv`'s weights under `torch.nn.utils.weight_norm` or
+    `spectral_norm` (HiFi-GAN's), float64, channels-first."""
+    import torch
+
+    kernel = ops.convert_to_numpy(conv.kernel).astype(np.float64)
+    rank = len(kernel.shape) - 2
+    order = (rank + 1, rank, *range(rank))  # (taps..., in, out) -> (out, in, taps...)
+    module = (torch.nn.Conv1d if rank == 1 else torch.nn.Conv2d)(
+        kernel.shape[-2] * conv.groups,
+        conv.filters,
+        kernel.shape[:rank],
+        stride=conv.strides,
+        groups=conv.groups,
+        dtype=torch.float64,
+    )
+    with torch.no_grad():
+        module.bias.copy_(torch.from_numpy(ops.convert_to_numpy(conv.bias).astype(np.float64)))
+        weight = torch.from_numpy(kernel.transpose(order).copy())
+        if kind == "weight":
+            module = torch.nn.utils.weight_norm(module)
+            module.weight_v.copy_(weight)
+            g = ops.convert_to_numpy(conv.kernel_g).astype(np.float64)
+            module.weight_g.copy_(torch.from_numpy(g).reshape(-1, *[1] * (rank + 1)))
+        else:
+            module = torch.nn.utils.spectral_norm(module)
+            module.weight_orig.copy_(weight)
+            module.weight_u.copy_(torch.from_numpy(_as_numpy(conv.spectral_u)))
+            module.weight_v.copy_(torch.from_numpy(_torch_v(conv, _as_numpy(conv.spectral_v))))
+    return module
+
+
+def _as_numpy(variable):
+    return ops.convert_to_numpy(variable).astype(np.float64)
+
+
+def _torch_v(conv, v):
+    """Our spectral v (the kernel's (taps..., in) flattened) in PyTorch's order (in, taps...)."""
+    shape = tuple(conv.kernel.shape[:-1])
+    return v.reshape(shape).transpose(len(shape) - 1, *range(len(shape) - 1)).reshape(-1)
+
+
+@pytest.mark.parametrize("kind", ["weight", "spectral"])
+@pytest.mark.parametrize("rank", [1, 2])
+def test_kernel_normalizations_are_pytorch_s(kind, rank):
+    """Weight norm and spectral norm give the outputs of PyTorch's `weight_norm` and
+    `spectral_norm` (HiFi-GAN's) from the same v, g, u and v; a training call makes the same
+    power-iteration step (u and v updated alike), a call outside training uses them as they
+    are. Weight norm starts as the plain conv (g = ||v||). float32 against float64, kernels of
+    up to 20 taps: 1e-5 of the output's largest value."""
+    torch = pytest.importorskip("torch")
+    from keras_waveglow.discriminators import GroupedConv1D, NormalizedConv2D
+
+    keras.utils.set_random_seed(0)
+    if rank == 1:
+        conv = GroupedConv1D(12, 5, strides=2, groups=2, normalization=kind)
+        x = _audio(2, 40 * 8).reshape(2, 40, 8)
+    else:
+        conv = NormalizedConv2D(6, (5, 1), strides=(3, 1), normalization=kind)
+        x = _audio(2, 30 * 3 * 4).reshape(2, 30, 3, 4)
+    conv.build(x.shape)
+    if kind == "weight":  # g starts at ||v||: the plain conv's function
+        norms = np.sqrt(np.sum(np.square(_as_numpy(conv.kernel)), axis=tuple(range(rank + 1))))
+        np.testing.assert_allclose(_as_numpy(conv.kernel_g), norms, rtol=1e-6)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(conv.normalized_kernel()), _as_numpy(conv.kernel), atol=1e-6
+        )
+    for v in conv.trainable_variables:
+        v.assign(v + 0.05 * keras.random.normal(v.shape, seed=1))
+    module = _torch_conv(conv, kind)
+    x_torch = torch.from_numpy(np.moveaxis(x, -1, 1).astype(np.float64))
+    for training in (True, False, True):
+        module.train(training)
+        want = module(x_torch).detach().numpy()
+        got = np.moveaxis(ops.convert_to_numpy(conv(x, training=training)), -1, 1)
+        np.testing.assert_allclose(got, want, atol=1e-5 * np.abs(want).max())
+        if kind == "spectral":  # the same power-iteration step, kept
+            np.testing.assert_allclose(
+                _as_numpy(conv.spectral_u), module.weight_u.numpy(), atol=1e-5
+            )
+            np.testing.assert_allclose(
+                _torch_v(conv, _as_numpy(conv.spectral_v)), module.weight_v.numpy(), atol=1e-5
+            )
+    if kind == "spectral":  # the kernel's largest singular value, after a few steps
+        for _ in range(30):
+            conv(x, training=True)
+        matrix = _as_numpy(conv.kernel).reshape(-1, conv.filters)
+        sigma = np.linalg.svd(matrix, compute_uv=False)[0]
+        effective = ops.convert_to_numpy(conv.normalized_kernel()).reshape(-1, conv.filters)
+        np.testing.assert_allclose(effective, matrix / sigma, rtol=1e-3, atol=1e-6)
+
+
+def test_hifigan_normalization_is_weight_norm_but_on_the_first_scale():
+    """`normalization="hifigan"`: every period conv and every scale conv (posts included)
+    weight-normalised, the first scale discriminator's spectral-normalised; "none" plain."""
+    disc = WaveDiscriminator(periods=(2, 3), n_scales=3, width=1 / 32)
+    for d in disc.period_discriminator.discriminators:
+        assert {c.normalization for c in [*d.convs, d.post]} == {"weight"}
+    kinds = [
+        {c.normalization for c in [*d.convs, d.post]}
+        for d in disc.scale_discriminator.discriminators
+    ]
+    assert kinds == [{"spectral"}, {"weight"}, {"weight"}]
+    plain = WaveDiscriminator(periods=(2,), n_scales=2, width=1 / 32, normalization="none")
+    assert not plain.non_trainable_variables
+    assert all("kernel_g" not in v.path for v in plain.weights)
+    with pytest.raises(ValueError, match=r"normalization must be one of \('hifigan', 'none'\)"):
+        WaveDiscriminator(width=1 / 32, normalization="weight")
+    with pytest.raises(ValueError, match=r"one of \('weight', 'spectral', 'none'\); got 'x'"):
+        ScaleDiscriminator(width=1 / 32, normalization="x")
+
+
+def test_configs_saved_before_normalization_existed_have_plain_kernels(tmp_path):
+    """A config from before the normalisations has no `normalization`: it loads with plain
+    kernels, so the weights it saved fit, and a `.keras` with HiFi-GAN's round-trips (the
+    spectral norm's u and v included)."""
+    for obj in _every_discriminator():
+        config = obj.get_config()
+        old = type(obj).from_config({k: v for k, v in config.items() if k != "normalization"})
+        assert old.get_config()["normalization"] == "none"
+        assert not [v for v in old.weights if "kernel_g" in v.path or "spectral" in v.path]
+    disc = WaveDiscriminator(periods=(2,), n_scales=2, width=1 / 32)
+    audio = _audio(2, 600)
+    disc(audio, training=True)  # u and v move away from their initial draw
+    reloaded = assert_model_saving_round_trip(disc, lambda m: m(audio), tmp_path)
+    for a, b in zip(disc.non_trainable_variables, reloaded.non_trainable_variables, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))

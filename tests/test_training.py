@@ -1249,6 +1249,42 @@ def test_gan_step_trains_the_squeezewave_options():
     assert _max_change(disc_before, _numpy(disc.trainable_variables)) > 1e-4
 
 
+def test_a_gan_step_takes_one_spectral_power_iteration_per_discriminator_call():
+    """HiFi-GAN's discriminators run in train mode for both losses: a step calls them three
+    times (real, detached fake, fake for the flow's terms), so the first scale's spectral norm
+    takes three power-iteration steps from the kernels before the update (its u and v do not
+    depend on the audio), on TensorFlow and on JAX (where the flow's call is a stateless one
+    whose state is written back). Weight norm's g trains with the rest."""
+    keras.utils.set_random_seed(5)
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    disc = WaveDiscriminator(periods=(2,), n_scales=2, width=1 / 32)
+    gan = WaveGlowGAN(waveglow, disc, discriminator_start_step=0, mae_weight=1.0)
+    gan.compile(keras.optimizers.Adam(1e-3), discriminator_optimizer=keras.optimizers.Adam(1e-3))
+    mel, audio = _pairs(waveglow, _segments("awb")[:BATCH])
+    first = disc.scale_discriminator.discriminators[0]
+    spectral = [*first.convs, first.post]
+    assert {c.normalization for c in spectral} == {"spectral"}
+    assert len(spectral) == 8  # seven convs and the post conv
+    expected = []
+    for conv in spectral:
+        matrix = np.asarray(ops.convert_to_numpy(conv.kernel), np.float64).reshape(-1, conv.filters)
+        u = ops.convert_to_numpy(conv.spectral_u).astype(np.float64)
+        for _ in range(3):
+            v = matrix @ u
+            v /= np.linalg.norm(v)
+            u = matrix.T @ v
+            u /= np.linalg.norm(u)
+        expected.append((u, v))
+    g_before = _numpy([v for v in disc.trainable_variables if v.path.endswith("kernel_g")])
+    assert g_before
+    gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    for conv, (u, v) in zip(spectral, expected, strict=True):
+        np.testing.assert_allclose(ops.convert_to_numpy(conv.spectral_u), u, atol=1e-5)
+        np.testing.assert_allclose(ops.convert_to_numpy(conv.spectral_v), v, atol=1e-5)
+    g_after = _numpy([v for v in disc.trainable_variables if v.path.endswith("kernel_g")])
+    assert _max_change(g_before, g_after) > 1e-4
+
+
 def _selects_outside_conditionals(jaxpr) -> int:
     """`select_n` equations in a jaxpr and its sub-jaxprs, not counting `cond` branches."""
     count = 0
@@ -2367,7 +2403,8 @@ def test_resuming_a_gan_run_with_a_dense_multi_scale_discriminator_needs_msd_gro
     """GAN runs recorded before `msd_groups` existed had dense multi-scale convolutions: their
     checkpoints do not fit HiFi-GAN's grouped ones, so `--resume` without `--msd-groups dense`
     is refused by name, and with it passes the check. Likewise the discriminators' padding
-    (Keras' "same" before 2026-12-07: `--discriminator-padding same`)."""
+    (Keras' "same" before 2026-12-07: `--discriminator-padding same`) and kernels (plain
+    before their normalisation: `--discriminator-normalization none`)."""
     from keras_waveglow.cli import main
 
     out = tmp_path / "gan"
@@ -2379,15 +2416,19 @@ def test_resuming_a_gan_run_with_a_dense_multi_scale_discriminator_needs_msd_gro
     config = json.loads((out / "run_config.json").read_text())
     assert config["recipe"]["msd_groups"] == "hifigan"
     assert config["recipe"]["discriminator_padding"] == "hifigan"
+    assert config["recipe"]["discriminator_normalization"] == "hifigan"
     del config["recipe"]["msd_groups"]  # as written before 2026-12-05
     del config["recipe"]["discriminator_padding"]
+    del config["recipe"]["discriminator_normalization"]
     (out / "run_config.json").write_text(json.dumps(config))
     (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
     assert main([*argv, "--resume", "--steps", "9"]) == 2
     err = capsys.readouterr().err
     assert "msd_groups: 'dense' -> 'hifigan'" in err
     assert "discriminator_padding: 'same' -> 'hifigan'" in err
+    assert "discriminator_normalization: 'none' -> 'hifigan'" in err
     old = ["--msd-groups", "dense", "--discriminator-padding", "same"]
+    old += ["--discriminator-normalization", "none"]
     _stops_at_the_stand_in_checkpoint(
         main, [*argv, "--resume", "--steps", "9", *old], capsys
     )  # past the check
