@@ -62,6 +62,12 @@ def main(argv=None) -> dict:
     parser.add_argument(
         "--msd-groups", choices=("hifigan", "dense"), default="hifigan", help="with --gan"
     )
+    parser.add_argument(
+        "--discriminator-normalization",
+        choices=("hifigan", "none"),
+        default="hifigan",
+        help="with --gan: HiFi-GAN's weight/spectral norm or plain kernels",
+    )
     parser.add_argument("--steps", type=int, default=5, help="steps per timed block")
     parser.add_argument("--repeats", type=int, default=3, help="timed blocks (median)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
@@ -77,6 +83,7 @@ def main(argv=None) -> dict:
         discriminator_width=args.discriminator_width,
         mae_weight=args.mae_weight,
         msd_groups=args.msd_groups,
+        discriminator_normalization=args.discriminator_normalization,
     )
     model.compile(keras.optimizers.Adam(1e-4, global_clipnorm=1.0))
     waveglow = model.waveglow
@@ -105,6 +112,7 @@ def main(argv=None) -> dict:
         "gan": args.gan,
         "discriminator_width": args.discriminator_width if args.gan else None,
         "msd_groups": args.msd_groups if args.gan else None,
+        "discriminator_normalization": args.discriminator_normalization if args.gan else None,
         "mae_weight": args.mae_weight,
         "steps_per_block": args.steps,
         "repeats": args.repeats,

@@ -35,8 +35,9 @@ def main(argv=None) -> list[dict]:
     from keras_waveglow.discriminators import WaveDiscriminator
 
     keras.utils.set_random_seed(args.seed)
-    hifigan = WaveDiscriminator(width=args.width)
-    same = WaveDiscriminator(width=args.width, padding="same")
+    # Plain kernels, as when the committed results were measured: the padding alone differs.
+    hifigan = WaveDiscriminator(width=args.width, normalization="none")
+    same = WaveDiscriminator(width=args.width, padding="same", normalization="none")
     same.set_weights(hifigan.get_weights())
     names = [f"period_{p}" for p in hifigan.periods] + [f"scale_{i}" for i in range(3)]
     rng = np.random.default_rng(args.seed)

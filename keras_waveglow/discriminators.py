@@ -62,16 +62,14 @@ def _with_legacy_defaults(config: dict, key: str | None) -> dict:
     return {**legacy, **config}
 
 
-def _checked_padding(padding) -> str:
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}; got {padding!r}.")
-    return padding
-
-
 def _checked_choice(name: str, value, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}.")
     return value
+
+
+def _checked_padding(padding) -> str:
+    return _checked_choice("padding", padding, PADDINGS)
 
 
 def _unit(x):
@@ -97,14 +95,14 @@ class _NormalizedKernel:
     estimated with the unit vectors `spectral_u` (outputs) and `spectral_v` (taps * inputs),
     held as non-trainable weights: in a training call `v = normalize(M u)`,
     `u = normalize(M^T v)` (both then held, and treated as constants by the gradient) and
-    `sigma = v^T M u`; otherwise sigma from the held u and v. PyTorch flattens the kernel's
-    (inputs, taps) in the other order, so its v is this v permuted.
+    `sigma = v^T M u`; otherwise sigma from the held u and v (before any training call,
+    from their random start, as PyTorch's). PyTorch flattens the kernel's (inputs, taps) in
+    the other order, so its v is this v permuted.
 
     Both are computed in float32 (g, u and v are held and read in float32; the kernel as the
     conv reads it, rounded to the compute dtype under mixed precision) and give the kernel the
-    conv then uses. HiFi-GAN uses weight
-    norm on every discriminator conv but those of its first scale discriminator, which use
-    spectral norm.
+    conv then uses. HiFi-GAN uses weight norm on every discriminator conv but those of its
+    first scale discriminator, which use spectral norm.
     """
 
     def _init_normalization(self, normalization: str) -> None:
