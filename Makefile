@@ -41,7 +41,8 @@ NUMBA_CACHE := $(CURDIR)/$(VENV)/numba-cache
 # Without PYTEST_ARGS each backend's suite runs as two processes, the training tests in their
 # own: a process keeps what it traced (TensorFlow above all), and one process for the whole
 # TensorFlow suite grew to 14.6 GB beside the JAX suite's 7 GB and was killed for memory on
-# the 24 GiB CI machine (2026-12-07); test_training.py alone took 8.6 GB.
+# the 24 GiB CI machine (benchmarks/results/ci_oom_2026-12-07.txt); test_training.py alone
+# peaks at 8.5 GB (benchmarks/suite_memory.py, results/suite_memory_tf_training_2026-12-07.jsonl).
 SPLIT := tests/test_training.py
 TF_TESTS := NUMBA_CACHE_DIR=$(NUMBA_CACHE)/tf KERAS_BACKEND=tensorflow \
 	$(BIN)/pytest -q --durations=10 -m "not slow"
