@@ -799,10 +799,10 @@ def band_limited_rate(sample_rate: int, source_rate: int | None) -> int | None:
     A recording made at 16 kHz and resampled to 22.05 kHz holds nothing above 8 kHz. Both
     log-spectral measures then score that empty band against whatever a vocoder puts there
     (WaveGlow's noise; Griffin-Lim, from a mel that stops at `fmax`, nothing), and it dominates
-    them: the bundled model's MCD on arctic_a0009 was 28.7 dB over the whole band and 9.8 dB
-    with both signals low-passed at 7.8 kHz (review 21). Scored at the recording's own rate
-    instead (both signals resampled to it, as PESQ-WB resamples to 16 kHz), the band the
-    recording never held is left out.
+    them: the bundled model's MCD on arctic_a0009 is 28.7 dB over the whole band and 6.5 dB at
+    the recording's 16 kHz (benchmarks/results/eval_arctic_v5{,_spectral_band}_2026-12-07.json).
+    Scored at the recording's own rate instead (both signals resampled to it, as PESQ-WB
+    resamples to 16 kHz), the band the recording never held is left out.
 
     Args:
         sample_rate: int, the rate the audio is scored at (the model's).
