@@ -125,11 +125,19 @@ def test_refused_fit_evaluate_predict_leave_the_model_usable(compiled):
     assert np.isfinite(compiled.fit(mel, audio, batch_size=2, verbose=0).history["loss"][0])
 
 
+def _small_discriminator():
+    """One period and one scale at 1/32 width: these tests are about the inputs a GAN refuses,
+    and every `fit` retraces the step, which the full discriminators make minutes long."""
+    from keras_waveglow import WaveDiscriminator
+
+    return WaveDiscriminator(periods=(2,), n_scales=1, width=1 / 32)
+
+
 def test_a_refused_gan_fit_leaves_both_networks_usable():
     """The same for `WaveGlowGAN`: its arrays are checked by its WaveGlow before Keras traces."""
-    from keras_waveglow import WaveDiscriminator, WaveGlowGAN
+    from keras_waveglow import WaveGlowGAN
 
-    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), WaveDiscriminator(width=0.25))
+    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), _small_discriminator())
     gan.compile()
     mel, audio = _data()
     gan.fit(mel, audio, batch_size=2, verbose=0)  # builds every variable
@@ -159,9 +167,9 @@ def test_a_gan_refuses_a_dataset_s_sample_weights_and_keeps_its_weights():
     """A third element in a dataset's batches is refused when the step is traced, as arrays
     are before; on JAX the refusal no longer leaves the networks without weights (it was a
     warning for that reason)."""
-    from keras_waveglow import WaveDiscriminator, WaveGlowGAN
+    from keras_waveglow import WaveGlowGAN
 
-    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), WaveDiscriminator(width=0.25))
+    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), _small_discriminator())
     gan.compile()
     mel, audio = _data()
 
