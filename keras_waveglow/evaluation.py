@@ -28,9 +28,12 @@ metric               best  definition                                           
 ===================  ====  ==========================================================  =======
 
 On a recording made at a lower rate than the model's (CMU ARCTIC's 16 kHz for a 22.05 kHz
-model), `mr_stft` and `mcd_db` are computed on both signals resampled to the recording's rate:
-the band it never held is not scored (`band_limited_rate`; the report records the rate per
-file as `band_limited_rate` and the rule as `settings["spectral_band"]`).
+model), a metric whose band reaches above the recording's half rate is computed on both signals
+resampled to the recording's rate: the band it never held is not scored (`band_limited_rate`,
+`metric_band`). `mr_stft` and `mcd_db` reach the model's half rate, so they are always limited
+on such a file; PESQ-WB (8 kHz), STOI (5 kHz) and `log_mel_l1` (`fmax`) only on recordings
+made below twice their band (8 kHz telephone speech, 11.025 or 12 kHz). The report records the
+rate per file as `band_limited_rate` and the rule as `settings["spectral_band"]`.
 
 F0 comes from `pyworld` (DIO + StoneMask, 5 ms frames), or `librosa.pyin` without it. A
 missing optional package skips its metric with a message (in the report and the log); it never
@@ -48,6 +51,7 @@ from __future__ import annotations
 import functools
 import html
 import importlib
+import inspect
 import json
 import logging
 import math
@@ -137,12 +141,21 @@ MR_STFT_POWER_FLOOR = STFT_POWER_FLOOR
 # field floored the magnitude at 1e-7 (MR_STFT_OLD_FLOOR), and the two do not compare.
 MR_STFT_FLOOR = STFT_FLOOR_DEFINITION
 MR_STFT_OLD_FLOOR = OLD_STFT_FLOOR_DEFINITION
-# How a report records the band mr_stft and mcd_db cover (settings["spectral_band"]): up to
-# the recording's own Nyquist frequency when it is below the model's (`band_limited_rate`).
-# A report without the field scored the whole band up to the model's ("model"); the two
-# differ only on files recorded below the model's rate (utterance["band_limited_rate"]).
-SPECTRAL_BAND = "recording"
+# How a report records the band its metrics cover (settings["spectral_band"]): each metric's
+# own band (`metric_band`), cut at the recording's Nyquist frequency when that is lower
+# ("recording, every metric"). Reports of 2026-12-07 cut only mr_stft and mcd_db
+# ("recording"); a report without the field cut none ("model"). The rules differ only on
+# files recorded below the model's rate (utterance["band_limited_rate"]).
+SPECTRAL_BAND = "recording, every metric"
+SPECTRAL_BAND_SPECTRAL_ONLY = "recording"
 SPECTRAL_BAND_OLD = "model"
+# The metrics whose value depends on the band scored, and those each rule cuts.
+BAND_METRICS = ("pesq_wb", "stoi", "log_mel_l1", "mr_stft", "mcd_db")
+_BAND_CUT = {
+    SPECTRAL_BAND: BAND_METRICS,
+    SPECTRAL_BAND_SPECTRAL_ONLY: ("mr_stft", "mcd_db"),
+    SPECTRAL_BAND_OLD: (),
+}
 _EVAL_EXTRA = "pip install 'keras-waveglow[eval]'"
 _STAGING_PREFIX = ".evaluate-"  # evaluate's folder for a run's audio until its report is done
 
@@ -792,17 +805,54 @@ def _non_finite(audio) -> str | None:
     return f"{kinds} of {audio.size} samples"
 
 
-def band_limited_rate(sample_rate: int, source_rate: int | None) -> int | None:
-    """The rate `mr_stft` and `mcd_db` are scored at when the recording was made at a lower
-    rate than the model's (None: at the model's rate).
+def metric_band(name: str, sample_rate: int, mel_config: dict | None = None) -> float:
+    """The highest frequency (Hz) a reference metric scores, on audio at `sample_rate`.
 
-    A recording made at 16 kHz and resampled to 22.05 kHz holds nothing above 8 kHz. Both
-    log-spectral measures then score that empty band against whatever a vocoder puts there
-    (WaveGlow's noise; Griffin-Lim, from a mel that stops at `fmax`, nothing), and it dominates
-    them: the bundled model's MCD on arctic_a0009 is 28.7 dB over the whole band and 6.5 dB at
-    the recording's 16 kHz (benchmarks/results/eval_arctic_v5{,_spectral_band}_2026-12-07.json).
-    Scored at the recording's own rate instead (both signals resampled to it, as PESQ-WB
-    resamples to 16 kHz), the band the recording never held is left out.
+    PESQ-WB resamples to 16 kHz (8 kHz band), STOI to 10 kHz (5 kHz band), the log-mel stops at
+    the mel's `fmax`, MR-STFT and MCD reach half the rate; none beyond half of `sample_rate`.
+
+    Args:
+        name: one of `BAND_METRICS`.
+        sample_rate: int, the rate the audio is scored at.
+        mel_config: `mel_spectrogram` settings (for `log_mel_l1`'s `fmax`; missing: its
+            default, None: half the rate).
+
+    Returns:
+        The band's upper edge in Hz.
+
+    Example:
+        >>> metric_band("pesq_wb", 22050), metric_band("log_mel_l1", 22050, {"fmax": None})
+        (8000.0, 11025.0)
+    """
+    from keras_waveglow.audio import mel_spectrogram
+
+    nyquist = sample_rate / 2
+    if name == "pesq_wb":
+        return min(8000.0, nyquist)
+    if name == "stoi":
+        return min(5000.0, nyquist)
+    if name == "log_mel_l1":
+        default = inspect.signature(mel_spectrogram).parameters["fmax"].default
+        fmax = (mel_config or {}).get("fmax", default)
+        return nyquist if fmax is None else min(float(fmax), nyquist)
+    if name in ("mr_stft", "mcd_db"):
+        return nyquist
+    raise ValueError(f"metric_band: {name!r} is not one of {BAND_METRICS}.")
+
+
+def band_limited_rate(sample_rate: int, source_rate: int | None) -> int | None:
+    """The rate a metric is scored at, when its band (`metric_band`) reaches above half of it,
+    if the recording was made at a lower rate than the model's (None: at the model's rate).
+
+    A recording made at 16 kHz and resampled to 22.05 kHz holds nothing above 8 kHz. A metric
+    whose band reaches higher (MR-STFT and MCD, to 11.025 kHz) then scores that empty band
+    against whatever a vocoder puts there (WaveGlow's noise; Griffin-Lim, from a mel that stops
+    at `fmax`, nothing), and it dominates them: the bundled model's MCD on arctic_a0009 is
+    28.7 dB over the whole band and 6.5 dB at the recording's 16 kHz
+    (benchmarks/results/eval_arctic_v5{,_spectral_band}_2026-12-07.json). Scored at the
+    recording's own rate instead (both signals resampled to it), the band the recording never
+    held is left out. PESQ-WB, STOI and the log-mel distance stop lower (`metric_band`): they
+    are cut the same way only on recordings made below twice their band (e.g. 8 kHz).
 
     Args:
         sample_rate: int, the rate the audio is scored at (the model's).
@@ -837,11 +887,11 @@ def score_against_reference(
         mel_config: `mel_spectrogram` settings for the log-mel distance.
         names: metrics to compute; None computes every available one.
         source_rate: int or None, the rate the reference was recorded at. When it is lower
-            than `sample_rate`, `mr_stft` and `mcd_db` are computed on both signals resampled
-            to it (`band_limited_rate`). PESQ-WB (at 16 kHz), STOI (at 10 kHz) and the
-            log-mel distance (up to `fmax`) are computed as ever: for a recording made at
-            16 kHz or more they cover only its band; for one made below 16 kHz they too score
-            the band above its half rate. None: everything at `sample_rate`.
+            than `sample_rate`, each metric whose band (`metric_band`) reaches above its half
+            is computed on both signals resampled to it (`band_limited_rate`): `mr_stft` and
+            `mcd_db` always; PESQ-WB, STOI and `log_mel_l1` on recordings made below 16 kHz,
+            10 kHz and twice `fmax` (the log-mel of the band-limited pair, back at
+            `sample_rate`). None: everything at `sample_rate`.
 
     Returns:
         `(scores, failures)`: metric name -> value, and metric -> error message for metrics
@@ -859,7 +909,7 @@ def score_against_reference(
         names = available_metrics()[0]
     band_rate = band_limited_rate(sample_rate, source_rate)
 
-    @functools.cache  # once for both metrics
+    @functools.cache  # once for every metric it cuts
     def band_limited() -> tuple[np.ndarray, np.ndarray, int]:
         if band_rate is None:
             return reference, degraded, sample_rate
@@ -871,19 +921,28 @@ def score_against_reference(
             )
         return (*paired, band_rate)
 
+    def signals(name: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """The pair and its rate that metric `name` is scored on."""
+        if band_rate is None or band_rate / 2 >= metric_band(name, sample_rate, mel_config):
+            return reference, degraded, sample_rate
+        return band_limited()
+
     def mr_stft() -> float:
-        ref, deg, _ = band_limited()
+        ref, deg, _ = signals("mr_stft")
         return multi_resolution_stft_distance(ref, deg)
 
-    def mcd() -> float:
-        return mel_cepstral_distortion(*band_limited())
+    def mel_l1() -> float:
+        ref, deg, rate = signals("log_mel_l1")
+        # The mel is the model's: a band-limited pair goes back to its rate.
+        ref, deg = (_resample(audio, rate, sample_rate) for audio in (ref, deg))
+        return log_mel_l1(ref, deg, mel_config)
 
     tasks = {
-        "pesq_wb": lambda: {"pesq_wb": pesq_wb(reference, degraded, sample_rate)},
-        "stoi": lambda: {"stoi": stoi(reference, degraded, sample_rate)},
+        "pesq_wb": lambda: {"pesq_wb": pesq_wb(*signals("pesq_wb"))},
+        "stoi": lambda: {"stoi": stoi(*signals("stoi"))},
         "mr_stft": lambda: {"mr_stft": mr_stft()},
-        "log_mel_l1": lambda: {"log_mel_l1": log_mel_l1(reference, degraded, mel_config)},
-        "mcd_db": lambda: {"mcd_db": mcd()},
+        "log_mel_l1": lambda: {"log_mel_l1": mel_l1()},
+        "mcd_db": lambda: {"mcd_db": mel_cepstral_distortion(*signals("mcd_db"))},
         "f0_rmse_cents": lambda: f0_metrics(reference, degraded, sample_rate),
     }
     scores, failures = {}, {}
@@ -1771,22 +1830,23 @@ def compare_reports(
                 "'f0_extractor'): the values are not comparable; evaluate both where the same "
                 "packages are installed"
             )
-    # MR-STFT and MCD of a file cover the band up to half the rate they were scored at: the
-    # model's, or (settings "spectral_band" "recording") the recording's where it is lower.
-    rates = [
-        (_spectral_rate(base, base_utts[i]), _spectral_rate(new, new_utts[j]), new_utts[j])
-        for i, j in pairs
-    ]
-    apart = [(a, b, utt["source"]) for a, b, utt in rates if a != b]
-    if apart:
-        a, b, source = apart[0]
-        for name in ("mr_stft", "mcd_db"):
+    # Each metric of a file covers its own band (`metric_band`), cut at the recording's half
+    # rate where a report's rule cut it (settings "spectral_band"): compared only where every
+    # paired file was scored over the same band.
+    for name in BAND_METRICS:
+        bands = [
+            (_scored_band(base, base_utts[i], name), _scored_band(new, new_utts[j], name), j)
+            for i, j in pairs
+        ]
+        apart = [(a, b, new_utts[j]["source"]) for a, b, j in bands if a != b]
+        if apart:
+            a, b, source = apart[0]
             left_out.setdefault(
                 name,
                 f"{len(apart)} paired file(s) were scored over different bands (e.g. {source!r}: "
-                f"at {a} Hz in {base_name}, at {b} Hz in {new_name}; settings 'spectral_band', "
-                "the model's sample rate and the file's 'band_limited_rate'): the values are "
-                "not comparable",
+                f"up to {a:g} Hz in {base_name}, up to {b:g} Hz in {new_name}; settings "
+                "'spectral_band', the model's sample rate and the file's 'band_limited_rate'): "
+                "the values are not comparable",
             )
     if base_settings.get("mel_config") != new_settings.get("mel_config"):
         left_out["log_mel_l1"] = (
@@ -1844,12 +1904,17 @@ def compare_reports(
     }
 
 
-def _spectral_rate(report: dict, utterance: dict) -> int | None:
-    """The rate a report scored one file's MR-STFT and MCD at (None: not recorded)."""
+def _scored_band(report: dict, utterance: dict, name: str) -> float | None:
+    """The band (Hz) a report scored one file's metric `name` over (None: not recorded)."""
+    settings = report.get("settings") or {}
     model_rate = (report.get("model") or {}).get("sample_rate")
-    if (report.get("settings") or {}).get("spectral_band", SPECTRAL_BAND_OLD) == SPECTRAL_BAND:
-        return utterance.get("band_limited_rate") or model_rate
-    return model_rate
+    if not model_rate:
+        return None
+    band = metric_band(name, model_rate, settings.get("mel_config"))
+    source_rate = utterance.get("band_limited_rate")
+    if source_rate and name in _BAND_CUT.get(settings.get("spectral_band", SPECTRAL_BAND_OLD), ()):
+        band = min(band, source_rate / 2)
+    return band
 
 
 def format_comparison(result: dict) -> str:

@@ -281,13 +281,13 @@ def test_mcd_and_mr_stft_are_left_out_where_a_file_was_scored_over_another_band(
         assert "pesq_wb" in result["metrics"] and "mcd_db" not in result["metrics"]
     reason = compare_reports(old, new)["metrics_left_out"]["mcd_db"]
     assert "1 paired file(s)" in reason and "'s/b.wav'" in reason
-    assert "at 22050 Hz in" in reason and "at 16000 Hz in" in reason
+    assert "up to 11025 Hz in" in reason and "up to 8000 Hz in" in reason
     # No file below the model's rate: the two rules agree, and both metrics are compared.
     same_band = report([1.4, 1.6], [5.8, 6.5], 22050, evaluation.SPECTRAL_BAND)
     result = compare_reports(old, same_band)
     assert result["metrics_left_out"] == {}
     assert result["metrics"]["mcd_db"]["difference"]["mean"] == pytest.approx(-23.0)
-    assert result["settings_differences"]["spectral_band"] == ["model", "recording"]
+    assert result["settings_differences"]["spectral_band"] == ["model", evaluation.SPECTRAL_BAND]
     # A 16 kHz model scores the 16 kHz recording at 16 kHz without limiting it: against the
     # old report's 22.05 kHz the bands differ; against a new 22.05 kHz one they agree.
     narrow_model = report([1.5, 1.7], [6.0, 6.3], 16000, evaluation.SPECTRAL_BAND)
@@ -296,6 +296,49 @@ def test_mcd_and_mr_stft_are_left_out_where_a_file_was_scored_over_another_band(
     wide = report([1.4, 1.6], [5.8, 6.5], 22050, evaluation.SPECTRAL_BAND, 16000)
     wide["utterances"][0]["band_limited_rate"] = 16000
     assert compare_reports(wide, narrow_model)["metrics_left_out"] == {}
+
+
+def test_pesq_stoi_and_log_mel_are_left_out_only_where_their_own_band_was_cut():
+    """Since the rule "recording, every metric", PESQ-WB (8 kHz band), STOI (5 kHz) and the
+    log-mel distance (`fmax`) of a recording made below twice their band are scored at its
+    rate too. Against a report of the rule before ("recording": MR-STFT and MCD only), a file
+    recorded at 16 kHz is comparable on all three, one recorded at 8 kHz on none; an 11.025 kHz
+    file only on STOI (its 5.5125 kHz half rate is above STOI's band)."""
+
+    def report(rule, limited):
+        result = _report(["s/a.wav", "s/b.wav"], [1.0, 1.1], [0.5, 0.6])
+        result["model"]["sample_rate"] = 22050
+        result["settings"]["spectral_band"] = rule
+        result["settings"]["mel_config"] = {"sample_rate": 22050, "fmax": 8000.0}
+        for utt in result["utterances"]:
+            utt["band_limited_rate"] = limited
+            utt["metrics"]["waveglow"].update(stoi=0.8, mcd_db=6.0, mr_stft=1.5)
+        return result
+
+    def left_out(limited):
+        both = (
+            report(evaluation.SPECTRAL_BAND_SPECTRAL_ONLY, limited),
+            report(evaluation.SPECTRAL_BAND, limited),
+        )
+        return set(compare_reports(*both)["metrics_left_out"])
+
+    assert left_out(16000) == set()
+    assert left_out(8000) == {"pesq_wb", "stoi", "log_mel_l1"}
+    assert left_out(11025) == {"pesq_wb", "log_mel_l1"}
+    # fmax None: the log-mel reaches the model's half rate, so a 16 kHz file's is cut too.
+    base, new = (
+        report(evaluation.SPECTRAL_BAND_SPECTRAL_ONLY, 16000),
+        report(evaluation.SPECTRAL_BAND, 16000),
+    )
+    for result in (base, new):
+        result["settings"]["mel_config"]["fmax"] = None
+    reason = compare_reports(base, new)["metrics_left_out"]
+    assert set(reason) == {"log_mel_l1"}
+    assert (
+        "up to 11025 Hz in" in reason["log_mel_l1"] and "up to 8000 Hz in" in reason["log_mel_l1"]
+    )
+    # Two reports of the same rule compare every metric.
+    assert compare_reports(new, new)["metrics_left_out"] == {}
 
 
 def test_files_pair_by_content_not_by_the_path_shown(tmp_path, monkeypatch):

@@ -880,16 +880,20 @@ def test_an_output_that_overshoots_is_scored_as_produced_and_its_clipping_record
 
 def test_a_recording_below_the_model_s_rate_is_scored_in_its_own_band(tmp_path, monkeypatch):
     """An 8 kHz file for the 16 kHz model: the report records the band (`band_limited_rate`,
-    `settings["spectral_band"]`) and its MCD and MR-STFT are scored at 8 kHz (for both
+    `settings["spectral_band"]`) and every metric whose band reaches above 4 kHz (MCD, MR-STFT,
+    PESQ-WB, STOI, the log-mel up to fmax 8 kHz) is scored on the pair at 8 kHz (for both
     systems); a 16 kHz file beside it is scored over the whole band."""
-    monkeypatch.setattr(evaluation, "available_metrics", lambda: (["mr_stft", "mcd_db"], {}))
+    band = ["mr_stft", "mcd_db", "pesq_wb", "stoi", "log_mel_l1"]
+    monkeypatch.setattr(evaluation, "available_metrics", lambda: (band, {}))
     real_score = evaluation.score_against_reference
-    calls = []
+    calls, pairs = [], []
 
     def score(reference, degraded, *args):
         scores, failures = real_score(reference, degraded, *args)
+        assert args[3] is None or not failures  # (PESQ may find no speech in 0.5 s of noise)
         full, _ = real_score(reference, degraded, *args[:3])  # no source rate: whole band
         calls.append((args[3], scores, full))
+        pairs.append((reference, degraded))
         return scores, failures
 
     monkeypatch.setattr(evaluation, "score_against_reference", score)
@@ -897,7 +901,7 @@ def test_a_recording_below_the_model_s_rate_is_scored_in_its_own_band(tmp_path, 
     awb, _ = load_audio(DATA / "cmu_us_awb_arctic" / "wav" / "arctic_a0007.wav", SR)
     data = tmp_path / "data"
     data.mkdir()
-    sf.write(data / "a_narrow.wav", slt[:4000], 8000)
+    sf.write(data / "a_narrow.wav", slt[:12000], 8000)  # 1.5 s: STOI needs 30 voiced frames
     sf.write(data / "b_wide.wav", awb[: SR // 2], SR)
     report = evaluate(vocode_helpers.tiny_model(), data, tmp_path / "report", progress=False)
     assert report["settings"]["spectral_band"] == evaluation.SPECTRAL_BAND
@@ -911,8 +915,17 @@ def test_a_recording_below_the_model_s_rate_is_scored_in_its_own_band(tmp_path, 
     ):
         assert {k: utterance["metrics"][system][k] for k in scores} == scores
     # The narrow file's band-limited scores are not its whole-band ones (the test can fail).
-    assert all(scores != full for _, scores, full in calls[:2])
+    for _, scores, full in calls[:2]:
+        assert set(scores) == set(band) and all(scores[k] != full[k] for k in band)
     assert all(scores == full for _, scores, full in calls[2:])
+    # What "at 8 kHz" means: each metric of the pair resampled to the recording's rate (the
+    # log-mel's back at the model's, whose mel it is).
+    narrow_pair = [evaluation._resample(a, SR, 8000) for a in evaluation._pair(*pairs[1])]
+    scores = calls[1][1]
+    assert scores["pesq_wb"] == evaluation.pesq_wb(*narrow_pair, 8000)
+    assert scores["stoi"] == evaluation.stoi(*narrow_pair, 8000)
+    back = [evaluation._resample(a, 8000, SR) for a in narrow_pair]
+    assert scores["log_mel_l1"] == evaluation.log_mel_l1(*back, report["settings"]["mel_config"])
 
 
 def test_each_file_is_seeded_by_its_bytes_not_its_place(tmp_path, monkeypatch):
