@@ -1144,8 +1144,10 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     that grid; with `save_freq=0` at every epoch end) it writes, each through a temporary file
     and an atomic rename, `last.weights.h5` (both networks, both optimizers' slots, the step
     and skip counters, the noise generator's state) and `training_state.json` (step, epoch,
-    best monitored value). When `monitor` improves, the same weights are copied to
-    `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`;
+    best monitored value). When `monitor` improves, the same weights are written to
+    `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`, first:
+    the files are replaced best, state, last, so a crash between two of them leaves a run
+    whose resume ends with the best, state and last of the uninterrupted run;
     `waveglow.keras` (last) is written at the end of training. A step that was skipped as
     non-finite never replaces the checkpoint (nor the best or the state file), so the last
     checkpoint is always a good one; its `keep_every` snapshot is still kept (the last finite
@@ -1288,11 +1290,6 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         _ensure_optimizer_built(model)
         step = int(ops.convert_to_numpy(model.step_counter.value))
         skipped = int(ops.convert_to_numpy(model.consecutive_skipped.value)) > 0
-        if not skipped:
-            # A skipped step leaves the checkpoint as it was: in a run that diverges, the last
-            # finite step's weights are the ones that broke, and the save before the streak
-            # is the one to resume or restart from.
-            _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
         if self.keep_every and step > 0 and step % self.keep_every == 0:
             # The snapshot of a skipped step is kept all the same (the weights of the last
             # finite step: a curve point, not lost), so the grid of snapshots has no hole.
@@ -1302,6 +1299,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             stamp = f"{time.time():.3f}\n"
             _atomic_write(snaps / f"{step}.time", lambda tmp: tmp.write_text(stamp))
         if skipped:
+            # A skipped step leaves the checkpoint as it was: in a run that diverges, the last
+            # finite step's weights are the ones that broke, and the save before the streak
+            # is the one to resume or restart from.
             return False
         value = logs.get(self.monitor)
         value = None if value is None else float(value)
@@ -1309,12 +1309,16 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if phase != "mixed" and phase != self.best_phase:
             self.best, self.best_phase = None, phase  # another loss: ranked anew
         improved = phase != "mixed" and self._improved(value)
+        # Each file is replaced atomically, and in this order so that a crash between two of
+        # them leaves a run whose resume ends where the uninterrupted run does: the best
+        # first, then the state naming it, then `last`. Killed before `last`, the run resumes
+        # from the previous save and takes the same steps again, so it reaches this save with
+        # the same value, which the state already holds (not ranked better again) or does not
+        # (ranked again: the same best rewritten). `last` before the state (as before
+        # 2026-12-07) resumed past a save whose best the state did not hold yet.
         if improved:
             self.best = value
-            _atomic_write(
-                self.directory / BEST_WEIGHTS,
-                lambda tmp: shutil.copyfile(self.directory / LAST_WEIGHTS, tmp),
-            )
+            _atomic_write(self.directory / BEST_WEIGHTS, model.save_weights)
             with generator_average_swapped_in(model):
                 _atomic_write(self.directory / BEST_GENERATOR_FILE, model.waveglow.save)
         previous = read_training_state(self.directory) if epoch is None else {}
@@ -1330,6 +1334,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
             },
         )
+        _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
         self.last_saved_step = step
         return True
 

@@ -37,6 +37,7 @@ from keras_waveglow.losses import (
     waveform_mae_loss,
 )
 from keras_waveglow.training import (
+    BEST_WEIGHTS,
     LAST_WEIGHTS,
     AudioSamples,
     StopOnConsecutiveSkips,
@@ -782,6 +783,71 @@ def test_checkpoint_is_never_half_written(gan_run, tmp_path):
     )
     assert (tmp_path / "best.weights.h5").exists()
     assert (tmp_path / "waveglow_best.keras").exists()
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3, 4, None])
+def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
+    tmp_path, monkeypatch, crash_at
+):
+    """Saves at steps 10, 20, 30 with losses 1.0, 0.5, 0.7: the best is step 20's. Step 20's
+    save writes four files, each atomically; killed before its k-th write, the run resumes
+    (a new callback, the weights of `last.weights.h5`), takes the steps it lost again and
+    saves step 30: its best, state and last are the uninterrupted run's (with `last` written
+    before the state, a kill between them resumed at step 20 with step 10's best in the state,
+    and step 30's 0.7 replaced the best)."""
+    from keras_waveglow import training
+
+    gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), mae_weight=0.0)
+    gan.compile(keras.optimizers.Adam(1e-4))
+    kernel = gan.waveglow.trainable_variables[0]
+    start = ops.convert_to_numpy(kernel.value)
+    losses = {10: 1.0, 20: 0.5, 30: 0.7}
+
+    def at(step: int) -> None:  # the model as training leaves it after `step` steps
+        gan.step_counter.assign(step)
+        kernel.assign(start + step)
+
+    def callback() -> TrainingCheckpoint:
+        checkpoint = TrainingCheckpoint(tmp_path, save_freq=10)
+        checkpoint.set_model(gan)
+        checkpoint.on_train_begin()
+        return checkpoint
+
+    checkpoint = callback()
+    at(10)
+    assert checkpoint.save({"loss": losses[10]})
+    real_write, writes = training._atomic_write, []
+
+    def killed(path, write):
+        writes.append(Path(path).name)
+        if len(writes) == crash_at:
+            raise KeyboardInterrupt("killed between two files")
+        return real_write(path, write)
+
+    monkeypatch.setattr(training, "_atomic_write", killed)
+    at(20)
+    if crash_at is None:
+        checkpoint.save({"loss": losses[20]})
+        assert writes == [BEST_WEIGHTS, "waveglow_best.keras", "training_state.json", LAST_WEIGHTS]
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            checkpoint.save({"loss": losses[20]})
+    monkeypatch.setattr(training, "_atomic_write", real_write)
+    resumed = callback()
+    step = restore_training_state(gan, tmp_path)
+    assert step == (20 if crash_at is None else 10)
+    for later in (20, 30):
+        if later > step:
+            at(later)
+            assert resumed.save({"loss": losses[later]})
+    assert read_training_state(tmp_path)["best"] == losses[20]
+    assert read_training_state(tmp_path)["step"] == 30
+    assert training._checkpoint_summary(tmp_path / BEST_WEIGHTS) == (True, 20)
+    assert training._checkpoint_summary(tmp_path / LAST_WEIGHTS) == (True, 30)
+    best_generator = keras.saving.load_model(tmp_path / "waveglow_best.keras")
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(best_generator.trainable_variables[0].value), start + 20
+    )
 
 
 def test_checkpoint_saves_the_end_of_fit_off_its_grid(gan_run, tmp_path):
