@@ -1221,6 +1221,17 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                     f"once every {per_call} steps (and at each epoch's end), so saves would "
                     "miss the grid; use multiples of steps_per_execution."
                 )
+        grid = per_call > 1 and (self.save_freq or self.keep_every)
+        start = int(ops.convert_to_numpy(self.model.step_counter.value)) if grid else 0
+        if start % per_call:
+            # Every call then ends off the grid: no save would fall on a multiple of save_freq.
+            raise ValueError(
+                f"The run starts at step {start} with steps_per_execution={per_call}: "
+                f"callbacks see the model every {per_call} steps from there, never at a "
+                f"multiple of save_freq={self.save_freq} / keep_every={self.keep_every}. "
+                "Resume from a checkpoint at a multiple of steps_per_execution, or take the "
+                "first steps with steps_per_execution=1."
+            )
         self.directory.mkdir(parents=True, exist_ok=True)
         _clean_stale_temporaries(self.directory)
 

@@ -1801,6 +1801,14 @@ def test_checkpoints_count_steps_run_several_per_call(tmp_path):
     odd = TrainingCheckpoint(tmp_path / "odd", save_freq=2)
     with pytest.raises(ValueError, match="an epoch of 3 steps with steps_per_execution=2"):
         gan.fit(mel[: 3 * BATCH], audio[: 3 * BATCH], epochs=1, callbacks=[odd], **fit)
+    # A run resumed off the grid (step 5) would never save on it: refused before any step.
+    gan.step_counter.assign(5)
+    off = TrainingCheckpoint(tmp_path / "off", save_freq=2)
+    with pytest.raises(ValueError, match="starts at step 5 with steps_per_execution=2"):
+        gan.fit(mel, audio, epochs=1, callbacks=[off], **fit)
+    assert int(ops.convert_to_numpy(gan.step_counter.value)) == 5
+    gan.fit(mel, audio, epochs=1, callbacks=[TrainingCheckpoint(tmp_path / "ends", 0)], **fit)
+    assert read_training_state(tmp_path / "ends")["step"] == 9  # epoch ends only: allowed
 
 
 def test_a_mixed_precision_run_leaves_the_callers_dtype_policy(tmp_path):
