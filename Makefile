@@ -45,9 +45,9 @@ NUMBA_CACHE := $(CURDIR)/$(VENV)/numba-cache
 # peaks at 8.5 GB (benchmarks/suite_memory.py, results/suite_memory_tf_training_2026-12-07.jsonl).
 SPLIT := tests/test_training.py
 TF_TESTS := NUMBA_CACHE_DIR=$(NUMBA_CACHE)/tf KERAS_BACKEND=tensorflow \
-	$(BIN)/pytest -q --durations=10 -m "not slow"
+	$(BIN)/pytest -q --durations=25 -m "not slow"
 JAX_TESTS := NUMBA_CACHE_DIR=$(NUMBA_CACHE)/jax KERAS_BACKEND=jax \
-	$(BIN)/pytest -q --durations=10 -m "not slow and not tensorflow_only"
+	$(BIN)/pytest -q --durations=25 -m "not slow and not tensorflow_only"
 
 test-tf: $(STAMP)
 	$(TF_TESTS) $(or $(PYTEST_ARGS),--ignore=$(SPLIT))
