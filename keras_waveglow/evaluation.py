@@ -29,11 +29,12 @@ metric               best  definition                                           
 
 On a recording made at a lower rate than the model's (CMU ARCTIC's 16 kHz for a 22.05 kHz
 model), a metric whose band reaches above the recording's half rate is computed on both signals
-resampled to the recording's rate: the band it never held is not scored (`band_limited_rate`,
-`metric_band`). `mr_stft` and `mcd_db` reach the model's half rate, so they are always limited
-on such a file; PESQ-WB (8 kHz), STOI (5 kHz) and `log_mel_l1` (`fmax`) only on recordings
-made below twice their band (8 kHz telephone speech, 11.025 or 12 kHz). The report records the
-rate per file as `band_limited_rate` and the rule as `settings["spectral_band"]`.
+resampled to the recording's rate (the log-mel distance over the mel bands wholly below its half
+rate): the band it never held is not scored (`band_limited_rate`, `metric_band`). `mr_stft`
+and `mcd_db` reach the model's half rate, so they are always limited on such a file; PESQ-WB
+(8 kHz), STOI (5 kHz) and `log_mel_l1` (`fmax`) only on recordings made below twice their band
+(8 kHz telephone speech, 11.025 or 12 kHz). The report records the rate per file as
+`band_limited_rate` and the rule as `settings["spectral_band"]`.
 
 F0 comes from `pyworld` (DIO + StoneMask, 5 ms frames), or `librosa.pyin` without it. A
 missing optional package skips its metric with a message (in the report and the log); it never
@@ -322,7 +323,7 @@ def multi_resolution_stft_distance(
     return total / len(resolutions)
 
 
-def log_mel_l1(reference, degraded, mel_config: dict) -> float:
+def log_mel_l1(reference, degraded, mel_config: dict, max_frequency: float | None = None) -> float:
     """Mean absolute difference of log-mels made with the shared front end.
 
     Args:
@@ -330,9 +331,15 @@ def log_mel_l1(reference, degraded, mel_config: dict) -> float:
         degraded: float audio; cropped or zero-padded to the reference's length.
         mel_config: `keras_waveglow.mel_spectrogram` keyword arguments (a model's
             `mel_config`).
+        max_frequency: float or None, average only over the mel bands whose filter lies
+            wholly at or below this frequency in Hz (a recording's half rate). Default None:
+            every band.
 
     Returns:
         The mean |log-mel difference| in nepers (0 for identical audio).
+
+    Raises:
+        ValueError: no mel band lies below `max_frequency`.
 
     Example:
         >>> log_mel_l1(x, 2 * x, model.mel_config)  # log(2) where above the floor
@@ -343,7 +350,30 @@ def log_mel_l1(reference, degraded, mel_config: dict) -> float:
 
     reference, degraded = _pair(reference, degraded)
     mels = ops.convert_to_numpy(mel_spectrogram(np.stack([reference, degraded]), **mel_config))
-    return float(np.mean(np.abs(mels[0] - mels[1])))
+    difference = np.abs(mels[0] - mels[1])
+    if max_frequency is not None:
+        kept = _mel_bands_below(mel_config, max_frequency)
+        if not kept.any():
+            raise ValueError(f"no mel band lies below {max_frequency:g} Hz")
+        difference = difference[..., kept]
+    return float(np.mean(difference))
+
+
+def _mel_bands_below(mel_config: dict, max_frequency: float) -> np.ndarray:
+    """(n_mels,) bool: the mel bands whose filter has no weight above `max_frequency`."""
+    from keras_waveglow.audio import mel_filterbank, mel_spectrogram
+
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(mel_spectrogram).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    config = {**defaults, **mel_config}
+    rate, n_fft = config["sample_rate"], config["n_fft"]
+    basis = mel_filterbank(rate, n_fft, config["n_mels"], config["fmin"], config["fmax"])
+    frequencies = np.arange(basis.shape[0]) * rate / n_fft
+    top = np.array([frequencies[np.flatnonzero(band)].max(initial=0.0) for band in basis.T])
+    return top <= max_frequency
 
 
 def _world_analysis(audio: np.ndarray, sample_rate: int):
@@ -812,13 +842,16 @@ def metric_band(name: str, sample_rate: int, mel_config: dict | None = None) -> 
     the mel's `fmax`, MR-STFT and MCD reach half the rate; none beyond half of `sample_rate`.
 
     Args:
-        name: one of `BAND_METRICS`.
+        name: str, one of `BAND_METRICS`.
         sample_rate: int, the rate the audio is scored at.
         mel_config: `mel_spectrogram` settings (for `log_mel_l1`'s `fmax`; missing: its
             default, None: half the rate).
 
     Returns:
         The band's upper edge in Hz.
+
+    Raises:
+        ValueError: `name` is not one of `BAND_METRICS`.
 
     Example:
         >>> metric_band("pesq_wb", 22050), metric_band("log_mel_l1", 22050, {"fmax": None})
@@ -889,9 +922,10 @@ def score_against_reference(
         source_rate: int or None, the rate the reference was recorded at. When it is lower
             than `sample_rate`, each metric whose band (`metric_band`) reaches above its half
             is computed on both signals resampled to it (`band_limited_rate`): `mr_stft` and
-            `mcd_db` always; PESQ-WB, STOI and `log_mel_l1` on recordings made below 16 kHz,
-            10 kHz and twice `fmax` (the log-mel of the band-limited pair, back at
-            `sample_rate`). None: everything at `sample_rate`.
+            `mcd_db` always; PESQ-WB and STOI on recordings made below 16 kHz and 10 kHz;
+            `log_mel_l1`, on recordings made below twice `fmax`, over the model's mel bands
+            that lie wholly below the recording's half rate. None: everything at
+            `sample_rate`.
 
     Returns:
         `(scores, failures)`: metric name -> value, and metric -> error message for metrics
@@ -921,21 +955,22 @@ def score_against_reference(
             )
         return (*paired, band_rate)
 
+    def cut(name: str) -> bool:
+        """Whether metric `name`'s band reaches above the recording's half rate."""
+        return band_rate is not None and band_rate / 2 < metric_band(name, sample_rate, mel_config)
+
     def signals(name: str) -> tuple[np.ndarray, np.ndarray, int]:
         """The pair and its rate that metric `name` is scored on."""
-        if band_rate is None or band_rate / 2 >= metric_band(name, sample_rate, mel_config):
-            return reference, degraded, sample_rate
-        return band_limited()
+        return band_limited() if cut(name) else (reference, degraded, sample_rate)
 
     def mr_stft() -> float:
         ref, deg, _ = signals("mr_stft")
         return multi_resolution_stft_distance(ref, deg)
 
     def mel_l1() -> float:
-        ref, deg, rate = signals("log_mel_l1")
-        # The mel is the model's: a band-limited pair goes back to its rate.
-        ref, deg = (_resample(audio, rate, sample_rate) for audio in (ref, deg))
-        return log_mel_l1(ref, deg, mel_config)
+        # The mel is the model's: cut by its bands, those wholly below the recording's half rate.
+        limited = band_rate / 2 if cut("log_mel_l1") else None
+        return log_mel_l1(reference, degraded, mel_config, max_frequency=limited)
 
     tasks = {
         "pesq_wb": lambda: {"pesq_wb": pesq_wb(*signals("pesq_wb"))},
@@ -1746,10 +1781,10 @@ def compare_reports(
     together. A metric whose definition differs is left out instead: `mr_stft` between a report
     written with its older magnitude floor (no `settings["mr_stft_floor"]`) and a newer one;
     the pitch, voicing and MCD metrics when `settings["f0_extractor"]` differs (pyworld or
-    librosa's pyin); `mr_stft` and `mcd_db` when a paired file was scored at different rates
-    (over different bands: models of different rates, or one report band-limited to the
-    recording's rate and the other not, as reports before `settings["spectral_band"]` were
-    not); `log_mel_l1` when `settings["mel_config"]` differs.
+    librosa's pyin); any of `BAND_METRICS` when a paired file was scored over a different band
+    for it (`metric_band` cut at the recording's half rate by one report's
+    `settings["spectral_band"]` rule and not by the other's, or models of different rates);
+    `log_mel_l1` when `settings["mel_config"]` differs.
 
     Args:
         base: the report to compare against: a dict, a `report.json` path or its folder.
@@ -1844,7 +1879,7 @@ def compare_reports(
             left_out.setdefault(
                 name,
                 f"{len(apart)} paired file(s) were scored over different bands (e.g. {source!r}: "
-                f"up to {a:g} Hz in {base_name}, up to {b:g} Hz in {new_name}; settings "
+                f"{_band_words(a)} in {base_name}, {_band_words(b)} in {new_name}; settings "
                 "'spectral_band', the model's sample rate and the file's 'band_limited_rate'): "
                 "the values are not comparable",
             )
@@ -1902,6 +1937,10 @@ def compare_reports(
         if len(by_folder) > 1
         else {},
     }
+
+
+def _band_words(band: float | None) -> str:
+    return "over an unrecorded band" if band is None else f"up to {band:g} Hz"
 
 
 def _scored_band(report: dict, utterance: dict, name: str) -> float | None:
@@ -2311,9 +2350,11 @@ def render_report(
 
 
 __all__ = [
+    "BAND_METRICS",
     "METRICS",
     "METRIC_BOUNDS",
     "available_metrics",
+    "band_limited_rate",
     "compare_reports",
     "confidence_interval",
     "dnsmos",
@@ -2328,10 +2369,12 @@ __all__ = [
     "load_report",
     "log_mel_l1",
     "mel_cepstral_distortion",
+    "metric_band",
     "multi_resolution_stft_distance",
     "pesq_wb",
     "render_report",
     "report_html",
+    "score_against_reference",
     "stoi",
     "summarize_by_folder",
 ]

@@ -31,6 +31,7 @@ import functools
 import hashlib
 import inspect
 import json
+import logging
 import math
 import os
 import re
@@ -73,6 +74,7 @@ from keras_waveglow.losses import (
 )
 
 _PACKAGE = "keras_waveglow"
+logger = logging.getLogger(__name__)
 _LOG_NAMES = (
     "loss",
     "nll",
@@ -1144,10 +1146,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     that grid; with `save_freq=0` at every epoch end) it writes, each through a temporary file
     and an atomic rename, `last.weights.h5` (both networks, both optimizers' slots, the step
     and skip counters, the noise generator's state) and `training_state.json` (step, epoch,
-    best monitored value). When `monitor` improves, the same weights are written to
-    `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`, first:
-    the files are replaced best, state, last, so a crash between two of them leaves a run
-    whose resume ends with the best, state and last of the uninterrupted run;
+    best monitored value). When `monitor` improves, the same weights are copied to
+    `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`;
+    `last.weights.h5` is written first and carries its save's ranking (best value, phase and
+    step), so a kill between two of the files resumes with the uninterrupted run's ranking
+    (`restore_training_state` completes a best copy the kill cut off);
     `waveglow.keras` (last) is written at the end of training. A step that was skipped as
     non-finite never replaces the checkpoint (nor the best or the state file), so the last
     checkpoint is always a good one; its `keep_every` snapshot is still kept (the last finite
@@ -1199,15 +1202,19 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.mode = mode
         self.best = None
         self.best_phase = None  # the loss definition `best` was ranked under (see _phase)
+        self.best_step = None
         self.last_saved_step = None
         self._step = None  # the step counter, read at each epoch's start and counted on from there
         self._epoch_start = None  # the step counter when the epoch began: logs average since
-        state_path = self.directory / STATE_FILE
-        if state_path.exists():
-            state = read_training_state(self.directory)
-            if state.get("monitor", monitor) == monitor and state.get("mode", mode) == mode:
-                self.best = state.get("best")  # (ranked by another log: ranked anew)
-                self.best_phase = state.get("best_phase", "likelihood")  # older: no GAN phase
+        state = read_training_state(self.directory)  # (checked even where `last` says more)
+        # The ranking `last.weights.h5` carries is the one of its own save (atomic with it);
+        # the state file, written after it, may be one save behind (runs before 2026-12-07
+        # have only the state file).
+        ranking = _checkpoint_ranking(self.directory / LAST_WEIGHTS) or state
+        if ranking.get("monitor", monitor) == monitor and ranking.get("mode", mode) == mode:
+            self.best = ranking.get("best")  # (ranked by another log: ranked anew)
+            self.best_phase = ranking.get("best_phase", "likelihood")  # older: no GAN phase
+            self.best_step = ranking.get("best_step")
 
     def on_train_begin(self, logs=None):
         per_call = int(getattr(self.model, "steps_per_execution", 1) or 1)
@@ -1301,6 +1308,31 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         _ensure_optimizer_built(model)
         step = int(ops.convert_to_numpy(model.step_counter.value))
         skipped = int(ops.convert_to_numpy(model.consecutive_skipped.value)) > 0
+        # A skipped step leaves the checkpoint as it was: in a run that diverges, the last
+        # finite step's weights are the ones that broke, and the save before the streak is
+        # the one to resume or restart from.
+        improved = False
+        if not skipped:
+            value = logs.get(self.monitor)
+            value = None if value is None else float(value)
+            phase = self._phase(step)
+            if phase != "mixed" and phase != self.best_phase:
+                self.best, self.best_phase = None, phase  # another loss: ranked anew
+            improved = phase != "mixed" and self._improved(value)
+            if improved:
+                self.best, self.best_step = value, step
+            # `last` first, carrying this save's ranking: each file below is replaced
+            # atomically, and a kill between two of them resumes from `last` with the ranking
+            # of its save (`restore_training_state` completes a best it did not copy yet).
+            ranking = {
+                "step": step,
+                "best": self.best,
+                "best_phase": self.best_phase,
+                "best_step": self.best_step,
+                "monitor": self.monitor,
+                "mode": self.mode,
+            }
+            _write_checkpoint(self.directory / LAST_WEIGHTS, model, ranking)
         if self.keep_every and step > 0 and step % self.keep_every == 0:
             # The snapshot of a skipped step is kept all the same (the weights of the last
             # finite step: a curve point, not lost), so the grid of snapshots has no hole.
@@ -1310,44 +1342,63 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             stamp = f"{time.time():.3f}\n"
             _atomic_write(snaps / f"{step}.time", lambda tmp: tmp.write_text(stamp))
         if skipped:
-            # A skipped step leaves the checkpoint as it was: in a run that diverges, the last
-            # finite step's weights are the ones that broke, and the save before the streak
-            # is the one to resume or restart from.
             return False
-        value = logs.get(self.monitor)
-        value = None if value is None else float(value)
-        phase = self._phase(step)
-        if phase != "mixed" and phase != self.best_phase:
-            self.best, self.best_phase = None, phase  # another loss: ranked anew
-        improved = phase != "mixed" and self._improved(value)
-        # Each file is replaced atomically, and in this order so that a crash between two of
-        # them leaves a run whose resume ends where the uninterrupted run does: the best
-        # first, then the state naming it, then `last`. Killed before `last`, the run resumes
-        # from the previous save and takes the same steps again, so it reaches this save with
-        # the same value, which the state already holds (not ranked better again) or does not
-        # (ranked again: the same best rewritten). `last` before the state (as before
-        # 2026-12-07) resumed past a save whose best the state did not hold yet.
         if improved:
-            self.best = value
-            _atomic_write(self.directory / BEST_WEIGHTS, model.save_weights)
-            with generator_average_swapped_in(model):
-                _atomic_write(self.directory / BEST_GENERATOR_FILE, model.waveglow.save)
+            _save_best(self.directory, model)
         previous = read_training_state(self.directory) if epoch is None else {}
         _write_json_atomically(
             self.directory / STATE_FILE,
             {
-                "step": step,
+                **ranking,
                 "epoch": epoch if epoch is not None else previous.get("epoch"),
-                "best": self.best,
-                "best_phase": self.best_phase,
-                "monitor": self.monitor,
-                "mode": self.mode,
                 "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
             },
         )
-        _atomic_write(self.directory / LAST_WEIGHTS, model.save_weights)
         self.last_saved_step = step
         return True
+
+
+# The attribute of a run's `last.weights.h5` that holds the ranking of its save (JSON: step,
+# best, best_phase, best_step, monitor, mode).
+_RANKING_ATTRIBUTE = "keras_waveglow_ranking"
+
+
+def _write_checkpoint(path: Path, model: WaveGlowGAN, ranking: dict) -> None:
+    """`model.save_weights(path)` with `ranking` in the file, both replaced at once."""
+    import h5py
+
+    def write(tmp: Path) -> None:
+        model.save_weights(tmp)
+        with h5py.File(tmp, "a") as handle:
+            handle.attrs[_RANKING_ATTRIBUTE] = json.dumps(ranking)
+
+    _atomic_write(path, write)
+
+
+def _checkpoint_ranking(path: Path) -> dict:
+    """The ranking a checkpoint was saved with ({} for none: older, missing or unreadable)."""
+    try:
+        with open_weights_file(path) as handle:
+            raw = handle.attrs.get(_RANKING_ATTRIBUTE)
+    except (OSError, ValueError):
+        return {}
+    try:
+        ranking = json.loads(raw) if raw is not None else {}
+    except (TypeError, ValueError):
+        return {}
+    return ranking if isinstance(ranking, dict) else {}
+
+
+def _save_best(directory: Path, model: WaveGlowGAN) -> None:
+    """Exports the generator (its moving average where it keeps one) to `waveglow_best.keras`,
+    then copies `last.weights.h5` to `best.weights.h5`: a best checkpoint at a step implies
+    the export of that step (what `restore_training_state` checks)."""
+    with generator_average_swapped_in(model):
+        _atomic_write(directory / BEST_GENERATOR_FILE, model.waveglow.save)
+    _atomic_write(
+        directory / BEST_WEIGHTS,
+        lambda tmp: shutil.copyfile(directory / LAST_WEIGHTS, tmp),
+    )
 
 
 # Blocks of each file's content the fingerprint reads, spread evenly over the file.
@@ -1504,8 +1555,10 @@ def read_training_state(directory) -> dict:
 
     Returns:
         A dict with "step", "epoch", "best", "best_phase" (the loss definition "best" was
-        ranked under: "likelihood" or "adversarial"), "monitor", "mode", "skipped_steps"
-        (runs written before a key existed lack it).
+        ranked under: "likelihood" or "adversarial"), "best_step" (the step of
+        `best.weights.h5`), "monitor", "mode", "skipped_steps" (runs written before a key
+        existed lack it). Written after `last.weights.h5`, which carries its own save's
+        ranking: after a kill between the two, this file is one save behind.
     """
     path = Path(directory) / STATE_FILE
     if not path.exists():
@@ -1563,7 +1616,16 @@ def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -
         raise FileNotFoundError(f"{path}: no checkpoint to resume from.")
     _check_checkpoint_readable(path)
     _load_checkpoint(model, path)
-    return int(ops.convert_to_numpy(model.step_counter.value))
+    step = int(ops.convert_to_numpy(model.step_counter.value))
+    ranking = _checkpoint_ranking(path) if which == "last" else {}
+    if ranking.get("best_step") is not None and ranking["best_step"] == ranking.get("step"):
+        # `last` is the best of its save: a kill between its write and the best's copy left
+        # `best.weights.h5` older (or missing); the copy is completed now, from the same file.
+        summary = _checkpoint_summary(directory / BEST_WEIGHTS)
+        if summary is None or summary[1] != ranking["step"]:
+            logger.info("%s: completing the best of step %d's save.", directory, ranking["step"])
+            _save_best(directory, model)
+    return step
 
 
 def _checkpoint_summary(path: Path) -> tuple[bool, int | None] | None:

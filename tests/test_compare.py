@@ -339,6 +339,10 @@ def test_pesq_stoi_and_log_mel_are_left_out_only_where_their_own_band_was_cut():
     )
     # Two reports of the same rule compare every metric.
     assert compare_reports(new, new)["metrics_left_out"] == {}
+    # A report without the model's rate: its bands are unrecorded, said so (it raised).
+    del base["model"]["sample_rate"]
+    reason = compare_reports(base, new)["metrics_left_out"]["pesq_wb"]
+    assert "over an unrecorded band in base report, up to 8000 Hz in new report" in reason
 
 
 def test_files_pair_by_content_not_by_the_path_shown(tmp_path, monkeypatch):

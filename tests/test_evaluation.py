@@ -918,14 +918,42 @@ def test_a_recording_below_the_model_s_rate_is_scored_in_its_own_band(tmp_path, 
     for _, scores, full in calls[:2]:
         assert set(scores) == set(band) and all(scores[k] != full[k] for k in band)
     assert all(scores == full for _, scores, full in calls[2:])
-    # What "at 8 kHz" means: each metric of the pair resampled to the recording's rate (the
-    # log-mel's back at the model's, whose mel it is).
+    # What "at 8 kHz" means: the pair resampled to the recording's rate; for the log-mel (the
+    # model's mel), its bands that lie wholly below 4 kHz.
     narrow_pair = [evaluation._resample(a, SR, 8000) for a in evaluation._pair(*pairs[1])]
     scores = calls[1][1]
     assert scores["pesq_wb"] == evaluation.pesq_wb(*narrow_pair, 8000)
     assert scores["stoi"] == evaluation.stoi(*narrow_pair, 8000)
-    back = [evaluation._resample(a, 8000, SR) for a in narrow_pair]
-    assert scores["log_mel_l1"] == evaluation.log_mel_l1(*back, report["settings"]["mel_config"])
+    mel_config = report["settings"]["mel_config"]
+    assert scores["log_mel_l1"] == evaluation.log_mel_l1(*pairs[1], mel_config, 4000)
+
+
+def test_log_mel_l1_below_a_frequency_keeps_the_bands_wholly_below_it():
+    """`max_frequency` averages over the mel bands whose filter has no weight above it: with
+    a difference only in the bands above 4 kHz the distance below is 0, and a cut below the
+    first band is refused."""
+    from keras_waveglow.audio import mel_filterbank
+
+    config = {"sample_rate": SR, "fmax": 8000.0}
+    basis = mel_filterbank(SR, 1024, 80, 0.0, 8000.0)
+    frequencies = np.arange(basis.shape[0]) * SR / 1024
+    top = np.array([frequencies[band > 0].max() for band in basis.T])
+    kept = evaluation._mel_bands_below(config, 4000.0)
+    np.testing.assert_array_equal(kept, top <= 4000.0)
+    assert 0 < kept.sum() < 80 and kept[: kept.sum()].all()  # the lowest bands, in order
+    rng = np.random.default_rng(0)
+    frequencies = np.fft.rfftfreq(SR, 1 / SR)
+
+    def noise(keep) -> np.ndarray:  # one second of white noise kept in a band
+        spectrum = np.fft.rfft(rng.standard_normal(SR) * 0.1)
+        return np.fft.irfft(np.where(keep, spectrum, 0), SR).astype("float32")
+
+    low, high = noise(frequencies < 3000), noise(frequencies > 5000)
+    whole = evaluation.log_mel_l1(low, low + high, config)
+    below = evaluation.log_mel_l1(low, low + high, config, 4000.0)
+    assert whole > 0.5 and below < 0.01 * whole
+    with pytest.raises(ValueError, match="no mel band lies below 10 Hz"):
+        evaluation.log_mel_l1(low, low, config, 10.0)
 
 
 def test_each_file_is_seeded_by_its_bytes_not_its_place(tmp_path, monkeypatch):

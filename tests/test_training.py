@@ -785,16 +785,20 @@ def test_checkpoint_is_never_half_written(gan_run, tmp_path):
     assert (tmp_path / "waveglow_best.keras").exists()
 
 
-@pytest.mark.parametrize("crash_at", [1, 2, 3, 4, None])
+@pytest.mark.parametrize(
+    ("killed_step", "crash_at"),
+    [(10, 1), (10, 2), (10, 3), (20, 1), (20, 2), (20, 3), (20, 4), (20, None)],
+)
 def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
-    tmp_path, monkeypatch, crash_at
+    tmp_path, monkeypatch, killed_step, crash_at
 ):
-    """Saves at steps 10, 20, 30 with losses 1.0, 0.5, 0.7: the best is step 20's. Step 20's
-    save writes four files, each atomically; killed before its k-th write, the run resumes
-    (a new callback, the weights of `last.weights.h5`), takes the steps it lost again and
-    saves step 30: its best, state and last are the uninterrupted run's (with `last` written
-    before the state, a kill between them resumed at step 20 with step 10's best in the state,
-    and step 30's 0.7 replaced the best)."""
+    """Saves at steps 10, 20, 30 with losses 1.0, 0.5, 0.7: the best is step 20's. A save
+    that improves writes four files, each atomically (last, waveglow_best.keras, best, state);
+    killed before its k-th write (None: not killed), the run is started again (resumed from
+    `last.weights.h5` where there is one, with a new callback) and takes the steps it lost
+    again: its best, state and last at step 30 are the uninterrupted run's. (With the ranking
+    in the state file alone, written after `last`, a kill between them resumed at step 20
+    with step 10's best, and step 30's 0.7 replaced the best.)"""
     from keras_waveglow import training
 
     gan = WaveGlowGAN(WaveGlow.from_preset("tiny", seed=0), mae_weight=0.0)
@@ -802,6 +806,13 @@ def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
     kernel = gan.waveglow.trainable_variables[0]
     start = ops.convert_to_numpy(kernel.value)
     losses = {10: 1.0, 20: 0.5, 30: 0.7}
+    real_write, writes = training._atomic_write, []
+
+    def killed(path, write):
+        writes.append(Path(path).name)
+        if len(writes) == crash_at:
+            raise KeyboardInterrupt("killed between two files")
+        return real_write(path, write)
 
     def at(step: int) -> None:  # the model as training leaves it after `step` steps
         gan.step_counter.assign(step)
@@ -814,34 +825,35 @@ def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
         return checkpoint
 
     checkpoint = callback()
-    at(10)
-    assert checkpoint.save({"loss": losses[10]})
-    real_write, writes = training._atomic_write, []
-
-    def killed(path, write):
-        writes.append(Path(path).name)
-        if len(writes) == crash_at:
-            raise KeyboardInterrupt("killed between two files")
-        return real_write(path, write)
-
-    monkeypatch.setattr(training, "_atomic_write", killed)
-    at(20)
+    for step in (10, 20):
+        at(step)
+        if step != killed_step:
+            assert checkpoint.save({"loss": losses[step]})
+            continue
+        monkeypatch.setattr(training, "_atomic_write", killed)
+        if crash_at is None:
+            assert checkpoint.save({"loss": losses[step]})
+        else:
+            with pytest.raises(KeyboardInterrupt):
+                checkpoint.save({"loss": losses[step]})
+        monkeypatch.setattr(training, "_atomic_write", real_write)
+        break
     if crash_at is None:
-        checkpoint.save({"loss": losses[20]})
-        assert writes == [BEST_WEIGHTS, "waveglow_best.keras", "training_state.json", LAST_WEIGHTS]
-    else:
-        with pytest.raises(KeyboardInterrupt):
-            checkpoint.save({"loss": losses[20]})
-    monkeypatch.setattr(training, "_atomic_write", real_write)
-    resumed = callback()
-    step = restore_training_state(gan, tmp_path)
-    assert step == (20 if crash_at is None else 10)
-    for later in (20, 30):
-        if later > step:
+        assert writes == [LAST_WEIGHTS, "waveglow_best.keras", BEST_WEIGHTS, "training_state.json"]
+        done = 20
+    elif (tmp_path / LAST_WEIGHTS).exists():
+        checkpoint = callback()
+        done = restore_training_state(gan, tmp_path)
+    else:  # killed before the first checkpoint: nothing left, started again
+        assert not list(tmp_path.iterdir())
+        checkpoint, done = callback(), 0
+    assert done == (killed_step if crash_at is None or crash_at > 1 else killed_step - 10)
+    for later in (10, 20, 30):
+        if later > done:
             at(later)
-            assert resumed.save({"loss": losses[later]})
-    assert read_training_state(tmp_path)["best"] == losses[20]
-    assert read_training_state(tmp_path)["step"] == 30
+            assert checkpoint.save({"loss": losses[later]})
+    state = read_training_state(tmp_path)
+    assert (state["best"], state["best_step"], state["step"]) == (losses[20], 20, 30)
     assert training._checkpoint_summary(tmp_path / BEST_WEIGHTS) == (True, 20)
     assert training._checkpoint_summary(tmp_path / LAST_WEIGHTS) == (True, 30)
     best_generator = keras.saving.load_model(tmp_path / "waveglow_best.keras")
