@@ -1150,7 +1150,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     `best.weights.h5`, and the generator alone is exported to `waveglow_best.keras`;
     `last.weights.h5` is written first and carries its save's ranking (best value, phase and
     step), so a kill between two of the files resumes with the uninterrupted run's ranking
-    (`restore_training_state` completes a best copy the kill cut off);
+    (`train(resume=True)` writes what a kill after `last` cut off: snapshot, best, state);
     `waveglow.keras` (last) is written at the end of training. A step that was skipped as
     non-finite never replaces the checkpoint (nor the best or the state file), so the last
     checkpoint is always a good one; its `keep_every` snapshot is still kept (the last finite
@@ -1336,11 +1336,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         if self.keep_every and step > 0 and step % self.keep_every == 0:
             # The snapshot of a skipped step is kept all the same (the weights of the last
             # finite step: a curve point, not lost), so the grid of snapshots has no hole.
-            snaps = self.directory / SNAPSHOT_DIR
-            with generator_average_swapped_in(model):
-                _atomic_write(snaps / f"{step}.weights.h5", model.waveglow.save_weights)
-            stamp = f"{time.time():.3f}\n"
-            _atomic_write(snaps / f"{step}.time", lambda tmp: tmp.write_text(stamp))
+            _save_snapshot(self.directory, model, step)
         if skipped:
             return False
         if improved:
@@ -1387,6 +1383,16 @@ def _checkpoint_ranking(path: Path) -> dict:
     except (TypeError, ValueError):
         return {}
     return ranking if isinstance(ranking, dict) else {}
+
+
+def _save_snapshot(directory: Path, model: WaveGlowGAN, step: int) -> None:
+    """`snaps/<step>.weights.h5`: the generator (its moving average where it keeps one), and
+    `snaps/<step>.time`, the Unix time."""
+    snaps = directory / SNAPSHOT_DIR
+    with generator_average_swapped_in(model):
+        _atomic_write(snaps / f"{step}.weights.h5", model.waveglow.save_weights)
+    stamp = f"{time.time():.3f}\n"
+    _atomic_write(snaps / f"{step}.time", lambda tmp: tmp.write_text(stamp))
 
 
 def _save_best(directory: Path, model: WaveGlowGAN) -> None:
@@ -1612,20 +1618,64 @@ def restore_training_state(model: WaveGlowGAN, directory, which: str = "last") -
     """
     directory = Path(directory)
     path = directory / (LAST_WEIGHTS if which == "last" else BEST_WEIGHTS)
+    if which == "best" and _best_copy_cut_off(directory):
+        path = directory / LAST_WEIGHTS  # the best of its save, not copied yet
     if not path.exists():
         raise FileNotFoundError(f"{path}: no checkpoint to resume from.")
     _check_checkpoint_readable(path)
     _load_checkpoint(model, path)
-    step = int(ops.convert_to_numpy(model.step_counter.value))
-    ranking = _checkpoint_ranking(path) if which == "last" else {}
-    if ranking.get("best_step") is not None and ranking["best_step"] == ranking.get("step"):
-        # `last` is the best of its save: a kill between its write and the best's copy left
-        # `best.weights.h5` older (or missing); the copy is completed now, from the same file.
-        summary = _checkpoint_summary(directory / BEST_WEIGHTS)
-        if summary is None or summary[1] != ranking["step"]:
-            logger.info("%s: completing the best of step %d's save.", directory, ranking["step"])
-            _save_best(directory, model)
-    return step
+    return int(ops.convert_to_numpy(model.step_counter.value))
+
+
+def _best_copy_cut_off(directory: Path) -> bool:
+    """Whether `last.weights.h5` is the best of its save while `best.weights.h5` is not that
+    step (missing, unreadable or older): a kill between the two files."""
+    ranking = _checkpoint_ranking(directory / LAST_WEIGHTS)
+    step = ranking.get("step")
+    if step is None or ranking.get("best_step") != step:
+        return False
+    summary = _checkpoint_summary(directory / BEST_WEIGHTS)
+    return summary is None or summary[1] != step
+
+
+def _complete_interrupted_save(model: WaveGlowGAN, directory: Path, keep_every: int = 0) -> bool:
+    """Writes what a save killed after `last.weights.h5` did not: its `keep_every` snapshot,
+    its best (`waveglow_best.keras`, `best.weights.h5`) and the state file, from `model`
+    restored from that `last`. Returns whether anything was written.
+
+    `last` is written first and carries its save's ranking (`_write_checkpoint`), so a kill
+    after it resumes past that save: without this, a snapshot would be missing from the grid,
+    the best of that save not copied, and the state file one save behind. Only for the chief,
+    with `model` at `last`'s step (else nothing is written); a snapshot written here has the
+    repair's time in its `.time` file.
+    """
+    directory = Path(directory)
+    ranking = _checkpoint_ranking(directory / LAST_WEIGHTS)
+    step = ranking.get("step")
+    if step is None or step != int(ops.convert_to_numpy(model.step_counter.value)):
+        return False
+    written = False
+    snapshot = directory / SNAPSHOT_DIR / f"{step}.weights.h5"
+    if keep_every and step > 0 and step % keep_every == 0 and not snapshot.exists():
+        _save_snapshot(directory, model, step)
+        written = True
+    if _best_copy_cut_off(directory):
+        _save_best(directory, model)
+        written = True
+    state = read_training_state(directory)
+    if state.get("step") != step:
+        _write_json_atomically(
+            directory / STATE_FILE,
+            {
+                **ranking,
+                "epoch": state.get("epoch"),
+                "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
+            },
+        )
+        written = True
+    if written:
+        logger.info("%s: completed the save of step %d that was cut off.", directory, step)
+    return written
 
 
 def _checkpoint_summary(path: Path) -> tuple[bool, int | None] | None:
@@ -2955,6 +3005,13 @@ def train(
             f"{preset!r} mel; got {segment_length}."
         )
     done = restore_training_state(model, out) if resume else 0
+    if resume and workers.is_chief:
+        with outside_distribution():  # the chief writes alone (see keras_waveglow.distributed)
+            completed = _complete_interrupted_save(model, out, keep_every)
+            if done >= steps and (completed or not (out / GENERATOR_FILE).exists()):
+                # The run's end was that save: its generator export, as fit's end writes it.
+                with generator_average_swapped_in(model):
+                    _atomic_write(out / GENERATOR_FILE, model.waveglow.save)
     if done >= steps:
         warnings.warn(
             f"{out}: nothing to train: the run is at step {done} already (steps={steps}).",

@@ -787,16 +787,18 @@ def test_checkpoint_is_never_half_written(gan_run, tmp_path):
 
 @pytest.mark.parametrize(
     ("killed_step", "crash_at"),
-    [(10, 1), (10, 2), (10, 3), (20, 1), (20, 2), (20, 3), (20, 4), (20, None)],
+    [(10, 1), (10, 2), (10, 5), (20, 1), (20, 2), (20, 4), (20, 5), (20, 6), (20, None), (30, 2)],
 )
 def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
     tmp_path, monkeypatch, killed_step, crash_at
 ):
-    """Saves at steps 10, 20, 30 with losses 1.0, 0.5, 0.7: the best is step 20's. A save
-    that improves writes four files, each atomically (last, waveglow_best.keras, best, state);
-    killed before its k-th write (None: not killed), the run is started again (resumed from
-    `last.weights.h5` where there is one, with a new callback) and takes the steps it lost
-    again: its best, state and last at step 30 are the uninterrupted run's. (With the ranking
+    """Saves at steps 10, 20, 30 with losses 1.0, 0.5, 0.7 and a snapshot at each: the best
+    is step 20's. An improving save writes six files, each atomically (last, the snapshot
+    and its time, waveglow_best.keras, best, state); killed before its k-th write (None: not
+    killed; step 30 does not improve), the run is started again (resumed from
+    `last.weights.h5` where there is one, with a new callback, and what the kill cut off after
+    `last` completed as `train(resume=True)` does) and takes the steps it lost again: its
+    snapshots, best, state and last at step 30 are the uninterrupted run's. (With the ranking
     in the state file alone, written after `last`, a kill between them resumed at step 20
     with step 10's best, and step 30's 0.7 replaced the best.)"""
     from keras_waveglow import training
@@ -819,13 +821,13 @@ def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
         kernel.assign(start + step)
 
     def callback() -> TrainingCheckpoint:
-        checkpoint = TrainingCheckpoint(tmp_path, save_freq=10)
+        checkpoint = TrainingCheckpoint(tmp_path, save_freq=10, keep_every=10)
         checkpoint.set_model(gan)
         checkpoint.on_train_begin()
         return checkpoint
 
     checkpoint = callback()
-    for step in (10, 20):
+    for step in (10, 20, 30):
         at(step)
         if step != killed_step:
             assert checkpoint.save({"loss": losses[step]})
@@ -837,17 +839,32 @@ def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
             with pytest.raises(KeyboardInterrupt):
                 checkpoint.save({"loss": losses[step]})
         monkeypatch.setattr(training, "_atomic_write", real_write)
-        break
+        if crash_at is not None:
+            break
     if crash_at is None:
-        assert writes == [LAST_WEIGHTS, "waveglow_best.keras", BEST_WEIGHTS, "training_state.json"]
-        done = 20
+        assert writes == [
+            LAST_WEIGHTS,
+            *["20.weights.h5", "20.time"],
+            *["waveglow_best.keras", BEST_WEIGHTS, "training_state.json"],
+        ]
+        done = 30
     elif (tmp_path / LAST_WEIGHTS).exists():
         checkpoint = callback()
+        # Killed after `last` and before the best's copy in an improving save: `last` is the
+        # best, which restore_training_state(which="best") loads.
+        cut_off = killed_step != 30 and 1 < crash_at <= 5
+        assert training._best_copy_cut_off(tmp_path) == cut_off
+        if cut_off:
+            assert restore_training_state(gan, tmp_path, which="best") == killed_step
         done = restore_training_state(gan, tmp_path)
+        assert training._complete_interrupted_save(gan, tmp_path, keep_every=10) == (
+            crash_at > 1 and done == killed_step
+        )
     else:  # killed before the first checkpoint: nothing left, started again
         assert not list(tmp_path.iterdir())
         checkpoint, done = callback(), 0
-    assert done == (killed_step if crash_at is None or crash_at > 1 else killed_step - 10)
+    if crash_at is not None:  # resumed at the killed save's step once `last` was written
+        assert done == (killed_step if crash_at > 1 else killed_step - 10)
     for later in (10, 20, 30):
         if later > done:
             at(later)
@@ -856,6 +873,12 @@ def test_a_kill_between_checkpoint_files_resumes_to_the_uninterrupted_run_s(
     assert (state["best"], state["best_step"], state["step"]) == (losses[20], 20, 30)
     assert training._checkpoint_summary(tmp_path / BEST_WEIGHTS) == (True, 20)
     assert training._checkpoint_summary(tmp_path / LAST_WEIGHTS) == (True, 30)
+    for step in (10, 20, 30):
+        snapshot = WaveGlow.from_preset("tiny", seed=1)
+        snapshot.load_weights(tmp_path / "snaps" / f"{step}.weights.h5")
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(snapshot.trainable_variables[0].value), start + step
+        )
     best_generator = keras.saving.load_model(tmp_path / "waveglow_best.keras")
     np.testing.assert_array_equal(
         ops.convert_to_numpy(best_generator.trainable_variables[0].value), start + 20
@@ -1765,6 +1788,17 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
         assert main([*args, "--resume", "--init-from", "x.keras"]) == 0
     assert "nothing to train" in capsys.readouterr().out
     assert (out / LAST_WEIGHTS).read_bytes() == before
+    # Killed in its final save after `last`: the state one save behind, no generator export.
+    # The resume writes both from `last` (the export equal to fit's) and trains nothing.
+    (out / "training_state.json").write_text(json.dumps({**state, "step": 25}))
+    (out / "waveglow.keras").unlink()
+    with pytest.warns(UserWarning, match="nothing to train: the run is at step 30 already"):
+        assert main([*args, "--resume"]) == 0
+    assert read_training_state(out)["step"] == 30
+    assert (out / LAST_WEIGHTS).read_bytes() == before
+    again = load_vocoder(str(out / "waveglow.keras"))
+    for exported, written in zip(_numpy(again.weights), _numpy(model.weights), strict=True):
+        np.testing.assert_array_equal(exported, written)
 
 
 def test_validation_leaves_the_training_run_as_it_was():
