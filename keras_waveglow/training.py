@@ -2822,21 +2822,33 @@ def train(
         augment_eq_db = finite("augment_eq_db", augment_eq_db)
     # A start killed before its first checkpoint leaves only its recipe, an empty log, the
     # TensorBoard folder and perhaps a temporary of a file it was writing: that is not a run,
-    # and a new start may replace it (once every check below has passed).
-    if (
-        workers.is_chief
-        and not resume
-        and out.exists()
-        and any(not _dead_start_leftover(p) for p in out.iterdir())
-    ):
+    # and a new start may replace it (once every check below has passed). `kept`: the rest.
+    kept = (
+        sorted(p.name for p in out.iterdir() if not _dead_start_leftover(p)) if out.exists() else []
+    )
+    if resume and not (out / LAST_WEIGHTS).exists():
+        # A run that diverged before its first checkpoint keeps its snapshots: neither
+        # resumable nor a dead start, so both refusals name what is there.
+        remedy = (
+            f"it holds {', '.join(kept)}: move them away to start it again there, or use "
+            "another folder."
+            if kept
+            else "start it again without resume."
+        )
+        raise FileNotFoundError(
+            f"{out}: nothing to resume ({LAST_WEIGHTS} missing: no checkpoint was written "
+            f"yet); {remedy}"
+        )
+    if workers.is_chief and not resume and kept:
+        if not (out / LAST_WEIGHTS).exists():
+            raise FileExistsError(
+                f"{out}: output folder holds {', '.join(kept)} but no checkpoint "
+                f"({LAST_WEIGHTS}), so there is nothing to resume either; move them away to "
+                "start the run there, or use another folder."
+            )
         raise FileExistsError(
             f"{out}: output folder is not empty; pass resume=True (CLI: --resume) to continue "
             "the run in it, or another folder."
-        )
-    if resume and not (out / LAST_WEIGHTS).exists():
-        raise FileNotFoundError(
-            f"{out}: nothing to resume ({LAST_WEIGHTS} missing: no checkpoint was written yet); "
-            "start it again without resume."
         )
     if keep_every and keep_every % save_every:
         raise ValueError(

@@ -2713,6 +2713,18 @@ def test_a_diverged_run_says_so_exits_1_and_keeps_its_checkpoint(tmp_path, capsy
     assert [r["step"] for r in rows] == ["5", "10", "11"]
     assert math.isfinite(float(rows[0]["loss"]))  # step 1 was finite
     assert all(math.isnan(float(r["loss"])) for r in rows[1:]), rows  # no finite step: NaN
+    # Neither resumable nor a dead start: both refusals name what is there (each pointed at
+    # the other: "pass --resume", then "start it again without resume").
+    again = [*argv, "--out", str(out)]
+    assert main(again) == 2
+    err = capsys.readouterr().err
+    assert "holds snaps, waveglow.keras but no checkpoint (last.weights.h5)" in err, err
+    assert "pass resume=True" not in err
+    assert main([*again, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to resume (last.weights.h5 missing" in err, err
+    assert "it holds snaps, waveglow.keras: move them away" in err
+    assert "start it again without resume" not in err
 
 
 def test_a_start_killed_while_saving_can_be_started_again_and_refusals_delete_nothing(
