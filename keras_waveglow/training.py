@@ -1398,7 +1398,7 @@ def _save_snapshot(directory: Path, model: WaveGlowGAN, step: int) -> None:
 def _save_best(directory: Path, model: WaveGlowGAN) -> None:
     """Exports the generator (its moving average where it keeps one) to `waveglow_best.keras`,
     then copies `last.weights.h5` to `best.weights.h5`: a best checkpoint at a step implies
-    the export of that step (what `restore_training_state` checks)."""
+    the export of that step (what `_best_copy_cut_off` relies on)."""
     with generator_average_swapped_in(model):
         _atomic_write(directory / BEST_GENERATOR_FILE, model.waveglow.save)
     _atomic_write(
