@@ -359,16 +359,23 @@ def log_mel_l1(reference, degraded, mel_config: dict, max_frequency: float | Non
     return float(np.mean(difference))
 
 
-def _mel_bands_below(mel_config: dict, max_frequency: float) -> np.ndarray:
-    """(n_mels,) bool: the mel bands whose filter has no weight above `max_frequency`."""
-    from keras_waveglow.audio import mel_filterbank, mel_spectrogram
+def _mel_settings(mel_config: dict | None) -> dict:
+    """`mel_config` with `mel_spectrogram`'s defaults for what it leaves out."""
+    from keras_waveglow.audio import mel_spectrogram
 
     defaults = {
         name: parameter.default
         for name, parameter in inspect.signature(mel_spectrogram).parameters.items()
         if parameter.default is not inspect.Parameter.empty
     }
-    config = {**defaults, **mel_config}
+    return {**defaults, **(mel_config or {})}
+
+
+def _mel_bands_below(mel_config: dict, max_frequency: float) -> np.ndarray:
+    """(n_mels,) bool: the mel bands whose filter has no weight above `max_frequency`."""
+    from keras_waveglow.audio import mel_filterbank
+
+    config = _mel_settings(mel_config)
     rate, n_fft = config["sample_rate"], config["n_fft"]
     basis = mel_filterbank(rate, n_fft, config["n_mels"], config["fmin"], config["fmax"])
     frequencies = np.arange(basis.shape[0]) * rate / n_fft
@@ -857,16 +864,13 @@ def metric_band(name: str, sample_rate: int, mel_config: dict | None = None) -> 
         >>> metric_band("pesq_wb", 22050), metric_band("log_mel_l1", 22050, {"fmax": None})
         (8000.0, 11025.0)
     """
-    from keras_waveglow.audio import mel_spectrogram
-
     nyquist = sample_rate / 2
     if name == "pesq_wb":
         return min(8000.0, nyquist)
     if name == "stoi":
         return min(5000.0, nyquist)
     if name == "log_mel_l1":
-        default = inspect.signature(mel_spectrogram).parameters["fmax"].default
-        fmax = (mel_config or {}).get("fmax", default)
+        fmax = _mel_settings(mel_config)["fmax"]
         return nyquist if fmax is None else min(float(fmax), nyquist)
     if name in ("mr_stft", "mcd_db"):
         return nyquist

@@ -1323,7 +1323,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 self.best, self.best_step = value, step
             # `last` first, carrying this save's ranking: each file below is replaced
             # atomically, and a kill between two of them resumes from `last` with the ranking
-            # of its save (`restore_training_state` completes a best it did not copy yet).
+            # of its save (`_complete_interrupted_save` writes what the kill cut off).
             ranking = {
                 "step": step,
                 "best": self.best,
@@ -1341,15 +1341,9 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             return False
         if improved:
             _save_best(self.directory, model)
-        previous = read_training_state(self.directory) if epoch is None else {}
-        _write_json_atomically(
-            self.directory / STATE_FILE,
-            {
-                **ranking,
-                "epoch": epoch if epoch is not None else previous.get("epoch"),
-                "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
-            },
-        )
+        if epoch is None:
+            epoch = read_training_state(self.directory).get("epoch")
+        _write_state(self.directory, model, ranking, epoch)
         self.last_saved_step = step
         return True
 
@@ -1383,6 +1377,13 @@ def _checkpoint_ranking(path: Path) -> dict:
     except (TypeError, ValueError):
         return {}
     return ranking if isinstance(ranking, dict) else {}
+
+
+def _write_state(directory: Path, model: WaveGlowGAN, ranking: dict, epoch) -> None:
+    """`training_state.json`: a save's ranking, its epoch and the skip count."""
+    skipped = int(ops.convert_to_numpy(model.skipped_steps.value))
+    state = {**ranking, "epoch": epoch, "skipped_steps": skipped}
+    _write_json_atomically(directory / STATE_FILE, state)
 
 
 def _save_snapshot(directory: Path, model: WaveGlowGAN, step: int) -> None:
@@ -1664,14 +1665,7 @@ def _complete_interrupted_save(model: WaveGlowGAN, directory: Path, keep_every: 
         written = True
     state = read_training_state(directory)
     if state.get("step") != step:
-        _write_json_atomically(
-            directory / STATE_FILE,
-            {
-                **ranking,
-                "epoch": state.get("epoch"),
-                "skipped_steps": int(ops.convert_to_numpy(model.skipped_steps.value)),
-            },
-        )
+        _write_state(directory, model, ranking, state.get("epoch"))
         written = True
     if written:
         logger.info("%s: completed the save of step %d that was cut off.", directory, step)
