@@ -191,9 +191,14 @@ def _check_float_audio(dtype: str) -> None:
         )
 
 
-def _check_sample_rate(sample_rate, whole: bool = False) -> None:
+def _check_sample_rate(sample_rate, whole: bool = False):
     """Refuses a sample rate that is not a finite positive number (a whole one if `whole`),
-    by name, before librosa or soxr fail on it with a message that names neither."""
+    by name, before librosa or soxr fail on it with a message that names neither.
+
+    Returns:
+        The rate as a Python number (a 0-d NumPy, TensorFlow or JAX scalar is read out: the
+        cached filterbank needs a hashable key).
+    """
     if not isinstance(sample_rate, bool | str | bytes) and hasattr(sample_rate, "dtype"):
         if np.ndim(sample_rate) == 0:  # a NumPy, TensorFlow or JAX scalar, as int() took
             sample_rate = np.asarray(sample_rate).item()
@@ -205,6 +210,7 @@ def _check_sample_rate(sample_rate, whole: bool = False) -> None:
     ):
         kind = "a positive whole number" if whole else "a positive number"
         raise ValueError(f"sample_rate must be {kind} of Hz; got {sample_rate!r}.")
+    return sample_rate
 
 
 def _check_mel_args(audio_shape, n_fft: int, hop_length: int, win_length: int) -> None:
@@ -275,7 +281,9 @@ def mel_spectrogram(
         precision: str, "float64" (default, librosa parity) or "float32" (fast).
 
     Returns:
-        float32 tensor (frames, n_mels) or (B, frames, n_mels), frames = 1 + T // hop_length.
+        float32 tensor (frames, n_mels) or (B, frames, n_mels), frames = 1 + (T + 2 *
+        (n_fft // 2) - n_fft) // hop_length as in librosa (1 + T // hop_length for even
+        n_fft).
 
     Raises:
         TypeError: the audio is not floating point (e.g. raw int16 PCM).
@@ -289,7 +297,7 @@ def mel_spectrogram(
         (63, 80)
     """
     _check_precision(precision)
-    _check_sample_rate(sample_rate)
+    sample_rate = _check_sample_rate(sample_rate)
     audio = ops.convert_to_tensor(audio)
     _check_float_audio(backend.standardize_dtype(audio.dtype))
     _check_mel_args(audio.shape, n_fft, hop_length, win_length)
@@ -321,6 +329,9 @@ def _jax_float64_log_mel(n_fft: int, hop_length: int, win_length: int):
     return jax.jit(log_mel)
 
 
+_POWER_FLOOR = 1e-20  # |STFT|^2 floor of the keras.ops mel (see `_ops_log_mel`)
+
+
 def _ops_log_mel(audio, basis, n_fft, hop_length, win_length, dtype):
     # The window goes in as an array padded to n_fft: window="hann" is symmetric for odd
     # lengths on the TensorFlow backend (see `stft_window`).
@@ -333,7 +344,10 @@ def _ops_log_mel(audio, basis, n_fft, hop_length, win_length, dtype):
         window=window,
         center=True,
     )
-    magnitude = ops.sqrt(real * real + imag * imag)
+    # The floor inside the square root keeps its gradient finite where a frame is digital
+    # silence (JAX's sqrt has an infinite one at 0, and NaN follows; TensorFlow's gives 0). A
+    # magnitude of 1e-10 is five orders below the log floor: the values are librosa's.
+    magnitude = ops.sqrt(ops.maximum(real * real + imag * imag, ops.cast(_POWER_FLOOR, dtype)))
     mel = ops.matmul(magnitude, ops.convert_to_tensor(basis, dtype))
     return ops.cast(ops.log(ops.maximum(mel, ops.cast(LOG_FLOOR, dtype))), "float32")
 
@@ -368,7 +382,7 @@ def tf_mel_spectrogram(
     import tensorflow as tf
 
     _check_precision(precision)
-    _check_sample_rate(sample_rate)
+    sample_rate = _check_sample_rate(sample_rate)
     dtype = tf.float64 if precision == "float64" else tf.float32
     audio = tf.convert_to_tensor(audio)
     _check_float_audio(audio.dtype.name)

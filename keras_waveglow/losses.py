@@ -7,9 +7,10 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from keras import ops
+from keras import backend, ops
 
 from keras_waveglow import _checks
+from keras_waveglow.audio import _check_float_audio, stft_window
 
 # (n_fft, hop, window) of Parallel WaveGAN's multi-resolution STFT loss (arXiv 1910.11480):
 # shared by the training term below and the evaluation metric.
@@ -307,11 +308,14 @@ def _check_mel_config(mel_config) -> None:
 
 
 def _check_same_shape(a, b, what: str) -> None:
-    """Refuses two audio tensors of different shapes (broadcasting would hide a bug).
+    """Refuses two audio tensors of different shapes (broadcasting would hide a bug), or
+    integer ones (raw PCM, 32768 times too loud: the float32 cast would hide it).
 
     A dimension unknown while tracing (None: e.g. a batch from a Python data source through
     tf.data, whose frame count is not fixed) matches any: only known sizes can differ.
     """
+    for x in (a, b):
+        _check_float_audio(backend.standardize_dtype(x.dtype))
     sa, sb = tuple(a.shape), tuple(b.shape)
     if len(sa) != len(sb) or any(x != y for x, y in zip(sa, sb, strict=True) if None not in (x, y)):
         raise ValueError(f"{what} shapes differ: {sa} vs {sb}.")
@@ -412,12 +416,14 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
             )
 
     def magnitude(audio, n_fft, hop, window):
+        # librosa's periodic window as an array (window="hann" is symmetric for odd lengths
+        # on the TensorFlow backend: `stft_window`).
         real, imag = ops.stft(
             ops.cast(audio, "float32"),
-            sequence_length=window,
+            sequence_length=n_fft,
             sequence_stride=hop,
             fft_length=n_fft,
-            window="hann",
+            window=ops.convert_to_tensor(stft_window(window, n_fft), "float32"),
             center=True,
         )
         # The floor sits inside the square root, so its gradient stays finite at silence.
@@ -427,7 +433,12 @@ def multi_resolution_stft_loss(real_audio, fake_audio, resolutions=MR_STFT_RESOL
     for n_fft, hop, window in resolutions:
         ref = magnitude(real_audio, n_fft, hop, window)
         gen = magnitude(fake_audio, n_fft, hop, window)
-        convergence = ops.sqrt(ops.sum(ops.square(ref - gen))) / ops.sqrt(ops.sum(ops.square(ref)))
+        # Where gen == ref the norm is 0 and so is its gradient, as torch.norm's (the square
+        # root alone has an infinite derivative there, and NaN followed).
+        squared = ops.sum(ops.square(ref - gen))
+        nonzero = squared > 0
+        difference = ops.where(nonzero, ops.sqrt(ops.where(nonzero, squared, 1.0)), 0.0)
+        convergence = difference / ops.sqrt(ops.sum(ops.square(ref)))
         log_l1 = ops.mean(ops.abs(ops.log(ref) - ops.log(gen)))
         total = total + convergence + log_l1
     return total / len(resolutions)

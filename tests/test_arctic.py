@@ -421,6 +421,26 @@ def test_download_two_speakers_verifies_and_is_idempotent(server, tmp_path):
     assert len(server.requests) == 2
 
 
+def test_a_speaker_folder_without_the_marker_is_completed_naming_what_it_replaces(
+    server, tmp_path, caplog
+):
+    """Downloading into a folder that holds part of the speaker (the bundled sample, an
+    interrupted extraction, files of the user's own): the archive's files replace theirs with
+    a warning naming them; the folder's other files stay."""
+    server.files = {ARCHIVE.format("slt"): speaker_tarball("slt")}
+    folder = tmp_path / "cmu_us_slt_arctic"
+    (folder / "wav").mkdir(parents=True)
+    (folder / "wav" / "arctic_a0002.wav").write_bytes(b"edited")
+    (folder / "wav" / "mine.wav").write_bytes(b"mine")
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.data.arctic"):
+        arctic.download_arctic("slt", tmp_path, base_url=server.url, progress=False)
+    assert "replaces 1 file(s) already there: cmu_us_slt_arctic/wav/arctic_a0002.wav." in (
+        caplog.text
+    )
+    assert (folder / "wav" / "arctic_a0002.wav").read_bytes() == wav_bytes(seed=1)
+    assert (folder / "wav" / "mine.wav").read_bytes() == b"mine"
+
+
 def test_interrupted_transfer_resumes_with_range(server, tmp_path):
     data = speaker_tarball("slt", ids=[f"arctic_a{i:04d}" for i in range(1, 9)])
     server.files = {ARCHIVE.format("slt"): data}

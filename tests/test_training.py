@@ -133,6 +133,14 @@ def test_mel_mae_uses_the_shared_mel_definition():
     )
     with pytest.raises(ValueError, match="shapes differ"):
         mel_mae_loss(real, fake[:, :1024], waveglow.mel_config)
+    # Raw PCM is refused, not cast to float32 and scored 32768 times too loud.
+    pcm = np.round(real * 32767).astype("int16")
+    with pytest.raises(TypeError, match="audio must be floating point"):
+        mel_mae_loss(pcm, fake, waveglow.mel_config)
+    with pytest.raises(TypeError, match="audio must be floating point"):
+        waveform_mae_loss(real, pcm)
+    with pytest.raises(TypeError, match="audio must be floating point"):
+        multi_resolution_stft_loss(pcm, fake)
 
 
 def test_multi_resolution_stft_loss_matches_librosa():
@@ -143,9 +151,10 @@ def test_multi_resolution_stft_loss_matches_librosa():
     real = _segments("awb")[:2]
     fake = real * 0.5 + 0.01 * np.random.default_rng(1).standard_normal(real.shape).astype("f")
 
-    def reference(x, y):  # Parallel WaveGAN's distance over the batch, with librosa's STFT
+    def reference(x, y, resolutions=MR_STFT_RESOLUTIONS):
+        # Parallel WaveGAN's distance over the batch, with librosa's STFT
         total = 0.0
-        for n_fft, hop, window in MR_STFT_RESOLUTIONS:
+        for n_fft, hop, window in resolutions:
             spec = [
                 np.sqrt(
                     np.maximum(
@@ -166,7 +175,7 @@ def test_multi_resolution_stft_loss_matches_librosa():
             ]  # (B, bins, frames) each
             total += np.sqrt(np.sum((spec[0] - spec[1]) ** 2)) / np.sqrt(np.sum(spec[0] ** 2))
             total += np.mean(np.abs(np.log(spec[0]) - np.log(spec[1])))
-        return total / len(MR_STFT_RESOLUTIONS)
+        return total / len(resolutions)
 
     expected = reference(real, fake)
     # One example: the evaluation's per-utterance metric, except in the edge frames.
@@ -190,6 +199,18 @@ def test_multi_resolution_stft_loss_matches_librosa():
     assert np.all(np.isfinite(grad)) and np.mean(np.abs(grad)) > 0
     value, grad = _value_and_grad(lambda x: multi_resolution_stft_loss(real, x), 0 * real)
     assert np.isfinite(value) and value > 0 and np.all(np.isfinite(grad))
+    # At the target itself the distance is 0 and its gradient finite, not NaN (the norm's is
+    # 0, as torch.norm's; |log| is a subgradient JAX takes as +-1 and TensorFlow as 0).
+    value, grad = _value_and_grad(lambda x: multi_resolution_stft_loss(real, x), real)
+    assert value == 0.0 and np.all(np.isfinite(grad))
+    # An odd window is librosa's periodic one on every backend (TensorFlow's "hann" was
+    # symmetric for odd lengths: 2.4e-4 away at (512, 50, 511)).
+    for odd in ([(512, 50, 511)], [(1023, 120, 601)]):
+        np.testing.assert_allclose(
+            float(multi_resolution_stft_loss(real, fake, resolutions=odd)),
+            reference(real, fake, odd),
+            rtol=1e-5,
+        )
     with pytest.raises(ValueError, match="shapes differ"):
         multi_resolution_stft_loss(real, fake[:, :1024])
     with pytest.raises(ValueError, match="too short for an STFT of 2048 points"):

@@ -639,11 +639,32 @@ def check_archive_members(archive: tarfile.TarFile, dest: Path, name: str) -> No
             raise UnsafeArchiveError(f"{name}: member {member.name!r} is a device or fifo.")
 
 
+def _warn_of_replaced_files(archive: tarfile.TarFile, dest: Path, archive_path: Path) -> None:
+    replaced = [
+        member.name
+        for member in archive.getmembers()
+        if not member.isdir() and os.path.lexists(dest / member.name)
+    ]
+    if replaced:
+        shown = ", ".join(replaced[:3]) + (
+            f" and {len(replaced) - 3} more" if len(replaced) > 3 else ""
+        )
+        logger.warning(
+            "%s: extracting it into %s replaces %d file(s) already there: %s.",
+            archive_path,
+            dest,
+            len(replaced),
+            shown,
+        )
+
+
 def extract_archive(archive_path: str | os.PathLike, dest: str | os.PathLike) -> None:
     """Extracts a tarball safely into `dest`.
 
     Every member is checked first (nothing is written when one is unsafe), then extraction
-    runs with tarfile's "data" filter as a second line of defence.
+    runs with tarfile's "data" filter as a second line of defence. Files already in `dest`
+    that the archive holds too are replaced, with a warning naming them (an interrupted
+    extraction's, the bundled sample's, or changes of the user's own).
 
     Raises:
         UnsafeArchiveError: a member is absolute, contains `..`, or links outside `dest`.
@@ -658,6 +679,7 @@ def extract_archive(archive_path: str | os.PathLike, dest: str | os.PathLike) ->
     with archive:
         try:
             check_archive_members(archive, dest, str(archive_path))
+            _warn_of_replaced_files(archive, dest, archive_path)
             archive.extractall(dest, filter="data")
         except tarfile.FilterError as error:
             raise UnsafeArchiveError(

@@ -830,15 +830,21 @@ def _tf_dataset(source: ExampleSource, num_parallel_calls, prefetch, start_batch
         audio = tf.ensure_shape(audio, [batch, source.segment_length])
         return audio_lib.tf_mel_spectrogram(audio, **source.mel_settings), audio
 
-    dataset = tf.data.Dataset.from_generator(
-        batch_indices,
-        output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)),
-    )
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
-    if start_batch is not None:
-        # Endless, from batch `start_batch` on: skipping (epoch, index) pairs before the map
-        # loads nothing, where `.skip` after it would decode and mel every skipped batch.
-        dataset = dataset.repeat().skip(start_batch)
+    if start_batch is None:
+        # One epoch per iteration: the k-th iterator of the dataset reads epoch k (Keras
+        # iterates it anew each epoch).
+        dataset = tf.data.Dataset.from_generator(
+            batch_indices,
+            output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)),
+        )
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    else:
+        # Endless, from batch `start_batch` on, by position alone: every iterator starts there,
+        # however far an earlier one read ahead (a counter of epochs begun moved with the
+        # prefetcher), as the PyDataset's item i is batch start_batch + i.
+        dataset = tf.data.Dataset.counter(start_batch).map(
+            lambda k: (k // num_batches, k % num_batches)
+        )
     dataset = dataset.map(load_with_mel, num_parallel_calls=num_parallel_calls, deterministic=True)
     return dataset.prefetch(prefetch)
 
@@ -980,10 +986,10 @@ def make_dataset(
             Training mode only. Default None (whole batches).
         start_batch: int or None. When given (training mode), the dataset repeats endlessly
             and begins at this batch of the endless sequence: on tf.data what
-            `dataset.repeat().skip(start_batch)` yields, without loading the skipped batches
-            (resuming a long run); the PyDataset engine yields the same batches (its endless
-            mode, built ahead in `num_parallel_calls` threads, default all cores). Default
-            None (one epoch).
+            `dataset.repeat().skip(start_batch)` yields from a fresh dataset, without loading
+            the skipped batches (resuming a long run), and every iterator of it begins there;
+            the PyDataset engine yields the same batches (its endless mode, built ahead in
+            `num_parallel_calls` threads, default all cores). Default None (one epoch).
 
     Returns:
         A `tf.data.Dataset` (with a `.source` attribute, the `ExampleSource`) or an
