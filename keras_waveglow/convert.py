@@ -29,8 +29,10 @@ convs' (c, c, 1) become the (out, in) matrix `W`; and the conditioning convs' in
 permuted from NVIDIA's grouped order `m * n_group + g` to this package's `g * n_mel + m`.
 
 Not supported: the very first WaveGlow release (`glow_old.py`, `waveglow_old.pt`) alternated
-which half of the channels each coupling transforms; its weights have the same names as the
-per-layer-cond layout, so they would load but not compute the same function.
+which half of the channels each coupling transforms. Its pickled classes (`glow_old.*`) and its
+state dicts (separate `res_layers` / `skip_layers`) are refused as such; one that NVIDIA's
+`convert_model.py` rewrote to the per-layer-cond names would load but not compute the same
+function.
 
 Exports: `export_keras` (`.keras`), `export_savedmodel` (TF SavedModel with `vocode` and
 `vocode_from_noise` serving signatures), `export_tflite` (float16 TFLite), `export_onnx`
@@ -151,15 +153,20 @@ def _resolve_global(module: str, name: str) -> Any:
         return _no_backend
     if module.rsplit(".", 1)[-1] == "glow_old" and name in _GLOW_CLASSES:
         raise _GlowOldError(
-            f"a model of NVIDIA's first WaveGlow release ({module}.{name}, "
-            "waveglow_old.pt), which this package does not implement: its couplings "
-            "alternate which half of the channels they transform. Use a checkpoint of glow.py "
-            "(e.g. waveglow_256channels_universal_v5.pt, preset nvidia_universal)."
+            f"a model of NVIDIA's first WaveGlow release ({module}.{name}, waveglow_old.pt), "
+            + _GLOW_OLD_WHY
         )
     raise UnsafeCheckpointError(
         f"refused to load {module}.{name}: only tensors and WaveGlow module classes may be "
         "unpickled, and this global could run code from the file."
     )
+
+
+_GLOW_OLD_WHY = (
+    "which this package does not implement: its couplings alternate which half of the "
+    "channels they transform. Use a checkpoint of glow.py (e.g. "
+    "waveglow_256channels_universal_v5.pt, preset nvidia_universal)."
+)
 
 
 class _GlowOldError(ValueError):
@@ -393,6 +400,13 @@ def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) 
     """
     hints = dict(hints or {})
     path = Path(hints.pop("path", "<state_dict>"))
+    # glow_old.py's WN kept residual and skip convs apart (glow.py merged them).
+    old = sorted(k for k in state if re.match(r"WN\.\d+\.(res|skip)_layers\.", k))
+    if old:
+        raise ValueError(
+            f"{path}: weights of NVIDIA's first WaveGlow release (glow_old.py: {old[0]!r}), "
+            + _GLOW_OLD_WHY
+        )
     n_flows = _count(state, r"convinv\.(\d+)\.conv\.weight", path)
     if n_flows == 0 or "upsample.weight" not in state:
         raise ValueError(
@@ -698,7 +712,12 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
                 f"{key}={config[key]!r}."
             )
     _refuse_other_architecture(overrides, path, "given")
-    model = WaveGlow(**{**get_preset("nvidia_22k"), **config, **overrides})
+    try:
+        model = WaveGlow(**{**get_preset("nvidia_22k"), **config, **overrides})
+    except ValueError as error:  # e.g. an n_group glow.py allows and this package does not
+        raise ValueError(
+            f"{path}: the checkpoint's WaveGlow ({config}) cannot be built here: {error}"
+        ) from error
     return load_nvidia_weights(model, state, path)
 
 

@@ -386,6 +386,30 @@ def test_a_glow_old_checkpoint_is_named_as_unsupported(tmp_path, monkeypatch):
     torch.save({"model": WaveGlow(), "iteration": 1}, path)
     with pytest.raises(ValueError, match=r"old\.pt: a model of NVIDIA's first WaveGlow release"):
         keras_waveglow.from_nvidia(path)
+    # Its state dict (residual and skip convs apart) is named too, not a missing weight.
+    state = _torch_model(per_layer_cond=True, weight_norm=False).state_dict()
+    for key in [k for k in state if ".res_skip_layers." in k]:
+        state[key.replace("res_skip_layers", "res_layers")] = state.pop(key)
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"old\.pt: weights of NVIDIA's first WaveGlow release"):
+        keras_waveglow.from_nvidia(path)
+
+
+def test_a_checkpoint_this_package_cannot_build_is_named(tmp_path):
+    """glow.py needs only an even n_group; a fork's n_group=12 with a hop of 16 (not a
+    multiple of it) is refused naming the file (the model's own message named nothing)."""
+    import re
+
+    torch.manual_seed(0)
+    model = torch_waveglow.WaveGlow(**{**TORCH_CONFIG, "n_group": 12}, weight_norm=False)
+    path = tmp_path / "group12.pt"
+    torch.save(model.state_dict(), path)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(str(path)) + r": the checkpoint's WaveGlow .* cannot be built here: "
+        r"hop_length \(16\) must be a multiple of n_group \(12\)",
+    ):
+        keras_waveglow.from_nvidia(path)
 
 
 def test_new_style_weight_norm_keys_load_as_the_old_ones(tmp_path):
