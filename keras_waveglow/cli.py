@@ -154,6 +154,8 @@ def _check_download(args) -> int:
         args.checksums[speaker] = digest
     if (problem := folder_refusal(args.dest, "the data folder")) is not None:
         return refuse(f"--dest {problem}")
+    if args.overwrite and not args.splits:
+        return refuse("--overwrite replaces --splits file lists; it needs --splits.")
     if args.splits:
         if (problem := folder_refusal(args.splits, "the file-list folder")) is not None:
             return refuse(f"--splits {problem}")
@@ -161,12 +163,7 @@ def _check_download(args) -> int:
             for name in ("train", "dev", "eval"):
                 existing = Path(args.splits) / f"{name}.txt"
                 if existing.exists():
-                    print(
-                        f"download failed: {existing} exists; pass --overwrite to replace the "
-                        "lists.",
-                        file=sys.stderr,
-                    )
-                    return 1
+                    return refuse(f"{existing} exists; pass --overwrite to replace the lists.")
     return 0
 
 
@@ -176,7 +173,7 @@ def _run_download(args) -> int:
     from keras_waveglow.data import arctic
 
     try:  # a bad speaker list is refused before anything is fetched (exit 2, as other refusals)
-        arctic.parse_speakers(args.speakers)
+        arctic.check_checksum_speakers(args.checksums, arctic.parse_speakers(args.speakers))
     except ValueError as error:
         print(f"download failed: {error}", file=sys.stderr)
         return 2
@@ -742,6 +739,11 @@ def _check_train(args) -> int:
         for option, flag in _GAN_ONLY_OPTIONS.items()
         if getattr(args, option) is not None
     ]
+    if args.resume and args.init_from is not None:
+        return refuse(
+            "--init-from starts a new run from other weights; --resume continues the run in "
+            "--out from its own checkpoint: give one of them."
+        )
     if (problem := _fill_train_options(args)) is not None:
         return refuse(problem)
     out = Path(args.out)
@@ -912,10 +914,10 @@ def _add_vocode(subparsers, common) -> None:
     p.add_argument(
         "--denoise-mode",
         choices=("zeros", "silence"),
-        default="zeros",
-        help="the denoiser's bias: the model's output for an all-zero log-mel (NVIDIA's, "
-        "default) or for silence (for models that render the zero log-mel loud, as the "
-        "bundled one does)",
+        default=None,
+        help="with --denoise: the denoiser's bias, the model's output for an all-zero "
+        "log-mel (NVIDIA's, default) or for silence (for models that render the zero log-mel "
+        "loud, as the bundled one does)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
     p.add_argument(
@@ -931,13 +933,32 @@ def _add_vocode(subparsers, common) -> None:
     p.set_defaults(func=_run_vocode, precheck=_check_vocode)
 
 
+def _check_denoise_mode(args, command: str) -> int:
+    """`--denoise-mode` without `--denoise` (off by default) would change nothing: refused."""
+    if args.denoise_mode is not None and not args.denoise:
+        print(
+            f"keras-waveglow {command}: error: --denoise-mode {args.denoise_mode} sets the "
+            "denoiser's bias, and the denoiser is off: give --denoise STRENGTH too.",
+            file=sys.stderr,
+        )
+        return 2
+    args.denoise_mode = args.denoise_mode or "zeros"
+    return 0
+
+
 def _check_vocode(args) -> int:
     """An output folder that is a file, or lies under one: refused before the model loads
     (not found when the first output is written, after all the vocoding)."""
+    if code := _check_denoise_mode(args, "vocode"):
+        return code
     if (problem := folder_refusal(args.out, "the output folder")) is not None:
         print(f"vocode failed: {problem}", file=sys.stderr)
         return 2
     return 0
+
+
+def _check_evaluate(args) -> int:
+    return _check_denoise_mode(args, "evaluate")
 
 
 def _run_vocode(args) -> int:
@@ -1018,8 +1039,9 @@ def _add_evaluate(subparsers, common) -> None:
     p.add_argument(
         "--denoise-mode",
         choices=("zeros", "silence"),
-        default="zeros",
-        help="the denoiser's bias: all-zero log-mel (default) or silence, as vocode's",
+        default=None,
+        help="with --denoise: the denoiser's bias: all-zero log-mel (default) or silence, as "
+        "vocode's",
     )
     p.add_argument(
         "--seed",
@@ -1033,7 +1055,7 @@ def _add_evaluate(subparsers, common) -> None:
     p.add_argument("--max-files", type=int, default=None, help="evaluate at most this many")
     p.add_argument("--overwrite", action="store_true", help="replace an existing report")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_evaluate)
+    p.set_defaults(func=_run_evaluate, precheck=_check_evaluate)
 
 
 def _run_evaluate(args) -> int:
@@ -1120,6 +1142,11 @@ def _run_compare(args) -> int:
     from keras_waveglow.evaluation import _write_text_atomic, compare_reports, format_comparison
 
     out = Path(args.json) if args.json else None
+    if args.overwrite and out is None:
+        print(
+            "compare failed: --overwrite replaces a --json file; it needs --json", file=sys.stderr
+        )
+        return 2
     if out is not None and out.is_dir():
         print(f"compare failed: --json {out}: a folder, not a file", file=sys.stderr)
         return 2

@@ -208,21 +208,16 @@ def run_demo(
     """
     import keras
 
-    from keras_waveglow import WaveGlow, hub, presets, vocode
+    from keras_waveglow import WaveGlow, hub, vocode
     from keras_waveglow.audio import load_audio, mel_function, save_audio
     from keras_waveglow.data import make_dataset
     from keras_waveglow.evaluation import evaluate, griffin_lim
     from keras_waveglow.losses import nll_to_log_likelihood
     from keras_waveglow.training import build_gan
 
-    preset = preset or presets.DEFAULT_PRESET
-    if preset is None:
-        raise ValueError("no bundled vocoder in this installation: pass preset=...")
+    preset, files = check_demo_inputs(data, preset, budget_seconds, batch_size, segment_length)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    files = sorted(Path(data).glob("cmu_us_*_arctic/wav/*.wav"))
-    if not files:
-        raise FileNotFoundError(f"no cmu_us_*_arctic/wav/*.wav under {data}")
     pretrained = hub.weights_source(preset) is not None
     keras.utils.set_random_seed(seed)
     bundled = WaveGlow.from_preset(preset, seed=seed)
@@ -262,9 +257,11 @@ def run_demo(
     budget, history, train_seconds = fit_for_budget(
         tuner, train_ds, budget_seconds, progress=verbose != 0
     )
-    tuned.compile(optimizer="adam")
-    heldout_nll = float(tuned.evaluate(heldout_ds, verbose=0))
+    # Saved uncompiled, as `train`'s waveglow.keras: a compiled model's archive holds an
+    # optimizer that was never built, and every load of it warned that it skipped it.
     tuned.save(out / "model.keras")
+    tuned.compile(optimizer="adam")  # for evaluate(): the held-out NLL
+    heldout_nll = float(tuned.evaluate(heldout_ds, verbose=0))
 
     to_mel = mel_function(bundled)
     rows = []
@@ -348,6 +345,39 @@ def summary_lines(metrics: dict) -> list[str]:
     ]
 
 
+def check_demo_inputs(data, preset, budget_seconds, batch_size, segment_length):
+    """The demo's inputs checked before anything is written or a model is built.
+
+    Returns:
+        `(preset, files)`: the preset's name (the bundled vocoder's for None) and the
+        utterances found under `data`.
+
+    Raises:
+        ValueError: an unknown preset (with the closest names), a budget that is not a
+            positive number of seconds, a batch size below 1, a segment length that is not a
+            positive multiple of the preset's group of samples.
+        TypeError: a count that is not an int.
+        FileNotFoundError: no `cmu_us_*_arctic/wav/*.wav` under `data`.
+    """
+    from keras_waveglow import _checks, presets
+
+    preset = preset or presets.DEFAULT_PRESET
+    if preset is None:
+        raise ValueError("no bundled vocoder in this installation: pass preset=...")
+    n_group = presets.get_preset(preset)["n_group"]
+    _checks.finite("budget_seconds", budget_seconds, positive=True)
+    _checks.count("batch_size", batch_size, 1)
+    if _checks.count("segment_length", segment_length, 1) % n_group:
+        raise ValueError(
+            f"segment_length must be a multiple of the {preset!r} flow's group of {n_group} "
+            f"samples; got {segment_length}."
+        )
+    files = sorted(Path(data).glob("cmu_us_*_arctic/wav/*.wav"))
+    if not files:
+        raise FileNotFoundError(f"no cmu_us_*_arctic/wav/*.wav under {data}")
+    return preset, files
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: `python -m keras_waveglow.demo --out demo_out`."""
     parser = argparse.ArgumentParser(
@@ -363,6 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up logs")
     args = parser.parse_args(argv)
+    try:  # bad input: one line naming it (exit 2), before any file is written
+        check_demo_inputs(
+            args.data, args.preset, args.budget_seconds, args.batch_size, args.segment_length
+        )
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        print(f"keras_waveglow.demo: error: {error}", file=sys.stderr)
+        return 2
     if not args.verbose:
         from keras_waveglow.cli import hide_backend_startup_logs  # the CLI's own, shared
 

@@ -656,8 +656,8 @@ def _find_audio(data) -> list[Path]:
                     if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
                 )
             )
-        elif is_file_list(entry):
-            files.extend(read_file_list(entry))  # e.g. `prepare`'s eval.txt
+        elif is_file_list(entry):  # e.g. `prepare`'s eval.txt; prose refused in one message
+            files.extend(read_file_list(entry, require_existing=True))
         elif entry.is_file():
             files.append(entry)
         else:
@@ -1123,7 +1123,6 @@ def evaluate(
         )
     if existing:  # replacing swaps out audio/ and img/ whole: only what the report wrote
         _refuse_foreign_files(out_dir, json_path)
-    waveglow = load_vocoder(model, weights)
     # A report folder inside the data folder: the audio it wrote (or is writing) is not data.
     own = _own_output_folders(out_dir)
     paths = [p for p in _find_audio(files) if not any(p.resolve().is_relative_to(o) for o in own)]
@@ -1132,6 +1131,7 @@ def evaluate(
         paths = paths[:max_files]
     if not paths:
         raise ValueError(f"no audio files (wav, flac, ogg) found in {files}.")
+    waveglow = load_vocoder(model, weights)  # after the data: a bad list costs no model load
 
     # The new audio/ and img/ are written into a hidden folder in out_dir, made at the first
     # file scored (a run that scores none changes nothing), and swapped in for the old ones

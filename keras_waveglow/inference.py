@@ -1242,7 +1242,7 @@ def _expand_inputs(
     import warnings
 
     from keras_waveglow.audio import AUDIO_EXTENSIONS
-    from keras_waveglow.data.arctic import is_file_list, list_folder, read_file_list
+    from keras_waveglow.data.arctic import _may_be_audio, is_file_list, list_folder, read_file_list
 
     known = MEL_EXTENSIONS + tuple(AUDIO_EXTENSIONS)
     outputs = out_dir.resolve()
@@ -1283,8 +1283,10 @@ def _expand_inputs(
             except (OSError, ValueError) as error:  # e.g. not UTF-8 past its first 4 KiB
                 failures.append((entry, f"{entry}: cannot read it as a file list: {error}"))
                 continue
-            if not any(_exists(p) for p in listed):  # prose (a NOTICE.txt), not a list
-                why = f"none of its {len(listed)} lines names an existing file"
+            # Prose (a NOTICE.txt, a README naming a folder or a JSON file), not a list:
+            # no line names an existing file that is not text (audio or a mel).
+            if not any(_may_be_audio(p) for p in listed):
+                why = f"none of its {len(listed)} lines names an existing audio or mel file"
                 why = f"neither audio, a mel {known} nor a file list: {why if listed else 'empty'}"
                 failures.append((entry, f"{entry}: {why}."))
                 continue
@@ -1353,14 +1355,6 @@ def _input_files(inputs: Sequence, pairs: list, failures: list) -> list[Path]:
     files += [Path(path) for path, _ in failures if Path(path).is_file()]
     files += [Path(entry) for entry in inputs if Path(entry).is_file()]
     return files
-
-
-def _exists(path: Path) -> bool:
-    """`path.exists()`, False where the name cannot be a path (a prose line over 255 bytes)."""
-    try:
-        return path.exists()
-    except OSError:
-        return False
 
 
 def _output_path(path: Path, folder: Path) -> Path:

@@ -474,9 +474,10 @@ class ActNorm(layers.Layer):
     `y = (x + bias) * exp(log_scale)`. The first forward call with samples sets the initial
     bias and log-scale so that that batch leaves with zero mean and unit variance per channel:
     it should be representative audio (a silent first batch gives a scale of 1 / epsilon for
-    good). The initial values live in non-trainable variables (updated statelessly under JAX
-    jit, too) and the trainable parameters are offsets from them starting at zero; all are
-    float32 under a mixed dtype policy too. Under a TensorFlow `tf.distribute` strategy each
+    good; a `model.evaluate` before `fit` counts, so the held-out data sets it up). The
+    initial values live in non-trainable variables (updated statelessly under JAX jit, too)
+    and the trainable parameters are offsets from them starting at zero; all are float32
+    under a mixed dtype policy too. Under a TensorFlow `tf.distribute` strategy each
     replica would set itself up from its own part of the batch, and the replicas would differ:
     call `forward` once on a representative batch before `fit` there (no preset uses ActNorm).
 

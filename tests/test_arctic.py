@@ -355,9 +355,10 @@ def test_file_lists_of_any_name_tacotron_lines_and_paths_from_the_working_direct
 
 def test_a_prose_file_read_as_a_list_is_refused_in_one_message_when_asked(tmp_path):
     """`read_file_list(..., require_existing=True)` (what `train` reads --data with) refuses a
-    text that names no existing audio file (a README: its lines, a table row read as the
-    folder, a path to a JSON file) in one bounded message; a list with one audio file left
-    passes, and without the flag the lines come back as before (vocode names them itself)."""
+    text that names no existing audio file (a README: its lines, a table row, named whole
+    since nothing precedes its first bar, a path to a JSON file) in one bounded message; a
+    list with one audio file left passes, and without the flag the lines come back as before
+    (vocode names them itself)."""
     (tmp_path / "notes.json").write_text("{}")
     sf.write(tmp_path / "a.wav", np.zeros(400, np.float32), 16000)
     prose = tmp_path / "README.md"
@@ -369,7 +370,8 @@ def test_a_prose_file_read_as_a_list_is_refused_in_one_message_when_asked(tmp_pa
     message = str(refused.value)
     assert message == (
         f"{prose}: read as a file list (one audio path per line), but none of its 502 lines "
-        f"names an existing audio file (first: {str(tmp_path)!r}); is it a file list?"
+        f"names an existing audio file (first: {str(tmp_path / '| a | b |')!r}); is it a file "
+        "list?"
     )
     prose.write_text("\n".join([*lines, "a.wav"]) + "\n")  # one file left: the data check
     assert len(arctic.read_file_list(prose, require_existing=True)) == 501
@@ -643,7 +645,7 @@ def test_cli_download_and_splits(server, tmp_path, capsys):
     # Existing lists are not replaced silently: refused before any download, or --overwrite.
     (tmp_path / "lists" / "train.txt").write_text("mine.wav\n")
     requests = len(server.requests)
-    assert cli.main(argv) == 1
+    assert cli.main(argv) == 2  # a refusal before anything is fetched, as the others
     assert "train.txt exists; pass --overwrite" in capsys.readouterr().err
     assert (tmp_path / "lists" / "train.txt").read_text() == "mine.wav\n"
     assert len(server.requests) == requests
@@ -651,3 +653,7 @@ def test_cli_download_and_splits(server, tmp_path, capsys):
     assert len(arctic.read_file_list(tmp_path / "lists" / "train.txt")) == 3
     assert cli.main(["download", "arctic", "--speakers", "nobody", "--dest", str(dest)]) == 2
     assert "Unknown CMU ARCTIC speaker" in capsys.readouterr().err
+    stray = [*argv[:-2], "--speakers", "slt", "--sha256", f"bdl={'0' * 64}"]
+    assert cli.main(stray) == 2  # refused before a request (exit 1 was a failed download)
+    assert "sha256 names 'bdl', not among the speakers slt." in capsys.readouterr().err
+    assert len(server.requests) == requests

@@ -199,6 +199,7 @@ def test_vocode_and_download_refuse_bad_paths_and_options_before_any_work(tmp_pa
     blocker.write_bytes(b"a file")
     nowhere = ["--base-url", "http://127.0.0.1:9/", "--no-progress"]  # no download can start
     arctic = ["download", "arctic", "--dest", str(tmp_path / "data"), *nowhere]
+    evaluate = ["evaluate", "--data", str(blocker), "--out", str(tmp_path / "r")]
     cases = [
         (
             ["vocode", str(blocker), "-o", str(blocker / "sub"), "--no-progress"],
@@ -228,6 +229,16 @@ def test_vocode_and_download_refuse_bad_paths_and_options_before_any_work(tmp_pa
         (
             [*arctic, "--splits", str(blocker)],
             f"--splits {blocker}: the file-list folder is an existing file.",
+        ),
+        ([*arctic, "--overwrite"], "--overwrite replaces --splits file lists; it needs --splits."),
+        (
+            ["vocode", str(blocker), "-o", str(tmp_path / "o"), "--denoise-mode", "silence"],
+            "keras-waveglow vocode: error: --denoise-mode silence sets the denoiser's bias, and "
+            "the denoiser is off: give --denoise STRENGTH too.",
+        ),
+        (
+            [*evaluate, "--denoise", "0", "--denoise-mode", "zeros"],
+            "keras-waveglow evaluate: error: --denoise-mode zeros sets the denoiser's bias",
         ),
         (
             ["download", DEFAULT_PRESET, "--speakers", "xyz", "--sha256", "slt=zz"],
@@ -330,6 +341,11 @@ def test_train_prepare_export_average_refuse_bad_paths_and_options_before_any_wo
         ([*fresh, "--msd-groups", "dense"], "--msd-groups dense needs --gan"),
         ([*fresh, "--discriminator-padding", "same"], "--discriminator-padding same needs --gan"),
         ([*fresh, "--discriminator-warmup", "4"], "--discriminator-warmup 4 needs --gan"),
+        (
+            [*fresh, "--resume", "--init-from", str(generator)],
+            "--init-from starts a new run from other weights; --resume continues the run in "
+            "--out from its own checkpoint: give one of them.",
+        ),
         (
             [*deb, "--dest", str(blocker)],
             f"--dest {blocker}: the output folder is an existing file.",

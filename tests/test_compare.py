@@ -502,3 +502,6 @@ def test_cli_compare_refuses_a_json_path_it_cannot_write_before_reading_the_repo
         assert err.strip() == f"compare failed: {message}", err
         assert "no such report" not in err  # refused before the reports were read
     assert blocker.read_text() == "a file" and not any((tmp_path / "folder").iterdir())
+    # --overwrite without --json has nothing to replace: refused, not ignored.
+    assert cli.main(["compare", str(base), str(new), "--overwrite"]) == 2
+    assert "--overwrite replaces a --json file; it needs --json" in capsys.readouterr().err

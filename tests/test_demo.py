@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import types
+import warnings
 
 import pytest
 
@@ -37,6 +38,32 @@ def test_demo_writes_model_wavs_figure_report_and_metrics(tmp_path):
     assert set(metrics["pesq_wb"]) == {"bundled", "finetuned", "griffin_lim"}
     assert metrics["pesq_wb"]["griffin_lim"] > 1.0
     assert all(metrics["pesq_wb"][k] > 0.9 for k in ("bundled", "finetuned"))
+    # model.keras is saved uncompiled: loading it warns of no optimizer it skipped.
+    from keras_waveglow import load_vocoder
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_vocoder(tmp_path / "model.keras")
+    assert not [w for w in caught if "optimizer" in str(w.message)], caught
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "nowhere"], "no cmu_us_*_arctic/wav/*.wav under nowhere"),
+        (["--preset", "tinny"], "Unknown preset 'tinny'. Did you mean 'tiny'?"),
+        (["--batch-size", "0"], "batch_size must be >= 1; got 0."),
+        (["--budget-seconds", "-5"], "budget_seconds must be a finite number > 0; got -5.0."),
+        (["--preset", "tiny", "--segment-length", "1001"], "a multiple of the 'tiny' flow's"),
+    ],
+)
+def test_bad_demo_arguments_are_refused_in_one_line_before_anything_is_written(
+    tmp_path, capsys, args, message
+):
+    assert demo.main(["--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras_waveglow.demo: error: ") and message in err, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_time_budget_draws_progress_against_the_budget_and_stops(monkeypatch, capsys):

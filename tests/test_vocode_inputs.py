@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from keras_waveglow import cli, inference
+from keras_waveglow import cli, evaluation, inference
 from keras_waveglow.audio import AUDIO_EXTENSIONS, load_audio
 from tests import vocode_helpers
 from tests.helpers import perturb_weights
@@ -415,8 +415,22 @@ def test_a_prose_file_with_a_line_too_long_for_a_path_fails_as_prose(tmp_path):
     assert result["written"] == []
     assert [m for _, m in result["failed"]] == [
         f"{notes}: neither audio, a mel {inference.MEL_EXTENSIONS + tuple(AUDIO_EXTENSIONS)} "
-        "nor a file list: none of its 2 lines names an existing file."
+        "nor a file list: none of its 2 lines names an existing audio or mel file."
     ]
+
+
+def test_a_readme_naming_folders_and_text_files_fails_as_prose_in_one_line(tmp_path):
+    """A Markdown table line (`| file | what |`: an empty path before the bar) was read as the
+    list's own folder and a line naming a JSON report as a file to vocode, so a README passed
+    the prose check and failed line by line (1,084 FAILED lines for this project's)."""
+    (tmp_path / "report.json").write_text("{}")
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\n| file | what |\n|---|---|\nreport.json\nSome prose.\n")
+    result = inference.vocode_files([readme], tmp_path / "out", vocode_helpers.tiny_model())
+    assert result["written"] == [] and len(result["failed"]) == 1
+    assert "none of its 4 lines names an existing audio or mel file" in result["failed"][0][1]
+    with pytest.raises(ValueError, match=r"README\.md: read as a file list .* none of its 4 lines"):
+        evaluation.evaluate("no-such-model.keras", readme, tmp_path / "report")
 
 
 def test_audio_beyond_full_scale_is_scaled_as_training_scales_it_not_clipped(tmp_path, caplog):

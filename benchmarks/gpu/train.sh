@@ -60,9 +60,14 @@ export_latest() {  # the latest checkpoint -> $OUT (atomic: .tmp then rename)
   [ "$step" = "${last_step:-}" ] && return 0
   source="$run/last.weights.h5"  # with EMA, the average the snapshot holds
   [ -n "${EMA:-}" ] && [ -f "$run/snaps/$step.weights.h5" ] && source="$run/snaps/$step.weights.h5"
-  $PY -c "from keras_waveglow.training import export_generator_weights as e; \
-e('$source', '$OUT/weights.tmp.weights.h5', 'float16')" \
-    && mv "$OUT/weights.tmp.weights.h5" "$OUT/generator.weights.h5"
+  # On the CPU (a checkpoint without a snapshot builds a model: on the GPU it would compete
+  # with the trainer's memory); a failed export leaves the step to the next call, not done.
+  if ! JAX_PLATFORMS=cpu $PY -c "from keras_waveglow.training import export_generator_weights \
+as e; e('$source', '$OUT/weights.tmp.weights.h5', 'float16')"; then
+    echo "$(date +%s) export of step $step failed" >> "$OUT/gpu.txt"
+    return 1
+  fi
+  mv "$OUT/weights.tmp.weights.h5" "$OUT/generator.weights.h5"
   cp "$run/log.csv" "$OUT/log.csv.tmp" && mv "$OUT/log.csv.tmp" "$OUT/log.csv"
   cp "$run/training_state.json" "$OUT/training_state.json"
   echo "$(date +%s) $step" >> "$OUT/progress.txt"
@@ -84,13 +89,13 @@ init=()
 [ "${GAN:-0}" = 1 ] && init+=(--gan --discriminator-width "${DISC_WIDTH:-0.5}" \
   --discriminator-warmup "${WARMUP:-0}" --adv-weight "${ADV:-1}" --fm-weight "${FM:-2}")
 echo "$(date +%s) start" >> "$OUT/progress.txt"
-timeout --signal=TERM --kill-after=20 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
+timeout --signal=TERM --kill-after=45 "$BUDGET" $PY -m keras_waveglow.cli train --data "$WORK/klettres/train.txt" \
   --split all --preset "$PRESET" --batch-size "$BATCH" --segment-length "$SEGMENT" \
   --learning-rate "$LR" --mae-weight "$MAE" --stft-weight "$STFT" --save-every "$SAVE_EVERY" --steps "$STEPS" \
   --seed 0 --sample-every 0 --out "$run" "${init[@]}" >> "$WORK/train.log" 2>&1 &
 trainer=$!
 while kill -0 $trainer 2>/dev/null; do sleep 15; export_latest || true; done
 wait $trainer || echo "trainer exit $? (124: stopped at BUDGET)" >> "$OUT/gpu.txt"
-export_latest
+export_latest || export_latest || echo "the last checkpoint was not exported" >> "$OUT/gpu.txt"
 tail -c 200000 "$WORK/train.log" | tr '\r' '\n' | tail -n 400 > "$OUT/train_log_tail.txt"
 echo "done after $(( $(date +%s) - start )) s" >> "$OUT/gpu.txt"

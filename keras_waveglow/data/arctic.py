@@ -381,7 +381,9 @@ def read_file_list(path: str | os.PathLike, *, require_existing: bool = False) -
         if not line or (line.startswith("#") and not _exists(folder / line)):
             continue  # blank, or a comment (unless a file of that name is beside the list)
         if "|" in line and not _exists(folder / line):
-            line = line.split("|", 1)[0].strip()
+            # Tacotron 2's path|text; a line with nothing before its first bar (a Markdown
+            # table's) names no path, and kept whole it names no file (not the list's folder).
+            line = line.split("|", 1)[0].strip() or line
         entry = Path(line)
         if not entry.is_absolute():
             beside = folder / entry
@@ -713,6 +715,21 @@ def _usable_archive(archive: Path, sha256: str | None) -> bool:
     return True
 
 
+def check_checksum_speakers(sha256: dict[str, str] | None, chosen: Sequence[str]) -> None:
+    """Refuses checksums for a speaker not being downloaded: a mistyped speaker would leave
+    its archive unchecked without a word.
+
+    Raises:
+        ValueError: `sha256` names a speaker not in `chosen` (named, with the speakers).
+    """
+    stray = sorted(set(sha256 or {}) - set(chosen))
+    if stray:
+        raise ValueError(
+            f"sha256 names {', '.join(map(repr, stray))}, not among the speakers "
+            f"{', '.join(chosen)}."
+        )
+
+
 def download_arctic(
     speakers: str | Sequence[str],
     dest: str | os.PathLike,
@@ -755,12 +772,7 @@ def download_arctic(
     """
     dest = Path(dest)
     chosen = parse_speakers(speakers)
-    stray = sorted(set(sha256 or {}) - set(chosen))
-    if stray:  # a mistyped speaker would leave its archive unchecked without a word
-        raise ValueError(
-            f"sha256 names {', '.join(map(repr, stray))}, not among the speakers "
-            f"{', '.join(chosen)}."
-        )
+    check_checksum_speakers(sha256, chosen)
     dest.mkdir(parents=True, exist_ok=True)
     folders = []
     for speaker in chosen:

@@ -937,8 +937,11 @@ def make_dataset(
     file is shorter), optional seeded augmentation; then per batch the log-mel
     (`tf_mel_spectrogram`, the library's one mel definition). Deterministic given `seed`:
     two datasets built alike yield the same batches, and each pass over a dataset is a new
-    epoch (new order, new segments). Unusable files are skipped with a logged warning and a
-    running count (never an error inside TensorFlow); `dataset.source.report()` summarises them.
+    epoch (new order, new segments; on tf.data an iterator begun counts as a pass, one Keras
+    drops after a batch under a `tf.distribute` strategy too: pass `start_batch=0` for a
+    stream that every iterator begins at batch 0). Unusable files are skipped with a logged
+    warning and a running count (never an error inside TensorFlow); `dataset.source.report()`
+    summarises them.
 
     Training mode yields `(mel (B, 1 + segment_length // hop, n_mels), audio (B,
     segment_length))` float32 with static shapes, `max(1, n_files // batch_size)` batches per
