@@ -1805,9 +1805,10 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
     before = (out / LAST_WEIGHTS).read_bytes()
     with pytest.warns(UserWarning, match="nothing to train: the run is at step 30 already"):
         assert main([*args, "--resume"]) == 0
-    with pytest.warns(UserWarning, match="init_from='x.keras' is ignored: a resumed run"):
-        assert main([*args, "--resume", "--init-from", "x.keras"]) == 0
     assert "nothing to train" in capsys.readouterr().out
+    # --init-from beside --resume is refused before any work (the resume would ignore it).
+    assert main([*args, "--resume", "--init-from", "x.keras"]) == 2
+    assert "--init-from starts a new run from other weights" in capsys.readouterr().err
     assert (out / LAST_WEIGHTS).read_bytes() == before
     # Killed in its final save after `last`: the state one save behind, no generator export.
     # The resume writes both from `last` (the export equal to fit's) and trains nothing.
