@@ -611,7 +611,7 @@ def _add_train(subparsers, common) -> None:
         help="trim each training file's leading/trailing silence quieter than this many dB "
         "below its peak (default: off)",
     )
-    p.add_argument("--seed", type=int, default=None, help="default 0")
+    p.add_argument("--seed", type=int, default=None, help="below 2**32 (default 0)")
     p.set_defaults(func=_run_train, precheck=_check_train)
 
 
@@ -756,6 +756,8 @@ def _check_train(args) -> int:
             f"unknown preset {args.preset!r}; choose one of "
             f"{', '.join(PRESETS)}.{did_you_mean(args.preset)}"
         )
+    if not 0 <= args.seed < 2**32:
+        return refuse(f"--seed must be in [0, 2**32); got {args.seed}.")
     if args.ema is not None and args.ema >= 1:
         return refuse(f"--ema must be a momentum in (0, 1), e.g. 0.999; got {args.ema}.")
     if gan_only and not args.gan:
@@ -992,12 +994,17 @@ def _run_vocode(args) -> int:
     for _, message in result["failed"]:
         print(f"FAILED {message}", file=sys.stderr)
     warned = f" ({len(result['warnings'])} with a warning)" if result["warnings"] else ""
+    kept = (
+        f", kept {len(result['kept'])} existing (--overwrite replaces them)"
+        if result["kept"]
+        else ""
+    )
     print(
-        f"wrote {len(result['written'])} file(s){warned} to {args.out}; "
+        f"wrote {len(result['written'])} file(s){warned} to {args.out}{kept}; "
         f"{len(result['failed'])} failed",
         file=sys.stderr,
     )
-    if result["sample_rate"] is None:  # no input left to vocode: nothing was started
+    if result["sample_rate"] is None and not result["kept"]:  # nothing started, none done
         return 2
     return 1 if result["failed"] else 0
 

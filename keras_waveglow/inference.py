@@ -1401,7 +1401,8 @@ def vocode_files(
     list's folder). Files are sorted by length and vocoded `batch_size` at a time. A bad input
     is reported and skipped (a file given by name, or listed, that is neither audio nor a mel
     is one); the rest is still produced. A file reached twice (a folder and a list of it) is
-    vocoded once. Existing outputs are not replaced unless `overwrite`.
+    vocoded once. Existing outputs are kept (reported, not vocoded again) unless `overwrite`:
+    a rerun of an interrupted batch does what is left.
 
     Args:
         inputs: files, directories and file lists (one path alone is taken as a list of it).
@@ -1416,14 +1417,16 @@ def vocode_files(
         progress: bool, show a tqdm progress bar over files. Default True.
 
     Returns:
-        `{"written": [Path, ...], "failed": [(Path, message), ...], "warnings": [(Path,
-        message), ...], "sample_rate": int}`: "warnings" names each mel file whose values
+        `{"written": [Path, ...], "kept": [Path, ...], "failed": [(Path, message), ...],
+        "warnings": [(Path, message), ...], "left_out": [(Path, message), ...],
+        "sample_rate": int}`: "kept" lists the existing outputs left as they were (their
+        inputs not vocoded; not failures). "warnings" names each mel file whose values
         cannot be a natural-log mel (a dB or power mel); it is vocoded and written all the
         same, and the same message is raised as a `UserWarning`. "left_out" names each
         input folder that holds the output folder, with how many files under the output
         folder were not taken as inputs (outputs of a run; also a `UserWarning`).
         "sample_rate" is None when no input was left to vocode: the model is then not
-        loaded (nor downloaded), and every input is in "failed".
+        loaded (nor downloaded), and every input is in "failed" or "kept".
 
     Raises:
         ValueError: no inputs, or bad settings (sigma, denoiser_strength, batch_size, a
@@ -1467,15 +1470,16 @@ def vocode_files(
     failures: list[tuple[Path, str]] = []
     left_out: list[tuple[Path, str]] = []
     warned: list[tuple[Path, str]] = []
-    pairs = []
+    pairs, kept = [], []
     for path, target in _expand_inputs(inputs, out_dir, failures, left_out):
         if target.exists() and not overwrite:
-            failures.append((path, f"{target} exists; pass overwrite=True (--overwrite)."))
+            kept.append(target)
         else:
             pairs.append((path, target))
     if not pairs:  # nothing to vocode: the model is not loaded (nor downloaded)
         return {
             "written": [],
+            "kept": kept,
             "failed": failures,
             "warnings": warned,
             "left_out": left_out,
@@ -1540,6 +1544,7 @@ def vocode_files(
         bar.close()
     return {
         "written": written,
+        "kept": kept,
         "failed": failures,
         "warnings": warned,
         "left_out": left_out,

@@ -2736,9 +2736,9 @@ def train(
         trim_db: float or None, trim each training file's leading and trailing silence
             quieter than this many dB below its peak (`make_dataset(trim_db=...)`). Default
             None.
-        seed: data and model seed; also seeds Python's, NumPy's and the backend's global
-            generators (`keras.utils.set_random_seed`), as a reproducible run needs, and
-            leaves them so. Default 0.
+        seed: data and model seed, in [0, 2**32); also seeds Python's, NumPy's and the
+            backend's global generators (`keras.utils.set_random_seed`), as a reproducible run
+            needs, and leaves them so. Default 0.
         verbose: Keras `fit` verbosity. Default "auto".
         callbacks: more Keras callbacks for `fit`, run after the library's own (checkpoints,
             logs). Default None.
@@ -2789,6 +2789,8 @@ def train(
         "discriminator_warmup_steps", discriminator_warmup_steps, 0
     )
     seed = _checks.count("seed", seed, 0)
+    if seed >= 2**32:  # `keras.utils.set_random_seed` seeds NumPy's 32-bit global generator
+        raise ValueError(f"seed must be below 2**32; got {seed}.")
     group_mean_window = check_group_mean_window(group_mean_window, "group_mean_window")
 
     def finite(name, value, above_zero=False):

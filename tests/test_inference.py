@@ -578,13 +578,21 @@ def test_cli_vocode_directory_with_a_corrupt_file(model_file, speech_mel, tmp_pa
         audio, rate = sf.read(out / f"{name}.wav")
         assert rate == 16000 and audio.shape == (frames * HOP,) and np.std(audio) > 1e-3
 
-    # Existing outputs are kept unless --overwrite.
+    # Existing outputs are kept unless --overwrite: a rerun does what is left (exit 0 when
+    # that is nothing; it was exit 2, as if refused, and a partial rerun's kept files failed).
     before = (out / "a.wav").read_bytes()
     (mels / "broken.npy").unlink()
     np.save(mels / "a.npy", speech_mel[40:60])
-    assert cli.main([*argv, "--no-progress"]) == 2  # every output there: nothing started
-    assert "exists" in capsys.readouterr().err
+    assert cli.main([*argv, "--no-progress"]) == 0  # every output there: nothing to do
+    err = capsys.readouterr().err
+    assert "wrote 0 file(s) to" in err and "kept 3 existing (--overwrite replaces" in err, err
+    assert "FAILED" not in err
     assert (out / "a.wav").read_bytes() == before
+    (out / "b.wav").unlink()  # an interrupted batch: the rest is done, exit 0
+    assert cli.main([*argv, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "wrote 1 file(s)" in err and "kept 2 existing" in err and "FAILED" not in err
+    assert (out / "a.wav").read_bytes() == before and (out / "b.wav").exists()
     assert cli.main([*argv, "--no-progress", "--overwrite"]) == 0
     assert (out / "a.wav").read_bytes() != before
 

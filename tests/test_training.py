@@ -1747,6 +1747,8 @@ def test_cli_trains_exactly_the_steps_asked_and_vocode_loads_the_result(tmp_path
         (["--learning-rate", "nan"], "argument --learning-rate: must be a finite number"),
         (["--mae-weight", "-4"], "argument --mae-weight: must be >= 0; got -4"),
         (["--ema", "1.5"], "--ema must be a momentum in (0, 1)"),
+        (["--seed", "4294967296"], "--seed must be in [0, 2**32); got 4294967296"),
+        (["--seed", "-1"], "--seed must be in [0, 2**32); got -1"),
         (["--augment-speed", "1.3", "0.9"], "LOW must not exceed HIGH; got 1.3 0.9"),
         (["--split", "eval"], "argument --split: invalid choice: 'eval'"),
     ):
@@ -2367,6 +2369,9 @@ def test_python_train_refuses_bad_numbers_by_name(tmp_path, monkeypatch):
         ({"steps": "2"}, TypeError, "steps must be an int; got '2'"),
         ({"segment_length": 2048.0}, TypeError, "segment_length must be an int; got 2048.0"),
         ({"seed": "x"}, TypeError, "seed must be an int; got 'x'"),
+        ({"seed": -1}, ValueError, "seed must be >= 0; got -1"),
+        # NumPy's global seed is a 32-bit word: refused here, not after run_config.json.
+        ({"seed": 2**32}, ValueError, "seed must be below 2**32; got 4294967296"),
         ({"discriminator_width": 0}, ValueError, "discriminator_width must be a finite number > 0"),
     ):
         with pytest.raises(error, match=re.escape(message)):
