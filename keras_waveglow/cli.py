@@ -117,10 +117,18 @@ def _check_download(args) -> int:
                 f"preset {args.corpus!r} is an architecture only: it has no trained weights to "
                 f"download. Presets with weights: {with_weights}."
             )
-        if args.refresh and WEIGHTS[args.corpus].get("file"):
+        bundled = [
+            flag
+            for flag, given in (
+                ("--refresh", args.refresh),
+                ("--allow-unverified", args.allow_unverified),
+            )
+            if given
+        ]
+        if bundled and WEIGHTS[args.corpus].get("file"):
             return refuse(
-                f"--refresh: preset {args.corpus!r}'s weights are bundled with the package; "
-                "nothing of it is cached."
+                f"{', '.join(bundled)}: preset {args.corpus!r}'s weights are bundled with the "
+                "package; nothing of it is downloaded or cached."
             )
         given = [
             flag

@@ -146,7 +146,10 @@ def _cached(name: str, sha256: str | None) -> Path | None:
         return max(found, key=lambda path: path.stat().st_mtime_ns) if found else None
     # Another digest's conversion counts only where the user accepted that checkpoint with
     # allow_unverified (the consent holds for later calls); one verified against an older
-    # record does not.
+    # record does not, nor does any once the recorded checkpoint is in place (put there by
+    # hand, as the refusal says): that one is converted.
+    if found and _recorded_checkpoint_in_place(name, sha256):
+        return None
     for path in found:
         digest = path.name.split(".")[0]
         marker = _consent_path(name, digest)
@@ -162,6 +165,18 @@ def _cached(name: str, sha256: str | None) -> Path | None:
             )
             return path
     return None
+
+
+def _recorded_checkpoint_in_place(name: str, sha256: str) -> bool:
+    """Whether the preset's checkpoint path holds the file with the recorded sha256 (hashed
+    only where an accepted conversion of another file would otherwise be used)."""
+    from keras_waveglow.data.arctic import file_sha256
+
+    path = checkpoint_path(name)
+    try:
+        return path.is_file() and file_sha256(path) == sha256.lower()
+    except FileNotFoundError:  # removed meanwhile
+        return False
 
 
 def _remedy(name: str, source: dict) -> str:
@@ -195,6 +210,8 @@ def _fetch_checkpoint(
                 os.replace(old, new)
                 logger.info("%s: renamed to %s (the preset's file name now).", old, new)
     fetched = not path.is_file()
+    if not fetched:  # complete (put there by hand): a transfer cut short before is not needed
+        path.with_name(path.name + ".part").unlink(missing_ok=True)
     if fetched:
         if not expected and not allow_unverified:
             raise WeightsVerificationError(
@@ -396,13 +413,28 @@ def preset_weights_file(
     # first use shared one .part file and one checkpoint (the second resumed the first's
     # transfer, then found its checkpoint deleted). The others wait, then find the cache.
     with _lock(cache_dir() / f".{name}.lock") as locked:
+        if locked:  # no other process works on this preset: leftovers are a killed one's
+            _recover_killed(name)
         cached = _cached(name, expected)
         if cached is not None:
             return cached
-        if locked:  # no other conversion of this preset runs: a temporary file is a killed one's
-            for stale in (cache_dir() / name).glob(".converting-*"):
-                stale.unlink(missing_ok=True)
         return _fetch_and_convert(name, source, expected, allow_unverified, progress, timeout)
+
+
+def _recover_killed(name: str) -> None:
+    """Cleans up after a process killed while it worked on the preset (call under the lock):
+    deletes its temporary conversions, and puts back the conversions a killed refresh set
+    aside (`*.refreshing`) where nothing has replaced them (else deletes them)."""
+    folder = cache_dir() / name
+    for stale in folder.glob(".converting-*"):
+        stale.unlink(missing_ok=True)
+    for moved in folder.glob("*.refreshing"):
+        original = moved.with_name(moved.name.removesuffix(".refreshing"))
+        if original.exists():
+            moved.unlink(missing_ok=True)
+        else:
+            os.replace(moved, original)
+            logger.info("%s: put back (a refresh was killed before it ended).", original)
 
 
 @contextlib.contextmanager
@@ -494,20 +526,27 @@ def download_preset(
     """
     if not refresh:
         return preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
-    _download_source(name)
-    with _lock(cache_dir() / f".{name}.lock"):  # set aside: the cache then misses
+    source = _download_source(name)
+    # The whole refresh holds the lock: no other process finds the cache emptied meanwhile,
+    # and a refresh killed midway leaves `*.refreshing` files that the next call under the
+    # lock puts back (`_recover_killed`).
+    with _lock(cache_dir() / f".{name}.lock") as locked:
+        if locked:
+            _recover_killed(name)
         aside = [(path, path.with_name(path.name + ".refreshing")) for path in _cache_files(name)]
-        for path, moved in aside:
+        for path, moved in aside:  # set aside: the cache then misses
             os.replace(path, moved)
-    try:
-        target = preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
-    except BaseException:  # offline, no torch, refused: the former conversion is kept
-        for path, moved in aside:
-            if moved.exists() and not path.exists():
-                os.replace(moved, path)
-        raise
-    for _, moved in aside:
-        moved.unlink(missing_ok=True)
+        try:
+            target = _fetch_and_convert(
+                name, source, source.get("sha256"), allow_unverified, progress, 60.0
+            )
+        except BaseException:  # offline, no torch, refused: the former conversion is kept
+            for path, moved in aside:
+                if moved.exists() and not path.exists():
+                    os.replace(moved, path)
+            raise
+        for _, moved in aside:
+            moved.unlink(missing_ok=True)
     return target
 
 
@@ -521,7 +560,8 @@ def _cache_files(name: str) -> list[Path]:
 
 def remove_cached(name: str) -> list[Path]:
     """Deletes a downloadable preset's cached conversions, with the consents given for
-    unverified checkpoints and the conversions moved aside as damaged.
+    unverified checkpoints, the conversions moved aside as damaged and a download cut short
+    (`<checkpoint>.part`).
 
     The cache is named by the checkpoint's sha256 alone, so a conversion made by an older
     keras-waveglow is used as it is; after an upgrade that changed the converter (or with a
@@ -545,8 +585,12 @@ def remove_cached(name: str) -> list[Path]:
     _download_source(name)
     if not (cache_dir() / name).is_dir():
         return []
-    with _lock(cache_dir() / f".{name}.lock"):
+    with _lock(cache_dir() / f".{name}.lock") as locked:
+        if locked:
+            _recover_killed(name)
         removed = _cache_files(name)
+        part = checkpoint_path(name).with_name(checkpoint_path(name).name + ".part")
+        removed += [part] if part.is_file() else []  # a transfer cut short
         for path in removed:
             path.unlink(missing_ok=True)
     for path in removed:

@@ -273,6 +273,31 @@ def test_consent_accepts_a_file_that_contradicts_a_recorded_digest(
         WaveGlow.from_preset(PRESET)
 
 
+def test_the_recorded_checkpoint_put_by_hand_wins_over_an_accepted_other_one(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+):
+    """A user who accepted another file (allow_unverified), then put the recorded one where
+    the refusal says, gets the recorded one converted: the accepted conversion was used and
+    the right file ignored. With no checkpoint in place, the consent still holds."""
+    data, reference = checkpoint
+    other = bytearray(data)
+    other[-1] ^= 1  # the end of the zip's directory comment: still loads, another digest
+    other = bytes(other)
+    server.files = {FILENAME: other}
+    accepted = hub.download_preset(PRESET, allow_unverified=True, progress=False)
+    assert accepted.name == f"{hashlib.sha256(other).hexdigest()}.weights.h5"
+    assert hub.preset_weights_file(PRESET) == accepted  # the consent holds
+    server.files = {}
+    (cache / "downloads" / FILENAME).write_bytes(data)  # the recorded file, by hand
+    path = hub.preset_weights_file(PRESET)
+    assert path == hub.converted_path(PRESET, preset["sha256"])
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+
+
 def test_http_404_names_url_hash_and_manual_path_which_then_works(
     server,  # noqa: F811
     preset,
@@ -320,6 +345,23 @@ def test_interrupted_transfer_keeps_only_a_part_file_then_resumes(
     assert server.requests[-1][1] == f"bytes={4 * cut}-"
     assert server.bytes_sent == len(data)  # nothing fetched twice
     assert cached_files(cache) == [f"{PRESET}/{preset['sha256']}.weights.h5"]
+
+    # A cut transfer, then the file put in place by hand: the part file goes (it stayed for
+    # good); remove_cached deletes one too.
+    hub.remove_cached(PRESET)
+    server.cut_after, server.cuts_left = cut, 4
+    with pytest.raises(hub.WeightsUnavailableError, match="interrupted"):
+        WaveGlow.from_preset(PRESET)
+    (cache / "downloads" / FILENAME).write_bytes(data)
+    hub.preset_weights_file(PRESET)
+    assert not (cache / "downloads" / f"{FILENAME}.part").exists()
+    (cache / "downloads" / FILENAME).unlink()
+    hub.remove_cached(PRESET)
+    server.cuts_left = 4
+    with pytest.raises(hub.WeightsUnavailableError, match="interrupted"):
+        WaveGlow.from_preset(PRESET)
+    part = cache / "downloads" / f"{FILENAME}.part"
+    assert hub.remove_cached(PRESET) == [part] and cached_files(cache) == []
 
 
 def test_download_names_an_unusable_cache_folder(server, preset, tmp_path, monkeypatch, capsys):  # noqa: F811
@@ -622,9 +664,43 @@ def test_refresh_converts_anew_and_a_stale_conversion_names_it(
     with pytest.raises(ValueError, match="no downloadable weights"):
         hub.remove_cached(presets.DEFAULT_PRESET)  # bundled: nothing of it is cached
 
+    # A refresh killed midway (here: its conversion never returns) leaves the former
+    # conversion set aside as *.refreshing; the next call puts it back and uses it offline.
+    def killed(*args, **kwargs):
+        raise SystemExit("killed")  # the process dies; nothing after it runs
+
+    hub.download_preset(PRESET, progress=False)
+    kept = path.read_bytes()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hub, "_fetch_and_convert", killed)
+        patch.setattr(hub.os, "replace", _replace_then_die_on_put_back(hub.os.replace))
+        with pytest.raises(SystemExit):
+            hub.download_preset(PRESET, progress=False, refresh=True)
+    assert cached_files(cache) == [f"{PRESET}/{path.name}.refreshing"]
+    files, server.files = server.files, {}
+    assert hub.preset_weights_file(PRESET) == path and path.read_bytes() == kept
+    assert cached_files(cache) == [f"{PRESET}/{path.name}"]
+    server.files = files
+    requests = len(server.requests)
+
     # Refused at once where there is nothing to refresh.
     assert cli.main(["download", presets.DEFAULT_PRESET, "--refresh"]) == 2
-    assert "bundled with the package; nothing of it is cached" in capsys.readouterr().err
+    assert "bundled with the package; nothing of it is downloaded" in capsys.readouterr().err
+    # --allow-unverified was ignored there (exit 0): nothing of a bundled file is verified.
+    assert cli.main(["download", presets.DEFAULT_PRESET, "--allow-unverified"]) == 2
+    assert "--allow-unverified: preset" in capsys.readouterr().err
     assert cli.main(["download", "arctic", "--refresh"]) == 2
     assert "--refresh applies to a preset's weights" in capsys.readouterr().err
-    assert len(server.requests) == 3
+    assert len(server.requests) == requests
+
+
+def _replace_then_die_on_put_back(replace):
+    """`os.replace` that sets files aside, and fails when a kill would have stopped the
+    process before it put them back (the `except BaseException` of a real kill never runs)."""
+
+    def patched(source, target):
+        if str(source).endswith(".refreshing"):
+            raise SystemExit("killed")
+        return replace(source, target)
+
+    return patched
