@@ -687,7 +687,13 @@ class MultiScaleDiscriminator(keras.Model):
             for i in range(self.n_scales)
         ]
         self.pools = [
-            layers.AveragePooling1D(4, strides=2, padding=_conv_padding(padding), name=f"pool_{i}")
+            layers.AveragePooling1D(
+                4,
+                strides=2,
+                padding=_conv_padding(padding),
+                name=f"pool_{i}",
+                dtype=self.dtype_policy,  # the global policy at load time otherwise
+            )
             for i in range(self.n_scales - 1)
         ]
         self.build((None, None))

@@ -79,7 +79,8 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
     Raises:
         TypeError: a model of another type.
         FileNotFoundError: a string that is neither an existing file nor a preset (the message
-            names the closest preset).
+            names the closest preset), or `weights` that is no file. Paths are kept absolute:
+            a later `os.chdir` does not change the default.
         ValueError: `weights` with anything but a preset name (None included), a preset
             without weights and none given, or a path that cannot be a model (a folder, a
             `.weights.h5` file without its preset, an audio or mel file).
@@ -107,6 +108,9 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
             _refuse_weights("a WaveGlow object", weights)
         if model is not None and os.fspath(model) not in PRESETS:
             _refuse_weights(f"the model file {os.fspath(model)}", weights)
+        if not Path(weights).is_file():  # found missing here, not at the next vocode(mel)
+            raise FileNotFoundError(f"{os.fspath(weights)}: no such weights file.")
+        weights = os.path.abspath(weights)  # a later os.chdir does not move the default
     if isinstance(model, str | os.PathLike):  # refused here, not at the next vocode(mel)
         spec = os.fspath(model)
         if spec in PRESETS and not Path(spec).exists():
@@ -115,6 +119,7 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
             raise FileNotFoundError(_not_found_message(spec))
         else:
             _check_model_path(Path(spec))
+            model = os.path.abspath(spec)
     _default_model = os.fspath(model) if isinstance(model, os.PathLike) else model
     _default_weights = None if weights is None else os.fspath(weights)
 
@@ -329,11 +334,17 @@ def _refuse_weights(what: str, weights) -> None:
 
 
 def _cached(key, weights, load):
+    def stamp_of(path: Path) -> tuple[int, int, int]:
+        # ctime too: a file rewritten in place keeps an mtime `cp -p`, `rsync -t` or a
+        # coarse clock leaves (or `os.utime` sets) equal; its change time still moves.
+        stat = path.stat()
+        return stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size
+
     stamp = None
     if key[0] != "preset":
-        stamp = key[1].stat().st_mtime_ns
+        stamp = stamp_of(key[1])
     elif weights is not None:
-        stamp = Path(weights).stat().st_mtime_ns if Path(weights).exists() else None
+        stamp = stamp_of(Path(weights)) if Path(weights).exists() else None
     full_key = (key[0], os.fspath(key[1]), stamp, None if weights is None else os.fspath(weights))
     if full_key in _loaded_models:
         _loaded_models[full_key] = _loaded_models.pop(full_key)  # most recently used last
@@ -353,7 +364,14 @@ def _load_keras(path: Path) -> WaveGlow:
     from keras_waveglow._paths import check_keras_archive
 
     check_keras_archive(path)  # Keras would say "File not found"
-    model = keras.saving.load_model(path)
+    try:
+        model = keras.saving.load_model(path)
+    except TypeError as error:  # a class Keras cannot rebuild (another library's model)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(
+            f"{path}: Keras cannot rebuild the model it holds ({first}); vocode needs a "
+            "keras_waveglow.WaveGlow saved with model.save."
+        ) from error
     if not isinstance(model, WaveGlow):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_waveglow.WaveGlow.")
     return model
@@ -772,11 +790,7 @@ def vocode(
     denoiser = denoiser_for(waveglow, denoiser_mode) if denoiser_strength > 0 else None
     for out in outputs:
         if denoiser is not None:
-            # The denoiser's STFT needs more than n_fft // 2 samples: pad a very short output
-            # with silence for it, then crop back.
-            length, need = len(out), waveglow.n_fft // 2 + 1
-            padded = np.pad(out, (0, max(0, need - length)))
-            out = denoiser.denoise(padded, strength=denoiser_strength)[:length]
+            out = _denoise_bucketed(denoiser, out, denoiser_strength, hop)
         if normalize:
             out = _peak_normalize(out, normalize)
         results.append(out)
@@ -788,6 +802,23 @@ def vocode(
     else:
         audio = results
     return (audio, waveglow.sample_rate) if return_sample_rate else audio
+
+
+def _denoise_bucketed(denoiser: Denoiser, audio: np.ndarray, strength: float, hop: int):
+    """`denoiser.denoise(audio)`, compiled once per length bucket (not once per length).
+
+    The audio is extended past its end by what the denoiser's own padding puts there (its
+    reflect pad of n_fft // 2, then the STFT's centring reflect of n_fft // 2 more), which is
+    all that the frames reaching its last sample read, then padded with silence to a bucket:
+    the result up to the audio's length is the unbucketed one. An output shorter than the
+    STFT needs (n_fft // 2 + 1 samples) is first padded with silence, as before.
+    """
+    length, n_fft = len(audio), denoiser.n_fft
+    padded = np.pad(audio, (0, max(0, n_fft // 2 + 1 - length)))
+    reach = np.pad(np.pad(padded, (0, n_fft // 2), "reflect"), (0, n_fft // 2), "reflect")
+    bucket = hop * bucket_frames(-(-len(reach) // hop))
+    extended = np.pad(reach, (0, bucket - len(reach)))
+    return denoiser.denoise(extended, strength=strength)[:length]
 
 
 def _check_settings(
@@ -891,12 +922,9 @@ def _accumulate(out, window_audio, window_start, core_start, cores, fade) -> Non
 
 
 def _peak_normalize(audio: np.ndarray, peak: float) -> np.ndarray:
-    from keras_waveglow import audio as audio_module
+    from keras_waveglow.audio import peak_normalize
 
-    if hasattr(audio_module, "peak_normalize"):
-        return audio_module.peak_normalize(audio, peak)
-    current = float(np.max(np.abs(audio))) if audio.size else 0.0
-    return audio if current == 0 else (audio * (peak / current)).astype("float32")
+    return peak_normalize(audio, peak)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1246,7 +1274,7 @@ def _expand_inputs(
 
     known = MEL_EXTENSIONS + tuple(AUDIO_EXTENSIONS)
     outputs = out_dir.resolve()
-    pairs, taken = [], {}
+    pairs, taken, done = [], {}, set()  # done: the (device, inode) of each input paired
     for entry in inputs:
         entry = Path(entry)
         listed_in = None
@@ -1317,6 +1345,10 @@ def _expand_inputs(
                         (path, f"{path}: its output {target} is also made from {taken[target]}.")
                     )
                 continue  # the same file again (e.g. in a folder and a list of it): once
+            identity = _identity(path)
+            if identity is not None and identity in done:
+                continue  # reached again under another relative path: its first output only
+            done.add(identity)
             taken[target] = path
             pairs.append((path, target))
     # An output that would land on another input (x.npy's x.wav beside the recording x.wav,
@@ -1400,9 +1432,10 @@ def vocode_files(
     them: `keras_waveglow.data.arctic.read_file_list`; the output keeps the path relative to the
     list's folder). Files are sorted by length and vocoded `batch_size` at a time. A bad input
     is reported and skipped (a file given by name, or listed, that is neither audio nor a mel
-    is one); the rest is still produced. A file reached twice (a folder and a list of it) is
-    vocoded once. Existing outputs are kept (reported, not vocoded again) unless `overwrite`:
-    a rerun of an interrupted batch does what is left.
+    is one); the rest is still produced. A file reached twice (a folder and a list of it, or
+    under two relative paths) is vocoded once, to the output of its first mention. Existing
+    outputs are kept (reported, not vocoded again) unless `overwrite`: a rerun of an
+    interrupted batch does what is left.
 
     Args:
         inputs: files, directories and file lists (one path alone is taken as a list of it).
@@ -1454,7 +1487,7 @@ def vocode_files(
     from keras_waveglow.evaluation import file_seed
 
     _check_settings(sigma, denoiser_strength, batch_size)
-    _check_normalize(normalize)
+    peak = _check_normalize(normalize)
     _check_denoiser_mode(denoiser_mode)
     if seed is not None:  # before the model and the inputs load, named as given
         seed = _checks.count("seed", seed, 0)
@@ -1472,7 +1505,9 @@ def vocode_files(
     warned: list[tuple[Path, str]] = []
     pairs, kept = [], []
     for path, target in _expand_inputs(inputs, out_dir, failures, left_out):
-        if target.exists() and not overwrite:
+        if target.is_dir():  # replaced by neither a rerun nor --overwrite: save_audio refuses
+            failures.append((path, f"{path}: its output {target} is a folder."))
+        elif target.exists() and not overwrite:
             kept.append(target)
         else:
             pairs.append((path, target))
@@ -1528,13 +1563,15 @@ def vocode_files(
                 denoiser_strength=denoiser_strength,
                 item_seeds=None if seed is None else [entry[4] for entry in group],
                 batch_size=batch_size,
-                normalize=normalize,
                 return_sample_rate=False,
                 denoiser_mode=denoiser_mode,
             )
         for (_, target, keep, path, _), audio in zip(group, audios, strict=True):
+            audio = audio[:keep]  # an audio input's length; its peak is the written file's
+            if peak is not None:
+                audio = _peak_normalize(audio, peak)
             try:
-                save_audio(target, audio[:keep], waveglow.sample_rate, overwrite=overwrite)
+                save_audio(target, audio, waveglow.sample_rate, overwrite=overwrite)
                 written.append(target)
             except (OSError, ValueError) as error:
                 failures.append((path, f"{path}: cannot write {target}: {error}"))

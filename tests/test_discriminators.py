@@ -191,6 +191,16 @@ def test_mixed_precision_runs_in_bfloat16():
     assert spectral and all(v.dtype == "float32" for v in spectral)
 
 
+def test_every_sublayer_takes_the_discriminator_s_policy():
+    """The multi-scale pools took the global policy: a mixed-precision discriminator built (or
+    loaded from .keras) under float32 pooled in float32, so a resume from the file was not
+    exact."""
+    disc = WaveDiscriminator(periods=(2,), n_scales=3, width=1 / 32, dtype="mixed_bfloat16")
+    policies = {layer.name: layer.dtype_policy.name for layer in disc._flatten_layers()}
+    assert set(policies.values()) == {"mixed_bfloat16"}, policies
+    assert {"pool_0", "pool_1"} <= set(policies)
+
+
 def _conv1d(x, kernel, bias, stride, groups, padding):
     """NumPy reference of a grouped, strided Conv1D with HiFi-GAN's or Keras' "same" padding
     (`_time_padding`): x (T, C_in), kernel (k, C_in / groups, C_out)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 import weakref
 
 import h5py
@@ -249,6 +250,31 @@ def test_fade_longer_than_chunk_is_refused_before_any_model_work(model, speech_m
     assert np.abs(chunked - whole).max() / np.abs(whole).max() < 1e-3
 
 
+def test_the_denoiser_compiles_once_per_bucket_and_equals_the_unbucketed(
+    model, speech_mel, monkeypatch
+):
+    """vocode's denoiser ran once per output length (a compilation each: 0.3 s a length on
+    JAX); the outputs of one bucket now share a shape and equal `denoise` of each alone."""
+    denoise = inference.Denoiser.denoise
+    shapes = []
+
+    def spy(self, audio, strength=None):
+        shapes.append(np.shape(audio))
+        return denoise(self, audio, strength)
+
+    denoiser = inference.denoiser_for(model)
+    for frames in (1, 20, 23, 27):
+        raw = vocode(speech_mel[:frames], model, sigma=0.0)
+        with monkeypatch.context() as patch:
+            patch.setattr(inference.Denoiser, "denoise", spy)
+            got = vocode(speech_mel[:frames], model, sigma=0.0, denoiser_strength=0.1)
+        padded = np.pad(raw, (0, max(0, model.n_fft // 2 + 1 - len(raw))))
+        want = denoise(denoiser, padded, 0.1)[: len(raw)]
+        # The same frames read the same samples: float32 rounding of the FFTs only.
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    assert len(shapes) == 4 and len(set(shapes[1:])) == 1, shapes
+
+
 def test_denoiser_on_a_one_frame_mel(model, speech_mel):
     # One frame is 256 samples, fewer than the denoiser's STFT needs (n_fft // 2 + 1 = 513):
     # the output is padded with silence for it and cropped back.
@@ -364,6 +390,29 @@ def test_model_specifications(model, tmp_path, monkeypatch):
     model.save(keras_file)
     with pytest.raises(ValueError, match=r"the \.keras file .*tiny\.keras"):
         load_vocoder(keras_file, weights=weights)
+    # The cache follows the file: one rewritten in place with its old mtime (cp -p, rsync
+    # -t, a coarse clock) is loaded anew (the first model came back).
+    first = load_vocoder(keras_file)
+    times = keras_file.stat()
+    other = WaveGlow.from_preset("tiny", seed=1)
+    other.save(keras_file)
+    os.utime(keras_file, ns=(times.st_atime_ns, times.st_mtime_ns))
+    again = load_vocoder(keras_file)
+    assert again is not first
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(again.weights[0]), ops.convert_to_numpy(other.weights[0])
+    )
+
+    # A .keras file of a class Keras cannot rebuild here: named, as a ValueError (the CLI's
+    # exit 2), not Keras' TypeError.
+    class NotRegistered(keras.layers.Layer):
+        def call(self, x):
+            return x
+
+    foreign = tmp_path / "foreign.keras"
+    keras.Sequential([keras.Input((3,)), NotRegistered()]).save(foreign)
+    with pytest.raises(ValueError, match=r"foreign\.keras: Keras cannot rebuild the model"):
+        load_vocoder(foreign)
 
     # Any other file is an NVIDIA checkpoint, imported lazily with convert.from_nvidia.
     from keras_waveglow import convert
@@ -593,6 +642,12 @@ def test_cli_vocode_directory_with_a_corrupt_file(model_file, speech_mel, tmp_pa
     err = capsys.readouterr().err
     assert "wrote 1 file(s)" in err and "kept 2 existing" in err and "FAILED" not in err
     assert (out / "a.wav").read_bytes() == before and (out / "b.wav").exists()
+    (out / "c.wav").unlink()
+    (out / "c.wav").mkdir()  # a folder where an output goes is no output to keep
+    assert cli.main([*argv, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED {mels / 'c'}" in err and f"its output {out / 'c.wav'} is a folder" in err
+    (out / "c.wav").rmdir()
     assert cli.main([*argv, "--no-progress", "--overwrite"]) == 0
     assert (out / "a.wav").read_bytes() != before
 

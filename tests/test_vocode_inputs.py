@@ -45,6 +45,28 @@ def _names(paths, root):
     return sorted(p.relative_to(root).as_posix() for p in paths)
 
 
+def test_normalize_sets_the_peak_of_the_written_file(corpus, tmp_path, monkeypatch):
+    """An audio input's output is cropped to its length: the peak was set before the crop,
+    so a file whose loudest sample fell in the cropped tail was written below the peak."""
+    model = vocode_helpers.tiny_model()
+    vocode = inference.vocode
+
+    def loudest_at_the_end(mels, waveglow, normalize=None, **kwargs):  # a rising ramp
+        outputs = [np.linspace(0.0, 0.8, len(mel) * 256, dtype="float32") for mel in mels]
+        return [inference._peak_normalize(o, normalize) if normalize else o for o in outputs]
+
+    monkeypatch.setattr(inference, "vocode", loudest_at_the_end)
+    out = tmp_path / "out"
+    result = inference.vocode_files(
+        [corpus / "de" / "a.wav"], out, model, normalize=0.5, progress=False
+    )
+    monkeypatch.setattr(inference, "vocode", vocode)
+    assert result["written"] == [out / "a.wav"]
+    audio, _ = sf.read(out / "a.wav")
+    assert len(audio) == 4000  # 16 frames of 256 made, cropped to the input's length
+    assert abs(np.abs(audio).max() - 0.5) <= 1 / 32768  # PCM_16 rounding
+
+
 def test_cli_vocode_of_a_prepared_folder_vocodes_its_audio_and_mels_only(corpus, tmp_path, capsys):
     out = tmp_path / "out"
     model = str(vocode_helpers.tiny_model_file())
@@ -97,6 +119,13 @@ def test_a_file_list_gives_its_entries_relative_to_its_folder(corpus, tmp_path):
     )
     assert result["failed"] == []
     assert _names(result["written"], tmp_path / "both") == ["de/a.wav", "de/b.wav", "en/c.wav"]
+    # The same file under two relative paths (named, then in its folder's folder): once, to
+    # the output of its first mention (it was vocoded twice, to a.wav and de/a.wav).
+    result = inference.vocode_files(
+        [corpus / "de" / "a.wav", corpus], tmp_path / "twice", model, progress=False
+    )
+    assert result["failed"] == []
+    assert _names(result["written"], tmp_path / "twice") == ["a.wav", "de/b.wav", "en/c.wav"]
 
     # A listed file outside the list's folder keeps its name; a missing one, a folder and a
     # non-audio file are failures, named with the list; the rest is vocoded.
@@ -200,6 +229,9 @@ def test_set_default_model_refuses_what_can_never_vocode_where_it_is_given(tmp_p
         with pytest.raises(ValueError, match=rf"{name} is an audio or mel file, not a model"):
             inference.set_default_model(tmp_path / name)
     assert inference.get_default_model() is None  # nothing was set
+    with pytest.raises(FileNotFoundError, match=r"gone\.weights\.h5: no such weights file"):
+        inference.set_default_model("tiny", weights=tmp_path / "gone.weights.h5")
+    assert inference.get_default_model() is None
     inference.set_default_model("tiny", weights=weights)  # with weights: taken (read later)
     # The spec as vocode and load_vocoder take it back, weights included.
     assert inference.get_default_model() == ("tiny", str(weights))
@@ -318,7 +350,7 @@ def test_save_audio_and_the_mel_name_a_batch_or_channel_layout():
 def test_the_denoiser_s_bias_comes_from_zeros_or_from_silence():
     """`denoiser_mode` picks the mel the bias spectrum is measured from: NVIDIA's all-zero
     log-mel (default) or silence; each is the `Denoiser.from_model` of that mode, cached."""
-    model = vocode_helpers.tiny_model()
+    model = vocode_helpers.new_tiny_model()  # its weights change below: not the shared one
     mel = vocode_helpers.speech_mel()[:12]
     plain = inference.vocode(mel, model, seed=0)
     for mode in ("zeros", "silence"):

@@ -27,6 +27,12 @@ SPEECH = DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav"
 
 @functools.lru_cache(maxsize=1)
 def tiny_model() -> WaveGlow:
+    """`new_tiny_model()`, shared by every test (and saved by `tiny_model_file`): a test that
+    changes weights takes a `new_tiny_model()` of its own."""
+    return new_tiny_model()
+
+
+def new_tiny_model() -> WaveGlow:
     """The tiny preset with perturbed weights: every coupling acts, so outputs are not trivial."""
     keras.utils.set_random_seed(0)
     model = WaveGlow.from_preset("tiny", seed=0)
