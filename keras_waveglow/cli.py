@@ -355,6 +355,11 @@ def _run_prepare(args) -> int:
             f"{split}: {len(part['speakers'])} speakers, {part['files']} files, "
             f"{part['seconds'] / 60:.1f} min -> {summary['lists'][split]}"
         )
+    if summary.get("unattributed"):
+        print(
+            f"in neither: {len(summary['unattributed'])} files whose names do not say who "
+            f"speaks (listed in {Path(args.dest) / (summary['corpus'] + '.json')})"
+        )
     return 0
 
 

@@ -440,8 +440,9 @@ def mel_cepstral_distortion(
         >>> mel_cepstral_distortion(x, x, 16000)
         0.0
     """
-    reference = np.asarray(reference, np.float32).reshape(-1)
-    degraded = np.asarray(degraded, np.float32).reshape(-1)
+    # At the reference's length, as every other metric: a longer output was scored on its
+    # extra frames, and one missing its end as perfect (`_pair`).
+    reference, degraded = _pair(reference, degraded)
     ref = _mel_cepstra(reference, sample_rate, order)[:, 1:]
     deg = _mel_cepstra(degraded, sample_rate, order)[:, 1:]
     if align:
@@ -922,7 +923,9 @@ def score_against_reference(
         degraded: (T,) float audio.
         sample_rate: int, rate of both.
         mel_config: `mel_spectrogram` settings for the log-mel distance.
-        names: metrics to compute; None computes every available one.
+        names: metrics to compute (names of `METRICS`; the reference-free DNSMOS ones are
+            computed by `evaluate`, not here); None computes every available one. Any of
+            "f0_rmse_cents", "gpe", "vuv_f1" runs the pitch tracker once for those asked.
         source_rate: int or None, the rate the reference was recorded at. When it is lower
             than `sample_rate`, each metric whose band (`metric_band`) reaches above its half
             is computed on both signals resampled to it (`band_limited_rate`): `mr_stft` and
@@ -937,8 +940,13 @@ def score_against_reference(
 
     Raises:
         ValueError: `reference` or `degraded` holds NaN or infinite samples (no metric is
-            meaningful then; several would return NaN or a plausible-looking number).
+            meaningful then; several would return NaN or a plausible-looking number), or
+            `names` holds a name that is no metric.
     """
+    if names is not None:
+        unknown = [name for name in names if name not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; the metrics are {list(METRICS)}.")
     for name, audio in (("reference", reference), ("degraded", degraded)):
         problem = _non_finite(audio)
         if problem:
@@ -984,15 +992,16 @@ def score_against_reference(
         "mcd_db": lambda: {"mcd_db": mel_cepstral_distortion(*signals("mcd_db"))},
         "f0_rmse_cents": lambda: f0_metrics(reference, degraded, sample_rate),
     }
+    pitch = ("f0_rmse_cents", "gpe", "vuv_f1")  # one task gives all three
     scores, failures = {}, {}
     for key, task in tasks.items():
-        if key not in names:
+        if key not in names and not (key == "f0_rmse_cents" and set(pitch) & set(names)):
             continue
         try:
             scores.update(task())
         except Exception as error:  # a metric library failing on one file must not stop the run
             failures[key] = f"{type(error).__name__}: {error}"
-    return scores, failures
+    return {k: v for k, v in scores.items() if k in names}, failures
 
 
 @keeps_pipe_lists  # a list from a pipe, read once for the whole call
@@ -1529,7 +1538,13 @@ def format_summary(report: dict) -> str:
     Example:
         >>> print(format_summary(json.load(open("report/report.json"))))
     """
-    names = [n for n in FOLDER_TABLE_METRICS if n in report["systems"].get("waveglow", {})]
+    # A metric either system has: one WaveGlow has no value of (every output non-finite, a
+    # diverged model) still shows Griffin-Lim's, with "-" for WaveGlow's.
+    names = [
+        n
+        for n in FOLDER_TABLE_METRICS
+        if any(n in report["systems"].get(system, {}) for system in ("waveglow", "griffin_lim"))
+    ]
     labels = [report["metrics"][n]["label"] for n in names]
     folders = _folders_of(report)
     if len(folders) < 2:
@@ -1620,6 +1635,18 @@ def load_report(path: str | os.PathLike) -> dict:
                 f"{path}: malformed report: {key!r} must be an object, not "
                 f"{type(report[key]).__name__} {report[key]!r:.40}"
             )
+    # The fields `compare` reads for the band each metric covers: a wrong type failed there with
+    # a bare TypeError that named no file.
+    for key, field, kinds in (
+        ("model", "sample_rate", (int, float)),
+        ("settings", "mel_config", (dict,)),
+        ("settings", "spectral_band", (str,)),
+    ):
+        value = (report.get(key) or {}).get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            raise ValueError(
+                f"{path}: malformed report: {key}.{field} is {type(value).__name__} {value!r:.40}"
+            )
     for utt in report["utterances"]:
         if not isinstance(utt, dict) or "source" not in utt or "metrics" not in utt:
             raise ValueError(f"{path}: an utterance without 'source' or 'metrics': {utt!r:.80}")
@@ -1631,6 +1658,11 @@ def load_report(path: str | os.PathLike) -> dict:
                 raise ValueError(
                     f"{path}: utterance {utt['source']!r:.60}: {key!r} is not a string"
                 )
+        rate = utt.get("band_limited_rate")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float)):
+            raise ValueError(
+                f"{path}: utterance {utt['source']!r:.60}: 'band_limited_rate' is not a number"
+            )
         for system, values in metrics.items():
             if not isinstance(values, dict) or not all(
                 v is None or (isinstance(v, int | float) and not isinstance(v, bool))
@@ -1807,7 +1839,8 @@ def compare_reports(
         are in one folder), "level"}`.
 
     Raises:
-        ValueError: a report cannot be read, a system is unknown, or no file is in both.
+        ValueError: a report cannot be read, a system is unknown, no file is in both, or
+            `level` is not in (0, 1).
 
     Example:
         >>> result = compare_reports("eval_bundled", "eval_candidate")
@@ -1815,6 +1848,9 @@ def compare_reports(
         >>> pesq["difference"]["mean"], pesq["verdict"]
     """
     base_system = base_system or system
+    level = _checks.finite("level", level, positive=True)
+    if not level < 1:  # 95 for 0.95 gave NaN intervals, "no clear difference" and invalid JSON
+        raise ValueError(f"level must be a confidence level in (0, 1), e.g. 0.95; got {level}.")
     base = base if isinstance(base, dict) else load_report(base)
     new = new if isinstance(new, dict) else load_report(new)
     base_name = base.get("paths", {}).get("json", "base report")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -188,6 +189,25 @@ def test_malformed_report_fields_are_named_value_errors(tmp_path, capsys):
         odd.write_text(json.dumps({"utterances": [{**utterance, key: 7}]}))
         with pytest.raises(ValueError, match=rf"odd\.json: utterance 'a\.wav': '{key}' is not"):
             load_report(odd)
+    # The fields compare reads for each metric's band: a string rate failed inside compare
+    # with a TypeError traceback (exit 1) naming no file.
+    for field, value, problem in (
+        ("model", {"sample_rate": "22050"}, "model.sample_rate is str '22050'"),
+        ("settings", {"mel_config": [1]}, "settings.mel_config is list"),
+        ("settings", {"spectral_band": 3}, "settings.spectral_band is int 3"),
+    ):
+        odd.write_text(json.dumps({field: value, "utterances": [utterance]}))
+        with pytest.raises(ValueError, match=rf"odd\.json: malformed report: {re.escape(problem)}"):
+            load_report(odd)
+        assert cli.main(["compare", str(odd), str(odd)]) == 2
+        capsys.readouterr()
+    odd.write_text(json.dumps({"utterances": [{**utterance, "band_limited_rate": "16000"}]}))
+    with pytest.raises(ValueError, match=r"'a\.wav': 'band_limited_rate' is not a number"):
+        load_report(odd)
+    # A level given as a percentage gave NaN intervals and a verdict of "no clear difference".
+    base = _report(["a.wav", "b.wav"], [1.0, 2.0], [0.1, 0.2])
+    with pytest.raises(ValueError, match=r"level must be a confidence level in \(0, 1\).*got 95"):
+        compare_reports(base, base, level=95)
 
 
 def _with_mr_stft(report: dict, values, floor: str | None) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gzip
 import io
 import json
 import os
@@ -186,6 +187,26 @@ def test_bad_packages_and_missing_apt_get_are_explained(tmp_path, monkeypatch):
     with pytest.raises(UnsafeArchiveError, match=r"'\.\.'"):
         debian.prepare_klettres(tmp_path / "b", deb=evil)
     assert not (tmp_path.parent / "evil.ogg").exists()
+    # A corrupt package: xz stores incompressible data as is, so tar read every member of
+    # this one and the damage went through unseen; a gzip one gave a bare zlib.error.
+    blob = np.random.default_rng(0).bytes(20000)
+    xz = bytearray(tar_xz({"./usr/share/klettres/aa/alpha/a.ogg": blob}))
+    xz[len(xz) // 2 : len(xz) // 2 + 64] = bytes(64)
+    corrupt = tmp_path / "corrupt.deb"
+    corrupt.write_bytes(ar_archive({"debian-binary": b"2.0\n", "data.tar.xz": bytes(xz)}))
+    with pytest.raises(ValueError, match=r"corrupt\.deb: its data\.tar\.xz is corrupt"):
+        debian.prepare_klettres(tmp_path / "d", deb=corrupt)
+    gz = bytearray(gzip.compress(b"x" * 5000))
+    gz[20:30] = bytes(10)
+    corrupt.write_bytes(ar_archive({"data.tar.gz": bytes(gz)}))
+    with pytest.raises(ValueError, match=r"corrupt\.deb: its data\.tar\.gz is corrupt"):
+        debian.prepare_klettres(tmp_path / "d", deb=corrupt)
+    # A negative member size kept the reader at the same offset forever.
+    header = f"{'data.tar.xz/':<16}{0:<12}{0:<6}{0:<6}{100644:<8}{-60:<10}`\n".encode()
+    corrupt.write_bytes(b"!<arch>\n" + header + bytes(80))
+    with pytest.raises(ValueError, match=r"corrupt\.deb: corrupt ar member size '-60'"):
+        debian.prepare_klettres(tmp_path / "d", deb=corrupt)
+    assert not (tmp_path / "d").exists()
     monkeypatch.setenv("PATH", str(tmp_path))  # no apt-get anywhere
     with pytest.raises(RuntimeError, match=r"apt-get not found.*--deb"):
         debian.prepare_klettres(tmp_path / "c")
@@ -299,10 +320,13 @@ FILLETS = {
     "airplane/nl/vit-m-hlava": 1.0,  # the same name in another level stays a separate file
     "city/nl/vit-v-proc": 0.0,  # left channel only: the mono mix halves it
     "barrel/nl/bar_v_fotka": 1.0,  # underscores separate the fields too
-    "barrel/nl/b-hurt-0": 1.0,  # a third character
+    "barrel/nl/b-hurt-0": 1.0,  # no character code (hurt is a word): who speaks is unknown
+    "city/nl/vit-hs-dite0": 1.0,  # a third character's code
     "hanoi/nl/v-alehrac": 1.0,  # some levels name the lead first
     "fdto/nl/kecas-v": 1.0,  # or last
     "share/blackjokes/nl/help1": 1.0,  # shared dialogue, one folder deeper; no speaker field
+    "key/nl/cactus-0big": 1.0,  # no field: the game's script gives this line to v
+    "keys/nl/init-0-0": 1.0,  # a number where the field goes: m, by the script
     "share/borejokes/nl/ob-m-ach": 1.0,
     "share/border/nl/sp-shout_big_00": 1.0,  # the big fish's shout: v
     "city/cs/vit-m-hlava": 1.0,  # Czech: another package's language, not read for nl
@@ -320,11 +344,18 @@ def fillets_deb(tmp_path_factory):
 
 
 def test_fillets_speakers_are_the_two_leads_and_the_rest(fillets_deb, tmp_path):
+    """The two leads by their field, other characters by their code, and the lines whose
+    name says nobody in no list: key's lines had no field and went to train as "other",
+    though the game's script gives half of them to the held-out v (review 35)."""
     dest = tmp_path / "fillets"
     summary = debian.prepare_debian_speech("fillets-nl", dest, sample_rate=16000, deb=fillets_deb)
 
     assert summary["corpus"] == "fillets-nl" and summary["license"] == "GPL-2"
-    assert {s: v["files"] for s, v in summary["speakers"].items()} == {"m": 3, "other": 2, "v": 5}
+    assert {s: v["files"] for s, v in summary["speakers"].items()} == {"m": 3, "other": 1, "v": 5}
+    assert summary["unattributed"] == [
+        f"usr/share/games/fillets-ng/sound/{name}.ogg"
+        for name in ("barrel/nl/b-hurt-0", "key/nl/cactus-0big", "keys/nl/init-0-0")
+    ] + ["usr/share/games/fillets-ng/sound/share/blackjokes/nl/help1.ogg"]
     assert summary["splits"]["eval"]["speakers"] == ["v"]  # the corpus' default hold-out
     assert summary["splits"]["train"]["speakers"] == ["m", "other"]
     assert sorted(p.name for p in (dest / "m").iterdir()) == [
@@ -332,10 +363,9 @@ def test_fillets_speakers_are_the_two_leads_and_the_rest(fillets_deb, tmp_path):
         "city_vit-m-hlava.wav",
         "share-borejokes_ob-m-ach.wav",
     ]
-    assert sorted(p.name for p in (dest / "other").iterdir()) == [
-        "barrel_b-hurt-0.wav",
-        "share-blackjokes_help1.wav",
-    ]
+    assert sorted(p.name for p in (dest / "other").iterdir()) == ["city_vit-hs-dite0.wav"]
+    listed = [p.name for name in ("train", "eval") for p in read_file_list(summary["lists"][name])]
+    assert not any(word in name for name in listed for word in ("cactus", "init", "help", "hurt"))
     lists = {name: read_file_list(path) for name, path in summary["lists"].items()}
     eval_names = sorted(p.name for p in lists["eval"])
     assert eval_names == [  # every line of the held-out lead, wherever the name puts its field
@@ -377,7 +407,8 @@ def test_cli_prepare_fillets_and_the_corpus_names(fillets_deb, tmp_path, capsys)
     argv = ["prepare", "fillets-nl", "--dest", str(tmp_path / "f"), "--deb", str(fillets_deb)]
     assert cli.main([*argv, "--eval-speakers", "m"]) == 0
     out = capsys.readouterr().out
-    assert "train: 2 speakers, 7 files" in out and "eval: 1 speakers, 3 files" in out
+    assert "in neither: 4 files whose names do not say who speaks" in out
+    assert "train: 2 speakers, 6 files" in out and "eval: 1 speakers, 3 files" in out
 
 
 def klettres_files_with_a_mute_speaker():
@@ -463,6 +494,12 @@ def test_held_out_speakers_without_recordings_or_an_empty_split_are_refused(
         debian.prepare_klettres(tmp_path / "d", deb=tree)
     summary = debian.prepare_klettres(tmp_path / "e", deb=tree, eval_speakers=["aa"])
     assert summary["skipped_speakers"] == {"zz": "no usable recording: all 2 of its files skipped"}
+    # This folder has no copyright file: the notice says so (it pointed at a `copyright`
+    # beside it that was never written), with a warning.
+    notice = (tmp_path / "e" / "NOTICE.txt").read_text()
+    assert not (tmp_path / "e" / "copyright").exists()
+    assert "beside this notice" not in notice
+    assert "(/usr/share/doc/klettres-data/copyright; this copy of the package had none)" in notice
 
 
 def test_errors_name_the_package_not_the_work_folder(tmp_path, monkeypatch):

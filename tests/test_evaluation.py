@@ -174,6 +174,30 @@ def test_scores_of_non_finite_audio_are_refused(speech):
         )
     scores, failures = evaluation.score_against_reference(slt, slt, SR, MEL_CONFIG, ["log_mel_l1"])
     assert scores == {"log_mel_l1": 0.0} and failures == {}
+    # The pitch names each ask for themselves: vuv_f1 alone gave nothing, f0_rmse_cents all
+    # three; a name that is no metric was ignored.
+    scores, _ = evaluation.score_against_reference(slt, slt, SR, MEL_CONFIG, ["vuv_f1"])
+    assert scores == {"vuv_f1": 1.0}
+    scores, _ = evaluation.score_against_reference(slt, slt, SR, MEL_CONFIG, ["gpe", "mr_stft"])
+    assert sorted(scores) == ["gpe", "mr_stft"]
+    with pytest.raises(ValueError, match=r"unknown metric\(s\) \['bogus'\]"):
+        evaluation.score_against_reference(slt, slt, SR, MEL_CONFIG, ["bogus"])
+
+
+def test_mcd_pairs_lengths_as_every_metric(speech):
+    """MCD scored the output's extra frames, and an output missing its end only over what it
+    had (0.008 dB for a missing second, review 33's probe): now at the reference's length,
+    the rest scored as silence, as `_pair` does for every other metric."""
+    slt, _ = speech
+    longer = np.concatenate([slt, 0.1 * np.ones(255, np.float32)])
+    assert mel_cepstral_distortion(slt, longer, SR) == 0.0
+    cut = slt[: len(slt) // 2]
+    for align in (True, False):
+        padded = np.pad(cut, (0, len(slt) - len(cut)))
+        assert mel_cepstral_distortion(slt, cut, SR, align=align) == mel_cepstral_distortion(
+            slt, padded, SR, align=align
+        )
+        assert mel_cepstral_distortion(slt, cut, SR, align=align) > 1.0
 
 
 def test_mcd_and_mr_stft_of_a_recording_below_the_model_s_rate_leave_out_the_empty_band(
@@ -464,6 +488,15 @@ def test_the_printed_summary_says_when_the_systems_means_cover_different_files()
         "PESQ (wb): WaveGlow scored on 2 of 3 files, Griffin-Lim on 3 (see report.json).",
         "  on the 2 files both were scored on: WaveGlow 2.50, Griffin-Lim 2.25",
     ]
+    # No WaveGlow PESQ at all (every output non-finite, a diverged model): the column stays,
+    # Griffin-Lim's figures with it (it was dropped for both systems).
+    lines = summary([_scored("a.wav", None, 3.0), _scored("b.wav", None, 3.5)])
+    assert lines[1].split() == ["WaveGlow", "2", "-", "0.50", "0.90"]
+    assert lines[2].split() == ["Griffin-Lim", "2", "3.25", "0.25", "0.80"]
+    assert (
+        lines[3]
+        == "PESQ (wb): WaveGlow scored on 0 of 2 files, Griffin-Lim on 2 (see report.json)."
+    )
 
 
 # --------------------------------------------------------------------------------------------

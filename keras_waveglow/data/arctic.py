@@ -17,12 +17,14 @@ import dataclasses
 import hashlib
 import http.client
 import logging
+import lzma
 import os
 import re
 import tarfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -687,10 +689,11 @@ def extract_archive(archive_path: str | os.PathLike, dest: str | os.PathLike) ->
             raise UnsafeArchiveError(
                 f"{archive_path}: refused by the data filter: {error}"
             ) from error
-        except (tarfile.ReadError, EOFError, OSError) as error:
+        except (tarfile.ReadError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
             if isinstance(error, OSError) and error.errno is not None:
                 raise  # the disk (full, read-only), not the archive
-            # cut short, or bad compressed data (bz2 raises an OSError without errno)
+            # cut short, or bad compressed data (bz2 raises an OSError without errno, xz and
+            # gzip their own errors)
             raise ValueError(f"{archive_path}: not a readable tar archive ({error}).") from error
 
 
@@ -709,7 +712,7 @@ def _usable_archive(archive: Path, sha256: str | None) -> bool:
     try:
         with tarfile.open(archive, "r:*") as handle:
             handle.getmembers()
-    except (tarfile.TarError, EOFError, OSError) as error:
+    except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error) as error:
         logger.warning("%s: not a readable archive (%s); downloading it again.", archive, error)
         return False
     return True

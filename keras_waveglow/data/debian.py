@@ -43,10 +43,13 @@ Reports (warnings, errors, the manifest) name a recording by its path inside the
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import dataclasses
+import gzip
 import json
 import logging
+import lzma
 import os
 import re
 import shutil
@@ -54,6 +57,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -71,8 +75,8 @@ NOTICE = """\
 These recordings come from Debian's {package} package ({source}), {what}, resampled to
 {sample_rate} Hz by keras_waveglow's `prepare {corpus}` recipe.
 
-They are licensed under the {license_name} ({license}); see the package's copyright file beside
-this notice (`copyright`) and /usr/share/common-licenses/GPL-2 on Debian. Models trained on them
+They are licensed under the {license_name} ({license}); see {copyright} and
+/usr/share/common-licenses/GPL-2 on Debian. Models trained on them
 carry this notice; the keras_waveglow code itself is Apache-2.0. Do not commit or redistribute
 these files without the licence.
 """
@@ -117,6 +121,7 @@ class DebianSpeech:
 KLETTRES_KINDS = ("alpha", "syllab")
 FILLETS_LEADS = ("m", "v")
 FILLETS_SHOUTS = {"big": "v", "small": "m"}  # the big fish is v, the small one m
+FILLETS_CODE_LENGTH = 3  # a character code's longest: pap, leb (a word such as hurt is none)
 N_EVAL_SPEAKERS = 3  # klettres' default hold-out: spread over the alphabetical list
 
 
@@ -129,11 +134,17 @@ def _klettres_group(relative: Path) -> str:
     return relative.parts[1]  # alpha or syllab
 
 
+UNATTRIBUTED = "?"  # a recording whose name does not say who speaks: in no split
+
+
 def _fillets_speaker(relative: Path) -> str | None:
     # <level>/<language>/<name>.ogg, the name's fields split by - or _. Most levels name a line
-    # <level abbreviation>-<m|v|other character>-<word>; some name the lead first (hanoi:
+    # <level abbreviation>-<m|v|character code>-<word>; some name the lead first (hanoi:
     # v-<word>) or last (fdto: <word>-v). A lead's line filed as "other" would put the held-out
-    # speaker v into the training list.
+    # speaker v into the training list, so a line is "other" only where a character code (a
+    # short word: x, hs, pap) stands where the lead would; a name without one (key's
+    # cactus-0big, keys' init-0-0: the game's scripts give many of them to v and m; numbered
+    # vikings; briefcase's help1) is UNATTRIBUTED.
     fields = re.split(r"[-_]", relative.stem)
     if "shout" in fields[:-1]:  # share/border/cs: sp-shout_big_0 (v), sp-shout_small_0 (m)
         size = fields[fields.index("shout") + 1]
@@ -145,7 +156,9 @@ def _fillets_speaker(relative: Path) -> str | None:
         return fields[0]
     if len(fields) == 2 and fields[1] in FILLETS_LEADS:
         return fields[1]
-    return "other"
+    if len(fields) > 2 and fields[1].isalpha() and len(fields[1]) <= FILLETS_CODE_LENGTH:
+        return "other"
+    return UNATTRIBUTED
 
 
 def _fillets_group(relative: Path) -> str:
@@ -222,6 +235,14 @@ def fetch_deb(workdir: str | os.PathLike, package: str = "klettres-data") -> Pat
     return debs[0]
 
 
+_DECOMPRESS = {
+    "gz": gzip.decompress,
+    "xz": lzma.decompress,
+    "lzma": lzma.decompress,
+    "bz2": bz2.decompress,
+}
+
+
 def _ar_members(path: Path) -> dict[str, bytes]:
     """The members of an `ar` archive (the container format of a .deb)."""
     data = path.read_bytes()
@@ -233,7 +254,10 @@ def _ar_members(path: Path) -> dict[str, bytes]:
         if header[58:60] != b"`\n":
             raise ValueError(f"{path}: corrupt ar member header at byte {offset}.")
         name = header[:16].decode("ascii", "replace").strip().rstrip("/")
-        size = int(header[48:58].decode("ascii").strip())
+        field = header[48:58].decode("ascii", "replace").strip()
+        if not field.isdigit():  # a negative size never moved on: the loop spun forever
+            raise ValueError(f"{path}: corrupt ar member size {field!r} at byte {offset}.")
+        size = int(field)
         start = offset + 60
         if start + size > len(data):
             raise ValueError(f"{path}: member {name!r} is truncated.")
@@ -263,9 +287,19 @@ def extract_deb(deb: str | os.PathLike, dest: str | os.PathLike) -> Path:
             f"{deb}: {names[0]} is zstd-compressed; extract it with `dpkg-deb -x {deb} DIR` "
             "and pass DIR instead of the .deb."
         )
+    data, stem = members[names[0]], names[0]
+    suffix = names[0].rsplit(".", 1)[-1]
+    if suffix in _DECOMPRESS:
+        # Whole, before tar reads it: the codec checks its own checksum (CRC32, CRC64) only at
+        # the stream's end, which tar's reader never reaches, so a corrupt package passed.
+        try:
+            data = _DECOMPRESS[suffix](data)
+        except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as error:
+            raise ValueError(f"{deb}: its {names[0]} is corrupt ({error}).") from error
+        stem = names[0].rsplit(".", 1)[0]
     with tempfile.TemporaryDirectory() as tmp:
-        archive = Path(tmp) / names[0]
-        archive.write_bytes(members[names[0]])
+        archive = Path(tmp) / stem
+        archive.write_bytes(data)
         try:
             extract_archive(archive, dest)
         except ValueError as error:  # UnsafeArchiveError too: name the .deb, not `tmp`
@@ -289,6 +323,10 @@ def _renamed(error: Exception, path: str | os.PathLike, name: str) -> Exception 
 
 def find_recordings(root: str | os.PathLike, corpus: str = "klettres") -> dict[str, list[Path]]:
     """{speaker: sorted recordings} of a corpus in a package tree extracted at `root`.
+
+    Recordings whose speaker the names do not tell (Fish Fillets' lines without a character
+    field) are under the key `UNATTRIBUTED` ("?"); `prepare_debian_speech` puts them in no
+    split.
 
     Args:
         root: the folder the package was extracted into.
@@ -568,6 +606,18 @@ def prepare_debian_speech(
             if renamed is None:
                 raise
             raise renamed from error
+        unattributed = [f.relative_to(root).as_posix() for f in recordings.pop(UNATTRIBUTED, [])]
+        if unattributed:
+            logger.info(
+                "%d recordings left out: their names do not say who speaks (see "
+                '"unattributed" in %s.json).',
+                len(unattributed),
+                spec.name,
+            )
+        if not recordings:
+            raise FileNotFoundError(
+                f"{package}: none of its {len(unattributed)} recordings names its speaker."
+            )
         if eval_speakers is not None:
             held_out = list(dict.fromkeys(eval_speakers))
         elif spec.eval_speakers is not None:
@@ -660,11 +710,19 @@ def prepare_debian_speech(
             },
             "skipped": skipped,
             "skipped_speakers": left_out,
+            "unattributed": unattributed,
             "rescaled": rescaled,
             "license": spec.license,
         }
         (out / f"{spec.name}.json").write_text(json.dumps(summary, indent=1) + "\n")
+        has_copyright = (root / spec.copyright).is_file()
         notice = NOTICE.format(
+            copyright=(
+                "the package's copyright file beside this notice (`copyright`)"
+                if has_copyright
+                else f"the package's copyright file (/{spec.copyright.as_posix()}; this copy "
+                "of the package had none)"
+            ),
             package=spec.package,
             source=source.get("package") or source.get("folder"),
             what=spec.what,
@@ -674,8 +732,14 @@ def prepare_debian_speech(
             license=spec.license,
         )
         (out / "NOTICE.txt").write_text(notice)
-        if (root / spec.copyright).is_file():
+        if has_copyright:
             shutil.copyfile(root / spec.copyright, out / "copyright")
+        else:
+            logger.warning(
+                "%s: no %s in it; NOTICE.txt names the package's licence only.",
+                package,
+                spec.copyright.as_posix(),
+            )
         if dest.exists():
             dest.rmdir()  # empty, checked above
         os.replace(out, dest)
