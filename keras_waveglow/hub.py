@@ -131,7 +131,16 @@ def _readable(path: Path) -> bool:
 
 
 def _cached(name: str, sha256: str | None) -> Path | None:
-    """The converted weights in the cache: the recorded digest's, else an accepted one's."""
+    """The converted weights in the cache: the recorded digest's, else an accepted one's.
+    Called outside the lock too: a file another process removes meanwhile (`remove_cached`,
+    a refresh) makes it a miss, which the caller then checks again under the lock."""
+    try:
+        return _find_cached(name, sha256)
+    except FileNotFoundError:
+        return None
+
+
+def _find_cached(name: str, sha256: str | None) -> Path | None:
     recorded = converted_path(name, sha256) if sha256 else None
     if recorded is not None and recorded.is_file() and _readable(recorded):
         return recorded

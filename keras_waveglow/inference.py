@@ -714,6 +714,8 @@ def vocode(
     rng = _generator("seed", seed)
     generators = None
     if item_seeds is not None:
+        if isinstance(item_seeds, np.ndarray) and item_seeds.ndim >= 1:  # np.arange(n) too
+            item_seeds = list(item_seeds)
         if isinstance(item_seeds, str | bytes) or not isinstance(item_seeds, Sequence):
             raise TypeError(f"item_seeds must be a sequence of seeds; got {item_seeds!r}.")
         generators = [_generator(f"item_seeds[{i}]", s) for i, s in enumerate(item_seeds)]

@@ -212,6 +212,24 @@ def test_bad_packages_and_missing_apt_get_are_explained(tmp_path, monkeypatch):
         debian.prepare_klettres(tmp_path / "c")
 
 
+def test_a_dest_that_cannot_be_replaced_is_refused_before_any_work(deb, tmp_path, monkeypatch):
+    """A link to an empty folder, or `.` in an empty folder, passed the emptiness check and
+    failed after every file was decoded ("Not a directory", "Invalid argument")."""
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    with pytest.raises(FileExistsError, match=r"link is a symbolic link"):
+        debian.prepare_klettres(tmp_path / "link", deb=deb)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    for dest in (".", str(empty), str(tmp_path)):
+        if dest == str(tmp_path):
+            break  # not empty: refused as ever
+        with pytest.raises(FileExistsError, match=r"is the current folder or holds it"):
+            debian.prepare_klettres(dest, deb=deb)
+    assert list(empty.iterdir()) == [] and list((tmp_path / "target").iterdir()) == []
+
+
 def test_cli_prepare(deb, tmp_path, capsys):
     argv = ["prepare", "klettres", "--dest", str(tmp_path / "k"), "--deb", str(deb)]
     assert cli.main([*argv, "--sample-rate", "16000", "--eval-speakers", "aa, bb"]) == 0

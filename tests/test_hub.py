@@ -298,6 +298,25 @@ def test_the_recorded_checkpoint_put_by_hand_wins_over_an_accepted_other_one(
     check_matches_torch(WaveGlow.from_preset(PRESET), reference)
 
 
+def test_a_cache_file_removed_while_it_is_looked_at_is_a_miss(server, preset, cache, monkeypatch):  # noqa: F811
+    """The first look at the cache runs outside the lock: a file another process removed
+    between the listing and its stat (or its consent's read) raised FileNotFoundError; it is
+    a miss, and the look under the lock finds what is there."""
+    path = hub.download_preset(PRESET, progress=False)
+    requests = len(server.requests)
+    find, calls = hub._find_cached, []
+
+    def vanishing(*args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise FileNotFoundError("removed by another process meanwhile")
+        return find(*args)
+
+    monkeypatch.setattr(hub, "_find_cached", vanishing)
+    assert hub.preset_weights_file(PRESET) == path
+    assert len(calls) == 2 and len(server.requests) == requests
+
+
 def test_http_404_names_url_hash_and_manual_path_which_then_works(
     server,  # noqa: F811
     preset,

@@ -708,6 +708,11 @@ def test_item_seeds_give_each_mel_its_own_noise(model, speech_mel):
     np.testing.assert_allclose(together[0], alone[1], rtol=0, atol=1e-4)
     np.testing.assert_allclose(together[1], alone[0], rtol=0, atol=1e-4)
     assert np.abs(vocode(first, model, seed=3) - alone[0]).max() > 0.1  # seeds matter
+    # A NumPy array of seeds is a sequence of seeds too (np.arange(n) was a TypeError).
+    from_array = vocode([second, first], model, item_seeds=np.array([3, 5]))
+    from_list = vocode([second, first], model, item_seeds=[3, 5])
+    for a, b in zip(from_array, from_list, strict=True):
+        np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=r"give seed .* or item_seeds, not both"):
         vocode(first, model, seed=0, item_seeds=[0])
     with pytest.raises(ValueError, match="item_seeds has 1 seeds for 2 mels"):

@@ -578,6 +578,16 @@ def prepare_debian_speech(
         raise ValueError(f"sample_rate must be positive; got {sample_rate}.")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"{dest} exists and is not empty; choose a new --dest.")
+    # The prepared folder replaces `dest` at the end: a link to a folder, or the working
+    # folder (`.`) or one holding it, failed there, after all the decoding.
+    if dest.is_symlink():
+        raise FileExistsError(
+            f"{dest} is a symbolic link; give the folder it points to, or a new --dest."
+        )
+    if Path.cwd().resolve().is_relative_to(dest.resolve()):
+        raise FileExistsError(
+            f"{dest} is the current folder or holds it; give a new folder as --dest."
+        )
     with _work_folder(dest) as work:  # makes dest's missing parents; removed if refused
         fetched = deb is None
         if fetched:
