@@ -222,9 +222,7 @@ def test_a_dest_that_cannot_be_replaced_is_refused_before_any_work(deb, tmp_path
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.chdir(empty)
-    for dest in (".", str(empty), str(tmp_path)):
-        if dest == str(tmp_path):
-            break  # not empty: refused as ever
+    for dest in (".", str(empty)):
         with pytest.raises(FileExistsError, match=r"is the current folder or holds it"):
             debian.prepare_klettres(dest, deb=deb)
     assert list(empty.iterdir()) == [] and list((tmp_path / "target").iterdir()) == []
