@@ -2108,14 +2108,7 @@ def _average_generator_files(sources, generators, target: Path, dtype) -> Path:
                 )
             total += np.asarray(other[key], np.float64)
     means = {k: v / len(sources) for k, v in sums.items()}
-    for key, value in means.items():
-        if key.startswith("convinvs/") and value.ndim == 2 and value.shape[0] == value.shape[1]:
-            sign, logdet = np.linalg.slogdet(value)
-            if sign == 0 or not np.isfinite(logdet):
-                raise ValueError(
-                    f"the average of {key!r} over {len(sources)} checkpoints is singular "
-                    "(are they from one run?); nothing written."
-                )
+    _check_averaged_convinvs(first, means, len(sources))
 
     def convert(name, data):
         if name not in means:
@@ -2125,6 +2118,42 @@ def _average_generator_files(sources, generators, target: Path, dtype) -> Path:
         return means[name].astype(np.float32)
 
     return _write_generator_file(generators[0], target, convert)
+
+
+def _check_averaged_convinvs(first: dict, means: dict, count: int) -> None:
+    """Refuses an average whose 1x1 convolutions are no longer invertible.
+
+    A plain convolution (its group holds one square matrix) is checked by `slogdet`. An
+    LU-decomposed one (`lu_decomposed=True`: its group holds vectors too) is invertible when
+    its fixed parts, the permutation and `sign_s` (the arrays of 0 and +-1 in the first
+    checkpoint), are the same in every checkpoint: its raw `lower`/`upper` factors keep a zero
+    diagonal by design, which `slogdet` called singular, refusing every LU average.
+    """
+    import numpy as np
+
+    groups: dict[str, list[str]] = {}
+    for key in means:
+        if key.startswith("convinvs/"):
+            groups.setdefault(key.rsplit("/", 1)[0], []).append(key)
+    for keys in groups.values():
+        lu = any(means[key].ndim == 1 for key in keys)
+        for key in keys:
+            value = means[key]
+            if lu:
+                fixed = np.isin(first[key], (-1.0, 0.0, 1.0)).all()
+                if fixed and not np.array_equal(value, np.asarray(first[key], np.float64)):
+                    raise ValueError(
+                        f"{key!r} (a fixed part of an LU-decomposed 1x1 convolution) differs "
+                        f"between the {count} checkpoints: they are not from one run; nothing "
+                        "written."
+                    )
+            elif value.ndim == 2 and value.shape[0] == value.shape[1]:
+                sign, logdet = np.linalg.slogdet(value)
+                if sign == 0 or not np.isfinite(logdet):
+                    raise ValueError(
+                        f"the average of {key!r} over {count} checkpoints is singular "
+                        "(are they from one run?); nothing written."
+                    )
 
 
 def _as_float16(name: str, data, source):

@@ -1273,6 +1273,40 @@ def test_average_generator_weights_is_the_mean_and_still_a_flow(gan_run, tmp_pat
     assert "cli.weights.h5: exists" in capsys.readouterr().err
 
 
+def test_average_of_lu_decomposed_checkpoints(tmp_path):
+    """An LU flow's raw factors keep a zero diagonal (masked in use): the singularity check
+    refused every average of LU checkpoints. Now the mean is written and still a flow; LU
+    checkpoints of different runs (another permutation or sign) are refused by name."""
+    model = WaveGlow.from_preset("tiny", lu_decomposed=True, seed=0)
+    sources = []
+    for seed in (1, 2):
+        perturb_weights(model, scale=0.02, seed=seed)
+        for variable in model.weights:  # as training leaves them: the masked parts stay 0
+            name = variable.path.rsplit("/", 1)[-1]
+            if name in ("lower", "upper"):
+                value = ops.convert_to_numpy(variable)
+                variable.assign(np.tril(value, -1) if name == "lower" else np.triu(value, 1))
+        sources.append(tmp_path / f"lu{seed}.weights.h5")
+        model.save_weights(sources[-1])
+    out = average_generator_weights(sources, tmp_path / "mean.weights.h5")
+    averaged = WaveGlow.from_preset("tiny", lu_decomposed=True, seed=0)
+    averaged.load_weights(out)
+    audio = _segments("awb")[:1]
+    mel = _pairs(averaged, audio)[0]
+    z, _ = averaged.forward(audio, mel)
+    # Invertibility of a float32 tiny flow, as above: 1e-4 on audio <= 1.
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(averaged.inverse(mel, z=z)), audio, atol=1e-4, rtol=0
+    )
+    other = WaveGlow.from_preset("tiny", lu_decomposed=True, seed=7)  # another permutation
+    other.save_weights(tmp_path / "other.weights.h5")
+    with pytest.raises(ValueError, match=r"fixed part of an LU-decomposed .* not from one run"):
+        average_generator_weights(
+            [sources[0], tmp_path / "other.weights.h5"], tmp_path / "x.weights.h5"
+        )
+    assert not (tmp_path / "x.weights.h5").exists()
+
+
 def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):
     source = gan_run["out"] / "resume" / "waveglow_best.keras"
     target = WaveGlow.from_preset("tiny", seed=123)
