@@ -39,9 +39,12 @@ from quality_per_compute import emit, evenly_spaced  # benchmarks/ is on sys.pat
 
 
 def snapshots(run_dir: Path) -> list[tuple[int, Path, float | None]]:
-    """(step, checkpoint, unix time or None) of a run's snapshots, by step."""
+    """(step, checkpoint, unix time or None) of a run's snapshots, by step: `<step>.weights.h5`
+    only (a killed save's `.<n>.tmp-*.weights.h5`, or an average kept beside them, is not one)."""
     found = []
     for path in sorted((run_dir / "snaps").glob("*.weights.h5")):
+        if not path.name.split(".")[0].isdigit():
+            continue
         step = int(path.name.split(".")[0])
         stamp = path.with_name(f"{step}.time")
         found.append((step, path, float(stamp.read_text()) if stamp.exists() else None))

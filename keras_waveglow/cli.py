@@ -856,8 +856,12 @@ def _run_train(args) -> int:
         return 0
     losses = " ".join(f"{k}={v:.4g}" for k, v in sorted(summary["logs"].items()))
     checkpoint = summary["checkpoint"] or "none written"
+    new = summary["new_steps"]  # a resumed run: this call's steps, then the run's total
+    trained = (
+        f"{new} steps" if new == summary["steps"] else f"{new} steps, to step {summary['steps']}"
+    )
     print(
-        f"trained {summary['steps']} steps ({summary['skipped_steps']} skipped): {losses}; "
+        f"trained {trained} ({summary['skipped_steps']} skipped): {losses}; "
         f"checkpoint {checkpoint}, generator {summary['generator']}"
     )
     if summary["stopped_on_skips"] is not None:
@@ -876,7 +880,13 @@ def _run_train(args) -> int:
             file=sys.stderr,
         )
         return 1
-    if summary["interrupted"]:
+    if summary["interrupted"] and summary["steps"] >= args.steps:  # during the last save
+        print(
+            f"{summary['interrupted']} arrived as the run ended; all {args.steps} steps are "
+            "trained and saved.",
+            file=sys.stderr,
+        )
+    elif summary["interrupted"]:
         print(
             f"stopped by {summary['interrupted']} at step {summary['steps']} of {args.steps}; "
             "the same command with --resume continues it.",

@@ -1091,9 +1091,11 @@ def _dead_start_leftover(path: Path) -> bool:
 
 
 def _clean_stale_temporaries(directory: Path) -> None:
-    """Removes temporaries of a run killed while saving (they never replaced anything)."""
-    for stale in directory.glob(_TEMPORARY_GLOB):
-        stale.unlink(missing_ok=True)
+    """Removes temporaries of a run killed while saving (they never replaced anything), in
+    the run folder and its snapshots' folder."""
+    for folder in (directory, directory / SNAPSHOT_DIR):
+        for stale in folder.glob(_TEMPORARY_GLOB):
+            stale.unlink(missing_ok=True)
 
 
 def _ensure_optimizer_built(model: WaveGlowGAN) -> None:
@@ -2349,6 +2351,15 @@ class _StepTensorBoard(keras.callbacks.TensorBoard):
         super().on_train_begin(logs)
         self._global_train_batch = int(ops.convert_to_numpy(self.model.step_counter.value))
 
+    def on_epoch_end(self, epoch, logs=None):
+        # Keras leaves its batch condition (`step % update_freq == 0`) in force after a batch:
+        # an epoch that ended off that grid (a run's last, every one after an off-grid
+        # resume) wrote no `epoch_*` scalars.
+        import tensorflow as tf
+
+        with tf.summary.record_if(True):
+            super().on_epoch_end(epoch, logs)
+
 
 class _StopAtStep(keras.callbacks.Callback):
     """Stops `fit` when the model's step counter reaches `steps`: the last epoch may be short.
@@ -2489,7 +2500,10 @@ class AudioSamples(keras.callbacks.Callback):
         audio = ops.convert_to_numpy(audio)
         low, high = log_mel.min(), log_mel.max()
         image = ((log_mel - low) / max(high - low, 1e-6)).transpose(0, 2, 1)[:, ::-1, :, None]
-        with self._writer.as_default():
+        # record_if(True): Keras' TensorBoard leaves its own condition (a multiple of its
+        # update_freq, the save interval) in force after each batch; samples at other steps
+        # were dropped.
+        with self._writer.as_default(), tf.summary.record_if(True):
             tf.summary.audio(
                 "generated", audio[..., None].clip(-1, 1), waveglow.sample_rate, step=step
             )

@@ -52,3 +52,20 @@ def test_a_removed_name_is_caught(tmp_path):
         "    from keras_waveglow import data\n"
     )
     assert _missing_names(script) == ["keras_waveglow.losses.STFT_FLOOR"]
+
+
+def test_learning_curves_lists_only_step_snapshots(tmp_path, monkeypatch):
+    """A killed save's `.3.tmp-*.weights.h5` (or an average kept in snaps/) made the snapshot
+    listing fail on int("")."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    learning_curves = importlib.import_module("learning_curves")
+
+    snaps = tmp_path / "snaps"
+    snaps.mkdir()
+    for name in ("500.weights.h5", "1000.weights.h5", ".3.tmp-abc.weights.h5", "avg.weights.h5"):
+        (snaps / name).write_bytes(b"")
+    (snaps / "500.time").write_text("12.5")
+    assert learning_curves.snapshots(tmp_path) == [
+        (500, snaps / "500.weights.h5", 12.5),
+        (1000, snaps / "1000.weights.h5", None),
+    ]

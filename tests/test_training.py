@@ -797,8 +797,10 @@ def test_checkpoint_is_never_half_written(gan_run, tmp_path):
     assert not list(tmp_path.glob(".*.tmp-*"))
     # A SIGKILL leaves the temporary behind: the next run removes it, the target still loads.
     (tmp_path / ".last.tmp-abc.weights.h5").write_bytes(b"partial")
+    (tmp_path / "snaps").mkdir(exist_ok=True)  # a snapshot's too (it stayed for good)
+    (tmp_path / "snaps" / ".3.tmp-abc.weights.h5").write_bytes(b"partial")
     checkpoint.on_train_begin()
-    assert not list(tmp_path.glob(".*.tmp-*"))
+    assert not list(tmp_path.glob(".*.tmp-*")) and not list(tmp_path.glob("snaps/.*.tmp-*"))
     assert restore_training_state(gan, tmp_path) == int(
         ops.convert_to_numpy(gan.step_counter.value)
     )
@@ -2041,13 +2043,16 @@ def test_ctrl_c_in_the_cli_saves_says_how_to_resume_and_exits_130(tmp_path, monk
     real_end = training_lib._StopAtStep.on_train_batch_end
     sent = []
 
-    def end_and_interrupt(self, batch, logs=None):  # Ctrl-C during the second step
-        real_end(self, batch, logs)
-        if not sent and self.remaining == 2:
-            sent.append(batch)
-            os.kill(os.getpid(), signal.SIGINT)
+    def interrupt_with(remaining):  # Ctrl-C when `remaining` steps are left
+        def end_and_interrupt(self, batch, logs=None):
+            real_end(self, batch, logs)
+            if not sent and self.remaining == remaining:
+                sent.append(batch)
+                os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(training_lib._StopAtStep, "on_train_batch_end", end_and_interrupt)
+        return end_and_interrupt
+
+    monkeypatch.setattr(training_lib._StopAtStep, "on_train_batch_end", interrupt_with(2))
     out = tmp_path / "run"
     args = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
     args += ["--batch-size", "2", "--segment-length", "2048", "--save-every", "10"]
@@ -2060,6 +2065,18 @@ def test_ctrl_c_in_the_cli_saves_says_how_to_resume_and_exits_130(tmp_path, monk
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert main([*args, "--resume"]) == 0
     assert read_training_state(out)["step"] == 4
+    # The resume says what it trained and where the run is (it said "trained 4 steps").
+    assert "trained 2 steps, to step 4 (0 skipped)" in capsys.readouterr().out
+    # Ctrl-C during the last step: the run ends, complete and saved, so it is no interrupted
+    # run to resume (it said "--resume continues it" and exited 130).
+    sent.clear()
+    monkeypatch.setattr(training_lib._StopAtStep, "on_train_batch_end", interrupt_with(0))
+    args[args.index("--out") + 1] = str(tmp_path / "run2")
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "SIGINT arrived as the run ended; all 4 steps are trained and saved" in captured.err
+    assert "trained 4 steps (0 skipped)" in captured.out and sent
+    assert read_training_state(tmp_path / "run2")["step"] == 4
 
 
 class _DatasetBuilt(Exception):
@@ -2868,6 +2885,33 @@ def test_a_resumed_run_s_batch_summaries_continue_its_step_axis(tmp_path):
         accumulator.Reload()
         steps.append([event.step for event in accumulator.Tensors("batch_loss")])
     assert steps == [[2, 4], [6, 8]]  # the resumed run wrote [2, 4] over the first one's
+
+
+def test_samples_and_epoch_scalars_off_the_save_grid_are_written(tmp_path):
+    """Keras' TensorBoard records only at multiples of its update_freq (the save interval)
+    and left that condition on for later callbacks: samples every 2 steps with saves every 3
+    were all dropped, and the last (short) epoch's scalars too."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from keras_waveglow.training import train
+
+    out = tmp_path / "run"
+    train(
+        ROOT / "data", out, preset="tiny", steps=5, batch_size=2, segment_length=2048,
+        split="all", save_every=3, sample_every=2, verbose=0,
+    )  # fmt: skip
+
+    def steps_of(folder, tag):
+        found = []
+        for events in sorted((out / "tb" / folder).glob("events*")):
+            accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0})
+            accumulator.Reload()
+            if tag in accumulator.Tags()["tensors"]:
+                found += [event.step for event in accumulator.Tensors(tag)]
+        return found
+
+    assert steps_of("samples", "generated") == [2, 4]
+    assert steps_of("train", "epoch_loss") == [0, 1]  # both epochs: 3 steps, then 2
 
 
 def test_a_run_on_a_folder_whose_sub_folder_was_prepared_later_resumes_on_its_files(tmp_path):
