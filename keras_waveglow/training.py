@@ -2268,6 +2268,20 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
                 f"{path}: weight {target.path} has shape {tuple(value.shape)} in the file, "
                 f"{tuple(target.shape)} in the model."
             )
+    # Equal shapes, another flow (dilations, upsampling, a log-scale bound): the weights load,
+    # but were trained for another computation. Said, not refused (fine-tuning into a clamp
+    # is a choice); the mel front end (rate, fmin, fmax) may differ without a word.
+    front_end = {"sample_rate", "fmin", "fmax", "n_fft", "win_length", "hop_length"}
+    flow = {k: v for k, v in source.get_config().items() if k not in front_end}
+    other = {k: v for k, v in waveglow.get_config().items() if k not in front_end}
+    differences = _config_differences(flow, other)
+    if differences != _config_differences({}, {}):
+        warnings.warn(
+            f"{path}: its flow differs from the model's ({differences}); its weights are "
+            "loaded, trained for the other computation.",
+            stacklevel=2,
+        )
+    for target, value in zip(waveglow.weights, source.weights, strict=True):
         target.assign(value)
     return waveglow
 

@@ -1309,6 +1309,23 @@ def test_average_of_lu_decomposed_checkpoints(tmp_path):
     assert not (tmp_path / "x.weights.h5").exists()
 
 
+def test_warm_start_from_another_flow_of_equal_shapes_says_so(tmp_path, recwarn):
+    """A `.keras` whose flow computes otherwise with the same shapes (another dilation base,
+    a log-scale bound) loaded without a word; it is loaded and named. Another sample rate
+    (the mel front end) is a fine-tuning choice: no warning."""
+    source = WaveGlow.from_preset("tiny", seed=0, wn_dilation_base=1)
+    source.save(tmp_path / "base1.keras")
+    target = WaveGlow.from_preset("tiny", seed=1)
+    with pytest.warns(UserWarning, match=r"base1\.keras: its flow differs .*wn_dilation_base"):
+        load_initial_weights(target, tmp_path / "base1.keras")
+    for a, b in zip(target.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+    WaveGlow.from_preset("tiny", seed=0, sample_rate=22050).save(tmp_path / "22k.keras")
+    recwarn.clear()
+    load_initial_weights(WaveGlow.from_preset("tiny", seed=1), tmp_path / "22k.keras")
+    assert not [w for w in recwarn if "flow differs" in str(w.message)]
+
+
 def test_saved_generator_loads_and_warm_starts(gan_run, tmp_path):
     source = gan_run["out"] / "resume" / "waveglow_best.keras"
     target = WaveGlow.from_preset("tiny", seed=123)
