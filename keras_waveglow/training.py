@@ -2335,10 +2335,36 @@ class TrainingLog(keras.callbacks.Callback):
         self._columns = None
         if self.append and self.path.exists():
             with open(self.path, newline="", encoding="utf-8") as f:
-                header = next(csv.reader(f), None)
+                rows = list(csv.reader(f))
+            header = rows[0] if rows else None
             self._columns = header or None
+            if header and "step" in header:
+                self._drop_rows_after(header, rows[1:])
         elif self.path.exists():
             self.path.unlink()
+
+    def _drop_rows_after(self, header: list, rows: list) -> None:
+        """Drops the rows of steps after the one the run resumes from: an epoch that ended on
+        a skipped step logged its row, but no checkpoint; the resume redoes those steps and
+        logged them again."""
+        start = int(ops.convert_to_numpy(self.model.step_counter.value))
+        at = header.index("step")
+
+        def after(row) -> bool:
+            try:
+                return int(row[at]) > start
+            except (IndexError, ValueError):
+                return False
+
+        kept = [row for row in rows if not after(row)]
+        if len(kept) == len(rows):
+            return
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                csv.writer(f).writerows([header, *kept])
+
+        _atomic_write(self.path, write)
 
     def on_epoch_end(self, epoch, logs=None):
         step = int(ops.convert_to_numpy(self.model.step_counter.value))

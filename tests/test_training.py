@@ -2931,6 +2931,27 @@ def test_samples_and_epoch_scalars_off_the_save_grid_are_written(tmp_path):
     assert steps_of("train", "epoch_loss") == [0, 1]  # both epochs: 3 steps, then 2
 
 
+def test_a_resumed_log_drops_the_rows_of_steps_it_redoes(tmp_path):
+    """An epoch that ended on a skipped step logged its row but wrote no checkpoint; the
+    resume from the checkpoint before redid those steps and logged them again."""
+    import types
+
+    from keras_waveglow.training import TrainingLog
+
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,step,loss\n0,3,1.5\n1,6,1.25\n2,9,nan\n")
+    log = TrainingLog(path, append=True)
+    log.set_model(types.SimpleNamespace(step_counter=keras.Variable(6)))  # resumed at 6
+    log.on_train_begin()
+    assert path.read_text().splitlines() == ["epoch,step,loss", "0,3,1.5", "1,6,1.25"]
+    # A log without the step column (older runs) is continued as it is.
+    path.write_text("epoch,loss\n0,1.5\n1,1.25\n")
+    old = TrainingLog(path, append=True)
+    old.set_model(types.SimpleNamespace(step_counter=keras.Variable(0)))
+    old.on_train_begin()
+    assert path.read_text().splitlines() == ["epoch,loss", "0,1.5", "1,1.25"]
+
+
 def test_a_run_on_a_folder_whose_sub_folder_was_prepared_later_resumes_on_its_files(tmp_path):
     """A folder holding prepared folders is refused for split "train" (it read their held-out
     speakers): a run that read such a folder whole before resumes on its recorded files, with
