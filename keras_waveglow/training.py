@@ -2110,6 +2110,12 @@ def _average_generator_files(sources, generators, target: Path, dtype) -> Path:
                 )
             total += np.asarray(other[key], np.float64)
     means = {k: v / len(sources) for k, v in sums.items()}
+    for key, value in means.items():  # a NaN passed every check below (nan > x is False)
+        if not np.isfinite(value).all():
+            raise ValueError(
+                f"the average of {key!r} over {len(sources)} checkpoints holds non-finite "
+                "values (a checkpoint holds NaN or inf there); nothing written."
+            )
     _check_averaged_convinvs(first, means, len(sources))
 
     def convert(name, data):
@@ -2164,6 +2170,10 @@ def _as_float16(name: str, data, source):
     import numpy as np
 
     limit = float(np.finfo(np.float16).max)
+    if not np.isfinite(data).all():  # NaN: `peak > limit` is False, and NaN was stored
+        raise ValueError(
+            f"{source}: weight {name!r} holds non-finite values (NaN or inf); nothing written."
+        )
     peak = float(np.max(np.abs(data), initial=0.0))
     if peak > limit:
         raise ValueError(

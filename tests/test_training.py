@@ -1015,6 +1015,14 @@ def test_training_checkpoint_exports_the_generator_and_warm_starts(gan_run, tmp_
         with pytest.raises(ValueError, match=rf"weight '{big}' holds .*beyond float16's range"):
             write()
         assert not (tmp_path / "big.weights.h5").exists()
+    # NaN passed that check (nan > 65504 is False) and was stored; the average took it too.
+    with h5py.File(copy, "r+") as handle:
+        handle[big][(0,) * handle[big].ndim] = np.nan
+    with pytest.raises(ValueError, match=rf"weight '{big}' holds non-finite values"):
+        export_generator_weights(copy, tmp_path / "nan.weights.h5", dtype="float16")
+    with pytest.raises(ValueError, match=rf"average of '{big}' over 2 checkpoints holds non-fin"):
+        average_generator_weights([copy, exact], tmp_path / "nan.weights.h5")
+    assert not (tmp_path / "nan.weights.h5").exists()
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         export_generator_weights(tmp_path / "missing.weights.h5", tmp_path / "z.weights.h5")
     (tmp_path / "waveglow.keras").write_bytes(b"PK\x03\x04 a zip, not HDF5")
