@@ -96,8 +96,12 @@ class _NormalizedKernel:
     held as non-trainable weights: in a training call `v = normalize(M u)`,
     `u = normalize(M^T v)` (both then held, and treated as constants by the gradient) and
     `sigma = v^T M u`; otherwise sigma from the held u and v (before any training call,
-    from their random start, as PyTorch's). PyTorch flattens the kernel's (inputs, taps) in
-    the other order, so its v is this v permuted.
+    from their random start, as PyTorch's `spectral_norm`: such a sigma can be far from the
+    singular value, even negative, and the scaled logits overflow float16; call the
+    discriminator once with `training=True` before inspecting an untrained one). The held u
+    and v move in every training call, also before `discriminator_start_step` (only the
+    trainable weights and their optimizer slots are held then). PyTorch flattens the kernel's
+    (inputs, taps) in the other order, so its v is this v permuted.
 
     Both are computed in float32 (g, u and v are held and read in float32; the kernel as the
     conv reads it, rounded to the compute dtype under mixed precision) and give the kernel the

@@ -429,7 +429,10 @@ def mel_cepstral_distortion(
         degraded: (T,) float audio.
         sample_rate: int, rate of both.
         order: int, mel-cepstral order. Default 24.
-        align: bool, align frames with DTW. Default True.
+        align: bool, align frames with DTW. Default True. The alignment holds the whole
+            cost matrix: its memory grows with the square of the length (5 ms frames: a
+            minute of audio needs gigabytes); score long recordings in pieces, or with
+            `align=False` (copy-synthesis is time-aligned already).
 
     Returns:
         MCD in dB (0 for identical audio; a pure gain change moves mostly c0, but where the

@@ -133,7 +133,10 @@ class WaveGlowGAN(keras.Model):
     MAE_wave + stft_weight * MR_STFT + g_active * (adv_weight * LSGAN_G + fm_weight * FM)`,
     with `g_active` = 1 from step `discriminator_start_step + discriminator_warmup_steps` on.
     Discriminator objective: `active * LSGAN_D`, with `active` = 1 from step
-    `discriminator_start_step` on.
+    `discriminator_start_step` on. Both networks update at once from one step's forward
+    pass: the generator's adversarial and feature-matching terms use the discriminator of
+    before its update (HiFi-GAN's loop updates the discriminator first and scores the
+    generator with the updated one).
 
     Args:
         waveglow: the `WaveGlow` to train.
