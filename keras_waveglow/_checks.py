@@ -27,7 +27,7 @@ def count(name: str, value, minimum: int | None = None) -> int:
         raise TypeError(f"{name} must be an int; got {value!r}.")
     try:
         value = operator.index(value)
-    except TypeError as error:
+    except (TypeError, AttributeError) as error:  # TensorFlow's float tensors: AttributeError
         raise TypeError(f"{name} must be an int; got {value!r}.") from error
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}.")
@@ -41,11 +41,13 @@ def flag(name: str, value) -> bool:
     Raises:
         TypeError: neither a bool nor 0 or 1.
     """
-    if isinstance(value, bool | np.bool_):
+    if isinstance(value, bool | np.bool_) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "b"
+    ):
         return bool(value)
     try:
         index = operator.index(value)
-    except TypeError:
+    except (TypeError, AttributeError):  # a TensorFlow float or bool tensor: AttributeError
         index = None
     if index not in (0, 1):
         raise TypeError(f"{name} must be True or False; got {value!r}.")

@@ -44,6 +44,8 @@ def check_keras_archive(path: str | os.PathLike) -> None:
     import zipfile
 
     path = Path(path)
+    if path.is_dir():  # Keras says "File not found"
+        raise ValueError(f"{path}: a folder, not a .keras archive (a zip file).")
     if path.is_file() and not zipfile.is_zipfile(path):
         raise ValueError(
             f"{path}: not a .keras archive (not a zip file: corrupt, truncated, or another "

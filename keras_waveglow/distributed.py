@@ -93,6 +93,16 @@ class Workers:
         """
         start, stop = self.shard_rows(global_batch)
         if self.strategy is None:
+            if self.engine == "jax.distributed":
+                import jax
+
+                local = jax.local_device_count()  # DataParallel shards over every device
+                if (stop - start) % local:
+                    raise ValueError(
+                        f"batch size {global_batch} gives each process {stop - start} rows, "
+                        f"not a multiple of its {local} devices; use a batch size divisible "
+                        f"by {local * self.num_workers}."
+                    )
             return make_dataset(start, stop)
         local_replicas = self.strategy.num_replicas_in_sync // self.num_workers
         if (stop - start) % local_replicas:
@@ -145,7 +155,11 @@ def _tf_config_workers(tf_config: str) -> int:
         config = json.loads(tf_config)
     except json.JSONDecodeError as error:
         raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {tf_config!r}") from error
-    cluster = config.get("cluster", {})
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    if not isinstance(cluster, dict):
+        raise ValueError(
+            f'TF_CONFIG must be a JSON object with a "cluster" object; got {tf_config!r}.'
+        )
     return len(cluster.get("chief", [])) + len(cluster.get("worker", []))
 
 

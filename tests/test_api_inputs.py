@@ -350,6 +350,15 @@ def test_shared_checks_accept_numpy_scalars_and_refuse_the_rest_by_name():
     with pytest.raises(ValueError, match=r"^n must be >= 1; got 0\.$"):
         _checks.count("n", 0, 1)
     assert _checks.flag("f", 1) is True and _checks.flag("f", np.bool_(False)) is False
+    assert _checks.flag("f", np.array(True)) is True  # a 0-d bool array, as np.array(1)
+    if keras.backend.backend() == "tensorflow":  # TF's float/bool tensors: AttributeError
+        import tensorflow as tf
+
+        for value in (tf.constant(1.5), tf.constant(True)):
+            with pytest.raises(TypeError, match=r"^n must be an int; got "):
+                _checks.count("n", value)
+        with pytest.raises(TypeError, match=r"^f must be True or False; got "):
+            _checks.flag("f", tf.constant(0.5))
     for value in (2, "no", 0.0, None):
         with pytest.raises(TypeError, match=r"^f must be True or False; got "):
             _checks.flag("f", value)

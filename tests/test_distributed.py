@@ -23,11 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BACKEND = keras.backend.backend()
 
 
-def test_setup_workers_reads_the_environment_and_rejects_bad_settings():
+def test_setup_workers_reads_the_environment_and_rejects_bad_settings(monkeypatch):
     assert setup_workers({}) == Workers("single", 1, 0)
     assert Workers("single", 1, 0).is_chief
     with pytest.raises(ValueError, match="not valid JSON"):
         setup_workers({"TF_CONFIG": "{cluster"})
+    for valid_json in ("[]", "null", '"x"', '{"cluster": null}'):  # AttributeError before
+        with pytest.raises(ValueError, match='TF_CONFIG must be a JSON object with a "cluster"'):
+            setup_workers({"TF_CONFIG": valid_json})
     two = '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}'
     jax_env = dict(zip(JAX_ENV, ("127.0.0.1:1234", "2", "1"), strict=True))
     other_backend_env = jax_env if BACKEND == "tensorflow" else {"TF_CONFIG": two}
@@ -46,6 +49,16 @@ def test_setup_workers_reads_the_environment_and_rejects_bad_settings():
     two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
     with pytest.raises(ValueError, match="3 rows, not a multiple of its 2 replicas"):
         Workers("tf.distribute", 1, 0, two_replicas).distribute(lambda start, stop: None, 3)
+    # The JAX engine's data parallelism shards each process's rows over its devices: refused
+    # by name as on TensorFlow (it failed inside JAX's sharding, after run_config.json).
+    jax = pytest.importorskip("jax")
+    monkeypatch.setattr(jax, "local_device_count", lambda: 2)
+    with pytest.raises(ValueError, match="3 rows, not a multiple of its 2 devices"):
+        Workers("jax.distributed", 2, 0).distribute(lambda start, stop: None, 6)
+    assert Workers("jax.distributed", 2, 0).distribute(lambda start, stop: (start, stop), 8) == (
+        0,
+        4,
+    )
 
 
 # ------------------------------------------------------------------------------------------

@@ -2493,6 +2493,10 @@ def test_init_from_a_corrupt_keras_file_says_it_is_not_a_keras_archive(tmp_path)
     broken.write_bytes(b"PK\x03\x04 cut short")
     with pytest.raises(ValueError, match=re.escape(f"{broken}: not a .keras archive")):
         load_initial_weights(WaveGlow.from_preset("tiny", seed=0), broken)
+    folder = tmp_path / "folder.keras"  # Keras: "File not found"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=re.escape(f"{folder}: a folder, not a .keras archive")):
+        load_initial_weights(WaveGlow.from_preset("tiny", seed=0), folder)
 
 
 def test_the_cli_s_recipe_options_are_the_recipe_train_records(tmp_path, monkeypatch):
