@@ -16,7 +16,7 @@ $(STAMP): setup.py pyproject.toml
 	# CPU build of torch first, so the torch extra resolves to it: from this machine's wheel
 	# store (its pip config); elsewhere, install it first from PyTorch's CPU index
 	# (`.venv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu`).
-	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[jax,tfp,torch,onnx,eval,dev]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	# Headless Chromium for the evaluation report's browser test (Debian's package), as root only.
@@ -84,4 +84,4 @@ demo: $(DEMO_STAMP)
 	KERAS_BACKEND=tensorflow $(BIN)/python -m keras_waveglow.demo --out demo_out
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache notebooks/outputs
+	rm -rf $(VENV) demo_out .pytest_cache notebooks/outputs build dist *.egg-info

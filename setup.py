@@ -12,8 +12,10 @@ setup(
     description="WaveGlow flow vocoder (mel spectrogram -> waveform) for Keras 3.",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    license="Apache-2.0",
-    license_files=["LICENSE"],
+    # The code is Apache-2.0; the bundled weights were trained on GPL-2+ recordings and carry
+    # their licence (keras_waveglow/weights/GPL-2.txt, the model card).
+    license="Apache-2.0 AND GPL-2.0-or-later",
+    license_files=["LICENSE", "keras_waveglow/weights/GPL-2.txt"],
     python_requires=">=3.10",
     packages=find_packages(include=["keras_waveglow", "keras_waveglow.*"]),
     # Bundled preset weights (presets.WEIGHTS {"file": "weights/..."}) with their model card and

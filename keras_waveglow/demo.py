@@ -374,7 +374,10 @@ def check_demo_inputs(data, preset, budget_seconds, batch_size, segment_length):
         )
     files = sorted(Path(data).glob("cmu_us_*_arctic/wav/*.wav"))
     if not files:
-        raise FileNotFoundError(f"no cmu_us_*_arctic/wav/*.wav under {data}")
+        raise FileNotFoundError(
+            f"no cmu_us_*_arctic/wav/*.wav under {data}; the demo reads the checkout's data/ "
+            "folder (an installed package has none): pass --data with a CMU ARCTIC folder."
+        )
     return preset, files
 
 

@@ -632,6 +632,31 @@ def test_malicious_tarball_is_refused_and_writes_nothing_outside(server, tmp_pat
     assert not (dest / "cmu_us_slt_arctic").exists()  # checked before anything is extracted
 
 
+def test_extraction_without_tarfile_s_filters(tmp_path, monkeypatch):
+    """Python before 3.10.12 / 3.11.4 (Debian 12's 3.11.2) has no extraction filters: the
+    call with filter="data" was a TypeError there. The member check still refuses a bad
+    archive before anything is written; a good one is extracted."""
+    real = tarfile.TarFile.extractall
+
+    def old_extractall(self, path=".", members=None, *, numeric_owner=False, **kwargs):
+        if kwargs:  # as Python 3.11.2 answers filter="data"
+            raise TypeError(
+                f"extractall() got an unexpected keyword argument {next(iter(kwargs))!r}"
+            )
+        return real(self, path, members, numeric_owner=numeric_owner)
+
+    monkeypatch.delattr(tarfile, "data_filter")
+    monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
+    good, bad = tmp_path / "good.tar.bz2", tmp_path / "bad.tar.bz2"
+    good.write_bytes(speaker_tarball("slt"))
+    bad.write_bytes(malicious_tarball("dotdot"))
+    arctic.extract_archive(good, tmp_path / "out")
+    assert (tmp_path / "out" / "cmu_us_slt_arctic" / "wav").is_dir()
+    with pytest.raises(arctic.UnsafeArchiveError, match=r"'\.\.'"):
+        arctic.extract_archive(bad, tmp_path / "evil")
+    assert not (tmp_path / "evil" / "cmu_us_slt_arctic").exists()
+
+
 def test_cli_download_and_splits(server, tmp_path, capsys):
     server.files = {ARCHIVE.format("slt"): speaker_tarball("slt")}
     dest = tmp_path / "data"

@@ -662,6 +662,9 @@ def _warn_of_replaced_files(archive: tarfile.TarFile, dest: Path, archive_path: 
         )
 
 
+_FILTER_ERROR = getattr(tarfile, "FilterError", ())  # () catches nothing (no filters)
+
+
 def extract_archive(archive_path: str | os.PathLike, dest: str | os.PathLike) -> None:
     """Extracts a tarball safely into `dest`.
 
@@ -684,8 +687,11 @@ def extract_archive(archive_path: str | os.PathLike, dest: str | os.PathLike) ->
         try:
             check_archive_members(archive, dest, str(archive_path))
             _warn_of_replaced_files(archive, dest, archive_path)
-            archive.extractall(dest, filter="data")
-        except tarfile.FilterError as error:
+            # tarfile's filters came with Python 3.10.12 / 3.11.4 (Debian 12 has 3.11.2):
+            # without them the member check above is the only guard, as it is the first.
+            filtered = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            archive.extractall(dest, **filtered)
+        except _FILTER_ERROR as error:
             raise UnsafeArchiveError(
                 f"{archive_path}: refused by the data filter: {error}"
             ) from error
