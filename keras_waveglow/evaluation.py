@@ -272,15 +272,28 @@ def stoi(reference, degraded, sample_rate: int) -> float:
         The mean correlation of short-time band envelopes: 1 for the reference itself, near 0
         for unrelated audio.
 
+    Raises:
+        ValueError: too little speech for STOI (pystoi needs 30 frames of 25.6 ms, hop 12.8
+            ms, after it drops the silent ones: about 0.4 s); pystoi returned 1e-5 with a
+            warning, which was averaged in as a score.
+
     Example:
         >>> stoi(clean, clean, 22050)  # 1.0
     """
+    import warnings
+
     from pystoi import stoi as pystoi_stoi
 
     reference, degraded = _pair(reference, degraded)
-    return float(
-        pystoi_stoi(reference.astype(np.float64), degraded.astype(np.float64), sample_rate)
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = pystoi_stoi(reference.astype(np.float64), degraded.astype(np.float64), sample_rate)
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        raise ValueError(
+            "too little speech for STOI: fewer than 30 frames are left after pystoi drops the "
+            "silent ones (about 0.4 s of speech needed)"
+        )
+    return float(value)
 
 
 def multi_resolution_stft_distance(

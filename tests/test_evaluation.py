@@ -318,6 +318,13 @@ def test_stoi_is_pystoi_s_on_the_paired_signals(speech, monkeypatch):
     assert evaluation.stoi(slt, longer, SR) == pytest.approx(want, abs=1e-9)
     scores, failures = evaluation.score_against_reference(slt, noisy, SR, MEL_CONFIG, ["stoi"])
     assert scores == {"stoi": pytest.approx(want, abs=1e-9)} and failures == {}
+    # Too little speech: pystoi warns and returns 1e-5, which was averaged in as a score; it
+    # is a failure of the file's metric now, with the reason.
+    short = slt[: SR // 5]
+    with pytest.raises(ValueError, match="too little speech for STOI"):
+        evaluation.stoi(short, short, SR)
+    scores, failures = evaluation.score_against_reference(short, short, SR, MEL_CONFIG, ["stoi"])
+    assert scores == {} and "too little speech for STOI" in failures["stoi"]
     monkeypatch.setitem(sys.modules, "pystoi", None)
     names, skipped = evaluation.available_metrics()
     assert "stoi" not in names and "'pystoi' package is not installed" in skipped["stoi"]
