@@ -151,7 +151,16 @@ def _find_cached(name: str, sha256: str | None) -> Path | None:
     ]
     if not sha256:
         # Nothing recorded to contradict: an earlier conversion will do, the newest one where
-        # several are cached (a checkpoint accepted later replaces the one accepted before).
+        # several are cached (a checkpoint accepted later replaces the one accepted before),
+        # unless its consent names another URL (the preset now points at another file).
+        url = f"url: {(weights_source(name) or {}).get('url')}\n"
+
+        def same_source(path: Path) -> bool:
+            marker = _consent_path(name, path.name.split(".")[0])
+            text = marker.read_text(encoding="utf-8") if marker.is_file() else ""
+            return "url: " not in text or url in text  # older consents name no URL
+
+        found = [path for path in found if same_source(path)]
         return max(found, key=lambda path: path.stat().st_mtime_ns) if found else None
     # Another digest's conversion counts only where the user accepted that checkpoint with
     # allow_unverified (the consent holds for later calls); one verified against an older
@@ -497,7 +506,8 @@ def _fetch_and_convert(
     if not verified:  # let through by allow_unverified
         _consent_path(name, digest).write_text(
             f"{checkpoint.name} (sha256 {digest}) accepted with allow_unverified for preset "
-            f"{name!r}; recorded sha256: {(expected or 'none').lower()}.\n",
+            f"{name!r}; recorded sha256: {(expected or 'none').lower()}.\n"
+            f"url: {source['url']}\n",
             encoding="utf-8",
         )
     if placed_by_hand:  # the user's file: kept (it may be their only copy)

@@ -426,6 +426,14 @@ def test_unverified_source_needs_consent_and_logs_its_digest(
     assert hub._cached(PRESET, None) == converted
     os.utime(other, (now + 60, now + 60))
     assert hub._cached(PRESET, None) == other
+    # The preset moved to another file (no digest to tell them apart): the conversion
+    # accepted from the old URL is not used for it (it was, silently).
+    other.unlink()
+    assert hub._cached(PRESET, None) == converted
+    monkeypatch.setitem(preset, "url", f"{server.url}/moved_{FILENAME}")
+    assert hub._cached(PRESET, None) is None
+    with pytest.raises(hub.WeightsVerificationError, match="no sha256 is recorded"):
+        WaveGlow.from_preset(PRESET)
 
 
 def test_a_hand_downloaded_checkpoint_goes_where_wget_names_it(cache):
