@@ -21,6 +21,8 @@ def file_in_the_way(path: str | os.PathLike) -> Path | None:
     path = Path(path)
     for candidate in (path, *path.parents):
         try:
+            if candidate.is_symlink() and not candidate.exists():
+                return candidate  # a broken link: mkdir fails there ("File exists")
             if candidate.exists():
                 return None if candidate.is_dir() else candidate
         except OSError:  # e.g. a folder that cannot be searched: the write will say so
@@ -33,6 +35,8 @@ def folder_refusal(path: str | os.PathLike, what: str) -> str | None:
     blocker = file_in_the_way(path)
     if blocker is None:
         return None
+    if blocker.is_symlink() and not blocker.exists():
+        return f"{path}: {blocker} is a broken symbolic link (to {os.readlink(blocker)})."
     if blocker == Path(path):
         return f"{path}: {what} is an existing file."
     return f"{path}: {blocker} is a file, not a folder."

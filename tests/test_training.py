@@ -2484,6 +2484,11 @@ def test_python_train_refuses_an_out_under_a_file_before_reading_the_data(tmp_pa
     message = f"{tmp_path / 'afile' / 'sub'}: {tmp_path / 'afile'} is a file, not a folder."
     with pytest.raises(NotADirectoryError, match=re.escape(message)):
         train(ROOT / "data", tmp_path / "afile" / "sub", preset="tiny")
+    # A broken symbolic link passed (mkdir then failed with "File exists", after the data).
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    message = f"{tmp_path / 'dangling'} is a broken symbolic link (to {tmp_path / 'gone'})"
+    with pytest.raises(NotADirectoryError, match=re.escape(message)):
+        train(ROOT / "data", tmp_path / "dangling", preset="tiny")
 
 
 def test_init_from_a_corrupt_keras_file_says_it_is_not_a_keras_archive(tmp_path):
