@@ -7,6 +7,7 @@ Keras, the backend and the rest load only when a command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -1268,16 +1269,38 @@ def _check_average(args) -> int:
     return _check_weights_output("average", args)
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(command: str):
+    """Prints the library's UserWarnings of the block as the command's own lines (`warning:`),
+    after it; other warnings go on as warnings."""
+    import warnings
+
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            yield
+    finally:
+        for warning in caught:
+            if issubclass(warning.category, UserWarning):
+                print(f"keras-waveglow {command}: warning: {warning.message}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+
+
 def _run_average(args) -> int:
     from keras_waveglow.training import average_generator_weights
 
     try:
-        path = average_generator_weights(
-            args.checkpoints,
-            args.out,
-            dtype="float16" if args.float16 else None,
-            overwrite=args.overwrite,
-        )
+        with _warnings_as_lines("average"):  # e.g. a checkpoint counted with trained weights
+            path = average_generator_weights(
+                args.checkpoints,
+                args.out,
+                dtype="float16" if args.float16 else None,
+                overwrite=args.overwrite,
+            )
     except (OSError, ValueError) as error:
         print(f"keras-waveglow average: error: {error}", file=sys.stderr)
         return 2
@@ -1329,13 +1352,10 @@ def _check_export_weights(args) -> int:
 
 
 def _run_export_weights(args) -> int:
-    import warnings
-
     from keras_waveglow.training import export_generator_weights
 
     try:
-        with warnings.catch_warnings(record=True) as caught:  # printed as the CLI's own lines
-            warnings.simplefilter("always", UserWarning)
+        with _warnings_as_lines("export-weights"):
             path = export_generator_weights(
                 args.checkpoint,
                 args.out,
@@ -1346,14 +1366,6 @@ def _run_export_weights(args) -> int:
     except (OSError, ValueError) as error:
         print(f"keras-waveglow export-weights: error: {error}", file=sys.stderr)
         return 2
-    finally:
-        for warning in caught:
-            if issubclass(warning.category, UserWarning):
-                print(f"keras-waveglow export-weights: warning: {warning.message}", file=sys.stderr)
-            else:
-                warnings.warn_explicit(
-                    warning.message, warning.category, warning.filename, warning.lineno
-                )
     print(f"wrote {path}: the generator of {args.checkpoint}")
     return 0
 
