@@ -166,7 +166,7 @@ def _find_cached(name: str, sha256: str | None) -> Path | None:
     # allow_unverified (the consent holds for later calls); one verified against an older
     # record does not, nor does any once the recorded checkpoint is in place (put there by
     # hand, as the refusal says): that one is converted.
-    if found and _recorded_checkpoint_in_place(name, sha256):
+    if found and _recorded_checkpoint_in_place(name, sha256, found):
         return None
     for path in found:
         digest = path.name.split(".")[0]
@@ -185,14 +185,20 @@ def _find_cached(name: str, sha256: str | None) -> Path | None:
     return None
 
 
-def _recorded_checkpoint_in_place(name: str, sha256: str) -> bool:
-    """Whether the preset's checkpoint path holds the file with the recorded sha256 (hashed
-    only where an accepted conversion of another file would otherwise be used)."""
+def _recorded_checkpoint_in_place(name: str, sha256: str, conversions: list[Path]) -> bool:
+    """Whether the preset's checkpoint path holds the file with the recorded sha256: hashed
+    only where it was put there after every cached conversion (its change time, which no
+    copy tool sets back), so an accepted file kept in place is not hashed at every call."""
     from keras_waveglow.data.arctic import file_sha256
 
     path = checkpoint_path(name)
     try:
-        return path.is_file() and file_sha256(path) == sha256.lower()
+        if not path.is_file():
+            return False
+        placed = path.stat().st_ctime_ns
+        if all(placed < conversion.stat().st_mtime_ns for conversion in conversions):
+            return False  # there before they were made: one of them is its conversion
+        return file_sha256(path) == sha256.lower()
     except FileNotFoundError:  # removed meanwhile
         return False
 

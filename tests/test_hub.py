@@ -296,6 +296,16 @@ def test_the_recorded_checkpoint_put_by_hand_wins_over_an_accepted_other_one(
     path = hub.preset_weights_file(PRESET)
     assert path == hub.converted_path(PRESET, preset["sha256"])
     check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    # An accepted file kept in place (put there before its conversion) is not hashed again
+    # at every call: only a file placed after every conversion is.
+    from keras_waveglow.data import arctic
+
+    hub.remove_cached(PRESET)
+    (cache / "downloads" / FILENAME).write_bytes(other)
+    assert hub.download_preset(PRESET, allow_unverified=True, progress=False) == accepted
+    hashed, real = [], arctic.file_sha256
+    monkeypatch.setattr(arctic, "file_sha256", lambda p: hashed.append(p) or real(p))
+    assert hub.preset_weights_file(PRESET) == accepted and hashed == []
 
 
 def test_a_cache_file_removed_while_it_is_looked_at_is_a_miss(server, preset, cache, monkeypatch):  # noqa: F811
