@@ -350,8 +350,11 @@ def _convert(
 
         # Every preset value is passed: from_nvidia refuses the ones the weights contradict.
         model = from_nvidia(checkpoint, **presets.get_preset(name))
-    except UnpicklingError:
-        raise  # refused as unsafe: its own message says so
+    except UnpicklingError as error:  # refused as unsafe: its own message says so
+        if downloaded and not verified:  # not the preset's file: kept, every call failed
+            _remove_download(checkpoint)
+            raise type(error)(f"{error} The download was deleted.") from None
+        raise
     except ValueError as error:  # the preset's settings, not the user's, met other weights
         reason = reason_without_path(error, checkpoint)
         if " given, but " in reason:  # e.g. "n_flows=12 given, but the checkpoint's weights..."

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from pickle import UnpicklingError
 
 import keras
 import numpy as np
@@ -327,6 +328,21 @@ def test_a_cache_file_removed_while_it_is_looked_at_is_a_miss(server, preset, ca
     monkeypatch.setattr(hub, "_find_cached", vanishing)
     assert hub.preset_weights_file(PRESET) == path
     assert len(calls) == 2 and len(server.requests) == requests
+
+
+def test_an_unsafe_download_is_refused_and_not_kept(server, preset, cache, monkeypatch):  # noqa: F811
+    """A download refused as unsafe (its pickle names a global outside the allowlist) was
+    kept, so every later call read it and failed alike; an unverified one is deleted now."""
+    import datetime
+
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {}, "made": datetime.date(2019, 4, 27)}, buffer)
+    server.files = {FILENAME: buffer.getvalue()}
+    monkeypatch.setitem(preset, "sha256", None)
+    monkeypatch.setitem(preset, "size", None)
+    with pytest.raises(UnpicklingError, match=r"The download was deleted\."):
+        hub.download_preset(PRESET, allow_unverified=True, progress=False)
+    assert cached_files(cache) == []
 
 
 def test_http_404_names_url_hash_and_manual_path_which_then_works(
