@@ -186,7 +186,7 @@ def test_scores_of_non_finite_audio_are_refused(speech):
 
 def test_mcd_pairs_lengths_as_every_metric(speech):
     """MCD scored the output's extra frames, and an output missing its end only over what it
-    had (0.008 dB for a missing second, review 33's probe): now at the reference's length,
+    had (a missing end scored nearly 0): now at the reference's length,
     the rest scored as silence, as `_pair` does for every other metric."""
     slt, _ = speech
     longer = np.concatenate([slt, 0.1 * np.ones(255, np.float32)])
