@@ -1348,9 +1348,10 @@ def _expand_inputs(
                     )
                 continue  # the same file again (e.g. in a folder and a list of it): once
             identity = _identity(path)
-            if identity is not None and identity in done:
-                continue  # reached again under another relative path: its first output only
-            done.add(identity)
+            if identity is not None:
+                if identity in done:
+                    continue  # reached again under another relative path: its first output
+                done.add(identity)
             taken[target] = path
             pairs.append((path, target))
     # An output that would land on another input (x.npy's x.wav beside the recording x.wav,

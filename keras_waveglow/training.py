@@ -2193,7 +2193,8 @@ def _is_float_array(value) -> bool:
 
 
 def _config_differences(source: dict, target: dict) -> str:
-    """`key: file's -> model's` for the flow settings two WaveGlow configs disagree on."""
+    """`key: file's -> model's` for the flow settings two WaveGlow configs disagree on ("" when
+    none)."""
     skip = {"name", "trainable", "dtype", "seed"}
     keys = sorted((set(source) | set(target)) - skip)
     changed = [
@@ -2201,7 +2202,7 @@ def _config_differences(source: dict, target: dict) -> str:
         for key in keys
         if source.get(key) != target.get(key)
     ]
-    return "; ".join(changed) or "the same settings, other weights"
+    return "; ".join(changed)
 
 
 def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
@@ -2271,9 +2272,10 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     if source.get_config()["n_flows"] != waveglow.n_flows or len(source.weights) != len(
         waveglow.weights
     ):
+        differences = _config_differences(source.get_config(), waveglow.get_config())
         raise ValueError(
             f"{path}: its WaveGlow configuration differs from the model's "
-            f"({_config_differences(source.get_config(), waveglow.get_config())})."
+            f"({differences or 'the same settings, other weights'})."
         )
     for target, value in zip(waveglow.weights, source.weights, strict=True):
         if tuple(target.shape) != tuple(value.shape):
@@ -2288,7 +2290,7 @@ def load_initial_weights(waveglow: WaveGlow, path) -> WaveGlow:
     flow = {k: v for k, v in source.get_config().items() if k not in front_end}
     other = {k: v for k, v in waveglow.get_config().items() if k not in front_end}
     differences = _config_differences(flow, other)
-    if differences != _config_differences({}, {}):
+    if differences:
         warnings.warn(
             f"{path}: its flow differs from the model's ({differences}); its weights are "
             "loaded, trained for the other computation.",
