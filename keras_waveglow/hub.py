@@ -223,19 +223,19 @@ def _fetch_checkpoint(
     name: str, source: dict, allow_unverified: bool, progress: bool, timeout: float
 ) -> tuple[Path, str]:
     """The verified checkpoint file and its sha256 (downloaded unless already in place)."""
-    from keras_waveglow.data.arctic import download_file, file_sha256
+    from keras_waveglow.data.arctic import discard_part, download_file, file_sha256
 
     path = checkpoint_path(name)
     expected = source.get("sha256")
     for former in source.get("former_filenames", ()):  # a download under an older name
-        for suffix in ("", ".part"):
+        for suffix in ("", ".part", ".part.validator"):
             old, new = path.with_name(former + suffix), path.with_name(path.name + suffix)
             if old.is_file() and not new.exists() and not path.is_file():
                 os.replace(old, new)
                 logger.info("%s: renamed to %s (the preset's file name now).", old, new)
     fetched = not path.is_file()
     if not fetched:  # complete (put there by hand): a transfer cut short before is not needed
-        path.with_name(path.name + ".part").unlink(missing_ok=True)
+        discard_part(path)
     if fetched:
         if not expected and not allow_unverified:
             raise WeightsVerificationError(
@@ -589,7 +589,7 @@ def _cache_files(name: str) -> list[Path]:
 def remove_cached(name: str) -> list[Path]:
     """Deletes a downloadable preset's cached conversions, with the consents given for
     unverified checkpoints, the conversions moved aside as damaged and a download cut short
-    (`<checkpoint>.part`).
+    (`<checkpoint>.part` and its `.part.validator`).
 
     The cache is named by the checkpoint's sha256 alone, so a conversion made by an older
     keras-waveglow is used as it is; after an upgrade that changed the converter (or with a
@@ -610,6 +610,8 @@ def remove_cached(name: str) -> list[Path]:
         >>> keras_waveglow.hub.remove_cached("nvidia_universal")
         [PosixPath('/root/.keras/keras_waveglow/nvidia_universal/1b2c...weights.h5')]
     """
+    from keras_waveglow.data.arctic import part_paths
+
     _download_source(name)
     if not (cache_dir() / name).is_dir():
         return []
@@ -617,8 +619,7 @@ def remove_cached(name: str) -> list[Path]:
         if locked:
             _recover_killed(name)
         removed = _cache_files(name)
-        part = checkpoint_path(name).with_name(checkpoint_path(name).name + ".part")
-        removed += [part] if part.is_file() else []  # a transfer cut short
+        removed += [p for p in part_paths(checkpoint_path(name)) if p.is_file()]  # cut short
         for path in removed:
             path.unlink(missing_ok=True)
     for path in removed:

@@ -72,6 +72,12 @@ class ArchiveServer(http.server.ThreadingHTTPServer):
         self.send_length = True  # False: no Content-Length (the end is where the data stop)
         self.fail_statuses: list[int] = []  # answered (one per request) before serving again
         self.retry_after: str | None = None  # the Retry-After header sent with those
+        # What identifies a file's version: its ETag (from its bytes), or weak ETags and a
+        # Last-Modified date per name, or nothing; If-Range is honoured unless told not to.
+        self.validator: str | None = "etag"  # "etag", "last-modified" or None
+        self.modified: dict[str, str] = {}  # name -> Last-Modified (default: a fixed date)
+        self.honour_if_range = True
+        self.if_ranges: list[str | None] = []  # the If-Range header of each request
 
     @property
     def url(self):
@@ -98,6 +104,13 @@ class ArchiveHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         data = server.files[name]
+        etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
+        modified = server.modified.get(name, "Mon, 07 Dec 2026 10:00:00 GMT")
+        current = {"etag": etag, "last-modified": modified}.get(server.validator)
+        if_range = self.headers.get("If-Range")
+        server.if_ranges.append(if_range)
+        if if_range and server.honour_if_range and if_range != current:
+            range_header = None  # the file changed: RFC 9110 sends it whole
         start = 0
         if range_header and server.support_range:
             start = int(range_header.removeprefix("bytes=").split("-")[0])
@@ -111,6 +124,11 @@ class ArchiveHandler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = data[start:]
+        if server.validator == "etag":
+            self.send_header("ETag", etag)
+        elif server.validator == "last-modified":
+            self.send_header("ETag", "W/" + etag)  # weak: not allowed in If-Range
+            self.send_header("Last-Modified", modified)
         if server.send_length:
             self.send_header("Content-Length", str(len(body)))
         else:
@@ -450,18 +468,75 @@ def test_interrupted_transfer_resumes_with_range(server, tmp_path):
     arctic.download_arctic("slt", tmp_path, base_url=server.url, progress=False)
     assert server.requests[0][1] is None
     assert server.requests[1][1] == f"bytes={len(data) // 3}-"
+    etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
+    assert server.if_ranges == [None, etag]  # the resume names the version it continues
     assert server.bytes_sent == len(data)  # nothing fetched twice
     assert len(arctic.load_corpus(tmp_path, "slt")) == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmu_us_slt_arctic"]  # no leftovers
 
 
 def test_partial_file_from_an_earlier_run_is_resumed(server, tmp_path):
     data = speaker_tarball("awb")
     server.files = {ARCHIVE.format("awb"): data}
-    (tmp_path / (ARCHIVE.format("awb") + ".part")).write_bytes(data[:1000])
+    server.cut_after, server.cuts_left = 1000, 1
+    with pytest.raises(OSError, match="run again to resume"):
+        arctic.download_arctic("awb", tmp_path, base_url=server.url, progress=False, retries=0)
     arctic.download_arctic("awb", tmp_path, base_url=server.url, progress=False)
-    assert server.requests == [(f"/packed/{ARCHIVE.format('awb')}", "bytes=1000-")]
-    assert server.bytes_sent == len(data) - 1000
+    assert server.requests[1] == (f"/packed/{ARCHIVE.format('awb')}", "bytes=1000-")
+    assert server.bytes_sent == len(data)
     assert len(arctic.load_corpus(tmp_path, "awb")) == 3
+
+
+def _interrupted(server, tmp_path, old: bytes, cut: int) -> Path:
+    """Leaves `<tmp_path>/f.bin.part` as a transfer of `old` cut after `cut` bytes."""
+    server.files = {"f.bin": old}
+    server.cut_after, server.cuts_left = cut, 1
+    with pytest.raises(OSError, match="run again to resume"):
+        arctic.download_file(f"{server.url}/f.bin", tmp_path / "f.bin", progress=False, retries=0)
+    return tmp_path / "f.bin"
+
+
+@pytest.mark.parametrize("validator", ["etag", "last-modified"])
+def test_file_changed_on_the_server_is_downloaded_again_not_spliced(server, tmp_path, validator):
+    # The server's file changes to another of the same length between two calls: without a
+    # sha256 only If-Range (the ETag, or Last-Modified when the ETag is weak) can tell.
+    server.validator = validator
+    old, new = bytes(range(256)) * 40, bytes(range(255, -1, -1)) * 40
+    path = _interrupted(server, tmp_path, old, cut=3000)
+    server.files = {"f.bin": new}
+    server.modified = {"f.bin": "Tue, 08 Dec 2026 10:00:00 GMT"}
+    arctic.download_file(f"{server.url}/f.bin", path, progress=False)
+    assert path.read_bytes() == new
+    assert server.requests[-1][1] == "bytes=3000-" and server.if_ranges[-1] is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
+    # Unchanged, the same resume continues the old bytes.
+    path.unlink()
+    _interrupted(server, tmp_path, old, cut=3000)
+    sent = server.bytes_sent
+    arctic.download_file(f"{server.url}/f.bin", path, progress=False)
+    assert path.read_bytes() == old and server.bytes_sent - sent == len(old) - 3000
+
+
+def test_server_that_ignores_if_range_is_caught_by_its_etag(server, tmp_path):
+    old, new = b"a" * 5000, b"b" * 5000
+    path = _interrupted(server, tmp_path, old, cut=2000)
+    server.files, server.honour_if_range = {"f.bin": new}, False
+    arctic.download_file(f"{server.url}/f.bin", path, progress=False)
+    assert path.read_bytes() == new
+    assert [r for _, r in server.requests[-2:]] == ["bytes=2000-", None]
+
+
+def test_part_without_a_validator_is_resumed_only_with_a_sha256(server, tmp_path):
+    data = bytes(range(256)) * 20
+    server.validator = None  # nothing identifies the server's version of the file
+    path = _interrupted(server, tmp_path, data, cut=1000)
+    arctic.download_file(f"{server.url}/f.bin", path, progress=False)
+    assert path.read_bytes() == data and server.requests[-1][1] is None  # from scratch
+    path.unlink()
+    _interrupted(server, tmp_path, data, cut=1000)
+    digest = hashlib.sha256(data).hexdigest()
+    arctic.download_file(f"{server.url}/f.bin", path, sha256=digest, progress=False)
+    assert path.read_bytes() == data and server.requests[-1][1] == "bytes=1000-"
 
 
 def test_server_without_range_support_restarts_cleanly(server, tmp_path):

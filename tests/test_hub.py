@@ -384,8 +384,11 @@ def test_interrupted_transfer_keeps_only_a_part_file_then_resumes(
     with pytest.raises(hub.WeightsUnavailableError, match="interrupted") as error:
         WaveGlow.from_preset(PRESET)
     assert preset["url"] in str(error.value)
-    # Only the resumable part file; no checkpoint, no converted weights.
-    assert cached_files(cache) == [f"downloads/{FILENAME}.part"]
+    # Only the resumable part file (and the server's ETag for it); no checkpoint, no weights.
+    assert cached_files(cache) == [
+        f"downloads/{FILENAME}.part",
+        f"downloads/{FILENAME}.part.validator",
+    ]
     assert (cache / "downloads" / f"{FILENAME}.part").stat().st_size == 4 * cut
     server.cuts_left = 0
     check_matches_torch(WaveGlow.from_preset(PRESET), reference)
@@ -402,13 +405,15 @@ def test_interrupted_transfer_keeps_only_a_part_file_then_resumes(
     (cache / "downloads" / FILENAME).write_bytes(data)
     hub.preset_weights_file(PRESET)
     assert not (cache / "downloads" / f"{FILENAME}.part").exists()
+    assert not (cache / "downloads" / f"{FILENAME}.part.validator").exists()
     (cache / "downloads" / FILENAME).unlink()
     hub.remove_cached(PRESET)
     server.cuts_left = 4
     with pytest.raises(hub.WeightsUnavailableError, match="interrupted"):
         WaveGlow.from_preset(PRESET)
     part = cache / "downloads" / f"{FILENAME}.part"
-    assert hub.remove_cached(PRESET) == [part] and cached_files(cache) == []
+    assert hub.remove_cached(PRESET) == [part, part.with_name(part.name + ".validator")]
+    assert cached_files(cache) == []
 
 
 def test_download_names_an_unusable_cache_folder(server, preset, tmp_path, monkeypatch, capsys):  # noqa: F811

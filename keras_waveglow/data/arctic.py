@@ -456,14 +456,57 @@ def _total_size(response) -> int | None:
     return int(length) if length and length.isdigit() else None
 
 
-def _download_once(url: str, part: Path, progress: bool, timeout: float) -> int | None:
-    """One HTTP request, resuming `part` with a Range header; returns the total size."""
+def part_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The files a transfer to `path` leaves while unfinished: `<path>.part` (the bytes so
+    far) and `<path>.part.validator` (the server's ETag or Last-Modified for those bytes)."""
+    path = Path(path)
+    return path.with_name(path.name + ".part"), path.with_name(path.name + ".part.validator")
+
+
+def discard_part(path: str | os.PathLike) -> None:
+    """Deletes an unfinished transfer to `path` (its `.part` file and validator record)."""
+    for leftover in part_paths(path):
+        leftover.unlink(missing_ok=True)
+
+
+def _validator(response) -> str | None:
+    """The validator an `If-Range` header may carry: the ETag unless it is weak (RFC 9110
+    allows only strong ones there), else Last-Modified."""
+    etag = response.headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return response.headers.get("Last-Modified")
+
+
+def _download_once(
+    url: str, path: Path, progress: bool, timeout: float, verified: bool
+) -> int | None:
+    """One HTTP request, resuming `<path>.part` with a Range header; returns the total size.
+
+    A resume sends `If-Range` with the validator recorded when the part file was begun, so a
+    server whose file changed since sends the new file whole instead of splicing its tail onto
+    the old bytes. Without a recorded validator the bytes are only resumed when `verified` (a
+    sha256 will be checked); otherwise the transfer starts again.
+    """
     from tqdm.auto import tqdm
 
+    part, record = part_paths(path)
     offset = part.stat().st_size if part.exists() else 0
+    known = record.read_text().strip() or None if offset and record.is_file() else None
+    if offset and known is None and not verified:
+        logger.info(
+            "%s: nothing tells whether the %d bytes in %s are of the server's current file (no "
+            "ETag or Last-Modified recorded, no sha256 given); downloading from scratch.",
+            url,
+            offset,
+            part,
+        )
+        offset = 0
     request = urllib.request.Request(url, headers={"User-Agent": "keras-waveglow"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
+        if known:
+            request.add_header("If-Range", known)
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
@@ -472,10 +515,28 @@ def _download_once(url: str, part: Path, progress: bool, timeout: float) -> int 
             total = _total_size(error)
             return total if total is not None else offset
         raise
+    if offset and response.status == 206 and known and known.startswith('"'):
+        sent = response.headers.get("ETag")
+        if sent and sent != known:  # a server that ignored If-Range: its file changed
+            response.close()
+            logger.info("%s: the file changed since %s was begun; downloading it again.", url, part)
+            discard_part(path)
+            return _download_once(url, path, progress, timeout, verified)
     with response:
         if offset and response.status != 206:
-            logger.info("%s: server ignored the Range request; downloading from scratch.", url)
+            logger.info(
+                "%s: the server sent the whole file (Range not supported, or the file changed "
+                "since %s was begun); downloading from scratch.",
+                url,
+                part,
+            )
             offset = 0
+        if not offset:  # a new part file: record what identifies the server's file
+            validator = _validator(response)
+            if validator:
+                record.write_text(validator + "\n")
+            else:
+                record.unlink(missing_ok=True)
         total = _total_size(response)
         mode = "ab" if offset else "wb"
         with (
@@ -518,9 +579,12 @@ def download_file(
     """Downloads `url` to `path`, resuming interrupted transfers with HTTP Range.
 
     Bytes go to `<path>.part`; an interrupted transfer is resumed (within this call up to
-    `retries` times, and by a later call from the part file left behind). The size must equal
-    the server's Content-Length (or Content-Range total) and, when given, the sha256; only then
-    is the part file renamed to `path`.
+    `retries` times, and by a later call from the part file left behind) with `If-Range` set
+    to the server's ETag (or Last-Modified) recorded when the part was begun, in
+    `<path>.part.validator`: a file changed on the server meanwhile is downloaded again whole,
+    never spliced. A part without such a record is resumed only when `sha256` is given. The
+    size must equal the server's Content-Length (or Content-Range total) and, when given, the
+    sha256; only then is the part file renamed to `path`.
 
     Args:
         url: str, http(s) URL.
@@ -542,11 +606,11 @@ def download_file(
         ValueError: size or checksum mismatch (the part file is deleted).
     """
     path = Path(path)
-    part = path.with_name(path.name + ".part")
+    part, _ = part_paths(path)
     for attempt in range(retries + 1):
         before = part.stat().st_size if part.exists() else 0
         try:
-            total = _download_once(url, part, progress, timeout)
+            total = _download_once(url, path, progress, timeout, verified=sha256 is not None)
             problem = None
         except urllib.error.HTTPError as error:
             if error.code not in TRANSIENT_HTTP_STATUSES:
@@ -558,14 +622,14 @@ def download_file(
             total, problem = None, error
         size = part.stat().st_size if part.exists() else 0
         if total is not None and size > total:
-            part.unlink()
+            discard_part(path)
             raise OSError(f"{url}: got {size} bytes, more than the announced {total}.")
         if problem is None and (total is None or size == total):
             break
         problem = problem or f"connection closed at {size} of {total} bytes"
         cause = problem if isinstance(problem, BaseException) else None
         if attempt == retries and size == 0:
-            part.unlink(missing_ok=True)
+            discard_part(path)
             raise OSError(
                 f"{url}: could not download it after {retries + 1} attempts ({problem}); "
                 "nothing was saved."
@@ -587,9 +651,10 @@ def download_file(
     if sha256 is not None:
         digest = file_sha256(part)
         if digest.lower() != sha256.lower():
-            part.unlink()
+            discard_part(path)
             raise ValueError(f"{url}: sha256 mismatch: expected {sha256}, got {digest}.")
     _durable_replace(part, path)
+    discard_part(path)  # the validator record
     return path
 
 
