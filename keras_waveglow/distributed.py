@@ -160,6 +160,15 @@ def _tf_config_workers(tf_config: str) -> int:
         raise ValueError(
             f'TF_CONFIG must be a JSON object with a "cluster" object; got {tf_config!r}.'
         )
+    task = config.get("task") or {}
+    kind = task.get("type") if isinstance(task, dict) else None
+    if kind not in (None, "chief", "worker"):
+        # An evaluator (or ps) task is outside MultiWorkerMirroredStrategy's training cluster;
+        # run as chief it would write over the workers' checkpoints.
+        raise ValueError(
+            f"TF_CONFIG task type {kind!r}: training runs on the chief and worker tasks only; "
+            "score checkpoints with `keras-waveglow evaluate` in a process without TF_CONFIG."
+        )
     return len(cluster.get("chief", [])) + len(cluster.get("worker", []))
 
 

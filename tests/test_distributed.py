@@ -32,6 +32,9 @@ def test_setup_workers_reads_the_environment_and_rejects_bad_settings(monkeypatc
         with pytest.raises(ValueError, match='TF_CONFIG must be a JSON object with a "cluster"'):
             setup_workers({"TF_CONFIG": valid_json})
     two = '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}'
+    for kind in ("evaluator", "ps"):  # outside the training cluster; was run as the chief
+        with pytest.raises(ValueError, match=f"task type '{kind}': training runs on the chief"):
+            setup_workers({"TF_CONFIG": two.replace('"type": "worker"', f'"type": "{kind}"')})
     jax_env = dict(zip(JAX_ENV, ("127.0.0.1:1234", "2", "1"), strict=True))
     other_backend_env = jax_env if BACKEND == "tensorflow" else {"TF_CONFIG": two}
     with pytest.raises(ValueError, match="KERAS_BACKEND is"):
