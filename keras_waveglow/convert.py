@@ -12,11 +12,12 @@ that computes the same function. Three layouts are understood:
 - Plain state_dict files (`torch.save(model.state_dict())`).
 
 Nothing in the file is executed. Pickles are read with a restricted unpickler that resolves only
-the tensor-rebuild functions, storage classes, `OrderedDict`/`set`, and a short list of module
-class names (the three `glow` classes and torch's `Conv1d`, `ConvTranspose1d`, `ModuleList`,
-`WeightNorm`), which are mapped to inert stand-ins that only hold the pickled attributes; any
-other global (`os.system`, `builtins.eval`, ...) is refused with `UnsafeCheckpointError`.
-TorchScript archives are refused as well.
+the tensor-rebuild functions (each reference a fresh wrapper, so a pickle cannot set attributes
+on torch's own), storage classes, `Parameter`, `OrderedDict`/`set`/`frozenset`, and a short
+list of module class names (the three `glow` classes and torch's `Conv1d`, `ConvTranspose1d`,
+`ModuleList`, `ParameterList`, `Sequential`, `WeightNorm`), which are mapped to inert stand-ins
+that only hold the pickled attributes; any other global (`os.system`, `builtins.eval`, ...) is
+refused with `UnsafeCheckpointError`. TorchScript archives are refused as well.
 
 Weight norm is folded: `weight = g * v / ||v||` (norm per output channel) is computed in
 float64 and loaded into a plain `weight_norm=False` model, the fastest for inference. Pass
@@ -144,7 +145,15 @@ def _resolve_global(module: str, name: str) -> Any:
     if module == "__builtin__":  # protocol-2 pickles spell builtins this way
         module = "builtins"
     if (module, name) in _REAL_GLOBALS:
-        return getattr(importlib.import_module(module), name)
+        real = getattr(importlib.import_module(module), name)
+        if isinstance(real, types.FunctionType):
+            # A fresh wrapper each time: a pickle may BUILD (set attributes on) what it gets,
+            # which must not reach torch's own function (every later torch.load calls it).
+            def call(*args, **kwargs):
+                return real(*args, **kwargs)
+
+            return call
+        return real
     if module in _GLOW_MODULES and name in _GLOW_CLASSES:
         return _stand_in(f"{module}.{name}")
     if (module, name) in _TORCH_MODULE_CLASSES:
@@ -264,8 +273,21 @@ def load_torch_checkpoint(path: str | os.PathLike) -> Any:
         raise UnsafeCheckpointError(f"{path}: {error}") from None
     except _GlowOldError as error:
         raise ValueError(f"{path}: {error}") from None
-    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({error}).") from error
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        RuntimeError,
+        KeyError,
+        ValueError,
+        TypeError,  # a damaged pickle's BUILD or REDUCE arguments
+        AttributeError,
+        IndexError,
+        OSError,  # torch's zip reader on a cut file: "[Errno 22] Invalid argument"
+    ) as error:
+        raise ValueError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or damaged? "
+            f"{type(error).__name__}: {error})."
+        ) from error
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,6 +360,8 @@ def _extract_state(obj: Any, path: Path) -> tuple[dict[str, np.ndarray], dict]:
         )
     state = {}
     for key, value in obj.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{path}: a weight named {key!r}, not a string: not a state dict.")
         if _is_tensor(value):
             key = key[len("module.") :] if key.startswith("module.") else key
             state[key] = value.detach().cpu().float().numpy()
@@ -369,10 +393,21 @@ def _missing_conv(prefix: str, path: Path) -> ValueError:
     )
 
 
+def _kernel(state: Mapping, key: str, path: Path) -> np.ndarray:
+    """A Conv1d weight (out, in, kernel), or its weight-norm g or v, refusing another rank."""
+    value = _weight(state, key, path)
+    if value.ndim != 3:
+        raise ValueError(
+            f"{path}: {key} has shape {tuple(value.shape)}; a Conv1d weight has 3 dimensions "
+            "(out, in, kernel): a damaged checkpoint, or not a WaveGlow."
+        )
+    return value
+
+
 def _conv_shape(state: Mapping, prefix: str, path: Path) -> tuple:
     for suffix in _KERNEL_SUFFIXES:
         if prefix + suffix in state:
-            return state[prefix + suffix].shape
+            return _kernel(state, prefix + suffix, path).shape
     raise _missing_conv(prefix, path)
 
 
@@ -430,7 +465,7 @@ def infer_config(state: Mapping[str, np.ndarray], hints: Mapping | None = None) 
     else:  # nothing leaves early: any period >= n_flows is the same model
         n_early_every = max(hints.get("n_early_every", n_flows), n_flows)
         n_early_size = hints.get("n_early_size", 2)
-    upsample = state["upsample.weight"]  # (in, out, kernel)
+    upsample = _kernel(state, "upsample.weight", path)  # (in, out, kernel)
     kernel = upsample.shape[2]
     hop_length = hints.get("hop_length", kernel // 4)
     if kernel != 4 * hop_length:
@@ -471,16 +506,16 @@ def _torch_conv(state: Mapping, prefix: str, path: Path) -> tuple[np.ndarray, np
     if new_style + "1" in state:
         if new_style + "0" not in state:
             raise ValueError(f"{path}: {new_style}1 without {new_style}0.")
-        return state[new_style + "1"], state[new_style + "0"].reshape(-1)
+        v, g = (_kernel(state, new_style + i, path) for i in "10")
+        return v, g.reshape(-1)
     if prefix + "weight_v" in state:
-        v = state[prefix + "weight_v"]
-        g = state.get(prefix + "weight_g")
-        if g is None:
+        if prefix + "weight_g" not in state:
             raise ValueError(f"{path}: {prefix}weight_v without {prefix}weight_g.")
+        v, g = (_kernel(state, prefix + name, path) for name in ("weight_v", "weight_g"))
         return v, g.reshape(-1)
     if prefix + "weight" not in state:
         raise _missing_conv(prefix, path)
-    weight = state[prefix + "weight"]
+    weight = _kernel(state, prefix + "weight", path)
     return weight, np.sqrt(np.sum(np.square(weight, dtype=np.float64), axis=(1, 2)))
 
 
@@ -618,12 +653,15 @@ def load_nvidia_weights(model: WaveGlow, state: Mapping[str, np.ndarray], path="
     )
     state = _ReadKeys(_as_arrays(state))
     order = _grouped_order(model.n_mel_channels, model.n_group)
-    upsample = _weight(state, "upsample.weight", path)  # (in, out, k) -> Keras (k, out, in)
+    upsample = _kernel(state, "upsample.weight", path)  # (in, out, k) -> Keras (k, out, in)
     _assign(model.upsample.kernel, np.transpose(upsample, (2, 1, 0)), "upsample.weight", path)
     _assign(model.upsample.bias, _bias(state, "upsample.", path), "upsample.bias", path)
     for k in range(model.n_flows):
         key = f"convinv.{k}.conv.weight"
-        _assign(model.convinvs[k].weight, _weight(state, key, path)[:, :, 0], key, path)
+        weight = _kernel(state, key, path)
+        if weight.shape[2] != 1:
+            raise ValueError(f"{path}: {key} has shape {weight.shape}; a 1x1 conv's kernel is 1.")
+        _assign(model.convinvs[k].weight, weight[:, :, 0], key, path)
         wn = model.couplings[k].wn
         prefix = f"WN.{k}."
         for name in ("start", "end"):
@@ -705,6 +743,17 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
     path = Path(path)
     state, hints = _extract_state(load_torch_checkpoint(path), path)
     config = infer_config(state, {**hints, "path": path})
+    early = ("n_early_every", "n_early_size")
+    if config["n_early_every"] >= config["n_flows"] and any(k in overrides for k in early):
+        # Nothing leaves the flows early: the weights cannot tell these two, and any pair that
+        # keeps every channel to the end is the same model.
+        every, size = ({**config, **overrides}[k] for k in early)
+        if isinstance(every, int) and isinstance(size, int) and size and every < config["n_flows"]:
+            raise ValueError(
+                f"{path}: n_early_every={every}, n_early_size={size} given, but no channels "
+                "leave the checkpoint's flows early."
+            )
+        config.update({k: overrides[k] for k in early if k in overrides})
     for key in _INFERRED:
         if key in overrides and overrides[key] != config[key]:
             raise ValueError(

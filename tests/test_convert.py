@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import struct
 import subprocess
 import sys
+import zipfile
 
 import keras
 import numpy as np
@@ -294,6 +297,97 @@ def test_bad_files_get_clear_errors(tmp_path):
     torch.save(state, partial)
     with pytest.raises(ValueError, match=r"partial\.pt: missing weights WN\.1\.in_layers\.0\.bias"):
         keras_waveglow.from_nvidia(partial)
+
+
+def test_damaged_checkpoints_are_named_not_tracebacks(tmp_path, capsys):
+    """A cut zip checkpoint (an interrupted copy) was a bare `OSError: [Errno 22]`; weights of
+    the wrong rank an IndexError (a CLI traceback); a non-string key an AttributeError."""
+    state = _torch_model(False, False).state_dict()
+    whole = tmp_path / "whole.pt"
+    torch.save(state, whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.pt"
+    for size in range(len(data) // 2, len(data), max(1, len(data) // 16)):
+        cut.write_bytes(data[:size])
+        with pytest.raises(ValueError, match=r"cut\.pt: not a readable PyTorch checkpoint"):
+            keras_waveglow.from_nvidia(cut)
+    damaged = {
+        "upsample.weight": torch.zeros(10, 10),
+        "convinv.1.conv.weight": torch.zeros(6, 6, 2),
+        "WN.0.start.weight": torch.zeros(16, 4),
+    }
+    for key, value in damaged.items():
+        path = tmp_path / "damaged.pt"
+        torch.save({**state, key: value}, path)
+        shape = re.escape(str(tuple(value.shape)))
+        with pytest.raises(ValueError, match=rf"damaged\.pt: {re.escape(key)} has shape {shape}"):
+            keras_waveglow.from_nvidia(path)
+    from keras_waveglow.cli import main
+
+    mel = tmp_path / "m.npy"
+    np.save(mel, np.zeros((10, 4), np.float32))
+    assert main(["vocode", str(mel), "-o", str(tmp_path / "o"), "--model", str(path)]) == 2
+    assert "WN.0.start.weight has shape" in capsys.readouterr().err
+    path = tmp_path / "intkey.pt"
+    torch.save({**state, 3: torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match=r"intkey\.pt: a weight named 3, not a string"):
+        keras_waveglow.from_nvidia(path)
+
+
+def _pickle_op_string(text: str) -> bytes:
+    return b"X" + struct.pack("<I", len(text.encode())) + text.encode()
+
+
+def test_a_pickle_cannot_change_torchs_own_functions(tmp_path):
+    """The allowlist handed out torch's real `_rebuild_tensor_v2`, and a pickle's BUILD could
+    set its attributes (here `__defaults__`): every later `torch.load` in the process broke."""
+    real = torch._utils._rebuild_tensor_v2
+    defaults = real.__defaults__
+    payload = (  # GLOBAL torch._utils._rebuild_tensor_v2; BUILD (None, {__defaults__: ...})
+        b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}"
+        + _pickle_op_string("__defaults__")
+        + _pickle_op_string("garbage")
+        + b"\x85s\x86b0}"
+        + _pickle_op_string("model")
+        + b"Ns."
+    )
+    base = tmp_path / "base.pt"
+    torch.save({}, base)
+    path = tmp_path / "tamper.pt"
+    with zipfile.ZipFile(base) as source, zipfile.ZipFile(path, "w") as out:
+        for name in source.namelist():
+            out.writestr(name, payload if name.endswith("data.pkl") else source.read(name))
+    try:
+        with pytest.raises(ValueError, match=r"tamper\.pt: no WaveGlow weights found"):
+            keras_waveglow.from_nvidia(path)
+        assert real.__defaults__ == defaults
+        good = tmp_path / "good.pt"
+        torch.save({"w": torch.ones(2)}, good)
+        assert torch.load(good)["w"].tolist() == [1.0, 1.0]
+    finally:
+        real.__defaults__ = defaults  # keep the process usable if the check failed
+
+
+def test_early_output_settings_the_weights_cannot_tell_may_be_given(tmp_path):
+    """With nothing leaving early, n_early_every / n_early_size are not in the weights: the
+    training config's values were refused ("the weights have n_early_size=2")."""
+    config = {**TORCH_CONFIG, "n_early_size": 0}
+    torch.manual_seed(0)
+    model = torch_waveglow.randomize(torch_waveglow.WaveGlow(**config), scale=0.1, seed=0)
+    path = tmp_path / "size0.pt"
+    torch.save(model.eval().state_dict(), path)
+    ref = _reference(model.eval())
+    for overrides in (
+        {"n_early_size": 0},
+        {"n_early_every": 2, "n_early_size": 0},
+        {"n_early_every": 9},
+    ):
+        imported = keras_waveglow.from_nvidia(path, **overrides)
+        for key, value in overrides.items():
+            assert getattr(imported, key) == value
+        _check_parity(imported, ref)
+    with pytest.raises(ValueError, match="n_early_every=2, n_early_size=2 given, but no channels"):
+        keras_waveglow.from_nvidia(path, n_early_every=2)
 
 
 class _RunsCommand:
