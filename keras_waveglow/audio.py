@@ -213,6 +213,16 @@ def _check_sample_rate(sample_rate, whole: bool = False):
     return sample_rate
 
 
+def _check_regular_file(path: Path, kind: str) -> None:
+    """Refuses a folder, a missing path, and a pipe or device (read as "no such file" before)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not a file.")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such {kind} file.")
+    if not path.is_file():
+        raise AudioFileError(f"{path}: not a regular file (a pipe or a device?); give a file.")
+
+
 def _check_mel_args(audio_shape, n_fft: int, hop_length: int, win_length: int) -> None:
     if len(audio_shape) not in (1, 2):
         raise ValueError(f"audio must have shape (T,) or (B, T); got {tuple(audio_shape)}.")
@@ -543,7 +553,8 @@ def load_audio(
         FileNotFoundError: the file does not exist.
         IsADirectoryError: the path is a folder.
         AudioFileError: the file is empty, has a corrupt header, is not an audio file, holds no
-            samples, or holds NaN/inf samples. The message names the file.
+            samples (or too few to give one at `sample_rate`), holds NaN/inf samples, or is
+            not a regular file (a pipe). The message names the file.
 
     Example:
         >>> audio, rate = load_audio("data/cmu_us_slt_arctic/wav/arctic_a0009.wav", 22050)
@@ -556,10 +567,7 @@ def load_audio(
         _check_sample_rate(sample_rate, whole=True)
         sample_rate = int(sample_rate)
     path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a folder, not a file.")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such audio file.")
+    _check_regular_file(path, "audio")
     if path.stat().st_size == 0:
         raise AudioFileError(f"{path}: empty file (0 bytes), not audio.")
     try:
@@ -627,8 +635,23 @@ def load_audio(
         import soxr
 
         logger.info("%s: resampled %d Hz -> %d Hz.", path, rate, sample_rate)
+        samples = audio.shape[0]
         audio = soxr.resample(audio, rate, sample_rate, quality="HQ").astype(np.float32)
-        if clip:
+        if audio.shape[0] == 0:
+            raise AudioFileError(
+                f"{path}: {samples} sample(s) at {rate} Hz give none at {sample_rate} Hz."
+            )
+        overshoot = float(np.max(np.abs(audio)))
+        if clip and overshoot > 1.0:  # the resampler's ringing at sharp edges
+            logger.warning(
+                "%s: resampled to %d Hz, the samples reach %.3f beyond [-1, 1] (%d of %d); "
+                "clipped (read it with clip=False to rescale instead).",
+                path,
+                sample_rate,
+                overshoot,
+                int(np.sum(np.abs(audio) > 1.0)),
+                audio.size,
+            )
             audio = np.clip(audio, -1.0, 1.0)
         rate = sample_rate
     return np.ascontiguousarray(audio, dtype=np.float32), int(rate)
@@ -738,7 +761,7 @@ def save_audio(
         path: str or path-like, the output file; the format follows the extension
             (.wav, .flac or .ogg, any case; no extension: wav).
         audio: array-like (T,) or (T, channels), float in [-1, 1].
-        sample_rate: int, sample rate in Hz.
+        sample_rate: int, sample rate in Hz (a positive whole number).
         subtype: str or None, soundfile subtype. None (default) picks "PCM_16" for wav and
             flac and "VORBIS" (lossy) for ogg. With a PCM subtype, samples beyond [-1, 1] are
             clipped with a warning; "FLOAT" gives a 32-bit float wav.
@@ -752,11 +775,10 @@ def save_audio(
         IsADirectoryError: `path` is an existing folder.
         NotADirectoryError: a parent of `path` is an existing file.
         TypeError: the audio is not floating point (e.g. int16 PCM: divide it by 32768 first).
-        ValueError: an unknown extension, a subtype the format cannot hold (e.g. "FLOAT" in
-            flac, "PCM_16" in ogg), audio of the wrong rank, without samples or holding
-            NaN/inf, or soundfile
-            refusing the write (e.g. Opus at a rate it does not support). The message names
-            the file.
+        ValueError: a sample rate that is not a positive whole number, an unknown extension,
+            a subtype the format cannot hold (e.g. "FLOAT" in flac, "PCM_16" in ogg), audio of
+            the wrong rank, without samples or holding NaN/inf, or soundfile refusing the write
+            (e.g. Opus at a rate it does not support). The message names the file.
 
     Example:
         >>> save_audio("out.wav", np.zeros(16000, "float32"), 16000, overwrite=True)
@@ -765,6 +787,10 @@ def save_audio(
     import soundfile as sf
 
     path = Path(path)
+    try:
+        sample_rate = int(_check_sample_rate(sample_rate, whole=True))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
     file_format, subtype = _write_format(path, subtype)
     if path.is_dir():
         raise IsADirectoryError(
@@ -874,10 +900,10 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
         ValueError: `n_mels` is not positive.
         FileNotFoundError: the file does not exist.
         IsADirectoryError: the path is a folder.
-        AudioFileError: unknown extension, unreadable file, a `.npy` name on another format
-            (text, an `.npz` archive: its keys are listed), Python objects or a structured
-            array, wrong rank, NaN/inf values, neither axis of size `n_mels`, or both
-            (ambiguous orientation).
+        AudioFileError: not a regular file (a pipe), unknown extension, unreadable file, a
+            `.npy` name on another format (text, an `.npz` archive: its keys are listed),
+            Python objects or a structured array, wrong rank, NaN/inf values, neither axis of
+            size `n_mels`, or both (ambiguous orientation).
         ImportError: a `.pt` file without torch installed.
 
     Example:
@@ -886,10 +912,7 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
     """
     n_mels = _checks.count("n_mels", n_mels, 1)
     path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a folder, not a file.")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such mel file.")
+    _check_regular_file(path, "mel")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         mel = _read_npy(path)

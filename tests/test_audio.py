@@ -341,6 +341,18 @@ def test_load_audio_bad_files_raise_clear_errors(tmp_path):
         assert str(path) in str(error.value)
     with pytest.raises(FileNotFoundError, match=r"missing\.wav"):
         load_audio(tmp_path / "missing.wav")
+    # A named pipe exists: it was called missing ("no such audio file").
+    fifo = tmp_path / "fifo.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioFileError, match=r"fifo\.wav: not a regular file \(a pipe"):
+        load_audio(fifo)
+    with pytest.raises(AudioFileError, match=r"fifo\.wav: not a regular file"):
+        load_mel(fifo)
+    # Too few samples to give one at the rate asked: an empty array came back.
+    one = tmp_path / "one.wav"
+    sf.write(one, np.array([0.5], "float32"), 48000)
+    with pytest.raises(AudioFileError, match=r"one\.wav: 1 sample\(s\) at 48000 Hz give none"):
+        load_audio(one, 16000)
 
 
 def test_load_audio_clips_loud_float_files(tmp_path, caplog):
@@ -350,6 +362,17 @@ def test_load_audio_clips_loud_float_files(tmp_path, caplog):
         audio, _ = load_audio(path)
     np.testing.assert_array_equal(audio, [0.5, 1.0, -1.0, 0.25])
     assert "clipped" in caplog.text
+    # In range as written, beyond it after resampling (ringing at a square wave's edges):
+    # clipped silently before, a quarter of the samples.
+    square = tmp_path / "square.wav"
+    sf.write(square, np.where(np.arange(4410) % 100 < 50, 0.999, -0.999), 44100)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.audio"):
+        audio, _ = load_audio(square, 22050)
+    assert np.max(np.abs(audio)) <= 1.0
+    assert "resampled to 22050 Hz, the samples reach 1.1" in caplog.text
+    unclipped, _ = load_audio(square, 22050, clip=False)
+    assert np.max(np.abs(unclipped)) > 1.1
 
 
 def test_load_audio_warns_about_a_cut_file_and_reads_what_is_there(tmp_path, caplog):
@@ -478,6 +501,10 @@ def test_save_audio_refuses_bad_formats_before_writing_anything(tmp_path):
         with pytest.raises(ValueError, match=message) as error:
             save_audio(path, audio, 16000, subtype=subtype)
         assert str(path) in str(error.value)
+    # A rate that is not a positive whole number: 22050.7 was written as 22050, True as 1 Hz.
+    for rate in (22050.7, True, float("nan"), 0, -5, "16000"):
+        with pytest.raises(ValueError, match=r"a\.wav: sample_rate must be a positive whole"):
+            save_audio(tmp_path / "a.wav", audio, rate)
     # Refused up front: no output, no temporary, no folder.
     assert list(tmp_path.iterdir()) == []
     # An existing file is left as it was by a refused overwrite.
