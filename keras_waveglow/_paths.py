@@ -10,9 +10,28 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import stat
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def once_each(paths: list[Path]) -> list[Path]:
+    """`paths` without repeats of a file (by its resolved path), with a warning naming them."""
+    seen, kept, repeated = set(), [], []
+    for path in paths:
+        key = path.resolve()
+        (repeated if key in seen else kept).append(path)
+        seen.add(key)
+    if repeated:
+        logger.warning(
+            "%d file(s) given more than once are read once: %s",
+            len(repeated),
+            ", ".join(str(p) for p in repeated[:5]) + (", ..." if len(repeated) > 5 else ""),
+        )
+    return kept
 
 
 def file_in_the_way(path: str | os.PathLike) -> Path | None:

@@ -69,7 +69,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_waveglow import _checks
-from keras_waveglow._paths import keeps_pipe_lists
+from keras_waveglow._paths import keeps_pipe_lists, once_each
 from keras_waveglow.audio import reason_without_path, replace_from_temporary, sync_folder
 from keras_waveglow.losses import (
     MR_STFT_RESOLUTIONS,
@@ -682,22 +682,6 @@ def _find_audio(data) -> list[Path]:
     return files
 
 
-def _once_each(paths: list[Path]) -> list[Path]:
-    """`paths` without repeats of a file (by its resolved path), with a warning naming them."""
-    seen, kept, repeated = set(), [], []
-    for path in paths:
-        key = path.resolve()
-        (repeated if key in seen else kept).append(path)
-        seen.add(key)
-    if repeated:
-        logger.warning(
-            "%d file(s) given more than once are scored once: %s",
-            len(repeated),
-            ", ".join(str(p) for p in repeated[:5]) + (", ..." if len(repeated) > 5 else ""),
-        )
-    return kept
-
-
 def _display_path(path: Path) -> str:
     """The path relative to the working directory when it is inside it (shorter, portable)."""
     try:
@@ -1151,7 +1135,7 @@ def evaluate(
     # A report folder inside the data folder: the audio it wrote (or is writing) is not data.
     own = _own_output_folders(out_dir)
     paths = [p for p in _find_audio(files) if not any(p.resolve().is_relative_to(o) for o in own)]
-    paths = _once_each(paths)
+    paths = once_each(paths)
     if max_files is not None:
         paths = paths[:max_files]
     if not paths:

@@ -68,6 +68,21 @@ def test_make_dataset_refuses_more_noise_than_speech(snr_db):
         make_dataset([AWB], "tiny", batch_size=1, augment={"snr_db": snr_db}, **PY)
 
 
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("speed", (1.0, math.inf)),
+        ("gain_db", (-6.0, math.inf)),
+        ("eq_db", math.nan),
+        ("eq_highpass_hz", (50.0, math.inf)),
+    ],
+)
+def test_make_dataset_refuses_non_finite_augment_ranges(option, value):
+    # (1, inf) passed "0 < low <= high" and failed at the first batch inside tf.data.
+    with pytest.raises(ValueError, match=rf"augment {option} must be finite"):
+        make_dataset([AWB], "tiny", batch_size=1, augment={option: value}, **PY)
+
+
 def test_make_dataset_snr_db_pairs_and_types():
     with pytest.raises(ValueError, match=r"augment snr_db \(low, high\) must have low <= high"):
         make_dataset([AWB], "tiny", batch_size=1, augment={"snr_db": (20.0, 10.0)}, **PY)

@@ -707,6 +707,24 @@ def test_malicious_tarball_is_refused_and_writes_nothing_outside(server, tmp_pat
     assert not (dest / "cmu_us_slt_arctic").exists()  # checked before anything is extracted
 
 
+def test_an_unusable_archive_is_deleted_not_extracted_again_by_every_later_call(server, tmp_path):
+    """Kept, an unsafe (or non-ARCTIC) archive was extracted again by every later call, which
+    failed the same way without downloading."""
+    dest = tmp_path / "dest"
+    server.files = {ARCHIVE.format("slt"): malicious_tarball("dotdot")}
+    with pytest.raises(arctic.UnsafeArchiveError, match=r"'\.\.'.*Deleted it"):
+        arctic.download_arctic("slt", dest, base_url=server.url, progress=False)
+    assert not (dest / ARCHIVE.format("slt")).exists()
+    server.files = {ARCHIVE.format("slt"): speaker_tarball("bdl")}  # another speaker's
+    with pytest.raises(ValueError, match=r"holds no cmu_us_slt_arctic/wav folder.*deleted it"):
+        arctic.download_arctic("slt", dest, base_url=server.url, progress=False)
+    assert not (dest / ARCHIVE.format("slt")).exists()
+    server.files = {ARCHIVE.format("slt"): speaker_tarball("slt")}
+    arctic.download_arctic("slt", dest, base_url=server.url, progress=False)
+    assert len(arctic.load_corpus(dest, "slt")) == 3
+    assert len(server.requests) == 3  # each call downloaded
+
+
 def test_extraction_without_tarfile_s_filters(tmp_path, monkeypatch):
     """Python before 3.10.12 / 3.11.4 (Debian 12's 3.11.2) has no extraction filters: the
     call with filter="data" was a TypeError there. The member check still refuses a bad

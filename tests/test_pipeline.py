@@ -631,6 +631,61 @@ def test_a_folder_of_prepared_folders_needs_split_all_and_hidden_folders_are_not
     assert [p.name for p in pipeline_lib.resolve_files(prepared, "train")] == ["a.wav"]
 
 
+def test_a_speaker_folder_or_a_folder_above_a_corpus_needs_split_all(tmp_path):
+    """Only the folder holding ARCTIC speaker folders is split: a speaker folder, or a folder
+    above the corpus, read whole put the held-out utterances in "train" without a word."""
+    import soundfile as sf
+
+    corpus = tmp_path / "above" / "arctic"
+    wavs = corpus / "cmu_us_slt_arctic" / "wav"
+    wavs.mkdir(parents=True)
+    for i in range(1, 7):
+        sf.write(wavs / f"arctic_a{i:04d}.wav", np.zeros(4000, "float32"), 16000)
+    held_out = {p.name for p in pipeline_lib.resolve_files(corpus, "eval", n_eval=2, n_dev=1)}
+    assert len(held_out) == 2
+    for folder in (tmp_path / "above", corpus / "cmu_us_slt_arctic"):
+        for split in ("train", "eval"):
+            with pytest.raises(ValueError, match=r"holds CMU ARCTIC speaker folder.*split 'all'"):
+                pipeline_lib.resolve_files(folder, split, n_eval=2, n_dev=1)
+        assert len(pipeline_lib.resolve_files(folder, "all")) == 6
+    train = {p.name for p in pipeline_lib.resolve_files(corpus, "train", n_eval=2, n_dev=1)}
+    assert len(train) == 3 and not train & held_out
+
+
+def test_whole_utterances_read_a_file_listed_twice_once_and_decode_once_with_cache(
+    tmp_path, monkeypatch, caplog
+):
+    """A file listed twice was yielded twice (counted twice in held-out figures); with
+    `cache=True` the check's decode at construction was thrown away (every file decoded
+    twice). The segment_length warning named `_paths.py`, not the caller."""
+    for i in range(2):
+        sf.write(tmp_path / f"f{i}.wav", np.full(4000, 0.1 * (i + 1), "float32"), 16000)
+    listed = tmp_path / "list.txt"
+    listed.write_text("f0.wav\nf1.wav\n./f0.wav\n")
+    decoded = []
+    real = pipeline_lib.audio_lib.load_audio
+
+    def counted(path, *args, **kwargs):
+        decoded.append(path.name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_lib.audio_lib, "load_audio", counted)
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow._paths"):
+        ds = make_dataset(
+            listed, "tiny", whole_utterances=True, batch_size=1, cache=True, engine="pydataset"
+        )
+    assert "1 file(s) given more than once are read once" in caplog.text
+    for _ in range(2):
+        audio = [np.asarray(ds[i][1]) for i in range(len(ds))]
+        ds.on_epoch_end()
+    assert len(audio) == 2  # f0, f1; not f0 again
+    np.testing.assert_allclose([a.max() for a in audio], [0.1, 0.2], atol=1e-3)  # PCM_16
+    assert decoded == ["f0.wav", "f1.wav"]
+    with pytest.warns(UserWarning, match="segment_length=2048 is ignored") as record:
+        make_dataset(listed, "tiny", whole_utterances=True, segment_length=2048, engine="pydataset")
+    assert record[0].filename == __file__
+
+
 def test_a_folder_in_a_list_of_files_is_named_as_a_folder(tmp_path):
     """make_dataset([folder_a, folder_b]) said "no such file" of folders that exist."""
     with pytest.raises(ValueError, match=r"awb_arctic/wav: a folder: pass it alone"):

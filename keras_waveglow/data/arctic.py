@@ -865,14 +865,18 @@ def download_arctic(
             )
         try:
             extract_archive(archive, dest)
-        except UnsafeArchiveError:
-            raise
+        except UnsafeArchiveError as error:
+            # Kept, every later call extracted it again and failed the same way.
+            archive.unlink(missing_ok=True)
+            raise UnsafeArchiveError(f"{error} Deleted it.") from error
         except ValueError as error:  # a server that cut the transfer without a length
             archive.unlink(missing_ok=True)
             raise ValueError(f"{error} Deleted it; run again to download it again.") from error
         if not (folder / "wav").is_dir():
+            archive.unlink(missing_ok=True)
             raise ValueError(
-                f"{archive}: holds no {folder.name}/wav folder; not an ARCTIC archive."
+                f"{archive}: holds no {folder.name}/wav folder; not an ARCTIC archive "
+                f"(deleted it; what it held was extracted into {dest})."
             )
         (folder / _COMPLETE_MARKER).write_text(archive_url(speaker, base_url) + "\n")
         if not keep_archive:

@@ -33,7 +33,7 @@ import numpy as np
 
 from keras_waveglow import _checks
 from keras_waveglow import audio as audio_lib
-from keras_waveglow._paths import keeps_pipe_lists
+from keras_waveglow._paths import keeps_pipe_lists, once_each
 from keras_waveglow.data import arctic
 
 logger = logging.getLogger(__name__)
@@ -119,10 +119,26 @@ def _folder_audio(source: Path, split: str) -> list[Path]:
     """Every audio file under a plain folder, sorted, hidden folders left out.
 
     Raises:
-        ValueError: the folder holds prepared folders and `split` is not "all" (their
-            held-out speakers would be read as training data).
+        ValueError: the folder holds prepared folders, or is or holds CMU ARCTIC speaker
+            folders, and `split` is not "all" (their held-out speakers or utterances would be
+            read as training data).
     """
     if split != "all":
+        names = {f"cmu_us_{speaker}_arctic" for speaker in arctic.SPEAKERS}
+        speakers = sorted(
+            p
+            for p in [source, *source.rglob("cmu_us_*_arctic")]
+            if p.name in names and (p / "wav").is_dir() and not _is_hidden(p, source)
+        )
+        if speakers:
+            # A speaker folder, or a corpus below the folder given: its evaluation utterances
+            # would be read with the rest (only the corpus's own folder is split).
+            raise ValueError(
+                f"{source}: holds CMU ARCTIC speaker folder(s) ({speakers[0]}, ...) whose "
+                f"held-out utterances reading the whole folder would read as {split!r} data. "
+                f"Pass the folder that holds them ({speakers[0].parent}) to take its {split!r} "
+                "split, or split 'all' to read every file."
+            )
         nested = sorted(
             p.parent
             for p in source.rglob("train.txt")
@@ -157,7 +173,7 @@ def resolve_files(
               the split's list, unless `split` is "all";
             - any other folder: every .wav/.flac/.ogg under it, sorted, folders whose name
               starts with a dot left out (`split` ignored, except that a folder holding
-              prepared folders needs "all");
+              prepared folders or ARCTIC speaker folders, or a speaker folder, needs "all");
             - a file list: a text file (`.txt`, `.lst`, ...), one path per line, relative to
               the list's folder (`arctic.read_file_list`; Tacotron 2's `path|text` lines too);
             - one audio file, or a sequence of paths or `arctic.Utterance`s (`split` ignored).
@@ -170,8 +186,8 @@ def resolve_files(
 
     Raises:
         ValueError: unknown split, an empty split of a small corpus, a prepared folder
-            without the split's list, a folder of prepared folders without split "all", or
-            nothing to read.
+            without the split's list, a folder of prepared folders or a speaker folder (or a
+            folder above a corpus) without split "all", or nothing to read.
         FileNotFoundError: a path that does not exist.
     """
     if split not in SPLITS:
@@ -336,6 +352,12 @@ def _augment_options(augment) -> dict:
         value = options.get(name)
         if value is not None and (isinstance(value, str) or np.ndim(value) != 1 or len(value) != 2):
             raise ValueError(f"augment {name} must be a (low, high) pair; got {value!r}.")
+    for name in ("gain_db", "speed", "eq_highpass_hz", "eq_db"):
+        # inf passed the range checks and failed inside tf.data, naming no option.
+        value = options.get(name)
+        values = () if value is None else np.ravel(np.asarray(value, dtype=object))
+        if not all(math.isfinite(_checks.number(f"augment {name}", v)) for v in values):
+            raise ValueError(f"augment {name} must be finite; got {value!r}.")
     if options.get("speed") is not None:
         low, high = (float(v) for v in options["speed"])
         if not 0.0 < low <= high:
@@ -438,11 +460,16 @@ class ExampleSource:
         n_fft = int(self.mel_settings["n_fft"])
         self.min_length = (n_fft // 2 // self.hop_length + 1) * self.hop_length
         if self.whole_utterances:
-            # Every file is yielded once, in order: a file that fails to decode cannot give
-            # its slot to the next one (which would then count twice in held-out figures), so
-            # the unusable ones are found now (one decode of each file, kept with `cache`).
+            # Every file is yielded once, in order: a file listed twice is read once, and a
+            # file that fails to decode cannot give its slot to the next one (either would
+            # count a file twice in held-out figures), so the unusable ones are found now (one
+            # decode of each file, kept with `cache`).
+            self.files = once_each(self.files)
             cache, self.cache = self.cache, None
-            self.files = [p for i, p in enumerate(self.files) if self.decode(i) is not None]
+            decoded = [(p, self.decode(i)) for i, p in enumerate(self.files)]
+            self.files = [p for p, audio in decoded if audio is not None]
+            if cache is not None:
+                cache.update(enumerate(audio for _, audio in decoded if audio is not None))
             self.cache = cache
             if not self.files:
                 raise NoUsableAudioError(
@@ -712,7 +739,11 @@ class AudioPyDataset(keras.utils.PyDataset):
     moves to the next epoch (new order, new segments). Under `fit` (and `evaluate`), whose
     `on_epoch_begin`/`on_epoch_end` calls frame each epoch, the first epoch is epoch 0, as
     tf.data's: the `on_epoch_end` Keras sends before the first epoch (its `EpochIterator`
-    resets) and between epochs with none open ends nothing. Endless (`start_batch=k`): item `i` is
+    resets) and between epochs with none open ends nothing. That holds for `WaveGlow` (its
+    `compile` takes no loss) under `fit(..., shuffle=False)`: Keras' default `shuffle=True`
+    reorders a finite PyDataset's batches with Python's unseeded `random`, and on JAX a model
+    compiled with a loss or metrics has Keras read a batch to build them inside the first
+    epoch, whose reset then starts epoch 1. Endless (`start_batch=k`): item `i` is
     batch `k + i` of the endless sequence, i.e. batch `(k + i) % len(self)` of epoch
     `(k + i) // len(self)`, exactly what the tf.data engine's `start_batch` yields, whatever
     `fit`'s `steps_per_epoch` is (Keras calls `on_epoch_end` at the end of every `fit` epoch,
@@ -1029,7 +1060,7 @@ def make_dataset(
                 f"segment_length={segment_length!r} is ignored: whole-utterance mode "
                 f"(whole_utterances={whole_utterances!r}, split={split!r}) yields every file "
                 "whole; pass whole_utterances=False for segments, or leave segment_length out.",
-                stacklevel=2,
+                stacklevel=3,  # the caller's line, past `keeps_pipe_lists`' wrapper
             )
         segment_length = None
     else:
