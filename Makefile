@@ -81,7 +81,7 @@ $(DEMO_STAMP): setup.py pyproject.toml
 	touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
-	KERAS_BACKEND=tensorflow $(BIN)/python -m keras_waveglow.demo --out demo_out
+	KERAS_BACKEND=tensorflow $(BIN)/python -m keras_waveglow.demo --out demo_out --overwrite
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache notebooks/outputs build dist *.egg-info

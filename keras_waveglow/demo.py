@@ -8,10 +8,15 @@ after, vocodes again and evaluates both models against Griffin-Lim and the groun
 Writes under `--out`:
 
     model.keras                 the fine-tuned model
+    split/train/, split/heldout/  the first 80% / last 20% of each utterance (float WAV)
     wavs/                       <utterance>_{griffin_lim,bundled,fine_tuned}.wav
     spectrograms.png            ground truth / Griffin-Lim / bundled / fine-tuned log-mels
     report_bundled/, report/    evaluation reports (index.html, report.json) of both models
     metrics.json                the headline numbers (PESQ-WB of all three, NLL before/after)
+
+`<utterance>` is the file's stem, or `<speaker>_<stem>` for every file when two speakers share a
+stem (as ARCTIC's do). An `--out` that holds an earlier run is replaced only with `--overwrite`
+(`make demo` passes it); its split/ and wavs/ are then emptied first.
 
 The bundled model's quality, data and limits are in its model card
 (`keras_waveglow/weights/squeezewave_128s_klettres.md`).
@@ -21,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -119,19 +126,36 @@ def fit_for_budget(model, dataset, seconds: float, progress: bool = True):
     return budget, history, time.perf_counter() - start
 
 
+def utterance_names(files: list[Path]) -> list[str]:
+    """A name per file for the demo's outputs: its stem, or `<speaker>_<stem>` for every file
+    when two share a stem (each ARCTIC speaker reads the same `arctic_a0001`, ...).
+
+    Example:
+        >>> utterance_names([Path("cmu_us_slt_arctic/wav/arctic_a0001.wav")])
+        ['arctic_a0001']
+    """
+    stems = [path.stem for path in files]
+    if len(set(stems)) == len(stems):
+        return stems
+    speakers = [
+        path.parent.parent.name.removeprefix("cmu_us_").removesuffix("_arctic") for path in files
+    ]
+    return [f"{speaker}_{stem}" for speaker, stem in zip(speakers, stems, strict=True)]
+
+
 def _split_files(files: list[Path], out: Path, sample_rate: int, fraction: float = 0.8):
     """Writes the first `fraction` of each file to train/ and the rest to heldout/."""
     from keras_waveglow.audio import load_audio, save_audio
 
     train, heldout = [], []
-    for path in files:
+    for path, name in zip(files, utterance_names(files), strict=True):
         audio, _ = load_audio(path, sample_rate)
         cut = int(len(audio) * fraction)
         for part, folder, bucket in (
             (audio[:cut], "train", train),
             (audio[cut:], "heldout", heldout),
         ):
-            target = out / "split" / folder / path.name
+            target = out / "split" / folder / f"{name}.wav"
             target.parent.mkdir(parents=True, exist_ok=True)
             save_audio(target, part, sample_rate, subtype="FLOAT", overwrite=True)
             bucket.append(target)
@@ -172,6 +196,7 @@ def run_demo(
     discriminator_width: float = 0.25,
     seed: int = 0,
     verbose: int | str = "auto",
+    overwrite: bool = False,
 ) -> dict:
     """Vocodes the bundled sample with the bundled model, fine-tunes it there, evaluates both.
 
@@ -184,7 +209,8 @@ def run_demo(
     4. Vocodes again and evaluates both models against Griffin-Lim (`evaluation.evaluate`).
 
     Args:
-        out: output folder (created; files in it are replaced).
+        out: output folder (created). One holding an earlier run (its metrics.json or
+            model.keras) is refused unless `overwrite`.
         data: a folder with the festvox layout (default: the bundled `data/`).
         preset: `WaveGlow` preset to start from. Default None (the bundled vocoder).
         budget_seconds: wall-clock fine-tuning budget. Default 600.
@@ -198,9 +224,17 @@ def run_demo(
         discriminator_width: their channel multiplier. Default 0.25 (CPU-sized).
         seed: seed for data order, noise and Griffin-Lim. Default 0.
         verbose: 0 hides the progress bar against the time budget. Default "auto" (shown).
+        overwrite: replace an earlier run in `out` (its split/ and wavs/ emptied first).
+            Default False.
 
     Returns:
         The dict also written to `out/metrics.json`.
+
+    Raises:
+        ValueError, TypeError, FileNotFoundError, FileExistsError, ImportError: bad inputs,
+            as `check_demo_inputs` says, before anything is written.
+        RuntimeError: the fine-tuning diverged (a non-finite loss); the fine-tuned model is
+            not saved.
 
     Example:
         >>> metrics = run_demo("demo_out", budget_seconds=60)
@@ -215,9 +249,13 @@ def run_demo(
     from keras_waveglow.losses import nll_to_log_likelihood
     from keras_waveglow.training import build_gan
 
-    preset, files = check_demo_inputs(data, preset, budget_seconds, batch_size, segment_length)
+    preset, files = check_demo_inputs(
+        data, preset, budget_seconds, batch_size, segment_length, out=out, overwrite=overwrite
+    )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    for owned in ("split", "wavs"):  # an earlier run's (with other data): not mixed in
+        shutil.rmtree(out / owned, ignore_errors=True)
     pretrained = hub.weights_source(preset) is not None
     keras.utils.set_random_seed(seed)
     bundled = WaveGlow.from_preset(preset, seed=seed)
@@ -257,6 +295,12 @@ def run_demo(
     budget, history, train_seconds = fit_for_budget(
         tuner, train_ds, budget_seconds, progress=verbose != 0
     )
+    last_loss = history.history["loss"][-1]
+    if not math.isfinite(last_loss):
+        raise RuntimeError(
+            f"the fine-tuning diverged (loss {last_loss} after {budget.steps} steps, learning "
+            f"rate {learning_rate:g}); no model saved: try a lower learning rate."
+        )
     # Saved uncompiled, as `train`'s waveglow.keras: a compiled model's archive holds an
     # optimizer that was never built, and every load of it warned that it skipped it.
     tuned.save(out / "model.keras")
@@ -267,7 +311,7 @@ def run_demo(
     rows = []
     wav_dir = out / "wavs"
     wav_dir.mkdir(exist_ok=True)
-    for path in files:
+    for path, label in zip(files, utterance_names(files), strict=True):
         audio, sr = load_audio(path, bundled.sample_rate)
         mel = np.asarray(to_mel(audio))
         waves = {
@@ -279,9 +323,9 @@ def run_demo(
         }
         for name, wave in waves.items():
             stem = name.lower().replace("-", "_")
-            save_audio(wav_dir / f"{path.stem}_{stem}.wav", wave, sr, overwrite=True)
+            save_audio(wav_dir / f"{label}_{stem}.wav", wave, sr, overwrite=True)
         mels = {"ground truth": mel, **{k: np.asarray(to_mel(v)) for k, v in waves.items()}}
-        rows.append((path.stem, mels))
+        rows.append((label, mels))
     _spectrogram_figure(rows, out / "spectrograms.png")
 
     common = {"seed": seed, "overwrite": True, "progress": False}
@@ -297,7 +341,7 @@ def run_demo(
         "pretrained": pretrained,
         "train_steps": budget.steps,
         "train_seconds": round(train_seconds, 1),
-        "train_loss_last": history.history["loss"][-1],
+        "train_loss_last": last_loss,
         "heldout_nll_initial": initial_nll,
         "heldout_nll": heldout_nll,
         "heldout_bits_per_sample": bits,
@@ -345,7 +389,9 @@ def summary_lines(metrics: dict) -> list[str]:
     ]
 
 
-def check_demo_inputs(data, preset, budget_seconds, batch_size, segment_length):
+def check_demo_inputs(
+    data, preset, budget_seconds, batch_size, segment_length, out=None, overwrite=False
+):
     """The demo's inputs checked before anything is written or a model is built.
 
     Returns:
@@ -355,11 +401,18 @@ def check_demo_inputs(data, preset, budget_seconds, batch_size, segment_length):
     Raises:
         ValueError: an unknown preset (with the closest names), a budget that is not a
             positive number of seconds, a batch size below 1, a segment length that is not a
-            positive multiple of the preset's group of samples.
+            positive multiple of the preset's group of samples or shorter than its STFT
+            needs, an unreadable audio file (named), or an `out` that cannot be a folder.
         TypeError: a count that is not an int.
         FileNotFoundError: no `cmu_us_*_arctic/wav/*.wav` under `data`.
+        FileExistsError: `out` holds an earlier run and `overwrite` is False.
+        ImportError: matplotlib (the `eval` extra) is missing.
     """
+    import soundfile as sf
+
     from keras_waveglow import _checks, presets
+    from keras_waveglow._paths import folder_refusal
+    from keras_waveglow.evaluation import require_matplotlib
 
     preset = preset or presets.DEFAULT_PRESET
     if preset is None:
@@ -372,12 +425,35 @@ def check_demo_inputs(data, preset, budget_seconds, batch_size, segment_length):
             f"segment_length must be a multiple of the {preset!r} flow's group of {n_group} "
             f"samples; got {segment_length}."
         )
+    shortest = presets.get_preset(preset).get("n_fft", 1024) // 2 + 1
+    if segment_length < shortest:
+        raise ValueError(
+            f"segment_length must be at least n_fft // 2 + 1 = {shortest} samples for the "
+            f"{preset!r} preset's STFT; got {segment_length}."
+        )
+    if out is not None:
+        if (why := folder_refusal(out, "the output folder")) is not None:
+            raise ValueError(why)
+        earlier = [
+            Path(out) / n for n in ("metrics.json", "model.keras") if (Path(out) / n).exists()
+        ]
+        if earlier and not overwrite:
+            raise FileExistsError(
+                f"{out} holds an earlier demo run ({earlier[0].name}); pass --overwrite "
+                "(overwrite=True) to replace it, or choose another --out."
+            )
     files = sorted(Path(data).glob("cmu_us_*_arctic/wav/*.wav"))
     if not files:
         raise FileNotFoundError(
             f"no cmu_us_*_arctic/wav/*.wav under {data}; the demo reads the checkout's data/ "
             "folder (an installed package has none): pass --data with a CMU ARCTIC folder."
         )
+    for path in files:
+        try:
+            sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+            raise ValueError(f"{path}: not a readable audio file ({error}).") from error
+    require_matplotlib("the demo")
     return preset, files
 
 
@@ -394,32 +470,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segment-length", type=int, default=8192)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gan", action="store_true", help="add the HiFi-GAN discriminators")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier run in --out")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up logs")
     args = parser.parse_args(argv)
     try:  # bad input: one line naming it (exit 2), before any file is written
         check_demo_inputs(
-            args.data, args.preset, args.budget_seconds, args.batch_size, args.segment_length
+            args.data,
+            args.preset,
+            args.budget_seconds,
+            args.batch_size,
+            args.segment_length,
+            out=args.out,
+            overwrite=args.overwrite,
         )
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, OSError, ImportError) as error:
         print(f"keras_waveglow.demo: error: {error}", file=sys.stderr)
         return 2
     if not args.verbose:
         from keras_waveglow.cli import hide_backend_startup_logs  # the CLI's own, shared
 
         hide_backend_startup_logs("train")
-    metrics = run_demo(
-        args.out,
-        args.data,
-        args.preset,
-        args.budget_seconds,
-        args.batch_size,
-        args.segment_length,
-        gan=args.gan,
-        seed=args.seed,
-    )
+    try:
+        metrics = run_demo(
+            args.out,
+            args.data,
+            args.preset,
+            args.budget_seconds,
+            args.batch_size,
+            args.segment_length,
+            gan=args.gan,
+            seed=args.seed,
+            overwrite=args.overwrite,
+        )
+    except RuntimeError as error:  # diverged: said in one line, not a traceback
+        print(f"keras_waveglow.demo: error: {error}", file=sys.stderr)
+        return 1
     print(
-        f"\nWrote {args.out}/: model.keras (fine-tuned), wavs/, spectrograms.png, report/, "
-        "report_bundled/, metrics.json"
+        f"\nWrote {args.out}/: model.keras (fine-tuned), split/, wavs/, spectrograms.png, "
+        "report/, report_bundled/, metrics.json"
     )
     for line in summary_lines(metrics):
         print(f"  {line}")

@@ -52,6 +52,7 @@ from __future__ import annotations
 import functools
 import html
 import importlib
+import importlib.util
 import inspect
 import json
 import logging
@@ -812,6 +813,19 @@ def _json_safe(value):
     return value
 
 
+def require_matplotlib(what: str) -> None:
+    """Refuses to start `what` without matplotlib (an extra), before any work.
+
+    Raises:
+        ImportError: matplotlib is not installed; the message names the extra to install.
+    """
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ImportError(
+            f"{what} draws log-mel images with matplotlib, which is not installed: "
+            "pip install 'keras-waveglow[eval]'."
+        )
+
+
 def _save_mel_image(mel: np.ndarray, path: Path, title: str, limits: tuple[float, float]) -> None:
     import matplotlib
 
@@ -1085,7 +1099,8 @@ def evaluate(
         ValueError: no audio files were found, or a bad setting (sigma, denoiser_strength,
             griffin_lim_iters, max_files, seed), refused before anything is loaded or written.
         RuntimeError: the first `SYSTEMATIC_FAILURES` (3) files failed alike after loading
-            (e.g. a plotting library missing, an unwritable folder): nothing is written.
+            (e.g. an unwritable folder): nothing is written.
+        ImportError: matplotlib (the `eval` extra) is missing; checked first.
 
     Example:
         >>> report = evaluate("waveglow.keras", "data/cmu_us_slt_arctic/wav", "report/")
@@ -1104,6 +1119,7 @@ def evaluate(
 
     if max_files is not None and max_files < 1:
         raise ValueError(f"max_files must be >= 1 (or None for all); got {max_files}.")
+    require_matplotlib("evaluate")  # every file's log-mel image; each file failed without it
     seed = _checks.count("seed", seed, 0)  # before the model loads, as typed
     if seed >= 2**32:  # NumPy's RandomState (Griffin-Lim's phase) takes 32-bit words
         raise ValueError(f"seed must be below 2**32; got {seed}.")

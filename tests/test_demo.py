@@ -38,6 +38,9 @@ def test_demo_writes_model_wavs_figure_report_and_metrics(tmp_path):
     assert set(metrics["pesq_wb"]) == {"bundled", "finetuned", "griffin_lim"}
     assert metrics["pesq_wb"]["griffin_lim"] > 1.0
     assert all(metrics["pesq_wb"][k] > 0.9 for k in ("bundled", "finetuned"))
+    # A second run into the same folder is refused (it replaced everything silently).
+    with pytest.raises(FileExistsError, match=r"holds an earlier demo run \(metrics\.json\)"):
+        run_demo(tmp_path, preset="tiny", budget_seconds=1.0, verbose=0)
     # model.keras is saved uncompiled: loading it warns of no optimizer it skipped.
     from keras_waveglow import load_vocoder
 
@@ -55,6 +58,7 @@ def test_demo_writes_model_wavs_figure_report_and_metrics(tmp_path):
         (["--batch-size", "0"], "batch_size must be >= 1; got 0."),
         (["--budget-seconds", "-5"], "budget_seconds must be a finite number > 0; got -5.0."),
         (["--preset", "tiny", "--segment-length", "1001"], "a multiple of the 'tiny' flow's"),
+        (["--preset", "tiny", "--segment-length", "8"], "at least n_fft // 2 + 1 = 513"),
     ],
 )
 def test_bad_demo_arguments_are_refused_in_one_line_before_anything_is_written(
@@ -102,3 +106,70 @@ def test_summary_rounds_numbers_for_people():
         "PESQ (wideband; whole utterances, the first 80% tuned on): bundled model 1.44, "
         "fine-tuned 1.05, Griffin-Lim n/a",
     ]
+
+
+def test_demo_refuses_bad_outputs_unreadable_data_and_a_missing_plotter_first(
+    tmp_path, capsys, monkeypatch
+):
+    """Each was a traceback, two of them after split/ was written and a model evaluated."""
+    import shutil
+    import sys
+
+    def refused(args, message):
+        assert demo.main(["--preset", "tiny", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("keras_waveglow.demo: error: ") and message in err, err
+
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    refused(["--out", str(a_file)], "afile")
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "metrics.json").write_text("{}")
+    refused(["--out", str(earlier)], "holds an earlier demo run (metrics.json); pass --overwrite")
+    data = tmp_path / "data"
+    shutil.copytree(demo.DEFAULT_DATA, data)
+    bad = data / "cmu_us_slt_arctic" / "wav" / "arctic_b0001.wav"
+    bad.write_bytes(b"not audio at all")
+    out = tmp_path / "out"
+    refused(["--out", str(out), "--data", str(data)], f"{bad}: not a readable audio file")
+    bad.unlink()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    refused(["--out", str(out), "--data", str(data)], "pip install 'keras-waveglow[eval]'")
+    assert not out.exists() and list(earlier.iterdir()) == [earlier / "metrics.json"]
+
+
+def test_utterance_names_tell_speakers_apart_when_they_share_a_file_name():
+    """Every ARCTIC speaker reads arctic_a0001...: with two speakers, the split and wav files
+    of one overwrote the other's (training used one speaker twice)."""
+    from pathlib import Path
+
+    one = [
+        Path("d/cmu_us_slt_arctic/wav/arctic_a0009.wav"),
+        Path("d/cmu_us_awb_arctic/wav/arctic_a0007.wav"),
+    ]
+    assert demo.utterance_names(one) == ["arctic_a0009", "arctic_a0007"]
+    shared = [*one, Path("d/cmu_us_awb_arctic/wav/arctic_a0009.wav")]
+    assert demo.utterance_names(shared) == [
+        "slt_arctic_a0009",
+        "awb_arctic_a0007",
+        "awb_arctic_a0009",
+    ]
+
+
+@pytest.mark.tensorflow_only
+def test_a_diverged_fine_tuning_is_named_and_saves_no_model(tmp_path, monkeypatch, capsys):
+    """A NaN loss saved the broken model.keras and died in save_audio with a traceback."""
+    import keras
+
+    def diverged(model, dataset, seconds, progress=True):
+        history = keras.callbacks.History()
+        history.history = {"loss": [math.nan]}
+        return types.SimpleNamespace(steps=3), history, 1.0
+
+    monkeypatch.setattr(demo, "fit_for_budget", diverged)
+    args = ["--out", str(tmp_path / "out"), "--preset", "tiny", "--budget-seconds", "1"]
+    assert demo.main([*args, "--segment-length", "4096", "--batch-size", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "the fine-tuning diverged (loss nan after 3 steps" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "model.keras").exists()

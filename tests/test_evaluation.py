@@ -638,6 +638,17 @@ def test_evaluate_past_bad_files_with_the_report_inside_the_data(tmp_path):
         assert "1 utterance(s) with metrics that could not be computed" in page
 
 
+def test_evaluate_without_matplotlib_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    """Without the plotting library every file was vocoded and scored, then failed, and
+    nothing was written; now one line names the extra to install (exit 2)."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    argv = ["evaluate", "--model", str(tmp_path / "never_loaded.keras"), "--data", "data"]
+    assert cli.main([*argv, "--out", str(tmp_path / "report")]) == 2
+    err = capsys.readouterr().err
+    assert "matplotlib, which is not installed: pip install 'keras-waveglow[eval]'" in err
+    assert not (tmp_path / "report").exists()
+
+
 def test_evaluate_refuses_bad_settings_first_scores_a_file_once_and_writes_nothing_for_none(
     tmp_path, capsys, caplog
 ):
