@@ -1211,6 +1211,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.last_saved_step = None
         self._step = None  # the step counter, read at each epoch's start and counted on from there
         self._epoch_start = None  # the step counter when the epoch began: logs average since
+        self._epoch = None  # Keras' index of the epoch running (the state's "epoch" of a save)
         state = read_training_state(self.directory)  # (checked even where `last` says more)
         # The ranking `last.weights.h5` carries is the one of its own save (atomic with it);
         # the state file, written after it, may be one save behind (runs before 2026-12-07
@@ -1272,13 +1273,17 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         # ends inside a call of several steps, so the count is set right at each epoch.
         self._step = int(ops.convert_to_numpy(self.model.step_counter.value))
         self._epoch_start = self._step
+        self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         # `batch` is the epoch's index of the last step run (several per call with
         # steps_per_execution), so the count stays exact without reading the device.
         self._step = (self._epoch_start or 0) + batch + 1
         if self.save_freq > 0 and self._step % self.save_freq == 0:
-            self.save(logs, epoch=None)
+            # The epoch the step is in: after a resume off the grid every save comes here,
+            # and the state's epoch stayed at the resumed one's (on_epoch_end saves no step
+            # twice).
+            self.save(logs, epoch=self._epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq > 0:

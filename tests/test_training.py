@@ -1994,6 +1994,10 @@ def test_extending_a_run_that_stopped_mid_epoch_keeps_the_checkpoint_grid(tmp_pa
     assert [row["epoch"] for row in rows] == ["0", "1", "2", "3"]  # steps 1-2, 3, 4-5, 6
     assert [row["step"] for row in rows] == ["2", "3", "5", "6"]  # the step each ended at
     assert read_training_state(tmp_path / "extended")["step"] == 6
+    # The state's epoch is the log's (it stayed at 1, the resumed one's: saves on the grid
+    # copied the previous state's).
+    assert read_training_state(tmp_path / "extended")["epoch"] == 3
+    assert read_training_state(tmp_path / "straight")["epoch"] == 2
     for step in ("4", "6"):
         a, b = WaveGlow.from_preset("tiny"), WaveGlow.from_preset("tiny")
         a.load_weights(tmp_path / "straight" / "snaps" / f"{step}.weights.h5")

@@ -3,9 +3,20 @@
 # for the bundled vocoder's recipe: prepare klettres there from the carried .deb, train with
 # `keras-waveglow train` for BUDGET seconds, and copy results to $OUT as they come (a run
 # stopped at its limit still returns them): the latest checkpoint's generator as float16
-# (generator.weights.h5, under the 16 MiB per-file limit; Adam's moments do not come back, so
-# the next run continues with INIT=<that file>), log.csv, training_state.json, progress.txt
-# (unix time and step at each checkpoint), the log's tail, the GPU's name.
+# (generator.weights.h5, under the 16 MiB per-file limit; Adam's moments do not come back),
+# log.csv, training_state.json, progress.txt (unix time and step of each export: every 15 s
+# poll that finds a new checkpoint), the log's tail (and prepare's, when it fails), and
+# gpu.txt: the GPU's name, whether the run is new or resumed, and how it ended.
+#
+# Continuing: a second call with the same settings resumes the run exactly, but only on a
+# machine still warm (the device tool gives one back after about 30 s idle; a fresh one starts
+# bare, and gpu.txt then says "new run"). On a fresh machine, continue from the returned
+# generator: copy it over keras_waveglow/weights/squeezewave_128s_klettres.weights.h5 in the
+# working tree (the same size, so the carry stays under 64 MiB; a copy anywhere else is
+# git-ignored or pushes past it; never commit it), run with that INIT, then restore the file
+# (`git show HEAD:<path> > <path>`). A call whose settings differ from the warm machine's run
+# moves that run aside and starts a new one (it was forced into --resume, refused, and the old
+# run's generator came back as this call's).
 #
 # Here: bash benchmarks/gpu/pack.sh; then the device tool's `run` with carry [".gpu"] and
 #   command: BUDGET=330 bash benchmarks/gpu/train.sh        (timeout_s 600)
@@ -49,8 +60,17 @@ fi
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1
 (nvidia-smi --query-gpu=name,memory.total --format=csv || echo "no nvidia-smi") > "$OUT/gpu.txt" 2>&1
 start=$(date +%s)
-[ -f "$WORK/klettres/train.txt" ] || $PY -m keras_waveglow.cli prepare klettres \
-  --deb .gpu/klettres-data.deb --dest "$WORK/klettres" --sample-rate 22050 > "$WORK/prepare.log" 2>&1
+if [ ! -f "$WORK/klettres/train.txt" ]; then
+  # Its reason comes back: under `set -e` a failure ended the call with gpu.txt alone.
+  prepared=0
+  $PY -m keras_waveglow.cli prepare klettres --deb .gpu/klettres-data.deb \
+    --dest "$WORK/klettres" --sample-rate 22050 > "$WORK/prepare.log" 2>&1 || prepared=$?
+  if [ "$prepared" != 0 ]; then
+    echo "prepare failed (exit $prepared); its log: prepare_log.txt" >> "$OUT/gpu.txt"
+    tail -n 200 "$WORK/prepare.log" | tee "$OUT/prepare_log.txt" >&2
+    exit "$prepared"
+  fi
+fi
 echo "prepared in $(( $(date +%s) - start )) s" >> "$OUT/gpu.txt"
 run="$WORK/run"
 
@@ -74,10 +94,26 @@ as e; e('$source', '$OUT/weights.tmp.weights.h5', 'float16')"; then
   last_step=$step
 }
 
+# This call's settings: a run on this (still warm) machine made with the same ones is resumed
+# exactly; one made with others is moved aside and a new run starts.
+settings="$PRESET $BATCH $SEGMENT $LR $MAE $STFT $SAVE_EVERY $STEPS ${INIT:-} ${EMA:-}"
+settings+=" ${REMOVE_GROUP_MEAN:-} ${GROUP_MEAN_WINDOW:-} ${EVEN:-} ${AUGMENT_SPEED:-}"
+settings+=" ${AUGMENT_EQ:-} ${GAN:-0} ${DISC_WIDTH:-} ${WARMUP:-} ${ADV:-} ${FM:-}"
+if [ -f "$run/training_state.json" ] && [ "$(cat "$WORK/run.settings" 2>/dev/null)" != "$settings" ]; then
+  aside="$WORK/run.$(date +%s)"
+  mv "$run" "$aside"
+  echo "the machine's run had other settings: moved to $aside" >> "$OUT/gpu.txt"
+fi
 init=()
 [ -n "${INIT:-}" ] && init=(--init-from "$INIT")
-# A rerun on the same (still warm) machine continues the run exactly instead.
-[ -f "$run/training_state.json" ] && init=(--resume)
+if [ -f "$run/training_state.json" ]; then
+  init=(--resume)
+  echo "resumed at step $($PY -c "import json; print(json.load(open('$run/training_state.json'))['step'])")" >> "$OUT/gpu.txt"
+else
+  rm -rf "$run"  # a start killed before its first checkpoint
+  echo "new run${INIT:+ from $INIT}" >> "$OUT/gpu.txt"
+fi
+echo "$settings" > "$WORK/run.settings"
 # Both the first call and a resumed one: `--resume` refuses another optimizer (EMA or not).
 [ -n "${EMA:-}" ] && init+=(--ema "$EMA" --keep-every "$SAVE_EVERY")
 [ -n "${REMOVE_GROUP_MEAN:-}" ] && init+=(--remove-group-mean)
