@@ -50,9 +50,17 @@ def file_in_the_way(path: str | os.PathLike) -> Path | None:
 
 
 def folder_refusal(path: str | os.PathLike, what: str) -> str | None:
-    """Why `path` cannot be a folder (`what`: e.g. "the output folder"), or None."""
+    """Why `path` cannot be a folder to write in (`what`: e.g. "the output folder"), or None:
+    a file in the way, or the folder (or its nearest existing ancestor, where it would be
+    made) not writable."""
     blocker = file_in_the_way(path)
     if blocker is None:
+        path = Path(path)
+        existing = next((p for p in (path, *path.parents) if p.exists()), None)
+        if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+            # Found here, not after every file is vocoded or scored (or in a traceback).
+            where = "" if existing == path else f" ({existing}, where it would be made)"
+            return f"{path}: {what} is not writable{where}."
         return None
     if blocker.is_symlink() and not blocker.exists():
         return f"{path}: {blocker} is a broken symbolic link (to {os.readlink(blocker)})."

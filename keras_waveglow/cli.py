@@ -739,6 +739,17 @@ def _fill_train_options(args) -> str | None:
     return None
 
 
+def _started_from(out: Path, init_from: str) -> bool:
+    """Whether the run in `out` was started with `--init-from` naming the same file."""
+    try:
+        recorded = json.loads((out / _RECIPE_FILE).read_text(encoding="utf-8")).get("init_from")
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(recorded, str):
+        return False
+    return recorded == init_from or Path(recorded).resolve() == Path(init_from).resolve()
+
+
 def _check_train(args) -> int:
     """What `train` can refuse before TensorFlow loads and the data is scanned: at once."""
     from keras_waveglow.presets import PRESETS, did_you_mean
@@ -754,10 +765,14 @@ def _check_train(args) -> int:
         if getattr(args, option) is not None
     ]
     if args.resume and args.init_from is not None:
-        return refuse(
-            "--init-from starts a new run from other weights; --resume continues the run in "
-            "--out from its own checkpoint: give one of them."
-        )
+        # "The same command with --resume" (what an interrupted run says): the run's own
+        # --init-from is taken, and left to the checkpoint; another is refused.
+        if not _started_from(Path(args.out), args.init_from):
+            return refuse(
+                "--init-from starts a new run from other weights; --resume continues the run "
+                "in --out from its own checkpoint: give one of them."
+            )
+        args.init_from = None
     if (problem := _fill_train_options(args)) is not None:
         return refuse(problem)
     out = Path(args.out)
@@ -805,51 +820,58 @@ def _check_train(args) -> int:
 
 
 def _run_train(args) -> int:
+    import warnings
+
     from keras_waveglow.training import train
 
     try:
-        summary = train(
-            args.data,
-            args.out,
-            preset=args.preset,
-            steps=args.steps,
-            batch_size=args.batch_size,
-            segment_length=args.segment_length,
-            split=args.split,
-            gan=args.gan,
-            discriminator_width=args.discriminator_width,
-            msd_groups=args.msd_groups,
-            discriminator_padding=args.discriminator_padding,
-            discriminator_normalization=args.discriminator_normalization,
-            discriminator_start_step=args.discriminator_start,
-            discriminator_warmup_steps=args.discriminator_warmup,
-            adv_weight=args.adv_weight,
-            fm_weight=args.fm_weight,
-            mae_weight=args.mae_weight,
-            stft_weight=args.stft_weight,
-            remove_group_mean=args.remove_group_mean,
-            group_mean_window=args.group_mean_window,
-            even_weight=args.even_weight,
-            mixed_precision=args.mixed_precision,
-            learning_rate=args.learning_rate,
-            clipnorm=args.clipnorm or None,
-            ema=args.ema,
-            save_every=args.save_every,
-            keep_every=args.keep_every,
-            sample_every=args.sample_every,
-            resume=args.resume,
-            init_from=args.init_from,
-            dequantize=args.dequantize,
-            augment_speed=args.augment_speed,
-            augment_eq_db=args.augment_eq,
-            peak=args.peak,
-            trim_db=args.trim_db,
-            seed=args.seed,
-        )
+        with warnings.catch_warnings():  # said below as the command's own line
+            warnings.filterwarnings("ignore", message=r".*nothing to train", category=UserWarning)
+            summary = train(
+                args.data,
+                args.out,
+                preset=args.preset,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                segment_length=args.segment_length,
+                split=args.split,
+                gan=args.gan,
+                discriminator_width=args.discriminator_width,
+                msd_groups=args.msd_groups,
+                discriminator_padding=args.discriminator_padding,
+                discriminator_normalization=args.discriminator_normalization,
+                discriminator_start_step=args.discriminator_start,
+                discriminator_warmup_steps=args.discriminator_warmup,
+                adv_weight=args.adv_weight,
+                fm_weight=args.fm_weight,
+                mae_weight=args.mae_weight,
+                stft_weight=args.stft_weight,
+                remove_group_mean=args.remove_group_mean,
+                group_mean_window=args.group_mean_window,
+                even_weight=args.even_weight,
+                mixed_precision=args.mixed_precision,
+                learning_rate=args.learning_rate,
+                clipnorm=args.clipnorm or None,
+                ema=args.ema,
+                save_every=args.save_every,
+                keep_every=args.keep_every,
+                sample_every=args.sample_every,
+                resume=args.resume,
+                init_from=args.init_from,
+                dequantize=args.dequantize,
+                augment_speed=args.augment_speed,
+                augment_eq_db=args.augment_eq,
+                peak=args.peak,
+                trim_db=args.trim_db,
+                seed=args.seed,
+            )
     except (FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"keras-waveglow train: error: {error}", file=sys.stderr)
         return 2
-    if summary["new_steps"] == 0:
+    except OSError as error:  # e.g. a disk that filled: the checkpoints written so far stay
+        print(f"keras-waveglow train: error: {error}", file=sys.stderr)
+        return 1
+    if summary["new_steps"] == 0:  # said here; train's own warning of it is left out
         print(
             f"nothing to train: {args.out} is at step {summary['steps']} already "
             f"(--steps {args.steps}); checkpoint {summary['checkpoint']}"
@@ -890,7 +912,8 @@ def _run_train(args) -> int:
     elif summary["interrupted"]:
         print(
             f"stopped by {summary['interrupted']} at step {summary['steps']} of {args.steps}; "
-            "the same command with --resume continues it.",
+            f"`keras-waveglow train --out {args.out} --resume` (or the same command with "
+            "--resume) continues it.",
             file=sys.stderr,
         )
         return 128 + getattr(signal, summary["interrupted"])  # as the shell reports a signal
@@ -984,7 +1007,12 @@ def _check_vocode(args) -> int:
 
 
 def _check_evaluate(args) -> int:
-    return _check_denoise_mode(args, "evaluate")
+    if code := _check_denoise_mode(args, "evaluate"):
+        return code
+    if (problem := folder_refusal(args.out, "the report folder")) is not None:
+        print(f"evaluate failed: {problem}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _run_vocode(args) -> int:
@@ -1184,6 +1212,16 @@ def _run_compare(args) -> int:
     if out is not None and (blocker := file_in_the_way(out.parent)) is not None:
         print(f"compare failed: --json {out}: {blocker} is a file, not a folder", file=sys.stderr)
         return 2
+    inputs = [
+        Path(r) / "report.json" if Path(r).is_dir() else Path(r) for r in (args.base, args.new)
+    ]
+    if out is not None and any(out.resolve() == p.resolve() for p in inputs):
+        # --overwrite replaced the evaluation report being compared with the comparison.
+        print(
+            f"compare failed: --json {out} is one of the reports compared; choose another file",
+            file=sys.stderr,
+        )
+        return 2
     if out is not None and out.exists() and not args.overwrite:
         print(f"compare failed: {out} exists (give --overwrite to replace it)", file=sys.stderr)
         return 2
@@ -1256,6 +1294,8 @@ def _check_average(args) -> int:
     seen = {}
     for checkpoint in args.checkpoints:
         path = Path(checkpoint)
+        if path.is_dir():  # "no such checkpoint" before
+            return _refuse_folder_as_checkpoint("average", path)
         key = path.resolve() if path.exists() else path.absolute()
         if key in seen:
             same = "" if seen[key] == checkpoint else f" (the same file as {seen[key]})"
@@ -1337,18 +1377,23 @@ def _check_export_weights(args) -> int:
     checkpoint, a bad --out."""
     source = Path(args.checkpoint)
     if source.is_dir():
-        found = sorted(p.name for p in source.glob("*.weights.h5") if p.is_file())
-        hint = (
-            f"name a checkpoint file in it: {', '.join(str(source / n) for n in found)}"
-            if found
-            else "it holds no .weights.h5 file to export"
-        )
-        print(
-            f"keras-waveglow export-weights: error: {source}: a folder, not a checkpoint; {hint}.",
-            file=sys.stderr,
-        )
-        return 2
+        return _refuse_folder_as_checkpoint("export-weights", source)
     return _check_weights_output("export-weights", args)
+
+
+def _refuse_folder_as_checkpoint(command: str, source: Path) -> int:
+    """A run folder given where a checkpoint file goes: refused, naming the files in it."""
+    found = sorted(p.name for p in source.glob("*.weights.h5") if p.is_file())
+    hint = (
+        f"name a checkpoint file in it: {', '.join(str(source / n) for n in found)}"
+        if found
+        else "it holds no .weights.h5 file"
+    )
+    print(
+        f"keras-waveglow {command}: error: {source}: a folder, not a checkpoint; {hint}.",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _run_export_weights(args) -> int:

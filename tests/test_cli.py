@@ -406,6 +406,10 @@ def test_train_prepare_export_average_refuse_bad_paths_and_options_before_any_wo
             ["average", str(generator), str(run / "last.weights.h5"), "--out", str(checkpoint)],
             f"average: error: --out {checkpoint}: a training checkpoint",
         ),
+        (  # "no such checkpoint" before
+            ["average", str(generator), str(run), "--out", str(tmp_path / "avg.weights.h5")],
+            f"average: error: {run}: a folder, not a checkpoint; name a checkpoint file in it",
+        ),
     ]
     result = _python(_REFUSED_OR_EXITED, *(json.dumps(argv) for argv, _ in cases))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -437,3 +441,42 @@ def test_train_refuses_prose_given_as_a_file_list_in_one_message(tmp_path, capsy
     assert err.endswith("'); is it a file list?\n") and err.count("\n") == 1
     assert "Line 0" in err and "Line 1:" not in err and len(err) < 500 + len(str(readme))
     assert not out.exists()
+
+
+def test_unwritable_output_folders_and_a_comparison_over_its_report_are_refused_first(
+    tmp_path, monkeypatch, capsys
+):
+    """An unwritable --out: `train` ended in a PermissionError traceback, `vocode` and
+    `evaluate` failed every file after all the work (exit 1). `compare --json` with
+    --overwrite replaced the report it compared. All now exit 2 before any work."""
+    from keras_waveglow import _paths
+    from keras_waveglow.cli import main
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # As for a user without write permission (root passes os.access on any folder).
+    monkeypatch.setattr(
+        _paths.os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode)
+    )
+    mel = tmp_path / "m.npy"
+    mel.write_bytes(b"never read")
+    train = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    cases = [
+        ([*train, "--out", str(locked / "run")], "keras-waveglow train: error: --out"),
+        (["vocode", str(mel), "-o", str(locked / "wavs")], "vocode failed: "),
+        (["evaluate", "--data", str(mel), "--out", str(locked)], "evaluate failed: "),
+    ]
+    for argv, prefix in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert prefix in err and "is not writable" in err and "Traceback" not in err, err
+    assert list(locked.iterdir()) == []
+    report = tmp_path / "rep"
+    report.mkdir()
+    (report / "report.json").write_text('{"kept": true}')
+    for target in (report / "report.json", tmp_path / "rep" / ".." / "rep" / "report.json"):
+        argv = ["compare", str(report), str(report), "--json", str(target), "--overwrite"]
+        assert main(argv) == 2
+        assert "is one of the reports compared" in capsys.readouterr().err
+    assert (report / "report.json").read_text() == '{"kept": true}'
