@@ -140,8 +140,13 @@ def _is_array(value) -> bool:
 
 
 def _sigma_tensor(sigma):
-    """A backend tensor sigma (values unchecked: it may be traced) shaped as `_check_sigma`
-    shapes an array: a scalar as it is, one per example (B,) as (B, 1, 1)."""
+    """A backend tensor sigma (values unchecked: it may be traced) as float32, shaped as
+    `_check_sigma` shapes an array: a scalar as it is, one per example (B,) as (B, 1, 1). A
+    bool tensor is refused (TensorFlow multiplied the noise by it as a logical AND)."""
+    dtype = keras.backend.standardize_dtype(sigma.dtype)
+    if dtype == "bool" or not dtype.startswith(("float", "bfloat", "int", "uint")):
+        raise TypeError(f"sigma must be a number or a tensor of numbers; got a {dtype} tensor.")
+    sigma = ops.cast(sigma, "float32")  # TensorFlow refused int and float16 in the product
     shape = tuple(sigma.shape)
     if len(shape) == 1:
         return ops.reshape(sigma, (-1, 1, 1))
@@ -635,7 +640,8 @@ class WaveGlow(keras.Model):
         trace time, the mel returned waits for the run-time check.
 
         Raises:
-            ValueError: not of rank 3, or not `n_mel_channels` channels on the last axis.
+            ValueError: not of rank 3, a batch of 0, or not `n_mel_channels` channels on the
+                last axis.
             tf.errors.InvalidArgumentError: the same, found at run time (TensorFlow, a
                 channel axis unknown at trace time).
         """
@@ -649,6 +655,9 @@ class WaveGlow(keras.Model):
         if rank != 3:
             raise ValueError(f"mel must have {expected}; got shape {tuple(mel.shape)}.")
         shape = tuple(_dim(mel, i) for i in range(3))
+        if isinstance(shape[0], int) and shape[0] == 0:
+            # JAX failed in a reshape ("integer modulo by zero"), TensorFlow gave empty outputs.
+            raise ValueError(f"mel holds no examples: shape {tuple(mel.shape)} (batch 0).")
         return _require(
             mel,
             shape[2] == self.n_mel_channels,
@@ -809,26 +818,39 @@ class WaveGlow(keras.Model):
         return z, log_det
 
     def _latent_length(self, z, mel):
-        """Checks a given z against the mel; returns the audio length (samples) it stands for."""
-        if len(z.shape) != 3 or z.shape[-1] != self.n_group:
-            raise ValueError(
-                f"z must have shape (batch, samples // n_group, {self.n_group}); "
-                f"got {tuple(z.shape)}."
-            )
-        steps, frames = z.shape[1], mel.shape[1]
-        if (
-            steps is not None
-            and frames is not None
-            and steps * self.n_group > frames * self.hop_length
-        ):
-            raise ValueError(
-                f"z too long for the mel: {steps} steps x n_group {self.n_group} = "
-                f"{steps * self.n_group} samples > {frames} frames x hop {self.hop_length} = "
-                f"{frames * self.hop_length} samples."
-            )
-        if z.shape[0] is not None and mel.shape[0] is not None and z.shape[0] != mel.shape[0]:
-            raise ValueError(f"z and mel batch sizes differ: {z.shape[0]} vs {mel.shape[0]}.")
-        return (steps if steps is not None else ops.shape(z)[1]) * self.n_group
+        """Checks a given z against the mel; returns `(z, length)`: z to compute with and the
+        audio length (samples) it stands for. On TensorFlow, where a dimension is unknown at
+        trace time, the checks run with the graph (a z too long for the mel was vocoded, a
+        correct z of unknown channels refused)."""
+        layout = f"(batch, samples // n_group, {self.n_group})"
+        try:
+            rank = len(z.shape)
+        except ValueError:  # a TensorShape of unknown rank
+            raise self._unknown_rank("z", f"rank 3 {layout}") from None
+        if rank != 3:
+            raise ValueError(f"z must have shape {layout}; got {tuple(z.shape)}.")
+        shape = tuple(_dim(z, i) for i in range(3))
+        batch, steps = shape[:2]
+        mel_batch, frames = _dim(mel, 0), _dim(mel, 1)
+        z = _require(
+            z, shape[2] == self.n_group, "z must have shape " + layout + "; got {}.", shape
+        )
+        z = _require(
+            z,
+            steps * self.n_group <= frames * self.hop_length,
+            "z too long for the mel: {} steps x n_group {} = {} samples > {} frames x hop {} = "
+            "{} samples.",
+            steps,
+            self.n_group,
+            steps * self.n_group,
+            frames,
+            self.hop_length,
+            frames * self.hop_length,
+        )
+        z = _require(
+            z, batch == mel_batch, "z and mel batch sizes differ: {} vs {}.", batch, mel_batch
+        )
+        return z, steps * self.n_group
 
     def inverse(self, mel, sigma: float = 0.6, seed=None, z=None):
         """Maps latent noise back to audio: vocoding.
@@ -865,7 +887,7 @@ class WaveGlow(keras.Model):
             length = ops.shape(mel)[1] * self.hop_length
         else:
             z = _as_array(z, "z", f"(batch, samples // n_group, {self.n_group})")
-            length = self._latent_length(z, mel)
+            z, length = self._latent_length(z, mel)
         # A frame-rate conditioning passes through whole: each WN crops it to z's length.
         cond = self._group_condition(upsampled, length)
         steps = length // self.n_group
@@ -873,11 +895,11 @@ class WaveGlow(keras.Model):
             seed = self.seed_generator if seed is None else seed
             shape = (ops.shape(cond)[0], steps, self.n_group)
             batch = shape[0]
-            if isinstance(sigma, np.ndarray) and isinstance(batch, int):
-                if sigma.shape[0] not in (1, batch):
+            rows = tuple(getattr(sigma, "shape", ()))[:1]  # (B, 1, 1): an array or a tensor
+            if rows and isinstance(rows[0], int) and isinstance(batch, int):
+                if rows[0] not in (1, batch):
                     raise ValueError(
-                        f"sigma has {sigma.shape[0]} values (one per example) for a batch of "
-                        f"{batch} mels."
+                        f"sigma has {rows[0]} values (one per example) for a batch of {batch} mels."
                     )
             z = random.normal(shape, seed=seed) * sigma
         z = ops.cast(z, self.compute_dtype)

@@ -210,7 +210,7 @@ class Conv1D(layers.Layer):
         self.filters = _checks.count("Conv1D filters", filters, 1)
         self.kernel_size = _checks.count("Conv1D kernel_size", kernel_size, 1)
         self.dilation_rate = _checks.count("Conv1D dilation_rate", dilation_rate, 1)
-        self.weight_norm = bool(weight_norm)
+        self.weight_norm = _checks.flag("weight_norm", weight_norm)  # bool("no") is True
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
@@ -316,7 +316,7 @@ class SeparableConv1D(layers.Layer):
         self.dilation_rate = _checks.count("SeparableConv1D dilation_rate", dilation_rate, 1)
         if self.kernel_size % 2 != 1:
             raise ValueError(f"SeparableConv1D kernel_size must be odd; got {kernel_size}.")
-        self.weight_norm = bool(weight_norm)
+        self.weight_norm = _checks.flag("weight_norm", weight_norm)  # bool("no") is True
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
@@ -589,8 +589,8 @@ class Invertible1x1Conv(layers.Layer):
 
     def __init__(self, lu_decomposed: bool = False, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.lu_decomposed = bool(lu_decomposed)
-        self.seed = seed
+        self.lu_decomposed = _checks.flag("lu_decomposed", lu_decomposed)
+        self.seed = None if seed is None else _checks.count("seed", seed, 0)  # at build, NumPy's
 
     def build(self, input_shape):
         _check_input(self, "x", input_shape)
@@ -932,8 +932,22 @@ class AffineCoupling(layers.Layer):
         _check_input(self, "x", x_shape, self.n_channels)
         if cond_shape is not None:
             _check_input(self, "cond", cond_shape)
+            self._cond_channels = None if cond_shape[-1] is None else int(cond_shape[-1])
         self.wn.build((*tuple(x_shape)[:-1], self.n_half), cond_shape)
         self.built = True
+
+    def _check_cond(self, what: str, x_shape, cond) -> None:
+        """cond as built, with x's batch and time where both are known: a rank-2 cond was
+        broadcast over the batch (every example the same conditioning), other channels or
+        lengths gave the backends' errors, which name neither."""
+        _check_input(self, "cond", cond.shape, getattr(self, "_cond_channels", None))
+        for axis, name in ((0, "batch"), (1, "time")):
+            a, b = tuple(x_shape)[axis], tuple(cond.shape)[axis]
+            if a is not None and b is not None and int(a) != int(b):
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r}: cond must have the {name} of {what} "
+                    f"({a}); got shape {tuple(cond.shape)}."
+                )
 
     def _scale_shift(self, x_a, cond):
         out = self.wn(x_a, cond)
@@ -944,6 +958,7 @@ class AffineCoupling(layers.Layer):
 
     def call(self, x, cond):
         _check_input(self, "x", x.shape, self.n_channels)
+        self._check_cond("x", x.shape, cond)
         x_a, x_b = x[..., : self.n_half], x[..., self.n_half :]
         log_s, b = self._scale_shift(x_a, cond)
         y_b = ops.exp(log_s) * x_b + b
@@ -952,6 +967,7 @@ class AffineCoupling(layers.Layer):
 
     def inverse(self, y, cond):
         _check_input(self, "y", y.shape, self.n_channels)
+        self._check_cond("y", y.shape, cond)
         y_a, y_b = y[..., : self.n_half], y[..., self.n_half :]
         log_s, b = self._scale_shift(y_a, cond)
         x_b = (y_b - b) * ops.exp(-log_s)

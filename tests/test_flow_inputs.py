@@ -8,7 +8,7 @@ import pytest
 from keras import ops
 
 from keras_waveglow import ActNorm, Conv1D, SeparableConv1D, WaveGlow
-from keras_waveglow.layers import WN, AffineCoupling, MelUpsampler
+from keras_waveglow.layers import WN, AffineCoupling, Invertible1x1Conv, MelUpsampler
 
 BACKEND = keras.backend.backend()
 if BACKEND == "tensorflow":
@@ -267,6 +267,17 @@ def test_inverse_takes_one_sigma_per_example_as_an_array():
     np.testing.assert_allclose(run(ops.convert_to_tensor(0.3)), run(0.3), atol=1e-6)
     with pytest.raises(ValueError, match=r"one per example, .* got shape \(2, 8\)"):
         run(ops.ones((2, 8)))
+    # Tensors of other dtypes: TensorFlow refused int32 and float16 in the product (JAX took
+    # them), and multiplied the noise by a bool as a logical AND; a wrong count was the
+    # backend's broadcast error.
+    np.testing.assert_allclose(run(ops.convert_to_tensor(np.int32(1))), run(1.0), atol=1e-6)
+    np.testing.assert_allclose(run(ops.convert_to_tensor(np.float16(0.5))), run(0.5), atol=1e-6)
+    with pytest.raises(
+        TypeError, match="sigma must be a number or a tensor of numbers; got a bool"
+    ):
+        run(ops.convert_to_tensor(True))
+    with pytest.raises(ValueError, match=r"sigma has 3 values .* for a batch of 2 mels"):
+        run(ops.convert_to_tensor([0.3, 0.6, 0.9]))
 
 
 def test_inverse_takes_z_as_a_nested_list():
@@ -393,9 +404,74 @@ def test_building_blocks_refuse_arguments_out_of_range(build, message):
         build()
 
 
+def test_an_empty_batch_is_refused_on_every_backend():
+    """JAX failed in a reshape ("integer modulo by zero"); TensorFlow returned empty outputs."""
+    model = WaveGlow.from_preset("tiny", seed=0)
+    mel, audio = _data(batch=2, frames=4, samples=1024)
+    with pytest.raises(ValueError, match=r"mel holds no examples: shape \(0, 4, 80\)"):
+        model.inverse(mel[:0])
+    with pytest.raises(ValueError, match="mel holds no examples"):
+        model.forward(audio[:0], mel[:0])
+
+
+@pytest.mark.tensorflow_only
+def test_a_given_z_is_checked_in_a_graph_with_unknown_dimensions():
+    """Checked on static shapes only: in a traced function a z too long for the mel was
+    vocoded, a batch mismatch failed in a ConcatOp, and a right z of unknown channels was
+    refused at trace time."""
+    model = WaveGlow.from_preset("tiny", seed=0)
+    mel, _ = _data(batch=2, frames=4)
+    steps = 4 * model.hop_length // model.n_group
+    spec = tf.TensorSpec((None, None, None), tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, 80), tf.float32), spec])
+    def vocode(mel, z):
+        return model.inverse(mel, z=z)
+
+    z = np.zeros((2, steps, model.n_group), "float32")
+    np.testing.assert_allclose(vocode(mel, z).numpy(), model.inverse(mel, z=z).numpy(), atol=1e-5)
+    longer = np.zeros((2, steps + 2, model.n_group), "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z too long for the mel"):
+        vocode(mel, longer)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z and mel batch sizes differ"):
+        vocode(mel, z[:1])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="z must have shape"):
+        vocode(mel, np.zeros((2, steps, 3), "float32"))
+
+
+def test_a_coupling_refuses_a_cond_that_does_not_fit_by_name():
+    """A rank-2 cond was broadcast over the batch (every example conditioned alike); other
+    channels or lengths gave the backends' errors, naming neither."""
+    layer = AffineCoupling(wn_layers=1, wn_channels=8, n_channels=4)
+    x = np.zeros((2, 5, 4), "float32")
+    layer(x, np.zeros((2, 5, 6), "float32"))  # built for 6 cond channels
+    for cond, message in (
+        (
+            np.zeros((5, 6), "float32"),
+            r"cond must be \(batch, time, channels\); got shape \(5, 6\)",
+        ),
+        (np.zeros((2, 5, 7), "float32"), r"cond must have 6 channels \(as it was built\)"),
+        (np.zeros((2, 4, 6), "float32"), r"cond must have the time of x \(5\); got shape"),
+        (np.zeros((1, 5, 6), "float32"), r"cond must have the batch of x \(2\)"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            layer(x, cond)
+        with pytest.raises(ValueError, match=message.replace("of x", "of y")):
+            layer.inverse(x, cond)
+
+
 def test_building_blocks_name_arguments_of_the_wrong_type():
     with pytest.raises(TypeError, match="Conv1D kernel_size must be an int; got '3'"):
         Conv1D(4, "3")
+    # Flags and the seed of the public layers follow the model's rule (bool("no") is True).
+    for build, message in (
+        (lambda: Conv1D(4, weight_norm="no"), "weight_norm must be True or False; got 'no'"),
+        (lambda: SeparableConv1D(4, weight_norm="no"), "weight_norm must be True or False"),
+        (lambda: Invertible1x1Conv("no"), "lu_decomposed must be True or False; got 'no'"),
+        (lambda: Invertible1x1Conv(seed=2.5), r"seed must be an int; got 2\.5"),
+    ):
+        with pytest.raises(TypeError, match=message):
+            build()
     with pytest.raises(TypeError, match="ActNorm epsilon must be a number; got None"):
         ActNorm(epsilon=None)
     # The coupling and its WN, built on their own, follow the model's rule (2.0 was taken as
