@@ -937,17 +937,17 @@ class AffineCoupling(layers.Layer):
         self.built = True
 
     def _check_cond(self, what: str, x_shape, cond) -> None:
-        """cond as built, with x's batch and time where both are known: a rank-2 cond was
-        broadcast over the batch (every example the same conditioning), other channels or
-        lengths gave the backends' errors, which name neither."""
+        """cond as built, with x's batch where both are known: a rank-2 cond was broadcast
+        over the batch (every example the same conditioning), other channels gave the
+        backends' errors, which name neither. (Its time axis may differ: a frame-rate
+        conditioning is cropped or repeated by the WN.)"""
         _check_input(self, "cond", cond.shape, getattr(self, "_cond_channels", None))
-        for axis, name in ((0, "batch"), (1, "time")):
-            a, b = tuple(x_shape)[axis], tuple(cond.shape)[axis]
-            if a is not None and b is not None and int(a) != int(b):
-                raise ValueError(
-                    f"{type(self).__name__} {self.name!r}: cond must have the {name} of {what} "
-                    f"({a}); got shape {tuple(cond.shape)}."
-                )
+        a, b = x_shape[0], cond.shape[0]
+        if a is not None and b is not None and int(a) != int(b):
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: cond must have the batch of {what} "
+                f"({a}); got shape {tuple(cond.shape)}."
+            )
 
     def _scale_shift(self, x_a, cond):
         out = self.wn(x_a, cond)
