@@ -69,6 +69,47 @@ def folder_refusal(path: str | os.PathLike, what: str) -> str | None:
     return f"{path}: {blocker} is a file, not a folder."
 
 
+def prepare_output(
+    path: str | os.PathLike, overwrite: bool, *, folder: bool = False, suffix: str | None = None
+) -> Path:
+    """Checks an export's output path before any work; creates nothing.
+
+    An export replaces only its own kind of output, and only with `overwrite`: a file output
+    never replaces a folder, a SavedModel only a folder holding a SavedModel; an empty path, the
+    current folder or one of its parents is refused outright (replacing it would delete the
+    folder the process works in).
+    """
+    if not os.fspath(path).strip():
+        raise ValueError("the output path is empty.")
+    path = Path(path)
+    if suffix is not None and path.suffix != suffix:
+        raise ValueError(f"{path}: the output must end in {suffix}.")
+    here = Path.cwd().resolve()
+    if here == path.resolve() or here.is_relative_to(path.resolve()):
+        raise ValueError(f"{path} is the current folder or holds it; choose a new output path.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"{path}: {parent} is a file, not a folder.")
+            break
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+        if folder and not path.is_dir():
+            raise ValueError(f"{path} is a file; a SavedModel is a folder: choose another path.")
+        if folder and not (path / "saved_model.pb").is_file():
+            raise ValueError(
+                f"{path} is a folder without a SavedModel (no saved_model.pb); refusing to "
+                "replace it: choose another path."
+            )
+        if not folder and path.is_dir():
+            raise IsADirectoryError(
+                f"{path} is a folder; refusing to replace a folder with a file: choose "
+                "another path."
+            )
+    return path
+
+
 def check_keras_archive(path: str | os.PathLike) -> None:
     """Refuses an existing `.keras` path that is not a zip archive, for which Keras' loader
     would say "File not found"."""

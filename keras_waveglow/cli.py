@@ -16,7 +16,12 @@ import signal
 import sys
 from pathlib import Path
 
-from keras_waveglow._paths import file_in_the_way, folder_refusal, is_training_checkpoint
+from keras_waveglow._paths import (
+    file_in_the_way,
+    folder_refusal,
+    is_training_checkpoint,
+    prepare_output,
+)
 
 DESCRIPTION = """\
 WaveGlow vocoder (mel spectrogram -> waveform) for Keras 3, on TensorFlow or JAX.
@@ -1470,7 +1475,7 @@ def _export_format(out: str) -> str | None:
 def _check_export(args) -> int:
     """What `export` can refuse before a model or backend loads."""
     out, kind = Path(args.out), _export_format(args.out)
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend = _configured_backend()
     problem = None
     if kind is None:
         problem = (
@@ -1494,10 +1499,34 @@ def _check_export(args) -> int:
         problem = f"--out {out} exists; pass --overwrite to replace it."
     elif (blocker := file_in_the_way(out.parent)) is not None:
         problem = f"--out {out}: {blocker} is a file, not a folder."
+    else:
+        try:  # the export's own checks (a folder for a file, a folder without a SavedModel)
+            prepare_output(
+                out,
+                args.overwrite,
+                folder=kind == "savedmodel",
+                suffix=".keras" if kind == "keras" else None,
+            )
+        except (ValueError, OSError) as error:
+            problem = str(error)
     if problem is None:
         return 0
     print(f"keras-waveglow export: error: {problem}", file=sys.stderr)
     return 2
+
+
+def _configured_backend() -> str:
+    """The backend Keras will load, read as Keras reads it (KERAS_BACKEND, else keras.json
+    under KERAS_HOME or ~/.keras), without importing it."""
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
+            backend = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+    return backend if isinstance(backend, str) else "tensorflow"
 
 
 def _run_export(args) -> int:

@@ -59,6 +59,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_waveglow._paths import prepare_output as _prepare_output
 from keras_waveglow.audio import durable_replace
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.presets import get_preset
@@ -773,47 +774,6 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
 # --------------------------------------------------------------------------------------------
 # Exports
 # --------------------------------------------------------------------------------------------
-
-
-def _prepare_output(
-    path: str | os.PathLike, overwrite: bool, *, folder: bool = False, suffix: str | None = None
-) -> Path:
-    """Checks an export's output path before any work; creates nothing.
-
-    An export replaces only its own kind of output, and only with `overwrite`: a file output
-    never replaces a folder, a SavedModel only a folder holding a SavedModel; an empty path, the
-    current folder or one of its parents is refused outright (replacing it would delete the
-    folder the process works in).
-    """
-    if not os.fspath(path).strip():
-        raise ValueError("the output path is empty.")
-    path = Path(path)
-    if suffix is not None and path.suffix != suffix:
-        raise ValueError(f"{path}: the output must end in {suffix}.")
-    here = Path.cwd().resolve()
-    if here == path.resolve() or here.is_relative_to(path.resolve()):
-        raise ValueError(f"{path} is the current folder or holds it; choose a new output path.")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(f"{path}: {parent} is a file, not a folder.")
-            break
-    if path.exists() or path.is_symlink():
-        if not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
-        if folder and not path.is_dir():
-            raise ValueError(f"{path} is a file; a SavedModel is a folder: choose another path.")
-        if folder and not (path / "saved_model.pb").is_file():
-            raise ValueError(
-                f"{path} is a folder without a SavedModel (no saved_model.pb); refusing to "
-                "replace it: choose another path."
-            )
-        if not folder and path.is_dir():
-            raise IsADirectoryError(
-                f"{path} is a folder; refusing to replace a folder with a file: choose "
-                "another path."
-            )
-    return path
 
 
 def _commit(tmp: Path, path: Path) -> None:

@@ -276,7 +276,7 @@ def test_exports_of_a_mixed_precision_model_say_what_to_do(tmp_path, policy):
     assert _relative_error(out, _vocode(copy, mel, z)) < 1e-5  # as test_onnx
 
 
-def test_cli_export_chooses_the_format_by_the_output_name(tmp_path, capsys):
+def test_cli_export_chooses_the_format_by_the_output_name(tmp_path, capsys, monkeypatch):
     """`keras-waveglow export`: .keras on any backend, .onnx / .tflite / a SavedModel folder on
     TensorFlow (refused with exit 2 on another backend, before the model loads); options that
     do not apply to the format, and an existing --out, are refused with nothing written."""
@@ -302,6 +302,13 @@ def test_cli_export_chooses_the_format_by_the_output_name(tmp_path, capsys):
         (["--out", str(out / "g.weights.h5")], "'.h5' names no export format"),
         (["--out", str(out / "m.KERAS")], "'.KERAS' names no export format"),
     ]
+    # Found by the export after the model loaded (exit 1) before: the library's own checks.
+    (out / "dir.keras").mkdir()
+    (out / "plain").mkdir()
+    refusals += [
+        (["--out", str(out / "dir.keras"), "--overwrite"], "refusing to replace a folder"),
+        (["--out", str(out / "plain"), "--overwrite"], "a folder without a SavedModel"),
+    ]
     tensorflow = keras.backend.backend() == "tensorflow"
     if not tensorflow:
         refusals.append((["--out", str(out / "m.onnx")], "the ONNX export needs the TensorFlow"))
@@ -310,6 +317,16 @@ def test_cli_export_chooses_the_format_by_the_output_name(tmp_path, capsys):
         assert export(*argv) == 2
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == before
+    # The backend keras.json names counts as KERAS_BACKEND does (read from the variable only,
+    # a jax keras.json's refusal came after the model loaded, exit 1).
+    home = tmp_path / "keras_home"
+    home.mkdir()
+    (home / "keras.json").write_text('{"backend": "jax"}')
+    with monkeypatch.context() as env:
+        env.delenv("KERAS_BACKEND", raising=False)
+        env.setenv("KERAS_HOME", str(home))
+        assert export("--out", str(out / "m.onnx")) == 2
+        assert "the ONNX export needs the TensorFlow backend" in capsys.readouterr().err
     if not tensorflow:
         return
     import onnxruntime
