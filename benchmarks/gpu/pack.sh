@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 grep -qx '/.gpu/' .git/info/exclude || echo '/.gpu/' >> .git/info/exclude
-rm -rf .gpu && mkdir -p .gpu/whl
+# Only what this script makes is replaced (anything else put in .gpu/ to carry stays).
+rm -rf .gpu/whl .gpu/full.deb .gpu/klettres-data.deb && mkdir -p .gpu/whl
 # The machine has jax, numpy, scipy, scikit-learn, numba, h5py, absl-py, rich, ml-dtypes,
 # joblib, msgpack, lazy-loader, requests, typing-extensions (KINDS.md); these it lacks, at the
 # versions the tests here ran with (PY, default .venv/bin/python):
