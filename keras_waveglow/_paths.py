@@ -49,24 +49,48 @@ def file_in_the_way(path: str | os.PathLike) -> Path | None:
     return None
 
 
-def folder_refusal(path: str | os.PathLike, what: str) -> str | None:
+def folder_refusal(path: str | os.PathLike, what: str, *, writable: bool = True) -> str | None:
     """Why `path` cannot be a folder to write in (`what`: e.g. "the output folder"), or None:
-    a file in the way, or the folder (or its nearest existing ancestor, where it would be
-    made) not writable."""
+    a file in the way, or (with `writable`) the folder, or its nearest existing ancestor where
+    it would be made, not writable or not reachable."""
+    problem = _folder_problem(path, what, writable)
+    return None if problem is None else problem[1]
+
+
+def check_output_folder(path: str | os.PathLike, what: str) -> None:
+    """Raises why `path` cannot be a folder to write in.
+
+    Raises:
+        NotADirectoryError: `path` is an existing file or lies under one (or a broken link).
+        PermissionError: the folder, or where it would be made, is not writable or reachable.
+    """
+    problem = _folder_problem(path, what, True)
+    if problem is not None:
+        raise problem[0](problem[1])
+
+
+def _folder_problem(path, what: str, writable: bool) -> tuple[type[OSError], str] | None:
     blocker = file_in_the_way(path)
     if blocker is None:
+        if not writable:
+            return None
         path = Path(path)
-        existing = next((p for p in (path, *path.parents) if p.exists()), None)
+        try:
+            existing = next((p for p in (path, *path.parents) if p.exists()), None)
+        except OSError as error:  # a folder on the way that cannot be searched
+            return PermissionError, f"{path}: {what} cannot be reached ({error.strerror})."
         if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
             # Found here, not after every file is vocoded or scored (or in a traceback).
             where = "" if existing == path else f" ({existing}, where it would be made)"
-            return f"{path}: {what} is not writable{where}."
+            return PermissionError, f"{path}: {what} is not writable{where}."
         return None
     if blocker.is_symlink() and not blocker.exists():
-        return f"{path}: {blocker} is a broken symbolic link (to {os.readlink(blocker)})."
+        return NotADirectoryError, (
+            f"{path}: {blocker} is a broken symbolic link (to {os.readlink(blocker)})."
+        )
     if blocker == Path(path):
-        return f"{path}: {what} is an existing file."
-    return f"{path}: {blocker} is a file, not a folder."
+        return NotADirectoryError, f"{path}: {what} is an existing file."
+    return NotADirectoryError, f"{path}: {blocker} is a file, not a folder."
 
 
 def prepare_output(

@@ -166,7 +166,9 @@ def _check_download(args) -> int:
                 f"characters (a SHA-256 digest); got {digest!r} ({len(digest)} characters)."
             )
         args.checksums[speaker] = digest
-    if (problem := folder_refusal(args.dest, "the data folder")) is not None:
+    # Not writability: speakers already downloaded there are only read (a shared, read-only
+    # corpus); a download into it fails naming the file.
+    if (problem := folder_refusal(args.dest, "the data folder", writable=False)) is not None:
         return refuse(f"--dest {problem}")
     if args.overwrite and not args.splits:
         return refuse("--overwrite replaces --splits file lists; it needs --splits.")

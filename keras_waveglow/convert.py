@@ -44,6 +44,7 @@ Exports: `export_keras` (`.keras`), `export_savedmodel` (TF SavedModel with `voc
 from __future__ import annotations
 
 import importlib
+import numbers
 import os
 import pickle
 import re
@@ -749,10 +750,15 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
         # Nothing leaves the flows early: the weights cannot tell these two, and any pair that
         # keeps every channel to the end is the same model.
         every, size = ({**config, **overrides}[k] for k in early)
-        if isinstance(every, int) and isinstance(size, int) and size and every < config["n_flows"]:
+        integers = all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in (every, size)
+        )
+        if integers and size and every < config["n_flows"]:
+            given = ", ".join(f"{k}={overrides[k]}" for k in early if k in overrides)
             raise ValueError(
-                f"{path}: n_early_every={every}, n_early_size={size} given, but no channels "
-                "leave the checkpoint's flows early."
+                f"{path}: {given} given, but no channels leave the checkpoint's flows early "
+                f"(with n_early_every={every}, n_early_size={size}, {size} would leave every "
+                f"{every} flows)."
             )
         config.update({k: overrides[k] for k in early if k in overrides})
     for key in _INFERRED:

@@ -253,9 +253,10 @@ def run_demo(
         data, preset, budget_seconds, batch_size, segment_length, out=out, overwrite=overwrite
     )
     out = Path(out)
+    if overwrite and _earlier_run(out):  # its split/ and wavs/ (other data?): not mixed in
+        for owned in ("split", "wavs"):
+            shutil.rmtree(out / owned, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
-    for owned in ("split", "wavs"):  # an earlier run's (with other data): not mixed in
-        shutil.rmtree(out / owned, ignore_errors=True)
     pretrained = hub.weights_source(preset) is not None
     keras.utils.set_random_seed(seed)
     bundled = WaveGlow.from_preset(preset, seed=seed)
@@ -389,6 +390,11 @@ def summary_lines(metrics: dict) -> list[str]:
     ]
 
 
+def _earlier_run(out: Path) -> Path | None:
+    """The file that marks `out` as holding a demo run (metrics.json or model.keras), or None."""
+    return next((out / n for n in ("metrics.json", "model.keras") if (out / n).exists()), None)
+
+
 def check_demo_inputs(
     data, preset, budget_seconds, batch_size, segment_length, out=None, overwrite=False
 ):
@@ -434,13 +440,17 @@ def check_demo_inputs(
     if out is not None:
         if (why := folder_refusal(out, "the output folder")) is not None:
             raise ValueError(why)
-        earlier = [
-            Path(out) / n for n in ("metrics.json", "model.keras") if (Path(out) / n).exists()
-        ]
+        earlier = _earlier_run(Path(out))
         if earlier and not overwrite:
             raise FileExistsError(
-                f"{out} holds an earlier demo run ({earlier[0].name}); pass --overwrite "
+                f"{out} holds an earlier demo run ({earlier.name}); pass --overwrite "
                 "(overwrite=True) to replace it, or choose another --out."
+            )
+        foreign = [Path(out) / n for n in ("split", "wavs") if (Path(out) / n).exists()]
+        if foreign and not earlier:
+            raise FileExistsError(
+                f"{out} holds a {foreign[0].name}/ folder but no demo run (no metrics.json or "
+                "model.keras): the demo writes there; choose another --out."
             )
     files = sorted(Path(data).glob("cmu_us_*_arctic/wav/*.wav"))
     if not files:

@@ -692,11 +692,11 @@ def _display_path(path: Path) -> str:
 
 
 def _check_report_folder(out_dir: Path) -> None:
-    """Refuses a report folder that is an existing file or lies under one, before any work."""
-    from keras_waveglow._paths import folder_refusal
+    """Refuses a report folder that is an existing file, lies under one, or cannot be written
+    (NotADirectoryError, PermissionError), before any work."""
+    from keras_waveglow._paths import check_output_folder
 
-    if (problem := folder_refusal(out_dir, "the report folder")) is not None:
-        raise NotADirectoryError(problem)
+    check_output_folder(out_dir, "the report folder")
 
 
 def _own_output_folders(out_dir: Path) -> list[Path]:
@@ -1095,6 +1095,7 @@ def evaluate(
             before the model is loaded.
         NotADirectoryError: `out_dir` is an existing file or lies under one (refused before
             the model is loaded).
+        PermissionError: `out_dir` (or where it would be made) is not writable (as early).
         FileNotFoundError: an input path does not exist.
         ValueError: no audio files were found, or a bad setting (sigma, denoiser_strength,
             griffin_lim_iters, max_files, seed), refused before anything is loaded or written.

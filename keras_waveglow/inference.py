@@ -1470,6 +1470,7 @@ def vocode_files(
             reported in "failed" instead.
         NotADirectoryError: `out_dir` is an existing file or lies under one (checked before
             the model loads).
+        PermissionError: `out_dir` (or where it would be made) is not writable (as early).
 
     Example:
         >>> result = vocode_files(["mels/"], "wavs/", model="waveglow.keras")
@@ -1478,7 +1479,7 @@ def vocode_files(
     """
     import warnings
 
-    from keras_waveglow._paths import folder_refusal
+    from keras_waveglow._paths import check_output_folder
     from keras_waveglow.audio import (
         AUDIO_EXTENSIONS,
         load_mel,
@@ -1501,8 +1502,7 @@ def vocode_files(
         raise ValueError("no inputs given: name mel or audio files, folders or file lists.")
     out_dir = Path(out_dir)
     # An output folder that is a file, or lies under one, would fail at every write.
-    if (problem := folder_refusal(out_dir, "the output folder")) is not None:
-        raise NotADirectoryError(problem)
+    check_output_folder(out_dir, "the output folder")
     failures: list[tuple[Path, str]] = []
     left_out: list[tuple[Path, str]] = []
     warned: list[tuple[Path, str]] = []

@@ -2861,7 +2861,7 @@ def train(
         >>> train("data", "runs/tiny", preset="tiny", steps=50, batch_size=2,
         ...       segment_length=4096)
     """
-    from keras_waveglow._paths import folder_refusal
+    from keras_waveglow._paths import check_output_folder
     from keras_waveglow.data import make_dataset, resolve_files
     from keras_waveglow.distributed import setup_workers
     from keras_waveglow.presets import WEIGHTS
@@ -2870,8 +2870,7 @@ def train(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out}: exists and is not a folder; --out names the run's folder.")
-    if (refusal := folder_refusal(out, "the run folder")) is not None:  # under a file
-        raise NotADirectoryError(refusal)
+    check_output_folder(out, "the run folder")  # under a file, or not writable
     # The numbers, by name, before anything is written or loaded (the CLI's parser refuses
     # the same ones): a float step count would train a step less, a float segment length
     # fails inside tf.data, and a NaN loss weight drops its term and is recorded as invalid

@@ -472,6 +472,31 @@ def test_unwritable_output_folders_and_a_comparison_over_its_report_are_refused_
         err = capsys.readouterr().err
         assert prefix in err and "is not writable" in err and "Traceback" not in err, err
     assert list(locked.iterdir()) == []
+    # The library says PermissionError (it was NotADirectoryError: "a file in the way").
+    from keras_waveglow import evaluation
+    from keras_waveglow._paths import folder_refusal
+
+    with pytest.raises(PermissionError, match="the report folder is not writable"):
+        evaluation.evaluate(str(tmp_path / "never_loaded.keras"), str(mel), locked)
+    # A folder on the way that cannot be searched: one line, not a PermissionError traceback.
+    real_exists = Path.exists
+
+    def exists(path):
+        if "unsearchable" in str(path) and path.name != "unsearchable":
+            raise PermissionError(13, "Permission denied")
+        return real_exists(path)
+
+    (tmp_path / "unsearchable").mkdir()
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "exists", exists)
+        problem = folder_refusal(tmp_path / "unsearchable" / "a" / "b", "the output folder")
+    assert problem.endswith("the output folder cannot be reached (Permission denied).")
+    # A complete corpus on a read-only --dest is only read: not refused (it exited 2).
+    (locked / "cmu_us_slt_arctic").mkdir()
+    (locked / "cmu_us_slt_arctic" / ".download_complete").write_text("done\n")
+    nowhere = ["--base-url", "http://127.0.0.1:9/", "--no-progress"]  # nothing is fetched
+    assert main(["download", "arctic", "--dest", str(locked), *nowhere]) == 0
+    assert "is not writable" not in capsys.readouterr().err
     report = tmp_path / "rep"
     report.mkdir()
     (report / "report.json").write_text('{"kept": true}')

@@ -127,6 +127,14 @@ def test_demo_refuses_bad_outputs_unreadable_data_and_a_missing_plotter_first(
     earlier.mkdir()
     (earlier / "metrics.json").write_text("{}")
     refused(["--out", str(earlier)], "holds an earlier demo run (metrics.json); pass --overwrite")
+    # A wavs/ of the user's, and no demo run: the demo would write into it (and, with
+    # --overwrite, emptied it).
+    mine = tmp_path / "mine"
+    (mine / "wavs").mkdir(parents=True)
+    (mine / "wavs" / "keep.wav").write_bytes(b"x")
+    for extra in ([], ["--overwrite"]):
+        refused(["--out", str(mine), *extra], "holds a wavs/ folder but no demo run")
+    assert (mine / "wavs" / "keep.wav").read_bytes() == b"x"
     data = tmp_path / "data"
     shutil.copytree(demo.DEFAULT_DATA, data)
     bad = data / "cmu_us_slt_arctic" / "wav" / "arctic_b0001.wav"

@@ -643,7 +643,7 @@ def test_a_speaker_folder_or_a_folder_above_a_corpus_needs_split_all(tmp_path):
         sf.write(wavs / f"arctic_a{i:04d}.wav", np.zeros(4000, "float32"), 16000)
     held_out = {p.name for p in pipeline_lib.resolve_files(corpus, "eval", n_eval=2, n_dev=1)}
     assert len(held_out) == 2
-    for folder in (tmp_path / "above", corpus / "cmu_us_slt_arctic"):
+    for folder in (tmp_path / "above", corpus / "cmu_us_slt_arctic", wavs):
         for split in ("train", "eval"):
             with pytest.raises(ValueError, match=r"holds CMU ARCTIC speaker folder.*split 'all'"):
                 pipeline_lib.resolve_files(folder, split, n_eval=2, n_dev=1)

@@ -478,30 +478,20 @@ def _validator(response) -> str | None:
     return response.headers.get("Last-Modified")
 
 
-def _download_once(
-    url: str, path: Path, progress: bool, timeout: float, verified: bool
-) -> int | None:
+def _download_once(url: str, path: Path, progress: bool, timeout: float) -> int | None:
     """One HTTP request, resuming `<path>.part` with a Range header; returns the total size.
 
     A resume sends `If-Range` with the validator recorded when the part file was begun, so a
     server whose file changed since sends the new file whole instead of splicing its tail onto
-    the old bytes. Without a recorded validator the bytes are only resumed when `verified` (a
-    sha256 will be checked); otherwise the transfer starts again.
+    the old bytes (`download_file` has already dropped a part that nothing can check).
     """
     from tqdm.auto import tqdm
 
     part, record = part_paths(path)
     offset = part.stat().st_size if part.exists() else 0
-    known = record.read_text().strip() or None if offset and record.is_file() else None
-    if offset and known is None and not verified:
-        logger.info(
-            "%s: nothing tells whether the %d bytes in %s are of the server's current file (no "
-            "ETag or Last-Modified recorded, no sha256 given); downloading from scratch.",
-            url,
-            offset,
-            part,
-        )
-        offset = 0
+    known = None
+    if offset and record.is_file():
+        known = record.read_text(encoding="utf-8").strip() or None
     request = urllib.request.Request(url, headers={"User-Agent": "keras-waveglow"})
     if offset:
         request.add_header("Range", f"bytes={offset}-")
@@ -521,7 +511,7 @@ def _download_once(
             response.close()
             logger.info("%s: the file changed since %s was begun; downloading it again.", url, part)
             discard_part(path)
-            return _download_once(url, path, progress, timeout, verified)
+            return _download_once(url, path, progress, timeout)
     with response:
         if offset and response.status != 206:
             logger.info(
@@ -534,7 +524,7 @@ def _download_once(
         if not offset:  # a new part file: record what identifies the server's file
             validator = _validator(response)
             if validator:
-                record.write_text(validator + "\n")
+                record.write_text(validator + "\n", encoding="utf-8")
             else:
                 record.unlink(missing_ok=True)
         total = _total_size(response)
@@ -582,7 +572,8 @@ def download_file(
     `retries` times, and by a later call from the part file left behind) with `If-Range` set
     to the server's ETag (or Last-Modified) recorded when the part was begun, in
     `<path>.part.validator`: a file changed on the server meanwhile is downloaded again whole,
-    never spliced. A part without such a record is resumed only when `sha256` is given. The
+    never spliced. A part left without such a record is resumed by a later call only when
+    `sha256` is given (within a call, its own part always is). The
     size must equal the server's Content-Length (or Content-Range total) and, when given, the
     sha256; only then is the part file renamed to `path`.
 
@@ -606,11 +597,17 @@ def download_file(
         ValueError: size or checksum mismatch (the part file is deleted).
     """
     path = Path(path)
-    part, _ = part_paths(path)
+    part, record = part_paths(path)
+    if part.exists() and sha256 is None and not record.is_file():
+        # Left by an earlier call, with nothing to tell whether its bytes are of the server's
+        # file now (no ETag or Last-Modified was recorded, no sha256 given): not resumed. Every
+        # part from here on is this call's, or one the server's validator checks.
+        logger.info("%s: %s cannot be resumed unchecked; downloading from scratch.", url, part)
+        discard_part(path)
     for attempt in range(retries + 1):
         before = part.stat().st_size if part.exists() else 0
         try:
-            total = _download_once(url, path, progress, timeout, verified=sha256 is not None)
+            total = _download_once(url, path, progress, timeout)
             problem = None
         except urllib.error.HTTPError as error:
             if error.code not in TRANSIENT_HTTP_STATUSES:
@@ -635,9 +632,15 @@ def download_file(
                 "nothing was saved."
             ) from cause
         if attempt == retries:
+            later = (
+                f"run again to resume from {part}"
+                if sha256 is not None or record.is_file()
+                else "run again to download it again (the server names no version of the "
+                "file, so a later call cannot resume it unchecked)"
+            )
             raise OSError(
                 f"{url}: download interrupted at {size} bytes after {retries + 1} attempts "
-                f"({problem}); run again to resume from {part}."
+                f"({problem}); {later}."
             ) from cause
         action = "resuming" if size else "retrying"
         wait = 0.0

@@ -125,10 +125,12 @@ def _folder_audio(source: Path, split: str) -> list[Path]:
     """
     if split != "all":
         names = {f"cmu_us_{speaker}_arctic" for speaker in arctic.SPEAKERS}
+        # `cmu_us_<spk>_arctic/wav` itself holds the same held-out utterances.
+        here = source.parent if source.name == "wav" else source
         speakers = sorted(
             p
-            for p in [source, *source.rglob("cmu_us_*_arctic")]
-            if p.name in names and (p / "wav").is_dir() and not _is_hidden(p, source)
+            for p in [here, *source.rglob("cmu_us_*_arctic")]
+            if p.name in names and (p / "wav").is_dir() and not _is_hidden(p, here)
         )
         if speakers:
             # A speaker folder, or a corpus below the folder given: its evaluation utterances
@@ -466,10 +468,14 @@ class ExampleSource:
             # decode of each file, kept with `cache`).
             self.files = once_each(self.files)
             cache, self.cache = self.cache, None
-            decoded = [(p, self.decode(i)) for i, p in enumerate(self.files)]
-            self.files = [p for p, audio in decoded if audio is not None]
-            if cache is not None:
-                cache.update(enumerate(audio for _, audio in decoded if audio is not None))
+            usable = []
+            for i, path in enumerate(self.files):
+                audio = self.decode(i)  # held only with `cache` (every file's audio else)
+                if audio is not None:
+                    if cache is not None:
+                        cache[len(usable)] = audio
+                    usable.append(path)
+            self.files = usable
             self.cache = cache
             if not self.files:
                 raise NoUsableAudioError(
