@@ -7,7 +7,9 @@ One wording everywhere: ``{name} must be an int; got 2.5.``, ``... must be a num
 
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 import operator
 
 import numpy as np
@@ -41,10 +43,8 @@ def flag(name: str, value) -> bool:
     Raises:
         TypeError: neither a bool nor 0 or 1.
     """
-    if isinstance(value, bool | np.bool_) or (
-        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "b"
-    ):
-        return bool(value)
+    if isinstance(value, bool | np.bool_) or (np.ndim(value) == 0 and _kind(value) == "b"):
+        return bool(np.asarray(value))  # a 0-d NumPy, TensorFlow or JAX bool too
     try:
         index = operator.index(value)
     except (TypeError, AttributeError):  # a TensorFlow float or bool tensor: AttributeError
@@ -64,6 +64,11 @@ def number(name: str, value) -> float:
     """
     if isinstance(value, bool | np.bool_ | str | bytes | complex) or value is None:
         raise TypeError(f"{name} must be a number; got {value!r}.")
+    if isinstance(value, numbers.Real | decimal.Decimal):  # ints past 2**64, Fraction too
+        try:
+            return float(value)
+        except OverflowError:  # 10**400: a number, and not a finite one
+            return math.inf if value > 0 else -math.inf
     try:
         if np.ndim(value) != 0:
             raise TypeError(f"{name} must be a number; got an array of shape {np.shape(value)}.")

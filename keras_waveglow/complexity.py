@@ -21,10 +21,16 @@ from keras_waveglow.presets import get_preset
 def _config_of(model_or_config) -> dict:
     from keras_waveglow.flow import WaveGlow
 
+    given = model_or_config
     if isinstance(model_or_config, str):
         model_or_config = get_preset(model_or_config)
-    elif not isinstance(model_or_config, dict):
+    elif isinstance(model_or_config, WaveGlow):
         model_or_config = model_or_config.get_config()
+    elif not isinstance(model_or_config, dict):
+        raise TypeError(
+            "flow_macs takes a WaveGlow, a dict of its arguments or a preset name; got "
+            f"{type(model_or_config).__name__}."
+        )
     defaults = {
         name: parameter.default
         for name, parameter in inspect.signature(WaveGlow.__init__).parameters.items()
@@ -33,6 +39,12 @@ def _config_of(model_or_config) -> dict:
     unknown = set(model_or_config) - set(defaults) - {"name", "trainable", "dtype"}
     if unknown:
         raise ValueError(f"flow_macs: unknown WaveGlow arguments {sorted(unknown)}.")
+    if isinstance(given, dict):
+        # A config WaveGlow refuses got a count (a negative rate, an unknown upsampling, a
+        # flow left without channels): checked by building it without allocating weights.
+        from keras_waveglow.hub import count_parameters
+
+        count_parameters(model_or_config)
     return {**defaults, **model_or_config}
 
 

@@ -323,7 +323,8 @@ class PeriodDiscriminator(layers.Layer):
         training: bool; a training call updates a spectral norm's singular vectors.
 
     Returns:
-        `(logits, features)`: logits (B, T', p) float, and the list of every conv's
+        `(logits, features)`: logits (B, T' * p) float (flattened, as HiFi-GAN's), and the
+        list of every conv's
         activation (B, T_i, p, C_i), the logits map last.
 
     Example:
@@ -792,6 +793,9 @@ class WaveDiscriminator(keras.Model):
         self.n_scales = _checks.count("n_scales", n_scales, 0)
         self.width = _checks.finite("width", width, positive=True)
         self.scale_groups = _counts("scale_groups", scale_groups, 1)
+        if self.scale_groups is not None and not self.n_scales:
+            # Checked only when a scale discriminator was built: stored in the config unused.
+            raise ValueError("scale_groups applies to the scale discriminators; n_scales is 0.")
         if not self.periods and self.n_scales < 1:
             raise ValueError("WaveDiscriminator needs at least one period or one scale.")
         self.period_discriminator = (

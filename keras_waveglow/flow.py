@@ -522,6 +522,9 @@ class WaveGlow(keras.Model):
             >>> ljspeech = WaveGlow.from_preset("nvidia_ljspeech", allow_unverified=True)
             >>> tuned = WaveGlow.from_preset("squeezewave_128s", weights="tuned.weights.h5")
         """
+        # bool("no") is True: the trained weights loaded, or an unverified download accepted.
+        load_weights = _checks.flag("load_weights", load_weights)
+        allow_unverified = _checks.flag("allow_unverified", allow_unverified)
         config = {**get_preset(name), **overrides}
         # A misspelt override is named now, not after a download or a large model's build.
         known = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}

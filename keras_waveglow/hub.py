@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 from pickle import UnpicklingError
 
-from keras_waveglow import presets
+from keras_waveglow import _checks, presets
 
 logger = logging.getLogger(__name__)
 
@@ -421,6 +421,7 @@ def preset_weights_file(
     Example:
         >>> path = keras_waveglow.hub.preset_weights_file("nvidia_universal")
     """
+    allow_unverified = _checks.flag("allow_unverified", allow_unverified)  # bool("no") is True
     source = weights_source(name)
     if source is None:
         raise ValueError(f"Preset {name!r} is an architecture only; it has no trained weights.")
@@ -552,7 +553,8 @@ def download_preset(
     Example:
         >>> keras_waveglow.hub.download_preset("nvidia_universal", refresh=True)
     """
-    if not refresh:
+    allow_unverified = _checks.flag("allow_unverified", allow_unverified)
+    if not _checks.flag("refresh", refresh):
         return preset_weights_file(name, allow_unverified=allow_unverified, progress=progress)
     source = _download_source(name)
     # The whole refresh holds the lock: no other process finds the cache emptied meanwhile,

@@ -97,6 +97,10 @@ def set_default_model(model: WaveGlow | str | os.PathLike | None, weights=None) 
         )
     from keras_waveglow.presets import PRESETS
 
+    if isinstance(model, str | os.PathLike) and not os.fspath(model).strip():
+        raise ValueError(
+            f"model is an empty string {os.fspath(model)!r}: give a preset name or a path."
+        )
     if weights is not None:  # refused here, not at every later vocode(mel)
         if model is None:  # clearing the default: weights would be dropped without a word
             raise ValueError(
@@ -280,6 +284,8 @@ def load_vocoder(model: WaveGlow | str | os.PathLike | None = None, weights=None
     from keras_waveglow.presets import PRESETS, WEIGHTS
 
     spec = os.fspath(model)
+    if not spec.strip():  # Path("") is ".", the current folder: "is a folder, not a model"
+        raise ValueError(f"model is an empty string {spec!r}: give a preset name or a path.")
     if spec in PRESETS and not Path(spec).exists():
         if weights is None and spec in WEIGHTS:
             return _cached(("preset", spec), None, lambda: WaveGlow.from_preset(spec))
@@ -724,6 +730,9 @@ def vocode(
             f"vocode takes mel arrays, not the path {os.fspath(mel)!r}: read a mel file with "
             "keras_waveglow.load_mel(path), or vocode files with keras_waveglow.vocode_files."
         )
+    progress = _checks.flag("progress", progress)  # bool("no") is True
+    if return_sample_rate is not None:
+        return_sample_rate = _checks.flag("return_sample_rate", return_sample_rate)
     waveglow = load_vocoder(model, weights)
     if return_sample_rate is None:
         return_sample_rate = not isinstance(model, WaveGlow)
@@ -854,6 +863,8 @@ def _check_settings(
 
 def _check_normalize(normalize) -> float | None:
     """`vocode`'s normalize as a peak, or None (off)."""
+    if isinstance(normalize, np.bool_):
+        normalize = bool(normalize)
     if normalize is None or normalize is False:
         return None
     if normalize is True:

@@ -236,9 +236,36 @@ class WaveGlowGAN(keras.Model):
         discriminator_warmup_steps = _checks.count(
             "discriminator_warmup_steps", discriminator_warmup_steps, 0
         )
-        if discriminator_warmup_steps and discriminator is None:
+        if discriminator is None:
+            # Settings of the adversarial terms do nothing without one (`train` refuses them).
+            given = {
+                "discriminator_warmup_steps": (discriminator_warmup_steps, 0),
+                "discriminator_start_step": (discriminator_start_step, 0),
+                "adv_weight": (adv_weight, 1.0),
+                "fm_weight": (fm_weight, 2.0),
+            }
+            for name, (value, default) in given.items():
+                if value != default:
+                    raise ValueError(
+                        f"{name}={value} needs a discriminator (there is none: it would do "
+                        "nothing)."
+                    )
+        elif not isinstance(discriminator, keras.Model):
+            raise TypeError(
+                "discriminator must be a keras.Model (e.g. WaveDiscriminator) or None; got "
+                f"{type(discriminator).__name__} {discriminator!r:.40}."
+            )
+        elif not discriminator.trainable_variables:
             raise ValueError(
-                "discriminator_warmup_steps needs a discriminator (there is none to warm up)."
+                "the discriminator has no trainable weights (trainable=False, or not built): a "
+                "frozen discriminator is not supported."
+            )
+        adversarial_from = discriminator_start_step + discriminator_warmup_steps
+        if adversarial_from >= 2**31:
+            # The step counter is an int32: JAX failed inside fit with an OverflowError.
+            raise ValueError(
+                "discriminator_start_step + discriminator_warmup_steps must be below 2**31 (the "
+                f"step counter's range); got {adversarial_from}."
             )
         self.waveglow = waveglow
         self.discriminator = discriminator
@@ -318,6 +345,23 @@ class WaveGlowGAN(keras.Model):
         kwargs.pop("loss", None)
         optimizer = keras.optimizers.get(optimizer)
         base = getattr(optimizer, "inner_optimizer", optimizer)
+        if self.discriminator is not None and isinstance(base, keras.optimizers.MultiOptimizer):
+            # A ready MultiOptimizer (as a saved model's): its map must route the
+            # discriminator's weights to an optimizer of their own, or the flow's slots are
+            # held at zero as the discriminator's before it starts (Adam from fresh slots).
+            if discriminator_optimizer is not None:
+                raise ValueError(
+                    "a ready MultiOptimizer routes the discriminator's weights itself; "
+                    "discriminator_optimizer would not be used: give one or the other."
+                )
+            routed = base._optimizer_map
+            if routed(self.discriminator.trainable_variables[0]) is routed(
+                self.waveglow.trainable_variables[0]
+            ):
+                raise ValueError(
+                    "the MultiOptimizer gives the discriminator the generator's optimizer; map "
+                    f"its weights ({self._discriminator_pattern!r}) to an optimizer of their own."
+                )
         if self.discriminator is not None and not isinstance(base, keras.optimizers.MultiOptimizer):
             if discriminator_optimizer is None:
                 discriminator_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.8, beta_2=0.99)
@@ -2662,6 +2706,7 @@ def build_gan(
     if msd_groups not in MSD_GROUPS:
         raise ValueError(f"msd_groups must be one of {MSD_GROUPS}; got {msd_groups!r}.")
     _check_discriminator_choices(discriminator_padding, discriminator_normalization)
+    _checks.finite("discriminator_width", discriminator_width, positive=True)  # used or not
     waveglow = WaveGlow.from_preset(preset, load_weights=False, seed=seed)
     if init_from is not None:
         load_initial_weights(waveglow, init_from)
@@ -3100,10 +3145,18 @@ def train(
                 remove_group_mean=remove_group_mean or group_mean_window is not None,
                 group_mean_window=group_mean_window,
                 even_weight=even_weight,
-                discriminator_start_step=discriminator_start_step,
-                discriminator_warmup_steps=discriminator_warmup_steps,
-                adv_weight=adv_weight,
-                fm_weight=fm_weight,
+                # Without --gan they do nothing (a new start refuses them; an old run's record
+                # may hold them): left at the defaults, which WaveGlowGAN requires then.
+                **(
+                    {
+                        "discriminator_start_step": discriminator_start_step,
+                        "discriminator_warmup_steps": discriminator_warmup_steps,
+                        "adv_weight": adv_weight,
+                        "fm_weight": fm_weight,
+                    }
+                    if gan
+                    else {}
+                ),
             )
             model.compile(**_optimizers(recipe))
     finally:

@@ -392,6 +392,46 @@ def test_shared_checks_accept_numpy_scalars_and_refuse_the_rest_by_name():
             _checks.finite("w", value, positive=positive, note=" (n)")
     with pytest.raises(ValueError, match=r"w must be a finite number >= 0; got inf"):
         _checks.finite("w", math.inf)
+    # Python ints past 2**64, Fraction and Decimal are numbers (they were "not a number");
+    # one too large for a float is not finite.
+    from decimal import Decimal
+    from fractions import Fraction
+
+    assert _checks.number("x", 2**70) == 2.0**70 and _checks.number("x", Fraction(1, 2)) == 0.5
+    assert _checks.number("x", Decimal("0.25")) == 0.25
+    with pytest.raises(ValueError, match=r"^w must be a finite number >= 0; got inf"):
+        _checks.finite("w", 10**400)
+    # A backend's 0-d bool tensor is a flag (an int tensor was, a bool one was refused).
+    assert _checks.flag("f", keras.ops.convert_to_tensor(True)) is True
+    assert _checks.flag("f", keras.ops.convert_to_tensor(False)) is False
+
+
+def test_flags_of_the_public_api_refuse_what_bool_would_take():
+    """bool("no") is True: from_preset(load_weights="no") loaded the trained weights, and
+    allow_unverified="no" would have accepted an unverified download; vocode's
+    return_sample_rate="no" returned a tuple and progress="no" drew a bar."""
+    from keras_waveglow import hub, vocode
+
+    with pytest.raises(TypeError, match="load_weights must be True or False; got 'no'"):
+        WaveGlow.from_preset("tiny", load_weights="no")
+    with pytest.raises(TypeError, match="allow_unverified must be True or False; got 'no'"):
+        WaveGlow.from_preset("tiny", allow_unverified="no")
+    with pytest.raises(TypeError, match="allow_unverified must be True or False; got 'false'"):
+        hub.preset_weights_file("nvidia_universal", allow_unverified="false")
+    mel = np.full((4, 80), -5.0, "float32")
+    model = WaveGlow.from_preset("tiny", seed=0)
+    for name in ("return_sample_rate", "progress"):
+        with pytest.raises(TypeError, match=f"{name} must be True or False; got 'no'"):
+            vocode(mel, model=model, **{name: "no"})
+    # NumPy's bool is a flag for normalize too (it was "must be a number").
+    audio = vocode(mel, model=model, normalize=np.bool_(True), seed=0)
+    assert np.max(np.abs(audio)) == pytest.approx(0.9, abs=1e-3)
+    # An empty model name was the current folder ("'.' is a folder, not a model").
+    from keras_waveglow import set_default_model
+
+    for call in (lambda: set_default_model(""), lambda: vocode(mel, model="")):
+        with pytest.raises(ValueError, match="model is an empty string ''"):
+            call()
 
 
 @pytest.mark.parametrize("snr_db", [math.nan, math.inf, -math.inf])

@@ -72,3 +72,17 @@ def test_equals_a_count_from_the_built_models_kernels(preset):
 def test_unknown_argument_raises():
     with pytest.raises(ValueError, match="unknown WaveGlow arguments"):
         flow_macs({"n_groups": 8})
+
+
+def test_configs_waveglow_refuses_are_refused_not_counted():
+    """An unknown upsampling was counted as a frame-rate one, a negative rate gave negative
+    MACs, a flow left without channels a count; a number was an AttributeError."""
+    for config, message in (
+        ({"mel_upsampling": "cubic"}, "mel_upsampling must be one of"),
+        ({"sample_rate": -16000}, "sample_rate must be a positive whole number"),
+        ({"n_early_size": 8}, "0 channels"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            flow_macs(config)
+    with pytest.raises(TypeError, match=r"flow_macs takes a WaveGlow, a dict .* got int"):
+        flow_macs(42)

@@ -153,6 +153,9 @@ def test_bad_inputs_raise_clear_errors():
             build()
     with pytest.raises(ValueError, match=r"scale_groups\[0\] must be >= 1; got 0"):
         WaveDiscriminator(periods=(2,), n_scales=1, scale_groups=[0] * 7)
+    # Unused without scales (its length was never checked, and it was saved in the config).
+    with pytest.raises(ValueError, match="scale_groups applies to the scale discriminators"):
+        WaveDiscriminator(periods=(2,), n_scales=0, scale_groups=(1, 2, 3))
     with pytest.raises(ValueError, match="7 channel counts"):
         ScaleDiscriminator(channels=[4, 4])
     with pytest.raises(ValueError, match=r"\(batch, samples\)"):

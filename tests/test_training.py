@@ -652,10 +652,39 @@ def test_discriminator_warmup_trains_it_alone_then_the_flow_sees_it():
     assert _max_change(warm[warmup + 1]["g"], plain[warmup + 1]["g"]) > 1e-5
     config = WaveGlowGAN(waveglow, disc, discriminator_warmup_steps=3).get_config()
     assert config["discriminator_warmup_steps"] == 3
-    with pytest.raises(ValueError, match="discriminator_warmup_steps needs a discriminator"):
-        WaveGlowGAN(waveglow, discriminator_warmup_steps=3)
+    # The adversarial terms' settings without a discriminator did nothing; only the warm-up
+    # was refused.
+    for name, value in (
+        ("discriminator_warmup_steps", 3),
+        ("discriminator_start_step", 5),
+        ("adv_weight", 3.0),
+        ("fm_weight", 0.5),
+    ):
+        with pytest.raises(ValueError, match=f"{name}={value} needs a discriminator"):
+            WaveGlowGAN(waveglow, **{name: value})
     with pytest.raises(ValueError, match="discriminator_warmup_steps must be >= 0"):
         WaveGlowGAN(waveglow, disc, discriminator_warmup_steps=-1)
+    # Past the int32 step counter: JAX failed inside fit with an OverflowError.
+    with pytest.raises(ValueError, match=r"must be below 2\*\*31 .*got 2147483652"):
+        WaveGlowGAN(
+            waveglow, disc, discriminator_start_step=2**31 - 1, discriminator_warmup_steps=5
+        )
+    with pytest.raises(TypeError, match=r"discriminator must be a keras\.Model .* got str"):
+        WaveGlowGAN(waveglow, "disc")  # an AttributeError before
+    disc.trainable = False  # a frozen discriminator: an IndexError in compile before
+    with pytest.raises(ValueError, match="the discriminator has no trainable weights"):
+        WaveGlowGAN(waveglow, disc)
+    disc.trainable = True
+    # A ready MultiOptimizer that gives the discriminator the flow's optimizer: the flow's
+    # Adam slots were held at zero before the start step (a step from fresh slots each time).
+    gan = WaveGlowGAN(waveglow, disc, discriminator_start_step=5)
+    one = keras.optimizers.MultiOptimizer(
+        keras.optimizers.OptimizerMap(default_optimizer=keras.optimizers.Adam(1e-4))
+    )
+    with pytest.raises(ValueError, match="gives the discriminator the generator's optimizer"):
+        gan.compile(one)
+    with pytest.raises(ValueError, match="discriminator_optimizer would not be used"):
+        gan.compile(one, discriminator_optimizer=keras.optimizers.SGD())
 
 
 def test_nan_batch_is_skipped_counted_and_training_continues(gan_run):
