@@ -1,15 +1,17 @@
 """Learning curves: held-out quality of a training run's snapshots, against steps and wall time.
 
 `keras-waveglow train` keeps the last checkpoint of a run; this script scores a series of them.
-Give each run as LABEL=DIR, where DIR/snaps/ holds `<step>.weights.h5` copies of the run's
-`last.weights.h5` (full training checkpoints, as `TrainingCheckpoint` writes them) and,
-optionally, `<step>.time` (Unix time the snapshot was taken, for the wall-time axis), as
-`keras-waveglow train --keep-every N` writes them (generator weights alone also work). For every
+Give each run as LABEL=DIR, where DIR/snaps/ holds `<step>.weights.h5` generator weights (the
+moving average when the run keeps one: `train --ema` snapshots score the average, not the raw
+weights), as `keras-waveglow train --keep-every N` writes them (`TrainingCheckpoint`;
+full training checkpoints copied there also work) and, optionally, `<step>.time` (Unix time
+the snapshot was taken, for the wall-time axis). For every
 snapshot it loads the generator's weights (`export_generator_weights`) into the preset's
 `WaveGlow` and measures on the held-out files:
 
-- the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`;
-  with `--per-file`, each file's, their median, and per folder (speaker) the median NLL and
+- the NLL in bits per sample (`WaveGlow.evaluate` on whole files, `losses.nll_to_log_likelihood`:
+  the unweighted mean over files; with `--per-file`, each file's (keyed by its path below the
+  files' common folder), their median, and per folder (speaker) the median NLL and
   WaveGlow's PESQ-WB, log-mel L1 and V/UV F1 too);
   with `--dequantized-nll` also on the files plus seeded +-0.5 LSB uniform noise (the same noise
   for every snapshot), the continuous-density bound that digital silence cannot push to -inf,
@@ -27,6 +29,7 @@ Usage (TensorFlow backend, the data pipeline's):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -77,14 +80,15 @@ def score(
             files, seed=seed, augment={"dequantize": True}
         )
     if per_file:
+        names = file_keys(files)
         record["heldout_nll_bits_per_file"] = {
-            f"{Path(f).parent.name}/{Path(f).name}": nll_bits([f]) for f in files
+            name: nll_bits([f]) for name, f in zip(names, files, strict=True)
         }
         per_file_nll = list(record["heldout_nll_bits_per_file"].values())
         record["heldout_nll_median_bits_per_file"] = float(np.median(per_file_nll))
         by_folder = {}
         for name, bits in record["heldout_nll_bits_per_file"].items():
-            by_folder.setdefault(name.split("/")[0], []).append(bits)
+            by_folder.setdefault(name.rpartition("/")[0], []).append(bits)
         record["heldout_nll_median_bits_per_folder"] = {
             folder: float(np.median(values)) for folder, values in sorted(by_folder.items())
         }
@@ -100,6 +104,21 @@ def score(
             value = report["systems"][system].get(metric, {}).get("mean")
             record[f"{system}_{metric}"] = value
     return record
+
+
+def file_keys(files) -> list[str]:
+    """A name per file: its path below the folders' common root (one level up when they
+    share one folder), so speakers' same-named files stay apart (ARCTIC's
+    `cmu_us_<spk>_arctic/wav/arctic_a0001.wav`: keyed `wav/arctic_a0001.wav`, they collided)
+    and the folder part is a speaker's, as `evaluate`'s `by_folder` names it."""
+    parents = [Path(f).resolve().parent for f in files]
+    root = Path(os.path.commonpath(parents))
+    if all(p == root for p in parents):
+        root = root.parent
+    names = [Path(f).resolve().relative_to(root).as_posix() for f in files]
+    if len(set(names)) != len(names):
+        raise ValueError("the held-out list names a file twice.")
+    return names
 
 
 def main(argv=None) -> None:
@@ -125,11 +144,19 @@ def main(argv=None) -> None:
 
     files = evenly_spaced(sorted(resolve_files(args.eval_list, split="all")), args.max_eval_files)
     for spec in args.runs:
-        label, _, directory = spec.partition("=")
+        label, sep, directory = spec.partition("=")
+        if not sep or not label or not directory:
+            parser.error(f"--runs takes LABEL=DIR pairs; got {spec!r}.")
         run = Path(directory)
         found = snapshots(run)
         if not found:
             raise FileNotFoundError(f"{run}/snaps: no <step>.weights.h5 snapshots.")
+        missing = sorted(set(args.steps or ()) - {step for step, _, _ in found})
+        if missing:  # a typo printed nothing and exited 0
+            parser.error(
+                f"{label}: no snapshot of step(s) {missing} in {run}/snaps (it has "
+                f"{[step for step, _, _ in found]})."
+            )
         start = next((t for _, _, t in found if t is not None), None)
         for step, path, stamp in found:
             if args.steps and step not in args.steps:

@@ -20,7 +20,10 @@ Data (`--data`):
 - any other folder or file list: every file is split in time, the first 80% to training and
   the rest held out (as `make demo` does with the bundled ARCTIC sample).
 Audio is resampled on load to each preset's rate. `--max-train-files` / `--max-eval-files` take
-evenly spaced subsets of the sorted lists (faster loading).
+evenly spaced subsets of the sorted lists (faster loading); when every file is split in time,
+the held-out parts are those of the `--max-train-files` subset (`--max-eval-files` is not
+used). `train_nll_last` is the training loss Keras reports at the end of the budget: the mean
+over the run's steps (one endless epoch), not the last step's.
 
 Usage (set the backend with KERAS_BACKEND):
     KERAS_BACKEND=tensorflow python benchmarks/quality_per_compute.py --data /path/klettres \\

@@ -69,3 +69,32 @@ def test_learning_curves_lists_only_step_snapshots(tmp_path, monkeypatch):
         (500, snaps / "500.weights.h5", 12.5),
         (1000, snaps / "1000.weights.h5", None),
     ]
+
+
+def test_learning_curves_keys_files_apart_and_refuses_bad_runs(tmp_path, monkeypatch, capsys):
+    """Keyed `<parent>/<name>`, ARCTIC speakers' same-named files collided (one file's NLL
+    lost from the per-file median) and all speakers were folder "wav"; a --steps typo printed
+    nothing, and a run without LABEL= blamed ./snaps."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    learning_curves = importlib.import_module("learning_curves")
+
+    arctic = [tmp_path / f"cmu_us_{s}_arctic" / "wav" / "arctic_a0001.wav" for s in ("awb", "slt")]
+    assert learning_curves.file_keys(arctic) == [
+        "cmu_us_awb_arctic/wav/arctic_a0001.wav",
+        "cmu_us_slt_arctic/wav/arctic_a0001.wav",
+    ]
+    speakers = [tmp_path / "klettres" / s / "a.wav" for s in ("de", "it")]
+    assert learning_curves.file_keys(speakers) == ["de/a.wav", "it/a.wav"]  # as recorded before
+    one_folder = [tmp_path / "fillets_nl" / "v" / n for n in ("a.wav", "b.wav")]
+    assert learning_curves.file_keys(one_folder) == ["v/a.wav", "v/b.wav"]
+    run = tmp_path / "run"
+    (run / "snaps").mkdir(parents=True)
+    (run / "snaps" / "5.weights.h5").write_bytes(b"")
+    common = ["--preset", "tiny", "--eval-list", str(ROOT / "data")]
+    for runs, message in (
+        ([f"a={run}", "--steps", "999"], "a: no snapshot of step(s) [999]"),
+        ([str(run)], "--runs takes LABEL=DIR pairs"),
+    ):
+        with pytest.raises(SystemExit):
+            learning_curves.main([*common, "--runs", *runs])
+        assert message in capsys.readouterr().err
