@@ -14,11 +14,31 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((ROOT / "benchmarks").rglob("*.py"))
 
 
+def _top_level_names(path: Path) -> set[str]:
+    """The names a script defines or imports at its top level (what a sibling can import)."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
 def _missing_names(path: Path) -> list[str]:
     """`module.name` for each `from keras_waveglow... import name` (anywhere in the file,
-    function bodies included) that the module does not have."""
+    function bodies included) that the module does not have, and for each name imported from
+    a sibling script (`from quality_per_compute import emit`) that it does not define."""
     missing = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        sibling = path.parent / f"{node.module}.py" if isinstance(node, ast.ImportFrom) else None
+        if sibling is not None and node.module and sibling.is_file():
+            defined = _top_level_names(sibling)
+            missing += [f"{node.module}.{a.name}" for a in node.names if a.name not in defined]
+            continue
         if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_")):
             continue
         if node.module.split(".")[0] != "keras_waveglow":
@@ -52,6 +72,11 @@ def test_a_removed_name_is_caught(tmp_path):
         "    from keras_waveglow import data\n"
     )
     assert _missing_names(script) == ["keras_waveglow.losses.STFT_FLOOR"]
+    # A name from a sibling script (learning_curves imports quality_per_compute's) is checked
+    # too: it was not.
+    (tmp_path / "helper.py").write_text("import os\nLIMIT = 3\n\ndef emit(x):\n    pass\n")
+    script.write_text("from helper import LIMIT, emit, emit_line, os\n")
+    assert _missing_names(script) == ["helper.emit_line"]
 
 
 def test_learning_curves_lists_only_step_snapshots(tmp_path, monkeypatch):
