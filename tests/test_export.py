@@ -305,12 +305,15 @@ def test_cli_export_chooses_the_format_by_the_output_name(tmp_path, capsys, monk
     # Found by the export after the model loaded (exit 1) before: the library's own checks.
     (out / "dir.keras").mkdir()
     (out / "plain").mkdir()
-    refusals += [
-        (["--out", str(out / "dir.keras"), "--overwrite"], "refusing to replace a folder"),
-        (["--out", str(out / "plain"), "--overwrite"], "a folder without a SavedModel"),
-    ]
+    refusals.append(
+        (["--out", str(out / "dir.keras"), "--overwrite"], "refusing to replace a folder")
+    )
     tensorflow = keras.backend.backend() == "tensorflow"
-    if not tensorflow:
+    if tensorflow:  # on another backend a SavedModel --out is refused for the backend first
+        refusals.append(
+            (["--out", str(out / "plain"), "--overwrite"], "a folder without a SavedModel")
+        )
+    else:
         refusals.append((["--out", str(out / "m.onnx")], "the ONNX export needs the TensorFlow"))
     before = sorted(p.name for p in out.iterdir())
     for argv, message in refusals:
