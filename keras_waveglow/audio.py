@@ -880,17 +880,25 @@ def _read_npy(path: Path) -> np.ndarray:
         raise AudioFileError(f"{path}: not a readable .npy array ({error}).") from error
 
 
-def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
+MEL_LAYOUTS = ("auto", "frames_first", "mels_first")
+
+
+def load_mel(path: str | os.PathLike, n_mels: int = 80, layout: str = "auto") -> np.ndarray:
     """Reads a mel spectrogram made elsewhere as (frames, n_mels) float32.
 
     `.npy` files may hold (frames, n_mels) or (n_mels, frames); NVIDIA Tacotron 2 `.pt` files hold
     a torch tensor (n_mels, frames) or (1, n_mels, frames), read with
     `torch.load(weights_only=True)` (install the `torch` extra). The orientation is detected from
-    `n_mels`.
+    `n_mels`. A mel with as many frames as bands (80 frames: 0.93 s at 22.05 kHz) cannot tell
+    its orientation: a `.pt` file is then taken in NVIDIA's layout (n_mels, frames), and a
+    `.npy` file is refused unless `layout` says which it is.
 
     Args:
         path: str or path-like, a `.npy` or `.pt` file.
         n_mels: int, the number of mel bands expected. Default 80.
+        layout: "auto" (told from `n_mels`, as above), "frames_first" (frames, n_mels) or
+            "mels_first" (n_mels, frames): the file's axes, checked against `n_mels`.
+            Default "auto".
 
     Returns:
         float32 array (frames, n_mels).
@@ -903,7 +911,8 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
         AudioFileError: not a regular file (a pipe), unknown extension, unreadable file, a
             `.npy` name on another format (text, an `.npz` archive: its keys are listed),
             Python objects or a structured array, wrong rank, NaN/inf values, neither axis of
-            size `n_mels`, or both (ambiguous orientation).
+            size `n_mels`, both in a `.npy` file with `layout="auto"` (ambiguous
+            orientation), or not the axis `layout` names.
         ImportError: a `.pt` file without torch installed.
 
     Example:
@@ -911,6 +920,8 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
         (245, 80)
     """
     n_mels = _checks.count("n_mels", n_mels, 1)
+    if not isinstance(layout, str) or layout not in MEL_LAYOUTS:
+        raise ValueError(f"layout must be one of {MEL_LAYOUTS}; got {layout!r}.")
     path = Path(path)
     _check_regular_file(path, "mel")
     suffix = path.suffix.lower()
@@ -947,11 +958,22 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80) -> np.ndarray:
     if not np.issubdtype(mel.dtype, np.floating):
         raise AudioFileError(f"{path}: mel values must be floats; got {mel.dtype}.")
     rows_are_mels, cols_are_mels = mel.shape[0] == n_mels, mel.shape[1] == n_mels
-    if rows_are_mels and cols_are_mels:
-        raise AudioFileError(
-            f"{path}: ambiguous orientation, both axes have n_mels={n_mels} entries {mel.shape}; "
-            "store it with a different number of frames."
-        )
+    if layout != "auto":
+        axis = 0 if layout == "mels_first" else 1
+        if mel.shape[axis] != n_mels:
+            raise AudioFileError(
+                f"{path}: layout={layout!r} puts the n_mels={n_mels} bands on axis {axis}, "
+                f"but the mel has shape {mel.shape}."
+            )
+        rows_are_mels = layout == "mels_first"
+    elif rows_are_mels and cols_are_mels:
+        if suffix != ".pt":
+            raise AudioFileError(
+                f"{path}: ambiguous orientation, both axes have n_mels={n_mels} entries "
+                f"{mel.shape}; say which it is: layout='frames_first' (frames, n_mels) or "
+                "'mels_first' (n_mels, frames), `--mel-layout` in `keras-waveglow vocode`."
+            )
+        cols_are_mels = False  # NVIDIA's .pt layout: (n_mels, frames)
     if not (rows_are_mels or cols_are_mels):
         raise AudioFileError(f"{path}: neither axis has n_mels={n_mels} entries: {mel.shape}.")
     if rows_are_mels:

@@ -76,14 +76,16 @@ def _add_download(subparsers, common) -> None:
     p.add_argument(
         "--allow-unverified",
         action="store_true",
-        help="preset weights: accept a checkpoint with no recorded sha256 (prints its digest)",
+        help="preset weights: accept a checkpoint whose sha256 is not recorded or differs "
+        "from the recorded one (prints its digest)",
     )
     p.add_argument(
         "--refresh",
         action="store_true",
         help=(
-            "preset weights: delete the preset's cached conversion first and convert anew "
-            "(downloading the checkpoint again unless it is in place), e.g. after an upgrade"
+            "preset weights: convert anew in place of the preset's cached conversion (kept if "
+            "the refresh fails; the checkpoint is downloaded again unless it is in place), "
+            "e.g. after an upgrade"
         ),
     )
     p.set_defaults(func=_run_download, precheck=_check_download)
@@ -224,14 +226,7 @@ def _run_download_preset(args) -> int:
             progress=not args.no_progress,
             refresh=args.refresh,
         )
-    except (OSError, ValueError, ImportError) as error:
-        # The file it could not use: the error's own, or that of its cause (a wrapped one).
-        where = getattr(error, "filename", None) or getattr(error.__cause__, "filename", None)
-        if where is not None and Path(os.fsdecode(where)).is_relative_to(hub.cache_dir()):
-            error = (
-                f"{error} ({hub.cache_dir()} is the cache folder; set ${hub.HOME_ENV_VAR} to "
-                "use another)"
-            )
+    except (OSError, ValueError, ImportError) as error:  # a cache file's names the cache
         print(f"download failed: {error}", file=sys.stderr)
         return 1
     if hub.weights_kind(args.corpus) == "bundled":
@@ -965,7 +960,9 @@ def _add_vocode(subparsers, common) -> None:
         default=0.0,
         metavar="STRENGTH",
         help="denoiser strength, e.g. 0.01-0.1 with --denoise-mode zeros, 1-3 with silence "
-        "(the bundled model; README) (default 0: off)",
+        "(the bundled model; README) (default 0: off); the bias is averaged over 64 frames, "
+        "not NVIDIA's first of 88, so strengths tuned for NVIDIA's denoiser do not carry over "
+        "exactly (Denoiser.from_model(frames='first', n_frames=88) is NVIDIA's)",
     )
     p.add_argument(
         "--denoise-mode",
@@ -974,6 +971,14 @@ def _add_vocode(subparsers, common) -> None:
         help="with --denoise: the denoiser's bias, the model's output for an all-zero "
         "log-mel (NVIDIA's, default) or for silence (for models that render the zero log-mel "
         "loud, as the bundled one does)",
+    )
+    p.add_argument(
+        "--mel-layout",
+        choices=("auto", "frames_first", "mels_first"),
+        default="auto",
+        help="axes of the mel files: told from the model's n_mels (auto, default; a square "
+        ".pt mel is NVIDIA's (n_mels, frames), a square .npy one is refused), (frames, "
+        "n_mels) or (n_mels, frames)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
     p.add_argument(
@@ -1025,11 +1030,11 @@ def _check_evaluate(args) -> int:
 def _run_vocode(args) -> int:
     import warnings
 
-    from keras_waveglow.inference import vocode_files
+    from keras_waveglow.inference import MelInputWarning, vocode_files
 
     try:
         with warnings.catch_warnings():  # each is in result["warnings"], printed below
-            warnings.filterwarnings("ignore", message=r".*mel values span")
+            warnings.simplefilter("ignore", MelInputWarning)
             warnings.filterwarnings("ignore", message=r".*under the output folder")
             result = vocode_files(
                 args.inputs,
@@ -1044,6 +1049,7 @@ def _run_vocode(args) -> int:
                 normalize=args.normalize or None,
                 overwrite=args.overwrite,
                 progress=not args.no_progress,
+                mel_layout=args.mel_layout,
             )
     except (OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"vocode failed: {error}", file=sys.stderr)
@@ -1076,8 +1082,9 @@ def _add_evaluate(subparsers, common) -> None:
         description=(
             "Copy-synthesise each utterance with WaveGlow and fast Griffin-Lim (32 iterations, "
             "momentum 0.99, seeded) from the same mel, score both against the ground truth (PESQ, "
-            "multi-resolution STFT, log-mel L1, MCD, F0 RMSE, GPE, V/UV F1, DNSMOS if "
-            "installed, real-time factor) and write report.json and index.html."
+            "STOI, multi-resolution STFT, log-mel L1, MCD, F0 RMSE, GPE, V/UV F1, DNSMOS if "
+            "installed, real-time factor) and write report.json and index.html. A report "
+            "folder's audio inside a data folder is not taken as data."
         ),
     )
     p.add_argument(

@@ -49,7 +49,9 @@ side by side as audio players under mel-spectrogram images) in the output direct
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import html
 import importlib
 import importlib.util
@@ -303,9 +305,11 @@ def multi_resolution_stft_distance(
     """Spectral convergence plus log-magnitude L1, averaged over STFT resolutions.
 
     Per resolution: `||S_r - S_d||_F / ||S_r||_F + mean|log S_r - log S_d|` on magnitudes
-    `S = sqrt(max(|STFT|^2, 1e-7))` (Hann window, centred frames): the power is floored at
-    1e-7, as in Parallel WaveGAN's STFT loss, so bins far below audibility (a silent band,
-    16-bit quantisation noise) all sit at the floor and add nothing. (Reports written before
+    `S = sqrt(max(|STFT|^2, 1e-7))` (Hann window, centred frames, zero-padded at the ends
+    where `torch.stft` reflects by default, so the first and last frames differ slightly from
+    a reflect-padded implementation's): the power is floored at 1e-7, as in Parallel
+    WaveGAN's STFT loss, so bins far below audibility (a silent band, 16-bit quantisation
+    noise) all sit at the floor and add nothing. (Reports written before
     `settings["mr_stft_floor"]` existed floored the magnitude at 1e-7 instead; `compare_reports`
     leaves the metric out between the two definitions.)
 
@@ -667,13 +671,26 @@ def _find_audio(data) -> list[Path]:
     for entry in data:
         entry = Path(entry)
         if entry.is_dir():
-            files.extend(
-                sorted(
-                    p
-                    for p in entry.rglob("*")
-                    if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                )
+            found = sorted(
+                p for p in entry.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
             )
+            # Another report's audio inside the data (`--out data/eval_v1`, then `_v2`): its
+            # ground-truth, Griffin-Lim and WaveGlow copies are not data.
+            reports: dict[Path, int] = {}
+            for p in found:
+                report = _report_folder_holding(p, entry)
+                if report is not None:
+                    reports[report] = reports.get(report, 0) + 1
+                else:
+                    files.append(p)
+            for report, count in reports.items():
+                logger.warning(
+                    "%s: left out %d file(s) under the report folder %s (a report's audio, "
+                    "not data); give the report folder outside the data.",
+                    entry,
+                    count,
+                    report,
+                )
         elif is_file_list(entry):  # e.g. `prepare`'s eval.txt; prose refused in one message
             files.extend(read_file_list(entry, require_existing=True))
         elif entry.is_file():
@@ -681,6 +698,21 @@ def _find_audio(data) -> list[Path]:
         else:
             raise FileNotFoundError(f"{entry}: no such audio file, file list or directory.")
     return files
+
+
+def _report_folder_holding(path: Path, root: Path) -> Path | None:
+    """The report folder (one with report.json or index.html) whose audio/ or unfinished
+    staging folder holds `path`, looked for below `root`; else None."""
+    for parent in path.parents:
+        if parent == root or not parent.is_relative_to(root):
+            return None
+        if parent.name == "audio" or parent.name.startswith(_STAGING_PREFIX):
+            folder = parent.parent
+            if (folder / "report.json").is_file() or (folder / "index.html").is_file():
+                return folder
+            if parent.name.startswith(_STAGING_PREFIX):  # an interrupted run's, no report yet
+                return folder
+    return None
 
 
 def _display_path(path: Path) -> str:
@@ -1311,6 +1343,8 @@ def evaluate(
                 logger.warning("skipping %s: %s", path, reason, extra={IN_REPORT: True})
                 continue
             utt_id = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+            if len(utt_id) > 100:  # its files' names stay far below 255 bytes
+                utt_id = f"{utt_id[:100]}-{hashlib.sha256(path.stem.encode()).hexdigest()[:8]}"
             while utt_id in used_ids:
                 utt_id += "_"
             used_ids.add(utt_id)
@@ -1324,8 +1358,12 @@ def evaluate(
                 logger.debug("%s failed:", path, exc_info=True)
                 if staging is not None:  # what this file wrote before it failed
                     for system in SYSTEMS:
-                        (staging / "audio" / f"{utt_id}_{system}.wav").unlink(missing_ok=True)
-                        (staging / "img" / f"{utt_id}_{system}.png").unlink(missing_ok=True)
+                        for written in (
+                            staging / "audio" / f"{utt_id}_{system}.wav",
+                            staging / "img" / f"{utt_id}_{system}.png",
+                        ):
+                            with contextlib.suppress(OSError):  # the run goes on regardless
+                                written.unlink(missing_ok=True)
                 if not utterances:  # the same error on the first files: not one file's problem
                     alike.append((type(error), reason_without_path(error, path)))
                     if len(alike) == SYSTEMATIC_FAILURES and len(set(alike)) == 1:
@@ -1496,7 +1534,8 @@ def _folder_names(utterances: Sequence[dict]) -> list[str]:
         elif len(set(parents)) == 1:
             names.append(posixpath.basename(parent) or ".")
         else:
-            names.append(posixpath.relpath(parent, common) if common else parent)
+            # Files in the shared root itself are its folder "." (as one parent is).
+            names.append(posixpath.relpath(parent, common) if common else parent or ".")
     return names
 
 
@@ -1644,9 +1683,19 @@ def load_report(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: no such report (give report.json or its folder)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: not a readable JSON report ({error})") from None
+    _check_report(report, path)
+    report.setdefault("paths", {})["json"] = str(path)
+    return report
+
+
+def _check_report(report, path) -> None:
+    """Refuses what is not an evaluation report (see `load_report`), named by `path`. A
+    `paths` of None is `evaluate`'s own result when no file could be scored."""
     if not isinstance(report, dict) or not isinstance(report.get("utterances"), list):
         raise ValueError(f"{path}: not a keras-waveglow evaluation report (no 'utterances' list)")
     for key in ("model", "settings", "paths"):
+        if key == "paths" and report.get(key, {}) is None:
+            continue
         if key in report and not isinstance(report[key], dict):
             raise ValueError(
                 f"{path}: malformed report: {key!r} must be an object, not "
@@ -1689,8 +1738,6 @@ def load_report(path: str | os.PathLike) -> dict:
                     f"{path}: utterance {utt['source']!r:.60}: the {system!r} scores are not "
                     "numbers"
                 )
-    report.setdefault("paths", {})["json"] = str(path)
-    return report
 
 
 # What identifies a source file in reports that record it (see `_pair_utterances`).
@@ -1870,8 +1917,10 @@ def compare_reports(
         raise ValueError(f"level must be a confidence level in (0, 1), e.g. 0.95; got {level}.")
     base = base if isinstance(base, dict) else load_report(base)
     new = new if isinstance(new, dict) else load_report(new)
-    base_name = base.get("paths", {}).get("json", "base report")
-    new_name = new.get("paths", {}).get("json", "new report")
+    base_name = (base.get("paths") or {}).get("json", "base report")
+    new_name = (new.get("paths") or {}).get("json", "new report")
+    _check_report(base, base_name)  # a dict as `evaluate` returned it: checked as a file is
+    _check_report(new, new_name)
     for name, report, chosen in ((base_name, base, base_system), (new_name, new, system)):
         if chosen not in SYSTEMS or chosen == "ground_truth":
             raise ValueError(f"unknown system {chosen!r}; expected 'waveglow' or 'griffin_lim'")
@@ -1945,6 +1994,27 @@ def compare_reports(
             f"{base_name} and {new_name} use different mels (settings 'mel_config'): the "
             "distances are in different units"
         )
+    # A metric one report scored and the other did not (STOI before 2026-12-07, DNSMOS where
+    # speechmos is installed): said, not dropped without a word.
+    for name in METRICS:
+        if name == "rtf" or name in left_out:
+            continue
+        scored = [
+            any(
+                isinstance(utts[k]["metrics"].get(chosen, {}).get(name), int | float)
+                for k in indices
+            )
+            for utts, chosen, indices in (
+                (base_utts, base_system, paired_base),
+                (new_utts, system, paired_new),
+            )
+        ]
+        if scored[0] != scored[1]:
+            where, other = (base_name, new_name) if scored[0] else (new_name, base_name)
+            left_out[name] = (
+                f"scored only in {where} ({other} has no {name} values: an older report, or "
+                "a metric whose package was not installed there)"
+            )
     names = [n for n in METRICS if n != "rtf" and n not in left_out]
 
     def metric_pairs(selected):

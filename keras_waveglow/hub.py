@@ -63,6 +63,35 @@ def cache_dir() -> Path:
     return Path(keras_home).expanduser() / "keras_waveglow"
 
 
+def _with_cache_hint(error: OSError) -> OSError:
+    """The error, naming the cache folder and its variable where the file it could not use
+    (its own, or its cause's) lies in the cache; else the error itself."""
+    where = getattr(error, "filename", None) or getattr(error.__cause__, "filename", None)
+    hint = f"{cache_dir()} is the cache folder; set ${HOME_ENV_VAR} to use another"
+    if where is None or hint in str(error):
+        return error
+    if not Path(os.fsdecode(where)).expanduser().absolute().is_relative_to(cache_dir().absolute()):
+        return error
+    try:
+        if error.errno is not None and error.filename is not None:  # [Errno 20] ...: 'path'
+            return type(error)(error.errno, f"{error.strerror} ({hint})", error.filename)
+        return type(error)(f"{error} ({hint})")
+    except TypeError:  # a type that takes other arguments: left as it is
+        return error
+
+
+@contextlib.contextmanager
+def _cache_errors():
+    """Re-raises an `OSError` about a file in the cache with the cache's hint."""
+    try:
+        yield
+    except OSError as error:
+        named = _with_cache_hint(error)
+        if named is error:
+            raise
+        raise named from error
+
+
 def weights_source(name: str) -> dict | None:
     """The preset's weights source from `presets.WEIGHTS`, or None for an architecture only.
 
@@ -161,6 +190,11 @@ def _find_cached(name: str, sha256: str | None) -> Path | None:
             return "url: " not in text or url in text  # older consents name no URL
 
         found = [path for path in found if same_source(path)]
+        # A checkpoint put at the preset's path after every conversion (by hand, as the
+        # refusal says) is the one wanted: its own conversion, else it is converted.
+        placed = _checkpoint_placed_since(name, found)
+        if placed is not None:
+            return next((path for path in found if path.name.split(".")[0] == placed), None)
         return max(found, key=lambda path: path.stat().st_mtime_ns) if found else None
     # Another digest's conversion counts only where the user accepted that checkpoint with
     # allow_unverified (the consent holds for later calls); one verified against an older
@@ -186,21 +220,48 @@ def _find_cached(name: str, sha256: str | None) -> Path | None:
 
 
 def _recorded_checkpoint_in_place(name: str, sha256: str, conversions: list[Path]) -> bool:
-    """Whether the preset's checkpoint path holds the file with the recorded sha256: hashed
-    only where it was put there after every cached conversion (its change time, which no
-    copy tool sets back), so an accepted file kept in place is not hashed at every call."""
-    from keras_waveglow.data.arctic import file_sha256
+    """Whether the preset's checkpoint path holds the file with the recorded sha256, put
+    there after every cached conversion (see `_checkpoint_placed_since`)."""
+    return _checkpoint_placed_since(name, conversions) == sha256.lower()
 
+
+def _checkpoint_placed_since(name: str, conversions: list[Path]) -> str | None:
+    """The sha256 of the file at the preset's checkpoint path where it was put there after
+    every cached conversion (its change time, which no copy tool sets back), else None: one
+    there before them was converted into one of them. Its digest is remembered beside it
+    (`_checkpoint_digest`), so a file kept in place is hashed once, not at every call."""
     path = checkpoint_path(name)
     try:
         if not path.is_file():
-            return False
+            return None
         placed = path.stat().st_ctime_ns
-        if all(placed < conversion.stat().st_mtime_ns for conversion in conversions):
-            return False  # there before they were made: one of them is its conversion
-        return file_sha256(path) == sha256.lower()
+        if conversions and all(placed < c.stat().st_mtime_ns for c in conversions):
+            return None  # there before they were made: one of them is its conversion
+        return _checkpoint_digest(path)
     except FileNotFoundError:  # removed meanwhile
-        return False
+        return None
+
+
+def _checkpoint_digest(path: Path, remember: bool = True) -> str:
+    """The file's sha256, remembered in `<file>.sha256` with its size, modification and
+    change times: hashed again only when any of them changed (a checkpoint is 676 MB). Not
+    written unless `remember` (a file kept in place, looked at by later calls)."""
+    from keras_waveglow.data.arctic import file_sha256
+
+    stat = path.stat()
+    stamp = f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns}"
+    memo = path.with_name(path.name + ".sha256")
+    try:
+        recorded_stamp, digest = memo.read_text(encoding="utf-8").rsplit(" ", 1)
+        if recorded_stamp == stamp and len(digest) == 64:
+            return digest
+    except (OSError, ValueError):  # none yet, unreadable or not ours: hashed
+        pass
+    digest = file_sha256(path)
+    if remember:
+        with contextlib.suppress(OSError):  # a read-only cache: hashed at each call, as before
+            memo.write_text(f"{stamp} {digest}", encoding="utf-8")
+    return digest
 
 
 def _remedy(name: str, source: dict) -> str:
@@ -223,7 +284,7 @@ def _fetch_checkpoint(
     name: str, source: dict, allow_unverified: bool, progress: bool, timeout: float
 ) -> tuple[Path, str]:
     """The verified checkpoint file and its sha256 (downloaded unless already in place)."""
-    from keras_waveglow.data.arctic import discard_part, download_file, file_sha256
+    from keras_waveglow.data.arctic import discard_part, download_file
 
     path = checkpoint_path(name)
     expected = source.get("sha256")
@@ -283,7 +344,7 @@ def _fetch_checkpoint(
             f"{path}: {got} bytes, but preset {name!r} expects {size}; {remedy}. "
             + _remedy(name, source)
         )
-    digest = file_sha256(path)
+    digest = _checkpoint_digest(path, remember=False)  # one remembered before, if any
     if expected and digest != expected.lower():
         if not allow_unverified:
             raise WeightsVerificationError(
@@ -324,6 +385,7 @@ def _file_stamp(path: Path) -> str:
 def _remove_download(path: Path) -> None:
     path.unlink(missing_ok=True)
     _download_mark(path).unlink(missing_ok=True)
+    path.with_name(path.name + ".sha256").unlink(missing_ok=True)
 
 
 def _placed_by_hand(name: str, source: dict) -> bool:
@@ -434,19 +496,21 @@ def preset_weights_file(
             )
         return path
     expected = source.get("sha256")
-    cached = _cached(name, expected)
-    if cached is not None:
-        return cached
-    # One process at a time fetches and converts: two notebooks or data-parallel workers on
-    # first use shared one .part file and one checkpoint (the second resumed the first's
-    # transfer, then found its checkpoint deleted). The others wait, then find the cache.
-    with _lock(cache_dir() / f".{name}.lock") as locked:
-        if locked:  # no other process works on this preset: leftovers are a killed one's
-            _recover_killed(name)
+    with _cache_errors():  # a cache folder it cannot use is named as the cache
         cached = _cached(name, expected)
         if cached is not None:
             return cached
-        return _fetch_and_convert(name, source, expected, allow_unverified, progress, timeout)
+        # One process at a time fetches and converts: two notebooks or data-parallel workers
+        # on first use shared one .part file and one checkpoint (the second resumed the
+        # first's transfer, then found its checkpoint deleted). The others wait, then find
+        # the cache.
+        with _lock(cache_dir() / f".{name}.lock") as locked:
+            if locked:  # no other process works on this preset: leftovers are a killed one's
+                _recover_killed(name)
+            cached = _cached(name, expected)
+            if cached is not None:
+                return cached
+            return _fetch_and_convert(name, source, expected, allow_unverified, progress, timeout)
 
 
 def _recover_killed(name: str) -> None:
@@ -483,7 +547,8 @@ def _lock(path: Path):
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                logger.info("%s: waiting for another process to finish with it.", path)
+                # Shown without logging set up (a wait may last a whole download).
+                logger.warning("%s: waiting for another process to finish with it.", path)
                 fcntl.flock(handle, fcntl.LOCK_EX)
         except OSError as error:
             logger.warning("%s: no lock on this file system (%s); not coordinated.", path, error)
@@ -560,7 +625,7 @@ def download_preset(
     # The whole refresh holds the lock: no other process finds the cache emptied meanwhile,
     # and a refresh killed midway leaves `*.refreshing` files that the next call under the
     # lock puts back (`_recover_killed`).
-    with _lock(cache_dir() / f".{name}.lock") as locked:
+    with _cache_errors(), _lock(cache_dir() / f".{name}.lock") as locked:
         if locked:
             _recover_killed(name)
         aside = [(path, path.with_name(path.name + ".refreshing")) for path in _cache_files(name)]
@@ -615,9 +680,12 @@ def remove_cached(name: str) -> list[Path]:
     from keras_waveglow.data.arctic import part_paths
 
     _download_source(name)
-    if not (cache_dir() / name).is_dir():
+    # A first download cut short leaves its part files before the preset's folder exists.
+    if not (cache_dir() / name).is_dir() and not any(
+        p.is_file() for p in part_paths(checkpoint_path(name))
+    ):
         return []
-    with _lock(cache_dir() / f".{name}.lock") as locked:
+    with _cache_errors(), _lock(cache_dir() / f".{name}.lock") as locked:
         if locked:
             _recover_killed(name)
         removed = _cache_files(name)

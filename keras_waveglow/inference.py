@@ -516,6 +516,13 @@ def bucket_frames(frames: int, cap: int | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+class MelInputWarning(UserWarning):
+    """A mel given to `vocode` that may not be what the model takes: values no natural-log mel
+    of this definition holds (dB, power, linear or log10 mels), or a square (n_mels, n_mels)
+    mel whose orientation cannot be told. Filter it by category:
+    `warnings.filterwarnings("ignore", category=MelInputWarning)`."""
+
+
 class _NotFloatMel(TypeError):
     """A mel array of booleans, integers or complex values."""
 
@@ -657,7 +664,10 @@ def vocode(
             the default model (`default_model`).
         sigma: float, standard deviation of the latent noise. Default 0.6 (0 is deterministic).
         denoiser_strength: float, strength of NVIDIA-style bias removal (`Denoiser`); 0 turns
-            it off. Default 0.0 (NVIDIA's examples use 0.01 to 0.1, with "zeros").
+            it off. Default 0.0 (NVIDIA's examples use 0.01 to 0.1, with "zeros"; the bias
+            here is averaged over 64 frames where NVIDIA's is its first of 88, so its strengths
+            do not carry over exactly: `Denoiser.from_model(model, frames="first",
+            n_frames=88)` is NVIDIA's).
         seed: int, sequence of ints or None, seed of the latent noise (`np.random.default_rng`);
             the same seed gives the same audio on
             TensorFlow and JAX. Default None (fresh noise).
@@ -699,8 +709,10 @@ def vocode(
             before any model is loaded); a model that cannot be loaded (see `load_vocoder`).
 
     Warns:
-        UserWarning: mel values outside what a log-mel of this definition can hold (below
-            log(1e-5) - 4 or above 12: a dB, power or other front end's mel).
+        MelInputWarning: (a `UserWarning`) mel values no log-mel of this definition holds
+            (below log(1e-5) - 4 or above 12: a dB, power or other front end's mel; all above
+            0: a linear mel; many at exactly -5 or -10 and none below: a clamped log10 mel), or
+            a square (n_mels, n_mels) mel, taken as (frames, n_mels).
 
     Example:
         >>> model = keras_waveglow.WaveGlow.from_preset("tiny")
@@ -738,6 +750,19 @@ def vocode(
         return_sample_rate = not isinstance(model, WaveGlow)
     items, form = _as_mel_list(mel, waveglow.n_mel_channels)
     _warn_if_not_log_mel(items)
+    square = [i for i, item in enumerate(items) if item.shape[0] == waveglow.n_mel_channels]
+    if square:
+        import warnings
+
+        n = waveglow.n_mel_channels
+        which = "the mel" if form == "single" else f"mel(s) {square} of the {form}"
+        warnings.warn(
+            f"{which} has shape ({n}, {n}): as many frames as bands, so its orientation cannot "
+            f"be told; taken as (frames, n_mels). An NVIDIA-layout (n_mels, frames) mel must "
+            "be transposed first (mel.T).",
+            MelInputWarning,
+            stacklevel=2,
+        )
     hop, group = waveglow.hop_length, waveglow.n_group
     left, right = receptive_field_frames(waveglow)
     if overlap_frames is None:
@@ -882,6 +907,7 @@ def _check_normalize(normalize) -> float | None:
 # a few nats above 0 (e^12 would be a magnitude far beyond full-scale audio); the margins take
 # a text front end's predictions, which overshoot a little.
 _PLAUSIBLE_LOG_MEL = (_SILENCE - 4.0, 12.0)
+_LOG10_FLOORS = (-5.0, -10.0)  # log10(1e-5), log10(1e-10): other front ends' clamps
 
 
 def _log_mel_problem(items: list[np.ndarray]) -> str | None:
@@ -890,11 +916,26 @@ def _log_mel_problem(items: list[np.ndarray]) -> str | None:
     high = max(float(item.max()) for item in items)
     if low < _PLAUSIBLE_LOG_MEL[0] or high > _PLAUSIBLE_LOG_MEL[1]:
         return (
-            f"mel values span [{low:.3g}, {high:.3g}], outside a natural-log mel's "
-            f"[log(1e-5) = {_SILENCE:.2f}, about 5]: a dB or power mel, or another front "
-            "end's? Make mels with keras_waveglow.mel_spectrogram(audio, "
+            f"mel values span [{low:.3g}, {high:.3g}], outside a natural-log mel's range "
+            f"(from log(1e-5) = {_SILENCE:.2f} at silence to a few nats above 0; taken from "
+            f"{_PLAUSIBLE_LOG_MEL[0]:.1f} to {_PLAUSIBLE_LOG_MEL[1]:.0f}): a dB or power mel, or "
+            "another front end's? Make mels with keras_waveglow.mel_spectrogram(audio, "
             "**model.mel_config); the audio will not sound right."
         )
+    for floor in _LOG10_FLOORS:
+        # Many values at exactly a log10 floor (and none below): ESPnet / ParallelWaveGAN-style
+        # log10(max(x, eps)) mels, which lie inside the natural-log range (an unclamped log10
+        # mel is not told apart).
+        if abs(low - floor) < 1e-4:
+            at_floor = sum(int(np.sum(np.abs(item - floor) < 1e-4)) for item in items)
+            if at_floor >= 0.01 * sum(item.size for item in items):
+                return (
+                    f"{at_floor} mel values sit at exactly {floor:g} = log10({10.0**floor:g}) "
+                    "and none below: a log10 mel (ESPnet / ParallelWaveGAN style)? This model "
+                    "takes natural-log mels (multiply a log10 mel by ln(10) = 2.3026, its floor "
+                    f"then at {floor * np.log(10):.2f}; silence here is log(1e-5) = "
+                    f"{_SILENCE:.2f}); the audio will not sound right."
+                )
     if any(float(item.min()) > 0.0 for item in items):
         # Every band of every frame louder than magnitude 1: no speech does that (full-scale
         # white noise sits near 0, silence at -11.5); a magnitude mel whose log was forgotten.
@@ -913,7 +954,7 @@ def _warn_if_not_log_mel(items: list[np.ndarray]) -> None:
 
     problem = _log_mel_problem(items)
     if problem is not None:
-        warnings.warn(problem, stacklevel=3)
+        warnings.warn(problem, MelInputWarning, stacklevel=3)
 
 
 def _accumulate(out, window_audio, window_start, core_start, cores, fade) -> None:
@@ -1185,7 +1226,7 @@ class Denoiser(layers.Layer):
             window="hann",
             center=True,
         )
-        return padded[..., pad:-pad]
+        return padded[..., pad : pad + ops.shape(audio)[-1]]  # pad may be 0 (n_fft 1)
 
     def get_config(self):
         return {
@@ -1436,6 +1477,7 @@ def vocode_files(
     overwrite: bool = False,
     progress: bool = True,
     denoiser_mode: str = "zeros",
+    mel_layout: str = "auto",
 ) -> dict:
     """Vocodes mel files and copy-synthesises audio files into `out_dir`, in batches.
 
@@ -1462,23 +1504,26 @@ def vocode_files(
             the outputs already written. None: fresh noise.
         overwrite: bool, replace existing outputs. Default False.
         progress: bool, show a tqdm progress bar over files. Default True.
+        mel_layout: "auto", "frames_first" or "mels_first": the axes of the mel files, as
+            `load_mel`'s `layout` (for every mel file of the call). Default "auto".
 
     Returns:
         `{"written": [Path, ...], "kept": [Path, ...], "failed": [(Path, message), ...],
         "warnings": [(Path, message), ...], "left_out": [(Path, message), ...],
         "sample_rate": int}`: "kept" lists the existing outputs left as they were (their
         inputs not vocoded; not failures). "warnings" names each mel file whose values
-        cannot be a natural-log mel (a dB or power mel); it is vocoded and written all the
-        same, and the same message is raised as a `UserWarning`. "left_out" names each
+        cannot be a natural-log mel (a dB, power or log10 mel); it is vocoded and written all
+        the same, and the same message is raised once as a `MelInputWarning`. "left_out" names each
         input folder that holds the output folder, with how many files under the output
         folder were not taken as inputs (outputs of a run; also a `UserWarning`).
         "sample_rate" is None when no input was left to vocode: the model is then not
         loaded (nor downloaded), and every input is in "failed" or "kept".
 
     Raises:
-        ValueError: no inputs, or bad settings (sigma, denoiser_strength, batch_size, a
-            negative seed), checked before any model is loaded; per-file problems are
-            reported in "failed" instead.
+        ValueError: no inputs, bad settings (sigma, denoiser_strength, batch_size, a
+            negative seed, mel_layout), or an input folder that is the output folder (a rerun
+            would take the outputs as inputs), checked before any model is loaded; per-file
+            problems are reported in "failed" instead.
         NotADirectoryError: `out_dir` is an existing file or lies under one (checked before
             the model loads).
         PermissionError: `out_dir` (or where it would be made) is not writable (as early).
@@ -1504,6 +1549,10 @@ def vocode_files(
     _check_settings(sigma, denoiser_strength, batch_size)
     peak = _check_normalize(normalize)
     _check_denoiser_mode(denoiser_mode)
+    from keras_waveglow.audio import MEL_LAYOUTS
+
+    if not isinstance(mel_layout, str) or mel_layout not in MEL_LAYOUTS:
+        raise ValueError(f"mel_layout must be one of {MEL_LAYOUTS}; got {mel_layout!r}.")
     if seed is not None:  # before the model and the inputs load, named as given
         seed = _checks.count("seed", seed, 0)
     if isinstance(inputs, str | bytes | os.PathLike):  # one path, not its characters
@@ -1514,6 +1563,13 @@ def vocode_files(
     out_dir = Path(out_dir)
     # An output folder that is a file, or lies under one, would fail at every write.
     check_output_folder(out_dir, "the output folder")
+    for entry in inputs:  # outputs beside the inputs: a rerun would read them as inputs
+        if Path(entry).is_dir() and Path(entry).resolve() == out_dir.resolve():
+            raise ValueError(
+                f"the output folder {out_dir} is the input folder {entry}: a rerun would take "
+                "the wavs written there as inputs. Give an output folder apart from the "
+                f"inputs (one inside it, such as {Path(entry) / 'wavs'}, is left out of them)."
+            )
     failures: list[tuple[Path, str]] = []
     left_out: list[tuple[Path, str]] = []
     warned: list[tuple[Path, str]] = []
@@ -1545,12 +1601,14 @@ def vocode_files(
                 mel = ops.convert_to_numpy(mel_spectrogram(audio, **waveglow.mel_config))
                 keep = audio.shape[0]
             else:
-                mel, keep = load_mel(path, n_mels=waveglow.n_mel_channels), None
+                mel = load_mel(path, n_mels=waveglow.n_mel_channels, layout=mel_layout)
+                keep = None
                 _as_mel_list(mel, waveglow.n_mel_channels)
                 problem = _log_mel_problem([np.asarray(mel)])
                 if problem is not None:  # named here, not once for a batch of files
                     warned.append((path, f"{path}: {problem}"))
-                    warnings.warn(warned[-1][1], stacklevel=2)
+                    # The caller's line: past this function and `keeps_pipe_lists`' wrapper.
+                    warnings.warn(warned[-1][1], MelInputWarning, stacklevel=3)
         except (OSError, ValueError, _NotFloatMel, ImportError, RuntimeError) as error:
             message = str(error)
             failures.append((path, message if str(path) in message else f"{path}: {message}"))
@@ -1569,7 +1627,7 @@ def vocode_files(
     for first in range(0, len(loaded), batch_size):
         group = loaded[first : first + batch_size]
         with warnings.catch_warnings():  # each file was checked (and named) above
-            warnings.filterwarnings("ignore", message="mel values span")
+            warnings.simplefilter("ignore", MelInputWarning)
             audios = vocode(
                 [entry[0] for entry in group],
                 waveglow,
@@ -1606,6 +1664,7 @@ def vocode_files(
 __all__ = [
     "Denoiser",
     "InverseRunner",
+    "MelInputWarning",
     "bucket_frames",
     "default_model",
     "get_default_model",

@@ -611,6 +611,30 @@ def test_load_mel_npy_in_both_orientations(tmp_path):
     np.testing.assert_array_equal(loaded, mel)
 
 
+def test_a_square_mel_takes_its_layout_from_the_caller_or_nvidia_s_pt(tmp_path):
+    """80 frames of 80 bands (0.93 s at 22.05 kHz) could not be read at all, even from a .pt
+    file, whose layout is NVIDIA's (n_mels, frames)."""
+    torch = pytest.importorskip("torch")  # the torch extra; installed in the dev environment
+    mel = np.random.default_rng(5).normal(size=(80, 80)).astype("float32")  # (frames, mels)
+    torch.save(torch.from_numpy(mel.T.copy())[None], tmp_path / "nvidia.pt")
+    np.testing.assert_array_equal(load_mel(tmp_path / "nvidia.pt"), mel)
+    np.save(tmp_path / "square.npy", mel)
+    with pytest.raises(AudioFileError, match=r"square\.npy: ambiguous.*layout='frames_first'"):
+        load_mel(tmp_path / "square.npy")
+    np.testing.assert_array_equal(load_mel(tmp_path / "square.npy", layout="frames_first"), mel)
+    np.testing.assert_array_equal(load_mel(tmp_path / "square.npy", layout="mels_first"), mel.T)
+    np.testing.assert_array_equal(load_mel(tmp_path / "nvidia.pt", layout="frames_first"), mel.T)
+    # A named layout is checked against n_mels; an unknown one is refused.
+    np.save(tmp_path / "long.npy", mel[:, :64].T.copy())  # (64 frames, 80 bands)
+    np.testing.assert_array_equal(
+        load_mel(tmp_path / "long.npy", layout="frames_first"), mel[:, :64].T
+    )
+    with pytest.raises(AudioFileError, match=r"long\.npy: layout='mels_first' puts.*\(64, 80\)"):
+        load_mel(tmp_path / "long.npy", layout="mels_first")
+    with pytest.raises(ValueError, match="layout must be one of"):
+        load_mel(tmp_path / "square.npy", layout="mels-first")
+
+
 def test_load_mel_errors_name_the_file(tmp_path):
     cases = {
         "ambiguous.npy": (np.zeros((80, 80), "float32"), "ambiguous orientation"),

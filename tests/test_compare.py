@@ -507,7 +507,7 @@ def test_cli_compare_refuses_a_json_path_it_cannot_write_before_reading_the_repo
     tmp_path, capsys
 ):
     """`compare --json` naming a folder, or a path under a file, is refused (even with
-    --overwrite) before the reports are read; bad reports keep compare's exit code 1."""
+    --overwrite) before the reports are read; bad reports are refused with exit code 2."""
     base, new = tmp_path / "missing_base.json", tmp_path / "missing_new.json"
     (tmp_path / "folder").mkdir()
     blocker = tmp_path / "afile"
@@ -525,3 +525,30 @@ def test_cli_compare_refuses_a_json_path_it_cannot_write_before_reading_the_repo
     # --overwrite without --json has nothing to replace: refused, not ignored.
     assert cli.main(["compare", str(base), str(new), "--overwrite"]) == 2
     assert "--overwrite replaces a --json file; it needs --json" in capsys.readouterr().err
+
+
+def test_a_metric_scored_in_one_report_only_is_left_out_with_a_reason():
+    """A report without STOI (older) or DNSMOS (speechmos not installed there) against one
+    with it: the metric vanished from the comparison with no reason given."""
+    base = _report(["s/a.wav", "s/b.wav"], [1.0, 1.1], [0.5, 0.5])
+    new = _report(["s/a.wav", "s/b.wav"], [1.2, 1.3], [0.4, 0.4])
+    for utt, stoi in zip(new["utterances"], (0.8, 0.9), strict=True):
+        utt["metrics"]["waveglow"]["stoi"] = stoi
+    result = compare_reports(base, new)
+    assert "stoi" not in result["metrics"] and "pesq_wb" in result["metrics"]
+    reason = result["metrics_left_out"]["stoi"]
+    assert reason.startswith("scored only in new report (base report has no stoi values")
+    assert "stoi" in format_comparison(result)
+    # Scored in neither: nothing to say.
+    assert "mcd_db" not in compare_reports(base, new)["metrics_left_out"]
+
+
+def test_evaluate_s_result_with_no_file_scored_is_refused_by_compare_as_a_report_error():
+    """`evaluate` returns `"paths": None` when no file could be scored: compare_reports took
+    the dict and failed with an AttributeError."""
+    nothing = {"model": {}, "settings": {}, "utterances": [], "paths": None}
+    other = _report(["s/a.wav"], [1.0], [0.5])
+    with pytest.raises(ValueError, match=r"base report: no utterance has scores"):
+        compare_reports(nothing, other)
+    with pytest.raises(ValueError, match=r"new report: not a keras-waveglow evaluation report"):
+        compare_reports(other, {"utterances": "none"})

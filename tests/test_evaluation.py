@@ -459,6 +459,9 @@ def test_summaries_by_folder_name_speakers_below_the_shared_folder():
     assert list(evaluation.summarize_by_folder(deep)) == [".", "y"]
     mixed = [_utterance("/abs/a.wav", 1.0), _utterance("rel/b.wav", 1.0)]
     assert list(evaluation.summarize_by_folder(mixed)) == ["/abs", "rel"]
+    # Files in the shared root beside files in a subfolder: the root is ".", not "".
+    rooted = [_utterance("a.wav", 1.0), _utterance("sub/b.wav", 1.0)]
+    assert list(evaluation.summarize_by_folder(rooted)) == [".", "sub"]
     assert evaluation.summarize_by_folder([]) == {}
 
 
@@ -842,6 +845,44 @@ def test_a_folder_an_interrupted_evaluate_left_is_named_and_not_scored(tmp_path,
         report = evaluate(vocode_helpers.tiny_model(), data, data / "report", progress=False)
     assert [u["id"] for u in report["utterances"]] == ["a"]
     assert "1 folder(s) an interrupted evaluate left (.evaluate-x1)" in caplog.text
+
+
+def test_another_report_inside_the_data_is_not_scored_as_data(tmp_path, caplog):
+    """`--out data/eval_v1`, then `--out data/eval_v2`: the second run scored the first
+    report's ground-truth, Griffin-Lim and WaveGlow copies as data, silently."""
+    model = vocode_helpers.tiny_model()
+    audio, rate = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "utt.wav", audio[: SR // 2], rate)
+    evaluate(model, data, data / "eval_v1", progress=False)
+    assert (data / "eval_v1" / "audio" / "utt_ground_truth.wav").is_file()
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.evaluation"):
+        second = evaluate(model, data, data / "eval_v2", progress=False)
+    assert [u["id"] for u in second["utterances"]] == ["utt"]
+    assert f"left out 3 file(s) under the report folder {data / 'eval_v1'}" in caplog.text
+    # A folder merely named audio/, with no report beside it, is data.
+    (data / "speaker" / "audio").mkdir(parents=True)
+    sf.write(data / "speaker" / "audio" / "x.wav", audio[: SR // 2], rate)
+    third = evaluate(model, data, tmp_path / "outside", progress=False, max_files=3)
+    assert sorted(u["id"] for u in third["utterances"]) == ["utt", "x"]
+
+
+def test_a_file_name_too_long_for_the_report_s_copies_is_scored(tmp_path):
+    """A 240-character stem made "<id>_ground_truth.wav" longer than 255 bytes: the save failed,
+    then its cleanup raised the same error and the run stopped, losing every file scored."""
+    model = vocode_helpers.tiny_model()
+    audio, rate = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(data / "a.wav", audio[: SR // 2], rate)
+    long = "L" * 240
+    sf.write(data / f"{long}.wav", audio[SR // 2 : SR], rate)
+    report = evaluate(model, data, tmp_path / "out", progress=False)
+    ids = sorted(u["id"] for u in report["utterances"])
+    digest = hashlib.sha256(long.encode()).hexdigest()[:8]
+    assert ids == [f"{'L' * 100}-{digest}", "a"] and report["failed_files"] == []
+    assert (tmp_path / "out" / "audio" / f"{'L' * 100}-{digest}_ground_truth.wav").is_file()
 
 
 def test_a_file_that_fails_after_loading_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from pickle import UnpicklingError
@@ -764,3 +765,101 @@ def _replace_then_die_on_put_back(replace):
         return replace(source, target)
 
     return patched
+
+
+def test_remove_cached_deletes_a_first_download_cut_short(server, preset, checkpoint, cache):  # noqa: F811
+    """On a fresh cache the preset's folder does not exist until a conversion: remove_cached
+    returned [] and left the cut transfer's part files, which the next call resumed."""
+    data, _ = checkpoint
+    server.cut_after, server.cuts_left = len(data) // 10, 4
+    with pytest.raises(hub.WeightsUnavailableError, match="interrupted"):
+        hub.preset_weights_file(PRESET, progress=False)
+    assert not (cache / PRESET).exists()
+    part = cache / "downloads" / f"{FILENAME}.part"
+    assert hub.remove_cached(PRESET) == [part, part.with_name(part.name + ".validator")]
+    assert cached_files(cache) == []
+
+
+def test_a_checkpoint_put_by_hand_for_a_preset_without_a_digest_is_used(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+):
+    """No sha256 recorded: after one accepted download, a new checkpoint put where the
+    refusal says was never hashed nor converted; the old weights went on being used."""
+    data, reference = checkpoint
+    monkeypatch.setitem(preset, "sha256", None)
+    other = bytearray(data)
+    other[-1] ^= 1  # the end of the zip's directory comment: still loads, another digest
+    server.files = {FILENAME: bytes(other)}
+    first = hub.preset_weights_file(PRESET, allow_unverified=True, progress=False)
+    assert first.name == f"{hashlib.sha256(bytes(other)).hexdigest()}.weights.h5"
+    server.files = {}
+    placed = cache / "downloads" / FILENAME
+    placed.write_bytes(data)
+    path = hub.preset_weights_file(PRESET, progress=False)
+    assert path == hub.converted_path(PRESET, hashlib.sha256(data).hexdigest()) != first
+    check_matches_torch(WaveGlow.from_preset(PRESET), reference)
+    assert hub.preset_weights_file(PRESET) == path  # kept in place: its conversion, again
+
+
+def test_a_checkpoint_copied_back_in_place_is_hashed_once(
+    server,  # noqa: F811
+    preset,
+    checkpoint,
+    cache,
+    monkeypatch,
+):
+    """An accepted file put back at the checkpoint path after its conversion (a newer change
+    time) was hashed in full at every call (676 MB for nvidia_universal)."""
+    from keras_waveglow.data import arctic
+
+    data, _ = checkpoint
+    other = bytearray(data)
+    other[-1] ^= 1
+    server.files = {FILENAME: bytes(other)}
+    accepted = hub.download_preset(PRESET, allow_unverified=True, progress=False)
+    placed = cache / "downloads" / FILENAME
+    assert not placed.exists()  # downloaded, converted, deleted
+    placed.write_bytes(bytes(other))  # put back, after the conversion (a later change time)
+    hashed, real = [], arctic.file_sha256
+    monkeypatch.setattr(arctic, "file_sha256", lambda p: hashed.append(p) or real(p))
+    for _ in range(3):
+        assert hub.preset_weights_file(PRESET, progress=False) == accepted
+    assert hashed == [placed]
+    placed.write_bytes(data)  # another file in its place: hashed again, and converted
+    assert hub.preset_weights_file(PRESET, progress=False) == hub.converted_path(
+        PRESET, preset["sha256"]
+    )
+    assert hashed[1:] == [placed]
+
+
+def test_a_wait_for_another_process_is_said_without_logging_set_up(tmp_path, caplog):
+    """A second process waited silently (INFO is not shown without logging configured)
+    through a whole download and conversion by the first."""
+    import fcntl
+    import threading
+
+    path = tmp_path / ".preset.lock"
+    with open(path, "a") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        threading.Timer(0.5, fcntl.flock, (holder, fcntl.LOCK_UN)).start()
+        with caplog.at_level(logging.WARNING, logger="keras_waveglow.hub"):
+            with hub._lock(path) as locked:
+                assert locked
+    assert f"{path}: waiting for another process" in caplog.text
+
+
+def test_from_preset_names_an_unusable_cache_folder(server, preset, tmp_path, monkeypatch):  # noqa: F811
+    """The CLI named the cache and its variable; the Python API gave a bare NotADirectoryError."""
+    blocker = tmp_path / "a file"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv(hub.HOME_ENV_VAR, str(blocker / "cache"))
+    hint = f"{blocker / 'cache'} is the cache folder; set $KERAS_WAVEGLOW_HOME to use another"
+    with pytest.raises(NotADirectoryError, match=re.escape(hint)) as error:
+        WaveGlow.from_preset(PRESET)
+    assert str(error.value).count("is the cache folder") == 1 and server.requests == []
+    with pytest.raises(NotADirectoryError, match=re.escape(hint)):
+        hub.download_preset(PRESET, refresh=True, progress=False)

@@ -680,14 +680,18 @@ def test_vocode_files_never_replaces_its_own_input(model, tmp_path):
 
 
 def test_vocode_files_never_replaces_another_input(model, tmp_path):
-    """x.npy's output x.wav beside the recording x.wav (output folder = input folder): the
-    recording is kept even with overwrite, and the refusal names it."""
+    """x.npy's output x.wav beside the recording x.wav (both named, output folder = their
+    folder): the recording is kept even with overwrite, and the refusal names it. (The folder
+    itself as input and output is refused before any work.)"""
     audio, _ = load_audio(SPEECH, 16000)
     recording = tmp_path / "x.wav"
     sf.write(recording, audio[:8000], 16000)
     np.save(tmp_path / "x.npy", np.full((10, model.n_mel_channels), -5.0, "float32"))
     before = recording.read_bytes()
-    result = inference.vocode_files([tmp_path], tmp_path, model, overwrite=True, progress=False)
+    with pytest.raises(ValueError, match="is the input folder"):
+        inference.vocode_files([tmp_path], tmp_path, model, overwrite=True, progress=False)
+    named = [tmp_path / "x.npy", recording]
+    result = inference.vocode_files(named, tmp_path, model, overwrite=True, progress=False)
     assert result["written"] == [] and recording.read_bytes() == before
     messages = sorted(str(message) for _, message in result["failed"])
     assert messages == [

@@ -93,6 +93,26 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(corpus, capsy
     assert _names(out.rglob("*.wav"), out) == ["de/a.wav", "de/b.wav", "en/c.wav"]
 
 
+def test_an_output_folder_that_is_an_input_folder_is_refused_before_any_work(tmp_path, capsys):
+    """`vocode mels -o mels` worked once; every rerun then took the wavs it wrote as inputs
+    and failed each file (2N FAILED lines, exit 2), --overwrite or not."""
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    np.save(mels / "a.npy", vocode_helpers.speech_mel()[:12])
+    model = str(vocode_helpers.tiny_model_file())
+    argv = ["vocode", str(mels), "-o", str(mels / "."), "--model", model, "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"the output folder {mels} is the input folder {mels}" in err, err
+    assert str(mels / "wavs") in err and sorted(p.name for p in mels.iterdir()) == ["a.npy"]
+    with pytest.raises(ValueError, match=r"is the input folder .*a rerun would take"):
+        inference.vocode_files([tmp_path / "mels"], tmp_path / "x" / ".." / "mels", "no.keras")
+    # Named files beside their outputs are not a folder read again: still vocoded.
+    result = inference.vocode_files([mels / "a.npy"], mels, vocode_helpers.tiny_model())
+    assert result["written"] == [mels / "a.wav"]
+    assert inference.vocode_files([mels / "a.npy"], mels, "no.keras")["kept"] == [mels / "a.wav"]
+
+
 def test_an_input_folder_inside_the_output_folder_is_read(tmp_path, capsys):
     # `vocode runs/x/mels -o runs/x`: the inputs lie under the output folder, not the reverse.
     run = tmp_path / "run"
@@ -336,6 +356,59 @@ def test_a_mel_that_is_not_a_natural_log_mel_warns(recwarn):
     recwarn.clear()
     inference.vocode(loud, model, seed=0)
     assert not [w for w in recwarn if "natural-log mel" in str(w.message)]
+
+
+def test_log10_and_square_mels_warn_by_category(recwarn):
+    """A clamped log10 mel (ESPnet / ParallelWaveGAN) lies inside the natural-log range and was
+    vocoded silently; so was a square (80, 80) mel, whose orientation cannot be told (a file
+    of one is refused by `load_mel`). Both are `MelInputWarning`s, filterable by category."""
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()[:12]  # natural log, floor log(1e-5)
+    # Magnitudes with three frames of digital silence, as a TTS output's leading pause.
+    magnitude = np.concatenate([np.zeros((3, 80), "float32"), np.exp(mel)])
+    for eps in (1e-5, 1e-10):
+        log10 = np.log10(np.maximum(magnitude, eps))
+        assert np.log(1e-5) - 4 < log10.min() and log10.max() < 12  # inside the range check
+        with pytest.warns(inference.MelInputWarning, match=rf"exactly {np.log10(eps):g} .*log10"):
+            inference.vocode(log10, model, seed=0)
+    recwarn.clear()
+    inference.vocode(mel, model, seed=0)  # the definition's own mel: nothing
+    assert not [w for w in recwarn if issubclass(w.category, inference.MelInputWarning)]
+    square = np.resize(mel, (80, 80)).astype("float32")
+    with pytest.warns(inference.MelInputWarning, match=r"\(80, 80\).*taken as \(frames, n_mels\)"):
+        audio = inference.vocode(square, model, seed=0)
+    assert audio.shape == (80 * 256,)
+    with pytest.warns(inference.MelInputWarning, match=r"mel\(s\) \[1\] of the list"):
+        inference.vocode([mel, square], model, seed=0)
+    assert issubclass(inference.MelInputWarning, UserWarning)
+
+
+def test_a_linear_mel_file_warns_once_named_in_the_cli(tmp_path, capsys, recwarn):
+    """The "all above 0" warning of a linear mel file came three times: twice as raw Python
+    warnings (one pointing into the library, one unnamed from the batch) and once printed."""
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    np.save(mels / "linear.npy", np.exp(vocode_helpers.speech_mel()[:12]))
+    model = str(vocode_helpers.tiny_model_file())
+    argv = ["vocode", str(mels), "-o", str(tmp_path / "out"), "--model", model, "--no-progress"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("all above 0") == 1 and f"WARNING {mels / 'linear.npy'}: a mel" in err, err
+    assert not [w for w in recwarn if "all above 0" in str(w.message)]
+    # The library call warns once, at the caller's line.
+    result = inference.vocode_files(mels, tmp_path / "api", vocode_helpers.tiny_model())
+    assert len(result["warnings"]) == 1
+    warned = [w for w in recwarn if "all above 0" in str(w.message)]
+    assert len(warned) == 1 and warned[0].filename == __file__, [w.filename for w in warned]
+
+
+def test_the_denoiser_keeps_every_sample_with_no_padding():
+    """n_fft=1 (no reflect padding) cropped everything: `padded[..., 0:-0]`."""
+    audio = np.linspace(-0.5, 0.5, 10, dtype="float32")
+    out = inference.Denoiser(n_fft=1, hop_length=1, strength=0.0).denoise(audio)
+    np.testing.assert_allclose(out, audio, rtol=0, atol=1e-6)
+    out = inference.Denoiser(n_fft=2, hop_length=1, strength=0.0).denoise(audio)
+    np.testing.assert_allclose(out, audio, rtol=0, atol=1e-6)
 
 
 def test_save_audio_and_the_mel_name_a_batch_or_channel_layout():
