@@ -315,8 +315,8 @@ def _add_prepare(subparsers, common) -> None:
     p.add_argument(
         "--eval-speakers",
         default=None,
-        help="comma-separated held-out speakers (default: klettres 3 spread over the "
-        "alphabetical list, fillets v)",
+        help="comma-separated held-out speakers (default: klettres de,it,pt_BR, the bundled "
+        "model's, else 3 spread over the alphabetical list, with a warning; fillets v)",
     )
     p.add_argument("--format", choices=["wav", "flac"], default="wav", help="audio format")
     p.set_defaults(func=_run_prepare, precheck=_check_prepare)
@@ -334,7 +334,7 @@ def _run_prepare(args) -> int:
     from keras_waveglow.data import debian
 
     speakers = None
-    if args.eval_speakers:  # "de, it" as "de,it" (as --speakers reads it)
+    if args.eval_speakers is not None:  # "de, it" as "de,it"; "" names none: refused
         speakers = [name.strip() for name in args.eval_speakers.split(",") if name.strip()]
     try:
         summary = debian.prepare_debian_speech(
@@ -486,6 +486,12 @@ def _add_train(subparsers, common) -> None:
         type=_at_least(0),
         default=None,
         help="step the GAN starts at (default 0)",
+    )
+    p.add_argument(
+        "--discriminator-learning-rate",
+        type=_number(0, above=True),
+        default=None,
+        help="with --gan: the discriminators' Adam learning rate (default 2e-4)",
     )
     p.add_argument(
         "--discriminator-warmup",
@@ -648,6 +654,7 @@ _TRAIN_RECIPE_OPTIONS = {
     "discriminator_normalization": ("discriminator_normalization", "hifigan"),
     "discriminator_start": ("discriminator_start_step", 0),
     "discriminator_warmup": ("discriminator_warmup_steps", 0),
+    "discriminator_learning_rate": ("discriminator_learning_rate", 2e-4),
     "adv_weight": ("adv_weight", 1.0),
     "fm_weight": ("fm_weight", 2.0),
     "mae_weight": ("mae_weight", 4.0),
@@ -678,6 +685,7 @@ _GAN_ONLY_OPTIONS = {
     "discriminator_normalization": "--discriminator-normalization",
     "discriminator_start": "--discriminator-start",
     "discriminator_warmup": "--discriminator-warmup",
+    "discriminator_learning_rate": "--discriminator-learning-rate",
     "adv_weight": "--adv-weight",
     "fm_weight": "--fm-weight",
 }
@@ -853,6 +861,7 @@ def _run_train(args) -> int:
                 even_weight=args.even_weight,
                 mixed_precision=args.mixed_precision,
                 learning_rate=args.learning_rate,
+                discriminator_learning_rate=args.discriminator_learning_rate,
                 clipnorm=args.clipnorm or None,
                 ema=args.ema,
                 save_every=args.save_every,

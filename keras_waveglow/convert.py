@@ -43,6 +43,7 @@ Exports: `export_keras` (`.keras`), `export_savedmodel` (TF SavedModel with `voc
 
 from __future__ import annotations
 
+import glob
 import importlib
 import numbers
 import os
@@ -782,13 +783,19 @@ def from_nvidia(path: str | os.PathLike, **overrides) -> WaveGlow:
 # --------------------------------------------------------------------------------------------
 
 
-def _commit(tmp: Path, path: Path) -> None:
+def _commit(tmp: Path, path: Path, overwrite: bool) -> None:
     """Moves a finished temporary output into place: atomically for a file; a folder that is
     replaced is first moved aside into the temporary folder (removed with it), and put back
-    if the new one cannot take its place."""
+    if the new one cannot take its place. Without `overwrite`, an output that appeared while
+    the export ran (another export to the same name) is refused, not replaced."""
     if tmp.is_file():
-        durable_replace(tmp, path)
+        durable_replace(tmp, path, overwrite=overwrite)
         return
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise FileExistsError(
+            f"{path}: appeared while the export ran (another export to it?); pass "
+            "overwrite=True (--overwrite) to replace it."
+        )
     if not path.is_dir():
         os.replace(tmp, path)
         return
@@ -801,13 +808,23 @@ def _commit(tmp: Path, path: Path) -> None:
         raise
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None], suffix: str = "") -> Path:
+def _write_atomically(
+    path: Path, write: Callable[[Path], None], overwrite: bool, suffix: str = ""
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    stale = sorted(p.name for p in path.parent.glob(f".{glob.escape(path.name)}.*") if p.is_dir())
+    if stale:  # an export killed before its cleanup (SIGKILL, a machine stop): never read
+        warnings.warn(
+            f"{path.parent}: {len(stale)} temporary folder(s) of an earlier export to "
+            f"{path.name} that did not finish ({', '.join(stale)}); delete them once no other "
+            "export to it is running.",
+            stacklevel=3,
+        )
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         tmp = tmp_dir / f"out{suffix}"
         write(tmp)
-        _commit(tmp, path)
+        _commit(tmp, path, overwrite)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
@@ -830,7 +847,7 @@ def export_keras(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fal
         >>> export_keras(model, "waveglow.keras")
     """
     path = _prepare_output(path, overwrite, suffix=".keras")
-    return _write_atomically(path, model.save, suffix=".keras")
+    return _write_atomically(path, model.save, overwrite, suffix=".keras")
 
 
 def _require_tensorflow(what: str) -> None:
@@ -952,7 +969,9 @@ def export_savedmodel(
     _require_tensorflow("SavedModel export")
     path = _prepare_output(path, overwrite, folder=True)
     archive = _export_archive(model, float(sigma))
-    return _write_atomically(path, lambda tmp: archive.write_out(str(tmp), verbose=False))
+    return _write_atomically(
+        path, lambda tmp: archive.write_out(str(tmp), verbose=False), overwrite
+    )
 
 
 def export_tflite(
@@ -997,7 +1016,7 @@ def export_tflite(
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
         flatbuffer = converter.convert()
-    return _write_atomically(path, lambda tmp: Path(tmp).write_bytes(flatbuffer))
+    return _write_atomically(path, lambda tmp: Path(tmp).write_bytes(flatbuffer), overwrite)
 
 
 def _require_float32(model: WaveGlow, export: str, hint: str = "") -> None:
@@ -1060,6 +1079,7 @@ def export_onnx(model: WaveGlow, path: str | os.PathLike, overwrite: bool = Fals
         lambda tmp: wrapper.export(
             str(tmp), format="onnx", input_signature=signature, verbose=False
         ),
+        overwrite,
         suffix=".onnx",
     )
 

@@ -661,7 +661,9 @@ def griffin_lim(
 # --------------------------------------------------------------------------------------------
 
 
-def _find_audio(data) -> list[Path]:
+def _find_audio(data, left_out: list | None = None) -> list[Path]:
+    """The audio files the inputs name; the copies of other reports found in a folder are
+    left out, with a warning and, given `left_out`, (report folder, count) in it."""
     from keras_waveglow.audio import AUDIO_EXTENSIONS
     from keras_waveglow.data.arctic import is_file_list, read_file_list
 
@@ -677,13 +679,16 @@ def _find_audio(data) -> list[Path]:
             # Another report's audio inside the data (`--out data/eval_v1`, then `_v2`): its
             # ground-truth, Griffin-Lim and WaveGlow copies are not data.
             reports: dict[Path, int] = {}
+            seen: dict[Path, bool] = {}
             for p in found:
-                report = _report_folder_holding(p, entry)
+                report = _report_folder_holding(p, entry, seen)
                 if report is not None:
                     reports[report] = reports.get(report, 0) + 1
                 else:
                     files.append(p)
             for report, count in reports.items():
+                if left_out is not None:
+                    left_out.append((report, count))
                 logger.warning(
                     "%s: left out %d file(s) under the report folder %s (a report's audio, "
                     "not data); give the report folder outside the data.",
@@ -700,19 +705,34 @@ def _find_audio(data) -> list[Path]:
     return files
 
 
-def _report_folder_holding(path: Path, root: Path) -> Path | None:
-    """The report folder (one with report.json or index.html) whose audio/ or unfinished
-    staging folder holds `path`, looked for below `root`; else None."""
+def _report_folder_holding(path: Path, root: Path, seen: dict) -> Path | None:
+    """The report folder whose copies `path` is one of, below `root`, else None: a file named
+    `<id>_<system>.wav` in the `audio/` folder of a folder (not `root` itself) whose
+    report.json is an evaluation report, or in an interrupted run's staging folder. `seen`
+    caches each folder's answer."""
+    if not path.stem.endswith(tuple(f"_{system}" for system in SYSTEMS)):
+        return None
     for parent in path.parents:
         if parent == root or not parent.is_relative_to(root):
             return None
-        if parent.name == "audio" or parent.name.startswith(_STAGING_PREFIX):
-            folder = parent.parent
-            if (folder / "report.json").is_file() or (folder / "index.html").is_file():
-                return folder
-            if parent.name.startswith(_STAGING_PREFIX):  # an interrupted run's, no report yet
+        if parent.name.startswith(_STAGING_PREFIX):
+            return parent
+        folder = parent.parent
+        if parent.name == "audio" and folder != root:
+            if folder not in seen:
+                seen[folder] = _is_report_file(folder / "report.json")
+            if seen[folder]:
                 return folder
     return None
+
+
+def _is_report_file(path: Path) -> bool:
+    """Whether `path` is a JSON object with an "utterances" list (what `evaluate` writes)."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(report, dict) and isinstance(report.get("utterances"), list)
 
 
 def _display_path(path: Path) -> str:
@@ -1146,6 +1166,7 @@ def evaluate(
         _check_denoiser_mode,
         _check_settings,
         load_vocoder,
+        own_mels,
         runner_for,
         vocode,
     )
@@ -1183,12 +1204,21 @@ def evaluate(
         _refuse_foreign_files(out_dir, json_path)
     # A report folder inside the data folder: the audio it wrote (or is writing) is not data.
     own = _own_output_folders(out_dir)
-    paths = [p for p in _find_audio(files) if not any(p.resolve().is_relative_to(o) for o in own)]
+    reports_left_out: list[tuple[Path, int]] = []
+    paths = [
+        p
+        for p in _find_audio(files, reports_left_out)
+        if not any(p.resolve().is_relative_to(o) for o in own)
+    ]
     paths = once_each(paths)
     if max_files is not None:
         paths = paths[:max_files]
     if not paths:
-        raise ValueError(f"no audio files (wav, flac, ogg) found in {files}.")
+        also = "".join(
+            f"; {count} file(s) under the report folder {report} left out (a report's copies)"
+            for report, count in reports_left_out
+        )
+        raise ValueError(f"no audio files (wav, flac, ogg) found in {files}{also}.")
     waveglow = load_vocoder(model, weights)  # after the data: a bad list costs no model load
 
     # The new audio/ and img/ are written into a hidden folder in out_dir, made at the first
@@ -1223,15 +1253,16 @@ def evaluate(
         duration = len(reference) / sample_rate
 
         def synthesize(mel=mel):
-            return vocode(
-                mel,
-                waveglow,
-                sigma=sigma,
-                denoiser_strength=denoiser_strength,
-                denoiser_mode=denoiser_mode,
-                seed=file_seeds,
-                return_sample_rate=False,
-            )
+            with own_mels():  # its own (frames, n_mels) mel: an 80-frame one is not in doubt
+                return vocode(
+                    mel,
+                    waveglow,
+                    sigma=sigma,
+                    denoiser_strength=denoiser_strength,
+                    denoiser_mode=denoiser_mode,
+                    seed=file_seeds,
+                    return_sample_rate=False,
+                )
 
         traces = runner.trace_count
         start = time.perf_counter()
@@ -1915,12 +1946,17 @@ def compare_reports(
     level = _checks.finite("level", level, positive=True)
     if not level < 1:  # 95 for 0.95 gave NaN intervals, "no clear difference" and invalid JSON
         raise ValueError(f"level must be a confidence level in (0, 1), e.g. 0.95; got {level}.")
+    for which, report in (("base", base), ("new", new)):
+        if not isinstance(report, dict | str | os.PathLike):
+            raise ValueError(
+                f"{which}: a report dict, report.json or its folder; got {type(report).__name__}"
+            )
     base = base if isinstance(base, dict) else load_report(base)
     new = new if isinstance(new, dict) else load_report(new)
+    _check_report(base, "base report")  # a dict as `evaluate` returned it: checked as a file
+    _check_report(new, "new report")
     base_name = (base.get("paths") or {}).get("json", "base report")
     new_name = (new.get("paths") or {}).get("json", "new report")
-    _check_report(base, base_name)  # a dict as `evaluate` returned it: checked as a file is
-    _check_report(new, new_name)
     for name, report, chosen in ((base_name, base, base_system), (new_name, new, system)):
         if chosen not in SYSTEMS or chosen == "ground_truth":
             raise ValueError(f"unknown system {chosen!r}; expected 'waveglow' or 'griffin_lim'")

@@ -74,7 +74,10 @@ def _with_cache_hint(error: OSError) -> OSError:
         return error
     try:
         if error.errno is not None and error.filename is not None:  # [Errno 20] ...: 'path'
-            return type(error)(error.errno, f"{error.strerror} ({hint})", error.filename)
+            named = (error.errno, f"{error.strerror} ({hint})", error.filename)
+            if error.filename2 is not None:  # a rename's target too
+                return type(error)(*named, None, error.filename2)
+            return type(error)(*named)
         return type(error)(f"{error} ({hint})")
     except TypeError:  # a type that takes other arguments: left as it is
         return error

@@ -26,6 +26,7 @@ and runs with `predict_on_batch`, which Keras jit-compiles with the active backe
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Sequence
@@ -523,6 +524,17 @@ class MelInputWarning(UserWarning):
     `warnings.filterwarnings("ignore", category=MelInputWarning)`."""
 
 
+@contextlib.contextmanager
+def own_mels():
+    """Silences `MelInputWarning` around `vocode` calls on mels the library made itself
+    (`mel_spectrogram`: (frames, n_mels) whatever their length; `evaluate`, the demo)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MelInputWarning)
+        yield
+
+
 class _NotFloatMel(TypeError):
     """A mel array of booleans, integers or complex values."""
 
@@ -757,9 +769,9 @@ def vocode(
         n = waveglow.n_mel_channels
         which = "the mel" if form == "single" else f"mel(s) {square} of the {form}"
         warnings.warn(
-            f"{which} has shape ({n}, {n}): as many frames as bands, so its orientation cannot "
-            f"be told; taken as (frames, n_mels). An NVIDIA-layout (n_mels, frames) mel must "
-            "be transposed first (mel.T).",
+            f"{which} has shape ({n}, {n}): as many frames as bands, so its layout cannot be "
+            "told; taken as (frames, n_mels), as `mel_spectrogram` and `load_mel` give it. If "
+            "it is (n_mels, frames), NVIDIA's layout, pass its transpose.",
             MelInputWarning,
             stacklevel=2,
         )
@@ -1504,8 +1516,10 @@ def vocode_files(
             the outputs already written. None: fresh noise.
         overwrite: bool, replace existing outputs. Default False.
         progress: bool, show a tqdm progress bar over files. Default True.
-        mel_layout: "auto", "frames_first" or "mels_first": the axes of the mel files, as
-            `load_mel`'s `layout` (for every mel file of the call). Default "auto".
+        mel_layout: "auto", "frames_first" or "mels_first": how to read a mel file with as
+            many frames as bands, whose layout `load_mel` cannot tell (a square `.npy`, or a
+            square 2-D `.pt`); every other file's layout is told from n_mels. Default "auto"
+            (such a file fails, naming the option).
 
     Returns:
         `{"written": [Path, ...], "kept": [Path, ...], "failed": [(Path, message), ...],
@@ -1538,6 +1552,7 @@ def vocode_files(
     from keras_waveglow._paths import check_output_folder
     from keras_waveglow.audio import (
         AUDIO_EXTENSIONS,
+        AudioFileError,
         load_mel,
         load_speech,
         mel_spectrogram,
@@ -1601,7 +1616,12 @@ def vocode_files(
                 mel = ops.convert_to_numpy(mel_spectrogram(audio, **waveglow.mel_config))
                 keep = audio.shape[0]
             else:
-                mel = load_mel(path, n_mels=waveglow.n_mel_channels, layout=mel_layout)
+                try:  # the layout told from n_mels; mel_layout only where it cannot be
+                    mel = load_mel(path, n_mels=waveglow.n_mel_channels)
+                except AudioFileError as error:
+                    if mel_layout == "auto" or "ambiguous orientation" not in str(error):
+                        raise
+                    mel = load_mel(path, n_mels=waveglow.n_mel_channels, layout=mel_layout)
                 keep = None
                 _as_mel_list(mel, waveglow.n_mel_channels)
                 problem = _log_mel_problem([np.asarray(mel)])

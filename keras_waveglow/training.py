@@ -506,7 +506,7 @@ class WaveGlowGAN(keras.Model):
         self._refuse_weights("fit", x, y, args, kwargs)
         self.waveglow._check_fit_arrays("fit", x, y, args, kwargs)
         args, kwargs = _keeping_weights("fit", (x, y), args, kwargs)
-        with _restoring_jax_state(self):
+        with _restoring_jax_state(self), _no_empty_average(self):
             return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
@@ -926,12 +926,18 @@ class WaveGlowGAN(keras.Model):
         on sampled audio; the adversarial terms are left out (the discriminator is not run).
         The audio is sampled with a fixed seed, not the flow's generator: evaluating leaves
         the training noise where it was (it moved it, so validation changed the run), and
-        a batch scores alike at every evaluation, so epochs compare."""
+        a batch scores alike at every evaluation, so epochs compare. Audio is sampled where
+        training samples it (`_objective`): likelihood alone (no sampled term, no
+        discriminator) runs no inverse pass and logs no `mel_mae`, so its `val_loss` is the
+        training loss's definition (an inverse pass that overflowed made it NaN)."""
         z, log_det = self.waveglow.forward(audio, mel)
         nll = waveglow_nll(z, log_det, sigma=self.waveglow.train_sigma)
         values = {"nll": nll}
-        _, sampled = self._sampled(mel, audio, values, self._noise_like(mel, _EVALUATION_SEED))
-        values["loss"] = self.nll_weight * nll + sampled
+        values["loss"] = self.nll_weight * nll
+        if self.discriminator is not None or self.samples_audio():
+            noise = self._noise_like(mel, _EVALUATION_SEED)
+            _, sampled = self._sampled(mel, audio, values, noise)
+            values["loss"] = values["loss"] + sampled
         for tracker in self.trackers:
             if tracker.name in values:
                 tracker.update_state(values[tracker.name])
@@ -1152,6 +1158,35 @@ def _ensure_optimizer_built(model: WaveGlowGAN) -> None:
         model.optimizer.build(model.trainable_variables)
 
 
+def _average_is_empty(optimizer) -> bool:
+    """Whether the optimizer has applied no step: Keras sets its moving average to the weights
+    at the first step applied, so until then it holds zeros (skipped steps apply none)."""
+    return int(ops.convert_to_numpy(optimizer.iterations)) == 0
+
+
+@contextlib.contextmanager
+def _no_empty_average(model: WaveGlowGAN):
+    """Within the block (`fit`), the end-of-fit swap of the generator's moving average into its
+    weights is skipped while no step was applied: a run whose every step was skipped (diverged
+    from its start, or fp16 overflows) ended with a WaveGlow of zeros."""
+    optimizer = model.generator_optimizer if model.optimizer is not None else None
+    if not getattr(optimizer, "use_ema", False):
+        yield
+        return
+    finalize = optimizer.finalize_variable_values
+
+    def finalize_unless_empty(var_list):
+        if _average_is_empty(optimizer):
+            return  # the trained (initial) weights stay
+        finalize(var_list)
+
+    optimizer.finalize_variable_values = finalize_unless_empty
+    try:
+        yield
+    finally:
+        del optimizer.finalize_variable_values
+
+
 @contextlib.contextmanager
 def generator_average_swapped_in(model: WaveGlowGAN):
     """Within the block, the WaveGlow holds its optimizer's moving average of its weights.
@@ -1166,7 +1201,8 @@ def generator_average_swapped_in(model: WaveGlowGAN):
         model: a compiled `WaveGlowGAN`.
 
     Yields:
-        True when the average is swapped in, False when the optimizer keeps none.
+        True when the average is swapped in, False when the optimizer keeps none or has
+        applied no step yet (its average then holds zeros, not weights).
 
     Example:
         >>> with generator_average_swapped_in(gan):
@@ -1174,7 +1210,7 @@ def generator_average_swapped_in(model: WaveGlowGAN):
     """
     optimizer = model.generator_optimizer
     averages = getattr(optimizer, "_model_variables_moving_average", None)
-    if not getattr(optimizer, "use_ema", False) or not averages:
+    if not getattr(optimizer, "use_ema", False) or not averages or _average_is_empty(optimizer):
         yield False
         return
     variables = optimizer._trainable_variables  # the order of the averages
@@ -1551,6 +1587,17 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
                 "file, or move it away (the resume is then not checked against the run's "
                 "settings)."
             )
+        then, now = payload.get("backend"), information.get("backend")
+        if isinstance(then, str) and now and then != now:
+            # Keras' seeded generators draw other noise on each backend (the same saved seed
+            # state): the run goes on from its checkpoint, but not as the uninterrupted one.
+            warnings.warn(
+                f"{out}: the run was trained on {then} and resumes on {now}, whose random "
+                "numbers (latent noise, augmentation) differ for the same seed state: it "
+                f"continues from its checkpoint, but does not repeat the uninterrupted {then} "
+                "run exactly.",
+                stacklevel=3,
+            )
         files_then, files_now = payload.get("data_files"), information.get("data_files")
         if isinstance(files_then, dict) and files_now:
             differences = _fingerprint_differences(files_then, files_now)
@@ -1886,7 +1933,9 @@ def export_generator_weights(
         raise FileExistsError(f"{target}: exists; pass overwrite=True (--overwrite) to replace it.")
     with open_weights_file(source) as handle:
         checkpoint = _generator_group(handle, source) is not handle  # a GAN's full state
-    recipe = _read_recipe(source.parent) if checkpoint else None
+    # The recipe says whether the run kept an average; trained weights asked for need it not
+    # (a damaged run_config.json beside the checkpoint blocked them).
+    recipe = _read_recipe(source.parent) if checkpoint and average is not False else None
     ema = (recipe or {}).get("ema")
     asked_for_trained = average is False
     if average is None:
@@ -3114,6 +3163,7 @@ def train(
             keep_every=keep_every,  # not the recipe (they change no step): what a resume
             sample_every=sample_every,  # on the command line takes when not told
             steps=steps,  # the run's total: a resume that extends it records the new one
+            backend=keras.backend.backend(),  # its noise stream: a resume elsewhere differs
         )
     if resume:  # the run's own files, read before the model is built: errors come first
         read_training_state(out)

@@ -342,6 +342,10 @@ def test_train_prepare_export_average_refuse_bad_paths_and_options_before_any_wo
         ([*fresh, "--discriminator-padding", "same"], "--discriminator-padding same needs --gan"),
         ([*fresh, "--discriminator-warmup", "4"], "--discriminator-warmup 4 needs --gan"),
         (
+            [*fresh, "--discriminator-learning-rate", "1e-3"],
+            "--discriminator-learning-rate 0.001 needs --gan",
+        ),
+        (
             [*fresh, "--resume", "--init-from", str(generator)],
             "--init-from starts a new run from other weights; --resume continues the run in "
             "--out from its own checkpoint: give one of them.",

@@ -552,3 +552,10 @@ def test_evaluate_s_result_with_no_file_scored_is_refused_by_compare_as_a_report
         compare_reports(nothing, other)
     with pytest.raises(ValueError, match=r"new report: not a keras-waveglow evaluation report"):
         compare_reports(other, {"utterances": "none"})
+    # Malformed dicts and other objects: ValueErrors too (AttributeError, TypeError before).
+    with pytest.raises(ValueError, match=r"base report: malformed report: 'paths' must be"):
+        compare_reports({"utterances": [], "paths": "x.json"}, other)
+    with pytest.raises(
+        ValueError, match=r"new: a report dict, report.json or its folder; got list"
+    ):
+        compare_reports(other, ["not", "a", "dict"])

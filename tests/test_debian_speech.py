@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -464,6 +465,10 @@ def test_a_speaker_without_a_usable_recording_is_left_out_of_the_splits(mute_deb
     ]
     assert skipped["usr/share/klettres/zz/alpha/z.ogg"].startswith("Error opening the file")
     warnings = [record.getMessage() for record in caplog.records]
+    # The synthetic package has none of the bundled model's held-out speakers: said once.
+    fallback = [w for w in warnings if "default held-out speakers" in w]
+    assert len(fallback) == 1 and "holding out ['aa', 'cc', 'dd'] instead" in fallback[0]
+    warnings = [w for w in warnings if w not in fallback]
     assert "usr/share/klettres/zz/alpha/z.ogg: skipped (Error opening the file" in warnings[-2]
     assert warnings[-1] == (
         "speaker zz: no usable recording: its only file skipped; left out of the splits."
@@ -558,7 +563,9 @@ debian.prepare_klettres(sys.argv[1], deb=sys.argv[2])
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigterm_during_prepare_removes_the_work_folder(deb, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_sigterm_during_prepare_removes_the_work_folder(deb, tmp_path, signum):
+    """SIGHUP (a dropped ssh session) left the work folder (134 MB for klettres) too."""
     dest = tmp_path / "out" / "k"
     env = {**os.environ, "KERAS_BACKEND": "numpy"}  # imports in about 3 s, not TensorFlow's 5
     process = subprocess.Popen(
@@ -572,13 +579,13 @@ def test_sigterm_during_prepare_removes_the_work_folder(deb, tmp_path):
         line = process.stdout.readline()  # "" if it ended first
         assert line == "converting\n", process.communicate(timeout=60)[1]
         assert [p.name[:3] for p in dest.parent.iterdir()] == [".k."]  # the work folder
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    # Still ended by SIGTERM (as without the handler), but nothing is left behind: not even
-    # the parent folder of --dest that prepare made.
-    assert process.returncode == -signal.SIGTERM, err
+    # Still ended by the signal (as without the handler), but nothing is left behind: not
+    # even the parent folder of --dest that prepare made.
+    assert process.returncode == -signum, err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -637,3 +644,75 @@ def _record(errors, function, *args, **kwargs):
         function(*args, **kwargs)
     except Exception as error:  # reported to the test's thread
         errors.append(error)
+
+
+def _klettres_languages(languages, broken=()):
+    files = {
+        f"./usr/share/klettres/{language}/alpha/a.ogg": (
+            b"OggS but not really" if language in broken else ogg_bytes(22050, 0.2)
+        )
+        for language in languages
+    }
+    files["./usr/share/doc/klettres-data/copyright"] = b"License: GPL-2+\n"
+    return files
+
+
+def test_klettres_holds_out_the_bundled_model_s_speakers_whatever_the_package_adds(
+    tmp_path, caplog
+):
+    """The default hold-out was spread over the package's speakers: a language more (or one
+    that does not decode here) moved a speaker the bundled model trained on into eval.txt."""
+    languages = ["de", "en", "it", "pt_BR", "ru", "sk"]
+    assert debian.choose_eval_speakers(languages) == ["en", "pt_BR", "sk"]  # the spread
+    deb = build_deb(tmp_path / "klettres-data_2.0_all.deb", _klettres_languages(languages))
+    with caplog.at_level("WARNING", logger="keras_waveglow.data.debian"):
+        summary = debian.prepare_klettres(tmp_path / "k", deb=deb)
+    assert summary["splits"]["eval"]["speakers"] == ["de", "it", "pt_BR"]
+    assert "default held-out speakers" not in caplog.text
+    # One of them does not decode here: the spread over the usable ones, said.
+    deb = build_deb(
+        tmp_path / "klettres-data_3.0_all.deb", _klettres_languages(languages, broken=("de",))
+    )
+    with caplog.at_level("WARNING", logger="keras_waveglow.data.debian"):
+        summary = debian.prepare_klettres(tmp_path / "k2", deb=deb)
+    assert summary["splits"]["eval"]["speakers"] == ["en", "pt_BR", "sk"]
+    assert "default held-out speakers ['de', 'it', 'pt_BR']" in caplog.text
+    assert (
+        "de: no usable recording" in caplog.text
+        and "holding out ['en', 'pt_BR', 'sk']" in caplog.text
+    )
+    # One speaker named as a string is that speaker, not its letters.
+    summary = debian.prepare_klettres(tmp_path / "k3", deb=deb, eval_speakers="en")
+    assert summary["splits"]["eval"]["speakers"] == ["en"]
+
+
+def test_an_empty_eval_speakers_is_refused_not_the_default(deb, tmp_path, capsys):
+    argv = ["prepare", "klettres", "--deb", str(deb), "--dest", str(tmp_path / "k")]
+    assert cli.main([*argv, "--eval-speakers", ""]) == 2
+    assert "eval speakers []: need at least one" in capsys.readouterr().err
+    assert not (tmp_path / "k").exists()
+
+
+def test_a_dest_that_cannot_take_the_prepared_folder_is_refused_first(
+    deb, tmp_path, monkeypatch, caplog
+):
+    """An empty mount point as --dest passed every check, then failed with EBUSY after all the
+    decoding (the audio written to the parent's disk); a parent that cannot be written failed
+    naming the hidden work folder; a killed run's work folder was never mentioned."""
+    mounted = tmp_path / "disk"
+    mounted.mkdir()
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == mounted or real_ismount(p))
+    with pytest.raises(FileExistsError, match=r"disk is a mount point.*such as .*disk/klettres"):
+        debian.prepare_klettres(mounted, deb=deb)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: Path(p) != locked and real_access(p, m))
+    with pytest.raises(PermissionError, match=r"--dest .*locked/new/k: .*locked cannot be written"):
+        debian.prepare_klettres(locked / "new" / "k", deb=deb)
+    assert list(locked.iterdir()) == []
+    (tmp_path / ".k.abc123").mkdir()  # left by a prepare killed with SIGKILL
+    with caplog.at_level("WARNING", logger="keras_waveglow.data.debian"):
+        debian.prepare_klettres(tmp_path / "k", deb=deb)
+    assert "1 work folder(s) of an earlier prepare that was killed (.k.abc123)" in caplog.text

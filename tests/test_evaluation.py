@@ -861,11 +861,42 @@ def test_another_report_inside_the_data_is_not_scored_as_data(tmp_path, caplog):
         second = evaluate(model, data, data / "eval_v2", progress=False)
     assert [u["id"] for u in second["utterances"]] == ["utt"]
     assert f"left out 3 file(s) under the report folder {data / 'eval_v1'}" in caplog.text
-    # A folder merely named audio/, with no report beside it, is data.
+    # A folder merely named audio/ is data: with no report beside it, beside an index.html
+    # (a demo page) or a report.json that is not an evaluation report (a corpus' metadata),
+    # or where the folder named as data is the report itself.
     (data / "speaker" / "audio").mkdir(parents=True)
     sf.write(data / "speaker" / "audio" / "x.wav", audio[: SR // 2], rate)
-    third = evaluate(model, data, tmp_path / "outside", progress=False, max_files=3)
-    assert sorted(u["id"] for u in third["utterances"]) == ["utt", "x"]
+    site = data / "site"
+    (site / "audio").mkdir(parents=True)
+    (site / "index.html").write_text("<audio src='audio/s_waveglow.wav'>")
+    (site / "report.json").write_text('{"speakers": 1}')
+    sf.write(site / "audio" / "s_waveglow.wav", audio[: SR // 2], rate)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="keras_waveglow.evaluation"):
+        third = evaluate(model, data, tmp_path / "outside", progress=False, max_files=4)
+    assert sorted(u["id"] for u in third["utterances"]) == ["s_waveglow", "utt", "x"]
+    assert caplog.text.count("left out 3 file(s) under the report folder") == 2  # v1, v2
+    own = evaluate(model, data / "eval_v1", tmp_path / "own", progress=False)
+    assert len(own["utterances"]) == 3  # named as the data: its copies are what is asked for
+    shutil.copytree(data / "eval_v1", tmp_path / "reports" / "eval_v1")
+    with pytest.raises(ValueError, match=r"no audio files .*3 file\(s\) under the report folder"):
+        evaluate(model, tmp_path / "reports", tmp_path / "none", progress=False)
+
+
+def test_an_80_frame_clip_is_evaluated_without_a_layout_warning(tmp_path, recwarn):
+    """evaluate's own mel of a clip of exactly n_mels frames warned that it might be
+    transposed (the library's own (frames, n_mels) mel)."""
+    model = vocode_helpers.tiny_model()
+    audio, rate = load_audio(DATA / "cmu_us_slt_arctic" / "wav" / "arctic_a0009.wav", SR)
+    hop = model.hop_length
+    clip = audio[SR : SR + 80 * hop - 1]  # centred frames: len // hop + 1 = 80
+    assert mel_spectrogram(clip, **model.mel_config).shape == (80, model.n_mel_channels)
+    sf.write(tmp_path / "clip.wav", clip, rate)
+    report = evaluate(model, tmp_path / "clip.wav", tmp_path / "out", progress=False)
+    assert len(report["utterances"]) == 1
+    from keras_waveglow.inference import MelInputWarning
+
+    assert not [w for w in recwarn if issubclass(w.category, MelInputWarning)]
 
 
 def test_a_file_name_too_long_for_the_report_s_copies_is_scored(tmp_path):

@@ -229,6 +229,39 @@ def test_an_export_never_replaces_what_is_not_its_own_kind(tmp_path, monkeypatch
     assert _prepare_output("mydir", overwrite=True, folder=True).name == "mydir"
 
 
+def test_an_output_that_appears_during_an_export_is_not_replaced(tmp_path):
+    """overwrite=False was checked only before the export ran (minutes for ONNX): a second
+    export to the same name finishing first was replaced, both reporting success. A killed
+    export's temporary folder beside the output is named by the next export to it."""
+    from keras_waveglow import convert
+
+    model = WaveGlow(**CONFIGS["tiny"], seed=0)
+    target = tmp_path / "race.keras"
+
+    def another_export_finishes_first(tmp):
+        target.write_bytes(b"the other export's file")
+        model.save(tmp)
+
+    with pytest.raises(FileExistsError, match=r"race\.keras exists"):
+        convert._write_atomically(target, another_export_finishes_first, False, suffix=".keras")
+    assert target.read_bytes() == b"the other export's file"
+    assert [p.name for p in tmp_path.iterdir()] == ["race.keras"]  # its temporary folder gone
+    folder = tmp_path / "saved"
+
+    def another_folder(tmp):
+        folder.mkdir()
+        (folder / "theirs.txt").write_text("x")
+        Path(tmp).mkdir()
+
+    with pytest.raises(FileExistsError, match=r"saved: appeared while the export ran"):
+        convert._write_atomically(folder, another_folder, False)
+    assert (folder / "theirs.txt").read_text() == "x"
+    (tmp_path / ".model.keras.abc123").mkdir()  # left by an export killed outright
+    with pytest.warns(UserWarning, match=r"1 temporary folder\(s\) of an earlier export"):
+        export_keras(model, tmp_path / "model.keras")
+    assert (tmp_path / "model.keras").is_file()
+
+
 @pytest.mark.tensorflow_only
 def test_replacing_a_savedmodel_keeps_the_old_one_until_the_new_one_is_in_place(
     tmp_path, monkeypatch

@@ -863,3 +863,12 @@ def test_from_preset_names_an_unusable_cache_folder(server, preset, tmp_path, mo
     assert str(error.value).count("is the cache folder") == 1 and server.requests == []
     with pytest.raises(NotADirectoryError, match=re.escape(hint)):
         hub.download_preset(PRESET, refresh=True, progress=False)
+
+
+def test_the_cache_hint_keeps_a_rename_s_target(cache):
+    """The hint rebuilt the error from its first path only: a failed rename lost its target."""
+    source, target = cache / "p" / "x.weights.h5", cache / "p" / "x.weights.h5.refreshing"
+    error = FileNotFoundError(2, "No such file or directory", str(source), None, str(target))
+    named = hub._with_cache_hint(error)
+    assert isinstance(named, FileNotFoundError) and named.filename2 == str(target)
+    assert "is the cache folder" in str(named) and str(target) in str(named)

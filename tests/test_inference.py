@@ -830,6 +830,20 @@ def test_a_training_checkpoint_vocodes_as_its_exported_generator(speech_mel, tmp
     other = WaveGlow.from_preset("tiny", weights=trained)
     pairs = zip(arrays(other), arrays(from_export), strict=True)
     assert max(np.abs(a - b).max() for a, b in pairs) > 0  # the average, not the trained ones
+    # The trained weights need no recipe: a damaged run_config.json beside the checkpoint
+    # blocked them; the average, which needs it, is still refused by name.
+    import shutil
+
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    shutil.copy(checkpoint, damaged / LAST_WEIGHTS)
+    (damaged / "run_config.json").write_text('{"recipe": ')
+    again_trained = export_generator_weights(
+        damaged / LAST_WEIGHTS, tmp_path / "trained_again.weights.h5", average=False
+    )
+    assert again_trained.read_bytes() == trained.read_bytes()
+    with pytest.raises(ValueError, match=r"run_config\.json: not a valid run configuration"):
+        export_generator_weights(damaged / LAST_WEIGHTS, tmp_path / "avg_again.weights.h5")
     mel = speech_mel[:20]
     expected = vocode(mel, ("tiny", exported), sigma=0.6, seed=3, return_sample_rate=False)
     got = vocode(mel, "tiny", weights=checkpoint, sigma=0.6, seed=3, return_sample_rate=False)

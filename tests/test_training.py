@@ -725,6 +725,33 @@ def test_step_whose_gradient_norm_overflows_is_skipped():
     assert _max_change(before, _numpy(waveglow.weights)) > 0.0
 
 
+def test_a_moving_average_of_no_applied_step_is_never_swapped_in():
+    """Keras sets the average to the weights at the first step applied: before it, it holds
+    zeros. A run whose every step was skipped ended fit with a WaveGlow of zeros (Keras' own
+    end-of-fit swap), and snapshots or the best export saved zeros."""
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    audio = _segments("awb")[:BATCH]
+    mel = _pairs(waveglow, audio)[0]
+    gan = WaveGlowGAN(waveglow, nll_weight=1e30, mae_weight=0.0)  # every step overflows
+    gan.compile(keras.optimizers.Adam(1e-4, global_clipnorm=1.0, use_ema=True))
+    before = _numpy(waveglow.trainable_variables)
+    history = gan.fit(mel, audio, batch_size=BATCH, epochs=2, verbose=0, shuffle=False)
+    assert history.history["skipped_steps"][-1] == 2
+    assert int(ops.convert_to_numpy(gan.generator_optimizer.iterations)) == 0
+    assert _max_change(before, _numpy(waveglow.trainable_variables)) == 0.0
+    with generator_average_swapped_in(gan) as swapped:
+        assert swapped is False
+        assert _max_change(before, _numpy(waveglow.trainable_variables)) == 0.0
+    # Once a step is applied the average is swapped in at the end, as Keras does.
+    gan = WaveGlowGAN(waveglow, nll_weight=1.0, mae_weight=0.0)
+    gan.compile(keras.optimizers.Adam(1e-3, global_clipnorm=1.0, use_ema=True, ema_momentum=0.5))
+    gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    averages = _numpy(gan.generator_optimizer._model_variables_moving_average)
+    assert _max_change(averages, _numpy(waveglow.trainable_variables)) == 0.0
+    assert _max_change(before, averages) > 0.0
+    assert "finalize_variable_values" not in vars(gan.generator_optimizer)  # put back
+
+
 def test_a_skipped_first_step_leaves_actnorm_uninitialised():
     """ActNorm initialises itself from the first batch it sees (non-trainable state written in
     the forward pass). A NaN first batch is skipped; it must not leave that state NaN, or every
@@ -1432,7 +1459,7 @@ def test_likelihood_training_lowers_held_out_nll():
     before = gan.evaluate(held_mel, held_audio, batch_size=4, verbose=0, return_dict=True)
     history = gan.fit(train_mel, train_audio, batch_size=4, epochs=5, shuffle=False, verbose=0)
     after = gan.evaluate(held_mel, held_audio, batch_size=4, verbose=0, return_dict=True)
-    assert set(before) == {"loss", "nll", "mel_mae"}
+    assert set(before) == {"loss", "nll"}  # likelihood alone: no inverse pass, as training
     assert after["nll"] < before["nll"] - 0.05, (before, after)
     assert history.history["nll"][-1] < history.history["nll"][0]
     assert "generator_adversarial" not in history.history
@@ -1945,6 +1972,47 @@ def test_validation_leaves_the_training_run_as_it_was():
     assert first == again and np.isfinite(first["mel_mae"])
 
 
+def test_likelihood_only_validation_runs_no_inverse_pass():
+    """With no sampled term and no discriminator, training runs no inverse pass, but
+    evaluate() did: it logged a mel_mae training never logs, paid an extra pass, and its
+    loss (nll + 0 * mel_mae) was NaN where sampling overflowed and training's was not."""
+    waveglow = WaveGlow.from_preset("tiny", seed=0)
+    gan = WaveGlowGAN(waveglow, mae_weight=0.0)
+    gan.compile(keras.optimizers.Adam(1e-4))
+    mel, audio = _pairs(waveglow, _segments("awb")[:BATCH])
+
+    def no_inverse(*args, **kwargs):
+        raise AssertionError("the inverse pass ran")
+
+    waveglow.inverse = no_inverse
+    values = gan.evaluate(mel, audio, batch_size=BATCH, verbose=0, return_dict=True)
+    assert set(values) == {"loss", "nll"} and values["loss"] == values["nll"]
+    del waveglow.inverse
+    # A sampled term: sampled and logged, as before.
+    gan = WaveGlowGAN(waveglow, mae_weight=1.0)
+    gan.compile(keras.optimizers.Adam(1e-4))
+    values = gan.evaluate(mel, audio, batch_size=BATCH, verbose=0, return_dict=True)
+    assert set(values) == {"loss", "nll", "mel_mae"}
+    np.testing.assert_allclose(values["loss"], values["nll"] + values["mel_mae"], rtol=1e-5)
+
+
+def test_a_resume_on_the_other_backend_says_it_is_not_exact(tmp_path):
+    """Keras' seeded generators differ between TensorFlow and JAX: a run resumed on the other
+    backend went on with other noise, silently (the README said resumes are exact)."""
+    from keras_waveglow.training import _check_or_record_recipe
+
+    out = tmp_path / "run"
+    _check_or_record_recipe(out, {"seed": 0}, False, backend="tensorflow")
+    assert json.loads((out / "run_config.json").read_text())["backend"] == "tensorflow"
+    with pytest.warns(UserWarning, match="trained on tensorflow and resumes on jax"):
+        _check_or_record_recipe(out, {"seed": 0}, True, backend="jax")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_or_record_recipe(out, {"seed": 0}, True, backend="tensorflow")
+        (out / "run_config.json").write_text('{"recipe": {"seed": 0}}')  # before the field
+        _check_or_record_recipe(out, {"seed": 0}, True, backend="jax")
+
+
 def test_checkpoints_count_steps_run_several_per_call(tmp_path):
     """compile(steps_per_execution=2): callbacks run once per two steps; they counted one step
     per call (saves at 4, 8, ... instead of 2, 4, ...; the stop after twice the steps)."""
@@ -2283,6 +2351,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, monkeypatch, capsys):
         _capture_train_dataset(patch, [*argv, "--augment-eq", "6"])
     recorded = json.loads((out / "run_config.json").read_text())
     assert recorded["recipe"]["augment_eq_db"] == 6.0 and recorded["recipe"]["seed"] == 0
+    assert recorded["backend"] == keras.backend.backend()
     assert recorded["data"] == str(ROOT / "data")
     # A start that stopped before its first checkpoint leaves only the recipe: not a run.
     with monkeypatch.context() as patch:
@@ -2380,6 +2449,7 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     # Not the recipe (they change no step) but recorded beside it, and taken too.
     assert seen["save_every"] == 2 and seen["keep_every"] == 4 and seen["sample_every"] == 0
     assert main([*short, "--keep-every", "6"]) == 0 and seen["keep_every"] == 6  # may change
+    assert seen["discriminator_learning_rate"] == 2e-4  # the default, passed through
     monkeypatch.undo()
     assert main([*short, "--seed", "6"]) == 2
     assert "seed: 5 -> 6" in capsys.readouterr().err
@@ -2395,6 +2465,34 @@ def test_resume_takes_the_run_s_settings_for_the_options_left_out(tmp_path, monk
     (tmp_path / "none" / "run_config.json").write_text('{"recipe": {}}')  # names no data
     assert main(["train", "--out", str(tmp_path / "none"), "--resume"]) == 2
     assert "--data is required: no " in capsys.readouterr().err
+
+
+def test_a_gan_run_s_discriminator_learning_rate_resumes_from_the_cli(
+    tmp_path, monkeypatch, capsys
+):
+    """`train(discriminator_learning_rate=...)` is part of the recipe, but the CLI had no flag
+    for it: a GAN run started with another rate could not be resumed from the command line."""
+    from keras_waveglow.cli import main
+
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "tiny", "--data", str(ROOT / "data"), "--split", "all"]
+    argv += ["--batch-size", "2", "--segment-length", "2048", "--out", str(out), "--gan"]
+    with monkeypatch.context() as patch:
+        _capture_train_dataset(patch, [*argv, "--discriminator-learning-rate", "1e-3"])
+    recorded = json.loads((out / "run_config.json").read_text())["recipe"]
+    assert recorded["discriminator_learning_rate"] == 1e-3
+    (out / "last.weights.h5").write_bytes(b"")  # stands for a checkpoint
+    import keras_waveglow.training as training
+
+    seen = {}
+    summary = {"new_steps": 0, "steps": 9, "checkpoint": "last.weights.h5"}
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "train", lambda *a, **k: seen.update(k) or summary)
+        assert main(["train", "--out", str(out), "--resume", "--steps", "9"]) == 0
+    assert seen["discriminator_learning_rate"] == 1e-3 and seen["gan"] is True
+    short = ["train", "--out", str(out), "--resume", "--steps", "9"]
+    assert main([*short, "--discriminator-learning-rate", "5e-4"]) == 2
+    assert "discriminator_learning_rate: 0.001 -> 0.0005" in capsys.readouterr().err
 
 
 def _resume_tiny(out, **settings):

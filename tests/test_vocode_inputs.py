@@ -589,3 +589,24 @@ def test_a_model_path_from_the_environment_that_cannot_be_a_model_names_the_vari
         assert inference.get_default_model() == str(path)
         with pytest.raises(ValueError, match=what):
             inference.load_vocoder()
+
+
+def test_mel_layout_reads_only_the_square_files_of_a_folder(tmp_path):
+    """--mel-layout applied to every file: a folder of NVIDIA .pt mels with one square
+    frames-first .npy could not be vocoded in one call (each setting failed some files)."""
+    torch = pytest.importorskip("torch")
+    model = vocode_helpers.tiny_model()
+    mel = vocode_helpers.speech_mel()
+    mels = tmp_path / "mels"
+    mels.mkdir()
+    torch.save(torch.from_numpy(mel[:60].T.copy())[None], mels / "tts_out.pt")  # NVIDIA's
+    np.save(mels / "short.npy", mel[:80])  # square, frames first
+    result = inference.vocode_files([mels], tmp_path / "auto", model, progress=False)
+    assert [p.name for p in result["written"]] == ["tts_out.wav"]
+    assert "ambiguous orientation" in result["failed"][0][1]
+    result = inference.vocode_files(
+        [mels], tmp_path / "ff", model, mel_layout="frames_first", progress=False, seed=0
+    )
+    assert sorted(p.name for p in result["written"]) == ["short.wav", "tts_out.wav"]
+    assert result["failed"] == []
+    assert sf.info(tmp_path / "ff" / "short.wav").frames == 80 * 256

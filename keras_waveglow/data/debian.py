@@ -46,6 +46,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import dataclasses
+import glob
 import gzip
 import json
 import logging
@@ -76,9 +77,9 @@ These recordings come from Debian's {package} package ({source}), {what}, resamp
 {sample_rate} Hz by keras_waveglow's `prepare {corpus}` recipe.
 
 They are licensed under the {license_name} ({license}); see {copyright} and
-/usr/share/common-licenses/GPL-2 on Debian. Models trained on them
-carry this notice; the keras_waveglow code itself is Apache-2.0. Do not commit or redistribute
-these files without the licence.
+/usr/share/common-licenses/GPL-2 on Debian. Models trained on them must
+carry this notice when shared; the keras_waveglow code itself is Apache-2.0. Do not commit or
+redistribute these files without the licence.
 """
 
 
@@ -94,11 +95,14 @@ class DebianSpeech:
         speaker: recording path relative to `sound_root` -> speaker, or None to skip the file.
         group: recording path relative to `sound_root` -> the prefix of the written file's
             name (the kind, the level), keeping names unique within a speaker.
-        eval_speakers: the default held-out speakers; None for 3 chosen by
-            `choose_eval_speakers`.
+        eval_speakers: the default held-out speakers; None for `preferred_eval_speakers`
+            or, where one of them has no usable recording, 3 chosen by `choose_eval_speakers`.
         what: the recordings in a few words, for the notice.
         license: SPDX-style licence of the recordings.
         license_name: the licence in words.
+        preferred_eval_speakers: with `eval_speakers` None, the held-out speakers where every
+            one has a usable recording (the bundled model's: its held-out figures then hold
+            for the split whatever the package version adds).
     """
 
     name: str
@@ -111,6 +115,7 @@ class DebianSpeech:
     what: str
     license: str
     license_name: str
+    preferred_eval_speakers: tuple[str, ...] | None = None
 
     @property
     def copyright(self) -> Path:
@@ -122,7 +127,11 @@ KLETTRES_KINDS = ("alpha", "syllab")
 FILLETS_LEADS = ("m", "v")
 FILLETS_SHOUTS = {"big": "v", "small": "m"}  # the big fish is v, the small one m
 FILLETS_CODE_LENGTH = 3  # a character code's longest: pap, leb (a word such as hurt is none)
-N_EVAL_SPEAKERS = 3  # klettres' default hold-out: spread over the alphabetical list
+N_EVAL_SPEAKERS = 3  # klettres' fallback hold-out: spread over the alphabetical list
+# The bundled model's held-out klettres speakers (the spread over klettres-data 4:22.12.3-1's
+# speakers): kept as the default, so that a package with another language list, or a
+# speaker that does not decode here, does not move a training speaker into eval.txt.
+KLETTRES_EVAL_SPEAKERS = ("de", "it", "pt_BR")
 
 
 def _klettres_speaker(relative: Path) -> str | None:
@@ -179,6 +188,7 @@ CORPORA = {
         "per language",
         license="GPL-2+",
         license_name="GNU General Public License, version 2 or (at your option) any later version",
+        preferred_eval_speakers=KLETTRES_EVAL_SPEAKERS,
     ),
     **{
         f"fillets-{language}": DebianSpeech(
@@ -467,12 +477,19 @@ def _work_folder(dest: Path) -> Iterator[Path]:
 
     def on_sigterm(signum, frame):
         nonlocal terminated
-        terminated = True
+        terminated = signum
         if not cleaning:  # one that arrives during the removal waits for its end
             raise _Terminated(f"signal {signum}")
 
+    # SIGHUP (a closed terminal or dropped ssh session) as SIGTERM, where it has its default
+    # action too; SIGKILL cannot be caught: its folder is named by the next run.
+    caught = [signal.SIGTERM]
+    if catch and hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+        caught.append(signal.SIGHUP)
     if catch:
-        signal.signal(signal.SIGTERM, on_sigterm)
+        for number in caught:
+            signal.signal(number, on_sigterm)
+    _name_stale_work_folders(dest)
     folder, made, done = None, _missing_folders(dest.parent), False
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -490,9 +507,27 @@ def _work_folder(dest: Path) -> Iterator[Path]:
                         parent.rmdir()
         finally:
             if catch:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                for number in caught:
+                    signal.signal(number, signal.SIG_DFL)
                 if terminated:
-                    signal.raise_signal(signal.SIGTERM)
+                    signal.raise_signal(terminated)
+
+
+def _name_stale_work_folders(dest: Path) -> None:
+    """Warns of work folders an earlier `prepare` into `dest` left (killed with SIGKILL, or
+    the machine stopped): hidden `.<dest name>.*` folders beside it, never read."""
+    if not dest.parent.is_dir():
+        return
+    stale = sorted(p for p in dest.parent.glob(f".{glob.escape(dest.name)}.*") if p.is_dir())
+    if stale:
+        logger.warning(
+            "%s: %d work folder(s) of an earlier prepare that was killed (%s); delete them "
+            "once no other prepare into %s is running.",
+            dest.parent,
+            len(stale),
+            ", ".join(p.name for p in stale),
+            dest,
+        )
 
 
 def _check_held_out(held_out: Sequence[str], speakers: Sequence[str]) -> None:
@@ -518,6 +553,30 @@ def _spread_held_out(speakers: Sequence[str], left_out: dict[str, str]) -> list[
     return choose_eval_speakers(speakers)
 
 
+def _default_held_out(spec: DebianSpeech, speakers: list[str], left_out: dict) -> list[str]:
+    """The corpus' preferred held-out speakers where each has a usable recording, else the
+    spread (`_spread_held_out`), with a warning naming what changed."""
+    preferred = spec.preferred_eval_speakers
+    if preferred is None:
+        return _spread_held_out(speakers, left_out)
+    missing = [s for s in preferred if s not in speakers]
+    if not missing and len(preferred) < len(speakers):
+        return list(preferred)
+    held_out = _spread_held_out(speakers, left_out)
+    logger.warning(
+        "%s: the default held-out speakers %s (the bundled model's) are not all usable here "
+        "(%s): holding out %s instead, spread over the %d speakers; the bundled model's "
+        "held-out figures do not hold for this split (pass --eval-speakers to choose).",
+        spec.name,
+        list(preferred),
+        "; ".join(f"{s}: {left_out.get(s, 'not in the package')}" for s in missing)
+        or "too few other speakers",
+        held_out,
+        len(speakers),
+    )
+    return held_out
+
+
 def prepare_debian_speech(
     corpus: str,
     dest: str | os.PathLike,
@@ -539,8 +598,9 @@ def prepare_debian_speech(
         sample_rate: int, target sample rate. Default 22050 (NVIDIA's mel settings).
         deb: path to the corpus' .deb, a folder it was extracted into (`dpkg-deb -x`), or
             None to fetch it with `apt-get download`.
-        eval_speakers: held-out speakers; None for the corpus' default (klettres: 3 by
-            `choose_eval_speakers` among the speakers with a usable recording; fillets: `v`).
+        eval_speakers: held-out speakers; None for the corpus' default (klettres: de, it and
+            pt_BR, the bundled model's, or where one has no usable recording 3 by
+            `choose_eval_speakers` among those with one, with a warning; fillets: `v`).
         audio_format: "wav" or "flac" (both 16-bit). Default "wav".
 
     Returns:
@@ -588,6 +648,23 @@ def prepare_debian_speech(
         raise FileExistsError(
             f"{dest} is the current folder or holds it; give a new folder as --dest."
         )
+    # The work folder is made beside `dest` and moved onto it: a mount point (an empty disk
+    # mounted there) cannot be replaced (EBUSY after all the decoding, the audio written to
+    # the parent's disk), and a parent that cannot be written fails on the work folder's name.
+    if dest.is_dir() and os.path.ismount(dest):
+        raise FileExistsError(
+            f"{dest} is a mount point: the prepared folder is built beside --dest and moved "
+            f"into its place, which a mount point cannot take; give a new folder in it, such "
+            f"as {dest / spec.name}."
+        )
+    anchor = dest.parent
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if not os.access(anchor, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"--dest {dest}: {anchor} cannot be written, and the prepared folder is built "
+            "beside --dest there and moved into place; give a --dest in a writable folder."
+        )
     with _work_folder(dest) as work:  # makes dest's missing parents; removed if refused
         fetched = deb is None
         if fetched:
@@ -628,6 +705,8 @@ def prepare_debian_speech(
             raise FileNotFoundError(
                 f"{package}: none of its {len(unattributed)} recordings names its speaker."
             )
+        if isinstance(eval_speakers, str):  # "v" is one speaker, not its characters
+            eval_speakers = [eval_speakers]
         if eval_speakers is not None:
             held_out = list(dict.fromkeys(eval_speakers))
         elif spec.eval_speakers is not None:
@@ -683,7 +762,7 @@ def prepare_debian_speech(
                 "source_rates": {str(r): c for r, c in sorted(rates.items())},
             }
         if held_out is None:
-            held_out = _spread_held_out(list(speakers), left_out)
+            held_out = _default_held_out(spec, list(speakers), left_out)
         unusable = [speaker for speaker in held_out if speaker in left_out]
         if unusable:
             raise ValueError(
