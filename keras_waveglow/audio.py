@@ -890,8 +890,8 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80, layout: str = "auto") ->
     a torch tensor (n_mels, frames) or (1, n_mels, frames), read with
     `torch.load(weights_only=True)` (install the `torch` extra). The orientation is detected from
     `n_mels`. A mel with as many frames as bands (80 frames: 0.93 s at 22.05 kHz) cannot tell
-    its orientation: a `.pt` tensor (1, n_mels, n_mels), as NVIDIA's Tacotron 2 saves its
-    output, is taken in NVIDIA's layout; a square 2-D one, or a `.npy` file, is refused
+    its orientation: a `.pt` file is then taken in NVIDIA's layout (Tacotron 2 saves (1,
+    n_mels, frames), waveglow's mel2samp (n_mels, frames)), and a `.npy` file is refused
     unless `layout` says which it is.
 
     Args:
@@ -912,8 +912,8 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80, layout: str = "auto") ->
         AudioFileError: not a regular file (a pipe), unknown extension, unreadable file, a
             `.npy` name on another format (text, an `.npz` archive: its keys are listed),
             Python objects or a structured array, wrong rank, NaN/inf values, neither axis of
-            size `n_mels`, both with `layout="auto"` outside a (1, n_mels, n_mels) `.pt`
-            (ambiguous orientation), or not the axis `layout` names.
+            size `n_mels`, both in a `.npy` file with `layout="auto"` (ambiguous
+            orientation), or not the axis `layout` names.
         ImportError: a `.pt` file without torch installed.
 
     Example:
@@ -952,8 +952,7 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80, layout: str = "auto") ->
             f"{path}: a structured array (fields: {', '.join(mel.dtype.names)}), not a plain "
             f"numeric mel array; got shape {mel.shape}."
         )
-    batched = mel.ndim == 3 and mel.shape[0] == 1  # NVIDIA's (1, n_mels, frames)
-    if batched:
+    if mel.ndim == 3 and mel.shape[0] == 1:
         mel = mel[0]
     if mel.ndim != 2:
         raise AudioFileError(f"{path}: a mel must be 2-D (frames, n_mels); got shape {mel.shape}.")
@@ -969,13 +968,13 @@ def load_mel(path: str | os.PathLike, n_mels: int = 80, layout: str = "auto") ->
             )
         rows_are_mels = layout == "mels_first"
     elif rows_are_mels and cols_are_mels:
-        if not (suffix == ".pt" and batched):
+        if suffix != ".pt":
             raise AudioFileError(
                 f"{path}: ambiguous orientation, both axes have n_mels={n_mels} entries "
                 f"{mel.shape}; say which it is: layout='frames_first' (frames, n_mels) or "
                 "'mels_first' (n_mels, frames), `--mel-layout` in `keras-waveglow vocode`."
             )
-        cols_are_mels = False  # NVIDIA's saved (1, n_mels, frames): its layout
+        cols_are_mels = False  # NVIDIA's tools save (n_mels, frames) or (1, n_mels, frames)
     if not (rows_are_mels or cols_are_mels):
         raise AudioFileError(f"{path}: neither axis has n_mels={n_mels} entries: {mel.shape}.")
     if rows_are_mels:

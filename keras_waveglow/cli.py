@@ -985,9 +985,10 @@ def _add_vocode(subparsers, common) -> None:
         "--mel-layout",
         choices=("auto", "frames_first", "mels_first"),
         default="auto",
-        help="axes of the mel files: told from the model's n_mels (auto, default; a square "
-        ".pt mel is NVIDIA's (n_mels, frames), a square .npy one is refused), (frames, "
-        "n_mels) or (n_mels, frames)",
+        help="how to read a mel file with as many frames as bands, whose layout cannot be "
+        "told: (frames, n_mels) or (n_mels, frames); other files' layout is told from the "
+        "model's n_mels (default auto: a square .npy is refused, a square .pt taken as "
+        "NVIDIA's (n_mels, frames) with a warning)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="files per batch (default 8)")
     p.add_argument(
@@ -1067,7 +1068,8 @@ def _run_vocode(args) -> int:
         print(f"WARNING {message}", file=sys.stderr)
     for _, message in result["failed"]:
         print(f"FAILED {message}", file=sys.stderr)
-    warned = f" ({len(result['warnings'])} with a warning)" if result["warnings"] else ""
+    with_warning = len({path for path, _ in result["warnings"]})  # a file may have two
+    warned = f" ({with_warning} with a warning)" if with_warning else ""
     kept = (
         f", kept {len(result['kept'])} existing (--overwrite replaces them)"
         if result["kept"]

@@ -812,12 +812,18 @@ def _write_atomically(
     path: Path, write: Callable[[Path], None], overwrite: bool, suffix: str = ""
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    stale = sorted(p.name for p in path.parent.glob(f".{glob.escape(path.name)}.*") if p.is_dir())
-    if stale:  # an export killed before its cleanup (SIGKILL, a machine stop): never read
+    # `mkdtemp`'s names (the prefix and 8 characters): a user's own `.x.backup` is not one.
+    ours = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}")
+    stale = sorted(
+        p.name
+        for p in path.parent.glob(f".{glob.escape(path.name)}.*")
+        if p.is_dir() and ours.fullmatch(p.name)
+    )
+    if stale:  # an export killed before its cleanup (SIGKILL, a machine stop), or one running
         warnings.warn(
-            f"{path.parent}: {len(stale)} temporary folder(s) of an earlier export to "
-            f"{path.name} that did not finish ({', '.join(stale)}); delete them once no other "
-            "export to it is running.",
+            f"{path.parent}: {len(stale)} temporary folder(s) of another export to "
+            f"{path.name} ({', '.join(stale)}): left by one that was killed, or in use by "
+            "one running now; delete them once none is running.",
             stacklevel=3,
         )
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))

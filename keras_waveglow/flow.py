@@ -996,7 +996,9 @@ class WaveGlow(keras.Model):
         """
         self._check_fit_arrays("fit", x, y, args, kwargs)
         args, kwargs = _keeping_weights("fit", (x, y), args, kwargs)
-        with _restoring_jax_state(self):
+        from keras_waveglow.training import _no_empty_average  # training imports this module
+
+        with _restoring_jax_state(self), _no_empty_average(self):
             return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):

@@ -1517,9 +1517,9 @@ def vocode_files(
         overwrite: bool, replace existing outputs. Default False.
         progress: bool, show a tqdm progress bar over files. Default True.
         mel_layout: "auto", "frames_first" or "mels_first": how to read a mel file with as
-            many frames as bands, whose layout `load_mel` cannot tell (a square `.npy`, or a
-            square 2-D `.pt`); every other file's layout is told from n_mels. Default "auto"
-            (such a file fails, naming the option).
+            many frames as bands, whose layout cannot be told; every other file's layout is
+            told from n_mels. Default "auto": a square `.npy` fails, naming the option, and a
+            square `.pt` is taken in NVIDIA's layout, with a warning.
 
     Returns:
         `{"written": [Path, ...], "kept": [Path, ...], "failed": [(Path, message), ...],
@@ -1616,12 +1616,26 @@ def vocode_files(
                 mel = ops.convert_to_numpy(mel_spectrogram(audio, **waveglow.mel_config))
                 keep = audio.shape[0]
             else:
+                n_mels = waveglow.n_mel_channels
                 try:  # the layout told from n_mels; mel_layout only where it cannot be
-                    mel = load_mel(path, n_mels=waveglow.n_mel_channels)
+                    mel = load_mel(path, n_mels=n_mels)
                 except AudioFileError as error:
                     if mel_layout == "auto" or "ambiguous orientation" not in str(error):
                         raise
-                    mel = load_mel(path, n_mels=waveglow.n_mel_channels, layout=mel_layout)
+                    mel = load_mel(path, n_mels=n_mels, layout=mel_layout)
+                else:
+                    if mel.shape[0] == n_mels and mel_layout != "auto":  # a square .pt
+                        mel = load_mel(path, n_mels=n_mels, layout=mel_layout)
+                    elif mel.shape[0] == n_mels:
+                        warned.append(
+                            (
+                                path,
+                                f"{path}: ({n_mels}, {n_mels}): its layout cannot be told; "
+                                "taken as NVIDIA's (n_mels, frames), as its tools save .pt "
+                                "mels (--mel-layout / mel_layout says otherwise).",
+                            )
+                        )
+                        warnings.warn(warned[-1][1], MelInputWarning, stacklevel=3)
                 keep = None
                 _as_mel_list(mel, waveglow.n_mel_channels)
                 problem = _log_mel_problem([np.asarray(mel)])

@@ -1165,11 +1165,17 @@ def _average_is_empty(optimizer) -> bool:
 
 
 @contextlib.contextmanager
-def _no_empty_average(model: WaveGlowGAN):
+def _no_empty_average(model):
     """Within the block (`fit`), the end-of-fit swap of the generator's moving average into its
     weights is skipped while no step was applied: a run whose every step was skipped (diverged
-    from its start, or fp16 overflows) ended with a WaveGlow of zeros."""
-    optimizer = model.generator_optimizer if model.optimizer is not None else None
+    from its start, or fp16 overflows) ended with a WaveGlow of zeros. `model`: a
+    `WaveGlowGAN` (its generator's optimizer) or a `WaveGlow` (its own, unwrapped)."""
+    if model.optimizer is None:
+        optimizer = None
+    elif isinstance(model, WaveGlowGAN):
+        optimizer = model.generator_optimizer
+    else:
+        optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
     if not getattr(optimizer, "use_ema", False):
         yield
         return
@@ -1179,6 +1185,10 @@ def _no_empty_average(model: WaveGlowGAN):
         if _average_is_empty(optimizer):
             return  # the trained (initial) weights stay
         finalize(var_list)
+        # Keras assigns the average's array itself: on JAX the weight and its average then
+        # share one buffer, and the next fit failed ("donate the same buffer twice").
+        for variable in var_list:
+            variable.assign(ops.copy(variable.value))
 
     optimizer.finalize_variable_values = finalize_unless_empty
     try:
@@ -1588,7 +1598,8 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
                 "settings)."
             )
         then, now = payload.get("backend"), information.get("backend")
-        if isinstance(then, str) and now and then != now:
+        switched = bool(now) and then != now and isinstance(then, str)
+        if switched:
             # Keras' seeded generators draw other noise on each backend (the same saved seed
             # state): the run goes on from its checkpoint, but not as the uninterrupted one.
             warnings.warn(
@@ -1596,7 +1607,7 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
                 "numbers (latent noise, augmentation) differ for the same seed state: it "
                 f"continues from its checkpoint, but does not repeat the uninterrupted {then} "
                 "run exactly.",
-                stacklevel=3,
+                stacklevel=4,  # the caller of `train` (past its `keeps_pipe_lists` wrapper)
             )
         files_then, files_now = payload.get("data_files"), information.get("data_files")
         if isinstance(files_then, dict) and files_now:
@@ -1623,6 +1634,9 @@ def _check_or_record_recipe(out: Path, recipe: dict, resume: bool, **information
                 f"run's settings (recorded in {path}), or start a new run from its weights "
                 f"with --init-from {out / GENERATOR_FILE}."
             )
+        if switched:  # the last segment's backend: a resume back on the first warns again
+            payload["backend"] = now
+            _write_json_atomically(path, payload)
         return
     out.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -2037,6 +2051,11 @@ def _save_generator_average(source: Path, recipe: dict, target: Path) -> None:
         )
         model.compile(**_optimizers(recipe))
         _load_checkpoint(model, source)
+        if _average_is_empty(model.generator_optimizer):  # saved before a step was applied
+            raise ValueError(
+                f"{source}: saved before its run applied a step, so its moving average is "
+                "still empty: export its trained weights (average=False, --trained)."
+            )
         with generator_average_swapped_in(model) as swapped:
             if not swapped:  # the recipe says --ema, the optimizer holds no average
                 raise ValueError(f"{source}: its optimizer holds no moving average.")

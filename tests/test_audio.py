@@ -624,11 +624,11 @@ def test_a_square_mel_takes_its_layout_from_the_caller_or_nvidia_s_pt(tmp_path):
     np.testing.assert_array_equal(load_mel(tmp_path / "square.npy", layout="frames_first"), mel)
     np.testing.assert_array_equal(load_mel(tmp_path / "square.npy", layout="mels_first"), mel.T)
     np.testing.assert_array_equal(load_mel(tmp_path / "nvidia.pt", layout="frames_first"), mel.T)
-    # A square 2-D tensor is not NVIDIA's saved (1, n_mels, frames): refused as a .npy is (it
-    # was taken as NVIDIA's and transposed, silently, where saved frames-first).
+    # A square 2-D tensor, as waveglow's mel2samp saves (n_mels, frames): NVIDIA's layout too;
+    # one saved frames-first needs its layout named.
+    torch.save(torch.from_numpy(mel.T.copy()), tmp_path / "mel2samp.pt")
+    np.testing.assert_array_equal(load_mel(tmp_path / "mel2samp.pt"), mel)
     torch.save(torch.from_numpy(mel), tmp_path / "plain.pt")
-    with pytest.raises(AudioFileError, match=r"plain\.pt: ambiguous orientation"):
-        load_mel(tmp_path / "plain.pt")
     np.testing.assert_array_equal(load_mel(tmp_path / "plain.pt", layout="frames_first"), mel)
     # A named layout is checked against n_mels; an unknown one is refused.
     np.save(tmp_path / "long.npy", mel[:, :64].T.copy())  # (64 frames, 80 bands)

@@ -712,7 +712,11 @@ def test_a_dest_that_cannot_take_the_prepared_folder_is_refused_first(
     with pytest.raises(PermissionError, match=r"--dest .*locked/new/k: .*locked cannot be written"):
         debian.prepare_klettres(locked / "new" / "k", deb=deb)
     assert list(locked.iterdir()) == []
-    (tmp_path / ".k.abc123").mkdir()  # left by a prepare killed with SIGKILL
+    (tmp_path / ".k.abcd1234").mkdir()  # left by a prepare killed with SIGKILL
+    (tmp_path / ".k.mine").mkdir()  # a user's own hidden folder: not a work folder
     with caplog.at_level("WARNING", logger="keras_waveglow.data.debian"):
         debian.prepare_klettres(tmp_path / "k", deb=deb)
-    assert "1 work folder(s) of an earlier prepare that was killed (.k.abc123)" in caplog.text
+    assert "1 work folder(s) of another prepare (.k.abcd1234)" in caplog.text
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileExistsError):  # under a file: not a permission problem
+        debian.prepare_klettres(tmp_path / "afile" / "k", deb=deb)

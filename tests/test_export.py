@@ -256,9 +256,11 @@ def test_an_output_that_appears_during_an_export_is_not_replaced(tmp_path):
     with pytest.raises(FileExistsError, match=r"saved: appeared while the export ran"):
         convert._write_atomically(folder, another_folder, False)
     assert (folder / "theirs.txt").read_text() == "x"
-    (tmp_path / ".model.keras.abc123").mkdir()  # left by an export killed outright
-    with pytest.warns(UserWarning, match=r"1 temporary folder\(s\) of an earlier export"):
+    (tmp_path / ".model.keras.ab_d1234").mkdir()  # left by an export killed outright
+    (tmp_path / ".model.keras.backup").mkdir()  # the user's own: not mkdtemp's name
+    with pytest.warns(UserWarning, match=r"1 temporary folder\(s\) of another export") as seen:
         export_keras(model, tmp_path / "model.keras")
+    assert ".model.keras.ab_d1234" in str(seen[0].message) and "backup" not in str(seen[0].message)
     assert (tmp_path / "model.keras").is_file()
 
 

@@ -750,6 +750,16 @@ def test_a_moving_average_of_no_applied_step_is_never_swapped_in():
     assert _max_change(averages, _numpy(waveglow.trainable_variables)) == 0.0
     assert _max_change(before, averages) > 0.0
     assert "finalize_variable_values" not in vars(gan.generator_optimizer)  # put back
+    # A second fit after the swap: on JAX the weights shared the average's buffers and it
+    # failed ("donate the same buffer twice").
+    gan.fit(mel, audio, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    assert int(ops.convert_to_numpy(gan.generator_optimizer.iterations)) == 2
+    # The plain WaveGlow's fit too (notebook 02's path): a fit that applied no step.
+    plain = WaveGlow.from_preset("tiny", seed=0)
+    plain.compile(keras.optimizers.Adam(1e-4, use_ema=True))
+    start = _numpy(plain.trainable_variables)
+    plain.fit(mel, audio, batch_size=BATCH, epochs=0, verbose=0)  # Keras still finalizes
+    assert _max_change(start, _numpy(plain.trainable_variables)) == 0.0
 
 
 def test_a_skipped_first_step_leaves_actnorm_uninitialised():
@@ -2006,9 +2016,17 @@ def test_a_resume_on_the_other_backend_says_it_is_not_exact(tmp_path):
     assert json.loads((out / "run_config.json").read_text())["backend"] == "tensorflow"
     with pytest.warns(UserWarning, match="trained on tensorflow and resumes on jax"):
         _check_or_record_recipe(out, {"seed": 0}, True, backend="jax")
+    assert json.loads((out / "run_config.json").read_text())["backend"] == "jax"  # the last
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        _check_or_record_recipe(out, {"seed": 0}, True, backend="jax")
+    with pytest.warns(UserWarning, match="trained on jax and resumes on tensorflow"):
         _check_or_record_recipe(out, {"seed": 0}, True, backend="tensorflow")
+    with pytest.raises(ValueError, match="seed: 0 -> 1"):  # a refused resume records nothing
+        _check_or_record_recipe(out, {"seed": 1}, True, backend="jax")
+    assert json.loads((out / "run_config.json").read_text())["backend"] == "tensorflow"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         (out / "run_config.json").write_text('{"recipe": {"seed": 0}}')  # before the field
         _check_or_record_recipe(out, {"seed": 0}, True, backend="jax")
 

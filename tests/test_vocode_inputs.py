@@ -609,4 +609,28 @@ def test_mel_layout_reads_only_the_square_files_of_a_folder(tmp_path):
     )
     assert sorted(p.name for p in result["written"]) == ["short.wav", "tts_out.wav"]
     assert result["failed"] == []
+    # A square .pt: NVIDIA's layout under "auto", with a warning; the named layout otherwise
+    # (it was ignored for a square .pt, which "auto" reads without an error).
+    square = tmp_path / "square"
+    square.mkdir()
+    torch.save(torch.from_numpy(mel[:80].copy())[None], square / "ff.pt")  # frames first
+    seen = []
+    real = inference.vocode
+
+    def spy(mels, *args, **kwargs):
+        seen.append(np.array(mels[0]))
+        return real(mels, *args, **kwargs)
+
+    inference.vocode = spy
+    try:
+        result = inference.vocode_files([square], tmp_path / "sq_auto", model, progress=False)
+        assert len(result["warnings"]) == 1 and "taken as NVIDIA's" in result["warnings"][0][1]
+        np.testing.assert_array_equal(seen[-1], mel[:80].T)
+        result = inference.vocode_files(
+            [square], tmp_path / "sq_ff", model, mel_layout="frames_first", progress=False
+        )
+        assert result["warnings"] == [] and result["failed"] == []
+        np.testing.assert_array_equal(seen[-1], mel[:80])
+    finally:
+        inference.vocode = real
     assert sf.info(tmp_path / "ff" / "short.wav").frames == 80 * 256

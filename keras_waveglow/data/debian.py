@@ -518,11 +518,16 @@ def _name_stale_work_folders(dest: Path) -> None:
     the machine stopped): hidden `.<dest name>.*` folders beside it, never read."""
     if not dest.parent.is_dir():
         return
-    stale = sorted(p for p in dest.parent.glob(f".{glob.escape(dest.name)}.*") if p.is_dir())
+    ours = re.compile(rf"\.{re.escape(dest.name)}\.[a-z0-9_]{{8}}")  # `mkdtemp`'s names
+    stale = sorted(
+        p
+        for p in dest.parent.glob(f".{glob.escape(dest.name)}.*")
+        if p.is_dir() and ours.fullmatch(p.name)
+    )
     if stale:
         logger.warning(
-            "%s: %d work folder(s) of an earlier prepare that was killed (%s); delete them "
-            "once no other prepare into %s is running.",
+            "%s: %d work folder(s) of another prepare (%s): left by one that was killed, or "
+            "in use by one running now; delete them once no other prepare into %s runs.",
             dest.parent,
             len(stale),
             ", ".join(p.name for p in stale),
@@ -660,7 +665,7 @@ def prepare_debian_speech(
     anchor = dest.parent
     while not anchor.exists() and anchor != anchor.parent:
         anchor = anchor.parent
-    if not os.access(anchor, os.W_OK | os.X_OK):
+    if anchor.is_dir() and not os.access(anchor, os.W_OK | os.X_OK):  # a file: named below
         raise PermissionError(
             f"--dest {dest}: {anchor} cannot be written, and the prepared folder is built "
             "beside --dest there and moved into place; give a --dest in a writable folder."
