@@ -549,8 +549,12 @@ def test_errors_name_the_package_not_the_work_folder(tmp_path, monkeypatch):
 
 # Runs prepare in a fresh process whose conversion hangs once it has started writing.
 SLOW_PREPARE = """
-import sys, time
+import signal, sys, time
 from keras_waveglow.data import debian
+
+# A terminal's process: SIGHUP at its default action (under `nohup`, as CI may run, it is
+# inherited as ignored, and prepare then leaves it alone).
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 def hang(source, target, sample_rate):
     target.write_bytes(b"half a file")
