@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import logging
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -32,6 +34,18 @@ def once_each(paths: list[Path]) -> list[Path]:
             ", ".join(str(p) for p in repeated[:5]) + (", ..." if len(repeated) > 5 else ""),
         )
     return kept
+
+
+def temporary_siblings(path: Path) -> list[Path]:
+    """The folders `tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent)` makes beside
+    `path` (the prefix and 8 characters of [a-z0-9_]; a user's own `.x.backup` is not one):
+    left by a run killed before its cleanup, or in use by one running now."""
+    ours = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}")
+    return sorted(
+        p
+        for p in path.parent.glob(f".{glob.escape(path.name)}.*")
+        if p.is_dir() and ours.fullmatch(p.name)
+    )
 
 
 def file_in_the_way(path: str | os.PathLike) -> Path | None:

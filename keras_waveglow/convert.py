@@ -43,7 +43,6 @@ Exports: `export_keras` (`.keras`), `export_savedmodel` (TF SavedModel with `voc
 
 from __future__ import annotations
 
-import glob
 import importlib
 import numbers
 import os
@@ -62,6 +61,7 @@ import keras
 import numpy as np
 
 from keras_waveglow._paths import prepare_output as _prepare_output
+from keras_waveglow._paths import temporary_siblings
 from keras_waveglow.audio import durable_replace
 from keras_waveglow.flow import WaveGlow
 from keras_waveglow.presets import get_preset
@@ -812,13 +812,7 @@ def _write_atomically(
     path: Path, write: Callable[[Path], None], overwrite: bool, suffix: str = ""
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # `mkdtemp`'s names (the prefix and 8 characters): a user's own `.x.backup` is not one.
-    ours = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}")
-    stale = sorted(
-        p.name
-        for p in path.parent.glob(f".{glob.escape(path.name)}.*")
-        if p.is_dir() and ours.fullmatch(p.name)
-    )
+    stale = [p.name for p in temporary_siblings(path)]
     if stale:  # an export killed before its cleanup (SIGKILL, a machine stop), or one running
         warnings.warn(
             f"{path.parent}: {len(stale)} temporary folder(s) of another export to "

@@ -1951,10 +1951,11 @@ def compare_reports(
             raise ValueError(
                 f"{which}: a report dict, report.json or its folder; got {type(report).__name__}"
             )
+    for name, report in (("base report", base), ("new report", new)):
+        if isinstance(report, dict):  # as `evaluate` returned it: checked as a file is
+            _check_report(report, name)
     base = base if isinstance(base, dict) else load_report(base)
     new = new if isinstance(new, dict) else load_report(new)
-    _check_report(base, "base report")  # a dict as `evaluate` returned it: checked as a file
-    _check_report(new, "new report")
     base_name = (base.get("paths") or {}).get("json", "base report")
     new_name = (new.get("paths") or {}).get("json", "new report")
     for name, report, chosen in ((base_name, base, base_system), (new_name, new, system)):

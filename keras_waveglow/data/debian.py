@@ -46,7 +46,6 @@ from __future__ import annotations
 import bz2
 import contextlib
 import dataclasses
-import glob
 import gzip
 import json
 import logging
@@ -65,6 +64,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_waveglow._paths import temporary_siblings
 from keras_waveglow.audio import RESCALED_PEAK, reason_without_path
 from keras_waveglow.data.arctic import Utterance, extract_archive, file_sha256, write_file_lists
 
@@ -518,12 +518,7 @@ def _name_stale_work_folders(dest: Path) -> None:
     the machine stopped): hidden `.<dest name>.*` folders beside it, never read."""
     if not dest.parent.is_dir():
         return
-    ours = re.compile(rf"\.{re.escape(dest.name)}\.[a-z0-9_]{{8}}")  # `mkdtemp`'s names
-    stale = sorted(
-        p
-        for p in dest.parent.glob(f".{glob.escape(dest.name)}.*")
-        if p.is_dir() and ours.fullmatch(p.name)
-    )
+    stale = temporary_siblings(dest)
     if stale:
         logger.warning(
             "%s: %d work folder(s) of another prepare (%s): left by one that was killed, or "
